@@ -1,0 +1,555 @@
+"""DAGs and tasks: the Python API, the one builder both TOML and Python go through, validation.
+
+Both ways of writing a DAG end as a *spec*: a plain dict in the shape of a TOML table::
+
+    {"schedule": "@daily", "retries": 2,
+     "tasks": {"extract": {"command": "echo {{ ds }}"},
+               "load": {"python": "etl.load:main", "after": ["extract"]}}}
+
+`build_dag(dag_id, spec, ...)` checks every option (did-you-mean for unknown names, types,
+durations, the schedule), resolves defaults (settings < DAG < task), and checks the graph
+(unknown upstreams, cycles with their path). The model does no I/O and reads no clock.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from .durations import parse_date, parse_duration
+from .errors import DagError, MinorchError, did_you_mean
+from .states import TriggerRule
+
+# ---------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """A task's resolved options. Durations are seconds."""
+
+    retries: int = 0
+    retry_delay: float = 300.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    timeout: float | None = None
+    grace: float = 5.0
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    pool: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    shell: str = "/bin/sh"
+    skip_exit_code: int = 99
+    params: Mapping[str, Any] = field(default_factory=dict)
+    sla: float | None = None
+    on_failure: tuple = ()
+    on_retry: tuple = ()
+    on_success: tuple = ()
+
+
+TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
+TASK_KEYS = TASK_OPTIONS | {"command", "python", "after", "description", "source_line"}
+DAG_KEYS = frozenset({"schedule", "timezone", "start_date", "end_date", "catchup", "max_active_runs",
+                      "max_active_tasks", "dagrun_timeout", "description", "tags", "interval_semantics",
+                      "paused", "on_sla_miss", "source_line", "tasks"}) | TASK_OPTIONS
+_MERGED = ("env", "params")  # dict options merge along settings < DAG < task instead of replacing
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DagError(f"{name} must be a whole number, not {value!r}", hint=f"write e.g. {name} = {max(minimum, 1)}")
+    if value < minimum:
+        raise DagError(f"{name} = {value} is below {minimum}", hint=f"{name} is {minimum} or more")
+    return value
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise DagError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise DagError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _check_table(name: str, value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise DagError(f"{name} must be a table, not {value!r}", hint=f"write e.g. {name} = {{ KEY = \"value\" }}")
+    return dict(value)
+
+
+def _check_notifiers(name: str, value: Any) -> tuple:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if isinstance(item, str) and item:
+            continue
+        if isinstance(item, Mapping) and len(set(item) & {"command", "webhook", "mail"}) == 1:
+            continue
+        raise DagError(f"{name}: {item!r} is not a notifier",
+                       hint='name one from [notifiers] or write { command = "..." }, { webhook = "https://..." } '
+                            'or { mail = "ops@example.com" }')
+    return tuple(items)
+
+
+def _coerce_task_option(name: str, value: Any) -> Any:
+    if name == "retries":
+        return _check_int(name, value, 0)
+    if name == "skip_exit_code":
+        return _check_int(name, value, 0)
+    if name in ("retry_delay", "grace"):
+        return parse_duration(value, name=name)
+    if name in ("max_retry_delay", "timeout", "sla"):
+        return None if value is None else parse_duration(value, name=name)
+    if name == "retry_exponential_backoff":
+        return _check_bool(name, value)
+    if name == "trigger_rule":
+        try:
+            return TriggerRule(value)
+        except ValueError:
+            raise DagError(f"trigger_rule {value!r} is unknown",
+                           hint=did_you_mean(str(value), [r.value for r in TriggerRule])
+                           or "one of " + ", ".join(r.value for r in TriggerRule)) from None
+    if name in ("pool", "cwd"):
+        return None if value is None else _check_str(name, value)
+    if name == "shell":
+        return _check_str(name, value)
+    if name == "env":
+        return {str(k): str(v) for k, v in _check_table(name, value).items()}
+    if name == "params":
+        return _check_table(name, value)
+    if name in ("on_failure", "on_retry", "on_success"):
+        return _check_notifiers(name, value)
+    raise AssertionError(name)
+
+
+def resolve_options(*layers: Mapping[str, Any]) -> TaskOptions:
+    """Merge option layers, lowest first (settings defaults, DAG, task); each layer is raw user input."""
+    options = TaskOptions()
+    for layer in layers:
+        changes = {}
+        for name, raw in layer.items():
+            if name not in TASK_OPTIONS:
+                continue
+            value = _coerce_task_option(name, raw)
+            if name in _MERGED:
+                value = {**getattr(options, name), **value}
+            changes[name] = value
+        options = replace(options, **changes)
+    return options
+
+
+def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
+    return DagError(f"unknown {what} option '{key}'",
+                    hint=did_you_mean(key, allowed) or "see docs/toml-reference.md for the options")
+
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass
+class Task:
+    """One node. `command` for shell tasks; `python` ("pkg.mod:func") or `func` for Python tasks."""
+
+    task_id: str
+    command: str | None = None
+    python: str | None = None
+    func: Callable | None = None
+    upstream: list[str] = field(default_factory=list)
+    given: dict = field(default_factory=dict)
+    call_kwargs: dict = field(default_factory=dict)
+    xcom_args: dict = field(default_factory=dict)
+    description: str | None = None
+    file: str | None = None
+    line: int | None = None
+    dag: Dag | None = field(default=None, repr=False)
+    opts: TaskOptions = field(default_factory=TaskOptions)
+
+    @property
+    def kind(self) -> str:
+        return "shell" if self.command is not None else "python"
+
+    # --- dependencies: a >> b, a >> [b, c], [a, b] >> c, a << b
+    def set_downstream(self, other: Task | Iterable[Task]) -> None:
+        for item in _tasks(other):
+            if self.task_id not in item.upstream:
+                item.upstream.append(self.task_id)
+
+    def set_upstream(self, other: Task | Iterable[Task]) -> None:
+        for item in _tasks(other):
+            item.set_downstream(self)
+
+    def __rshift__(self, other):
+        self.set_downstream(other)
+        return other
+
+    def __lshift__(self, other):
+        self.set_upstream(other)
+        return other
+
+    def __rrshift__(self, other):
+        self.set_upstream(other)
+        return self
+
+    def __rlshift__(self, other):
+        self.set_downstream(other)
+        return self
+
+
+def _tasks(value: Task | Iterable[Task]) -> list[Task]:
+    items = [value] if isinstance(value, Task) else list(value)
+    for item in items:
+        if not isinstance(item, Task):
+            raise DagError(f"cannot set a dependency on {item!r}; use tasks or lists of tasks")
+    return items
+
+
+def chain(*items: Task | Iterable[Task]) -> None:
+    """chain(a, b, [c, d], e): a >> b >> [c, d] >> e."""
+    for left, right in zip(items, items[1:]):
+        for task in _tasks(left):
+            task.set_downstream(right)
+
+
+@dataclass
+class Dag:
+    dag_id: str
+    tasks: dict[str, Task] = field(default_factory=dict)
+    given: dict = field(default_factory=dict)
+    schedule: Any = None  # minorch.schedule.Schedule once built
+    timezone: str = "UTC"
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    catchup: bool | str = False  # True: every missed fire; "latest": the latest missed once; False: none
+    max_active_runs: int = 16
+    max_active_tasks: int = 16
+    dagrun_timeout: float | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    interval_semantics: bool = False
+    paused: bool = False
+    on_sla_miss: tuple = ()
+    params: dict = field(default_factory=dict)
+    file: str | None = None
+    line: int | None = None
+    source_path: str | None = None  # absolute path of a Python DAG file (its tasks re-import it)
+
+    # --- the Python API's context manager
+    def __enter__(self) -> Dag:
+        _CONTEXT.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _CONTEXT.pop()
+
+    def add(self, task: Task) -> Task:
+        if task.task_id in self.tasks:
+            raise DagError(f"task id '{task.task_id}' is used twice in DAG '{self.dag_id}'",
+                           file=task.file, line=task.line, hint="give each task a unique task_id")
+        task.dag = self
+        self.tasks[task.task_id] = task
+        return task
+
+    def downstream(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {tid: [] for tid in self.tasks}
+        for task in self.tasks.values():
+            for up in task.upstream:
+                result[up].append(task.task_id)
+        return result
+
+    def topological(self) -> list[str]:
+        """Task ids, upstream before downstream, ties in definition order."""
+        order, seen = [], set()
+
+        def visit(tid: str) -> None:
+            if tid in seen:
+                return
+            seen.add(tid)
+            for up in self.tasks[tid].upstream:
+                visit(up)
+            order.append(tid)
+
+        for tid in self.tasks:
+            visit(tid)
+        return order
+
+
+# ---------------------------------------------------------------- Python API
+
+_CONTEXT: list[Dag] = []
+_COLLECTED: list[list[Dag]] = []  # load_dag_file collects every DAG a file creates
+
+
+def _caller_location() -> tuple[str | None, int | None]:
+    here = os.path.dirname(__file__)
+    frame = inspect.currentframe()
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(here):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None, None
+
+
+def _current_dag(what: str) -> Dag:
+    if not _CONTEXT:
+        raise DagError(f"{what} was created outside a DAG", hint="create tasks inside `with DAG(...):`")
+    return _CONTEXT[-1]
+
+
+def DAG(dag_id: str, **options: Any) -> Dag:  # noqa: N802 - Airflow's spelling
+    """A DAG: `with DAG("etl", schedule="@daily", retries=2): ...`. Options as in TOML."""
+    file, line = _caller_location()
+    dag = Dag(dag_id=dag_id, given=dict(options), file=file, line=line)
+    if _COLLECTED:
+        _COLLECTED[-1].append(dag)
+    return dag
+
+
+def dag(func: Callable | None = None, **options: Any):
+    """`@dag(schedule=...)` on a function that creates tasks; calling it builds the DAG."""
+
+    def wrap(fn: Callable):
+        def build(*args, **kwargs) -> Dag:
+            with DAG(options.pop("dag_id", fn.__name__), **options) as made:
+                fn(*args, **kwargs)
+            return made
+        build.__wrapped__ = fn
+        return build
+
+    return wrap(func) if func is not None else wrap
+
+
+def shell(task_id: str, command: str, **options: Any) -> Task:
+    """A shell task in the current DAG; `command` is a Jinja template run by /bin/sh -c."""
+    file, line = _caller_location()
+    description = options.pop("description", None)
+    return _current_dag("shell task").add(
+        Task(task_id=task_id, command=command, given=options, description=description, file=file, line=line))
+
+
+class _TaskFactory:
+    def __init__(self, func: Callable, options: dict) -> None:
+        self.func, self.options = func, options
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        if args:
+            raise DagError(f"call task '{self.func.__name__}' with keyword arguments",
+                           hint=f"write {self.func.__name__}(name=value)")
+        file, line = _caller_location()
+        options = dict(self.options)
+        task_id = options.pop("task_id", self.func.__name__)
+        description = options.pop("description", inspect.getdoc(self.func))
+        made = Task(task_id=task_id, func=self.func, given=options, description=description, file=file, line=line)
+        upstream = []
+        for name, value in kwargs.items():
+            if isinstance(value, Task):
+                made.xcom_args[name] = value.task_id
+                upstream.append(value)
+            else:
+                made.call_kwargs[name] = value
+        _current_dag("task").add(made)
+        for up in upstream:
+            up.set_downstream(made)
+        return made
+
+
+def task(func: Callable | None = None, **options: Any):
+    """`@task` / `@task(retries=3)`: calling the function inside a DAG creates the task."""
+    if func is not None:
+        return _TaskFactory(func, options)
+    return lambda fn: _TaskFactory(fn, options)
+
+
+def load_dag_file(path: str) -> list[Dag]:
+    """Execute a Python DAG file and return the DAGs it created (unbuilt: raw `given` options)."""
+    import importlib.util
+    import sys
+
+    name = "minorch_dagfile_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(path))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    _COLLECTED.append([])
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        found = _COLLECTED.pop()
+    return found
+
+
+# ---------------------------------------------------------------- specs and the builder
+
+
+def _plain(value: Any) -> Any:
+    """Python option values -> the TOML-like form (timedelta -> seconds, datetime -> ISO)."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, TriggerRule):
+        return value.value
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dag_to_spec(made: Dag) -> dict:
+    """A Python-defined DAG as a JSON-able spec (what the isolated loader sends back)."""
+    spec = {k: _plain(v) for k, v in made.given.items()}
+    spec["tasks"] = {}
+    for tid, item in made.tasks.items():
+        entry = {k: _plain(v) for k, v in item.given.items()}
+        entry["after"] = list(item.upstream)
+        if item.command is not None:
+            entry["command"] = item.command
+        if item.description:
+            entry["description"] = item.description
+        entry["_line"] = item.line
+        entry["_callable"] = item.func is not None
+        entry["_xcom_args"] = dict(item.xcom_args)
+        spec["tasks"][tid] = entry
+    spec["_line"] = made.line
+    return spec
+
+
+Locator = Callable[[tuple[str, ...]], "int | None"]  # key path -> line in the file
+
+
+def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate: Locator | None = None,
+              defaults: Mapping[str, Any] | None = None, default_timezone: str = "UTC",
+              pools: Iterable[str] | None = None) -> Dag:
+    """Check a spec and build the `Dag`. Raises DagError with file:line and a hint."""
+    from .schedule import parse_schedule
+
+    def line_of(*path: str) -> int | None:
+        return locate(("dags", dag_id) + path) if locate else None
+
+    def fail(err: MinorchError, *path: str) -> MinorchError:
+        return err.at(file, line_of(*path) or spec.get("_line"))
+
+    if not isinstance(dag_id, str) or not dag_id.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise DagError(f"DAG id {dag_id!r} may hold only letters, digits, '_', '-' and '.'",
+                       file=file, line=line_of())
+    made = Dag(dag_id=dag_id, file=file, line=line_of() or spec.get("_line"))
+    for key in spec:
+        if key not in DAG_KEYS and not key.startswith("_"):
+            raise fail(unknown_key(key, DAG_KEYS, "DAG"), key)
+    try:
+        made.timezone = spec.get("timezone", default_timezone)
+        made.schedule = parse_schedule(spec.get("schedule"), made.timezone)
+    except MinorchError as err:
+        raise fail(err, "schedule" if "schedule" in spec else "timezone") from None
+    for key, check in (("start_date", None), ("end_date", None)):
+        if spec.get(key) is not None:
+            try:
+                setattr(made, key, parse_date(spec[key], name=key, tz=made.timezone))
+            except MinorchError as err:
+                raise fail(err, key) from None
+    try:
+        catchup = spec.get("catchup", False)
+        if catchup not in (True, False, "latest"):
+            raise DagError(f"catchup must be true, false or \"latest\", not {catchup!r}")
+        made.catchup = catchup
+        made.max_active_runs = _check_int("max_active_runs", spec.get("max_active_runs", 16), 1)
+        made.max_active_tasks = _check_int("max_active_tasks", spec.get("max_active_tasks", 16), 1)
+        if spec.get("dagrun_timeout") is not None:
+            made.dagrun_timeout = parse_duration(spec["dagrun_timeout"], name="dagrun_timeout")
+        made.interval_semantics = _check_bool("interval_semantics", spec.get("interval_semantics", False))
+        made.paused = _check_bool("paused", spec.get("paused", False))
+        made.description = spec.get("description")
+        made.tags = tuple(spec.get("tags", ()))
+        made.params = _check_table("params", spec.get("params", {}))
+        made.on_sla_miss = _check_notifiers("on_sla_miss", spec.get("on_sla_miss", ()))
+        dag_layer = {k: v for k, v in spec.items() if k in TASK_OPTIONS}
+        resolve_options(dag_layer)
+    except MinorchError as err:
+        bad = next((k for k in spec if k in str(err.message)), None)
+        raise fail(err, *(bad,) if bad else ()) from None
+
+    tasks = spec.get("tasks")
+    if not isinstance(tasks, Mapping) or not tasks:
+        raise DagError(f"DAG '{dag_id}' has no tasks",
+                       hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command").at(file, made.line)
+    for tid, entry in tasks.items():
+        made.add(_build_task(made, tid, entry, file, line_of, defaults or {}, dag_layer, pools))
+    _check_graph(made)
+    return made
+
+
+def _build_task(made: Dag, tid: str, entry: Mapping[str, Any], file, line_of, defaults, dag_layer, pools) -> Task:
+    where = entry.get("_line") or line_of("tasks", tid)
+
+    def fail(err: MinorchError, key: str | None = None) -> MinorchError:
+        return err.at(file, (line_of("tasks", tid, key) if key else None) or where)
+
+    if not isinstance(entry, Mapping):
+        raise DagError(f"task '{tid}' must be a table").at(file, where)
+    for key in entry:
+        if key not in TASK_KEYS and not key.startswith("_"):
+            raise fail(unknown_key(key, TASK_KEYS, "task"), key)
+    kinds = [k for k in ("command", "python") if entry.get(k) is not None] + (["_callable"] if entry.get("_callable") else [])
+    if len(kinds) != 1:
+        raise fail(DagError(f"task '{tid}' needs exactly one of command or python",
+                            hint='write command = "..." for a shell task or python = "module:function"'))
+    if entry.get("python") is not None and ":" not in str(entry["python"]):
+        raise fail(DagError(f"python = {entry['python']!r} is not a reference", hint='write "package.module:function"'),
+                   "python")
+    after = entry.get("after", [])
+    if isinstance(after, str):
+        after = [after]
+    try:
+        opts = resolve_options(defaults, dag_layer, {k: v for k, v in entry.items() if k in TASK_OPTIONS})
+        opts = replace(opts, params={**made.params, **opts.params})
+    except MinorchError as err:
+        bad = next((k for k in entry if k in str(err.message)), None)
+        raise fail(err, bad) from None
+    if opts.pool is not None and pools is not None and opts.pool not in pools:
+        raise fail(DagError(f"task '{tid}' uses pool '{opts.pool}', which is not defined",
+                            hint=did_you_mean(opts.pool, pools) or f"add it under [minorch.pools], e.g. {opts.pool} = 2"),
+                   "pool")
+    return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=list(after),
+                given=dict(entry), xcom_args=dict(entry.get("_xcom_args", {})), description=entry.get("description"),
+                file=file, line=where, opts=opts)
+
+
+def _check_graph(made: Dag) -> None:
+    for item in made.tasks.values():
+        for up in item.upstream:
+            if up == item.task_id:
+                raise DagError(f"task '{up}' depends on itself", hint="remove it from its own `after` list",
+                               file=made.file, line=item.line)
+            if up not in made.tasks:
+                raise DagError(f"task '{item.task_id}' depends on '{up}', which does not exist",
+                               hint=did_you_mean(up, made.tasks) or "check the `after` list",
+                               file=made.file, line=item.line)
+    # cycle search: DFS with colours, reporting the path
+    colour: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(tid: str) -> None:
+        colour[tid] = 1
+        stack.append(tid)
+        for up in made.tasks[tid].upstream:
+            if colour.get(up) == 1:
+                cycle = stack[stack.index(up):] + [up]
+                raise DagError("cycle: " + " -> ".join(reversed(cycle)),
+                               hint="remove one of these dependencies", file=made.file, line=made.tasks[up].line)
+            if up not in colour:
+                visit(up)
+        stack.pop()
+        colour[tid] = 2
+
+    for tid in made.tasks:
+        if tid not in colour:
+            visit(tid)

@@ -1,0 +1,515 @@
+"""LocalExecutor: runs task attempts as child processes and reports facts.
+
+The executor starts each attempt in its own session (so its process group is its
+tree), sends its output straight to a per-attempt log file, reaps it with
+``os.wait4`` (exit status, peak RSS, CPU time), enforces wall-time timeouts
+(SIGTERM, a grace period, then SIGKILL for whatever of the tree is left) and keeps
+log files under a size cap. It decides nothing: no retries, no states, no SQLite.
+The scheduler reads the `Exit` records and decides.
+
+Thread safety: none. One thread (the scheduler loop) owns a `LocalExecutor` and
+calls every method; `kill_tree` and `find_leftover` are plain functions.
+
+Waiting: each child gets a pidfd (Linux >= 5.3) registered with a selector, so
+`wait` sleeps until a child exits or the next deadline (a timeout, the end of a
+grace period, a log size check). The caller may add its own file descriptors with
+`add_wakeup_fd` (e.g. a pipe that a file watcher writes to); `wait` then also
+returns when one of them is readable, and the caller reads it itself. Without
+pidfds (other systems) `wait` re-checks its children every 50 ms.
+
+Resources: two file descriptors per running child (its pidfd and its log file).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+LOG_FIRST_CHECK = 0.05  # seconds after the start; soon, since a runaway writer fills 50 MB by then
+LOG_CHECK_INTERVAL = 0.5  # seconds between log size checks of a child that writes little
+LOG_CHECK_MIN = 0.01  # seconds; floor for a child that writes fast (a 1 GB/s writer)
+SETTLE_INTERVAL = 0.05  # seconds; re-check of a dying tree whose leader already exited
+BLIND_INTERVAL = 0.05  # seconds; re-check of children that have no pidfd
+STUCK_AFTER_KILL = 2.0  # seconds `shutdown` waits after its grace before giving up on a child
+
+_RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux, bytes on macOS
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What to run for one attempt.
+
+    `env` is the full environment of the child; the executor adds
+    ``MINORCH_ATTEMPT_ID=<attempt_id>`` (the marker `find_leftover` checks).
+    Missing parents of `log_path` are created with mode 0700 and the file with
+    0600; the file is opened for appending, so a retry may share it.
+    `timeout` and `grace` are seconds of wall time; `log_cap` is bytes.
+    """
+
+    attempt_id: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    log_path: Path
+    timeout: float | None
+    grace: float = 5.0
+    log_cap: int = 10 * 2**20
+
+
+@dataclass(frozen=True)
+class Started:
+    """A child is running. `create_time` is psutil's ``Process.create_time()``
+    (seconds since the epoch). ``pid == 0`` means it never started; its `Exit`
+    comes with the next `poll`."""
+
+    attempt_id: str
+    pid: int
+    create_time: float
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How an attempt ended. Exactly one per started attempt.
+
+    `returncode` is None when a signal ended the process (then `signal` says
+    which); `duration` is seconds from start to reaping; `peak_rss` is bytes and
+    `cpu_time` user+system seconds of the child and the children it waited for.
+    `reason` is one sentence for the user: "exited with code 3",
+    "timed out after 5s and was terminated", "killed by signal 9 (SIGKILL)".
+    """
+
+    attempt_id: str
+    pid: int
+    returncode: int | None
+    signal: int | None
+    duration: float
+    timed_out: bool
+    cancelled: bool
+    peak_rss: int | None
+    cpu_time: float | None
+    reason: str
+
+
+@dataclass(eq=False)
+class _Child:
+    launch: Launch
+    popen: subprocess.Popen
+    pidfd: int | None
+    logfd: int
+    started: float
+    deadline: float | None
+    log_next: float
+    log_size: int
+    log_at: float
+    ending: str | None = None  # "timeout" or "cancel" once we started to stop it
+    cancel_reason: str = ""
+    grace: float = 0.0
+    kill_at: float | None = None
+    killed: bool = False
+    tree: list[psutil.Process] = field(default_factory=list)
+    status: tuple[int | None, int | None, float, int | None, float | None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+class LocalExecutor:
+    """Runs attempts as child processes of this process. See the module docstring."""
+
+    def __init__(self, clock_monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._now = clock_monotonic
+        self._children: dict[str, _Child] = {}
+        self._failed: list[Exit] = []
+        self._selector = selectors.DefaultSelector()
+
+    def start(self, launch: Launch) -> Started:
+        """Spawn `launch` now. A spawn that fails (command or cwd missing, not
+        executable, log file unwritable) does not raise: it returns ``pid == 0``
+        and the next `poll` reports an Exit with code 127 (missing) or 126 (other),
+        whose reason is also appended to the log file when it could be opened."""
+        if launch.attempt_id in self._children:
+            raise ValueError(f"attempt {launch.attempt_id!r} is already running")
+        now = self._now()
+        try:
+            logfd = _open_log(launch.log_path)
+        except OSError as err:
+            return self._fail(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
+        env = dict(launch.env)
+        env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
+        try:
+            # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
+            popen = subprocess.Popen(
+                launch.argv, stdin=subprocess.DEVNULL, stdout=logfd, stderr=subprocess.STDOUT,
+                env=env, cwd=launch.cwd, close_fds=True, start_new_session=True)
+        except (OSError, ValueError) as err:
+            code, reason = _spawn_failure(launch, err)
+            os.write(logfd, f"[minorch: {reason}]\n".encode())
+            os.close(logfd)
+            return self._fail(launch, code, reason)
+        # The child is at least a zombie until we reap it, so its /proc entry exists.
+        create_time = psutil.Process(popen.pid).create_time()
+        try:
+            pidfd: int | None = os.pidfd_open(popen.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        size = os.fstat(logfd).st_size
+        child = _Child(launch, popen, pidfd, logfd, started=now,
+                       deadline=None if launch.timeout is None else now + launch.timeout,
+                       log_next=now + LOG_FIRST_CHECK, log_size=size, log_at=now)
+        if pidfd is not None:
+            self._selector.register(pidfd, selectors.EVENT_READ, child)
+        self._children[launch.attempt_id] = child
+        return Started(launch.attempt_id, popen.pid, create_time)
+
+    def running(self) -> int:
+        """Attempts started whose Exit has not been returned yet."""
+        return len(self._children) + len(self._failed)
+
+    def poll(self) -> list[Exit]:
+        """Reap finished children, enforce timeouts and grace periods, cap logs.
+        Never blocks. Each attempt's Exit is returned once; a timed-out or
+        cancelled attempt's Exit waits until its whole tree is gone or was sent
+        SIGKILL."""
+        exits, self._failed = self._failed, []
+        ready = {key.data for key, _ in self._selector.select(0) if key.data is not None}
+        now = self._now()
+        for child in list(self._children.values()):
+            done = self._step(child, now, child.pidfd is None or child in ready)
+            if done is not None:
+                exits.append(done)
+        return exits
+
+    def wait(self, timeout: float | None) -> None:
+        """Block until a child exits, a wakeup fd is readable, the next internal
+        deadline passes, or `timeout` seconds (None: no limit) elapse. Call `poll`
+        afterwards. Returns at once if an Exit is already pending."""
+        if self._failed:
+            return
+        due = self._next_due()
+        if due is not None:
+            left = max(0.0, due - self._now())
+            timeout = left if timeout is None else min(timeout, left)
+        self._selector.select(timeout)
+
+    def add_wakeup_fd(self, fd: int) -> None:
+        """Make `wait` also return when `fd` is readable. The caller drains it."""
+        self._selector.register(fd, selectors.EVENT_READ, None)
+
+    def remove_wakeup_fd(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def cancel(self, attempt_id: str, reason: str) -> None:
+        """Stop that attempt's tree: SIGTERM now, SIGKILL after its grace. Its Exit
+        has ``cancelled=True`` and `reason` as its reason. Unknown or already
+        reported ids are ignored, since a cancel may cross the attempt's exit."""
+        child = self._children.get(attempt_id)
+        if child is not None and child.ending is None:
+            self._terminate(child, "cancel", child.launch.grace, self._now(), reason)
+
+    def shutdown(self, grace: float) -> list[Exit]:
+        """Cancel every attempt ("cancelled by the scheduler shutting down"),
+        SIGKILL what is left after `grace` seconds and return all pending Exits.
+        Blocks at most `grace` + 2 s; a child that even SIGKILL does not end in
+        that time (stuck in the kernel) is reported and left behind."""
+        now = self._now()
+        for child in self._children.values():
+            if child.ending is None:
+                self._terminate(child, "cancel", grace, now, "cancelled by the scheduler shutting down")
+            elif child.kill_at is not None:
+                child.kill_at = min(child.kill_at, now + grace)
+        give_up = now + grace + STUCK_AFTER_KILL
+        exits = self.poll()
+        while self._children and self._now() < give_up:
+            self.wait(give_up - self._now())
+            exits += self.poll()
+        for child in list(self._children.values()):
+            exits.append(self._abandon(child))
+        return exits
+
+    # -- one child -------------------------------------------------------------
+
+    def _step(self, child: _Child, now: float, maybe_exited: bool) -> Exit | None:
+        if child.status is None and maybe_exited:
+            self._reap(child, now)
+        if child.status is None and child.ending is None and child.deadline is not None \
+                and now >= child.deadline:
+            self._terminate(child, "timeout", child.launch.grace, now)
+        if child.kill_at is not None and not child.killed and now >= child.kill_at:
+            self._kill(child)
+        if child.status is not None or now >= child.log_next:
+            self._check_log(child, now)
+        if child.status is None:
+            return None
+        if child.ending is not None and not child.killed:
+            if _tree_alive(child.tree):
+                return None  # the leader is gone; the rest of its tree still has its grace period
+            # Sweep what was forked after the tree was listed: nothing of a stopped
+            # attempt's group outlives its Exit.
+            _signal_tree([], child.pid, signal.SIGKILL)
+        return self._finish(child)
+
+    def _reap(self, child: _Child, now: float) -> None:
+        try:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else: the facts are lost
+            child.status = (None, None, now - child.started, None, None)
+            self._drop_pidfd(child)
+            return
+        if pid == 0:
+            return
+        self._drop_pidfd(child)  # a dead child's pidfd stays readable: keep it out of `wait`
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        child.status = (code, sig, now - child.started, usage.ru_maxrss * _RSS_UNIT,
+                        usage.ru_utime + usage.ru_stime)
+        # Tell Popen the child is reaped, so it never waits for this pid again.
+        child.popen.returncode = os.waitstatus_to_exitcode(status)
+
+    def _terminate(self, child: _Child, ending: str, grace: float, now: float, reason: str = "") -> None:
+        child.ending, child.cancel_reason, child.grace = ending, reason, grace
+        # List the tree before signalling: a grandchild that called setsid is
+        # outside the process group and only reachable by its pid.
+        if child.status is None:
+            child.tree = _descendants(child.pid)
+        _signal_tree(child.tree, child.pid, signal.SIGTERM)
+        _signal_tree(child.tree, child.pid, signal.SIGCONT)  # a stopped process must see the SIGTERM
+        child.kill_at = now + grace
+
+    def _kill(self, child: _Child) -> None:
+        roots = [p.pid for p in child.tree] + ([child.pid] if child.status is None else [])
+        known = set(roots)
+        for root in roots:  # add anything forked since the SIGTERM
+            for proc in _descendants(root):
+                if proc.pid not in known:
+                    known.add(proc.pid)
+                    child.tree.append(proc)
+        _signal_tree(child.tree, child.pid, signal.SIGKILL)
+        child.killed = True
+
+    def _check_log(self, child: _Child, now: float) -> None:
+        """Keep the log at most `log_cap` bytes (plus one marker line): cut it back
+        to its first half and append the marker. The child appends (O_APPEND), so
+        its next write lands after the marker, without a gap. The next check comes
+        sooner the faster the log grows, e.g. 10 ms for a 1 GB/s writer."""
+        size = os.fstat(child.logfd).st_size
+        cap = child.launch.log_cap
+        now_size = size
+        if size > cap:
+            keep = cap // 2
+            os.ftruncate(child.logfd, keep)
+            marker = f"\n[minorch: log truncated at {keep} bytes]\n".encode()
+            os.write(child.logfd, marker)
+            now_size = keep + len(marker)
+        rate = (size - child.log_size) / max(now - child.log_at, 1e-3)  # bytes per second
+        interval = LOG_CHECK_INTERVAL
+        if rate > 0:
+            interval = min(LOG_CHECK_INTERVAL, max(LOG_CHECK_MIN, (cap - now_size) / rate))
+        child.log_size, child.log_at, child.log_next = now_size, now, now + interval
+
+    def _finish(self, child: _Child) -> Exit:
+        assert child.status is not None
+        code, sig, duration, rss, cpu = child.status
+        self._forget(child)
+        return Exit(child.launch.attempt_id, child.pid, code, sig, duration,
+                    timed_out=child.ending == "timeout", cancelled=child.ending == "cancel",
+                    peak_rss=rss, cpu_time=cpu, reason=self._reason(child, code, sig))
+
+    def _abandon(self, child: _Child) -> Exit:
+        self._forget(child)
+        return Exit(child.launch.attempt_id, child.pid, None, None, self._now() - child.started,
+                    timed_out=child.ending == "timeout", cancelled=child.ending == "cancel",
+                    peak_rss=None, cpu_time=None,
+                    reason=f"did not end after SIGKILL (process {child.pid}, stuck in the kernel?)")
+
+    def _forget(self, child: _Child) -> None:
+        self._drop_pidfd(child)
+        os.close(child.logfd)
+        del self._children[child.launch.attempt_id]
+
+    def _drop_pidfd(self, child: _Child) -> None:
+        if child.pidfd is not None:
+            self._selector.unregister(child.pidfd)
+            os.close(child.pidfd)
+            child.pidfd = None
+
+    @staticmethod
+    def _reason(child: _Child, code: int | None, sig: int | None) -> str:
+        forced = f"killed after ignoring SIGTERM for {child.grace:g}s"
+        if child.ending == "timeout":
+            how = forced if sig == signal.SIGKILL and child.killed else "terminated"
+            return f"timed out after {child.launch.timeout:g}s and was {how}"
+        if child.ending == "cancel":
+            return child.cancel_reason + (f" ({forced})" if sig == signal.SIGKILL and child.killed else "")
+        if sig is not None:
+            return f"killed by signal {sig} ({_signal_name(sig)})"
+        if code is None:
+            return "ended, but its exit status was collected elsewhere"
+        hint = {126: " (not executable?)", 127: " (command not found?)"}.get(code, "")
+        return f"exited with code {code}{hint}"
+
+    def _fail(self, launch: Launch, code: int, reason: str) -> Started:
+        self._failed.append(Exit(launch.attempt_id, 0, code, None, 0.0, timed_out=False,
+                                 cancelled=False, peak_rss=None, cpu_time=None, reason=reason))
+        return Started(launch.attempt_id, 0, 0.0)
+
+    def _next_due(self) -> float | None:
+        due: list[float] = []
+        now = self._now()
+        for child in self._children.values():
+            due.append(child.log_next)
+            if child.status is not None:
+                due.append(now + SETTLE_INTERVAL)
+            else:
+                if child.pidfd is None:
+                    due.append(now + BLIND_INTERVAL)
+                if child.ending is None and child.deadline is not None:
+                    due.append(child.deadline)
+            if child.kill_at is not None and not child.killed:
+                due.append(child.kill_at)
+        return min(due, default=None)
+
+
+def kill_tree(pid: int, grace: float) -> None:
+    """Terminate `pid` and all its descendants: SIGTERM (to its process group too
+    when it leads one), wait up to `grace` seconds, SIGKILL the survivors.
+    Blocks up to `grace` + 1 s, less when the tree ends sooner. Meant for trees this process did not start (left
+    over from a crashed scheduler): do not use it on an executor's own children."""
+    try:
+        leader = psutil.Process(pid)
+        group = pid if os.getpgid(pid) == pid else None
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        return
+    tree = [leader, *_descendants(pid)]
+    _signal_tree(tree, group, signal.SIGTERM)
+    _signal_tree(tree, group, signal.SIGCONT)
+    alive = _wait_gone(tree, grace)
+    for proc in list(alive):  # add anything forked since the SIGTERM
+        alive += [d for d in _descendants(proc.pid) if d not in alive]
+    _signal_tree(alive, group, signal.SIGKILL)
+    _wait_gone(alive, 1.0)
+
+
+def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Process | None:
+    """The process `pid` if it is still the attempt's: it runs, was created at
+    `create_time` (epoch seconds, within 0.01 s) and, when its environment is
+    readable, has ``MINORCH_ATTEMPT_ID == attempt_id``. Otherwise None.
+
+    Caveat: psutil's create_time adds the boot time to the start offset, so a
+    wall-clock step between the launch and this check makes it not match."""
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        try:
+            marker = proc.environ().get("MINORCH_ATTEMPT_ID")
+        except psutil.AccessDenied:
+            return proc
+    except psutil.NoSuchProcess:
+        return None
+    return proc if marker == attempt_id else None
+
+
+def _open_log(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        missing = [p for p in reversed(path.parents) if not p.exists()]
+        for parent in missing:
+            try:
+                os.mkdir(parent, 0o700)
+            except FileExistsError:
+                pass
+        return os.open(path, flags, 0o600)
+
+
+def _spawn_failure(launch: Launch, err: OSError | ValueError) -> tuple[int, str]:
+    if isinstance(err, ValueError):
+        return 126, f"could not start: {err}"
+    if launch.cwd is not None and err.filename == launch.cwd:
+        if err.errno == errno.ENOENT:
+            return 127, f"could not start: working directory {launch.cwd} does not exist"
+        return 126, f"could not start: working directory {launch.cwd}: {err.strerror}"
+    if err.errno == errno.ENOENT:
+        return 127, f"could not start: command not found: {launch.argv[0]}"
+    if err.errno in (errno.EACCES, errno.ENOEXEC, errno.EPERM):
+        return 126, f"could not start: {launch.argv[0]} is not executable ({err.strerror})"
+    return 126, f"could not start {launch.argv[0]}: {err.strerror}"
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _signal_tree(procs: list[psutil.Process], group: int | None, sig: int) -> None:
+    """Send `sig` to process group `group` and to each of `procs` still running
+    (psutil checks each pid was not reused)."""
+    if group is not None:
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` seconds for each of `procs` to end; return those that
+    did not. A zombie counts as ended: its parent may be slow to reap it."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for proc in procs:
+            try:
+                pidfd = os.pidfd_open(proc.pid)
+            except ProcessLookupError:
+                continue
+            except (AttributeError, OSError):
+                return psutil.wait_procs(procs, timeout)[1]
+            if proc.is_running():  # the pid was not reused before we opened it
+                selector.register(pidfd, selectors.EVENT_READ, proc)
+            else:
+                os.close(pidfd)
+        while selector.get_map() and (left := deadline - time.monotonic()) > 0:
+            for key, _ in selector.select(left):
+                selector.unregister(key.fd)
+                os.close(key.fd)
+        alive = [key.data for key in selector.get_map().values()]
+        for key in list(selector.get_map().values()):
+            selector.unregister(key.fd)
+            os.close(key.fd)
+    return alive
+
+
+def _tree_alive(procs: list[psutil.Process]) -> bool:
+    """True while one of `procs` runs; a zombie (dead, not yet reaped) does not count."""
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            pass
+    return False
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"

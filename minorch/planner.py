@@ -1,0 +1,270 @@
+"""The scheduler's decision core: (DAGs, stored state, now) -> actions. No I/O, no clock.
+
+`plan()` is called by the loop in `scheduler.py` after anything changed; it returns what to
+do now and when to look again. Everything here is table-tested with plain data.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .dag import Dag, TaskOptions
+from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
+from .store import DagRow, RunRecord, TaskInstance, from_iso, iso
+
+MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
+MAX_FIRES_PER_PLAN = 500              # catchup of a long downtime is created in slices
+
+
+@dataclass
+class Snapshot:
+    """What the store says, as far as decisions need it."""
+
+    dag_rows: dict[str, DagRow]
+    runs: list[RunRecord]                          # queued and running runs
+    tis: dict[int, dict[str, TaskInstance]]        # run pk -> task id -> instance
+
+
+# ---- actions (the loop applies them in this order: fires, runs, task states, launches)
+
+@dataclass(frozen=True)
+class SetFires:
+    dag_id: str
+    next_fire: datetime | None
+    last_fire: datetime | None
+
+
+@dataclass(frozen=True)
+class CreateRun:
+    dag_id: str
+    fire: datetime
+
+
+@dataclass(frozen=True)
+class StartRun:
+    run_pk: int
+
+
+@dataclass(frozen=True)
+class FinishRun:
+    run_pk: int
+    state: RunState
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddTasks:
+    run_pk: int
+    task_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SetTaskState:
+    run_pk: int
+    task_id: str
+    state: TaskState
+    expect: TaskState
+    note: str
+
+
+@dataclass(frozen=True)
+class Launch:
+    run_pk: int
+    task_id: str
+
+
+@dataclass
+class Plan:
+    actions: list = field(default_factory=list)
+    wake_at: datetime | None = None   # when something becomes due with no event (fire, retry, timeout)
+
+    def wake(self, moment: datetime | None) -> None:
+        if moment is not None and (self.wake_at is None or moment < self.wake_at):
+            self.wake_at = moment
+
+
+def plan(dags: dict[str, Dag], snap: Snapshot, now: datetime, *, parallelism: int, pools: dict[str, int],
+         only_runs: set[int] | None = None) -> Plan:
+    """Decide. `only_runs` limits the work to those runs and creates no scheduled runs
+    (the foreground `minorch run`); otherwise paused DAGs get neither new runs nor task launches."""
+    result = Plan()
+    if only_runs is None:
+        for dag in dags.values():
+            row = snap.dag_rows.get(dag.dag_id)
+            if row is not None and not row.paused:
+                _plan_fires(dag, row, now, result)
+    runs = [r for r in snap.runs if r.dag_id in dags and (only_runs is None or r.pk in only_runs)]
+    if only_runs is None:
+        runs = [r for r in runs if not _paused(snap, r.dag_id)]
+    _plan_runs(dags, runs, snap, now, result)
+    ready = []
+    for run in runs:
+        if run.state is RunState.RUNNING or any(isinstance(a, StartRun) and a.run_pk == run.pk for a in result.actions):
+            ready += _plan_tasks(dags[run.dag_id], run, snap.tis.get(run.pk, {}), now, result)
+    _plan_launches(dags, ready, snap, parallelism, pools, result)
+    return result
+
+
+def _paused(snap: Snapshot, dag_id: str) -> bool:
+    row = snap.dag_rows.get(dag_id)
+    return bool(row and row.paused)
+
+
+def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
+    schedule = dag.schedule
+    if schedule is None or schedule.kind not in ("cron", "interval"):
+        return
+    if row.next_fire is None:
+        if dag.catchup is True and dag.start_date is not None:
+            first = schedule.next_fire(dag.start_date - timedelta(microseconds=1))
+        else:
+            first = schedule.next_fire(max(now, dag.start_date or now))
+        result.actions.append(SetFires(dag.dag_id, first, None))
+        result.wake(first)
+        return
+    next_fire = from_iso(row.next_fire)
+    if next_fire > now:
+        result.wake(next_fire)
+        return
+    due = []
+    for fire in schedule.fires(next_fire, now):
+        if dag.end_date is not None and fire > dag.end_date:
+            break
+        due.append(fire)
+        if dag.catchup is True and len(due) >= MAX_FIRES_PER_PLAN:
+            break
+    if dag.catchup == "latest":
+        due = due[-1:]
+    elif dag.catchup is False:
+        due = [f for f in due[-1:] if now - f <= MISSED_AFTER]
+    for fire in due:
+        result.actions.append(CreateRun(dag.dag_id, fire))
+    if dag.catchup is True and len(due) >= MAX_FIRES_PER_PLAN:
+        upcoming = schedule.next_fire(due[-1])
+    else:
+        upcoming = schedule.next_fire(now)
+    if dag.end_date is not None and upcoming is not None and upcoming > dag.end_date:
+        upcoming = None
+    result.actions.append(SetFires(dag.dag_id, upcoming, due[-1] if due else None))
+    result.wake(upcoming)
+
+
+def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now: datetime, result: Plan) -> None:
+    running: dict[str, int] = {}
+    for run in runs:
+        if run.state is RunState.RUNNING:
+            running[run.dag_id] = running.get(run.dag_id, 0) + 1
+    for run in runs:  # oldest logical date first
+        dag = dags[run.dag_id]
+        tis = snap.tis.get(run.pk, {})
+        missing = tuple(t for t in dag.tasks if t not in tis)
+        if missing:
+            result.actions.append(AddTasks(run.pk, missing))
+        if run.state is RunState.QUEUED:
+            if running.get(run.dag_id, 0) < dag.max_active_runs:
+                running[run.dag_id] = running.get(run.dag_id, 0) + 1
+                result.actions.append(StartRun(run.pk))
+            continue
+        if dag.dagrun_timeout is not None and run.start_date is not None:
+            deadline = datetime.fromtimestamp(run.start_date + dag.dagrun_timeout, timezone.utc)
+            if deadline <= now:
+                result.actions.append(FinishRun(run.pk, RunState.FAILED,
+                                                f"run timed out after {dag.dagrun_timeout:g}s (dagrun_timeout)"))
+                continue
+            result.wake(deadline)
+
+
+def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], now: datetime, result: Plan) -> list:
+    """Trigger rules in topological order (so failures cascade in one pass); returns ready tasks."""
+    states = {tid: ti.state for tid, ti in tis.items()}
+    ready = []
+    for tid in dag.topological():
+        state = states.get(tid, TaskState.NONE)
+        task = dag.tasks[tid]
+        if state is TaskState.NONE:
+            verdict = evaluate_trigger(task.opts.trigger_rule, (states.get(u, TaskState.NONE) for u in task.upstream))
+            if verdict is TaskState.SCHEDULED:
+                ready.append((run, tid))
+            elif verdict is not None:
+                states[tid] = verdict
+                note = "an upstream task failed" if verdict is TaskState.UPSTREAM_FAILED else "skipped by trigger rule"
+                result.actions.append(SetTaskState(run.pk, tid, verdict, TaskState.NONE,
+                                                   f"{note} ({task.opts.trigger_rule.value})"))
+        elif state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE):
+            at = tis[tid].next_try_at
+            due = datetime.fromtimestamp(at, timezone.utc) if at is not None else now
+            if due <= now:
+                ready.append((run, tid))
+            else:
+                result.wake(due)
+    if all(states.get(t, TaskState.NONE).finished for t in dag.tasks):
+        leaves = [t for t, down in dag.downstream().items() if not down]
+        failed = [t for t in leaves if states[t] in FAILED_LIKE]
+        if failed:
+            result.actions.append(FinishRun(run.pk, RunState.FAILED, "failed: " + ", ".join(failed)))
+        else:
+            result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
+    return ready
+
+
+def _plan_launches(dags, ready, snap: Snapshot, parallelism: int, pools: dict[str, int], result: Plan) -> None:
+    active = 0
+    per_pool: dict[str, int] = {}
+    per_dag: dict[str, int] = {}
+    for run in snap.runs:
+        for tid, ti in snap.tis.get(run.pk, {}).items():
+            if ti.state.active:
+                active += 1
+                per_dag[run.dag_id] = per_dag.get(run.dag_id, 0) + 1
+                dag = dags.get(run.dag_id)
+                pool = dag.tasks[tid].opts.pool if dag and tid in dag.tasks else None
+                if pool:
+                    per_pool[pool] = per_pool.get(pool, 0) + 1
+    for run, tid in ready:  # runs oldest first, tasks in topological order
+        if active >= parallelism:
+            break
+        dag = dags[run.dag_id]
+        if per_dag.get(dag.dag_id, 0) >= dag.max_active_tasks:
+            continue
+        pool = dag.tasks[tid].opts.pool
+        if pool and per_pool.get(pool, 0) >= pools.get(pool, 1):
+            continue
+        active += 1
+        per_dag[dag.dag_id] = per_dag.get(dag.dag_id, 0) + 1
+        if pool:
+            per_pool[pool] = per_pool.get(pool, 0) + 1
+        result.actions.append(Launch(run.pk, tid))
+
+
+# ---- what a finished try means
+
+def retry_delay(opts: TaskOptions, try_number: int, rand: random.Random | None = None) -> float:
+    """Seconds before the next try. Exponential: retry_delay x 2^(try-1), at most max_retry_delay
+    (default 24h), plus up to 10 % jitter so a herd of failures does not retry in lockstep.
+    With retry_delay 10s: try 1 -> 10-11 s, try 2 -> 20-22 s, try 3 -> 40-44 s."""
+    delay = opts.retry_delay
+    if opts.retry_exponential_backoff:
+        delay = delay * 2 ** (try_number - 1)
+        delay += delay * 0.1 * (rand or random).random()
+        delay = min(delay, opts.max_retry_delay if opts.max_retry_delay is not None else 86400.0)
+    elif opts.max_retry_delay is not None:
+        delay = min(delay, opts.max_retry_delay)
+    return delay
+
+
+def outcome(opts: TaskOptions, try_number: int, returncode: int | None, end: float,
+            rand: random.Random | None = None) -> tuple[TaskState, float | None]:
+    """(new state, next_try_at) for a try that ended with `returncode` (None: killed)."""
+    if returncode == 0:
+        return TaskState.SUCCESS, None
+    if returncode == opts.skip_exit_code:
+        return TaskState.SKIPPED, None
+    if try_number <= opts.retries:
+        return TaskState.UP_FOR_RETRY, end + retry_delay(opts, try_number, rand)
+    return TaskState.FAILED, None
+
+
+def run_id_for(run_type: str, logical_date: datetime) -> str:
+    return f"{run_type}__{iso(logical_date)}"

@@ -1,0 +1,83 @@
+"""The child process that imports Python DAG files, so a bad file cannot hurt the scheduler.
+
+Run as ``python -m minorch.pyloader TIMEOUT FILE...``. For each file it prints one JSON line:
+``{"file": ..., "dags": {dag_id: spec}}`` or ``{"file": ..., "error": ..., "line": N}``.
+A file that runs longer than TIMEOUT seconds is interrupted by SIGALRM and reported as hung;
+the parent (registry) also kills this process if a file blocks in C code and ignores the alarm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+
+
+class _Hung(BaseException):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Hung()
+
+
+def _error_line(err: BaseException, path: str) -> int | None:
+    if isinstance(err, SyntaxError) and err.filename and os.path.abspath(err.filename) == path:
+        return err.lineno
+    line = None
+    for frame in traceback.extract_tb(err.__traceback__):
+        if os.path.abspath(frame.filename) == path:
+            line = frame.lineno
+    return line
+
+
+def load_one(path: str, timeout: float) -> dict:
+    from .dag import dag_to_spec, load_dag_file
+    from .errors import MinorchError
+
+    path = os.path.abspath(path)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        dags = load_dag_file(path)
+    except _Hung:
+        return {"file": path, "error": f"did not finish loading within {timeout:g}s",
+                "hint": "a DAG file must only define DAGs; move slow work into tasks", "line": None}
+    except MinorchError as err:
+        return {"file": path, "error": err.message, "hint": err.hint, "line": err.line or _error_line(err, path)}
+    except SystemExit as err:
+        return {"file": path, "error": f"called sys.exit({err.code!r}) while loading", "hint": None,
+                "line": _error_line(err, path)}
+    except BaseException as err:  # noqa: BLE001 - any failure of user code is reported, never fatal
+        message = f"{type(err).__name__}: {err}" if not isinstance(err, SyntaxError) else f"SyntaxError: {err.msg}"
+        return {"file": path, "error": message, "hint": "fix the error shown, then run `minorch validate`",
+                "line": _error_line(err, path)}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    specs = {}
+    for made in dags:
+        if made.dag_id in specs:
+            return {"file": path, "error": f"DAG id '{made.dag_id}' is defined twice in this file",
+                    "hint": "give each DAG a unique id", "line": made.line}
+        specs[made.dag_id] = dag_to_spec(made)
+    try:
+        json.dumps(specs)
+    except (TypeError, ValueError) as err:
+        return {"file": path, "error": f"a DAG or task option is not a plain value: {err}",
+                "hint": "options must be strings, numbers, booleans, lists or dicts", "line": None}
+    return {"file": path, "dags": specs}
+
+
+def main(argv: list[str]) -> None:
+    timeout = float(argv[0])
+    signal.signal(signal.SIGALRM, _on_alarm)
+    out = sys.stdout
+    sys.stdout = sys.stderr  # print() in DAG files must not corrupt the protocol
+    for path in argv[1:]:
+        out.write(json.dumps(load_one(path, timeout)) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,159 @@
+"""Find and load every DAG file; one bad file never hides the rest.
+
+TOML DAGs come from the `[dags]` tables of minorch.toml and of every `*.toml` in the DAG
+folders; Python DAGs from every `*.py` there (names starting with `_` are skipped, so
+helper modules can live beside DAGs). Python files are imported in one child process
+(`minorch.pyloader`) with a per-file timeout, so syntax errors, exceptions, `sys.exit()`
+and endless loops are reported as errors with file:line instead of stopping anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings, display_path, read_toml, toml_locator
+from .dag import Dag, build_dag
+from .errors import DagError, MinorchError
+
+
+@dataclass
+class Registry:
+    dags: dict[str, Dag] = field(default_factory=dict)
+    errors: list[MinorchError] = field(default_factory=list)
+    files: dict[Path, float] = field(default_factory=dict)  # every file read, with its mtime
+
+    def _add(self, made: Dag) -> None:
+        first = self.dags.get(made.dag_id)
+        if first is not None:
+            self.errors.append(DagError(
+                f"DAG id '{made.dag_id}' is already defined in {first.file}:{first.line}",
+                hint="rename one of them; DAG ids are unique across all files", file=made.file, line=made.line))
+            return
+        self.dags[made.dag_id] = made
+
+
+def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
+    """(TOML files, Python files) in the DAG folders, sorted, minorch.toml excluded."""
+    tomls, pys = [], []
+    for folder in settings.dag_folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.name.startswith(("_", ".")) or not path.is_file() or path == settings.config_file:
+                continue
+            if path.suffix == ".toml":
+                tomls.append(path)
+            elif path.suffix == ".py":
+                pys.append(path)
+    return tomls, pys
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def load(settings: Settings) -> Registry:
+    reg = Registry()
+    reg.files[settings.config_file] = _mtime(settings.config_file)
+    build = dict(defaults=settings.defaults, default_timezone=settings.timezone, pools=settings.pools)
+    _load_tables(reg, settings.dags, settings.text, display_path(settings.config_file), build)
+    tomls, pys = dag_files(settings)
+    for path in tomls:
+        reg.files[path] = _mtime(path)
+        try:
+            data, text = read_toml(path)
+        except MinorchError as err:
+            reg.errors.append(err)
+            continue
+        name = display_path(path)
+        extra = set(data) - {"dags"}
+        if extra:
+            key = sorted(extra)[0]
+            reg.errors.append(DagError(f"unknown table [{key}] in a DAG file", file=name,
+                                       line=toml_locator(text)((key,)),
+                                       hint="DAG files hold [dags.<id>] tables; settings belong in minorch.toml"))
+        _load_tables(reg, data.get("dags", {}), text, name, build)
+    for path in pys:
+        reg.files[path] = _mtime(path)
+    for result in _import_python(pys, settings.dag_file_timeout):
+        name = display_path(Path(result["file"]))
+        if "error" in result:
+            reg.errors.append(DagError(result["error"], file=name, line=result.get("line"), hint=result.get("hint")))
+            continue
+        for dag_id, spec in result["dags"].items():
+            try:
+                made = build_dag(dag_id, spec, file=name, **build)
+            except MinorchError as err:
+                reg.errors.append(err)
+                continue
+            made.source_path = result["file"]
+            reg._add(made)
+    return reg
+
+
+def _load_tables(reg: Registry, tables, text: str, name: str, build: dict) -> None:
+    if not tables:
+        return
+    locate = toml_locator(text)
+    if not isinstance(tables, dict):
+        reg.errors.append(DagError("[dags] must hold tables", file=name, line=locate(("dags",))))
+        return
+    for dag_id, spec in tables.items():
+        try:
+            if not isinstance(spec, dict):
+                raise DagError(f"dags.{dag_id} must be a table", hint=f"write [dags.{dag_id}]")
+            made = build_dag(dag_id, spec, file=name, locate=locate, **build)
+        except MinorchError as err:
+            reg.errors.append(err.at(name, locate(("dags", dag_id))))
+            continue
+        reg._add(made)
+
+
+def _import_python(paths: list[Path], timeout: float) -> list[dict]:
+    """Import files in a child; a child that stops answering is killed and restarted after the file."""
+    results: list[dict] = []
+    pending = [str(p.resolve()) for p in paths]
+    while pending:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")]))
+        child = subprocess.Popen([sys.executable, "-m", "minorch.pyloader", str(timeout), *pending],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+        sel = selectors.DefaultSelector()
+        sel.register(child.stdout, selectors.EVENT_READ)
+        buffer = b""
+        deadline = time.monotonic() + timeout + 5
+        while pending:
+            if not sel.select(max(0.0, deadline - time.monotonic())):
+                results.append({"file": pending.pop(0), "error": f"did not finish loading within {timeout:g}s",
+                                "hint": "a DAG file must only define DAGs; move slow work into tasks"})
+                child.kill()
+                break
+            chunk = os.read(child.stdout.fileno(), 65536)
+            if not chunk:
+                child.wait()
+                results.append({"file": pending.pop(0), "error": f"the loader died (exit {child.returncode}) "
+                                "while importing this file", "hint": "look for os._exit or a crash in native code"})
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                result = json.loads(line)
+                results.append(result)
+                pending.remove(result["file"])
+                deadline = time.monotonic() + timeout + 5
+        sel.close()
+        child.stdout.close()
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    return results

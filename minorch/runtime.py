@@ -1,0 +1,277 @@
+"""What runs inside a Python task's child process: ``python -m minorch.runtime SPEC_PATH``.
+
+The scheduler writes the spec with `write_spec`; this process reads it, finds the task's
+function, calls it with the context values its parameters name, and stores the return
+value as JSON (XCom). Everything printed goes to the attempt's log file.
+
+Exit codes: 0 success, 1 failed (the reason is the last lines of the log), 99 skipped
+(the task raised `SkipTask`), 2 the spec could not be read.
+
+The spec (JSON)::
+
+    {"target": {"kind": "ref", "ref": "pkg.mod:func", "sys_path": ["/abs/project"]}
+            or {"kind": "dagfile", "path": "/abs/dags/etl.py", "dag_id": "etl", "task_id": "transform"},
+     "context": {"ds": "2024-01-15", "logical_date": "2024-01-15T00:00:00+01:00", ..., "timezone": "Europe/Berlin"},
+     "xcom": {"extract_orders": [1, 2, 3]},
+     "result_path": "/abs/.../result.json",
+     "max_result_bytes": 65536}
+
+Argument rules: a parameter named like a context value (``ds``, ``params``,
+``logical_date`` as an aware datetime in the DAG's timezone, ``xcom``, ...) receives it;
+arguments given where a Python DAG file calls the task (literals, or an upstream task
+whose result is passed) fill the rest and win over context values of the same name;
+a ``**kwargs`` parameter receives the whole context.
+
+Imports stay small (no Jinja, SQLite, croniter or Textual): this runs once per try.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from minorch.errors import SkipTask
+
+EXIT_SUCCESS = 0
+EXIT_FAILED = 1
+EXIT_BAD_SPEC = 2
+EXIT_SKIPPED = 99
+
+#: Context values that travel as ISO 8601 text and reach task functions as datetimes.
+DATETIME_KEYS = ("logical_date", "data_interval_start", "data_interval_end")
+
+_FIX_RESULT = "return a list, dict, str or number — or write big data to a file and return its path"
+
+
+
+
+class _Failed(Exception):
+    """The task failed. A message is printed as the log's last line; without one, a traceback was printed."""
+
+
+def write_spec(path: str | os.PathLike, *, target: dict, context: dict, result_path: str | os.PathLike,
+               max_result_bytes: int) -> None:
+    """Write the spec `main` reads, private to the user (0600).
+
+    `context` is what `minorch.templates.build_context` returns: its datetimes travel as
+    ISO 8601, ``macros`` stays behind, and ``xcom`` goes under its own key.
+    """
+    plain = {key: value.isoformat() if isinstance(value, datetime) else value
+             for key, value in context.items() if key not in ("macros", "xcom")}
+    document = {"target": target, "context": plain, "xcom": context["xcom"],
+                "result_path": os.fspath(result_path), "max_result_bytes": max_result_bytes}
+    _write_private(os.fspath(path), json.dumps(document).encode())
+
+
+def main(argv: list[str]) -> int:
+    """Run the task described by the spec file ``argv[0]``; returns the exit code."""
+    # Line-buffered, so an operator tailing the log sees output as it is printed.
+    sys.stdout.reconfigure(line_buffering=True)
+    if len(argv) != 1:
+        _say("usage: python -m minorch.runtime SPEC_PATH")
+        return EXIT_BAD_SPEC
+    try:
+        with open(argv[0], encoding="utf-8") as file:
+            spec = json.load(file)
+    except (OSError, ValueError) as e:
+        _say(f"cannot read the task spec {argv[0]}: {e}")
+        return EXIT_BAD_SPEC
+    result_path = spec["result_path"]
+    if os.path.exists(result_path):  # a result left by an earlier try must not count for this one
+        os.unlink(result_path)
+    try:
+        func, given, label = _resolve(spec["target"], spec["xcom"])
+        kwargs = _arguments(func, _context(spec), given, label)
+        result = _user_code(func, **kwargs)
+        if result is not None:
+            _store(result, result_path, spec["max_result_bytes"])
+    except SkipTask as e:
+        _say(f"task skipped: {e}" if str(e) else "task skipped")
+        return EXIT_SKIPPED
+    except _Failed as e:
+        if str(e):
+            _say(str(e))
+        return EXIT_FAILED
+    return EXIT_SUCCESS
+
+
+def _resolve(target: dict, xcom: dict) -> tuple[Callable, dict, str]:
+    """(function, arguments given in the DAG file, label for messages)."""
+    if target["kind"] == "ref":
+        return _import_ref(target["ref"], target.get("sys_path", [])), {}, target["ref"]
+    path, dag_id, task_id = target["path"], target["dag_id"], target["task_id"]
+    from minorch.dag import load_dag_file
+    from minorch.errors import MinorchError, did_you_mean
+
+    try:
+        dags = load_dag_file(path)
+    except SkipTask:
+        raise
+    except MinorchError as e:
+        raise _Failed(f"cannot load {path}: {e}") from None
+    except Exception as e:
+        raise _traceback_failure(e) from None
+    found = next((dag for dag in dags if dag.dag_id == dag_id), None)
+    if found is None:
+        hint = did_you_mean(dag_id, [dag.dag_id for dag in dags]) or "was it renamed?"
+        raise _Failed(f"{path} no longer defines DAG '{dag_id}' ({hint})")
+    task = found.tasks.get(task_id)
+    if task is None or task.func is None:
+        hint = did_you_mean(task_id, found.tasks) or "was it renamed?"
+        raise _Failed(f"DAG '{dag_id}' in {path} has no Python task '{task_id}' ({hint})")
+    given = dict(task.call_kwargs)
+    # An upstream that returned None stored no result; its argument is None, as in Airflow.
+    given.update({name: xcom.get(upstream) for name, upstream in task.xcom_args.items()})
+    return task.func, given, f"task '{task_id}' of DAG '{dag_id}'"
+
+
+def _import_ref(ref: str, sys_path: list[str]) -> Callable:
+    module_name, _, attribute = ref.partition(":")
+    if not module_name or not attribute:
+        raise _Failed(f"task target '{ref}' is not a reference; write 'package.module:function'")
+    sys.path[:0] = sys_path
+    try:
+        obj = importlib.import_module(module_name)
+    except SkipTask:
+        raise
+    except ModuleNotFoundError as e:
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise _Failed(f"cannot import '{module_name}' for task target '{ref}': {e} "
+                          f"(searched the project folder {sys_path} and installed packages)") from None
+        raise _traceback_failure(e) from None
+    except Exception as e:
+        raise _traceback_failure(e) from None
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            from minorch.errors import did_you_mean
+
+            hint = did_you_mean(part, [name for name in dir(obj) if not name.startswith("_")])
+            raise _Failed(f"task target '{ref}': '{module_name}' has no '{part}'" + (f" ({hint})" if hint else ""))
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise _Failed(f"task target '{ref}' is a {type(obj).__name__}, not a function")
+    return obj
+
+
+def _context(spec: dict) -> dict:
+    context = dict(spec["context"])
+    zone = ZoneInfo(context["timezone"])
+    for key in DATETIME_KEYS:
+        context[key] = datetime.fromisoformat(context[key]).astimezone(zone)
+    context["xcom"] = spec["xcom"]
+    return context
+
+
+def _arguments(func: Callable, context: dict, given: dict, label: str) -> dict:
+    """Keyword arguments for `func`; raises _Failed naming any parameter nothing fills."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError) as e:
+        raise _Failed(f"{label}: cannot read the parameters of {func!r}: {e}") from None
+    shown = f"{getattr(func, '__qualname__', func)}({', '.join(p.name for p in parameters)})"
+    by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    kwargs = {**context, **given} if takes_all else {}
+    for p in parameters:
+        if p.kind in by_name and (p.name in given or p.name in context):
+            kwargs[p.name] = given[p.name] if p.name in given else context[p.name]
+        elif p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise _Failed(f"{label}: {shown} needs '{p.name}', which is neither a context value "
+                          f"nor given where the task is called; pass it in the DAG file, give it a "
+                          f"default, or use a context name: {', '.join(sorted(context))}")
+    unknown = [name for name in given if name not in kwargs]
+    if unknown:
+        from minorch.errors import did_you_mean
+
+        hint = did_you_mean(unknown[0], [p.name for p in parameters])
+        raise _Failed(f"{label} is called with '{unknown[0]}', but {shown} has no such parameter"
+                      + (f" ({hint})" if hint else ""))
+    return kwargs
+
+
+def _user_code(func: Callable, **kwargs: object) -> object:
+    try:
+        return func(**kwargs)
+    except SkipTask:
+        raise
+    except Exception as e:
+        # Start the traceback at the user's function: this frame is no help to them.
+        raise _traceback_failure(e.with_traceback(e.__traceback__.tb_next)) from None
+
+
+def _traceback_failure(e: Exception) -> _Failed:
+    """Print `e` with its traceback (user code failed: that is what they need) and return _Failed()."""
+    import traceback
+
+    sys.stdout.flush()
+    traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+    return _Failed()
+
+
+class _NotJSON(Exception):
+    def __init__(self, obj: object) -> None:
+        super().__init__()
+        self.obj = obj
+
+
+def _refuse(obj: object) -> object:
+    raise _NotJSON(obj)
+
+
+def _store(result: object, path: str, limit: int) -> None:
+    """Write `result` as JSON to `path` atomically, or raise _Failed saying why it cannot be stored."""
+    try:
+        data = json.dumps(result, default=_refuse).encode()
+    except _NotJSON as e:
+        inner = "" if e.obj is result else f" containing {_a(e.obj)}"
+        raise _Failed(f"task returned {_a(result)}{inner}, which cannot be stored as JSON; {_FIX_RESULT}") from None
+    except (TypeError, ValueError) as e:  # a non-string dict key, a circular reference
+        raise _Failed(f"task returned {_a(result)} that cannot be stored as JSON ({e}); {_FIX_RESULT}") from None
+    if len(data) > limit:
+        raise _Failed(f"task returned {_size(len(data))}, over the {_size(limit)} limit for results; "
+                      "write it to a file and return the path")
+    _write_private(path, data)
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Replace `path` atomically (a temporary file renamed over it), mode 0600."""
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+def _a(obj: object) -> str:
+    name = type(obj).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _size(n: int) -> str:
+    """``900 bytes``, ``120 KB`` (rounded up, so 65,537 bytes is 65 KB), ``3.5 MB``; K = 1024."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 2**20:
+        return f"{math.ceil(n / 1024)} KB"
+    return f"{n / 2**20:.1f} MB"
+
+
+def _say(message: str) -> None:
+    sys.stdout.flush()  # keep the task's own output before this line in the log
+    print(f"minorch: {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    # Run the copy importable as minorch.runtime, so the SkipTask that task code imports
+    # from minorch.runtime is the class `main` catches (not a second one in __main__).
+    from minorch.runtime import main as _main
+
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,403 @@
+"""The scheduler loop: apply the planner's decisions, start tries, record their ends.
+
+One thread, the only writer of task states while it runs. It sleeps until the earliest of:
+a child exit (the executor's pidfds), the planner's next due time (fire, retry, run timeout),
+or the next look at the outside world — `PRAGMA data_version` for actions written by the CLI
+or TUI, and DAG file mtimes for hot reload — taken at most every `POLL_INTERVAL` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import planner as P
+from .clock import SystemClock
+from .config import Settings
+from .dag import Dag, Task
+from .errors import MinorchError
+from .executor import Exit, Launch, LocalExecutor, find_leftover, kill_tree
+from .notify import Notifier
+from .registry import Registry, load
+from .schedule import run_dates
+from .states import RunState, TaskState
+from .store import Attempt, RunRecord, Store, from_iso, iso
+from .runtime import write_spec
+from .templates import build_context, render
+
+log = logging.getLogger("minorch.scheduler")
+
+POLL_INTERVAL = 0.5    # seconds between looks at the store's data_version
+RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
+MAX_RESULT_BYTES = 64 * 1024
+LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A state change worth telling a person about (printed by `minorch run`, logged by `up`)."""
+
+    kind: str            # "run" or "task"
+    dag_id: str
+    run_id: str
+    task_id: str | None
+    state: str
+    message: str
+    try_number: int = 0
+
+
+@dataclass
+class _Inflight:
+    run_pk: int
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    counted_tries: int  # tries since the last clear, this one included: what retries are measured against
+    result_path: Path | None
+    spec_path: Path | None
+    started: float
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, store: Store, *, registry: Registry | None = None,
+                 executor: LocalExecutor | None = None, clock: SystemClock | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.executor = executor or LocalExecutor(self.clock.monotonic)
+        self.on_event = on_event or (lambda event: None)
+        self.notifier = Notifier(settings.notifiers)
+        self.registry = registry or load(settings)
+        self.dags: dict[str, Dag] = dict(self.registry.dags)
+        self.inflight: dict[str, _Inflight] = {}
+        self.stopping = False
+        self._data_version = -1
+        self._next_poll = 0.0
+        self._next_reload = 0.0
+        self._dirty = True
+        self.sync_dags()
+
+    # ------------------------------------------------------------ DAG files
+
+    def sync_dags(self) -> None:
+        now = self.clock.now().timestamp()
+        for dag in self.dags.values():
+            self.store.sync_dag(dag.dag_id, file=dag.file, schedule=dag.schedule.expr if dag.schedule else None,
+                                description=dag.description, paused_default=dag.paused, now=now)
+        self.store.set_load_errors((e.file, e.line, str(e)) for e in self.registry.errors)
+
+    def reload_if_changed(self) -> bool:
+        """Reload DAG files if any changed; a DAG whose file broke keeps its last good version."""
+        files = dict(self.registry.files)
+        from .registry import dag_files
+        tomls, pys = dag_files(self.settings)
+        current = {p: _mtime(p) for p in [self.settings.config_file, *tomls, *pys]}
+        if current == files:
+            return False
+        fresh = load(self.settings)
+        broken = {e.file for e in fresh.errors}
+        kept = {d.dag_id: d for d in self.dags.values() if d.file in broken and d.dag_id not in fresh.dags}
+        self.registry = fresh
+        self.dags = {**kept, **fresh.dags}
+        self.sync_dags()
+        for dag_id, dag in kept.items():
+            error = next(str(e) for e in fresh.errors if e.file == dag.file)
+            self.store.set_dag_error(dag_id, error)
+        for err in fresh.errors:
+            log.error("%s", err)
+        log.info("reloaded DAG files: %d DAGs, %d errors", len(self.dags), len(fresh.errors))
+        self._dirty = True
+        return True
+
+    # ------------------------------------------------------------ crash recovery
+
+    def recover(self) -> int:
+        """Attempts left open by a scheduler that died: kill their process trees if they still run
+        and put the task back to be tried again, without holding the interruption against retries."""
+        count = 0
+        now = self.clock.now().timestamp()
+        for attempt in self.store.open_attempts():
+            if attempt.pid and attempt.create_time is not None:
+                if find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id) is not None:
+                    kill_tree(attempt.pid, self.settings.grace)
+            self.store.finish_attempt(attempt.attempt_id, end_date=now, duration=None, exit_code=None, signal=None,
+                                      timed_out=False, outcome="interrupted", counted=False,
+                                      reason="interrupted: the scheduler stopped while this try ran; "
+                                             "it is tried again and not counted against retries")
+            tis = self.store.task_instances([attempt.run_pk]).get(attempt.run_pk, {})
+            ti = tis.get(attempt.task_id)
+            if ti is not None:
+                self.store.set_task_state(attempt.run_pk, attempt.task_id, TaskState.NONE,
+                                          [TaskState.RUNNING, TaskState.QUEUED], try_number=max(0, ti.try_number - 1),
+                                          note="interrupted by a scheduler restart")
+            count += 1
+        return count
+
+    # ------------------------------------------------------------ one step
+
+    def step(self, only_runs: set[int] | None = None) -> datetime | None:
+        """Look at the store, decide, act. Returns when the planner next wants to look."""
+        now = self.clock.now()
+        runs = self.store.active_runs()
+        snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(r.pk for r in runs))
+        decided = P.plan(self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools,
+                         only_runs=only_runs)
+        if self.stopping:
+            decided.actions = [a for a in decided.actions if not isinstance(a, (P.Launch, P.CreateRun))]
+        by_pk = {r.pk: r for r in runs}
+        for action in decided.actions:
+            self._apply(action, by_pk, snap, now)
+        return decided.wake_at
+
+    def _apply(self, action, by_pk: dict[int, RunRecord], snap: P.Snapshot, now: datetime) -> None:
+        stamp = now.timestamp()
+        if isinstance(action, P.SetFires):
+            self.store.set_fires(action.dag_id, next_fire=iso(action.next_fire) if action.next_fire else None,
+                                 last_fire=iso(action.last_fire) if action.last_fire else None)
+        elif isinstance(action, P.CreateRun):
+            dag = self.dags[action.dag_id]
+            self.create_run(dag, action.fire, "scheduled", now=now)
+        elif isinstance(action, P.StartRun):
+            if self.store.set_run_state(action.run_pk, RunState.RUNNING, [RunState.QUEUED], now=stamp):
+                run = by_pk[action.run_pk]
+                by_pk[action.run_pk] = self.store.run(action.run_pk)
+                self._emit("run", run, None, "running", f"run {run.run_id} started")
+        elif isinstance(action, P.AddTasks):
+            self.store.add_task_instances(action.run_pk, action.task_ids)
+        elif isinstance(action, P.SetTaskState):
+            if self.store.set_task_state(action.run_pk, action.task_id, action.state, [action.expect],
+                                         end_date=stamp, note=action.note):
+                self._emit("task", by_pk[action.run_pk], action.task_id, action.state.value, action.note)
+        elif isinstance(action, P.FinishRun):
+            self._finish_run(by_pk[action.run_pk], action, snap, stamp)
+        elif isinstance(action, P.Launch):
+            run = by_pk[action.run_pk]
+            self.launch(run, self.dags[run.dag_id].tasks[action.task_id],
+                        snap.tis[run.pk].get(action.task_id), now)
+
+    def create_run(self, dag: Dag, moment: datetime, run_type: str, *, now: datetime, conf: dict | None = None,
+                   logical: bool = False) -> tuple[int, bool]:
+        """A queued run for a fire (or, with `logical=True`, for that logical date).
+        Returns (run pk, created); an existing run with the same id is returned as is."""
+        manual = dag.schedule is None or dag.schedule.kind in ("none", "reboot")
+        if logical and not manual:
+            dates = _dates_for_logical(dag, moment)
+        else:
+            dates = run_dates(dag.schedule, moment, dag.interval_semantics)
+        run_id = P.run_id_for(run_type, dates.logical_date)
+        pk = self.store.create_run(dag.dag_id, run_id, run_type, iso(dates.logical_date),
+                                   iso(dates.data_interval_start), iso(dates.data_interval_end), list(dag.tasks),
+                                   conf=conf, now=now.timestamp())
+        if pk is None:
+            return self.store.run_by_id(dag.dag_id, run_id).pk, False
+        self._dirty = True
+        log.info("%s: queued run %s", dag.dag_id, run_id)
+        return pk, True
+
+    def _finish_run(self, run: RunRecord, action: P.FinishRun, snap: P.Snapshot, stamp: float) -> None:
+        if action.reason.startswith("run timed out"):
+            for flight_id, flight in list(self.inflight.items()):
+                if flight.run_pk == run.pk:
+                    self.executor.cancel(flight_id, action.reason)
+            for tid, ti in snap.tis.get(run.pk, {}).items():
+                if not ti.state.finished and not ti.state.active:
+                    self.store.set_task_state(run.pk, tid, TaskState.FAILED, [ti.state], end_date=stamp,
+                                              note=action.reason)
+        if self.store.set_run_state(run.pk, action.state, [RunState.RUNNING], now=stamp):
+            self._emit("run", run, None, action.state.value, action.reason)
+
+    # ------------------------------------------------------------ tries
+
+    def launch(self, run: RunRecord, task: Task, ti, now: datetime) -> None:
+        dag = task.dag
+        try_number = (ti.try_number if ti else 0) + 1
+        stamp = now.timestamp()
+        if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE, try_number=try_number,
+                                         start_date=stamp, end_date=None, duration=None, next_try_at=None,
+                                         note=None):
+            return  # someone (clear, mark) changed it since the snapshot
+        attempt_id = uuid.uuid4().hex
+        log_path = self.log_path(run, task.task_id, try_number)
+        xcom = self.store.xcoms(run.pk, task.upstream)
+        context = self._context(dag, task, run, try_number, xcom)
+        env = {**os.environ, **task.opts.env, **_marker_env(dag, task, run, try_number, context)}
+        result_path = spec_path = None
+        command = None
+        try:
+            if task.command is not None:
+                command = render(task.command, context, shell=True, where=f"{dag.file}: task '{task.task_id}'")
+                argv = [task.opts.shell, "-c", command]
+            else:
+                spec_path, result_path = self._python_spec(dag, task, attempt_id, context, xcom)
+                argv = [sys.executable, "-m", "minorch.runtime", str(spec_path)]
+        except MinorchError as err:
+            argv = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1] + '\\n'); sys.exit(1)",
+                    f"minorch: {err}"]
+        launch = Launch(attempt_id=attempt_id, argv=argv, env=env, cwd=str(self.settings.root / (task.opts.cwd or "")), log_path=log_path,
+                        timeout=task.opts.timeout, grace=task.opts.grace, log_cap=self.settings.log_cap)
+        started = self.executor.start(launch)
+        self.store.start_attempt(Attempt(attempt_id, run.pk, task.task_id, -1, try_number, started.pid or None,
+                                         started.create_time or None, stamp, None, None, None, None, False, True, None,
+                                         None, str(log_path), None, None, command))
+        counted = try_number - (ti.try_base if ti else 0)
+        self.inflight[attempt_id] = _Inflight(run.pk, dag.dag_id, run.run_id, task.task_id, try_number, counted,
+                                              result_path, spec_path, stamp)
+        self._emit("task", run, task.task_id, "running", f"try {try_number} started", try_number)
+
+    def log_path(self, run: RunRecord, task_id: str, try_number: int) -> Path:
+        safe = run.run_id.replace(":", "-").replace("+", "_")
+        return self.settings.log_dir / run.dag_id / safe / task_id / f"{try_number}.log"
+
+    def _context(self, dag: Dag, task: Task, run: RunRecord, try_number: int, xcom: dict) -> dict:
+        logical = from_iso(run.logical_date)
+        schedule = dag.schedule
+        prev_ = next_ = None
+        if schedule is not None and schedule.kind in ("cron", "interval"):
+            prev_, next_ = schedule.prev_fire(logical), schedule.next_fire(logical)
+        return build_context(dag_id=dag.dag_id, task_id=task.task_id, run_id=run.run_id, logical_date=logical,
+                             data_interval_start=from_iso(run.data_interval_start or run.logical_date),
+                             data_interval_end=from_iso(run.data_interval_end or run.logical_date),
+                             prev_logical_date=prev_, next_logical_date=next_,
+                             params={**task.opts.params, **run.conf}, try_number=try_number,
+                             timezone=dag.timezone, xcom=xcom)
+
+    def _python_spec(self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict) -> tuple[Path, Path]:
+        folder = self.settings.state_dir / "tmp"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if task.python is not None:
+            target = {"kind": "ref", "ref": task.python, "sys_path": [str(self.settings.root)]}
+        else:
+            target = {"kind": "dagfile", "path": dag.source_path, "dag_id": dag.dag_id, "task_id": task.task_id}
+        spec_path, result_path = folder / f"{attempt_id}.json", folder / f"{attempt_id}.result.json"
+        write_spec(spec_path, target=target, context={**context, "xcom": xcom}, result_path=result_path,
+                   max_result_bytes=MAX_RESULT_BYTES)
+        return spec_path, result_path
+
+    def handle_exits(self, exits: list[Exit]) -> None:
+        for done in exits:
+            flight = self.inflight.pop(done.attempt_id, None)
+            if flight is None:
+                continue
+            self._dirty = True
+            end = self.clock.now().timestamp()
+            dag = self.dags.get(flight.dag_id)
+            task = dag.tasks.get(flight.task_id) if dag else None
+            opts = task.opts if task else P.TaskOptions()
+            returncode, reason = done.returncode, done.reason
+            if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
+                value = flight.result_path.read_text()
+                self.store.put_xcom(flight.run_pk, flight.task_id, value)
+            for path in (flight.result_path, flight.spec_path):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
+            outcome = {TaskState.UP_FOR_RETRY: "failed"}.get(state, state.value)
+            self.store.finish_attempt(done.attempt_id, end_date=end, duration=done.duration, exit_code=returncode,
+                                      signal=done.signal, timed_out=done.timed_out, outcome=outcome, reason=reason,
+                                      peak_rss=done.peak_rss, cpu_time=done.cpu_time)
+            if state is TaskState.UP_FOR_RETRY:
+                wait = next_try_at - end
+                note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {wait:.0f}s"
+            else:
+                note = reason if state is not TaskState.SUCCESS else None
+            moved = self.store.set_task_state(flight.run_pk, flight.task_id, state, [TaskState.RUNNING],
+                                              end_date=end, duration=done.duration, next_try_at=next_try_at,
+                                              note=note)
+            run = self.store.run(flight.run_pk)
+            if moved and run is not None:
+                self._emit("task", run, flight.task_id, state.value, note or reason, flight.try_number)
+                if dag is not None and task is not None:
+                    self.notifier.task_changed(dag, task, run, state.value, note or reason, flight.try_number)
+
+    # ------------------------------------------------------------ the loop
+
+    def run_loop(self, *, until: Callable[[], bool] | None = None, only_runs: set[int] | None = None) -> None:
+        """Step, sleep, repeat until `until()` is true or `stop()` was called and nothing runs."""
+        while True:
+            mono = self.clock.monotonic()
+            if mono >= self._next_reload and only_runs is None and not self.stopping:
+                self._next_reload = mono + RELOAD_INTERVAL
+                try:
+                    self.reload_if_changed()
+                except Exception:  # noqa: BLE001 - a reload must never stop the loop
+                    log.exception("reloading DAG files failed; keeping the loaded DAGs")
+            if mono >= self._next_poll:
+                self._next_poll = mono + POLL_INTERVAL
+                version = self.store.data_version()
+                if version != self._data_version:
+                    self._data_version = version
+                    self._dirty = True
+            wake_at = None
+            if self._dirty or self._due:
+                self._dirty = False
+                wake_at = self.step(only_runs)
+                self._wake_at = wake_at
+            if until is not None and until():
+                return
+            if self.stopping and not self.inflight:
+                return
+            timeout = min(POLL_INTERVAL, max(0.0, self._next_poll - self.clock.monotonic()) or POLL_INTERVAL)
+            if self._wake_at is not None:
+                timeout = min(timeout, max(0.0, (self._wake_at - self.clock.now()).total_seconds()))
+            self.executor.wait(timeout)
+            exits = self.executor.poll()
+            if exits:
+                self.handle_exits(exits)
+
+    _wake_at: datetime | None = None
+
+    @property
+    def _due(self) -> bool:
+        return self._wake_at is not None and self._wake_at <= self.clock.now()
+
+    def stop(self) -> None:
+        """Create no more runs or tries; the loop ends once running tries are done."""
+        self.stopping = True
+
+    def kill_running(self, reason: str) -> None:
+        """Kill every running try (terminate, grace, kill) and record each as a failed try."""
+        exits = self.executor.shutdown(self.settings.grace)
+        self.handle_exits(exits)
+
+    # ------------------------------------------------------------ events
+
+    def _emit(self, kind: str, run: RunRecord, task_id: str | None, state: str, message: str,
+              try_number: int = 0) -> None:
+        self.on_event(Event(kind, run.dag_id, run.run_id, task_id, state, message, try_number))
+
+
+def _dates_for_logical(dag: Dag, logical: datetime):
+    """RunDates for a run asked for by logical date (trigger --date, backfill)."""
+    from .schedule import RunDates
+    schedule = dag.schedule
+    if dag.interval_semantics:
+        end = schedule.next_fire(logical)
+        return RunDates(logical, logical, end or logical)
+    prev_ = schedule.prev_fire(logical)
+    return RunDates(logical, prev_ or logical, logical)
+
+
+def _marker_env(dag: Dag, task: Task, run: RunRecord, try_number: int, context: dict) -> dict[str, str]:
+    return {"MINORCH_DAG_ID": dag.dag_id, "MINORCH_RUN_ID": run.run_id, "MINORCH_TASK_ID": task.task_id,
+            "MINORCH_TRY_NUMBER": str(try_number), "MINORCH_DS": context["ds"],
+            "MINORCH_LOGICAL_DATE": context["ts"]}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)

@@ -1,0 +1,486 @@
+"""SQLite state: the single source of truth for DAGs, runs, task instances, attempts and results.
+
+All SQL lives here; callers get records. Writers use `BEGIN IMMEDIATE` (a read-then-write
+transaction would otherwise fail at once with "database is locked" when another process
+committed in between). Every state change is a guarded write: `UPDATE ... WHERE state IN (...)`,
+and the row count says whether it happened.
+
+Thread safety: a `Store` holds one connection and is used by one thread. The TUI's worker
+thread and CLI commands open their own `Store` on the same file.
+
+Times: `logical_date` and data intervals are ISO 8601 strings in UTC (they name runs);
+start/end/next-try times are float seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import StoreError
+from .states import RunState, TaskState
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("initial", """
+    CREATE TABLE dags (
+        dag_id      TEXT PRIMARY KEY,
+        paused      INTEGER NOT NULL DEFAULT 0,
+        file        TEXT,
+        schedule    TEXT,
+        description TEXT,
+        next_fire   TEXT,              -- ISO UTC of the next fire the scheduler will act on
+        last_fire   TEXT,              -- ISO UTC of the latest fire a run was created (or skipped) for
+        error       TEXT,              -- the load error of its file, if the last load failed
+        seen_at     REAL
+    );
+    CREATE TABLE dag_runs (
+        id                  INTEGER PRIMARY KEY,
+        dag_id              TEXT NOT NULL,
+        run_id              TEXT NOT NULL,
+        run_type            TEXT NOT NULL,   -- scheduled | manual | backfill
+        logical_date        TEXT NOT NULL,
+        data_interval_start TEXT,
+        data_interval_end   TEXT,
+        state               TEXT NOT NULL,
+        conf                TEXT NOT NULL DEFAULT '{}',
+        queued_at           REAL,
+        start_date          REAL,
+        end_date            REAL,
+        UNIQUE (dag_id, run_id)
+    );
+    CREATE INDEX dag_runs_by_dag ON dag_runs (dag_id, logical_date);
+    CREATE INDEX dag_runs_active ON dag_runs (state) WHERE state IN ('queued', 'running');
+    CREATE TABLE task_instances (
+        run_pk      INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        task_id     TEXT NOT NULL,
+        map_index   INTEGER NOT NULL DEFAULT -1,
+        state       TEXT NOT NULL DEFAULT 'none',
+        try_number  INTEGER NOT NULL DEFAULT 0,   -- tries started (numbers the log files)
+        try_base    INTEGER NOT NULL DEFAULT 0,   -- try_number when last cleared: retries count from here
+        next_try_at REAL,                         -- when an up_for_retry / up_for_reschedule task may start
+        start_date  REAL,
+        end_date    REAL,
+        duration    REAL,
+        note        TEXT,                         -- the latest reason: "exited with code 1", "marked by user"
+        PRIMARY KEY (run_pk, task_id, map_index)
+    ) WITHOUT ROWID;
+    CREATE TABLE attempts (
+        id          INTEGER PRIMARY KEY,
+        attempt_id  TEXT NOT NULL UNIQUE,
+        run_pk      INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        task_id     TEXT NOT NULL,
+        map_index   INTEGER NOT NULL DEFAULT -1,
+        try_number  INTEGER NOT NULL,
+        pid         INTEGER,
+        create_time REAL,
+        start_date  REAL,
+        end_date    REAL,
+        duration    REAL,
+        exit_code   INTEGER,
+        signal      INTEGER,
+        timed_out   INTEGER NOT NULL DEFAULT 0,
+        counted     INTEGER NOT NULL DEFAULT 1,   -- 0: interrupted by a scheduler crash, not held against retries
+        outcome     TEXT,                         -- success | failed | skipped | interrupted
+        reason      TEXT,
+        log_path    TEXT,
+        peak_rss    INTEGER,
+        cpu_time    REAL,
+        command     TEXT
+    );
+    CREATE INDEX attempts_by_ti ON attempts (run_pk, task_id, map_index);
+    CREATE INDEX attempts_open ON attempts (end_date) WHERE end_date IS NULL;
+    CREATE TABLE load_errors (
+        file    TEXT NOT NULL,
+        line    INTEGER,
+        message TEXT NOT NULL
+    );
+    CREATE TABLE xcom (
+        run_pk    INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        task_id   TEXT NOT NULL,
+        map_index INTEGER NOT NULL DEFAULT -1,
+        value     TEXT NOT NULL,
+        PRIMARY KEY (run_pk, task_id, map_index)
+    ) WITHOUT ROWID;
+    """),
+]
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO text with seconds: sorts like time and names runs."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@dataclass
+class DagRow:
+    dag_id: str
+    paused: bool
+    file: str | None
+    schedule: str | None
+    description: str | None
+    next_fire: str | None
+    last_fire: str | None
+    error: str | None
+
+
+@dataclass
+class RunRecord:
+    pk: int
+    dag_id: str
+    run_id: str
+    run_type: str
+    logical_date: str
+    data_interval_start: str | None
+    data_interval_end: str | None
+    state: RunState
+    conf: dict
+    queued_at: float | None
+    start_date: float | None
+    end_date: float | None
+
+
+@dataclass
+class TaskInstance:
+    run_pk: int
+    task_id: str
+    map_index: int
+    state: TaskState
+    try_number: int
+    try_base: int
+    next_try_at: float | None
+    start_date: float | None
+    end_date: float | None
+    duration: float | None
+    note: str | None
+
+    @property
+    def tries_since_clear(self) -> int:
+        return self.try_number - self.try_base
+
+
+@dataclass
+class Attempt:
+    attempt_id: str
+    run_pk: int
+    task_id: str
+    map_index: int
+    try_number: int
+    pid: int | None
+    create_time: float | None
+    start_date: float | None
+    end_date: float | None
+    duration: float | None
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    counted: bool
+    outcome: str | None
+    reason: str | None
+    log_path: str | None
+    peak_rss: int | None
+    cpu_time: float | None
+    command: str | None
+
+
+def _run(row) -> RunRecord:
+    return RunRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], RunState(row[7]), json.loads(row[8]),
+                     row[9], row[10], row[11])
+
+
+def _ti(row) -> TaskInstance:
+    return TaskInstance(row[0], row[1], row[2], TaskState(row[3]), *row[4:])
+
+
+_RUN_COLS = ("id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, "
+             "queued_at, start_date, end_date")
+_TI_COLS = "run_pk, task_id, map_index, state, try_number, try_base, next_try_at, start_date, end_date, duration, note"
+_ATTEMPT_COLS = ("attempt_id, run_pk, task_id, map_index, try_number, pid, create_time, start_date, end_date, "
+                 "duration, exit_code, signal, timed_out, counted, outcome, reason, log_path, peak_rss, cpu_time, "
+                 "command")
+
+
+def _placeholders(items: Iterable) -> str:
+    return ",".join("?" * len(list(items)))
+
+
+class Store:
+    """One connection to the state file. `readonly=True` never creates or migrates it."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if not readonly:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Created 0600 before SQLite opens it, so its -wal and -shm files are 0600 too.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        elif not self.path.exists():
+            raise StoreError(f"{self.path}: no state file yet", hint="run `minorch up` or `minorch run DAG` first")
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate(readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _migrate(self, readonly: bool) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer minorch (schema {version}, this one knows "
+                             f"{SCHEMA_VERSION})", hint="upgrade minorch, or point state_dir at another folder")
+        if version == SCHEMA_VERSION or readonly:
+            return
+        with self.write():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, (_name, sql) in enumerate(MIGRATIONS[version:], version + 1):
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE); nested use joins the outer one."""
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (PRAGMA data_version)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    # ------------------------------------------------------------ DAGs
+
+    def sync_dag(self, dag_id: str, *, file: str | None, schedule: str | None, description: str | None,
+                 paused_default: bool, now: float) -> None:
+        with self.write() as db:
+            db.execute("INSERT INTO dags (dag_id, paused, file, schedule, description, seen_at, error) "
+                       "VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (dag_id) DO UPDATE SET file = excluded.file, "
+                       "schedule = excluded.schedule, description = excluded.description, "
+                       "seen_at = excluded.seen_at, error = NULL",
+                       (dag_id, int(paused_default), file, schedule, description, now))
+
+    def set_dag_error(self, dag_id: str, error: str | None) -> None:
+        with self.write() as db:
+            db.execute("UPDATE dags SET error = ? WHERE dag_id = ?", (error, dag_id))
+
+    def dag_rows(self) -> dict[str, DagRow]:
+        rows = self.db.execute("SELECT dag_id, paused, file, schedule, description, next_fire, last_fire, error "
+                               "FROM dags ORDER BY dag_id")
+        return {r[0]: DagRow(r[0], bool(r[1]), *r[2:]) for r in rows}
+
+    def set_paused(self, dag_id: str, paused: bool) -> bool:
+        with self.write() as db:
+            return db.execute("UPDATE dags SET paused = ? WHERE dag_id = ?", (int(paused), dag_id)).rowcount == 1
+
+    def set_fires(self, dag_id: str, *, next_fire: str | None, last_fire: str | None) -> None:
+        with self.write() as db:
+            db.execute("UPDATE dags SET next_fire = ?, last_fire = COALESCE(?, last_fire) WHERE dag_id = ?",
+                       (next_fire, last_fire, dag_id))
+
+    def set_load_errors(self, errors: Iterable[tuple[str | None, int | None, str]]) -> None:
+        """Replace the list of DAG files that failed to load: (file, line, one-line message)."""
+        with self.write() as db:
+            db.execute("DELETE FROM load_errors")
+            db.executemany("INSERT INTO load_errors (file, line, message) VALUES (?, ?, ?)",
+                           [(f or "", line, msg) for f, line, msg in errors])
+
+    def load_errors(self) -> list[tuple[str, int | None, str]]:
+        return list(self.db.execute("SELECT file, line, message FROM load_errors ORDER BY file, line"))
+
+    # ------------------------------------------------------------ runs
+
+    def create_run(self, dag_id: str, run_id: str, run_type: str, logical_date: str, interval_start: str | None,
+                   interval_end: str | None, task_ids: Iterable[str], *, conf: dict | None = None,
+                   now: float) -> int | None:
+        """Insert a queued run and its task instances; None if that run id already exists."""
+        with self.write() as db:
+            cur = db.execute("INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                             "data_interval_start, data_interval_end, state, conf, queued_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                             (dag_id, run_id, run_type, logical_date, interval_start, interval_end,
+                              json.dumps(conf or {}), now))
+            if cur.rowcount == 0:
+                return None
+            pk = cur.lastrowid
+            db.executemany("INSERT INTO task_instances (run_pk, task_id) VALUES (?, ?)",
+                           [(pk, tid) for tid in task_ids])
+            return pk
+
+    def add_task_instances(self, run_pk: int, task_ids: Iterable[str]) -> None:
+        """Task instances for tasks added to a DAG after its run was created."""
+        with self.write() as db:
+            db.executemany("INSERT OR IGNORE INTO task_instances (run_pk, task_id) VALUES (?, ?)",
+                           [(run_pk, tid) for tid in task_ids])
+
+    def set_run_conf(self, pk: int, conf: dict) -> None:
+        with self.write() as db:
+            db.execute("UPDATE dag_runs SET conf = ? WHERE id = ?", (json.dumps(conf), pk))
+
+    def run(self, pk: int) -> RunRecord | None:
+        row = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE id = ?", (pk,)).fetchone()
+        return _run(row) if row else None
+
+    def run_by_id(self, dag_id: str, run_id: str) -> RunRecord | None:
+        row = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND run_id = ?",
+                              (dag_id, run_id)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self, dag_id: str | None = None, *, states: Iterable[str] | None = None, limit: int | None = 50,
+             since: str | None = None, until: str | None = None) -> list[RunRecord]:
+        """Newest first (by logical date)."""
+        where, args = [], []
+        if dag_id is not None:
+            where.append("dag_id = ?")
+            args.append(dag_id)
+        if states:
+            states = list(states)
+            where.append(f"state IN ({_placeholders(states)})")
+            args += [str(s) for s in states]
+        if since:
+            where.append("logical_date >= ?")
+            args.append(since)
+        if until:
+            where.append("logical_date <= ?")
+            args.append(until)
+        sql = f"SELECT {_RUN_COLS} FROM dag_runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY logical_date DESC, id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_run(r) for r in self.db.execute(sql, args)]
+
+    def active_runs(self) -> list[RunRecord]:
+        """Queued and running runs, oldest logical date first."""
+        rows = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE state IN ('queued', 'running') "
+                               "ORDER BY logical_date, id")
+        return [_run(r) for r in rows]
+
+    def set_run_state(self, pk: int, new: RunState, expect: Iterable[RunState], *, now: float) -> bool:
+        expect = [str(s) for s in expect]
+        stamp = "start_date = COALESCE(start_date, ?)" if new is RunState.RUNNING else "end_date = ?"
+        if new is RunState.QUEUED:
+            stamp = "end_date = NULL, start_date = NULL, queued_at = ?"
+        with self.write() as db:
+            cur = db.execute(f"UPDATE dag_runs SET state = ?, {stamp} WHERE id = ? AND state IN "
+                             f"({_placeholders(expect)})", (str(new), now, pk, *expect))
+            return cur.rowcount == 1
+
+    # ------------------------------------------------------------ task instances
+
+    def task_instances(self, run_pks: Iterable[int]) -> dict[int, dict[str, TaskInstance]]:
+        """{run_pk: {task_id: ti}} for map_index -1 rows (unmapped tasks)."""
+        pks = list(run_pks)
+        result: dict[int, dict[str, TaskInstance]] = {pk: {} for pk in pks}
+        for start in range(0, len(pks), 500):
+            chunk = pks[start:start + 500]
+            for row in self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN "
+                                       f"({_placeholders(chunk)})", chunk):
+                result[row[0]][row[1]] = _ti(row)
+        return result
+
+    def set_task_state(self, run_pk: int, task_id: str, new: TaskState, expect: Iterable[TaskState], *,
+                       map_index: int = -1, **fields) -> bool:
+        """Guarded move; `fields` sets other columns (try_number, next_try_at, start_date, end_date, duration, note)."""
+        expect = [str(s) for s in expect]
+        sets = ", ".join(["state = ?"] + [f"{name} = ?" for name in fields])
+        with self.write() as db:
+            cur = db.execute(f"UPDATE task_instances SET {sets} WHERE run_pk = ? AND task_id = ? AND map_index = ? "
+                             f"AND state IN ({_placeholders(expect)})",
+                             (str(new), *fields.values(), run_pk, task_id, map_index, *expect))
+            return cur.rowcount == 1
+
+    # ------------------------------------------------------------ attempts
+
+    def start_attempt(self, attempt: Attempt) -> None:
+        with self.write() as db:
+            db.execute(f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({_placeholders(range(20))})",
+                       (attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, attempt.try_number,
+                        attempt.pid, attempt.create_time, attempt.start_date, attempt.end_date, attempt.duration,
+                        attempt.exit_code, attempt.signal, int(attempt.timed_out), int(attempt.counted),
+                        attempt.outcome, attempt.reason, attempt.log_path, attempt.peak_rss, attempt.cpu_time,
+                        attempt.command))
+
+    def finish_attempt(self, attempt_id: str, *, end_date: float, duration: float | None, exit_code: int | None,
+                       signal: int | None, timed_out: bool, outcome: str, reason: str, peak_rss: int | None = None,
+                       cpu_time: float | None = None, counted: bool = True) -> None:
+        with self.write() as db:
+            db.execute("UPDATE attempts SET end_date = ?, duration = ?, exit_code = ?, signal = ?, timed_out = ?, "
+                       "outcome = ?, reason = ?, peak_rss = ?, cpu_time = ?, counted = ? "
+                       "WHERE attempt_id = ? AND end_date IS NULL",
+                       (end_date, duration, exit_code, signal, int(timed_out), outcome, reason, peak_rss, cpu_time,
+                        int(counted), attempt_id))
+
+    def open_attempts(self) -> list[Attempt]:
+        """Attempts with no end: their process was running when the scheduler last stopped."""
+        rows = self.db.execute(f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE end_date IS NULL ORDER BY id")
+        return [Attempt(*r) for r in rows]
+
+    def attempts(self, run_pk: int, task_id: str | None = None) -> list[Attempt]:
+        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_pk = ?"
+        args: list = [run_pk]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            args.append(task_id)
+        return [Attempt(*r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    # ------------------------------------------------------------ results (XCom)
+
+    def put_xcom(self, run_pk: int, task_id: str, value_json: str, map_index: int = -1) -> None:
+        with self.write() as db:
+            db.execute("INSERT OR REPLACE INTO xcom (run_pk, task_id, map_index, value) VALUES (?, ?, ?, ?)",
+                       (run_pk, task_id, map_index, value_json))
+
+    def xcoms(self, run_pk: int, task_ids: Iterable[str]) -> dict[str, object]:
+        ids = list(task_ids)
+        if not ids:
+            return {}
+        rows = self.db.execute(f"SELECT task_id, value FROM xcom WHERE run_pk = ? AND map_index = -1 AND task_id IN "
+                               f"({_placeholders(ids)})", (run_pk, *ids))
+        return {tid: json.loads(value) for tid, value in rows}
+
+    def clear_xcom(self, run_pk: int, task_ids: Iterable[str]) -> None:
+        ids = list(task_ids)
+        with self.write() as db:
+            db.execute(f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(ids)})", (run_pk, *ids))
+
+    # ------------------------------------------------------------ views
+
+    def recent_runs(self, per_dag: int) -> dict[str, list[RunRecord]]:
+        """The latest `per_dag` runs of every DAG, newest first: {dag_id: [run, ...]}.
+
+        One query for all DAGs (a window over the `dag_runs_by_dag` index), so a list of
+        100 DAGs with 50 runs each costs about 2 ms, not 100 queries.
+        """
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dag_id "
+            "ORDER BY logical_date DESC, id DESC) AS rank FROM dag_runs) WHERE rank <= ? "
+            "ORDER BY dag_id, logical_date DESC, id DESC", (per_dag,))
+        result: dict[str, list[RunRecord]] = {}
+        for row in rows:
+            result.setdefault(row[1], []).append(_run(row))
+        return result

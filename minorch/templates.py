@@ -1,0 +1,254 @@
+"""Jinja2 rendering of task commands and other templated strings.
+
+A template sees the names Airflow users know (`ds`, `ts`, `params`, ...; see
+`build_context`). Rendering is strict: an unknown name is a `TemplateError` that
+names the template line and suggests the closest known name, never an empty string.
+
+Shell commands (``render(..., shell=True)``) quote every ``{{ expression }}`` with
+`shlex.quote`, so ``echo {{ params.name }}`` with name ``a b; rm -rf /`` runs
+``echo 'a b; rm -rf /'``. Values made only of safe characters (``2024-01-15``,
+``2024-01-15T00:00:00+00:00``) stay bare. For a trusted value that must reach the
+shell as written (several flags, a pipe), the ``raw`` filter turns quoting off for
+that one expression: ``ls {{ params.flags | raw }}``. Text outside ``{{ }}`` is the
+command itself and is never changed.
+
+Every expression is turned into text the same way in both modes: a datetime as ISO
+8601 (``2024-01-15T00:00:00+01:00``), a list or dict as JSON (how results are
+stored, so ``{{ xcom.extract }}`` can be piped to ``jq``), anything else with `str`.
+
+Dot access prefers a dict's keys over its methods: ``{{ xcom.items }}`` is the result
+of the upstream task ``items``, not ``dict.items``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import SimpleNamespace, TracebackType
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.meta import find_undeclared_variables
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
+
+from minorch.errors import TemplateError, did_you_mean
+
+#: The names `build_context` provides; `check` accepts these and Jinja's own globals.
+CONTEXT_NAMES = frozenset({
+    "ds", "ds_nodash", "ts", "ts_nodash", "logical_date", "data_interval_start",
+    "data_interval_end", "prev_ds", "next_ds", "params", "run_id", "dag_id", "task_id",
+    "try_number", "timezone", "macros", "xcom",
+})
+
+_TEMPLATE_FILE = "<template>"  # the file name Jinja gives frames of templates made from strings
+
+
+def ds_add(ds: str, days: int) -> str:
+    """`ds` moved by `days` (may be negative): ``ds_add("2024-01-30", 3) == "2024-02-02"``."""
+    return (datetime.strptime(ds, "%Y-%m-%d") + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def ds_format(ds: str, input_format: str, output_format: str) -> str:
+    """Re-format a date string: ``ds_format("2024-01-15", "%Y-%m-%d", "%d/%m/%y") == "15/01/24"``."""
+    return datetime.strptime(ds, input_format).strftime(output_format)
+
+
+MACROS = SimpleNamespace(ds_add=ds_add, ds_format=ds_format)
+
+
+def build_context(*, dag_id: str, task_id: str, run_id: str, logical_date: datetime,
+                  data_interval_start: datetime, data_interval_end: datetime,
+                  prev_logical_date: datetime | None, next_logical_date: datetime | None,
+                  params: dict, try_number: int, timezone: str,
+                  xcom: dict[str, object]) -> dict:
+    """The names a template (and a Python task) sees for one try of one task.
+
+    Datetimes must be timezone-aware (any zone); they are converted to `timezone`,
+    the DAG's IANA zone, already validated by the DAG loader. For a logical date of
+    2024-01-15 00:30 in Europe/Berlin: ``ds = "2024-01-15"``, ``ds_nodash = "20240115"``,
+    ``ts = "2024-01-15T00:30:00+01:00"``, ``ts_nodash = "20240115T003000"``.
+    `prev_ds` / `next_ds` are None when the neighbouring logical date is unknown
+    (a manual run, the first run). `xcom` maps upstream task ids to their results.
+    """
+    zone = ZoneInfo(timezone)
+    logical = _in_zone(logical_date, zone)
+    return {
+        "ds": _ds(logical),
+        "ds_nodash": _ds(logical).replace("-", ""),
+        "ts": logical.isoformat(),
+        "ts_nodash": logical.strftime("%Y%m%dT%H%M%S"),
+        "logical_date": logical,
+        "data_interval_start": _in_zone(data_interval_start, zone),
+        "data_interval_end": _in_zone(data_interval_end, zone),
+        "prev_ds": _ds(_in_zone(prev_logical_date, zone)) if prev_logical_date else None,
+        "next_ds": _ds(_in_zone(next_logical_date, zone)) if next_logical_date else None,
+        "params": params,
+        "run_id": run_id,
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "try_number": try_number,
+        "timezone": timezone,
+        "macros": MACROS,
+        "xcom": xcom,
+    }
+
+
+def render(template: str, context: dict, *, shell: bool, where: str = "") -> str:
+    """Render `template` with `context` (from `build_context`).
+
+    `shell=True` quotes every expression's text for /bin/sh unless it passed through
+    the ``raw`` filter. `where` says where the template came from
+    (``dags/etl.toml: task 'load'``) and prefixes error messages. Compiled templates
+    are cached, so rendering the same command for each try costs ~10 µs.
+    Raises TemplateError for syntax errors, unknown names and failing expressions.
+    """
+    try:
+        compiled = _compile(template, shell)
+    except TemplateSyntaxError as e:
+        raise _syntax_error(e, template, where) from None
+    try:
+        return compiled.render(context)
+    except _Missing as e:
+        raise _unknown_name(e, template, context, where) from None
+    except Exception as e:  # any failure inside a user's template is a user error
+        line = _failed_line(e.__traceback__)
+        raise TemplateError(f"template failed {_at(template, line)}", file=where or None,
+                            hint=f"{type(e).__name__}: {e}") from None
+
+
+def check(template: str, *, where: str = "") -> None:
+    """Validate without rendering: syntax, filters, and top-level names.
+
+    Only the first name of an expression is checked (``params`` in ``params.x``);
+    keys inside `params` and `xcom` are known only at run time. Raises TemplateError.
+    """
+    try:
+        tree = _PLAIN.parse(template)
+        _PLAIN.compile(tree)  # unknown filters and tests are found here, not by parse
+    except TemplateSyntaxError as e:
+        raise _syntax_error(e, template, where) from None
+    known = CONTEXT_NAMES | set(_PLAIN.globals)
+    unknown = find_undeclared_variables(tree) - known
+    if not unknown:
+        return
+    first = min((node for node in tree.find_all(nodes.Name) if node.name in unknown),
+                key=lambda node: node.lineno)
+    raise TemplateError(f"unknown template variable '{first.name}' {_at(template, first.lineno)}",
+                        file=where or None, hint=did_you_mean(first.name, known))
+
+
+class _Raw(str):
+    """Text the ``raw`` filter marked as trusted: pasted into a shell command unquoted."""
+
+
+class _Missing(UndefinedError):
+    """An undefined name or key was used; carries which, so the message can name it."""
+
+    def __init__(self, message: str | None, *, name: str | None, obj: object) -> None:
+        super().__init__(message)
+        self.name = name
+        self.obj = obj
+
+
+class _Undefined(StrictUndefined):
+    """StrictUndefined whose error remembers the missing name and its container."""
+
+    __slots__ = ()
+
+    def __init__(self, hint: str | None = None, obj: object = missing, name: str | None = None,
+                 exc: type[Exception] = UndefinedError) -> None:
+        if exc is UndefinedError:  # the sandbox passes SecurityError for unsafe attributes: keep it
+            exc = functools.partial(_Missing, name=name, obj=obj)
+        super().__init__(hint, obj, name, exc)
+
+
+class _Environment(SandboxedEnvironment):
+    def getattr(self, obj: object, attribute: str) -> object:
+        # `xcom.items` must be the upstream task 'items', not dict.items: keys win.
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _shell_text(value: object) -> str:
+    return value if isinstance(value, _Raw) else shlex.quote(_text(value))
+
+
+def _make_environment(finalize) -> _Environment:
+    env = _Environment(undefined=_Undefined, keep_trailing_newline=True, finalize=finalize,
+                       auto_reload=False)
+    env.filters["raw"] = lambda value: _Raw(_text(value))
+    return env
+
+
+_PLAIN = _make_environment(_text)
+_SHELL = _make_environment(_shell_text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(template: str, shell: bool):
+    return (_SHELL if shell else _PLAIN).from_string(template)
+
+
+def _syntax_error(e: TemplateSyntaxError, template: str, where: str) -> TemplateError:
+    return TemplateError(f"cannot parse template {_at(template, e.lineno)}",
+                         file=where or None, hint=e.message)
+
+
+def _unknown_name(e: _Missing, template: str, context: dict, where: str) -> TemplateError:
+    at = _at(template, _failed_line(e.__traceback__))
+    if e.obj is missing:
+        return TemplateError(f"unknown template variable '{e.name}' {at}", file=where or None,
+                             hint=did_you_mean(str(e.name), CONTEXT_NAMES | set(context)))
+    owner = next((key for key, value in context.items() if value is e.obj), None)
+    if owner is None or not isinstance(e.obj, Mapping):
+        return TemplateError(f"{e.message} {at}", file=where or None)
+    keys = sorted(map(str, e.obj))
+    hint = did_you_mean(str(e.name), keys)
+    if hint is None and owner == "xcom":
+        hint = ("xcom holds the results of upstream tasks: " + ", ".join(keys) if keys
+                else "this task has no upstream results in xcom")
+    elif hint is None:
+        hint = f"{owner} has: " + ", ".join(keys) if keys else f"{owner} is empty"
+    return TemplateError(f"unknown template variable '{owner}.{e.name}' {at}",
+                         file=where or None, hint=hint)
+
+
+def _failed_line(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame in `tb`, if any."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _at(template: str, line: int | None) -> str:
+    """``in line 2: echo {{ dss }}`` — the template line, stripped."""
+    lines = template.splitlines()
+    if line is None or not 1 <= line <= len(lines):
+        return f"in: {template.strip()}"
+    return f"in line {line}: {lines[line - 1].strip()}"
+
+
+def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: template dates must be timezone-aware")
+    return moment.astimezone(zone)
+
+
+def _ds(moment: datetime) -> str:
+    return moment.date().isoformat()

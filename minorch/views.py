@@ -1,0 +1,81 @@
+"""Read-only views of DAGs for the CLI: summaries, graphs, next fire times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from .config import Settings
+from .dag import Dag
+from .durations import parse_date
+from .registry import Registry
+from .schedule import run_dates
+
+
+def dag_summaries(settings: Settings, registry: Registry) -> list[dict]:
+    """One dict per DAG; paused and next fire come from the state file when it exists."""
+    rows = {}
+    if settings.db_path.exists():
+        from .store import Store
+        store = Store(settings.db_path, readonly=True)
+        try:
+            rows = store.dag_rows()
+        finally:
+            store.close()
+    result = []
+    for dag_id, dag in sorted(registry.dags.items()):
+        row = rows.get(dag_id)
+        result.append({"dag_id": dag_id, "schedule": dag.schedule.expr if dag.schedule else None,
+                       "description": dag.description, "tasks": len(dag.tasks),
+                       "paused": row.paused if row else dag.paused,
+                       "next_fire": row.next_fire if row else None, "file": f"{dag.file}:{dag.line or 1}"})
+    return result
+
+
+def graph_text(dag: Dag, fmt: str) -> str:
+    """The DAG as text (tasks by depth with their upstreams), Graphviz dot, or Mermaid."""
+    order = dag.topological()
+    if fmt == "dot":
+        lines = [f'digraph "{dag.dag_id}" {{', "  rankdir=LR;"]
+        lines += [f'  "{tid}";' for tid in order]
+        lines += [f'  "{up}" -> "{tid}";' for tid in order for up in dag.tasks[tid].upstream]
+        return "\n".join(lines + ["}"])
+    if fmt == "mermaid":
+        lines = ["flowchart LR"]
+        lines += [f"  {_mermaid_id(tid)}[{tid}]" for tid in order]
+        lines += [f"  {_mermaid_id(up)} --> {_mermaid_id(tid)}" for tid in order for up in dag.tasks[tid].upstream]
+        return "\n".join(lines)
+    depth: dict[str, int] = {}
+    for tid in order:
+        depth[tid] = max((depth[u] + 1 for u in dag.tasks[tid].upstream), default=0)
+    schedule = dag.schedule.describe() if dag.schedule else "manual"
+    lines = [f"{dag.dag_id}  ({schedule}, {len(dag.tasks)} tasks)"]
+    for tid in sorted(order, key=lambda t: (depth[t], order.index(t))):
+        task = dag.tasks[tid]
+        ups = f"  <- {', '.join(task.upstream)}" if task.upstream else ""
+        rule = f"  [{task.opts.trigger_rule.value}]" if task.opts.trigger_rule.value != "all_success" else ""
+        lines.append(f"{'  ' * depth[tid]}{'└─ ' if depth[tid] else ''}{tid}{ups}{rule}")
+    return "\n".join(lines)
+
+
+def _mermaid_id(task_id: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in task_id)
+
+
+def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = None) -> list[list[str]]:
+    """[[local fire time, UTC fire time, logical date], ...] for the next `count` fires."""
+    schedule = dag.schedule
+    if schedule is None or schedule.kind not in ("cron", "interval"):
+        return [["-", "-", f"no scheduled fires ({schedule.kind if schedule else 'none'}: runs are manual)"]]
+    moment = parse_date(after, name="--after", tz=dag.timezone) if after else (now or datetime.now(timezone.utc))
+    zone = ZoneInfo(dag.timezone)
+    rows = []
+    for _ in range(count):
+        fire = schedule.next_fire(moment)
+        if fire is None or (dag.end_date is not None and fire > dag.end_date):
+            break
+        logical = run_dates(schedule, fire, dag.interval_semantics).logical_date
+        rows.append([fire.astimezone(zone).isoformat(sep=" "), fire.astimezone(timezone.utc).isoformat(sep=" "),
+                     logical.astimezone(zone).isoformat(sep=" ")])
+        moment = fire
+    return rows

@@ -1,0 +1,5 @@
+# helper functions
+LOG=/var/log/job.log
+if [ -f "$LOG" ]; then
+  echo "rotating"
+fi
