@@ -258,6 +258,31 @@ def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...]
     click.echo(f"queued {dag_id} run {run_id}")
 
 
+@main.command("import-crontab")
+@click.argument("source", required=False, metavar="[FILE|-]")
+@click.option("--system", is_flag=True, help="Lines have a user field (automatic for /etc/crontab and /etc/cron.d/*).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="DAG file to write (default: dags/crontab.toml in the first DAG folder; - for stdout).")
+@click.option("--anacron", is_flag=True, help='Run the latest missed fire after downtime (catchup = "latest").')
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@pass_ctx
+def import_crontab(app: Context, source: str | None, system: bool, output: Path | None, anacron: bool,
+                   force: bool) -> None:
+    """Turn a crontab into DAGs: one DAG per line, no overlapping runs, history, retries and alerts.
+
+    FILE defaults to your own crontab (`crontab -l`); - reads standard input.
+    """
+    from .crontab_import import import_crontab as convert
+    written, converted = convert(app, source, system=system, output=output, anacron=anacron, force=force)
+    for skipped in converted.skipped:
+        click.echo(f"warning: {converted.source}:{skipped.line}: not imported: {skipped.reason}", err=True)
+    if written is None:
+        return
+    click.echo(f"wrote {len(converted.entries)} DAGs to {written}"
+               + (f" ({len(converted.skipped)} lines not imported, listed at its top)" if converted.skipped else ""))
+    click.echo(f"next: review it, `minorch validate`, and compare fire times with `minorch next DAG`")
+
+
 # ---------------------------------------------------------------- helpers
 
 

@@ -43,6 +43,7 @@ BLIND_INTERVAL = 0.05  # seconds; re-check of children that have no pidfd
 STUCK_AFTER_KILL = 2.0  # seconds `shutdown` waits after its grace before giving up on a child
 
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux, bytes on macOS
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of a process's start time in /proc
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class LocalExecutor:
             return self._fail(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
         env = dict(launch.env)
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
+        before = _boot_ticks()
         try:
             # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
             popen = subprocess.Popen(
@@ -157,8 +159,7 @@ class LocalExecutor:
             os.write(logfd, f"[minorch: {reason}]\n".encode())
             os.close(logfd)
             return self._fail(launch, code, reason)
-        # The child is at least a zombie until we reap it, so its /proc entry exists.
-        create_time = psutil.Process(popen.pid).create_time()
+        create_time = _create_time(popen.pid, before, _boot_ticks())
         try:
             pidfd: int | None = os.pidfd_open(popen.pid)
         except (AttributeError, OSError):
@@ -418,6 +419,32 @@ def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Proce
     except psutil.NoSuchProcess:
         return None
     return proc if marker == attempt_id else None
+
+
+def _boot_ticks() -> int | None:
+    """Clock ticks since boot (CLOCK_BOOTTIME), the clock of /proc's process start times."""
+    try:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // (10**9 // _CLOCK_TICKS)
+    except AttributeError:  # not Linux
+        return None
+
+
+def _create_time(pid: int, before: int | None, after: int | None) -> float:
+    """``psutil.Process(pid).create_time()`` of a child forked between the
+    `_boot_ticks` readings `before` and `after`.
+
+    psutil computes start ticks / SC_CLK_TCK + /proc/stat's btime. When both
+    readings fall in the same 10 ms tick, that tick is the child's start tick,
+    and we skip reading /proc/<pid>/stat, which costs ~0.2 ms right after a
+    spawn (the child is still busy in exec). Otherwise (~3 % of spawns) ask psutil.
+    """
+    if before is None or before != after:
+        return psutil.Process(pid).create_time()
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime"):
+                return float(before) / _CLOCK_TICKS + float(line.split()[1])
+    return psutil.Process(pid).create_time()
 
 
 def _open_log(path: Path) -> int:

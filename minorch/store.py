@@ -484,3 +484,91 @@ class Store:
         for row in rows:
             result.setdefault(row[1], []).append(_run(row))
         return result
+
+    # ------------------------------------------------------------ operations
+
+    def runs_between(self, dag_id: str, since: str, before: str) -> list[RunRecord]:
+        """Runs with `since` <= logical date < `before` (ISO UTC), newest first."""
+        rows = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND logical_date >= ? "
+                               "AND logical_date < ? ORDER BY logical_date DESC, id DESC", (dag_id, since, before))
+        return [_run(r) for r in rows]
+
+    def clear_task_instances(self, run_pk: int, task_ids: Iterable[str], expect: Iterable[TaskState], *,
+                             note: str) -> list[str]:
+        """Move those of `task_ids` whose state is in `expect` back to 'none' with fresh retries
+        (try_base = try_number) and delete their XCom, in one transaction. Returns the ids moved."""
+        ids, expect = list(task_ids), [str(s) for s in expect]
+        if not ids or not expect:
+            return []
+        with self.write() as db:
+            rows = db.execute("UPDATE task_instances SET state = 'none', try_base = try_number, next_try_at = NULL, "
+                              "start_date = NULL, end_date = NULL, duration = NULL, note = ? "
+                              f"WHERE run_pk = ? AND task_id IN ({_placeholders(ids)}) "
+                              f"AND state IN ({_placeholders(expect)}) RETURNING task_id",
+                              (note, run_pk, *ids, *expect)).fetchall()
+            cleared = sorted({r[0] for r in rows})
+            if cleared:
+                db.execute(f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(cleared)})",
+                           (run_pk, *cleared))
+            return cleared
+
+    def upsert_paused(self, dag_id: str, paused: bool) -> None:
+        """Pause or unpause, also a DAG no scheduler has seen yet (its first sync keeps the choice)."""
+        with self.write() as db:
+            db.execute("INSERT INTO dags (dag_id, paused) VALUES (?, ?) "
+                       "ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused", (dag_id, int(paused)))
+
+    def task_state_counts(self, run_pks: Iterable[int]) -> dict[int, dict[str, int]]:
+        """{run_pk: {state: number of task instances}}."""
+        pks = list(run_pks)
+        result: dict[int, dict[str, int]] = {pk: {} for pk in pks}
+        for start in range(0, len(pks), 500):
+            chunk = pks[start:start + 500]
+            for pk, state, count in self.db.execute(
+                    f"SELECT run_pk, state, COUNT(*) FROM task_instances WHERE run_pk IN ({_placeholders(chunk)}) "
+                    "GROUP BY run_pk, state", chunk):
+                result[pk][state] = count
+        return result
+
+    def finished_runs_before(self, cutoff: float) -> list[RunRecord]:
+        """Finished runs that ended (or, never started, were queued) before `cutoff` (epoch seconds)."""
+        rows = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE state IN ('success', 'failed') "
+                               "AND COALESCE(end_date, queued_at, 0) < ? ORDER BY id", (cutoff,))
+        return [_run(r) for r in rows]
+
+    def delete_runs(self, run_pks: Iterable[int]) -> tuple[int, int, list[str]]:
+        """Delete runs with their task instances, attempts and XCom (ON DELETE CASCADE), in one
+        transaction. Returns (task instances deleted, attempts deleted, the attempts' log paths)."""
+        pks = list(run_pks)
+        tis = attempts = 0
+        paths: list[str] = []
+        with self.write() as db:
+            for start in range(0, len(pks), 500):
+                chunk = pks[start:start + 500]
+                marks = _placeholders(chunk)
+                tis += db.execute(f"SELECT COUNT(*) FROM task_instances WHERE run_pk IN ({marks})", chunk).fetchone()[0]
+                for (path,) in db.execute(f"SELECT log_path FROM attempts WHERE run_pk IN ({marks})", chunk):
+                    attempts += 1
+                    if path:
+                        paths.append(path)
+                db.execute(f"DELETE FROM dag_runs WHERE id IN ({marks})", chunk)
+        return tis, attempts, paths
+
+    def integrity_problems(self, *, full: bool = False) -> list[str]:
+        """SQLite's own check (quick_check, or the slower integrity_check with `full`); [] when sound."""
+        pragma = "integrity_check" if full else "quick_check"
+        rows = [r[0] for r in self.db.execute(f"PRAGMA {pragma}")]
+        return [] if rows == ["ok"] else rows
+
+    def orphan_rows(self) -> dict[str, int]:
+        """{table: rows whose run no longer exists} (PRAGMA foreign_key_check)."""
+        counts: dict[str, int] = {}
+        for row in self.db.execute("PRAGMA foreign_key_check"):
+            counts[row[0]] = counts.get(row[0], 0) + 1
+        return counts
+
+    def active_task_instances(self) -> list[tuple[str, str, str, str]]:
+        """(dag_id, run_id, task_id, state) of task instances that are queued or running."""
+        return list(self.db.execute("SELECT r.dag_id, r.run_id, t.task_id, t.state FROM task_instances t "
+                                    "JOIN dag_runs r ON r.id = t.run_pk WHERE t.state IN ('queued', 'running') "
+                                    "ORDER BY r.dag_id, r.run_id, t.task_id"))

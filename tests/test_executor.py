@@ -237,9 +237,10 @@ def test_peak_rss_and_cpu_time_are_plausible(executor, logs):
 
 
 def test_two_hundred_quick_children_in_parallel_are_each_reported_once(executor, logs):
-    for i in range(200):
-        executor.start(shell(logs, f"t{i}", "", argv=["true"]))
+    starts = [executor.start(shell(logs, f"t{i}", "", argv=["true"])) for i in range(200)]
     assert executor.running() == 200
+    # Not reaped yet, so each is at least a zombie that psutil can still date.
+    assert all(s.create_time == psutil.Process(s.pid).create_time() for s in starts)
     exits = run_all(executor, limit=10.0)
     assert sorted(exits) == sorted(f"t{i}" for i in range(200))
     assert all(e.returncode == 0 for e in exits.values())
@@ -253,12 +254,16 @@ def test_an_idle_executor_sleeps_in_wait_instead_of_spinning():
     assert time.process_time() - cpu < 0.05
 
 
-def test_wait_returns_as_soon_as_a_child_exits(executor, logs):
-    executor.start(shell(logs, "a", "sleep 0.1"))
+def test_wait_wakes_up_when_a_child_exits_not_on_a_polling_tick(executor, logs):
+    executor.start(shell(logs, "a", "sleep 0.2"))
     begun = time.monotonic()
-    executor.wait(5.0)
-    assert time.monotonic() - begun < 0.4  # before the first log check at 0.5 s
-    assert [e.attempt_id for e in executor.poll()] == ["a"]
+    wakeups, exits = 0, []
+    while not exits:
+        executor.wait(5.0)
+        wakeups += 1
+        exits = executor.poll()
+    assert 0.2 <= time.monotonic() - begun < 0.35
+    assert wakeups <= 3  # the first log check at 0.05 s, maybe one more, then the exit
 
 
 def test_a_readable_wakeup_fd_ends_wait(executor):

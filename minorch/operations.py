@@ -1,0 +1,382 @@
+"""What an operator does to runs: trigger, clear, retry, mark, pause, backfill, prune, check.
+
+Each action is one function used by both the CLI and the TUI, and each is one short guarded
+write to the store (`UPDATE ... WHERE state IN (...)`). None talks to a scheduler: a running
+`minorch up` notices the write within a second (it polls `PRAGMA data_version`); with no
+scheduler running the change stands until the next `minorch up`.
+
+`now` is an aware datetime everywhere; it stamps the rows written (queued_at, end_date).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .config import Settings
+from .dag import Dag
+from .durations import parse_date
+from .errors import ConfigError, MinorchError, NotFound, ScheduleError, did_you_mean
+from .planner import run_id_for
+from .schedule import RunDates, logical_dates_in
+from .states import FAILED_LIKE, FINISHED, RunState, TaskState, can_move
+from .store import RunRecord, Store, iso
+
+MAX_BACKFILL = 10_000  # runs one backfill may create without `yes=True`
+_MARKABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
+
+
+# ---------------------------------------------------------------- finding a run
+
+def resolve_run(store: Store, dag: Dag, ref: str) -> RunRecord:
+    """The run `ref` names: a run id, "latest", a day "2024-01-15" (the newest run whose logical
+    date falls on that day in the DAG's timezone) or an ISO time (that exact logical date)."""
+    ref = ref.strip()
+    if ref == "latest":
+        found = store.runs(dag.dag_id, limit=1)
+    elif (run := store.run_by_id(dag.dag_id, ref)) is not None:
+        return run
+    else:
+        try:
+            moment = parse_date(ref, name="run", tz=dag.timezone)
+        except ConfigError:
+            found = []
+        else:
+            if len(ref) == 10:  # a day: [local midnight, next local midnight)
+                day_end = _next_midnight(moment, dag.timezone)
+                found = store.runs_between(dag.dag_id, iso(moment), iso(day_end))
+            else:
+                found = store.runs(dag.dag_id, since=iso(moment), until=iso(moment), limit=1)
+    if found:
+        return found[0]
+    newest = [r.run_id for r in store.runs(dag.dag_id, limit=3)]
+    if not newest:
+        raise NotFound(f"DAG '{dag.dag_id}' has no runs yet", hint=f"start one with `minorch trigger {dag.dag_id}`")
+    hint = did_you_mean(ref, newest) or "newest runs: " + ", ".join(newest) + "; a date or `latest` works too"
+    raise NotFound(f"DAG '{dag.dag_id}' has no run '{ref}'", hint=hint)
+
+
+def _next_midnight(day: datetime, tz: str) -> datetime:
+    """Local midnight after `day` (a local midnight), correct across DST changes."""
+    local = day.astimezone(ZoneInfo(tz))
+    following = local.date() + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=ZoneInfo(tz))
+
+
+# ---------------------------------------------------------------- creating runs
+
+def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf: dict | None,
+            now: datetime) -> int | None:
+    """Queue a run for a logical date with its task instances; its pk, or None if that run id exists.
+
+    Run id "<run_type>__<logical date ISO UTC>". Data interval: [previous fire, logical date]
+    (with interval semantics [logical date, next fire]); a DAG without a schedule gets
+    logical date = interval start = interval end.
+    """
+    logical = logical_date.astimezone(timezone.utc).replace(microsecond=0)
+    schedule = dag.schedule
+    if schedule is None or schedule.kind in ("none", "reboot"):
+        dates = RunDates(logical, logical, logical)
+    elif dag.interval_semantics:
+        dates = RunDates(logical, logical, schedule.next_fire(logical) or logical)
+    else:
+        dates = RunDates(logical, schedule.prev_fire(logical) or logical, logical)
+    return store.create_run(dag.dag_id, run_id_for(run_type, logical), run_type, iso(dates.logical_date),
+                            iso(dates.data_interval_start), iso(dates.data_interval_end), list(dag.tasks),
+                            conf=conf, now=now.timestamp())
+
+
+def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: datetime | None = None) -> str:
+    """Queue a manual run for `date` (a day or ISO time in the DAG's timezone; default: now).
+    Returns its run id, "manual__2024-01-15T00:00:00+00:00"."""
+    now = now or datetime.now(timezone.utc)
+    logical = parse_date(date, name="--date", tz=dag.timezone) if date else now
+    store = Store(settings.db_path)
+    try:
+        pk = new_run(store, dag, logical, "manual", conf, now)
+    finally:
+        store.close()
+    run_id = run_id_for("manual", logical.replace(microsecond=0))
+    if pk is None:
+        raise MinorchError(f"DAG '{dag.dag_id}' already has a run {run_id}",
+                           hint=f"run it again with `minorch clear {dag.dag_id} {run_id}`, or pass another --date")
+    return run_id
+
+
+# ---------------------------------------------------------------- clear, retry, mark
+
+def select_clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None = None, *,
+                 downstream: bool = False, upstream: bool = False, failed_only: bool = False) -> list[str]:
+    """The task ids `clear` with the same arguments would clear (for a confirmation), in DAG order."""
+    chosen = set(_known_tasks(store, dag, run, task_ids))
+    if downstream:
+        chosen |= _reach(chosen, dag.downstream())
+    if upstream:
+        chosen |= _reach(chosen, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
+    tis = store.task_instances([run.pk])[run.pk]
+    wanted = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
+    return [tid for tid in _in_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
+
+
+def clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None = None, *, downstream: bool = False,
+          upstream: bool = False, failed_only: bool = False, now: datetime) -> list[str]:
+    """Run tasks again: their instances go back to 'none' (note "cleared") with fresh retries and
+    their XCom deleted; a finished run goes back to 'queued'. `task_ids` None means every task.
+    A running task is cleared too; the scheduler then kills its try. Returns the ids cleared."""
+    ids = select_clear(store, dag, run, task_ids, downstream=downstream, upstream=upstream, failed_only=failed_only)
+    expect = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
+    return _clear(store, run, ids, expect, now)
+
+
+def retry(store: Store, dag: Dag, run: RunRecord, now: datetime) -> list[str]:
+    """Clear the failed and upstream_failed tasks of a run, and the skipped tasks downstream of them."""
+    tis = store.task_instances([run.pk])[run.pk]
+    failed = {tid for tid, ti in tis.items() if ti.state in FAILED_LIKE}
+    skipped = {tid for tid in _reach(failed, dag.downstream()) if tid in tis and tis[tid].state is TaskState.SKIPPED}
+    ids = [tid for tid in _in_order(dag, tis) if tid in failed | skipped]
+    return _clear(store, run, ids, FAILED_LIKE | {TaskState.SKIPPED}, now)
+
+
+def _clear(store: Store, run: RunRecord, ids: list[str], expect: Iterable[TaskState], now: datetime) -> list[str]:
+    with store.write():
+        cleared = store.clear_task_instances(run.pk, ids, expect, note="cleared")
+        if cleared:
+            store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now.timestamp())
+    return [tid for tid in ids if tid in cleared]
+
+
+def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, now: datetime) -> None:
+    """Set one task to success, failed or skipped, as Airflow's "mark" does. After success or
+    skipped, failed tasks downstream are cleared so the run can go on; a finished run goes back
+    to 'queued' so the scheduler settles its outcome again. A running try is killed."""
+    new = _markable(state)
+    _known_tasks(store, dag, run, [task_id])
+    ti = store.task_instances([run.pk])[run.pk].get(task_id)
+    if ti is None or ti.state is new:
+        return
+    if not can_move(ti.state, new):
+        raise MinorchError(f"task '{task_id}' of run {run.run_id} is {ti.state.value} and cannot be marked {new.value}",
+                           hint="wait until it runs or finishes")
+    stamp = now.timestamp()
+    with store.write():
+        if not store.set_task_state(run.pk, task_id, new, [ti.state], end_date=stamp, next_try_at=None,
+                                    note=f"marked {new.value} by user"):
+            raise MinorchError(f"task '{task_id}' of run {run.run_id} changed while marking it", hint="try again")
+        if new is not TaskState.FAILED:
+            below = [t for t in _in_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
+            store.clear_task_instances(run.pk, below, FAILED_LIKE, note="cleared")
+        store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=stamp)
+
+
+def mark_run(store: Store, dag: Dag, run: RunRecord, state: str, now: datetime) -> None:
+    """Finish a run as success or failed. Its unfinished tasks become success (for success), or
+    failed if they were running or waiting to retry and skipped if they had not started (for failed)."""
+    new = {"success": RunState.SUCCESS, "failed": RunState.FAILED}.get(state)
+    if new is None:
+        raise ConfigError(f"a run can be marked success or failed, not {state!r}")
+    stamp = now.timestamp()
+    with store.write():
+        for tid, ti in store.task_instances([run.pk])[run.pk].items():
+            if ti.state in FINISHED:
+                continue
+            if new is RunState.SUCCESS:
+                target = TaskState.SUCCESS
+            elif ti.state in (TaskState.NONE, TaskState.SCHEDULED):
+                target = TaskState.SKIPPED
+            else:
+                target = TaskState.FAILED
+            store.set_task_state(run.pk, tid, target, [ti.state], end_date=stamp, next_try_at=None,
+                                 note=f"run marked {new.value} by user")
+        others = [s for s in RunState if s is not new]
+        store.set_run_state(run.pk, new, others, now=stamp)
+
+
+def set_paused(store: Store, dag_id: str, paused: bool) -> None:
+    """Pause (no new runs, no new tries; running tries finish) or unpause a DAG."""
+    store.upsert_paused(dag_id, paused)
+
+
+def _markable(state: str) -> TaskState:
+    try:
+        new = TaskState(state)
+    except ValueError:
+        new = None
+    if new not in _MARKABLE:
+        raise ConfigError(f"a task can be marked success, failed or skipped, not {state!r}",
+                          hint=did_you_mean(str(state), [s.value for s in _MARKABLE]))
+    return new
+
+
+def _known_tasks(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None) -> list[str]:
+    if task_ids is None:
+        return list(dag.tasks)
+    ids = list(task_ids)
+    for tid in ids:
+        if tid not in dag.tasks:
+            raise NotFound(f"DAG '{dag.dag_id}' has no task '{tid}'",
+                           hint=did_you_mean(tid, dag.tasks) or "tasks: " + ", ".join(dag.tasks))
+    return ids
+
+
+def _reach(start: set[str], edges: dict[str, list[str]]) -> set[str]:
+    """Every task reachable from `start` along `edges`, `start` excluded unless on a path back."""
+    seen: set[str] = set()
+    todo = [n for s in start for n in edges.get(s, [])]
+    while todo:
+        tid = todo.pop()
+        if tid not in seen:
+            seen.add(tid)
+            todo.extend(edges.get(tid, []))
+    return seen
+
+
+def _in_order(dag: Dag, present: Iterable[str]) -> list[str]:
+    """`present` in the DAG's topological order; ids the DAG no longer has come last."""
+    present = set(present)
+    order = [t for t in dag.topological() if t in present]
+    return order + sorted(present - set(order))
+
+
+# ---------------------------------------------------------------- backfill
+
+@dataclass
+class BackfillPlan:
+    """What a backfill did (or, with dry_run, would do). Dates are logical dates, ISO UTC."""
+
+    dag_id: str
+    created: list[str] = field(default_factory=list)   # dates that get a new run
+    cleared: list[str] = field(default_factory=list)   # dates whose existing run runs again
+    skipped: list[str] = field(default_factory=list)   # dates left alone: a run exists or is active
+    run_pks: list[int] = field(default_factory=list)   # created and cleared runs (none on a dry run)
+    dry_run: bool = False
+
+    @property
+    def runs(self) -> int:
+        return len(self.created) + len(self.cleared)
+
+
+def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *, reprocess: str = "none",
+             dry_run: bool = False, yes: bool = False, now: datetime) -> BackfillPlan:
+    """One run per logical date the schedule yields in [start, end] (dates in the DAG's timezone;
+    an end given as a day covers that whole day), run type "backfill", run id "backfill__<iso>".
+
+    Dates that already have a run (of any type): reprocess "none" skips them; "failed" also
+    re-runs the failed tasks of a date whose newest run failed; "all" clears and re-runs every
+    finished run. Active (queued or running) runs are always left alone. All in one transaction.
+    """
+    if reprocess not in ("none", "failed", "all"):
+        raise ConfigError(f"reprocess must be none, failed or all, not {reprocess!r}")
+    first = parse_date(start, name="--start", tz=dag.timezone)
+    last = parse_date(end, name="--end", tz=dag.timezone)
+    if len(end.strip()) == 10:
+        last = _next_midnight(last, dag.timezone) - timedelta(microseconds=1)
+    dates = logical_dates_in(dag.schedule, first, last, dag.interval_semantics)
+    if not dates:
+        raise ScheduleError(f"schedule '{dag.schedule.expr}' of DAG '{dag.dag_id}' does not fire between {start} "
+                            f"and {end}", hint=f"`minorch next {dag.dag_id}` shows when it fires; widen the range")
+    if len(dates) > MAX_BACKFILL and not yes:
+        raise ConfigError(f"backfill of DAG '{dag.dag_id}' from {start} to {end} would create {len(dates)} runs "
+                          f"(more than {MAX_BACKFILL})", hint="narrow the range, or pass --yes if you mean it")
+    existing: dict[str, RunRecord] = {}
+    for run in store.runs(dag.dag_id, since=iso(dates[0].logical_date), until=iso(dates[-1].logical_date),
+                          limit=None):
+        existing.setdefault(run.logical_date, run)  # newest first: keep the newest per date
+    plan = BackfillPlan(dag.dag_id, dry_run=dry_run)
+    with store.write():
+        for dates_of in dates:
+            day = iso(dates_of.logical_date)
+            run = existing.get(day)
+            if run is None:
+                plan.created.append(day)
+                if not dry_run:
+                    pk = new_run(store, dag, dates_of.logical_date, "backfill", {}, now)
+                    plan.run_pks.append(pk)
+            elif run.state.finished and (reprocess == "all" or (reprocess == "failed"
+                                                                  and run.state is RunState.FAILED)):
+                plan.cleared.append(day)
+                if not dry_run:
+                    if not (reprocess == "failed" and retry(store, dag, run, now)):
+                        clear(store, dag, run, now=now)
+                    plan.run_pks.append(run.pk)
+            else:
+                plan.skipped.append(day)
+    return plan
+
+
+# ---------------------------------------------------------------- housekeeping
+
+@dataclass
+class PruneResult:
+    runs: int
+    task_instances: int
+    attempts: int
+    log_folders: int
+    dry_run: bool = False
+
+
+def prune(settings: Settings, store: Store, older_than_seconds: float, now: datetime, *,
+          dry_run: bool = False) -> PruneResult:
+    """Delete finished runs that ended more than `older_than_seconds` before `now`, with their
+    task instances, attempts, XCom and log folders (logs/<dag>/<run>/). Active runs are kept."""
+    runs = store.finished_runs_before(now.timestamp() - older_than_seconds)
+    if dry_run:
+        counts = store.task_state_counts(r.pk for r in runs)
+        tis = sum(sum(c.values()) for c in counts.values())
+        attempts = sum(len(store.attempts(r.pk)) for r in runs)
+        return PruneResult(len(runs), tis, attempts, 0, dry_run=True)
+    tis, attempts, paths = store.delete_runs(r.pk for r in runs)
+    logs = settings.log_dir.resolve()
+    folders = {Path(p).resolve().parent.parent for p in paths}
+    removed = 0
+    for folder in sorted(folders):
+        if folder.is_relative_to(logs) and folder != logs and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return PruneResult(len(runs), tis, attempts, removed)
+
+
+def scheduler_running(settings: Settings) -> bool:
+    """Whether a scheduler (`minorch up`, or a foreground run) holds the state folder's lock.
+
+    Probes with a shared, non-blocking flock released at once, leaving the lock file's text alone."""
+    path = settings.state_dir / "scheduler.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we got
+    return False
+
+
+def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:
+    """Problems with the state file, one sentence each; [] when all is well. `full` runs SQLite's
+    integrity_check instead of quick_check (reads every page: seconds on a large file)."""
+    problems = [f"SQLite {'integrity' if full else 'quick'} check: {line}" for line in store.integrity_problems(full=full)]
+    for table, count in sorted(store.orphan_rows().items()):
+        problems.append(f"{count} rows of {table} belong to runs that no longer exist (delete them, or restore "
+                        "the file from a backup)")
+    if scheduler_running(settings):
+        return problems
+    open_tries = store.open_attempts()
+    if open_tries:
+        problems.append(f"{len(open_tries)} tries were left running by a scheduler that stopped (e.g. "
+                        f"{open_tries[0].task_id} of run pk {open_tries[0].run_pk}); the next `minorch up` records "
+                        "them as interrupted and runs them again")
+    stuck = store.active_task_instances()
+    open_keys = {(a.run_pk, a.task_id) for a in open_tries}
+    if stuck and len(stuck) > len(open_keys):
+        dag_id, run_id, task_id, state = stuck[0]
+        problems.append(f"{len(stuck)} task instances are queued or running but no scheduler runs (e.g. "
+                        f"{dag_id} {run_id} {task_id}: {state}); clear them with `minorch clear`")
+    return problems

@@ -1,0 +1,48 @@
+"""Short text forms of times, durations and sizes, as the screens print them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+
+def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) -> str:
+    """A time (epoch seconds or ISO text) in the zone `tz`: "2024-05-01 12:05" (or "12:05:03" style with seconds).
+
+    ISO text is how the store names logical dates; epoch seconds are how it stamps starts and ends.
+    """
+    if moment is None or moment == "":
+        return "-"
+    if isinstance(moment, str):
+        stamp = datetime.fromisoformat(moment)
+    else:
+        stamp = datetime.fromtimestamp(moment, timezone.utc)
+    local = stamp.astimezone(ZoneInfo(tz))
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as "0.42s", "12.3s", "4m05s", "2h03m"; "-" when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def size(count: int | None) -> str:
+    """Bytes as "812 B", "12.3 MiB"; "-" when unknown."""
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError(count)
