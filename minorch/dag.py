@@ -263,7 +263,17 @@ class Dag:
         return result
 
     def topological(self) -> list[str]:
-        """Task ids, upstream before downstream, ties in definition order."""
+        """Task ids, upstream before downstream, ties in definition order.
+        Cached once the DAG is built (`build_dag` output is not changed afterwards)."""
+        cached = self.__dict__.get("_topological")
+        if cached is not None and len(cached) == len(self.tasks):
+            return cached
+        order = self._topological()
+        if self.schedule is not None:  # built: freeze the order
+            self.__dict__["_topological"] = order
+        return order
+
+    def _topological(self) -> list[str]:
         order, seen = [], set()
 
         def visit(tid: str) -> None:

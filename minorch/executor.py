@@ -17,6 +17,11 @@ grace period, a log size check). The caller may add its own file descriptors wit
 returns when one of them is readable, and the caller reads it itself. Without
 pidfds (other systems) `wait` re-checks its children every 50 ms.
 
+Trees: a timed-out or cancelled attempt's tree is listed with psutil before
+the SIGTERM (a grandchild that called setsid is outside the process group) and
+nothing of it outlives its Exit. An attempt that exits on its own is not swept:
+background processes it left behind keep running.
+
 Resources: two file descriptors per running child (its pidfd and its log file).
 """
 
@@ -32,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -101,6 +107,14 @@ class Exit:
     reason: str
 
 
+class _Reaped(NamedTuple):
+    returncode: int | None
+    signal: int | None
+    duration: float
+    peak_rss: int | None
+    cpu_time: float | None
+
+
 @dataclass(eq=False)
 class _Child:
     launch: Launch
@@ -118,7 +132,7 @@ class _Child:
     kill_at: float | None = None
     killed: bool = False
     tree: list[psutil.Process] = field(default_factory=list)
-    status: tuple[int | None, int | None, float, int | None, float | None] | None = None
+    status: _Reaped | None = None  # set once the leader is reaped
 
     @property
     def pid(self) -> int:
@@ -264,7 +278,7 @@ class LocalExecutor:
         try:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         except ChildProcessError:  # reaped by someone else: the facts are lost
-            child.status = (None, None, now - child.started, None, None)
+            child.status = _Reaped(None, None, now - child.started, None, None)
             self._drop_pidfd(child)
             return
         if pid == 0:
@@ -272,8 +286,8 @@ class LocalExecutor:
         self._drop_pidfd(child)  # a dead child's pidfd stays readable: keep it out of `wait`
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        child.status = (code, sig, now - child.started, usage.ru_maxrss * _RSS_UNIT,
-                        usage.ru_utime + usage.ru_stime)
+        child.status = _Reaped(code, sig, now - child.started, usage.ru_maxrss * _RSS_UNIT,
+                               usage.ru_utime + usage.ru_stime)
         # Tell Popen the child is reaped, so it never waits for this pid again.
         child.popen.returncode = os.waitstatus_to_exitcode(status)
 
@@ -346,10 +360,10 @@ class LocalExecutor:
 
     @staticmethod
     def _reason(child: _Child, code: int | None, sig: int | None) -> str:
-        forced = f"killed after ignoring SIGTERM for {child.grace:g}s"
+        forced = f"killed after ignoring SIGTERM for {_seconds(child.grace)}"
         if child.ending == "timeout":
             how = forced if sig == signal.SIGKILL and child.killed else "terminated"
-            return f"timed out after {child.launch.timeout:g}s and was {how}"
+            return f"timed out after {_seconds(child.launch.timeout or 0)} and was {how}"
         if child.ending == "cancel":
             return child.cancel_reason + (f" ({forced})" if sig == signal.SIGKILL and child.killed else "")
         if sig is not None:
@@ -533,6 +547,11 @@ def _tree_alive(procs: list[psutil.Process]) -> bool:
         except psutil.NoSuchProcess:
             pass
     return False
+
+
+def _seconds(value: float) -> str:
+    """5.0 -> "5s", 0.25 -> "0.25s", 86400 -> "86400s"."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def _signal_name(sig: int) -> str:

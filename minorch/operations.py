@@ -5,7 +5,8 @@ write to the store (`UPDATE ... WHERE state IN (...)`). None talks to a schedule
 `minorch up` notices the write within a second (it polls `PRAGMA data_version`); with no
 scheduler running the change stands until the next `minorch up`.
 
-`now` is an aware datetime everywhere; it stamps the rows written (queued_at, end_date).
+`now` is float seconds since the epoch everywhere (as in the store); it stamps the rows written
+(queued_at, end_date). Only `trigger` reads the clock, and only when not given `now`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -72,7 +74,7 @@ def _next_midnight(day: datetime, tz: str) -> datetime:
 # ---------------------------------------------------------------- creating runs
 
 def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf: dict | None,
-            now: datetime) -> int | None:
+            now: float) -> int | None:
     """Queue a run for a logical date with its task instances; its pk, or None if that run id exists.
 
     Run id "<run_type>__<logical date ISO UTC>". Data interval: [previous fire, logical date]
@@ -89,14 +91,14 @@ def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf:
         dates = RunDates(logical, schedule.prev_fire(logical) or logical, logical)
     return store.create_run(dag.dag_id, run_id_for(run_type, logical), run_type, iso(dates.logical_date),
                             iso(dates.data_interval_start), iso(dates.data_interval_end), list(dag.tasks),
-                            conf=conf, now=now.timestamp())
+                            conf=conf, now=now)
 
 
-def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: datetime | None = None) -> str:
-    """Queue a manual run for `date` (a day or ISO time in the DAG's timezone; default: now).
-    Returns its run id, "manual__2024-01-15T00:00:00+00:00"."""
-    now = now or datetime.now(timezone.utc)
-    logical = parse_date(date, name="--date", tz=dag.timezone) if date else now
+def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: float | None = None) -> str:
+    """Queue a manual run for `date` (a day or ISO time in the DAG's timezone; default: now, to the
+    second). Returns its run id, "manual__2024-01-15T00:00:00+00:00"."""
+    now = datetime.now(timezone.utc).timestamp() if now is None else now
+    logical = parse_date(date, name="--date", tz=dag.timezone) if date else datetime.fromtimestamp(now, timezone.utc)
     store = Store(settings.db_path)
     try:
         pk = new_run(store, dag, logical, "manual", conf, now)
@@ -121,11 +123,11 @@ def select_clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str]
         chosen |= _reach(chosen, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
     tis = store.task_instances([run.pk])[run.pk]
     wanted = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
-    return [tid for tid in _in_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
+    return [tid for tid in in_dag_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
 
 
 def clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None = None, *, downstream: bool = False,
-          upstream: bool = False, failed_only: bool = False, now: datetime) -> list[str]:
+          upstream: bool = False, failed_only: bool = False, now: float) -> list[str]:
     """Run tasks again: their instances go back to 'none' (note "cleared") with fresh retries and
     their XCom deleted; a finished run goes back to 'queued'. `task_ids` None means every task.
     A running task is cleared too; the scheduler then kills its try. Returns the ids cleared."""
@@ -134,24 +136,24 @@ def clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None
     return _clear(store, run, ids, expect, now)
 
 
-def retry(store: Store, dag: Dag, run: RunRecord, now: datetime) -> list[str]:
+def retry(store: Store, dag: Dag, run: RunRecord, now: float) -> list[str]:
     """Clear the failed and upstream_failed tasks of a run, and the skipped tasks downstream of them."""
     tis = store.task_instances([run.pk])[run.pk]
     failed = {tid for tid, ti in tis.items() if ti.state in FAILED_LIKE}
     skipped = {tid for tid in _reach(failed, dag.downstream()) if tid in tis and tis[tid].state is TaskState.SKIPPED}
-    ids = [tid for tid in _in_order(dag, tis) if tid in failed | skipped]
+    ids = [tid for tid in in_dag_order(dag, tis) if tid in failed | skipped]
     return _clear(store, run, ids, FAILED_LIKE | {TaskState.SKIPPED}, now)
 
 
-def _clear(store: Store, run: RunRecord, ids: list[str], expect: Iterable[TaskState], now: datetime) -> list[str]:
+def _clear(store: Store, run: RunRecord, ids: list[str], expect: Iterable[TaskState], now: float) -> list[str]:
     with store.write():
         cleared = store.clear_task_instances(run.pk, ids, expect, note="cleared")
         if cleared:
-            store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now.timestamp())
+            store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now)
     return [tid for tid in ids if tid in cleared]
 
 
-def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, now: datetime) -> None:
+def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, now: float) -> None:
     """Set one task to success, failed or skipped, as Airflow's "mark" does. After success or
     skipped, failed tasks downstream are cleared so the run can go on; a finished run goes back
     to 'queued' so the scheduler settles its outcome again. A running try is killed."""
@@ -163,24 +165,22 @@ def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, 
     if not can_move(ti.state, new):
         raise MinorchError(f"task '{task_id}' of run {run.run_id} is {ti.state.value} and cannot be marked {new.value}",
                            hint="wait until it runs or finishes")
-    stamp = now.timestamp()
     with store.write():
-        if not store.set_task_state(run.pk, task_id, new, [ti.state], end_date=stamp, next_try_at=None,
+        if not store.set_task_state(run.pk, task_id, new, [ti.state], end_date=now, next_try_at=None,
                                     note=f"marked {new.value} by user"):
             raise MinorchError(f"task '{task_id}' of run {run.run_id} changed while marking it", hint="try again")
         if new is not TaskState.FAILED:
-            below = [t for t in _in_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
+            below = [t for t in in_dag_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
             store.clear_task_instances(run.pk, below, FAILED_LIKE, note="cleared")
-        store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=stamp)
+        store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now)
 
 
-def mark_run(store: Store, dag: Dag, run: RunRecord, state: str, now: datetime) -> None:
+def mark_run(store: Store, dag: Dag, run: RunRecord, state: str, now: float) -> None:
     """Finish a run as success or failed. Its unfinished tasks become success (for success), or
     failed if they were running or waiting to retry and skipped if they had not started (for failed)."""
     new = {"success": RunState.SUCCESS, "failed": RunState.FAILED}.get(state)
     if new is None:
         raise ConfigError(f"a run can be marked success or failed, not {state!r}")
-    stamp = now.timestamp()
     with store.write():
         for tid, ti in store.task_instances([run.pk])[run.pk].items():
             if ti.state in FINISHED:
@@ -191,10 +191,10 @@ def mark_run(store: Store, dag: Dag, run: RunRecord, state: str, now: datetime) 
                 target = TaskState.SKIPPED
             else:
                 target = TaskState.FAILED
-            store.set_task_state(run.pk, tid, target, [ti.state], end_date=stamp, next_try_at=None,
+            store.set_task_state(run.pk, tid, target, [ti.state], end_date=now, next_try_at=None,
                                  note=f"run marked {new.value} by user")
         others = [s for s in RunState if s is not new]
-        store.set_run_state(run.pk, new, others, now=stamp)
+        store.set_run_state(run.pk, new, others, now=now)
 
 
 def set_paused(store: Store, dag_id: str, paused: bool) -> None:
@@ -225,7 +225,7 @@ def _known_tasks(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str]
 
 
 def _reach(start: set[str], edges: dict[str, list[str]]) -> set[str]:
-    """Every task reachable from `start` along `edges`, `start` excluded unless on a path back."""
+    """Every task reachable from `start` along `edges`, not counting `start` itself."""
     seen: set[str] = set()
     todo = [n for s in start for n in edges.get(s, [])]
     while todo:
@@ -236,7 +236,7 @@ def _reach(start: set[str], edges: dict[str, list[str]]) -> set[str]:
     return seen
 
 
-def _in_order(dag: Dag, present: Iterable[str]) -> list[str]:
+def in_dag_order(dag: Dag, present: Iterable[str]) -> list[str]:
     """`present` in the DAG's topological order; ids the DAG no longer has come last."""
     present = set(present)
     order = [t for t in dag.topological() if t in present]
@@ -262,7 +262,7 @@ class BackfillPlan:
 
 
 def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *, reprocess: str = "none",
-             dry_run: bool = False, yes: bool = False, now: datetime) -> BackfillPlan:
+             dry_run: bool = False, yes: bool = False, now: float) -> BackfillPlan:
     """One run per logical date the schedule yields in [start, end] (dates in the DAG's timezone;
     an end given as a day covers that whole day), run type "backfill", run id "backfill__<iso>".
 
@@ -288,7 +288,7 @@ def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *
                           limit=None):
         existing.setdefault(run.logical_date, run)  # newest first: keep the newest per date
     plan = BackfillPlan(dag.dag_id, dry_run=dry_run)
-    with store.write():
+    with nullcontext() if dry_run else store.write():
         for dates_of in dates:
             day = iso(dates_of.logical_date)
             run = existing.get(day)
@@ -320,16 +320,13 @@ class PruneResult:
     dry_run: bool = False
 
 
-def prune(settings: Settings, store: Store, older_than_seconds: float, now: datetime, *,
+def prune(settings: Settings, store: Store, older_than_seconds: float, now: float, *,
           dry_run: bool = False) -> PruneResult:
     """Delete finished runs that ended more than `older_than_seconds` before `now`, with their
     task instances, attempts, XCom and log folders (logs/<dag>/<run>/). Active runs are kept."""
-    runs = store.finished_runs_before(now.timestamp() - older_than_seconds)
+    runs = store.finished_runs_before(now - older_than_seconds)
     if dry_run:
-        counts = store.task_state_counts(r.pk for r in runs)
-        tis = sum(sum(c.values()) for c in counts.values())
-        attempts = sum(len(store.attempts(r.pk)) for r in runs)
-        return PruneResult(len(runs), tis, attempts, 0, dry_run=True)
+        return PruneResult(len(runs), *store.count_run_rows(r.pk for r in runs), 0, dry_run=True)
     tis, attempts, paths = store.delete_runs(r.pk for r in runs)
     logs = settings.log_dir.resolve()
     folders = {Path(p).resolve().parent.parent for p in paths}
@@ -362,7 +359,8 @@ def scheduler_running(settings: Settings) -> bool:
 def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:
     """Problems with the state file, one sentence each; [] when all is well. `full` runs SQLite's
     integrity_check instead of quick_check (reads every page: seconds on a large file)."""
-    problems = [f"SQLite {'integrity' if full else 'quick'} check: {line}" for line in store.integrity_problems(full=full)]
+    kind = "integrity_check" if full else "quick_check"
+    problems = [f"SQLite {kind}: {line}" for line in store.integrity_problems(full=full)]
     for table, count in sorted(store.orphan_rows().items()):
         problems.append(f"{count} rows of {table} belong to runs that no longer exist (delete them, or restore "
                         "the file from a backup)")
@@ -373,10 +371,10 @@ def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:
         problems.append(f"{len(open_tries)} tries were left running by a scheduler that stopped (e.g. "
                         f"{open_tries[0].task_id} of run pk {open_tries[0].run_pk}); the next `minorch up` records "
                         "them as interrupted and runs them again")
-    stuck = store.active_task_instances()
     open_keys = {(a.run_pk, a.task_id) for a in open_tries}
-    if stuck and len(stuck) > len(open_keys):
-        dag_id, run_id, task_id, state = stuck[0]
+    stuck = [row for row in store.active_task_instances() if (row[0], row[3]) not in open_keys]
+    if stuck:
+        _pk, dag_id, run_id, task_id, state = stuck[0]
         problems.append(f"{len(stuck)} task instances are queued or running but no scheduler runs (e.g. "
                         f"{dag_id} {run_id} {task_id}: {state}); clear them with `minorch clear`")
     return problems

@@ -5,7 +5,7 @@ function, calls it with the context values its parameters name, and stores the r
 value as JSON (XCom). Everything printed goes to the attempt's log file.
 
 Exit codes: 0 success, 1 failed (the reason is the last lines of the log), 99 skipped
-(the task raised `SkipTask`), 2 the spec could not be read.
+(the task raised `minorch.SkipTask`), 2 the spec could not be read.
 
 The spec (JSON)::
 
@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from minorch.errors import SkipTask
+from minorch.errors import MinorchError, SkipTask, did_you_mean
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -48,8 +48,6 @@ EXIT_SKIPPED = 99
 DATETIME_KEYS = ("logical_date", "data_interval_start", "data_interval_end")
 
 _FIX_RESULT = "return a list, dict, str or number — or write big data to a file and return its path"
-
-
 
 
 class _Failed(Exception):
@@ -108,7 +106,6 @@ def _resolve(target: dict, xcom: dict) -> tuple[Callable, dict, str]:
         return _import_ref(target["ref"], target.get("sys_path", [])), {}, target["ref"]
     path, dag_id, task_id = target["path"], target["dag_id"], target["task_id"]
     from minorch.dag import load_dag_file
-    from minorch.errors import MinorchError, did_you_mean
 
     try:
         dags = load_dag_file(path)
@@ -150,8 +147,6 @@ def _import_ref(ref: str, sys_path: list[str]) -> Callable:
         raise _traceback_failure(e) from None
     for part in attribute.split("."):
         if not hasattr(obj, part):
-            from minorch.errors import did_you_mean
-
             hint = did_you_mean(part, [name for name in dir(obj) if not name.startswith("_")])
             raise _Failed(f"task target '{ref}': '{module_name}' has no '{part}'" + (f" ({hint})" if hint else ""))
         obj = getattr(obj, part)
@@ -188,8 +183,6 @@ def _arguments(func: Callable, context: dict, given: dict, label: str) -> dict:
                           f"default, or use a context name: {', '.join(sorted(context))}")
     unknown = [name for name in given if name not in kwargs]
     if unknown:
-        from minorch.errors import did_you_mean
-
         hint = did_you_mean(unknown[0], [p.name for p in parameters])
         raise _Failed(f"{label} is called with '{unknown[0]}', but {shown} has no such parameter"
                       + (f" ({hint})" if hint else ""))
@@ -270,8 +263,4 @@ def _say(message: str) -> None:
 
 
 if __name__ == "__main__":
-    # Run the copy importable as minorch.runtime, so the SkipTask that task code imports
-    # from minorch.runtime is the class `main` catches (not a second one in __main__).
-    from minorch.runtime import main as _main
-
-    sys.exit(_main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -151,12 +151,25 @@ class Scheduler:
         snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(r.pk for r in runs))
         decided = P.plan(self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools,
                          only_runs=only_runs)
-        if self.stopping:
-            decided.actions = [a for a in decided.actions if not isinstance(a, (P.Launch, P.CreateRun))]
+        busy = self._cancel_changed(snap)
+        decided.actions = [a for a in decided.actions if not (
+            isinstance(a, P.Launch) and ((a.run_pk, a.task_id) in busy or self.stopping)
+            or isinstance(a, P.CreateRun) and self.stopping)]
         by_pk = {r.pk: r for r in runs}
         for action in decided.actions:
             self._apply(action, by_pk, snap, now)
         return decided.wake_at
+
+    def _cancel_changed(self, snap: P.Snapshot) -> set[tuple[int, str]]:
+        """Kill tries whose task instance was cleared or marked (or whose run was marked) while they ran.
+        Returns the (run, task) pairs that still have a try in flight: they must not start again yet."""
+        busy = set()
+        for attempt_id, flight in self.inflight.items():
+            busy.add((flight.run_pk, flight.task_id))
+            ti = snap.tis.get(flight.run_pk, {}).get(flight.task_id)
+            if ti is None or ti.state is not TaskState.RUNNING or ti.try_number != flight.try_number:
+                self.executor.cancel(attempt_id, "cancelled: the task was cleared or marked while it ran")
+        return busy
 
     def _apply(self, action, by_pk: dict[int, RunRecord], snap: P.Snapshot, now: datetime) -> None:
         stamp = now.timestamp()

@@ -198,8 +198,11 @@ def _run(row) -> RunRecord:
                      row[9], row[10], row[11])
 
 
+_TASK_STATES = {s.value: s for s in TaskState}  # a dict lookup is ~10x cheaper than TaskState(value)
+
+
 def _ti(row) -> TaskInstance:
-    return TaskInstance(row[0], row[1], row[2], TaskState(row[3]), *row[4:])
+    return TaskInstance(row[0], row[1], row[2], _TASK_STATES[row[3]], *row[4:])
 
 
 _RUN_COLS = ("id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, "
@@ -536,21 +539,29 @@ class Store:
                                "AND COALESCE(end_date, queued_at, 0) < ? ORDER BY id", (cutoff,))
         return [_run(r) for r in rows]
 
+    def count_run_rows(self, run_pks: Iterable[int]) -> tuple[int, int]:
+        """(task instances, attempts) belonging to those runs."""
+        pks = list(run_pks)
+        tis = attempts = 0
+        for start in range(0, len(pks), 500):
+            chunk = pks[start:start + 500]
+            marks = _placeholders(chunk)
+            tis += self.db.execute(f"SELECT COUNT(*) FROM task_instances WHERE run_pk IN ({marks})", chunk).fetchone()[0]
+            attempts += self.db.execute(f"SELECT COUNT(*) FROM attempts WHERE run_pk IN ({marks})", chunk).fetchone()[0]
+        return tis, attempts
+
     def delete_runs(self, run_pks: Iterable[int]) -> tuple[int, int, list[str]]:
         """Delete runs with their task instances, attempts and XCom (ON DELETE CASCADE), in one
         transaction. Returns (task instances deleted, attempts deleted, the attempts' log paths)."""
         pks = list(run_pks)
-        tis = attempts = 0
         paths: list[str] = []
         with self.write() as db:
+            tis, attempts = self.count_run_rows(pks)
             for start in range(0, len(pks), 500):
                 chunk = pks[start:start + 500]
                 marks = _placeholders(chunk)
-                tis += db.execute(f"SELECT COUNT(*) FROM task_instances WHERE run_pk IN ({marks})", chunk).fetchone()[0]
-                for (path,) in db.execute(f"SELECT log_path FROM attempts WHERE run_pk IN ({marks})", chunk):
-                    attempts += 1
-                    if path:
-                        paths.append(path)
+                paths += [r[0] for r in db.execute(f"SELECT log_path FROM attempts WHERE run_pk IN ({marks}) "
+                                                   "AND log_path IS NOT NULL", chunk)]
                 db.execute(f"DELETE FROM dag_runs WHERE id IN ({marks})", chunk)
         return tis, attempts, paths
 
@@ -567,8 +578,19 @@ class Store:
             counts[row[0]] = counts.get(row[0], 0) + 1
         return counts
 
-    def active_task_instances(self) -> list[tuple[str, str, str, str]]:
-        """(dag_id, run_id, task_id, state) of task instances that are queued or running."""
-        return list(self.db.execute("SELECT r.dag_id, r.run_id, t.task_id, t.state FROM task_instances t "
+    def active_task_instances(self) -> list[tuple[int, str, str, str, str]]:
+        """(run_pk, dag_id, run_id, task_id, state) of task instances that are queued or running."""
+        return list(self.db.execute("SELECT t.run_pk, r.dag_id, r.run_id, t.task_id, t.state FROM task_instances t "
                                     "JOIN dag_runs r ON r.id = t.run_pk WHERE t.state IN ('queued', 'running') "
                                     "ORDER BY r.dag_id, r.run_id, t.task_id"))
+
+    def run_states(self, run_pks: Iterable[int]) -> dict[int, RunState]:
+        """{run_pk: state} for those runs that exist."""
+        pks = list(run_pks)
+        result: dict[int, RunState] = {}
+        for start in range(0, len(pks), 500):
+            chunk = pks[start:start + 500]
+            for pk, state in self.db.execute(f"SELECT id, state FROM dag_runs WHERE id IN ({_placeholders(chunk)})",
+                                             chunk):
+                result[pk] = RunState(state)
+        return result

@@ -1,0 +1,178 @@
+"""The UI's reader: its own store connection, the DAG files, and what the screens want to see.
+
+`Feed.poll()` runs in one worker thread. It is cheap when nothing changed: one
+`PRAGMA data_version` (about 2 us) and, every `FILES_EVERY` seconds, a stat of the DAG
+files. When the store or the files changed, or a screen asked for something new, it
+rebuilds the models the open screens show (`model.py`). It also follows the log of the
+watched try: bytes appended since the last look, or the whole tail after a truncation.
+
+Thread safety: `watch_dag`, `watch_task` and `wake` are called from the UI thread; they
+replace one immutable `_Want` under `_lock` and set `_event`. Everything else belongs to
+the worker thread, which owns the `Store` (opened on its first poll, in that thread).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from ..config import Settings
+from ..registry import Registry, dag_files, load
+from ..store import Store
+from . import model
+
+FILES_EVERY = 2.0        # seconds between looks at DAG file mtimes
+LOG_TAIL = 256 * 1024    # bytes of a log shown when it is first opened (its end)
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Text of the watched try's log: `reset` replaces what is shown, else it is appended."""
+
+    path: str | None
+    text: str
+    reset: bool
+
+
+@dataclass(frozen=True)
+class Update:
+    """What changed since the last poll; None fields did not change."""
+
+    dags: model.DagList | None = None
+    dag: model.DagDetail | None = None
+    task: model.TaskDetail | None = None
+    log: LogChunk | None = None
+
+
+@dataclass(frozen=True)
+class _Want:
+    dag_id: str | None = None
+    task: tuple[int, str] | None = None  # (run pk, task id)
+    try_number: int | None = None        # None: the latest try
+
+
+class Feed:
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry  # replaced (never mutated) when DAG files change; read by the UI thread
+        self.store: Store | None = None
+        self._lock = threading.Lock()
+        self._event = threading.Event()
+        self._want = _Want()
+        self._shown: _Want | None = None
+        self._stale = True
+        self._version: int | None = None
+        self._files_at = 0.0
+        self._task: model.TaskDetail | None = None
+        self._log_path: str | None = None
+        self._log_offset = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    # ------------------------------------------------------------ UI thread
+
+    def watch_dag(self, dag_id: str | None) -> None:
+        with self._lock:
+            self._want = replace(self._want, dag_id=dag_id)
+        self._event.set()
+
+    def watch_task(self, task: tuple[int, str] | None, try_number: int | None = None) -> None:
+        with self._lock:
+            self._want = replace(self._want, task=task, try_number=try_number)
+        self._event.set()
+
+    def wake(self) -> None:
+        """Look again at once (after an action of this UI, say) instead of at the next tick."""
+        with self._lock:
+            self._stale = True
+        self._event.set()
+
+    # ------------------------------------------------------------ worker thread
+
+    def wait(self, seconds: float) -> None:
+        """Sleep until `seconds` pass or the UI asks for something."""
+        self._event.wait(seconds)
+        self._event.clear()
+
+    def poll(self, now: datetime, mono: float) -> Update | None:
+        """One look; `now` dates next fires, `mono` (monotonic seconds) paces the file checks."""
+        if self.store is None:
+            self.store = Store(self.settings.db_path)
+        files_changed = self._reload_files(mono)
+        version = self.store.data_version()
+        with self._lock:
+            want, shown, stale = self._want, self._shown, self._stale
+            self._shown, self._stale = want, False
+        update = Update()
+        if stale or files_changed or version != self._version or want != shown:
+            self._version = version
+            update = self.build(want, now)
+            self._task = update.task
+        chunk = self._follow_log(want, reset=shown is None or want.task != shown.task
+                                 or want.try_number != shown.try_number)
+        if chunk is not None:
+            update = replace(update, log=chunk)
+        return None if update == Update() else update
+
+    def build(self, want: _Want, now: datetime) -> Update:
+        """Every model the open screens show (the refresh `bench/bench_tui.py` times)."""
+        tz = self.settings.timezone
+        dags = model.dag_list(self.store, self.registry, now, default_tz=tz)
+        dag = model.dag_detail(self.store, self.registry, want.dag_id, now, default_tz=tz) if want.dag_id else None
+        task = model.task_detail(self.store, self.registry, *want.task, default_tz=tz) if want.task else None
+        return Update(dags=dags, dag=dag, task=task)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _reload_files(self, mono: float) -> bool:
+        if self.registry is None:
+            self.registry = load(self.settings)
+            self._files_at = mono + FILES_EVERY
+            return True
+        if mono < self._files_at:
+            return False
+        self._files_at = mono + FILES_EVERY
+        tomls, pys = dag_files(self.settings)
+        current = {p: _mtime(p) for p in [self.settings.config_file, *tomls, *pys]}
+        if current == self.registry.files:
+            return False
+        self.registry = load(self.settings)
+        return True
+
+    def _follow_log(self, want: _Want, *, reset: bool) -> LogChunk | None:
+        task = self._task if want.task else None
+        attempt = task.attempt(want.try_number) if task is not None else None
+        path = attempt.log_path if attempt is not None else None
+        if path != self._log_path:
+            self._log_path, reset = path, True
+        if path is None:
+            return LogChunk(None, "", True) if reset else None
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            return LogChunk(path, "", True) if reset else None
+        if size < self._log_offset:  # truncated in place to its size cap
+            reset = True
+        if reset:
+            self._log_offset = max(0, size - LOG_TAIL)
+            self._decoder.reset()
+        if size == self._log_offset and not reset:
+            return None
+        with open(path, "rb") as stream:
+            stream.seek(self._log_offset)
+            data = stream.read(size - self._log_offset)
+        self._log_offset += len(data)
+        return LogChunk(path, self._decoder.decode(data), reset)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -1,0 +1,176 @@
+"""A DAG drawn left to right in text: tasks in columns by depth, edges in box-drawing lines.
+
+A layered (Sugiyama-style) drawing, small enough to read in one go:
+
+1. a task's layer is its depth: the longest path from a task without upstream;
+2. an edge that skips layers gets a hidden waypoint in each layer it crosses;
+3. tasks in a layer are ordered by the mean position of their neighbours (a few sweeps
+   down and up), which removes most crossings;
+4. a task sits on the row of its upstream tasks' mean (rows are even: a blank row
+   between tasks), so a chain is one straight line;
+5. the edges into a task share one vertical channel in the gap before it (the edges out
+   of a task to tasks with no other upstream share one too); each cell of the canvas
+   collects line directions (up, down, left, right) and becomes ─ │ ┌ ┐ └ ┘ ├ ┤ ┬ ┴ ┼.
+
+    ■ extract ──┬──▸ ■ transform ──▸ ■ test ──┐
+                │                             ├──▸ ■ publish
+                └──▸ ■ report ────────────────┘
+
+Node labels are `"<glyph> <task id>"`: the caller draws them at `nodes[task_id]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
+BOX = {
+    LEFT | RIGHT: "─", LEFT: "─", RIGHT: "─", UP | DOWN: "│", UP: "│", DOWN: "│",
+    DOWN | RIGHT: "┌", DOWN | LEFT: "┐", UP | RIGHT: "└", UP | LEFT: "┘",
+    UP | DOWN | RIGHT: "├", UP | DOWN | LEFT: "┤", LEFT | RIGHT | DOWN: "┬", LEFT | RIGHT | UP: "┴",
+    UP | DOWN | LEFT | RIGHT: "┼",
+}
+ARROW = "▸"
+SWEEPS = 4
+
+
+@dataclass(frozen=True)
+class Layout:
+    """`lines`: the edges, one string per row, all `width` long; `nodes`: task id -> (row, column).
+
+    `order` is reading order (by layer, then row): where j/k move.
+    """
+
+    lines: tuple[str, ...]
+    nodes: Mapping[str, tuple[int, int]]
+    order: tuple[str, ...]
+    width: int
+
+
+def label_width(task_id: str) -> int:
+    return len(task_id) + 2  # glyph, space, id
+
+
+def layout(task_ids: Sequence[str], upstream: Mapping[str, Sequence[str]]) -> Layout:
+    """Lay out `task_ids` (upstream before downstream) with their `upstream` edges."""
+    if not task_ids:
+        return Layout((), {}, (), 0)
+    depth: dict[str, int] = {}
+    for tid in task_ids:
+        depth[tid] = max((depth[u] + 1 for u in upstream.get(tid, ()) if u in depth), default=0)
+    # Nodes are task ids or waypoints (source, target, layer); edges join adjacent layers only.
+    layers: list[list] = [[] for _ in range(max(depth.values()) + 1)]
+    preds: dict = {tid: [] for tid in task_ids}
+    for tid in task_ids:
+        layers[depth[tid]].append(tid)
+    for tid in task_ids:
+        for up in upstream.get(tid, ()):
+            if up not in depth:
+                continue
+            prev = up
+            for layer in range(depth[up] + 1, depth[tid]):
+                waypoint = (up, tid, layer)
+                layers[layer].append(waypoint)
+                preds[waypoint] = [prev]
+                prev = waypoint
+            preds[tid].append(prev)
+    succs: dict = {node: [] for node in preds}
+    for node, ups in preds.items():
+        for up in ups:
+            succs[up].append(node)
+    _order(layers, preds, succs)
+    rows = _rows(layers, preds)
+    return _draw(layers, preds, rows)
+
+
+def _order(layers: list[list], preds: dict, succs: dict) -> None:
+    """Barycenter sweeps: sort each layer by its neighbours' mean position in the layer before (after)."""
+    for sweep in range(SWEEPS):
+        down = sweep % 2 == 0
+        span = range(1, len(layers)) if down else range(len(layers) - 2, -1, -1)
+        for i in span:
+            other = layers[i - 1] if down else layers[i + 1]
+            where = {node: k for k, node in enumerate(other)}
+            near = preds if down else succs
+
+            def key(item, where=where, near=near):
+                k, node = item
+                spots = [where[n] for n in near[node] if n in where]
+                return sum(spots) / len(spots) if spots else k
+
+            layers[i] = [node for _k, node in sorted(enumerate(layers[i]), key=key)]
+
+
+def _rows(layers: list[list], preds: dict) -> dict:
+    """Each node on the even row nearest its upstream mean, keeping layer order and a blank row between."""
+    rows: dict = {}
+    for layer in layers:
+        last = -2
+        for node in layer:
+            ups = [rows[p] for p in preds[node] if p in rows]
+            wanted = round(sum(ups) / len(ups) / 2) * 2 if ups else 0
+            rows[node] = max(wanted, last + 2)
+            last = rows[node]
+    return rows
+
+
+def _draw(layers: list[list], preds: dict, rows: dict) -> Layout:
+    def width_of(node) -> int:
+        return label_width(node) + 1 if isinstance(node, str) else 1
+
+    xs: dict = {}
+    channels: list[dict] = []  # per gap: target node -> channel column
+    x = 0
+    for i, layer in enumerate(layers):
+        for node in layer:
+            xs[node] = x
+        end = x + max(width_of(n) for n in layer)
+        if i + 1 == len(layers):
+            width = end
+            break
+        # Edges into a task with several upstreams share that task's channel; a task with one
+        # upstream uses its upstream's channel (a fan-out is one line), or none if straight.
+        keys: dict = {}
+        for t in sorted(layers[i + 1], key=rows.get):
+            if len(preds[t]) > 1:
+                keys[t] = t
+            elif preds[t] and rows[preds[t][0]] != rows[t]:
+                keys[t] = ("from", preds[t][0])
+        slots = {key: end + 2 + k for k, key in enumerate(dict.fromkeys(keys.values()))}
+        channels.append({t: slots[key] for t, key in keys.items()})
+        x = end + 2 + len(slots) + 3
+    height = max(rows.values()) + 1
+    cells = [[0] * width for _ in range(height)]
+    arrows: list[tuple[int, int]] = []
+
+    def hline(y: int, x0: int, x1: int) -> None:
+        for cx in range(x0, x1 + 1):
+            cells[y][cx] |= (LEFT if cx > x0 else 0) | (RIGHT if cx < x1 else 0)
+
+    def vline(cx: int, y0: int, y1: int) -> None:
+        lo, hi = min(y0, y1), max(y0, y1)
+        for y in range(lo, hi + 1):
+            cells[y][cx] |= (UP if y > lo else 0) | (DOWN if y < hi else 0)
+
+    for i in range(1, len(layers)):
+        for target in layers[i]:
+            real = isinstance(target, str)
+            end = xs[target] - 2 if real else xs[target]
+            if real and preds[target]:
+                arrows.append((rows[target], end))
+            channel = channels[i - 1].get(target)
+            for source in preds[target]:
+                start = xs[source] + (label_width(source) + 1 if isinstance(source, str) else 0)
+                if channel is None:
+                    hline(rows[target], start, end)
+                    continue
+                hline(rows[source], start, channel)
+                vline(channel, rows[source], rows[target])
+                hline(rows[target], channel, end)
+    lines = [[BOX.get(bits, " ") for bits in row] for row in cells]
+    for y, cx in arrows:
+        lines[y][cx] = ARROW
+    nodes = {n: (rows[n], xs[n]) for layer in layers for n in layer if isinstance(n, str)}
+    order = tuple(n for layer in layers for n in sorted(layer, key=rows.get) if isinstance(n, str))
+    return Layout(tuple("".join(row) for row in lines), nodes, order, width)
