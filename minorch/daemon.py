@@ -1,8 +1,18 @@
 """`minorch up`: the scheduler loop until SIGTERM/SIGINT, headless or under the TUI.
 
-Shutdown: stop creating runs and tries, give running tries `grace` seconds to finish,
-then kill the rest and record them as failed tries (their retries, if any, run at the next
-start). Exit code 0. Logs go to stdout as text or JSON lines.
+Start: take the state folder's lock (a second scheduler exits 2 naming the holder), recover
+tries a crashed scheduler left running (kill their trees, try them again without counting
+the crash against retries), create `@reboot` runs, log "scheduler ready" and, under systemd
+with `Type=notify`, send READY=1.
+
+Shutdown on SIGTERM or SIGINT: create no more runs or tries and give running tries
+`grace` seconds (minorch.grace) to finish; then the executor sends SIGTERM to what is
+left, waits `grace` again and sends SIGKILL; those tries are recorded as failed tries
+(their retries, if any, run at the next start). A second signal skips the first wait.
+Exit code 0. The longest stop is therefore 2 x grace + 2 s (a child stuck in the kernel).
+
+Logs go to stdout as text or JSON lines (one object per line: time, level, logger, message
+and, for state changes, event, dag_id, run_id, task_id, state, try_number).
 """
 
 from __future__ import annotations
@@ -11,9 +21,13 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
+import time
 from datetime import datetime, timezone
+
+import psutil
 
 from .config import Settings
 from .foreground import format_event
@@ -23,6 +37,8 @@ from .scheduler import Event, Scheduler
 from .store import Store
 
 log = logging.getLogger("minorch")
+
+NOTIFY_FLUSH = 3.0  # seconds a stopping scheduler waits for webhook POSTs still in flight
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,8 +69,30 @@ def log_event(event: Event) -> None:
     log.log(level, "%s", format_event(event).split("  ", 1)[1], extra={"fields": fields})
 
 
+def sd_notify(message: str) -> bool:
+    """Send `message` ("READY=1", "STOPPING=1", "STATUS=...") to systemd's $NOTIFY_SOCKET.
+    False when not run by systemd with Type=notify, or when the socket refuses it."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):  # an abstract socket (containers, systemd --user)
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.sendto(message.encode(), address)
+        return True
+    except OSError as err:
+        log.warning("could not tell systemd %r: %s", message, err)
+        return False
+
+
 class Daemon:
-    """The scheduler with its lock and store, runnable in the main thread or a background thread."""
+    """The scheduler with its lock and store, run in the main thread or a background thread.
+
+    Thread safety: `request_stop` may be called from a signal handler or another thread;
+    it only sets the scheduler's stop flag and a deadline. Everything else runs in the
+    thread that calls `run`.
+    """
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.settings = settings
@@ -65,33 +103,52 @@ class Daemon:
         self._stop_deadline: float | None = None
 
     def start(self) -> None:
+        """Recover, queue `@reboot` runs, say "scheduler ready" (with the ms since exec)."""
         recovered = self.scheduler.recover()
         if recovered:
-            log.warning("recovered %d tries left running by a scheduler that stopped unexpectedly", recovered)
+            log.warning("recovered %d tries left running by a scheduler that stopped unexpectedly; they run again "
+                        "and do not count against their retries", recovered)
         now = self.scheduler.clock.now()
         for dag in self.scheduler.dags.values():
             if dag.schedule is not None and dag.schedule.kind == "reboot":
                 self.scheduler.create_run(dag, now.replace(microsecond=0), "scheduled", now=now)
         for err in self.scheduler.registry.errors:
             log.error("%s", err)
-        log.info("scheduler ready: %d DAGs, %d load errors, state in %s (pid %d)", len(self.scheduler.dags),
-                  len(self.scheduler.registry.errors), self.settings.state_dir, os.getpid())
+        dags, errors = len(self.scheduler.dags), len(self.scheduler.registry.errors)
+        ready_ms = round((time.time() - psutil.Process().create_time()) * 1000)
+        log.info("scheduler ready in %d ms: %d DAGs, %d load errors, state in %s (pid %d)", ready_ms, dags, errors,
+                 self.settings.state_dir, os.getpid(),
+                 extra={"fields": {"event": "ready", "ready_ms": ready_ms, "dags": dags, "load_errors": errors,
+                                   "pid": os.getpid(), "state_dir": str(self.settings.state_dir)}})
+        sd_notify(f"READY=1\nSTATUS=scheduling {dags} DAGs")
 
     def request_stop(self) -> None:
+        """First call: no new runs or tries, running tries get `grace` seconds.
+        A second call ends the grace period now."""
+        now = self.scheduler.clock.monotonic()
         if self._stop_deadline is None:
             log.info("stopping: no new runs or tries; running tries have %gs to finish", self.settings.grace)
-            self._stop_deadline = self.scheduler.clock.monotonic() + self.settings.grace
+            self._stop_deadline = now + self.settings.grace
             self.scheduler.stop()
+            sd_notify("STOPPING=1")
+        elif now < self._stop_deadline:
+            log.info("stopping now: asked twice")
+            self._stop_deadline = now
 
     def _should_return(self) -> bool:
         return self._stop_deadline is not None and self.scheduler.clock.monotonic() >= self._stop_deadline
 
     def run(self) -> None:
+        """The loop until a stop was requested and the grace period is over or nothing runs."""
         try:
             self.scheduler.run_loop(until=self._should_return)
             if self.scheduler.inflight:
-                log.info("grace period over: killing %d running tries", len(self.scheduler.inflight))
+                log.info("grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL)",
+                         len(self.scheduler.inflight), self.settings.grace)
                 self.scheduler.kill_running("scheduler shutdown")
+            dropped = self.scheduler.notifier.flush(NOTIFY_FLUSH)
+            if dropped:
+                log.warning("%d webhook notifications were still being sent and are dropped", dropped)
             log.info("scheduler stopped")
         finally:
             self.store.close()
@@ -99,15 +156,34 @@ class Daemon:
 
 
 def serve(settings: Settings, registry: Registry, *, ui: bool, log_format: str) -> int:
+    """`minorch up`: returns the exit code (0 after a requested stop)."""
     if ui:
         return _serve_with_ui(settings, registry)
     setup_logging(log_format)
     daemon = Daemon(settings, registry)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: daemon.request_stop())
+    _wake_on_signals(daemon)
     daemon.start()
     daemon.run()
     return 0
+
+
+def _wake_on_signals(daemon: Daemon) -> None:
+    """SIGTERM/SIGINT request a stop and wake the loop at once: the C-level handler writes
+    to a pipe the executor's `wait` watches (without it the loop would notice only at
+    its next timeout, up to half a second later)."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    daemon.scheduler.executor.add_wakeup_fd(read_end)
+
+    def on_signal(signum, frame) -> None:
+        try:
+            os.read(read_end, 64)  # drained here so `wait` does not spin once stopping
+        except BlockingIOError:
+            pass
+        daemon.request_stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
 
 
 def _serve_with_ui(settings: Settings, registry: Registry) -> int:
@@ -122,9 +198,15 @@ def _serve_with_ui(settings: Settings, registry: Registry) -> int:
         daemon.start()
         thread = threading.Thread(target=daemon.run, name="scheduler", daemon=True)
         thread.start()
-        signal.signal(signal.SIGTERM, lambda signum, frame: daemon.request_stop())
+        app = make_app(settings, registry=registry)
+
+        def on_sigterm(signum, frame) -> None:
+            daemon.request_stop()
+            app.exit()
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         try:
-            make_app(settings, registry=registry).run()
+            app.run()
         finally:
             daemon.request_stop()
             thread.join()

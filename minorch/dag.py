@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,7 +68,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise DagError(f"{name} must be true or false, not {value!r}")
+        raise DagError(f"{name} must be true or false, not {value!r}", hint="write true or false without quotes")
     return value
 
 
@@ -129,19 +129,32 @@ def _coerce_task_option(name: str, value: Any) -> Any:
 
 
 def resolve_options(*layers: Mapping[str, Any]) -> TaskOptions:
-    """Merge option layers, lowest first (settings defaults, DAG, task); each layer is raw user input."""
-    options = TaskOptions()
-    for layer in layers:
-        changes = {}
-        for name, raw in layer.items():
-            if name not in TASK_OPTIONS:
-                continue
-            value = _coerce_task_option(name, raw)
-            if name in _MERGED:
-                value = {**getattr(options, name), **value}
-            changes[name] = value
-        options = replace(options, **changes)
-    return options
+    """Merge option layers, lowest first (settings defaults, DAG, task); each layer is raw user input.
+
+    A later layer replaces an option, except `env` and `params`, which merge key by key:
+    ``resolve_options({"env": {"A": "1"}}, {"env": {"B": "2"}}).env == {"A": "1", "B": "2"}``.
+    """
+    return _merge(_coerce_layer(layer) for layer in layers)
+
+
+def _coerce_layer(layer: Mapping[str, Any], fail: Callable[[MinorchError, str], MinorchError] | None = None) -> dict:
+    """The task options of one raw layer, checked and converted; `fail(err, key)` locates an error."""
+    checked = {}
+    for name, raw in layer.items():
+        if name in TASK_OPTIONS:
+            try:
+                checked[name] = _coerce_task_option(name, raw)
+            except MinorchError as err:
+                raise (fail(err, name) if fail else err) from None
+    return checked
+
+
+def _merge(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
+    values: dict[str, Any] = {}
+    for layer in checked_layers:
+        for name, value in layer.items():
+            values[name] = {**values.get(name, {}), **value} if name in _MERGED else value
+    return TaskOptions(**values)
 
 
 def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
@@ -274,18 +287,24 @@ class Dag:
         return order
 
     def _topological(self) -> list[str]:
-        order, seen = [], set()
-
-        def visit(tid: str) -> None:
-            if tid in seen:
-                return
-            seen.add(tid)
-            for up in self.tasks[tid].upstream:
-                visit(up)
-            order.append(tid)
-
-        for tid in self.tasks:
-            visit(tid)
+        """Depth-first along upstream links without recursion, so chains of any length work.
+        Assumes no cycles (build_dag rejects them); unknown upstream ids are ignored."""
+        order: list[str] = []
+        seen: set[str] = set()
+        for root in self.tasks:
+            if root in seen:
+                continue
+            seen.add(root)
+            path, todo = [root], [iter(self.tasks[root].upstream)]
+            while todo:
+                up = next(todo[-1], None)
+                if up is None:
+                    order.append(path.pop())
+                    todo.pop()
+                elif up not in seen and up in self.tasks:
+                    seen.add(up)
+                    path.append(up)
+                    todo.append(iter(self.tasks[up].upstream))
         return order
 
 
@@ -326,7 +345,8 @@ def dag(func: Callable | None = None, **options: Any):
 
     def wrap(fn: Callable):
         def build(*args, **kwargs) -> Dag:
-            with DAG(options.pop("dag_id", fn.__name__), **options) as made:
+            rest = {k: v for k, v in options.items() if k != "dag_id"}
+            with DAG(options.get("dag_id", fn.__name__), **rest) as made:
                 fn(*args, **kwargs)
             return made
         build.__wrapped__ = fn
@@ -434,12 +454,33 @@ def dag_to_spec(made: Dag) -> dict:
 
 
 Locator = Callable[[tuple[str, ...]], "int | None"]  # key path -> line in the file
+_PRIVATE_KEYS = frozenset({"_line", "_callable", "_xcom_args"})  # set by dag_to_spec, never by users
+_SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m"'
+
+
+def _check_id(what: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise DagError(f"{what} {value!r} may hold only letters, digits, '_', '-' and '.'",
+                       hint="rename it, e.g. 'load_orders'")
+    return value
+
+
+def _check_names(name: str, value: Any) -> list[str]:
+    """A string or a list of strings, as `after` and `tags` accept."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and i for i in items):
+        raise DagError(f"{name} must be a list of names, not {value!r}", hint=f'write e.g. {name} = ["extract"]')
+    return list(items)
 
 
 def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate: Locator | None = None,
               defaults: Mapping[str, Any] | None = None, default_timezone: str = "UTC",
-              pools: Iterable[str] | None = None) -> Dag:
-    """Check a spec and build the `Dag`. Raises DagError with file:line and a hint."""
+              pools: Iterable[str] | None = None, notifiers: Iterable[str] | None = None) -> Dag:
+    """Check a spec and build the `Dag`. Raises DagError with file:line and a hint.
+
+    `locate` maps a TOML key path to its line; Python specs carry `_line` instead. `pools` and
+    `notifiers` are the names defined in minorch.toml; None skips those checks.
+    """
     from .schedule import parse_schedule
 
     def line_of(*path: str) -> int | None:
@@ -448,118 +489,153 @@ def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate:
     def fail(err: MinorchError, *path: str) -> MinorchError:
         return err.at(file, line_of(*path) or spec.get("_line"))
 
-    if not isinstance(dag_id, str) or not dag_id.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise DagError(f"DAG id {dag_id!r} may hold only letters, digits, '_', '-' and '.'",
-                       file=file, line=line_of())
+    try:
+        _check_id("DAG id", dag_id)
+    except MinorchError as err:
+        raise fail(err) from None
     made = Dag(dag_id=dag_id, file=file, line=line_of() or spec.get("_line"))
     for key in spec:
-        if key not in DAG_KEYS and not key.startswith("_"):
+        if key not in DAG_KEYS and key not in _PRIVATE_KEYS:
             raise fail(unknown_key(key, DAG_KEYS, "DAG"), key)
+
+    def value(key: str, check: Callable[[Any], Any], default: Any = None) -> Any:
+        if spec.get(key) is None:
+            return default
+        try:
+            return check(spec[key])
+        except MinorchError as err:
+            raise fail(err, key) from None
+
+    made.timezone = value("timezone", lambda v: _check_str("timezone", v), default_timezone)
     try:
-        made.timezone = spec.get("timezone", default_timezone)
         made.schedule = parse_schedule(spec.get("schedule"), made.timezone)
     except MinorchError as err:
+        if err.hint is None and "schedule" in spec:
+            err.hint = _SCHEDULE_HINT
         raise fail(err, "schedule" if "schedule" in spec else "timezone") from None
-    for key, check in (("start_date", None), ("end_date", None)):
-        if spec.get(key) is not None:
-            try:
-                setattr(made, key, parse_date(spec[key], name=key, tz=made.timezone))
-            except MinorchError as err:
-                raise fail(err, key) from None
-    try:
-        catchup = spec.get("catchup", False)
-        if catchup not in (True, False, "latest"):
-            raise DagError(f"catchup must be true, false or \"latest\", not {catchup!r}")
-        made.catchup = catchup
-        made.max_active_runs = _check_int("max_active_runs", spec.get("max_active_runs", 16), 1)
-        made.max_active_tasks = _check_int("max_active_tasks", spec.get("max_active_tasks", 16), 1)
-        if spec.get("dagrun_timeout") is not None:
-            made.dagrun_timeout = parse_duration(spec["dagrun_timeout"], name="dagrun_timeout")
-        made.interval_semantics = _check_bool("interval_semantics", spec.get("interval_semantics", False))
-        made.paused = _check_bool("paused", spec.get("paused", False))
-        made.description = spec.get("description")
-        made.tags = tuple(spec.get("tags", ()))
-        made.params = _check_table("params", spec.get("params", {}))
-        made.on_sla_miss = _check_notifiers("on_sla_miss", spec.get("on_sla_miss", ()))
-        dag_layer = {k: v for k, v in spec.items() if k in TASK_OPTIONS}
-        resolve_options(dag_layer)
-    except MinorchError as err:
-        bad = next((k for k in spec if k in str(err.message)), None)
-        raise fail(err, *(bad,) if bad else ()) from None
+    made.start_date = value("start_date", lambda v: parse_date(v, name="start_date", tz=made.timezone))
+    made.end_date = value("end_date", lambda v: parse_date(v, name="end_date", tz=made.timezone))
+    made.catchup = value("catchup", _check_catchup, False)
+    made.max_active_runs = value("max_active_runs", lambda v: _check_int("max_active_runs", v, 1), 16)
+    made.max_active_tasks = value("max_active_tasks", lambda v: _check_int("max_active_tasks", v, 1), 16)
+    made.dagrun_timeout = value("dagrun_timeout", lambda v: parse_duration(v, name="dagrun_timeout"))
+    made.interval_semantics = value("interval_semantics", lambda v: _check_bool("interval_semantics", v), False)
+    made.paused = value("paused", lambda v: _check_bool("paused", v), False)
+    made.description = value("description", lambda v: _check_str("description", v))
+    made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
+    made.on_sla_miss = value("on_sla_miss", lambda v: _check_notifiers("on_sla_miss", v), ())
+    dag_layer = _coerce_layer(spec, lambda err, key: fail(err, key))
+    made.params = dict(dag_layer.get("params", {}))
+    default_layer = _coerce_layer(defaults or {})
 
     tasks = spec.get("tasks")
     if not isinstance(tasks, Mapping) or not tasks:
         raise DagError(f"DAG '{dag_id}' has no tasks",
                        hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command").at(file, made.line)
+    names = {"pools": None if pools is None else set(pools),
+             "notifiers": None if notifiers is None else set(notifiers)}
     for tid, entry in tasks.items():
-        made.add(_build_task(made, tid, entry, file, line_of, defaults or {}, dag_layer, pools))
-    _check_graph(made)
+        made.add(_build_task(tid, entry, file, line_of, (default_layer, dag_layer), names))
+    _check_graph(made, line_of)
     return made
 
 
-def _build_task(made: Dag, tid: str, entry: Mapping[str, Any], file, line_of, defaults, dag_layer, pools) -> Task:
-    where = entry.get("_line") or line_of("tasks", tid)
+def _check_catchup(value: Any) -> bool | str:
+    if not isinstance(value, bool) and value != "latest":
+        raise DagError(f'catchup must be true, false or "latest", not {value!r}',
+                       hint="true creates every missed run, false none, \"latest\" only the most recent")
+    return value
+
+
+def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., int | None],
+                layers: tuple[dict, dict], names: dict) -> Task:
+    where = (entry.get("_line") if isinstance(entry, Mapping) else None) or line_of("tasks", tid)
 
     def fail(err: MinorchError, key: str | None = None) -> MinorchError:
         return err.at(file, (line_of("tasks", tid, key) if key else None) or where)
 
+    try:
+        _check_id("task id", tid)
+    except MinorchError as err:
+        raise fail(err) from None
     if not isinstance(entry, Mapping):
-        raise DagError(f"task '{tid}' must be a table").at(file, where)
+        raise fail(DagError(f"task '{tid}' must be a table", hint=f'write {tid} = {{ command = "..." }}'))
     for key in entry:
-        if key not in TASK_KEYS and not key.startswith("_"):
+        if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
             raise fail(unknown_key(key, TASK_KEYS, "task"), key)
     kinds = [k for k in ("command", "python") if entry.get(k) is not None] + (["_callable"] if entry.get("_callable") else [])
     if len(kinds) != 1:
         raise fail(DagError(f"task '{tid}' needs exactly one of command or python",
                             hint='write command = "..." for a shell task or python = "module:function"'))
-    if entry.get("python") is not None and ":" not in str(entry["python"]):
+    for key in ("command", "python", "description"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise fail(DagError(f"{key} must be a string, not {entry[key]!r}", hint=f'write {key} = "..."'), key)
+    if entry.get("python") is not None and ":" not in entry["python"]:
         raise fail(DagError(f"python = {entry['python']!r} is not a reference", hint='write "package.module:function"'),
                    "python")
-    after = entry.get("after", [])
-    if isinstance(after, str):
-        after = [after]
     try:
-        opts = resolve_options(defaults, dag_layer, {k: v for k, v in entry.items() if k in TASK_OPTIONS})
-        opts = replace(opts, params={**made.params, **opts.params})
+        after = _check_names("after", entry.get("after", []))
     except MinorchError as err:
-        bad = next((k for k in entry if k in str(err.message)), None)
-        raise fail(err, bad) from None
+        raise fail(err, "after") from None
+    opts = _merge((*layers, _coerce_layer(entry, fail)))
+    pools, notifiers = names["pools"], names["notifiers"]
     if opts.pool is not None and pools is not None and opts.pool not in pools:
         raise fail(DagError(f"task '{tid}' uses pool '{opts.pool}', which is not defined",
-                            hint=did_you_mean(opts.pool, pools) or f"add it under [minorch.pools], e.g. {opts.pool} = 2"),
-                   "pool")
-    return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=list(after),
+                            hint=did_you_mean(opts.pool, pools)
+                            or f"add it under [minorch.pools] in minorch.toml, e.g. {opts.pool} = 2"), "pool")
+    for key in ("on_failure", "on_retry", "on_success"):
+        for name in getattr(opts, key):
+            if isinstance(name, str) and notifiers is not None and name not in notifiers:
+                raise fail(DagError(f"task '{tid}' uses notifier '{name}', which is not defined",
+                                    hint=did_you_mean(name, notifiers) or f"add a [notifiers.{name}] table "
+                                    'to minorch.toml with command = "...", webhook = "..." or mail = "..."'), key)
+    return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=after,
                 given=dict(entry), xcom_args=dict(entry.get("_xcom_args", {})), description=entry.get("description"),
                 file=file, line=where, opts=opts)
 
 
-def _check_graph(made: Dag) -> None:
+def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
+    """Unknown upstreams, self-dependencies and cycles (with their path), at the `after` line when known."""
+    def line(tid: str) -> int | None:
+        return line_of("tasks", tid, "after") or made.tasks[tid].line
+
     for item in made.tasks.values():
         for up in item.upstream:
             if up == item.task_id:
                 raise DagError(f"task '{up}' depends on itself", hint="remove it from its own `after` list",
-                               file=made.file, line=item.line)
+                               file=made.file, line=line(up))
             if up not in made.tasks:
                 raise DagError(f"task '{item.task_id}' depends on '{up}', which does not exist",
                                hint=did_you_mean(up, made.tasks) or "check the `after` list",
-                               file=made.file, line=item.line)
-    # cycle search: DFS with colours, reporting the path
-    colour: dict[str, int] = {}
-    stack: list[str] = []
+                               file=made.file, line=line(item.task_id))
+    cycle = _find_cycle(made)
+    if cycle:
+        raise DagError("tasks depend on each other in a cycle: " + " -> ".join(cycle),
+                       hint=f"remove '{cycle[-2]}' from the `after` list of '{cycle[-1]}', or another link",
+                       file=made.file, line=line(cycle[-1]))
 
-    def visit(tid: str) -> None:
-        colour[tid] = 1
-        stack.append(tid)
-        for up in made.tasks[tid].upstream:
-            if colour.get(up) == 1:
-                cycle = stack[stack.index(up):] + [up]
-                raise DagError("cycle: " + " -> ".join(reversed(cycle)),
-                               hint="remove one of these dependencies", file=made.file, line=made.tasks[up].line)
-            if up not in colour:
-                visit(up)
-        stack.pop()
-        colour[tid] = 2
 
-    for tid in made.tasks:
-        if tid not in colour:
-            visit(tid)
+def _find_cycle(made: Dag) -> list[str] | None:
+    """A cycle as a path in run order (upstream first), first task repeated at the end, or None.
+
+    Iterative depth-first search along upstream links, so a chain of thousands of tasks is fine.
+    """
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for root in made.tasks:
+        if root in state:
+            continue
+        state[root] = 1
+        path, todo = [root], [iter(made.tasks[root].upstream)]
+        while todo:
+            up = next(todo[-1], None)
+            if up is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(up) == 1:
+                loop = path[path.index(up):] + [up]  # each item depends on the next
+                return loop[::-1]
+            elif up not in state:
+                state[up] = 1
+                path.append(up)
+                todo.append(iter(made.tasks[up].upstream))
+    return None

@@ -302,8 +302,10 @@ class LocalExecutor:
         child.kill_at = now + grace
 
     def _kill(self, child: _Child) -> None:
-        roots = [p.pid for p in child.tree] + ([child.pid] if child.status is None else [])
-        known = set(roots)
+        roots: list[int | psutil.Process] = [*child.tree]
+        if child.status is None:  # an unreaped leader's pid cannot have been reused
+            roots.append(child.pid)
+        known = {p.pid for p in child.tree}
         for root in roots:  # add anything forked since the SIGTERM
             for proc in _descendants(root):
                 if proc.pid not in known:
@@ -410,7 +412,7 @@ def kill_tree(pid: int, grace: float) -> None:
     _signal_tree(tree, group, signal.SIGCONT)
     alive = _wait_gone(tree, grace)
     for proc in list(alive):  # add anything forked since the SIGTERM
-        alive += [d for d in _descendants(proc.pid) if d not in alive]
+        alive += [d for d in _descendants(proc) if d not in alive]
     _signal_tree(alive, group, signal.SIGKILL)
     _wait_gone(alive, 1.0)
 
@@ -489,9 +491,12 @@ def _spawn_failure(launch: Launch, err: OSError | ValueError) -> tuple[int, str]
     return 126, f"could not start {launch.argv[0]}: {err.strerror}"
 
 
-def _descendants(pid: int) -> list[psutil.Process]:
+def _descendants(root: int | psutil.Process) -> list[psutil.Process]:
+    """All descendants of `root`; none when it is gone or its pid was reused
+    (psutil checks a Process's create_time first)."""
     try:
-        return psutil.Process(pid).children(recursive=True)
+        proc = psutil.Process(root) if isinstance(root, int) else root
+        return proc.children(recursive=True)
     except psutil.NoSuchProcess:
         return []
 

@@ -59,6 +59,7 @@ def drive(settings: Settings, registry: Registry, create: Callable[[Scheduler], 
     store = Store(settings.db_path)
     interrupted = []
     previous = {}
+    sched = None
     try:
         sched = Scheduler(settings, store, registry=registry, on_event=lambda e: echo(format_event(e)))
         sched.recover()
@@ -95,6 +96,8 @@ def drive(settings: Settings, registry: Registry, create: Callable[[Scheduler], 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if sched is not None:
+            sched.close()
         store.close()
         lock.release()
 

@@ -1,14 +1,18 @@
 """Notifications: react to task state changes by running a command, POSTing a webhook or mailing.
 
 A notifier is named in `[notifiers.NAME]` of minorch.toml or written inline in a task's
-`on_failure` / `on_retry` / `on_success` list:
+(or DAG's) `on_failure` / `on_retry` / `on_success` list, or a DAG's `on_sla_miss`:
 
 - ``{ command = "..." }``: run with /bin/sh; the event as JSON on its stdin.
-- ``{ webhook = "https://..." }``: POST the event as JSON, with a Slack-compatible `text` field.
+- ``{ webhook = "https://...", timeout = "5s" }``: POST the event as JSON, with a
+  Slack-compatible `text` field; `timeout` defaults to 10 s.
 - ``{ mail = "ops@example.com" }``: `mail -s SUBJECT ADDRESS` (or `sendmail -t`) with the text as body.
 
-Notifications never block the scheduler and never stop it: commands run in the background,
-webhooks in a thread with a 10 s timeout; failures are logged.
+Notifications never block the scheduler and never stop it: commands run in the background
+(their exit codes are checked at the next notification and a failure is logged), webhooks
+POST from a thread; every failure is logged, none raises.
+
+Thread safety: a `Notifier` belongs to the scheduler thread. Webhook threads only log.
 """
 
 from __future__ import annotations
@@ -19,22 +23,28 @@ import shlex
 import shutil
 import subprocess
 import threading
+import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+
+from .durations import parse_duration
+from .errors import MinorchError
 
 log = logging.getLogger("minorch.notify")
 
-WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_TIMEOUT = 10.0  # seconds for connecting and for each read of a webhook's answer
 EVENTS = {"failed": "on_failure", "up_for_retry": "on_retry", "success": "on_success"}
 
 
 class Notifier:
     def __init__(self, named: Mapping[str, Mapping]) -> None:
         self.named = dict(named)
-        self._children: list[subprocess.Popen] = []
+        self._children: list[tuple[str, subprocess.Popen]] = []
+        self._posts: list[threading.Thread] = []
 
     def task_changed(self, dag, task, run, state: str, message: str, try_number: int) -> None:
+        """Notify the task's `on_failure` / `on_retry` / `on_success` targets of its new `state`."""
         option = EVENTS.get(state)
         if option is None:
             return
@@ -47,54 +57,102 @@ class Notifier:
         event["text"] = f"minorch: {dag.dag_id}.{task.task_id} {state} (run {run.run_id}, try {try_number}): {message}"
         self.send(targets, event)
 
-    def send(self, targets, event: dict) -> None:
+    def sla_missed(self, dag, miss, now: datetime) -> None:
+        """Notify the DAG's `on_sla_miss` targets of one `sla.SlaMiss`."""
+        if not dag.on_sla_miss:
+            return
+        deadline = miss.deadline.astimezone(timezone.utc).isoformat(timespec="seconds")
+        where = "still " + miss.state if miss.finished_at is None else f"{miss.state} {miss.late:.0f}s late"
+        event = {"event": "on_sla_miss", "dag_id": miss.dag_id, "run_id": miss.run_id, "task_id": miss.task_id,
+                 "state": miss.state, "sla": miss.sla, "deadline": deadline,
+                 "time": now.astimezone(timezone.utc).isoformat(timespec="seconds")}
+        event["text"] = (f"minorch: {miss.dag_id}.{miss.task_id} missed its SLA of {miss.sla:g}s "
+                         f"(run {miss.run_id}, deadline {deadline}): {where}")
+        self.send(dag.on_sla_miss, event)
+
+    def send(self, targets: Iterable, event: dict) -> None:
+        """Start delivering `event` to each target (a [notifiers] name or an inline table)."""
         self._reap()
         for target in targets:
             spec = self.named.get(target) if isinstance(target, str) else target
             if spec is None:
-                log.error("notifier %r is not defined under [notifiers]", target)
+                log.error("notifier %r is not defined under [notifiers] in minorch.toml", target)
                 continue
+            name = target if isinstance(target, str) else next(iter(spec.values()), "?")
             try:
                 if "command" in spec:
-                    self._command(spec["command"], json.dumps(event))
+                    self._command(str(name), spec["command"], json.dumps(event))
                 elif "webhook" in spec:
-                    threading.Thread(target=_post, args=(spec["webhook"], event), daemon=True).start()
+                    self._webhook(spec["webhook"], event, _timeout(spec))
                 elif "mail" in spec:
-                    self._mail(spec["mail"], event)
+                    self._mail(str(name), spec["mail"], event)
                 else:
                     log.error("notifier %r has none of command, webhook, mail", target)
             except OSError as err:
-                log.error("notifier %r failed to start: %s", target, err)
+                log.error("notifier %r failed to start: %s", name, err)
 
-    def _command(self, command: str, stdin: str) -> None:
+    def flush(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for webhook POSTs in flight; returns how many are still
+        pending (they are dropped when the process exits). Commands run on without us."""
+        deadline = time.monotonic() + timeout
+        for thread in self._posts:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._reap()
+        return len(self._posts)
+
+    def _command(self, name: str, command: str, stdin: str) -> None:
         child = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            child.stdin.write(stdin.encode())
+            child.stdin.write(stdin.encode())  # an event is a few hundred bytes: fits the pipe, never blocks
             child.stdin.close()
         except BrokenPipeError:
             pass
-        self._children.append(child)
+        self._children.append((name, child))
 
-    def _mail(self, address: str, event: dict) -> None:
+    def _webhook(self, url: str, event: dict, timeout: float) -> None:
+        thread = threading.Thread(target=_post, args=(url, event, timeout), name="minorch-webhook", daemon=True)
+        thread.start()
+        self._posts.append(thread)
+
+    def _mail(self, name: str, address: str, event: dict) -> None:
         subject = f"minorch: {event['dag_id']}.{event['task_id']} {event['state']}"
         body = event["text"] + "\n\n" + json.dumps(event, indent=2)
         if shutil.which("mail"):
-            self._command(f"mail -s {shlex.quote(subject)} {shlex.quote(address)}", body)
+            self._command(name, f"mail -s {shlex.quote(subject)} {shlex.quote(address)}", body)
         elif shutil.which("sendmail"):
-            self._command("sendmail -t", f"To: {address}\nSubject: {subject}\n\n{body}\n")
+            self._command(name, "sendmail -t", f"To: {address}\nSubject: {subject}\n\n{body}\n")
         else:
             log.error("cannot mail %s: neither `mail` nor `sendmail` is installed", address)
 
     def _reap(self) -> None:
-        self._children = [c for c in self._children if c.poll() is None]
+        running = []
+        for name, child in self._children:
+            code = child.poll()
+            if code is None:
+                running.append((name, child))
+            elif code != 0:
+                log.error("notifier %r exited with code %d", name, code)
+        self._children = running
+        self._posts = [t for t in self._posts if t.is_alive()]
 
 
-def _post(url: str, event: dict) -> None:
-    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+def _timeout(spec: Mapping) -> float:
+    raw = spec.get("timeout")
+    if raw is None:
+        return WEBHOOK_TIMEOUT
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
+        return parse_duration(raw, name="timeout")
+    except MinorchError as err:
+        log.error("webhook %s: %s; using %gs", spec["webhook"], err, WEBHOOK_TIMEOUT)
+        return WEBHOOK_TIMEOUT
+
+
+def _post(url: str, event: dict, timeout: float) -> None:
+    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "minorch"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
     except Exception as err:  # noqa: BLE001 - a webhook failure is logged, never fatal
-        log.error("webhook %s failed: %s", url, err)
+        log.error("webhook %s failed for %s.%s: %s", url, event.get("dag_id"), event.get("task_id"), err)

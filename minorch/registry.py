@@ -40,18 +40,22 @@ class Registry:
 
 
 def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
-    """(TOML files, Python files) in the DAG folders, sorted, minorch.toml excluded."""
+    """(TOML files, Python files) in the DAG folders and their subfolders, sorted.
+
+    Skipped: minorch.toml itself, and every file or folder whose name starts with `_` or `.`
+    (helper modules, `__pycache__`, `.venv`, `.git`).
+    """
     tomls, pys = [], []
     for folder in settings.dag_folders:
         if not folder.is_dir():
             continue
-        for path in sorted(folder.rglob("*")):
-            if path.name.startswith(("_", ".")) or not path.is_file() or path == settings.config_file:
-                continue
-            if path.suffix == ".toml":
-                tomls.append(path)
-            elif path.suffix == ".py":
-                pys.append(path)
+        found = []
+        for top, dirs, names in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]  # never walk into .venv or .git
+            found += [Path(top) / n for n in names if not n.startswith(("_", ".")) and n.endswith((".toml", ".py"))]
+        for path in sorted(found):
+            if path != settings.config_file and path.is_file():
+                (tomls if path.suffix == ".toml" else pys).append(path)
     return tomls, pys
 
 
@@ -65,7 +69,8 @@ def _mtime(path: Path) -> float:
 def load(settings: Settings) -> Registry:
     reg = Registry()
     reg.files[settings.config_file] = _mtime(settings.config_file)
-    build = dict(defaults=settings.defaults, default_timezone=settings.timezone, pools=settings.pools)
+    build = dict(defaults=settings.defaults, default_timezone=settings.timezone, pools=settings.pools,
+                 notifiers=settings.notifiers)
     _load_tables(reg, settings.dags, settings.text, display_path(settings.config_file), build)
     tomls, pys = dag_files(settings)
     for path in tomls:

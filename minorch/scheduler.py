@@ -84,6 +84,10 @@ class Scheduler:
         self._next_poll = 0.0
         self._next_reload = 0.0
         self._dirty = True
+        # A pipe that stop() (from a signal handler or another thread) writes to, so the
+        # loop wakes at once instead of at the end of its current wait.
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.executor.add_wakeup_fd(self._wake_r)
         self.sync_dags()
 
     # ------------------------------------------------------------ DAG files
@@ -361,7 +365,13 @@ class Scheduler:
             timeout = min(POLL_INTERVAL, max(0.0, self._next_poll - self.clock.monotonic()) or POLL_INTERVAL)
             if self._wake_at is not None:
                 timeout = min(timeout, max(0.0, (self._wake_at - self.clock.now()).total_seconds()))
+            if self._dirty:  # the step itself changed something (a new run to start): look again now
+                timeout = 0.0
             self.executor.wait(timeout)
+            try:
+                os.read(self._wake_r, 512)
+            except BlockingIOError:
+                pass
             exits = self.executor.poll()
             if exits:
                 self.handle_exits(exits)
@@ -373,8 +383,22 @@ class Scheduler:
         return self._wake_at is not None and self._wake_at <= self.clock.now()
 
     def stop(self) -> None:
-        """Create no more runs or tries; the loop ends once running tries are done."""
+        """Create no more runs or tries; the loop ends once running tries are done.
+        Safe to call from a signal handler or another thread."""
         self.stopping = True
+        self.wakeup()
+
+    def wakeup(self) -> None:
+        """Make the loop look at the world now (signal- and thread-safe)."""
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop wakes anyway
+
+    def close(self) -> None:
+        self.executor.remove_wakeup_fd(self._wake_r)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
     def kill_running(self, reason: str) -> None:
         """Kill every running try (terminate, grace, kill) and record each as a failed try."""

@@ -151,6 +151,16 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(executor,
     assert 0.5 <= done.duration < 1.5
 
 
+def test_a_detached_grandchild_that_ignores_sigterm_delays_the_exit_until_it_is_killed(executor, logs):
+    script = "setsid sh -c \"trap '' TERM; sleep 1000\" & sleep 1000"
+    started = executor.start(shell(logs, "a", script, timeout=0.2, grace=0.3))
+    tree = tree_of(started.pid, 3)
+    done = run_all(executor)["a"]
+    assert done.signal == 15  # the leader went at once; the Exit waited for the rest
+    assert 0.5 <= done.duration < 1.5
+    assert running(tree) == []
+
+
 def test_timeouts_are_measured_on_the_injected_monotonic_clock(logs):
     clock = [1000.0]
     ex = LocalExecutor(clock_monotonic=lambda: clock[0])

@@ -1,0 +1,1 @@
+"""The TUI's widgets: each owns its keys and the messages it posts."""

@@ -1,0 +1,95 @@
+"""The DAG list: one row per DAG with its schedule, next run, latest runs and paused flag."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from .. import fmt
+from ..actions import ActionKeys, Target, action_bindings
+from ..model import LIST_RUNS, DagItem, DagList
+from ..palette import glyph
+from .rows import cursor_row_key, fill
+
+
+class DagTable(ActionKeys, DataTable):
+    """Enter opens the highlighted DAG (`Opened`); moving posts `Highlighted`. `set_filter` narrows the rows."""
+
+    OFFERS = ("trigger", "pause", "backfill")
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open"),
+        *action_bindings(*OFFERS),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    class Opened(Message):
+        def __init__(self, dag_id: str) -> None:
+            super().__init__()
+            self.dag_id = dag_id
+
+    class Highlighted(Message):
+        def __init__(self, item: DagItem | None) -> None:
+            super().__init__()
+            self.item = item
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.dags: DagList | None = None
+        self.words: list[str] = []
+
+    def on_mount(self) -> None:
+        self.add_column("DAG", key="dag")
+        self.add_column("schedule", key="schedule")
+        self.add_column("next run", key="next", width=16)
+        self.add_column(Text("runs", justify="right"), key="runs", width=LIST_RUNS)
+        self.add_column("paused", key="paused", width=6)
+
+    def show(self, dags: DagList) -> None:
+        self.dags = dags
+        self._refill()
+
+    def set_filter(self, text: str) -> None:
+        self.words = text.lower().split()
+        self._refill()
+
+    def _refill(self) -> None:
+        if self.dags is None:
+            return
+        items = [d for d in self.dags.dags if self._matches(d)]
+        fill(self, [(d.dag_id, _cells(d)) for d in items])
+        self.post_message(self.Highlighted(self.current()))
+
+    def _matches(self, item: DagItem) -> bool:
+        text = f"{item.dag_id} {item.schedule or ''} {item.description or ''}".lower()
+        return all(w in text for w in self.words)
+
+    def current(self) -> DagItem | None:
+        key = cursor_row_key(self)
+        return self.dags.get(key) if key is not None and self.dags is not None else None
+
+    def target(self) -> Target | None:
+        item = self.current()
+        return Target(item.dag_id) if item is not None else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Highlighted(self.current()))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Opened(event.row_key.value))
+
+
+def _cells(item: DagItem) -> tuple:
+    name = Text(item.dag_id, style="bold red" if item.problem else "bold")
+    if item.problem:
+        name.append(" !", style="bold red")
+    runs = Text(justify="right")
+    for state in item.recent:
+        runs.append_text(glyph(state))
+    paused = Text("yes", style="bold yellow") if item.paused else Text("no", style="grey50")
+    return (name, item.schedule or Text("-", style="grey50"), fmt.when(item.next_fire, item.timezone), runs, paused)
