@@ -130,19 +130,24 @@ def init(folder: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def validate(app: Context, as_json: bool) -> None:
-    """Load every DAG file and check it. Exit 0 if all are valid, 1 if any DAG has errors."""
-    from .validate import check_registry
+    """Load every DAG file and check it; writes nothing.
+
+    Exit 0 if every DAG is valid, 1 if any DAG file has errors, 2 if minorch.toml itself is wrong.
+    """
+    from .validate import check_registry, missing_folders
     registry = app.registry
     errors = registry.errors + check_registry(registry)
+    warnings = missing_folders(app.settings)
     if as_json:
         click.echo(json.dumps({"ok": not errors, "dags": sorted(registry.dags),
                                "errors": [{"file": e.file, "line": e.line, "message": e.message, "hint": e.hint}
-                                          for e in errors]}, indent=2))
+                                          for e in errors], "warnings": warnings}, indent=2))
     else:
-        for err in errors:
-            click.echo(f"error: {err}", err=True)
+        for line in [f"warning: {w}" for w in warnings] + [f"error: {e}" for e in errors]:
+            click.echo(line, err=True)
         tasks = sum(len(d.tasks) for d in registry.dags.values())
-        click.echo(f"{len(registry.dags)} DAGs, {tasks} tasks, {len(errors)} errors")
+        click.echo(", ".join(f"{n} {word}{'' if n == 1 else 's'}"
+                             for n, word in ((len(registry.dags), "DAG"), (tasks, "task"), (len(errors), "error"))))
     sys.exit(1 if errors else 0)
 
 
@@ -175,13 +180,18 @@ def graph(app: Context, dag_id: str, fmt: str) -> None:
 
 @main.command("next")
 @click.argument("dag_id")
-@click.option("-n", "count", default=10, show_default=True, help="How many fire times.")
+@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1), help="How many fire times.")
 @click.option("--after", metavar="ISO", help="Start after this time (default: now).")
 @pass_ctx
 def next_(app: Context, dag_id: str, count: int, after: str | None) -> None:
     """Print a DAG's next fire times and the logical dates their runs get."""
     from .views import next_fires
-    rows = next_fires(app.dag(dag_id), count, after)
+    dag = app.dag(dag_id)
+    rows = next_fires(dag, count, after)
+    if not rows and dag.schedule.kind in ("none", "reboot"):
+        when = "once each time `minorch up` starts" if dag.schedule.kind == "reboot" else "only when triggered"
+        click.echo(f"{dag_id} has no timed schedule ({dag.schedule.expr}): it runs {when}")
+        return
     click.echo(_table(["fires at (local)", "fires at (UTC)", "logical date"], rows))
 
 
@@ -292,3 +302,7 @@ def _table(headers: list[str], rows: list[list]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# Commands defined in their own modules register themselves on `main` when imported.
+from . import cli_ops  # noqa: E402,F401

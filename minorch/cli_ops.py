@@ -21,7 +21,7 @@ from . import operations as ops
 from .cli import Context, _table, main, pass_ctx
 from .durations import format_duration, parse_duration
 from .errors import ConfigError, MinorchError, NotFound
-from .states import RunState
+from .states import RunState, TaskState
 
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
@@ -85,11 +85,13 @@ def _print_plan(plan: ops.BackfillPlan, dag) -> None:
     click.echo(f"backfill {dag.dag_id}: {verb} {len(plan.created)} runs, {again} {len(plan.cleared)}, "
                f"skipping {len(plan.skipped)} that already ran or are running")
     if plan.dry_run:
-        rows = ([[d, "create"] for d in plan.created] + [[d, "re-run"] for d in plan.cleared]
-                + [[d, "skip"] for d in plan.skipped])
-        rows.sort()
-        shown = rows if len(rows) <= 40 else rows[:20] + [["...", f"{len(rows) - 40} more"]] + rows[-20:]
-        click.echo(_table(["logical date (UTC)", "action"], shown))
+        zone = ZoneInfo(dag.timezone)
+        rows = sorted([d, action] for action, dates in (("create", plan.created), ("re-run", plan.cleared),
+                                                        ("skip", plan.skipped)) for d in dates)
+        rows = [[datetime.fromisoformat(d).astimezone(zone).strftime("%Y-%m-%d %H:%M"), d, action]
+                for d, action in rows]
+        shown = rows if len(rows) <= 40 else rows[:20] + [["...", "", f"{len(rows) - 40} more"]] + rows[-20:]
+        click.echo(_table([f"logical date ({dag.timezone})", "UTC", "action"], shown))
 
 
 def _drive(app: Context, dag, plan_with, max_active_runs: int | None) -> int:
@@ -102,14 +104,13 @@ def _drive(app: Context, dag, plan_with, max_active_runs: int | None) -> int:
     if max_active_runs:
         registry = Registry({**registry.dags, dag.dag_id: replace(dag, max_active_runs=max_active_runs)},
                             registry.errors, registry.files)
-    made: list[ops.BackfillPlan] = []
-    progress = _Progress(app, dag.dag_id)
+    progress = _Progress(app)
 
-    def create(sched) -> list[int]:
-        made.append(plan_with(sched.store, sched.clock.now().timestamp()))
-        _print_plan(made[0], dag)
-        progress.pks = made[0].run_pks
-        return made[0].run_pks
+    def create(sched) -> list[int]:  # under the scheduler lock, so no other scheduler starts these runs
+        plan = plan_with(sched.store, sched.clock.now().timestamp())
+        _print_plan(plan, dag)
+        progress.pks = plan.run_pks
+        return plan.run_pks
 
     results = drive(app.settings, registry, create, lambda line: progress.update())
     progress.update(final=True)
@@ -120,7 +121,7 @@ def _drive(app: Context, dag, plan_with, max_active_runs: int | None) -> int:
 
 def _wait_for(app: Context, pks: list[int]) -> int:
     """Watch a running scheduler work through the runs; the exit code."""
-    progress = _Progress(app, "")
+    progress = _Progress(app)
     progress.pks = pks
     click.echo("waiting for the running scheduler (Ctrl-C stops waiting; the runs go on)")
     try:
@@ -136,9 +137,8 @@ def _wait_for(app: Context, pks: list[int]) -> int:
 class _Progress:
     """One line of progress for a set of runs, read from the store (at most 5 times a second)."""
 
-    def __init__(self, app: Context, label: str) -> None:
+    def __init__(self, app: Context) -> None:
         self.store = app.store()
-        self.label = label
         self.pks: list[int] = []
         self.tty = sys.stdout.isatty()
         self.last_text = ""
@@ -303,7 +303,7 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
     tz = dag.timezone
     table = []
     for r in rows:
-        tasks = ", ".join(f"{n} {s}" for s, n in sorted(r["tasks"].items(), key=lambda kv: -kv[1]))
+        tasks = ", ".join(f"{r['tasks'][s.value]} {s.value}" for s in TaskState if s.value in r["tasks"])
         started = datetime.fromisoformat(r["start_date"]).timestamp() if r["start_date"] else None
         table.append([r["run_id"], r["state"], _local(datetime.fromisoformat(r["logical_date"]).timestamp(), tz),
                       _local(started, tz), format_duration(r["duration"]), tasks])

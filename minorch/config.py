@@ -24,7 +24,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 CONFIG_NAME = "minorch.toml"
 MINORCH_KEYS = {"state_dir", "dag_folders", "timezone", "parallelism", "pools", "log_cap", "grace",
-                "dag_file_timeout", "skip_exit_code"}
+                "dag_file_timeout"}
+NOTIFIER_KINDS = ("command", "webhook", "mail")
 TOP_KEYS = {"minorch", "defaults", "notifiers", "dags"}
 
 
@@ -92,10 +93,28 @@ def read_toml(path: Path) -> tuple[dict, str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as err:
         match = re.search(r"\(at line (\d+), column \d+\)", str(err))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err)) or "invalid TOML"
-        line = int(match.group(1)) if match else None
-        raise ConfigError(f"TOML syntax error: {message}", file=name, line=line,
-                          hint='check quotes and brackets; strings need "double quotes"') from None
+        problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err)) or "invalid TOML"
+        line = int(match.group(1)) if match else max(1, text.count("\n"))
+        message, hint = _explain_toml(problem)
+        raise ConfigError(f"TOML syntax error: {message}", file=name, line=line, hint=hint) from None
+
+
+def _explain_toml(problem: str) -> tuple[str, str]:
+    """tomllib's message in words a user acts on, and a hint."""
+    twice = re.fullmatch(r"Cannot declare \((.*)\) twice", problem)
+    if twice:
+        table = ".".join(re.findall(r"'([^']*)'", twice.group(1)))
+        return f"table [{table}] is declared twice", "merge the two tables into one"
+    known = {
+        "Illegal character '\\n'": ("a string is not closed before the end of the line",
+                                     'end it with the same quote it starts with: "..."'),
+        "Invalid value": ("a value is missing or not valid TOML",
+                          'strings need quotes, e.g. schedule = "@daily"; lists are written [1, 2]'),
+        "Cannot overwrite a value": ("a key is set twice", "remove one of the two lines"),
+        "Unescaped '\\' in a string": ("a backslash in a \"string\" starts an escape",
+                                        "write \\\\ or use a 'literal string' in single quotes"),
+    }
+    return known.get(problem, (problem, 'check quotes and brackets; strings need "double quotes"'))
 
 
 def display_path(path: Path) -> str:
@@ -117,14 +136,25 @@ def _split_key(text: str) -> tuple[str, ...]:
 
 
 def toml_locator(text: str):
-    """A function mapping a key path (("dags", "etl", "tasks", "load", "after")) to its line."""
+    """A function mapping a key path (("dags", "etl", "tasks", "load", "after")) to its line.
+
+    A path that is not written in the file maps to its nearest written parent's line
+    (a key inside an inline table maps to the line of that table). Lines inside
+    multi-line strings are never read as keys or headers.
+    """
     lines: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
+    open_quote = None  # the delimiter of the multi-line string we are inside, if any
     for number, line in enumerate(text.splitlines(), 1):
+        if open_quote:
+            if open_quote in line:
+                open_quote = None
+            continue
         header = _HEADER.match(line)
         if header:
             table = _split_key(header.group(1))
-            lines.setdefault(table, number)
+            for cut in range(1, len(table) + 1):  # [dags.etl.tasks.a] also places dags.etl if not yet seen
+                lines.setdefault(table[:cut], number)
             continue
         key = _KEY.match(line)
         if key:
@@ -133,6 +163,10 @@ def toml_locator(text: str):
             # inline `tasks.x.command = ` style keys also locate their parents
             for cut in range(len(table) + 1, len(path)):
                 lines.setdefault(path[:cut], number)
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2 == 1:
+                open_quote = quote
+                break
 
     def locate(path: tuple[str, ...]) -> int | None:
         while path:
@@ -145,66 +179,118 @@ def toml_locator(text: str):
 
 
 def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Settings:
+    """Find, read and check minorch.toml; ConfigError (file:line, hint) for anything wrong.
+
+    Only [minorch], [defaults] and [notifiers] are checked here; [dags.*] tables are kept raw in
+    `Settings.dags` for the registry, which reports their errors without stopping other DAGs.
+    """
     path = find_config(explicit, cwd)
     data, text = read_toml(path)
     name = display_path(path)
     locate = toml_locator(text)
     if not text.strip():
-        raise ConfigError(f"{CONFIG_NAME} is empty", file=name, line=1,
+        raise ConfigError("the file is empty", file=name, line=1,
                           hint="add a [minorch] table and DAGs; `minorch init` writes a starter file")
     for key in data:
         if key not in TOP_KEYS:
             raise ConfigError(f"unknown table [{key}]", file=name, line=locate((key,)),
                               hint=did_you_mean(key, TOP_KEYS) or "known tables: " + ", ".join(sorted(TOP_KEYS)))
+
+    def fail(message: str, *key: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(message, file=name, line=locate(key), hint=hint)
+
+    for table in ("minorch", "defaults", "notifiers"):
+        if not isinstance(data.get(table, {}), Mapping):
+            raise fail(f"{table} must be a table", table, hint=f"write a [{table}] header with keys below it")
     section = data.get("minorch", {})
     for key in section:
         if key not in MINORCH_KEYS:
-            raise ConfigError(f"unknown [minorch] option '{key}'", file=name, line=locate(("minorch", key)),
-                              hint=did_you_mean(key, MINORCH_KEYS) or "see docs/toml-reference.md")
+            from .dag import TASK_OPTIONS
+            hint = "task options belong under [defaults]" if key in TASK_OPTIONS else None
+            raise fail(f"unknown [minorch] option '{key}'", "minorch", key,
+                       hint=hint or did_you_mean(key, MINORCH_KEYS) or "see docs/toml-reference.md")
     root = path.parent
-
-    def fail(message: str, key: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(message, file=name, line=locate(("minorch", key)), hint=hint)
-
+    state_dir = section.get("state_dir", ".minorch")
+    if not isinstance(state_dir, str) or not state_dir:
+        raise fail(f"state_dir must be a folder name, not {state_dir!r}", "minorch", "state_dir",
+                   hint='write e.g. state_dir = ".minorch"')
     folders = section.get("dag_folders", ["dags"])
     if isinstance(folders, str):
         folders = [folders]
-    settings = Settings(config_file=path, root=root, state_dir=root / section.get("state_dir", ".minorch"),
+    if not isinstance(folders, list) or not all(isinstance(f, str) and f for f in folders):
+        raise fail(f"dag_folders must be a list of folder names, not {folders!r}", "minorch", "dag_folders",
+                   hint='write e.g. dag_folders = ["dags"]')
+    settings = Settings(config_file=path, root=root, state_dir=root / state_dir,
                         dag_folders=[root / f for f in folders], text=text)
     settings.timezone = section.get("timezone", "UTC")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
     try:
         ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail(f"unknown timezone {settings.timezone!r}", "timezone",
-                   did_you_mean(settings.timezone, available_timezones()) or 'write an IANA name like "Europe/Berlin"') from None
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise fail(f"unknown timezone {settings.timezone!r}", "minorch", "timezone",
+                   hint=did_you_mean(str(settings.timezone), available_timezones())
+                   or 'write an IANA name like "Europe/Berlin"') from None
     parallelism = section.get("parallelism", 8)
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
-        raise fail(f"parallelism must be a whole number of 1 or more, not {parallelism!r}", "parallelism")
+        raise fail(f"parallelism must be a whole number of 1 or more, not {parallelism!r}", "minorch", "parallelism",
+                   hint="write e.g. parallelism = 8")
     settings.parallelism = parallelism
     pools = section.get("pools", {})
     if not isinstance(pools, Mapping) or any(isinstance(v, bool) or not isinstance(v, int) or v < 1
                                              for v in pools.values()):
-        raise fail("pools must map names to slot counts of 1 or more", "pools", "write e.g. pools = { db = 2 }")
+        raise fail("pools must map names to slot counts of 1 or more", "minorch", "pools",
+                   hint="write e.g. pools = { db = 2 }")
     settings.pools = dict(pools)
-    try:
-        settings.grace = parse_duration(section.get("grace", 5), name="grace")
-        settings.dag_file_timeout = parse_duration(section.get("dag_file_timeout", 30), name="dag_file_timeout")
-    except ConfigError as err:
-        raise err.at(name, locate(("minorch",))) from None
+    for key in ("grace", "dag_file_timeout"):
+        try:
+            setattr(settings, key, parse_duration(section.get(key, getattr(settings, key)), name=key))
+        except ConfigError as err:
+            raise err.at(name, locate(("minorch", key))) from None
     log_cap = section.get("log_cap", settings.log_cap)
     if isinstance(log_cap, bool) or not isinstance(log_cap, int) or log_cap < 1024:
-        raise fail("log_cap must be a number of bytes of 1024 or more", "log_cap", "write e.g. log_cap = 10485760")
+        raise fail("log_cap must be a number of bytes of 1024 or more", "minorch", "log_cap",
+                   hint="write e.g. log_cap = 10485760")
     settings.log_cap = log_cap
-    settings.defaults = dict(data.get("defaults", {}))
-    from .dag import TASK_OPTIONS, resolve_options, unknown_key
-    for key in settings.defaults:
-        if key not in TASK_OPTIONS:
-            raise unknown_key(key, TASK_OPTIONS, "[defaults]").at(name, locate(("defaults", key)))
-    try:
-        resolve_options(settings.defaults)
-    except MinorchError as err:
-        raise err.at(name, locate(("defaults",))) from None
-    settings.notifiers = dict(data.get("notifiers", {}))
+    settings.defaults = _check_defaults(data.get("defaults", {}), name, locate)
+    settings.notifiers = _check_notifiers(data.get("notifiers", {}), name, locate)
     settings.dags = dict(data.get("dags", {}))
     return settings
+
+
+def _check_defaults(defaults: Mapping, name: str, locate) -> dict:
+    """[defaults] holds task options; a wrong one is a ConfigError at its line."""
+    from .dag import TASK_OPTIONS, resolve_options, unknown_key
+    for key, value in defaults.items():
+        try:
+            if key not in TASK_OPTIONS:
+                raise unknown_key(key, TASK_OPTIONS, "[defaults]")
+            resolve_options({key: value})
+        except MinorchError as err:
+            raise ConfigError(err.message, file=name, line=locate(("defaults", key)), hint=err.hint) from None
+    return dict(defaults)
+
+
+def _check_notifiers(notifiers: Mapping, name: str, locate) -> dict[str, dict]:
+    """Each [notifiers.NAME] holds exactly one of command, webhook, mail (a string);
+    a webhook may add `timeout` (a duration)."""
+    allowed = (*NOTIFIER_KINDS, "timeout")
+    for key, spec in notifiers.items():
+        def fail(problem: str, *where: str, hint: str | None = None) -> ConfigError:
+            return ConfigError(f"notifier '{key}': {problem}", file=name, line=locate(("notifiers", key, *where)),
+                               hint=hint or f'write [notifiers.{key}] with command = "...", '
+                                            'webhook = "https://..." or mail = "ops@example.com"')
+
+        if not isinstance(spec, Mapping):
+            raise fail("must be a table")
+        for extra in spec:
+            if extra not in allowed:
+                raise fail(f"unknown key '{extra}'", extra, hint=did_you_mean(extra, allowed))
+        kinds = [k for k in NOTIFIER_KINDS if k in spec]
+        if len(kinds) != 1 or not isinstance(spec[kinds[0]], str) or not spec[kinds[0]]:
+            raise fail("needs exactly one of command, webhook or mail, as a string")
+        if "timeout" in spec:
+            try:
+                parse_duration(spec["timeout"], name="timeout")
+            except ConfigError as err:
+                raise err.at(name, locate(("notifiers", key, "timeout"))) from None
+    return {key: dict(spec) for key, spec in notifiers.items()}

@@ -27,18 +27,15 @@ import threading
 import time
 from datetime import datetime, timezone
 
-import psutil
-
 from .config import Settings
 from .foreground import format_event
 from .lock import SchedulerLock
+from .notify import EXIT_FLUSH
 from .registry import Registry
 from .scheduler import Event, Scheduler
 from .store import Store
 
 log = logging.getLogger("minorch")
-
-NOTIFY_FLUSH = 3.0  # seconds a stopping scheduler waits for webhook POSTs still in flight
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,6 +64,18 @@ def log_event(event: Event) -> None:
               "state": event.state, "try_number": event.try_number}
     level = logging.ERROR if event.state in ("failed", "upstream_failed") else logging.INFO
     log.log(level, "%s", format_event(event).split("  ", 1)[1], extra={"fields": fields})
+
+
+def seconds_since_exec() -> float:
+    """Seconds since this process started, to 10 ms (Linux: its start tick in /proc/self/stat
+    against CLOCK_BOOTTIME, the same clock; psutil's create_time adds a boot time rounded to
+    the second, so it is no use here). -1.0 where /proc is missing."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            start_ticks = int(f.read().rsplit(b")", 1)[1].split()[19])  # field 22, starttime
+    except OSError:
+        return -1.0
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def sd_notify(message: str) -> bool:
@@ -115,7 +124,7 @@ class Daemon:
         for err in self.scheduler.registry.errors:
             log.error("%s", err)
         dags, errors = len(self.scheduler.dags), len(self.scheduler.registry.errors)
-        ready_ms = round((time.time() - psutil.Process().create_time()) * 1000)
+        ready_ms = round(seconds_since_exec() * 1000)
         log.info("scheduler ready in %d ms: %d DAGs, %d load errors, state in %s (pid %d)", ready_ms, dags, errors,
                  self.settings.state_dir, os.getpid(),
                  extra={"fields": {"event": "ready", "ready_ms": ready_ms, "dags": dags, "load_errors": errors,
@@ -134,6 +143,7 @@ class Daemon:
         elif now < self._stop_deadline:
             log.info("stopping now: asked twice")
             self._stop_deadline = now
+            self.scheduler.wakeup()
 
     def _should_return(self) -> bool:
         return self._stop_deadline is not None and self.scheduler.clock.monotonic() >= self._stop_deadline
@@ -146,11 +156,10 @@ class Daemon:
                 log.info("grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL)",
                          len(self.scheduler.inflight), self.settings.grace)
                 self.scheduler.kill_running("scheduler shutdown")
-            dropped = self.scheduler.notifier.flush(NOTIFY_FLUSH)
-            if dropped:
-                log.warning("%d webhook notifications were still being sent and are dropped", dropped)
+            self.scheduler.notifier.flush(EXIT_FLUSH)  # before the log says stopped
             log.info("scheduler stopped")
         finally:
+            self.scheduler.close()
             self.store.close()
             self.lock.release()
 
@@ -161,29 +170,11 @@ def serve(settings: Settings, registry: Registry, *, ui: bool, log_format: str) 
         return _serve_with_ui(settings, registry)
     setup_logging(log_format)
     daemon = Daemon(settings, registry)
-    _wake_on_signals(daemon)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: daemon.request_stop())
     daemon.start()
     daemon.run()
     return 0
-
-
-def _wake_on_signals(daemon: Daemon) -> None:
-    """SIGTERM/SIGINT request a stop and wake the loop at once: the C-level handler writes
-    to a pipe the executor's `wait` watches (without it the loop would notice only at
-    its next timeout, up to half a second later)."""
-    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    daemon.scheduler.executor.add_wakeup_fd(read_end)
-
-    def on_signal(signum, frame) -> None:
-        try:
-            os.read(read_end, 64)  # drained here so `wait` does not spin once stopping
-        except BlockingIOError:
-            pass
-        daemon.request_stop()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
 
 
 def _serve_with_ui(settings: Settings, registry: Registry) -> int:

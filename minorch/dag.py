@@ -62,7 +62,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DagError(f"{name} must be a whole number, not {value!r}", hint=f"write e.g. {name} = {max(minimum, 1)}")
     if value < minimum:
-        raise DagError(f"{name} = {value} is below {minimum}", hint=f"{name} is {minimum} or more")
+        raise DagError(f"{name} must be {minimum} or more, not {value}", hint=f"write e.g. {name} = {max(minimum, 2)}")
     return value
 
 
@@ -440,7 +440,10 @@ def dag_to_spec(made: Dag) -> dict:
     spec["tasks"] = {}
     for tid, item in made.tasks.items():
         entry = {k: _plain(v) for k, v in item.given.items()}
-        entry["after"] = list(item.upstream)
+        given_after = entry.get("after", [])
+        if isinstance(given_after, (str, list)):  # shell("b", "...", after=["a"]) adds to `a >> b` links
+            given_after = [given_after] if isinstance(given_after, str) else given_after
+            entry["after"] = list(dict.fromkeys([*given_after, *item.upstream]))
         if item.command is not None:
             entry["command"] = item.command
         if item.description:

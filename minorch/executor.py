@@ -46,6 +46,7 @@ LOG_CHECK_INTERVAL = 0.5  # seconds between log size checks of a child that writ
 LOG_CHECK_MIN = 0.01  # seconds; floor for a child that writes fast (a 1 GB/s writer)
 SETTLE_INTERVAL = 0.05  # seconds; re-check of a dying tree whose leader already exited
 BLIND_INTERVAL = 0.05  # seconds; re-check of children that have no pidfd
+KILL_SETTLE = 1.0  # seconds after SIGKILL an Exit waits for the tree to be gone
 STUCK_AFTER_KILL = 2.0  # seconds `shutdown` waits after its grace before giving up on a child
 
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux, bytes on macOS
@@ -266,9 +267,10 @@ class LocalExecutor:
             self._check_log(child, now)
         if child.status is None:
             return None
-        if child.ending is not None and not child.killed:
-            if _tree_alive(child.tree):
-                return None  # the leader is gone; the rest of its tree still has its grace period
+        if child.ending is not None:
+            assert child.kill_at is not None
+            if _tree_alive(child.tree) and (not child.killed or now < child.kill_at + KILL_SETTLE):
+                return None  # the rest of the tree is in its grace period, or dying of SIGKILL
             # Sweep what was forked after the tree was listed: nothing of a stopped
             # attempt's group outlives its Exit.
             _signal_tree([], child.pid, signal.SIGKILL)
@@ -400,8 +402,9 @@ class LocalExecutor:
 def kill_tree(pid: int, grace: float) -> None:
     """Terminate `pid` and all its descendants: SIGTERM (to its process group too
     when it leads one), wait up to `grace` seconds, SIGKILL the survivors.
-    Blocks up to `grace` + 1 s, less when the tree ends sooner. Meant for trees this process did not start (left
-    over from a crashed scheduler): do not use it on an executor's own children."""
+    Blocks up to `grace` + 1 s, less when the tree ends sooner. Meant for trees
+    this process did not start (left over from a crashed scheduler): do not use
+    it on an executor's own children, whose exit status it could steal."""
     try:
         leader = psutil.Process(pid)
         group = pid if os.getpgid(pid) == pid else None

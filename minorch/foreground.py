@@ -75,7 +75,8 @@ def drive(settings: Settings, registry: Registry, create: Callable[[Scheduler], 
                 previous[sig] = signal.signal(sig, on_signal)
 
         def finished() -> bool:
-            return bool(interrupted) or all(store.run(pk).state.finished for pk in pks)
+            # a run that timed out has finished while its cancelled tries are still being reaped
+            return bool(interrupted) or (not sched.inflight and all(store.run(pk).state.finished for pk in pks))
 
         sched.run_loop(until=finished, only_runs=set(pks))
         if interrupted:

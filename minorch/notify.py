@@ -17,6 +17,7 @@ Thread safety: a `Notifier` belongs to the scheduler thread. Webhook threads onl
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import shlex
@@ -34,6 +35,7 @@ from .errors import MinorchError
 log = logging.getLogger("minorch.notify")
 
 WEBHOOK_TIMEOUT = 10.0  # seconds for connecting and for each read of a webhook's answer
+EXIT_FLUSH = 3.0  # seconds a process that ends (e.g. `minorch run`) waits for webhook POSTs in flight
 EVENTS = {"failed": "on_failure", "up_for_retry": "on_retry", "success": "on_success"}
 
 
@@ -42,6 +44,7 @@ class Notifier:
         self.named = dict(named)
         self._children: list[tuple[str, subprocess.Popen]] = []
         self._posts: list[threading.Thread] = []
+        self._flush_at_exit = False
 
     def task_changed(self, dag, task, run, state: str, message: str, try_number: int) -> None:
         """Notify the task's `on_failure` / `on_retry` / `on_success` targets of its new `state`."""
@@ -92,13 +95,18 @@ class Notifier:
                 log.error("notifier %r failed to start: %s", name, err)
 
     def flush(self, timeout: float) -> int:
-        """Wait up to `timeout` seconds for webhook POSTs in flight; returns how many are still
-        pending (they are dropped when the process exits). Commands run on without us."""
+        """Wait up to `timeout` seconds for webhook POSTs in flight. Those still pending are
+        logged and forgotten (a process that exits drops them); returns how many.
+        Commands run on without us."""
         deadline = time.monotonic() + timeout
         for thread in self._posts:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._reap()
-        return len(self._posts)
+        pending = len(self._posts)
+        if pending:
+            log.warning("%d webhook notifications still unanswered after %gs are dropped", pending, timeout)
+        self._posts = []  # given up on: an exit-time flush must not wait for them again
+        return pending
 
     def _command(self, name: str, command: str, stdin: str) -> None:
         child = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -114,6 +122,11 @@ class Notifier:
         thread = threading.Thread(target=_post, args=(url, event, timeout), name="minorch-webhook", daemon=True)
         thread.start()
         self._posts.append(thread)
+        if not self._flush_at_exit:
+            # Webhook threads are daemons, killed at exit: without this a `minorch run` that
+            # fails would often end before its on_failure POST is sent.
+            atexit.register(self.flush, EXIT_FLUSH)
+            self._flush_at_exit = True
 
     def _mail(self, name: str, address: str, event: dict) -> None:
         subject = f"minorch: {event['dag_id']}.{event['task_id']} {event['state']}"

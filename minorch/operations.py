@@ -129,7 +129,7 @@ def select_clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str]
 def clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None = None, *, downstream: bool = False,
           upstream: bool = False, failed_only: bool = False, now: float) -> list[str]:
     """Run tasks again: their instances go back to 'none' (note "cleared") with fresh retries and
-    their XCom deleted; a finished run goes back to 'queued'. `task_ids` None means every task.
+    their XCom deleted; the run goes back to 'queued'. `task_ids` None means every task.
     A running task is cleared too; the scheduler then kills its try. Returns the ids cleared."""
     ids = select_clear(store, dag, run, task_ids, downstream=downstream, upstream=upstream, failed_only=failed_only)
     expect = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
@@ -149,14 +149,21 @@ def _clear(store: Store, run: RunRecord, ids: list[str], expect: Iterable[TaskSt
     with store.write():
         cleared = store.clear_task_instances(run.pk, ids, expect, note="cleared")
         if cleared:
-            store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now)
+            _requeue(store, run, now)
     return [tid for tid in ids if tid in cleared]
+
+
+def _requeue(store: Store, run: RunRecord, now: float) -> None:
+    """Back to 'queued', also from 'running': a scheduler that decided to finish the run from a
+    snapshot taken before this change then finds it no longer running (its write is guarded on
+    'running') and looks again, instead of finishing a run whose tasks were just reset."""
+    store.set_run_state(run.pk, RunState.QUEUED, [RunState.RUNNING, RunState.SUCCESS, RunState.FAILED], now=now)
 
 
 def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, now: float) -> None:
     """Set one task to success, failed or skipped, as Airflow's "mark" does. After success or
-    skipped, failed tasks downstream are cleared so the run can go on; a finished run goes back
-    to 'queued' so the scheduler settles its outcome again. A running try is killed."""
+    skipped, failed tasks downstream are cleared so the run can go on; the run goes back to
+    'queued' so the scheduler settles its outcome again. A running try is killed."""
     new = _markable(state)
     _known_tasks(store, dag, run, [task_id])
     ti = store.task_instances([run.pk])[run.pk].get(task_id)
@@ -172,7 +179,7 @@ def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, 
         if new is not TaskState.FAILED:
             below = [t for t in in_dag_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
             store.clear_task_instances(run.pk, below, FAILED_LIKE, note="cleared")
-        store.set_run_state(run.pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now)
+        _requeue(store, run, now)
 
 
 def mark_run(store: Store, dag: Dag, run: RunRecord, state: str, now: float) -> None:

@@ -166,6 +166,8 @@ def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now:
             if running.get(run.dag_id, 0) < dag.max_active_runs:
                 running[run.dag_id] = running.get(run.dag_id, 0) + 1
                 result.actions.append(StartRun(run.pk))
+                if dag.dagrun_timeout is not None:
+                    result.wake(now + timedelta(seconds=dag.dagrun_timeout))
             continue
         if dag.dagrun_timeout is not None and run.start_date is not None:
             deadline = datetime.fromtimestamp(run.start_date + dag.dagrun_timeout, timezone.utc)

@@ -2,7 +2,8 @@
 
 Run as ``python -m minorch.pyloader TIMEOUT FILE...``. For each file it prints one JSON line:
 ``{"file": ..., "dags": {dag_id: spec}}`` or ``{"file": ..., "error": ..., "line": N}``.
-A file that runs longer than TIMEOUT seconds is interrupted by SIGALRM and reported as hung;
+A file that runs longer than TIMEOUT seconds is interrupted by SIGALRM and reported as hung
+(with the line it was running);
 the parent (registry) also kills this process if a file blocks in C code and ignores the alarm.
 """
 
@@ -41,9 +42,10 @@ def load_one(path: str, timeout: float) -> dict:
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         dags = load_dag_file(path)
-    except _Hung:
+    except _Hung as err:
         return {"file": path, "error": f"did not finish loading within {timeout:g}s",
-                "hint": "a DAG file must only define DAGs; move slow work into tasks", "line": None}
+                "hint": "a DAG file must only define DAGs; move slow work into tasks",
+                "line": _error_line(err, path)}
     except MinorchError as err:
         return {"file": path, "error": err.message, "hint": err.hint, "line": err.line or _error_line(err, path)}
     except SystemExit as err:
@@ -72,8 +74,12 @@ def load_one(path: str, timeout: float) -> dict:
 def main(argv: list[str]) -> None:
     timeout = float(argv[0])
     signal.signal(signal.SIGALRM, _on_alarm)
-    out = sys.stdout
-    sys.stdout = sys.stderr  # print() in DAG files must not corrupt the protocol
+    # The protocol gets a private copy of stdout; fd 1 then points at stderr, so neither
+    # print() nor os.write(1, ...) nor a child process of a DAG file can corrupt it.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    sys.dont_write_bytecode = True  # loading DAG files leaves no __pycache__ in DAG folders
     for path in argv[1:]:
         out.write(json.dumps(load_one(path, timeout)) + "\n")
         out.flush()

@@ -125,8 +125,13 @@ def _load_tables(reg: Registry, tables, text: str, name: str, build: dict) -> No
 
 
 def _import_python(paths: list[Path], timeout: float) -> list[dict]:
-    """Import files in a child; a child that stops answering is killed and restarted after the file."""
+    """Import files in a child; a child that stops answering is killed and restarted after the file.
+
+    The child interrupts a slow file itself after `timeout` seconds; the parent waits `margin`
+    longer (for the child's start and for files that block the alarm) before it kills the child.
+    """
     results: list[dict] = []
+    margin = min(5.0, 1.0 + timeout)
     pending = [str(p.resolve()) for p in paths]
     while pending:
         env = dict(os.environ)
@@ -136,7 +141,7 @@ def _import_python(paths: list[Path], timeout: float) -> list[dict]:
         sel = selectors.DefaultSelector()
         sel.register(child.stdout, selectors.EVENT_READ)
         buffer = b""
-        deadline = time.monotonic() + timeout + 5
+        deadline = time.monotonic() + timeout + margin
         while pending:
             if not sel.select(max(0.0, deadline - time.monotonic())):
                 results.append({"file": pending.pop(0), "error": f"did not finish loading within {timeout:g}s",
@@ -155,7 +160,7 @@ def _import_python(paths: list[Path], timeout: float) -> list[dict]:
                 result = json.loads(line)
                 results.append(result)
                 pending.remove(result["file"])
-                deadline = time.monotonic() + timeout + 5
+                deadline = time.monotonic() + timeout + margin
         sel.close()
         child.stdout.close()
         if child.poll() is None:

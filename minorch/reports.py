@@ -12,8 +12,15 @@ from .states import TaskState
 LOG_TAIL_BYTES = 4000
 
 
+def _tries(result: RunResult, task_id: str) -> list:
+    """The task's tries since the run was last cleared (a re-run of a date starts a new count)."""
+    ti = result.tis.get(task_id)
+    base = ti.try_base if ti else 0
+    return [a for a in result.attempts.get(task_id, []) if a.try_number > base]
+
+
 def _latest(result: RunResult, task_id: str):
-    tries = result.attempts.get(task_id, [])
+    tries = _tries(result, task_id)
     return tries[-1] if tries else None
 
 
@@ -23,7 +30,7 @@ def summary_table(result: RunResult) -> str:
         ti = result.tis.get(tid)
         latest = _latest(result, tid)
         duration, code = describe_try(latest)
-        rows.append([tid, ti.state.value if ti else "-", str(len(result.attempts.get(tid, []))), duration, code,
+        rows.append([tid, ti.state.value if ti else "-", str(len(_tries(result, tid))), duration, code,
                      latest.log_path if latest else "-"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -39,7 +46,7 @@ def run_json(result: RunResult) -> dict:
         ti = result.tis.get(tid)
         latest = _latest(result, tid)
         tasks.append({"task_id": tid, "state": ti.state.value if ti else None,
-                      "tries": len(result.attempts.get(tid, [])),
+                      "tries": len(_tries(result, tid)),
                       "duration": latest.duration if latest else None,
                       "exit_code": latest.exit_code if latest else None,
                       "reason": (ti.note if ti and ti.note else (latest.reason if latest else None)),

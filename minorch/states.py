@@ -55,15 +55,17 @@ FAILED_LIKE = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 # The one table of allowed task moves. Operators (clear, mark) may also move any
 # finished task back to NONE or to a finished state; those are listed here too.
 TASK_MOVES: dict[TaskState, frozenset[TaskState]] = {
-    TaskState.NONE: frozenset({TaskState.SCHEDULED, TaskState.QUEUED, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED,
-                               TaskState.SUCCESS, TaskState.FAILED}),
+    # The scheduler starts a try in one step (NONE/UP_FOR_* -> RUNNING); QUEUED is for a
+    # launch that waits on an executor slot.
+    TaskState.NONE: frozenset({TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING, TaskState.UPSTREAM_FAILED,
+                               TaskState.SKIPPED, TaskState.SUCCESS, TaskState.FAILED}),
     TaskState.SCHEDULED: frozenset({TaskState.QUEUED, TaskState.NONE, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED}),
     TaskState.QUEUED: frozenset({TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.UP_FOR_RETRY}),
     TaskState.RUNNING: frozenset({TaskState.SUCCESS, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.SKIPPED,
                                   TaskState.UP_FOR_RESCHEDULE, TaskState.NONE}),
-    TaskState.UP_FOR_RETRY: frozenset({TaskState.QUEUED, TaskState.NONE, TaskState.FAILED, TaskState.SUCCESS,
+    TaskState.UP_FOR_RETRY: frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.SUCCESS,
                                        TaskState.SKIPPED}),
-    TaskState.UP_FOR_RESCHEDULE: frozenset({TaskState.QUEUED, TaskState.NONE, TaskState.FAILED, TaskState.SKIPPED,
+    TaskState.UP_FOR_RESCHEDULE: frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.SKIPPED,
                                             TaskState.SUCCESS}),
     TaskState.SUCCESS: frozenset({TaskState.NONE, TaskState.FAILED, TaskState.SKIPPED}),
     TaskState.FAILED: frozenset({TaskState.NONE, TaskState.SUCCESS, TaskState.SKIPPED}),
@@ -129,6 +131,8 @@ def evaluate_trigger(rule: TriggerRule, upstream: Iterable[TaskState]) -> TaskSt
         if rule in (TriggerRule.NONE_FAILED, TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS) and (failed or upstream_failed):
             return TaskState.UPSTREAM_FAILED
         if rule is TriggerRule.ALL_FAILED and (success or skipped):
+            return TaskState.SKIPPED
+        if rule is TriggerRule.NONE_SKIPPED and skipped:
             return TaskState.SKIPPED
         return None
     if rule is TriggerRule.ALL_SUCCESS:

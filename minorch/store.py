@@ -542,13 +542,13 @@ class Store:
     def count_run_rows(self, run_pks: Iterable[int]) -> tuple[int, int]:
         """(task instances, attempts) belonging to those runs."""
         pks = list(run_pks)
-        tis = attempts = 0
+        counts = {"task_instances": 0, "attempts": 0}
         for start in range(0, len(pks), 500):
             chunk = pks[start:start + 500]
-            marks = _placeholders(chunk)
-            tis += self.db.execute(f"SELECT COUNT(*) FROM task_instances WHERE run_pk IN ({marks})", chunk).fetchone()[0]
-            attempts += self.db.execute(f"SELECT COUNT(*) FROM attempts WHERE run_pk IN ({marks})", chunk).fetchone()[0]
-        return tis, attempts
+            for table in counts:
+                counts[table] += self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE run_pk IN "
+                                                 f"({_placeholders(chunk)})", chunk).fetchone()[0]
+        return counts["task_instances"], counts["attempts"]
 
     def delete_runs(self, run_pks: Iterable[int]) -> tuple[int, int, list[str]]:
         """Delete runs with their task instances, attempts and XCom (ON DELETE CASCADE), in one

@@ -1,7 +1,9 @@
-"""Checks beyond loading, for `minorch validate`: command templates parse and name known values."""
+"""Checks beyond loading, for `minorch validate`: command templates parse and name known values,
+DAG folders exist."""
 
 from __future__ import annotations
 
+from .config import Settings, display_path, toml_locator
 from .errors import MinorchError
 from .registry import Registry
 from .templates import check
@@ -20,3 +22,11 @@ def check_registry(registry: Registry) -> list[MinorchError]:
                 err.file, err.line = dag.file, task.line
                 errors.append(err)
     return errors
+
+
+def missing_folders(settings: Settings) -> list[str]:
+    """One warning per DAG folder that does not exist: ``minorch.toml:4: DAG folder 'dagz' does not exist ...``."""
+    locate = toml_locator(settings.text)
+    where = f"{display_path(settings.config_file)}:{locate(('minorch', 'dag_folders')) or 1}"
+    return [f"{where}: DAG folder '{display_path(folder)}' does not exist (create it, or fix dag_folders)"
+            for folder in settings.dag_folders if not folder.is_dir()]

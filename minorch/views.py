@@ -63,10 +63,11 @@ def _mermaid_id(task_id: str) -> str:
 
 
 def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = None) -> list[list[str]]:
-    """[[local fire time, UTC fire time, logical date], ...] for the next `count` fires."""
+    """[[local fire time, UTC fire time, logical date], ...] for the next `count` fires after
+    `after` (ISO text, read in the DAG's timezone) or `now`; [] for a DAG that never fires by itself."""
     schedule = dag.schedule
     if schedule is None or schedule.kind not in ("cron", "interval"):
-        return [["-", "-", f"no scheduled fires ({schedule.kind if schedule else 'none'}: runs are manual)"]]
+        return []
     moment = parse_date(after, name="--after", tz=dag.timezone) if after else (now or datetime.now(timezone.utc))
     zone = ZoneInfo(dag.timezone)
     rows = []

@@ -153,11 +153,12 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(executor,
 
 def test_a_detached_grandchild_that_ignores_sigterm_delays_the_exit_until_it_is_killed(executor, logs):
     script = "setsid sh -c \"trap '' TERM; sleep 1000\" & sleep 1000"
+    begun = time.monotonic()
     started = executor.start(shell(logs, "a", script, timeout=0.2, grace=0.3))
     tree = tree_of(started.pid, 3)
     done = run_all(executor)["a"]
-    assert done.signal == 15  # the leader went at once; the Exit waited for the rest
-    assert 0.5 <= done.duration < 1.5
+    assert done.signal == 15 and done.duration < 0.5  # the leader went at once...
+    assert time.monotonic() - begun >= 0.5  # ...but the Exit waited for the SIGKILL of the rest
     assert running(tree) == []
 
 
@@ -273,7 +274,7 @@ def test_wait_wakes_up_when_a_child_exits_not_on_a_polling_tick(executor, logs):
         executor.wait(5.0)
         wakeups += 1
         exits = executor.poll()
-    assert 0.2 <= time.monotonic() - begun < 0.35
+    assert 0.2 <= time.monotonic() - begun < 0.5  # the next check after the first is at 0.55 s
     assert wakeups <= 3  # the first log check at 0.05 s, maybe one more, then the exit
 
 

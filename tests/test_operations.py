@@ -191,6 +191,16 @@ def test_clear_takes_a_running_task_back_to_none_so_the_scheduler_kills_its_try(
     assert states_of(store, run)["extract"] == "none"
 
 
+def test_clearing_a_task_of_a_running_run_requeues_the_run_so_a_stale_finish_cannot_land(store):
+    dag = make_dag()
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {t: "success" for t in dag.tasks})
+    store.set_run_state(run.pk, RunState.RUNNING, [RunState.QUEUED], now=NOW)
+    ops.clear(store, dag, run, ["audit"], now=NOW + 1)
+    assert store.run(run.pk).state is RunState.QUEUED
+    # the scheduler's finish, decided from a snapshot taken before the clear, is guarded on 'running'
+    assert not store.set_run_state(run.pk, RunState.SUCCESS, [RunState.RUNNING], now=NOW + 2)
+
+
 def test_clear_of_tasks_that_never_ran_changes_nothing(store):
     dag = make_dag()
     run = new(store, dag, "2024-01-15T01:30:00+00:00")

@@ -25,10 +25,10 @@ class Action:
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("trigger", "t", "Trigger", "queue a manual run of the DAG", "dag"),
-    Action("pause", "p", "Pause/unpause", "stop or resume new runs and tries of the DAG", "dag"),
+    Action("pause", "p", "Pause", "stop or resume new runs and tries of the DAG", "dag"),
     Action("backfill", "b", "Backfill", "create runs for a range of logical dates", "dag"),
     Action("clear", "c", "Clear", "run a task (with its downstream) or a whole run again", "run"),
-    Action("retry", "r", "Retry failed", "run the failed tasks of a run again", "run"),
+    Action("retry", "r", "Retry", "run the failed tasks of a run again", "run"),
     Action("mark", "m", "Mark", "set a task or a run to success, failed or skipped", "run"),
 )}
 
@@ -77,8 +77,8 @@ class ActionRequested(Message):
         self.target = target
 
 
-def action_bindings(*names: str) -> list[Binding]:
-    return [Binding(ACTIONS[n].key, f"request('{n}')", ACTIONS[n].title) for n in names]
+def action_bindings(*names: str, show: bool = True) -> list[Binding]:
+    return [Binding(ACTIONS[n].key, f"request('{n}')", ACTIONS[n].title, show=show) for n in names]
 
 
 class ActionKeys:

@@ -2,11 +2,11 @@
 
 `Feed.poll()` runs in one worker thread. It is cheap when nothing changed: one
 `PRAGMA data_version` (about 2 us) and, every `FILES_EVERY` seconds, a stat of the DAG
-files. When the store or the files changed, or a screen asked for something new, it
+files and a probe of the scheduler lock. When the store or the files changed, or a screen asked for something new, it
 rebuilds the models the open screens show (`model.py`). It also follows the log of the
 watched try: bytes appended since the last look, or the whole tail after a truncation.
 
-Thread safety: `watch_dag`, `watch_task` and `wake` are called from the UI thread; they
+Thread safety: `watch_dag`, `watch_task`, `wake` and `stop` are called from the UI thread; they
 replace one immutable `_Want` under `_lock` and set `_event`. Everything else belongs to
 the worker thread, which owns the `Store` (opened on its first poll, in that thread).
 """
@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..config import Settings
+from ..operations import scheduler_running
 from ..registry import Registry, dag_files, load
 from ..store import Store
 from . import model
@@ -68,6 +69,8 @@ class Feed:
         self._version: int | None = None
         self._files_at = 0.0
         self._task: model.TaskDetail | None = None
+        self.stopped = False
+        self.scheduler = False  # whether a scheduler holds the state folder's lock, as of the last file check
         self._log_path: str | None = None
         self._log_offset = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -90,12 +93,18 @@ class Feed:
             self._stale = True
         self._event.set()
 
+    def stop(self) -> None:
+        """End the worker's loop: `stopped` turns true and `wait` returns at once from now on."""
+        self.stopped = True
+        self._event.set()
+
     # ------------------------------------------------------------ worker thread
 
     def wait(self, seconds: float) -> None:
         """Sleep until `seconds` pass or the UI asks for something."""
         self._event.wait(seconds)
-        self._event.clear()
+        if not self.stopped:
+            self._event.clear()
 
     def poll(self, now: datetime, mono: float) -> Update | None:
         """One look; `now` dates next fires, `mono` (monotonic seconds) paces the file checks."""
@@ -131,13 +140,19 @@ class Feed:
             self.store = None
 
     def _reload_files(self, mono: float) -> bool:
+        """Reload the DAG files if one changed; also notes whether a scheduler runs. True if either changed."""
         if self.registry is None:
             self.registry = load(self.settings)
             self._files_at = mono + FILES_EVERY
+            self.scheduler = scheduler_running(self.settings)
             return True
         if mono < self._files_at:
             return False
         self._files_at = mono + FILES_EVERY
+        running = scheduler_running(self.settings)
+        if running != self.scheduler:
+            self.scheduler = running
+            return True
         tomls, pys = dag_files(self.settings)
         current = {p: _mtime(p) for p in [self.settings.config_file, *tomls, *pys]}
         if current == self.registry.files:

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 
 def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) -> str:
-    """A time (epoch seconds or ISO text) in the zone `tz`: "2024-05-01 12:05" (or "12:05:03" style with seconds).
+    """A time (epoch seconds or ISO text) in the zone `tz`: "2024-05-01 12:05", or with `seconds`
+    the shorter "05-01 12:05:03" (for tries, whose year is rarely in doubt).
 
     ISO text is how the store names logical dates; epoch seconds are how it stamps starts and ends.
     """
@@ -18,13 +19,15 @@ def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) 
     else:
         stamp = datetime.fromtimestamp(moment, timezone.utc)
     local = stamp.astimezone(ZoneInfo(tz))
-    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return local.strftime("%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def duration(seconds: float | None) -> str:
-    """Seconds as "0.42s", "12.3s", "4m05s", "2h03m"; "-" when unknown."""
+    """Seconds as "3ms", "4.20s", "12.3s", "4m05s", "2h03m"; "-" when unknown."""
     if seconds is None:
         return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 10:
         return f"{seconds:.2f}s"
     if seconds < 60:

@@ -41,10 +41,10 @@ def state_text(state: str | None) -> Text:
     return Text(f"{char} {state}", style=colour)
 
 
-def legend() -> Text:
-    """Every glyph with its state name on one wrapping line, for the help screen."""
+def legend(per_line: int = 4) -> Text:
+    """Every glyph with its state name, `per_line` to a line, for the help screen."""
     text = Text()
-    for state in STATE_LOOK:
-        text.append_text(state_text(state))
-        text.append("   ")
+    for number, (state, (char, colour)) in enumerate(STATE_LOOK.items(), 1):
+        text.append(f"{char} {state}", style=colour)
+        text.append("\n" if number % per_line == 0 else "   ")
     return text

@@ -42,8 +42,9 @@ class RunGrid(ActionKeys, DataTable):
 
     OFFERS = ("clear", "retry", "mark", "trigger", "backfill", "pause")
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open task"),
-        *action_bindings(*OFFERS),
+        Binding("enter", "select_cursor", "Open"),
+        *action_bindings("clear", "retry", "mark"),
+        *action_bindings("trigger", "backfill", "pause", show=False),  # the footer is full; ? and ctrl+p list them
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("h", "cursor_left", "Left", show=False),
@@ -80,7 +81,7 @@ class RunGrid(ActionKeys, DataTable):
         row_key, column_key = self._cursor_keys()
         self.clear(columns=True)
         unit, labels = _labels(detail)
-        width = max([len(t) + 2 for t in detail.task_ids] + [len(unit) + 6])
+        width = max([len(t) + 2 for t in detail.task_ids] + [len(unit) + 9])
         self.add_column(Text(f" task ({unit})"), key="task", width=width)
         for key, label in zip(runs, labels):
             self.add_column(Text(label, justify="center"), key=key, width=3)

@@ -1,0 +1,144 @@
+"""Modal screens: the confirmation dialog every action goes through, and the help screen.
+
+`ActionDialog` draws the `Field`s of an action, shows live what the answer would do
+(its `preview` runs in a worker thread: it reads the store), and dismisses with the
+answer (a dict by field name) on enter, or None on escape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
+
+from ..errors import MinorchError
+from .actions import Field
+from .palette import legend
+from .widgets.text_input import TextInput
+
+HINT = "enter: OK · esc: cancel · tab: next field · space: toggle"
+
+
+class Tick(Checkbox):
+    """A checkbox whose mark shows its value without colour (✓ or blank), for monochrome terminals."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 - the name Textual reads
+        return "✓" if self.value else " "
+
+
+class Choice(RadioButton):
+    """A radio button whose mark shows its value without colour (● or blank)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 - the name Textual reads
+        return "●" if self.value else " "
+
+
+class ActionDialog(ModalScreen[dict | None]):
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("enter", "confirm", "OK", priority=True),
+    ]
+
+    class Previewed(Message):
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.ok = ok
+
+    def __init__(self, title: str, subject: str, fields: list[Field],
+                 preview: Callable[[dict], str] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.subject = subject
+        self.fields = fields
+        self.preview = preview
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, classes="title")
+            yield Static(self.subject, classes="subject")
+            for field in self.fields:
+                if field.kind == "check":
+                    yield Tick(field.label, bool(field.default), id=f"field-{field.name}", compact=True)
+                elif field.kind == "text":
+                    yield Label(field.label)
+                    yield TextInput(str(field.default or ""), id=f"field-{field.name}", compact=True)
+                else:
+                    yield Label(field.label)
+                    with RadioSet(id=f"field-{field.name}", compact=True):
+                        for choice in field.choices:
+                            yield Choice(choice, value=choice == field.default, name=choice, compact=True)
+            yield Static("", id="preview")
+            yield Static(HINT, classes="hint")
+
+    def on_mount(self) -> None:
+        self._changed()
+
+    def answer(self) -> dict:
+        result: dict = {}
+        for field in self.fields:
+            widget = self.query_one(f"#field-{field.name}")
+            if isinstance(widget, RadioSet):
+                pressed = widget.pressed_button
+                result[field.name] = pressed.name if pressed is not None else field.default
+            else:
+                result[field.name] = widget.value
+        return result
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(RadioSet.Changed)
+    def _changed(self) -> None:
+        if self.preview is not None:
+            self._run_preview(self.answer())
+
+    @work(thread=True, exclusive=True, group="preview")
+    def _run_preview(self, answer: dict) -> None:
+        try:
+            self.post_message(self.Previewed(self.preview(answer), True))
+        except MinorchError as err:
+            self.post_message(self.Previewed(str(err), False))
+
+    def on_action_dialog_previewed(self, message: Previewed) -> None:
+        self.query_one("#preview", Static).update(Text(message.text, style="" if message.ok else "bold red"))
+
+    def action_confirm(self) -> None:
+        self.dismiss(self.answer())
+
+
+HELP_KEYS = [
+    ("DAG list", ["enter open · / filter · t trigger · p pause/unpause · b backfill"]),
+    ("DAG", ["g grid/graph · arrows, h j k l move · enter a task's tries",
+             "c clear task (run row: the whole run) · r retry failed tasks",
+             "m mark task (run row: the run) · t p b as above · esc back"]),
+    ("Task", ["up/down pick a try · tab to its log · G log end",
+              "c clear · m mark · r retry · esc back"]),
+    ("Anywhere", ["ctrl+p every action by name · ? this help · q quit"]),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        for title, lines in HELP_KEYS:
+            grid.add_row(title, "\n".join(lines))
+        grid.add_row("", "")
+        grid.add_row("States", legend())
+        with VerticalScroll(id="help"):
+            yield Label("minorch keys", classes="title")
+            yield Static(grid)
+            yield Static("Every action that changes runs asks first; enter confirms, escape cancels.", classes="hint")

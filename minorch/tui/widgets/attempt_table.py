@@ -1,0 +1,65 @@
+"""A task instance's tries: one row each, oldest first; moving the cursor picks the try whose log shows."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from .. import fmt
+from ..actions import ActionKeys, Target, action_bindings
+from ..model import TaskDetail
+from ..palette import state_text
+from .rows import cursor_row_key, fill
+
+
+class AttemptTable(ActionKeys, DataTable):
+    """Posts `TryChosen(try number)` when the cursor moves. `subject` is set by the screen."""
+
+    OFFERS = ("clear", "mark", "retry")
+    BINDINGS = [
+        *action_bindings(*OFFERS),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    class TryChosen(Message):
+        def __init__(self, try_number: int) -> None:
+            super().__init__()
+            self.try_number = try_number
+
+    def __init__(self, subject: Target, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.subject = subject
+        self.chosen: int | None = None  # None follows the newest try
+
+    def on_mount(self) -> None:
+        for label in ("try", "outcome", "started", "duration", "exit", "peak RSS", "CPU", "reason"):
+            self.add_column(label, key=label)
+
+    def show(self, detail: TaskDetail) -> None:
+        rows = []
+        for a in detail.attempts:
+            outcome = state_text(a.outcome) if a.outcome else state_text("running")
+            exit_code = f"signal {a.signal}" if a.signal else ("-" if a.exit_code is None else str(a.exit_code))
+            rows.append((str(a.try_number), (
+                Text(str(a.try_number), justify="right"), outcome, fmt.when(a.start_date, detail.timezone, seconds=True),
+                Text(fmt.duration(a.duration), justify="right"), Text(exit_code, justify="right"),
+                Text(fmt.size(a.peak_rss), justify="right"), Text(fmt.duration(a.cpu_time), justify="right"),
+                a.reason or "")))
+        fill(self, rows)
+        if self.chosen is None and rows:
+            self.move_cursor(row=len(rows) - 1)
+
+    def target(self) -> Target | None:
+        return self.subject
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        key = cursor_row_key(self)
+        if key is None:
+            return
+        # The cursor on the newest try keeps following new tries; anywhere else it stays put.
+        self.chosen = None if key == list(self.rows)[-1].value else int(key)
+        self.post_message(self.TryChosen(int(key)))

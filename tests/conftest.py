@@ -1,0 +1,111 @@
+"""Shared fixtures: a project folder on disk, and ways to run minorch in it.
+
+`project` hands over a `Project`: a tmp folder with a minorch.toml (state in .minorch/,
+DAGs in dags/, grace 0.5 s so stopped tries end quickly) and helpers to write DAG files,
+run ``python -m minorch`` there, run a DAG in this process with the real scheduler and
+executor, and read the state file. `survivors` finds task processes that outlived their try.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from minorch.config import Settings, load_settings
+from minorch.foreground import RunResult, run_foreground
+from minorch.registry import load
+from minorch.store import Store
+
+CONFIG = """\
+[minorch]
+state_dir = ".minorch"
+dag_folders = ["dags"]
+parallelism = 4
+grace = "0.5s"
+{minorch}
+[defaults]
+retry_delay = "0s"
+{defaults}
+"""
+
+
+@dataclass
+class Project:
+    root: Path
+    lines: list[str] = field(default_factory=list)  # event lines printed by the latest in-process run
+
+    def configure(self, minorch: str = "", defaults: str = "") -> None:
+        """Rewrite minorch.toml with extra lines in its [minorch] and [defaults] tables."""
+        (self.root / "minorch.toml").write_text(CONFIG.format(minorch=minorch, defaults=defaults))
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def settings(self) -> Settings:
+        return load_settings(self.root / "minorch.toml")
+
+    def run(self, dag_id: str, date: str | None = "2024-01-15", params: dict | None = None) -> RunResult:
+        """One foreground run of `dag_id` in this process: real scheduler, real child processes."""
+        settings = self.settings()
+        registry = load(settings)
+        assert not registry.errors, [str(e) for e in registry.errors]
+        self.lines = []
+        return run_foreground(settings, registry, registry.dags[dag_id], date, params or {}, self.lines.append)
+
+    def minorch(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """``python -m minorch ARGS`` in the project folder; text output captured."""
+        return subprocess.run([sys.executable, "-m", "minorch", *args], cwd=self.root, env=self.env(),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """``python -m minorch ARGS`` in the background, in its own process group (as a shell job)."""
+        return subprocess.Popen([sys.executable, "-m", "minorch", *args], cwd=self.root, env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "MINORCH_CONFIG"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent),
+                                                          env.get("PYTHONPATH")]))
+        return env
+
+    def store(self) -> Store:
+        return Store(self.root / ".minorch" / "minorch.db")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    made = Project(tmp_path)
+    made.configure()
+    (tmp_path / "dags").mkdir()
+    return made
+
+
+@pytest.fixture
+def survivors():
+    """A function: the processes still running among `pids` and those carrying one of
+    `attempt_ids` as their MINORCH_ATTEMPT_ID. A zombie counts as gone (init may reap late)."""
+
+    def find(pids: list[int] = (), attempt_ids: set[str] = frozenset()) -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter():
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                if proc.pid in pids or (attempt_ids and proc.environ().get("MINORCH_ATTEMPT_ID") in attempt_ids):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+        return found
+
+    return find

@@ -1,0 +1,426 @@
+"""The terminal UI, driven with Textual's Pilot against real state files and DAG files.
+
+Runs and tries are written through the store and `minorch.operations`, as a scheduler
+would; every action test checks the state file afterwards. Waiting is for a condition
+(the worker's refresh, an action's write), never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from minorch import operations as ops
+from minorch.config import load_settings
+from minorch.registry import load
+from minorch.states import RunState, TaskState
+from minorch.store import Attempt, Store
+from minorch.tui.actions import ACTIONS
+from minorch.tui.app import make_app
+from minorch.tui.feed import Feed
+from minorch.tui.layout import layout
+from minorch.tui.screens import DagListScreen, DagScreen, TaskScreen
+from minorch.tui.widgets.run_grid import RunGrid
+
+NOW = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
+STAMP = NOW.timestamp()
+
+ETL = """
+[dags.etl]
+schedule = "@daily"
+description = "orders: extract, transform, test, publish"
+
+[dags.etl.tasks.extract]
+command = "echo extract {{ ds }}"
+[dags.etl.tasks.transform]
+command = "echo transform"
+after = ["extract"]
+[dags.etl.tasks.report]
+command = "echo report"
+after = ["extract"]
+[dags.etl.tasks.test]
+command = "exit 1"
+after = ["transform"]
+[dags.etl.tasks.publish]
+command = "echo publish"
+after = ["test", "report"]
+
+[dags.hello]
+schedule = "*/5 * * * *"
+[dags.hello.tasks.greet]
+command = "echo hello"
+"""
+BROKEN = """
+[dags.broken.tasks.a]
+command = "true"
+after = ["b"]
+"""
+FINAL = {"extract": "success", "transform": "success", "report": "success", "test": "failed",
+         "publish": "upstream_failed"}
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """A project with DAGs etl (5 tasks) and hello, one broken DAG file, and three failed etl runs
+    (May 1-3) whose `test` task has a try with a log file."""
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "minorch.toml").write_text('[minorch]\nstate_dir = "state"\ndag_folders = ["dags"]\n')
+    (tmp_path / "dags" / "etl.toml").write_text(ETL)
+    (tmp_path / "dags" / "broken.toml").write_text(BROKEN)
+    settings = load_settings(tmp_path / "minorch.toml")
+    registry = load(settings)
+    store = Store(settings.db_path)
+    dag = registry.dags["etl"]
+    for day in (1, 2, 3):
+        pk = ops.new_run(store, dag, datetime(2024, 5, day, tzinfo=timezone.utc), "scheduled", {}, STAMP)
+        store.set_run_state(pk, RunState.RUNNING, [RunState.QUEUED], now=STAMP)
+        for tid, state in FINAL.items():
+            store.set_task_state(pk, tid, TaskState(state), [TaskState.NONE], try_number=1, end_date=STAMP)
+        log = settings.log_dir / f"run{pk}" / "test" / "1.log"
+        log.parent.mkdir(parents=True)
+        log.write_text(f"testing day {day}\nassertion failed: 3 rows missing\n")
+        store.start_attempt(Attempt(f"a{pk}", pk, "test", -1, 1, None, None, STAMP, None, None, None, None, False,
+                                    True, None, None, str(log), None, None, "exit 1"))
+        store.finish_attempt(f"a{pk}", end_date=STAMP + 2, duration=2.0, exit_code=1, signal=None, timed_out=False,
+                             outcome="failed", reason="exited with code 1", peak_rss=3 * 2**20)
+        store.set_run_state(pk, RunState.FAILED, [RunState.RUNNING], now=STAMP)
+    store.close()
+    return settings, registry
+
+
+def newest_run(settings, dag_id: str = "etl"):
+    store = Store(settings.db_path)
+    try:
+        return store.runs(dag_id, limit=1)[0]
+    finally:
+        store.close()
+
+
+def states(settings, run_pk: int) -> dict[str, str]:
+    store = Store(settings.db_path)
+    try:
+        return {tid: ti.state.value for tid, ti in store.task_instances([run_pk])[run_pk].items()}
+    finally:
+        store.close()
+
+
+def screen_text(app) -> str:
+    """The screen as a person sees it, without colours."""
+    return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())
+
+
+async def until(pilot, check, timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s; screen:\n{screen_text(pilot.app)}")
+        await pilot.pause(0.02)
+
+
+def drive(project, scenario, size=(100, 30)):
+    """Run `scenario(pilot, settings)` against the app once the DAG list shows."""
+    settings, registry = project
+
+    async def main() -> None:
+        app = make_app(settings, registry=registry)
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: "etl" in screen_text(app), what="DAG list shown")
+            await scenario(pilot, settings)
+
+    asyncio.run(main())
+
+
+async def open_etl(pilot) -> None:
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, DagScreen) and "publish" in screen_text(pilot.app),
+                what="etl grid shown")
+
+
+async def answer_dialog(pilot, **values: str) -> None:
+    """Fill the open dialog's text fields (set directly: typing costs ~80 ms a key in Pilot) and press enter."""
+    await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "ActionDialog", what="dialog open")
+    for name, value in values.items():
+        pilot.app.screen.query_one(f"#field-{name}").value = value
+    await pilot.press("enter")
+
+
+def select_task(pilot, task_id: str) -> None:
+    """Put the grid's cursor on `task_id` in the newest run (the arrow keys are tested on their own)."""
+    grid = pilot.app.screen.query_one(RunGrid)
+    grid.move_cursor(row=grid.get_row_index(task_id))
+
+
+# ---------------------------------------------------------------- screens
+
+
+def test_the_dag_list_shows_schedules_recent_runs_and_load_errors(project):
+    async def scenario(pilot, settings):
+        await until(pilot, lambda: "orders:" in screen_text(pilot.app), what="status line of the first DAG")
+        text = screen_text(pilot.app)
+        etl = next(line for line in text.splitlines() if line.startswith(" etl"))
+        assert "@daily" in etl and "✗✗✗" in etl and "no" in etl
+        assert "*/5 * * * *" in text
+        assert "broken.toml" in text and "'b'" in text
+        assert "orders: extract, transform, test, publish" in text
+
+    drive(project, scenario)
+
+
+def test_the_grid_has_runs_as_columns_newest_last_and_tasks_as_rows(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        lines = screen_text(pilot.app).splitlines()
+        header = next(line for line in lines if "task (day)" in line)
+        assert header.split()[-3:] == ["01", "02", "03"]
+        test_row = next(line for line in lines if line.startswith(" test "))
+        assert test_row.split()[1:] == ["✗", "✗", "✗"]
+        publish_row = next(line for line in lines if line.startswith(" publish"))
+        assert publish_row.split()[1:] == ["▲", "▲", "▲"]
+        assert "scheduled ✗ failed" in screen_text(pilot.app)  # the status line names the selected run
+
+    drive(project, scenario)
+
+
+def test_g_shows_the_graph_with_edges_and_states_of_the_selected_run(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("g")
+        await until(pilot, lambda: "▸" in screen_text(pilot.app), what="graph shown")
+        text = screen_text(pilot.app)
+        assert "■ extract ──┬─▸ ■ transform ───▸ ✗ test ──┬─▸ ▲ publish" in text
+        assert "└─▸ ■ report" in text
+
+    drive(project, scenario)
+
+
+def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")  # extract -> transform -> report -> test
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen)
+                    and "assertion failed" in screen_text(pilot.app), what="task screen with log")
+        text = screen_text(pilot.app)
+        assert "✗ failed" in text and "exited with code 1" in text and "3.0 MiB" in text
+        assert "try 1 ran: exit 1" in text
+        log = next(settings.log_dir.glob("*/test/1.log"))
+        with open(sorted(settings.log_dir.glob("*/test/1.log"))[-1], "a") as stream:
+            stream.write("a line written while the screen is open\n")
+        await until(pilot, lambda: "a line written while the screen is open" in screen_text(pilot.app),
+                    timeout=2.0, what="appended log line shown")
+        assert log.exists()
+
+    drive(project, scenario)
+
+
+def test_a_change_written_by_another_connection_shows_within_a_second(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        run = newest_run(settings)
+        store = Store(settings.db_path)
+        store.set_task_state(run.pk, "test", TaskState.SUCCESS, [TaskState.FAILED])
+        store.close()
+        started = time.monotonic()
+        await until(pilot, lambda: next(line for line in screen_text(pilot.app).splitlines()
+                                        if line.startswith(" test ")).split()[1:] == ["✗", "✗", "■"],
+                    timeout=2.0, what="grid shows the change")
+        assert time.monotonic() - started < 1.0
+
+    drive(project, scenario)
+
+
+def test_slash_filters_the_dag_list_and_escape_clears_the_filter(project):
+    async def scenario(pilot, settings):
+        await pilot.press("slash", *"hel")
+        await until(pilot, lambda: " etl " not in screen_text(pilot.app), what="etl filtered out")
+        assert " hello " in screen_text(pilot.app)
+        await pilot.press("escape")
+        await until(pilot, lambda: " etl " in screen_text(pilot.app), what="filter cleared")
+
+    drive(project, scenario)
+
+
+def test_question_mark_shows_the_keys_and_the_state_legend(project):
+    async def scenario(pilot, settings):
+        await pilot.press("question_mark")
+        await until(pilot, lambda: "minorch keys" in screen_text(pilot.app), what="help shown")
+        text = screen_text(pilot.app)
+        assert "r retry failed tasks" in text and "▲ upstream_failed" in text
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagListScreen), what="help closed")
+
+    drive(project, scenario)
+
+
+def test_resizing_between_80x24_and_a_large_terminal_keeps_every_screen_drawn(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        for size in ((200, 60), (40, 12), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        await pilot.press("g")
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        assert "extract" in screen_text(pilot.app)
+
+    drive(project, scenario, size=(80, 24))
+
+
+# ---------------------------------------------------------------- actions
+
+
+def test_t_triggers_a_manual_run_for_the_date_typed(project):
+    async def scenario(pilot, settings):
+        await pilot.press("t")
+        await answer_dialog(pilot, date="2024-05-04")
+        await until(pilot, lambda: newest_run(settings).run_type == "manual", what="manual run written")
+        assert newest_run(settings).run_id == "manual__2024-05-04T00:00:00+00:00"
+
+    drive(project, scenario)
+
+
+def test_p_pauses_the_dag_and_p_again_unpauses_it(project):
+    def paused(settings):
+        store = Store(settings.db_path)
+        try:
+            row = store.dag_rows().get("etl")
+            return row is not None and row.paused
+        finally:
+            store.close()
+
+    async def scenario(pilot, settings):
+        await pilot.press("p")
+        await until(pilot, lambda: paused(settings), what="etl paused")
+        await until(pilot, lambda: "yes" in next(line for line in screen_text(pilot.app).splitlines()
+                                                 if line.startswith(" etl")), what="paused shown")
+        await pilot.press("p")
+        await until(pilot, lambda: not paused(settings), what="etl unpaused")
+
+    drive(project, scenario)
+
+
+def test_c_on_a_task_clears_it_and_its_downstream_after_confirmation(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        select_task(pilot, "test")
+        await pilot.press("c")
+        await until(pilot, lambda: "runs 2 tasks again: test, publish" in screen_text(pilot.app),
+                    what="clear preview")
+        await pilot.press("enter")
+        run = newest_run(settings)
+        await until(pilot, lambda: states(settings, run.pk)["test"] == "none", what="test cleared")
+        assert states(settings, run.pk) == {**FINAL, "test": "none", "publish": "none"}
+        assert newest_run(settings).state is RunState.QUEUED
+
+    drive(project, scenario)
+
+
+def test_escape_in_the_clear_dialog_changes_nothing(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: "Clear:" in screen_text(pilot.app), what="dialog open")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagScreen), what="dialog closed")
+        await pilot.pause(0.2)
+        assert states(settings, newest_run(settings).pk) == FINAL
+
+    drive(project, scenario)
+
+
+def test_r_retries_the_failed_tasks_of_the_selected_run(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("r")
+        await answer_dialog(pilot)
+        run = newest_run(settings)
+        await until(pilot, lambda: states(settings, run.pk)["test"] == "none", what="failed tasks cleared")
+        assert states(settings, run.pk) == {**FINAL, "test": "none", "publish": "none"}
+
+    drive(project, scenario)
+
+
+def test_m_marks_the_selected_task_with_the_state_chosen(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        select_task(pilot, "test")
+        await pilot.press("m")
+        await answer_dialog(pilot)  # "success" is preselected
+        run = newest_run(settings)
+        await until(pilot, lambda: states(settings, run.pk)["test"] == "success", what="test marked")
+        assert states(settings, run.pk)["publish"] == "none"  # failed downstream is cleared to run on
+
+    drive(project, scenario)
+
+
+def test_m_on_the_run_row_marks_the_whole_run(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("up")  # from the first task to the run row
+        await pilot.press("m")
+        await answer_dialog(pilot)
+        await until(pilot, lambda: newest_run(settings).state is RunState.SUCCESS, what="run marked")
+
+    drive(project, scenario)
+
+
+def test_b_previews_how_many_runs_a_backfill_creates_then_creates_them(project):
+    async def scenario(pilot, settings):
+        await pilot.press("b")
+        await until(pilot, lambda: "Backfill:" in screen_text(pilot.app), what="dialog open")
+        for field, value in (("#field-start", "2024-05-01"), ("#field-end", "2024-05-05")):
+            pilot.app.screen.query_one(field).value = value
+        await until(pilot, lambda: "creates 2 runs, runs 0 again, leaves 3 alone" in screen_text(pilot.app),
+                    what="backfill preview")
+        await pilot.press("enter")
+        await until(pilot, lambda: newest_run(settings).run_id == "backfill__2024-05-05T00:00:00+00:00",
+                    what="backfill runs written")
+
+    drive(project, scenario)
+
+
+def test_every_action_of_the_focused_widget_is_in_the_command_palette(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        titles = [c.title for c in pilot.app.get_system_commands(pilot.app.screen)]
+        for action in ACTIONS.values():
+            assert any(t.startswith(f"{action.title}: etl run scheduled__2024-05-03") for t in titles), action
+        assert "Open DAG hello" in titles and "Back" in titles
+
+    drive(project, scenario)
+
+
+# ---------------------------------------------------------------- feed and layout
+
+
+def test_the_feed_returns_nothing_when_nothing_changed(project):
+    settings, registry = project
+    feed = Feed(settings, registry)
+    first = feed.poll(NOW, 0.0)
+    assert first is not None and first.dags.get("etl").recent == ("failed",) * 3
+    assert feed.poll(NOW, 0.1) is None
+    feed.close()
+
+
+def test_a_chain_is_drawn_on_one_line():
+    drawn = layout(["a", "b", "c"], {"b": ["a"], "c": ["b"]})
+    assert [line.rstrip() for line in drawn.lines] == ["    ───▸     ───▸"]
+    assert drawn.nodes == {"a": (0, 0), "b": (0, 9), "c": (0, 18)}
+
+
+def test_a_fan_in_joins_in_one_channel_before_its_task():
+    drawn = layout(["a", "b", "c"], {"c": ["a", "b"]})
+    assert [line.rstrip() for line in drawn.lines] == ["    ──┬─▸", "      │", "    ──┘"]
+    assert drawn.nodes["c"] == (0, 10)
+
+
+def test_an_edge_skipping_a_layer_runs_past_the_middle_task():
+    drawn = layout(["a", "b", "c"], {"b": ["a"], "c": ["a", "b"]})
+    assert drawn.order == ("a", "b", "c")
+    assert any("└" in line for line in drawn.lines) and drawn.nodes["c"][1] > drawn.nodes["b"][1]

@@ -1,0 +1,196 @@
+"""End-to-end check of the terminal UI in a real terminal (tmux), with a real scheduler.
+
+Starts `minorch up` (scheduler + UI) in `tmux new -d -x 100 -y 30` on a fresh project,
+drives it with `tmux send-keys` and checks `tmux capture-pane -p` text: trigger a run,
+follow a running task's log, grid and graph, clear a failed task (its second try runs),
+pause and unpause, resize to 80x24, then `minorch ui` from a second terminal on the same
+state file. With `--cpu SECONDS` it also measures both processes' idle CPU with psutil.
+
+Not collected by pytest (it takes ~20 s and needs tmux): run `python tests/tui_tmux.py [--cpu 20]`.
+Exit status 0 when every check passed; each screen checked is printed with `--show`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ETL = """
+[dags.etl]
+schedule = "@daily"
+description = "orders: extract, transform, test, publish"
+
+[dags.etl.tasks.extract]
+command = "echo extracting {{ ds }}; for i in 1 2 3; do echo row $i; sleep 1; done"
+[dags.etl.tasks.transform]
+command = "echo transform"
+after = ["extract"]
+[dags.etl.tasks.report]
+command = "echo report"
+after = ["extract"]
+[dags.etl.tasks.test]
+command = "echo checking rows; exit 1"
+after = ["transform"]
+[dags.etl.tasks.publish]
+command = "echo publish"
+after = ["test", "report"]
+"""
+BROKEN = '[dags.broken.tasks.a]\ncommand = "true"\nafter = ["b"]\n'
+
+
+class Pane:
+    """One tmux session running one command."""
+
+    def __init__(self, name: str, command: str, cwd: Path, show: bool) -> None:
+        self.name, self.show = name, show
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "100", "-y", "30", "-c", str(cwd), command],
+                       check=True)
+        subprocess.run(["tmux", "set", "-t", name, "remain-on-exit", "on"], check=True)
+
+    def text(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.15)
+
+    def wait(self, check, what: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text()
+            if check(text):
+                if self.show:
+                    print(f"--- {self.name}: {what}\n{text}")
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: {what}: not seen within {timeout}s; screen:\n{text}")
+            time.sleep(0.1)
+
+    def see(self, fragment: str, timeout: float = 10.0) -> str:
+        return self.wait(lambda text: fragment in text, repr(fragment), timeout)
+
+    def line(self, start: str) -> str:
+        return next((line for line in self.text().splitlines() if line.startswith(start)), "")
+
+    def process(self) -> psutil.Process:
+        pid = int(subprocess.run(["tmux", "display", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True,
+                                 text=True).stdout)
+        shell = psutil.Process(pid)
+        return next((p for p in [shell, *shell.children(recursive=True)] if "minorch" in " ".join(p.cmdline())),
+                    shell)
+
+    def dead(self) -> bool:
+        out = subprocess.run(["tmux", "display", "-p", "-t", self.name, "#{pane_dead}"], capture_output=True,
+                             text=True).stdout.strip()
+        return out == "1"
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def idle_cpu(process: psutil.Process, seconds: float) -> float:
+    """Percent of one CPU the process (with its threads) used over `seconds` of wall time."""
+    before = process.cpu_times()
+    start = time.monotonic()
+    time.sleep(seconds)
+    after = process.cpu_times()
+    used = (after.user - before.user) + (after.system - before.system)
+    return 100 * used / (time.monotonic() - start)
+
+
+def ui_command() -> str:
+    """`minorch ui`, or the same through an import when `cli.py` does not register it yet."""
+    probe = subprocess.run([sys.executable, "-m", "minorch", "ui", "--help"], capture_output=True)
+    if probe.returncode == 0:
+        return f"{sys.executable} -m minorch ui"
+    return f"{sys.executable} -c 'import minorch.cli_ui; from minorch.cli import main; main()' ui"
+
+
+def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
+    (folder / "dags").mkdir()
+    (folder / "minorch.toml").write_text('[minorch]\nstate_dir = ".minorch"\ndag_folders = ["dags"]\n')
+    (folder / "dags" / "etl.toml").write_text(ETL)
+    (folder / "dags" / "broken.toml").write_text(BROKEN)
+    up = Pane("minorch-up", f"{sys.executable} -m minorch up", folder, show)
+    ui = None
+    try:
+        up.see("scheduler running")
+        up.see("broken.toml")  # the load error is listed under the DAGs
+        up.keys("t")
+        up.see("queues run manual__")
+        up.keys("Enter")
+        up.wait(lambda text: "▶" in up.line(" etl"), "the new run shows as running in the DAG list")
+        up.keys("Enter")  # the grid; the cursor is on extract in the newest run
+        up.see("task (day)")
+        up.keys("Enter")  # extract's tries and log, while it runs
+        up.see("row 1")
+        up.see("row 3", timeout=6)  # lines appear as the task writes them
+        up.see("■ success")
+        up.keys("Escape")
+        up.wait(lambda text: up.line(" test ").split()[-1:] == ["✗"], "test failed in the grid")
+        up.wait(lambda text: up.line(" publish").split()[-1:] == ["▲"], "publish upstream_failed")
+        up.keys("g")
+        up.see("■ extract ──┬─▸ ■ transform ───▸ ✗ test ──┬─▸ ▲ publish")
+        up.keys("g", "Down", "Down", "Down")  # to test
+        up.keys("c")
+        up.see("runs 2 tasks again: test, publish")
+        up.keys("Enter")
+        up.wait(lambda text: up.line(" test ").split()[-1:] in (["·"], ["▶"], ["✗"]) and "cleared" in text,
+                "clear confirmed")
+        up.keys("Enter")  # test's tries: a second one runs after the clear
+        up.wait(lambda text: any(line.split()[:1] == ["2"] for line in text.splitlines()), "try 2 of test")
+        up.keys("Escape", "Escape")
+        up.see("runs  paused")
+        up.keys("p")
+        up.wait(lambda text: up.line(" etl").rstrip().endswith("yes"), "etl paused")
+        up.keys("p")
+        up.wait(lambda text: up.line(" etl").rstrip().endswith("no"), "etl unpaused")
+        subprocess.run(["tmux", "resize-window", "-t", up.name, "-x", "80", "-y", "24"], check=True)
+        up.wait(lambda text: len(text.splitlines()) <= 24 and "etl" in text, "redrawn at 80x24")
+        ui = Pane("minorch-ui", ui_command(), folder, show)
+        ui.see("scheduler running")
+        ui.wait(lambda text: "✗" in ui.line(" etl"), "second terminal shows the runs")
+        if cpu_seconds:
+            print(f"idle CPU over {cpu_seconds:g}s: minorch ui {idle_cpu(ui.process(), cpu_seconds):.2f} %")
+            print(f"idle CPU over {cpu_seconds:g}s: minorch up (scheduler + UI) "
+                  f"{idle_cpu(up.process(), cpu_seconds):.2f} %")
+        ui.keys("q")
+        ui.wait(lambda text: ui.dead(), "minorch ui quit")
+        up.keys("q")
+        up.wait(lambda text: up.dead(), "minorch up quit")
+    finally:
+        up.close()
+        if ui is not None:
+            ui.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu", type=float, default=0.0, metavar="SECONDS", help="also measure idle CPU")
+    parser.add_argument("--show", action="store_true", help="print each checked screen")
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        print("tmux is not installed", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            scenario(Path(folder), args.show, args.cpu)
+        except AssertionError as err:
+            print(f"FAIL: {err}", file=sys.stderr)
+            return 1
+    print("tui_tmux: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
