@@ -225,6 +225,10 @@ class LocalExecutor:
     def remove_wakeup_fd(self, fd: int) -> None:
         self._selector.unregister(fd)
 
+    def close(self) -> None:
+        """Release the selector; call once nothing runs any more (after `shutdown`)."""
+        self._selector.close()
+
     def cancel(self, attempt_id: str, reason: str) -> None:
         """Stop that attempt's tree: SIGTERM now, SIGKILL after its grace. Its Exit
         has ``cancelled=True`` and `reason` as its reason. Unknown or already
@@ -326,10 +330,12 @@ class LocalExecutor:
         now_size = size
         if size > cap:
             keep = cap // 2
+            # Once the child has exited, also keep the log's last lines: that is where the error is.
+            tail = _read_tail(child.launch.log_path, size, cap - keep) if child.status is not None else b""
             os.ftruncate(child.logfd, keep)
             marker = f"\n[minorch: log truncated at {keep} bytes]\n".encode()
-            os.write(child.logfd, marker)
-            now_size = keep + len(marker)
+            os.write(child.logfd, marker + tail)
+            now_size = keep + len(marker) + len(tail)
         rate = (size - child.log_size) / max(now - child.log_at, 1e-3)  # bytes per second
         interval = LOG_CHECK_INTERVAL
         if rate > 0:
@@ -397,6 +403,18 @@ class LocalExecutor:
             if child.kill_at is not None and not child.killed:
                 due.append(child.kill_at)
         return min(due, default=None)
+
+
+def _read_tail(path: Path, size: int, count: int) -> bytes:
+    """The last `count` bytes of a file of `size` bytes, from the start of a line."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, size - count))
+            data = handle.read(count)
+    except OSError:
+        return b""
+    newline = data.find(b"\n")
+    return data[newline + 1:] if 0 <= newline < len(data) - 1 else data
 
 
 def kill_tree(pid: int, grace: float) -> None:

@@ -262,5 +262,15 @@ def _say(message: str) -> None:
     print(f"minorch: {message}", file=sys.stderr, flush=True)
 
 
+def _record_status(code: int) -> None:
+    """Leave the exit code where a scheduler restarted after a crash looks for it."""
+    path = os.environ.get("MINORCH_STATUS_FILE")
+    if path:
+        with open(path, "w") as handle:
+            handle.write(str(code))
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    _code = main(sys.argv[1:])
+    _record_status(_code)
+    sys.exit(_code)

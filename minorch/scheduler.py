@@ -38,6 +38,12 @@ POLL_INTERVAL = 0.5    # seconds between looks at the store's data_version
 RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
 MAX_RESULT_BYTES = 64 * 1024
 LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
+# Shell tasks run as `sh -c STATUS_WRAPPER` with the command in $MINORCH_COMMAND: the EXIT trap
+# records the exit status in a file, so a scheduler restarted after a crash knows how a try that
+# ended while it was down came out (and never reruns one that succeeded).
+STATUS_WRAPPER = ('__minorch_status=$MINORCH_STATUS_FILE __minorch_command=$MINORCH_COMMAND; '
+                  'unset MINORCH_STATUS_FILE MINORCH_COMMAND; '
+                  'trap \'printf "%s" "$?" > "$__minorch_status"\' EXIT; eval "$__minorch_command"')
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Scheduler:
         # loop wakes at once instead of at the end of its current wait.
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.executor.add_wakeup_fd(self._wake_r)
+        (settings.state_dir / "tmp").mkdir(mode=0o700, parents=True, exist_ok=True)
         self.sync_dags()
 
     # ------------------------------------------------------------ DAG files
@@ -125,25 +132,67 @@ class Scheduler:
     # ------------------------------------------------------------ crash recovery
 
     def recover(self) -> int:
-        """Attempts left open by a scheduler that died: kill their process trees if they still run
-        and put the task back to be tried again, without holding the interruption against retries."""
+        """Attempts left open by a scheduler that died. A try whose process still runs is killed and
+        tried again, not counted against retries. A try that ended while no scheduler ran is recorded
+        as it ended (its exit status file says how), so a success is never run again."""
         count = 0
         now = self.clock.now().timestamp()
         for attempt in self.store.open_attempts():
-            if attempt.pid and attempt.create_time is not None:
-                if find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id) is not None:
-                    kill_tree(attempt.pid, self.settings.grace)
-            self.store.finish_attempt(attempt.attempt_id, end_date=now, duration=None, exit_code=None, signal=None,
-                                      timed_out=False, outcome="interrupted", counted=False,
-                                      reason="interrupted: the scheduler stopped while this try ran; "
-                                             "it is tried again and not counted against retries")
-            tis = self.store.task_instances([attempt.run_pk]).get(attempt.run_pk, {})
-            ti = tis.get(attempt.task_id)
-            if ti is not None:
-                self.store.set_task_state(attempt.run_pk, attempt.task_id, TaskState.NONE,
-                                          [TaskState.RUNNING, TaskState.QUEUED], try_number=max(0, ti.try_number - 1),
-                                          note="interrupted by a scheduler restart")
             count += 1
+            alive = (attempt.pid and attempt.create_time is not None
+                     and find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id) is not None)
+            if alive:
+                kill_tree(attempt.pid, self.settings.grace)
+            status = self._attempt_file(attempt.attempt_id, "status")
+            code = _read_status(status) if not alive else None
+            ti = self.store.task_instances([attempt.run_pk]).get(attempt.run_pk, {}).get(attempt.task_id)
+            run = self.store.run(attempt.run_pk)
+            if code is not None and ti is not None and run is not None:
+                result = self._attempt_file(attempt.attempt_id, "result.json")
+                flight = _Inflight(attempt.run_pk, run.dag_id, run.run_id, attempt.task_id, attempt.try_number,
+                                   attempt.try_number - ti.try_base, result, None, attempt.start_date or now)
+                self._record_exit(flight, Exit(attempt.attempt_id, attempt.pid or 0, code, None,
+                                               now - (attempt.start_date or now), False, False, None, None,
+                                               f"exited with code {code} while no scheduler was running"))
+                continue
+            with self.store.write():
+                self.store.finish_attempt(attempt.attempt_id, end_date=now, duration=None, exit_code=None,
+                                          signal=None, timed_out=False, outcome="interrupted", counted=False,
+                                          reason="interrupted: the scheduler stopped while this try ran; "
+                                                 "it is tried again and not counted against retries")
+                if ti is not None:
+                    self.store.set_task_state(attempt.run_pk, attempt.task_id, TaskState.NONE,
+                                              [TaskState.RUNNING, TaskState.QUEUED],
+                                              try_number=max(ti.try_base, ti.try_number - 1),
+                                              note="interrupted by a scheduler restart")
+            status.unlink(missing_ok=True)
+        return count + self._recover_orphan_states()
+
+    def _recover_orphan_states(self) -> int:
+        """Task instances that say running/queued with no open attempt (a state file from an older
+        or interrupted writer): finish them as their last recorded try ended, else try them again."""
+        count = 0
+        runs = self.store.active_runs()
+        for run_pk, tis in self.store.task_instances(r.pk for r in runs).items():
+            for tid, ti in tis.items():
+                if not ti.state.active:
+                    continue
+                tries = [a for a in self.store.attempts(run_pk, tid) if a.try_number == ti.try_number]
+                latest = tries[-1] if tries else None
+                if latest is not None and latest.end_date is None:
+                    continue  # an open attempt: handled by recover()
+                count += 1
+                dag = self.dags.get(next(r.dag_id for r in runs if r.pk == run_pk))
+                task = dag.tasks.get(tid) if dag else None
+                if latest is not None and latest.outcome != "interrupted" and task is not None:
+                    code = None if latest.timed_out else latest.exit_code
+                    state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, latest.end_date)
+                    self.store.set_task_state(run_pk, tid, state, [ti.state], end_date=latest.end_date,
+                                              next_try_at=next_try_at, note=latest.reason)
+                else:
+                    self.store.set_task_state(run_pk, tid, TaskState.NONE, [ti.state],
+                                              try_number=max(ti.try_base, ti.try_number - 1),
+                                              note="no record of its last try: tried again")
         return count
 
     # ------------------------------------------------------------ one step
@@ -238,37 +287,46 @@ class Scheduler:
         dag = task.dag
         try_number = (ti.try_number if ti else 0) + 1
         stamp = now.timestamp()
-        if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE, try_number=try_number,
-                                         start_date=stamp, end_date=None, duration=None, next_try_at=None,
-                                         note=None):
-            return  # someone (clear, mark) changed it since the snapshot
         attempt_id = uuid.uuid4().hex
         log_path = self.log_path(run, task.task_id, try_number)
         xcom = self.store.xcoms(run.pk, task.upstream)
         context = self._context(dag, task, run, try_number, xcom)
-        env = {**os.environ, **task.opts.env, **_marker_env(dag, task, run, try_number, context)}
+        env = {**os.environ, **task.opts.env, **_marker_env(dag, task, run, try_number, context),
+               "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status"))}
         result_path = spec_path = None
         command = None
         try:
             if task.command is not None:
                 command = render(task.command, context, shell=True, where=f"{dag.file}: task '{task.task_id}'")
-                argv = [task.opts.shell, "-c", command]
+                env["MINORCH_COMMAND"] = command
+                argv = [task.opts.shell, "-c", STATUS_WRAPPER]
             else:
                 spec_path, result_path = self._python_spec(dag, task, attempt_id, context, xcom)
                 argv = [sys.executable, "-m", "minorch.runtime", str(spec_path)]
         except MinorchError as err:
             argv = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1] + '\\n'); sys.exit(1)",
                     f"minorch: {err}"]
-        launch = Launch(attempt_id=attempt_id, argv=argv, env=env, cwd=str(self.settings.root / (task.opts.cwd or "")), log_path=log_path,
-                        timeout=task.opts.timeout, grace=task.opts.grace, log_cap=self.settings.log_cap)
-        started = self.executor.start(launch)
-        self.store.start_attempt(Attempt(attempt_id, run.pk, task.task_id, -1, try_number, started.pid or None,
-                                         started.create_time or None, stamp, None, None, None, None, False, True, None,
-                                         None, str(log_path), None, None, command))
+        launch = Launch(attempt_id=attempt_id, argv=argv, env=env, cwd=str(self.settings.root / (task.opts.cwd or "")),
+                        log_path=log_path, timeout=task.opts.timeout, grace=task.opts.grace,
+                        log_cap=self.settings.log_cap)
+        # One transaction: a crash can never leave a task 'running' without its attempt row.
+        with self.store.write():
+            if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE,
+                                             try_number=try_number, start_date=stamp, end_date=None, duration=None,
+                                             next_try_at=None, note=None):
+                return  # someone (clear, mark) changed it since the snapshot
+            started = self.executor.start(launch)
+            self.store.start_attempt(Attempt(attempt_id, run.pk, task.task_id, -1, try_number, started.pid or None,
+                                             started.create_time or None, stamp, None, None, None, None, False, True,
+                                             None, None, str(log_path), None, None, command))
         counted = try_number - (ti.try_base if ti else 0)
         self.inflight[attempt_id] = _Inflight(run.pk, dag.dag_id, run.run_id, task.task_id, try_number, counted,
                                               result_path, spec_path, stamp)
         self._emit("task", run, task.task_id, "running", f"try {try_number} started", try_number)
+
+    def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
+        """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
+        return self.settings.state_dir / "tmp" / f"{attempt_id}.{suffix}"
 
     def log_path(self, run: RunRecord, task_id: str, try_number: int) -> Path:
         safe = run.run_id.replace(":", "-").replace("+", "_")
@@ -288,13 +346,11 @@ class Scheduler:
                              timezone=dag.timezone, xcom=xcom)
 
     def _python_spec(self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict) -> tuple[Path, Path]:
-        folder = self.settings.state_dir / "tmp"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if task.python is not None:
             target = {"kind": "ref", "ref": task.python, "sys_path": [str(self.settings.root)]}
         else:
             target = {"kind": "dagfile", "path": dag.source_path, "dag_id": dag.dag_id, "task_id": task.task_id}
-        spec_path, result_path = folder / f"{attempt_id}.json", folder / f"{attempt_id}.result.json"
+        spec_path, result_path = self._attempt_file(attempt_id, "json"), self._attempt_file(attempt_id, "result.json")
         write_spec(spec_path, target=target, context={**context, "xcom": xcom}, result_path=result_path,
                    max_result_bytes=MAX_RESULT_BYTES)
         return spec_path, result_path
@@ -302,38 +358,39 @@ class Scheduler:
     def handle_exits(self, exits: list[Exit]) -> None:
         for done in exits:
             flight = self.inflight.pop(done.attempt_id, None)
-            if flight is None:
-                continue
-            self._dirty = True
-            end = self.clock.now().timestamp()
-            dag = self.dags.get(flight.dag_id)
-            task = dag.tasks.get(flight.task_id) if dag else None
-            opts = task.opts if task else P.TaskOptions()
-            returncode, reason = done.returncode, done.reason
+            if flight is not None:
+                self._dirty = True
+                self._record_exit(flight, done)
+
+    def _record_exit(self, flight: _Inflight, done: Exit) -> None:
+        """Result, attempt and task state of a finished try, in one transaction."""
+        end = self.clock.now().timestamp()
+        dag = self.dags.get(flight.dag_id)
+        task = dag.tasks.get(flight.task_id) if dag else None
+        opts = task.opts if task else P.TaskOptions()
+        returncode, reason = done.returncode, done.reason
+        state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
+        if state is TaskState.UP_FOR_RETRY:
+            note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {next_try_at - end:.0f}s"
+        else:
+            note = reason if state is not TaskState.SUCCESS else None
+        with self.store.write():
             if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
-                value = flight.result_path.read_text()
-                self.store.put_xcom(flight.run_pk, flight.task_id, value)
-            for path in (flight.result_path, flight.spec_path):
-                if path is not None:
-                    path.unlink(missing_ok=True)
-            state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
-            outcome = {TaskState.UP_FOR_RETRY: "failed"}.get(state, state.value)
+                self.store.put_xcom(flight.run_pk, flight.task_id, flight.result_path.read_text())
             self.store.finish_attempt(done.attempt_id, end_date=end, duration=done.duration, exit_code=returncode,
-                                      signal=done.signal, timed_out=done.timed_out, outcome=outcome, reason=reason,
-                                      peak_rss=done.peak_rss, cpu_time=done.cpu_time)
-            if state is TaskState.UP_FOR_RETRY:
-                wait = next_try_at - end
-                note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {wait:.0f}s"
-            else:
-                note = reason if state is not TaskState.SUCCESS else None
+                                      signal=done.signal, timed_out=done.timed_out,
+                                      outcome="failed" if state is TaskState.UP_FOR_RETRY else state.value,
+                                      reason=reason, peak_rss=done.peak_rss, cpu_time=done.cpu_time)
             moved = self.store.set_task_state(flight.run_pk, flight.task_id, state, [TaskState.RUNNING],
                                               end_date=end, duration=done.duration, next_try_at=next_try_at,
                                               note=note)
-            run = self.store.run(flight.run_pk)
-            if moved and run is not None:
-                self._emit("task", run, flight.task_id, state.value, note or reason, flight.try_number)
-                if dag is not None and task is not None:
-                    self.notifier.task_changed(dag, task, run, state.value, note or reason, flight.try_number)
+        for suffix in ("json", "result.json", "status"):
+            self._attempt_file(done.attempt_id, suffix).unlink(missing_ok=True)
+        run = self.store.run(flight.run_pk)
+        if moved and run is not None:
+            self._emit("task", run, flight.task_id, state.value, note or reason, flight.try_number)
+            if dag is not None and task is not None:
+                self.notifier.task_changed(dag, task, run, state.value, note or reason, flight.try_number)
 
     # ------------------------------------------------------------ the loop
 
@@ -397,6 +454,7 @@ class Scheduler:
 
     def close(self) -> None:
         self.executor.remove_wakeup_fd(self._wake_r)
+        self.executor.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -421,6 +479,14 @@ def _dates_for_logical(dag: Dag, logical: datetime):
         return RunDates(logical, logical, end or logical)
     prev_ = schedule.prev_fire(logical)
     return RunDates(logical, prev_ or logical, logical)
+
+
+def _read_status(path: Path) -> int | None:
+    """The exit code a try wrote on its way out, or None if it never did (killed, or still running)."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _marker_env(dag: Dag, task: Task, run: RunRecord, try_number: int, context: dict) -> dict[str, str]:

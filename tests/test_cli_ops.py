@@ -354,7 +354,7 @@ def test_a_backfill_with_wait_leaves_the_runs_to_a_running_scheduler_and_waits_f
     assert "waiting for the running scheduler" in result.output and "3/3 runs done, 1 failed" in result.output
     limited = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-04", "--wait",
                   "--max-active-runs", "1")
-    assert limited.exit_code == 0  # no scheduler any more: it runs here, one run at a time
+    assert limited.exit_code == 0, limited.output + limited.stderr  # no scheduler any more: it runs here, one run at a time
     runs = sorted(open_store(project).runs("parts"), key=lambda r: r.start_date)
     assert len(runs) == 4 and all(later.start_date >= earlier.end_date for earlier, later in zip(runs, runs[1:]))
 

@@ -198,8 +198,6 @@ def ledger(project) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-@pytest.mark.xfail(strict=True, reason="recover() cannot tell a try that exited 0 while no scheduler ran from one "
-                                       "that was killed: it runs it again (at-least-once)")
 def test_a_try_that_succeeded_while_no_scheduler_ran_is_not_run_again(project, up_processes):
     store, run = queued_run(project, pause=0.3)
     first = up_processes(project)
@@ -228,9 +226,6 @@ def _crash_state(store, run, *, recorded_try: str | None) -> None:
                              timed_out=False, outcome=recorded_try, reason="exited with code 0")
 
 
-@pytest.mark.xfail(strict=True, reason="scheduler.handle_exits records the attempt and the task state in two "
-                                       "transactions; recover() only looks at open attempts, so a crash between "
-                                       "them leaves the task 'running' forever")
 def test_a_crash_between_recording_a_try_and_its_task_state_does_not_stall_the_run(project, up_processes):
     store, run = queued_run(project, pause=0)
     _crash_state(store, run, recorded_try="success")
@@ -242,9 +237,6 @@ def test_a_crash_between_recording_a_try_and_its_task_state_does_not_stall_the_r
     assert finished and state is RunState.SUCCESS and ledger(project) == []
 
 
-@pytest.mark.xfail(strict=True, reason="scheduler.launch commits the task as 'running' before it inserts the "
-                                       "attempt row; recover() only looks at open attempts, so a crash between "
-                                       "them leaves the task 'running' forever (and its process untracked)")
 def test_a_crash_between_starting_a_task_and_recording_its_try_does_not_stall_the_run(project, up_processes):
     store, run = queued_run(project, pause=0)
     _crash_state(store, run, recorded_try=None)

@@ -282,8 +282,6 @@ def test_a_task_printing_fifty_megabytes_completes_with_its_log_capped(project):
     assert "[minorch: log truncated at" in log.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="executor.py LocalExecutor._check_log: the check after the child exited cuts "
-                                       "the log back to its first half, so the last lines a task printed are lost")
 def test_the_last_line_a_task_prints_survives_the_log_cap(project):
     project.configure(minorch="log_cap = 1048576")
     project.write("dags/burst.toml", """

@@ -153,8 +153,7 @@ async def answer_dialog(pilot, **values: str) -> None:
 
 def select_task(pilot, task_id: str) -> None:
     """Put the grid's cursor on `task_id` in the newest run (the arrow keys are tested on their own)."""
-    grid = pilot.app.screen.query_one(RunGrid)
-    grid.move_cursor(row=grid.get_row_index(task_id))
+    pilot.app.screen.query_one(RunGrid).select_task(task_id)
 
 
 # ---------------------------------------------------------------- screens
@@ -173,7 +172,7 @@ def test_the_dag_list_shows_schedules_recent_runs_and_load_errors(project):
     drive(project, scenario)
 
 
-def test_the_grid_has_runs_as_columns_newest_last_and_tasks_as_rows(project):
+def test_the_grid_has_runs_as_columns_newest_last_tasks_as_rows_and_opens_a_clicked_cell(project):
     async def scenario(pilot, settings):
         await open_etl(pilot)
         lines = screen_text(pilot.app).splitlines()
@@ -184,11 +183,17 @@ def test_the_grid_has_runs_as_columns_newest_last_and_tasks_as_rows(project):
         publish_row = next(line for line in lines if line.startswith(" publish"))
         assert publish_row.split()[1:] == ["▲", "▲", "▲"]
         assert "scheduled ✗ failed" in screen_text(pilot.app)  # the status line names the selected run
+        grid = pilot.app.screen.query_one(RunGrid)
+        column = 1 + grid.label_width + 3 * 0  # the oldest run's cell of the second task row
+        await pilot.click(RunGrid, offset=(column, 3))
+        assert grid.selection() == (newest_run(settings).pk - 2, "transform")
+        await pilot.click(RunGrid, offset=(column, 3))
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen), what="a second click opens the task")
 
     drive(project, scenario)
 
 
-def test_g_shows_the_graph_with_edges_and_states_of_the_selected_run(project):
+def test_g_shows_the_graph_with_edges_and_states_where_j_and_enter_open_a_task(project):
     async def scenario(pilot, settings):
         await open_etl(pilot)
         await pilot.press("g")
@@ -196,6 +201,9 @@ def test_g_shows_the_graph_with_edges_and_states_of_the_selected_run(project):
         text = screen_text(pilot.app)
         assert "■ extract ──┬─▸ ■ transform ───▸ ✗ test ──┬─▸ ▲ publish" in text
         assert "└─▸ ■ report" in text
+        await pilot.press("j", "j", "enter")  # reading order: extract, transform, report
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen), what="task screen")
+        assert pilot.app.screen.subject.task_id == "report"
 
     drive(project, scenario)
 
@@ -355,6 +363,10 @@ def test_m_marks_the_selected_task_with_the_state_chosen(project):
         run = newest_run(settings)
         await until(pilot, lambda: states(settings, run.pk)["test"] == "success", what="test marked")
         assert states(settings, run.pk)["publish"] == "none"  # failed downstream is cleared to run on
+        await pilot.press("m")
+        await until(pilot, lambda: "Mark:" in screen_text(pilot.app), what="dialog open")
+        await pilot.press("right", "right", "space", "enter")  # success -> failed -> skipped
+        await until(pilot, lambda: states(settings, run.pk)["test"] == "skipped", what="test marked skipped")
 
     drive(project, scenario)
 

@@ -66,6 +66,7 @@ class Field:
     label: str
     default: object = None
     choices: tuple[str, ...] = ()
+    placeholder: str = ""  # shown in an empty text field
 
 
 class ActionRequested(Message):

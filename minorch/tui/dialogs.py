@@ -18,6 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
+from textual.worker import get_current_worker
 
 from ..errors import MinorchError
 from .actions import Field
@@ -45,7 +46,7 @@ class Choice(RadioButton):
 
 class ActionDialog(ModalScreen[dict | None]):
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("escape,q", "dismiss(None)", "Cancel"),  # q closes the dialog rather than quitting the app
         Binding("enter", "confirm", "OK", priority=True),
     ]
 
@@ -72,7 +73,8 @@ class ActionDialog(ModalScreen[dict | None]):
                     yield Tick(field.label, bool(field.default), id=f"field-{field.name}", compact=True)
                 elif field.kind == "text":
                     yield Label(field.label)
-                    yield TextInput(str(field.default or ""), id=f"field-{field.name}", compact=True)
+                    yield TextInput(str(field.default or ""), placeholder=field.placeholder, id=f"field-{field.name}",
+                                    compact=True)
                 else:
                     yield Label(field.label)
                     with RadioSet(id=f"field-{field.name}", compact=True):
@@ -105,9 +107,12 @@ class ActionDialog(ModalScreen[dict | None]):
     @work(thread=True, exclusive=True, group="preview")
     def _run_preview(self, answer: dict) -> None:
         try:
-            self.post_message(self.Previewed(self.preview(answer), True))
+            text, ok = self.preview(answer), True
         except MinorchError as err:
-            self.post_message(self.Previewed(str(err), False))
+            text, ok = str(err), False
+        # A thread cannot be stopped: a preview outrun by a newer answer just keeps quiet.
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Previewed(text, ok))
 
     def on_action_dialog_previewed(self, message: Previewed) -> None:
         self.query_one("#preview", Static).update(Text(message.text, style="" if message.ok else "bold red"))

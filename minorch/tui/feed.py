@@ -6,9 +6,10 @@ files and a probe of the scheduler lock. When the store or the files changed, or
 rebuilds the models the open screens show (`model.py`). It also follows the log of the
 watched try: bytes appended since the last look, or the whole tail after a truncation.
 
-Thread safety: `watch_dag`, `watch_task`, `wake` and `stop` are called from the UI thread; they
+Thread safety: `watch_dag`, `watch_task`, `unwatch`, `wake` and `stop` are called from the UI thread; they
 replace one immutable `_Want` under `_lock` and set `_event`. Everything else belongs to
-the worker thread, which owns the `Store` (opened on its first poll, in that thread).
+the worker thread, which owns the `Store` (opened on its first poll, in that thread);
+it replaces `registry` and `scheduler` whole, and the UI thread only reads them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ class Feed:
         with self._lock:
             self._want = replace(self._want, task=task, try_number=try_number)
         self._event.set()
+
+    def unwatch(self, *, dag_id: str | None = None, task: tuple[int, str] | None = None) -> None:
+        """Stop watching `dag_id` / `task` if still watched: a closing screen must not undo what the
+        screen opened after it asked for (its unmount can come after the new screen's mount)."""
+        with self._lock:
+            if dag_id is not None and self._want.dag_id == dag_id:
+                self._want = replace(self._want, dag_id=None)
+            if task is not None and self._want.task == task:
+                self._want = replace(self._want, task=None, try_number=None)
 
     def wake(self) -> None:
         """Look again at once (after an action of this UI, say) instead of at the next tick."""

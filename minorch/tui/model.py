@@ -138,7 +138,9 @@ def task_detail(store: Store, registry: Registry, run_pk: int, task_id: str, *,
     task = dag.tasks.get(task_id) if dag is not None else None
     ti = store.task_instances([run_pk])[run_pk].get(task_id)
     template = None
-    if task is not None:
-        template = task.command if task.command is not None else f"python: {task.python or getattr(task.func, '__qualname__', task_id)}"
+    if task is not None and task.command is not None:
+        template = task.command
+    elif task is not None:
+        template = f"python: {task.python or getattr(task.func, '__qualname__', task_id)}"
     return TaskDetail(run.dag_id, dag.timezone if dag is not None else default_tz, run, task_id, ti,
                       tuple(store.attempts(run_pk, task_id)), template)

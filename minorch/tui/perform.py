@@ -31,7 +31,8 @@ RUN_MARKS = ("success", "failed")
 def fields_for(action: str, target: Target, tz: str, now: float) -> list[Field]:
     """The inputs of `action`'s dialog; dates default to the last seven days in `tz`."""
     if action == "trigger":
-        return [Field("date", "text", "Logical date (blank: now; 2024-05-01 or an ISO time)", "")]
+        return [Field("date", "text", "Logical date (a day like 2024-05-01, or an ISO time)", "",
+                      placeholder="now")]
     if action == "clear" and target.task_id:
         return [Field("downstream", "check", "Also its downstream tasks", True),
                 Field("upstream", "check", "Also its upstream tasks", False),

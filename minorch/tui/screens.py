@@ -128,7 +128,7 @@ class DagScreen(Screen):
         self.show_update(self.app.latest)
 
     def on_unmount(self) -> None:
-        self.app.feed.watch_dag(None)
+        self.app.feed.unwatch(dag_id=self.dag_id)
 
     def on_screen_resume(self) -> None:
         self.app.feed.wake()
@@ -186,9 +186,8 @@ class DagScreen(Screen):
         if switcher.current == "graph":
             self.query_one(TaskGraph).select(self.task_id)
         else:
-            grid = self.query_one(RunGrid)
-            if self.task_id is not None and self.task_id in grid.rows:
-                grid.move_cursor(row=grid.get_row_index(self.task_id))
+            if self.task_id is not None:
+                self.query_one(RunGrid).select_task(self.task_id)
         self.query_one(f"#{switcher.current}").focus()
 
 
@@ -213,7 +212,7 @@ class TaskScreen(Screen):
         self.app.feed.watch_task((self.subject.run_pk, self.subject.task_id))
 
     def on_unmount(self) -> None:
-        self.app.feed.watch_task(None)
+        self.app.feed.unwatch(task=(self.subject.run_pk, self.subject.task_id))
 
     def show_update(self, update: Update) -> None:
         task = update.task
@@ -234,7 +233,8 @@ class TaskScreen(Screen):
         self.query_one("#topbar", Static).update(top)
         attempt = task.attempt(self.try_number)
         if attempt is not None:
-            command = Text.assemble((f"try {attempt.try_number} ran: ", "grey62"), attempt.command or task.template or "")
+            ran = attempt.command or task.template or ""
+            command = Text.assemble((f"try {attempt.try_number} ran: ", "grey62"), ran)
         else:
             command = Text.assemble(("not run yet; command: ", "grey62"), task.template or "-")
         self.query_one("#command", Static).update(command)

@@ -43,11 +43,12 @@ class AttemptTable(ActionKeys, DataTable):
         for a in detail.attempts:
             outcome = state_text(a.outcome) if a.outcome else state_text("running")
             exit_code = f"signal {a.signal}" if a.signal else ("-" if a.exit_code is None else str(a.exit_code))
-            rows.append((str(a.try_number), (
-                Text(str(a.try_number), justify="right"), outcome, fmt.when(a.start_date, detail.timezone, seconds=True),
-                Text(fmt.duration(a.duration), justify="right"), Text(exit_code, justify="right"),
-                Text(fmt.size(a.peak_rss), justify="right"), Text(fmt.duration(a.cpu_time), justify="right"),
-                a.reason or "")))
+            cells = (Text(str(a.try_number), justify="right"), outcome,
+                     fmt.when(a.start_date, detail.timezone, seconds=True),
+                     *(Text(value, justify="right") for value in (fmt.duration(a.duration), exit_code,
+                                                                  fmt.size(a.peak_rss), fmt.duration(a.cpu_time))),
+                     a.reason or "")
+            rows.append((str(a.try_number), cells))
         fill(self, rows)
         if self.chosen is None and rows:
             self.move_cursor(row=len(rows) - 1)

@@ -16,7 +16,7 @@ def fill(table: DataTable, rows: Sequence[tuple[str, Sequence]]) -> None:
         for key, cells in rows:
             for column, old, new in zip(columns, table.get_row(key), cells):
                 if old != new:
-                    table.update_cell(key, column, new)
+                    table.update_cell(key, column, new, update_width=True)
         return
     cursor = cursor_row_key(table)
     column = table.cursor_coordinate.column

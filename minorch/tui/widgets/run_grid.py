@@ -2,30 +2,33 @@
 
 The first row holds the runs' own states; every other cell is one task instance. Column
 labels are the runs' day of month (or hour, or minute, whichever tells neighbours apart);
-the screen's status line names the highlighted run in full.
+the screen's status line names the highlighted run in full. The task column and the
+label row stay in place while the cells scroll.
+
+Drawn with the line API: a refresh rebuilds ~20 strips (about 1 ms) where a DataTable
+re-rendered every cell (~500, about 40 ms) whenever one changed.
 """
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
+from textual.geometry import Region, Size, Spacing
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from .. import fmt
 from ..actions import ActionKeys, Target, action_bindings
 from ..model import DagDetail
 from ..palette import STATE_LOOK, UNKNOWN
-from .rows import fill
 
 RUN_ROW = "\x00run"  # row key of the run states (no task id starts with NUL)
-
-
-def _cell(state: object | None) -> Text:
-    if state is None:
-        return Text("")
-    char, colour = STATE_LOOK.get(str(state), UNKNOWN)
-    return Text(char, style=colour, justify="center")
+CELL = 3             # columns per run
+CURSOR = Style(reverse=True)
+HEADER = Style(color="grey62")
 
 
 def _labels(detail: DagDetail) -> tuple[str, list[str]]:
@@ -37,18 +40,20 @@ def _labels(detail: DagDetail) -> tuple[str, list[str]]:
     return "minute", [s[14:16] for s in stamps]
 
 
-class RunGrid(ActionKeys, DataTable):
-    """Enter on a task cell posts `Chosen`; moving posts `Highlighted`. The task column stands for the newest run."""
+class RunGrid(ActionKeys, ScrollView, can_focus=True):
+    """Enter (or a second click) on a cell posts `Chosen`; moving posts `Highlighted`."""
 
     OFFERS = ("clear", "retry", "mark", "trigger", "backfill", "pause")
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open"),
+        Binding("enter", "choose", "Open"),
         *action_bindings("clear", "retry", "mark"),
         *action_bindings("trigger", "backfill", "pause", show=False),  # the footer is full; ? and ctrl+p list them
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("h", "cursor_left", "Left", show=False),
-        Binding("l", "cursor_right", "Right", show=False),
+        Binding("down,j", "move(1, 0)", "Down", show=False),
+        Binding("up,k", "move(-1, 0)", "Up", show=False),
+        Binding("right,l", "move(0, 1)", "Right", show=False),
+        Binding("left,h", "move(0, -1)", "Left", show=False),
+        Binding("home", "move(0, -1000000)", "Oldest run", show=False),
+        Binding("end", "move(0, 1000000)", "Newest run", show=False),
     ]
 
     class Highlighted(Message):
@@ -64,48 +69,126 @@ class RunGrid(ActionKeys, DataTable):
             self.task_id = task_id
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="cell", fixed_columns=1, cell_padding=0, zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.detail: DagDetail | None = None
+        self.keys: list[str] = []  # row keys: RUN_ROW, then task ids
+        self.row = 1               # cursor: index into `keys`
+        self.column = -1           # cursor: index into detail.runs (-1: no runs)
+        self.label_width = 0       # columns of the task column, which does not scroll
+        self._header = (Strip.blank(0), Strip.blank(0))
+        self._rows: list[tuple[Strip, Strip]] = []
 
     def show(self, detail: DagDetail) -> None:
-        old, self.detail = self.detail, detail
-        runs = [str(r.pk) for r in detail.runs]
-        rows = [(RUN_ROW, (Text(" run", style="bold"), *(_cell(r.state) for r in detail.runs)))]
-        for tid in detail.task_ids:
-            cells = [_cell(ti.state) if (ti := detail.tis.get((r.pk, tid))) else _cell(None) for r in detail.runs]
-            rows.append((tid, (Text(f" {tid} "), *cells)))
-        if old is not None and [k.value for k in self.columns][1:] == runs and old.task_ids == detail.task_ids:
-            fill(self, rows)
-            return
-        first = old is None or not self.row_count
-        row_key, column_key = self._cursor_keys()
-        self.clear(columns=True)
+        """Draw `detail`, keeping the cursor on the same run and row (the newest run at first)."""
+        first = self.detail is None
+        row_key, run_pk = self._cursor_keys()
+        self.detail = detail
+        self.keys = [RUN_ROW, *detail.task_ids]
+        pks = [r.pk for r in detail.runs]
+        self.row = self.keys.index(row_key) if row_key in self.keys else min(1, len(self.keys) - 1)
+        self.column = pks.index(run_pk) if run_pk in pks else len(pks) - 1
         unit, labels = _labels(detail)
-        width = max([len(t) + 2 for t in detail.task_ids] + [len(unit) + 9])
-        self.add_column(Text(f" task ({unit})"), key="task", width=width)
-        for key, label in zip(runs, labels):
-            self.add_column(Text(label, justify="center"), key=key, width=3)
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        keys = [k for k, _ in rows]
-        if first or row_key not in keys:
-            row_key = keys[1] if len(keys) > 1 else keys[0]
-        column = runs.index(column_key) + 1 if column_key in runs else len(runs)
-        self.move_cursor(row=keys.index(row_key), column=column)
+        self._unit, self._run_labels = unit, labels
+        self.label_width = max([len(t) + 2 for t in detail.task_ids] + [len(unit) + 9])
+        self.virtual_size = Size(self.label_width + CELL * len(pks), len(self.keys) + 1)
+        self._paint()
+        if first:  # scroll to the newest run once the widget has its size
+            self.call_after_refresh(self._moved, scroll=True)
+        elif (row_key, run_pk) != self._cursor_keys():
+            self._moved(scroll=True)
 
-    def _cursor_keys(self) -> tuple[str | None, str | None]:
-        if not self.row_count:
+    def _cursor_keys(self) -> tuple[str | None, int | None]:
+        if self.detail is None or not self.keys:
             return None, None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return key.row_key.value, key.column_key.value
+        run = self.detail.runs[self.column] if 0 <= self.column < len(self.detail.runs) else None
+        return self.keys[self.row], (run.pk if run else None)
+
+    def _paint(self) -> None:
+        detail, console = self.detail, self.app.console
+
+        def strip(text: Text) -> Strip:
+            return Strip(list(text.render(console)), text.cell_len)
+
+        header_cells = Text()
+        for index, label in enumerate(self._run_labels):
+            header_cells.append(f"{label:>2} ", CURSOR if index == self.column else HEADER)
+        self._header = (strip(Text(f" task ({self._unit})".ljust(self.label_width), HEADER)), strip(header_cells))
+        self._rows = []
+        for number, key in enumerate(self.keys):
+            label = Text(" run" if key == RUN_ROW else f" {key}", style="bold" if number == self.row else "")
+            label.pad_right(self.label_width - label.cell_len)
+            cells = Text()
+            for index, run in enumerate(detail.runs):
+                if key == RUN_ROW:
+                    state = str(run.state)
+                else:
+                    ti = detail.tis.get((run.pk, key))
+                    state = str(ti.state) if ti is not None else None
+                char, colour = STATE_LOOK.get(state, UNKNOWN) if state is not None else (" ", "")
+                style = Style.parse(colour) if colour else Style()
+                if number == self.row and index == self.column:
+                    style += CURSOR
+                cells.append(f" {char} ", style)
+            self._rows.append((strip(label), strip(cells)))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        scroll_x, scroll_y = self.scroll_offset
+        if y == 0:
+            label, cells = self._header
+        elif y - 1 + scroll_y < len(self._rows):
+            label, cells = self._rows[y - 1 + scroll_y]
+        else:
+            return Strip.blank(width, self.rich_style)
+        fixed = min(self.label_width, width)
+        start = -(-scroll_x // CELL) * CELL  # whole cells only: round up, so the newest run is never cut
+        return Strip.join([label.crop_extend(0, fixed, self.rich_style),
+                           cells.crop_extend(start, start + width - fixed, self.rich_style)])
+
+    def _moved(self, *, scroll: bool) -> None:
+        if scroll and self.keys:
+            # The label row and the task column do not scroll: keep the cursor clear of them.
+            region = Region(self.label_width + CELL * max(0, self.column), self.row + 1, CELL, 1)
+            self.scroll_to_region(region, spacing=Spacing(1, 0, 0, self.label_width), animate=False, force=True)
+        self.post_message(self.Highlighted(*self.selection()))
+
+    def action_move(self, rows: int, columns: int) -> None:
+        if self.detail is None or not self.keys:
+            return
+        self.row = max(0, min(len(self.keys) - 1, self.row + rows))
+        if self.detail.runs:
+            self.column = max(0, min(len(self.detail.runs) - 1, self.column + columns))
+        self._paint()
+        self._moved(scroll=True)
+
+    def select_task(self, task_id: str) -> None:
+        """Put the cursor on `task_id`'s row, in the same run."""
+        if task_id in self.keys:
+            self.action_move(self.keys.index(task_id) - self.row, 0)
+
+    def action_choose(self) -> None:
+        pk, task_id = self.selection()
+        if pk is not None:
+            self.post_message(self.Chosen(pk, task_id))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or self.detail is None or offset.y == 0:
+            return
+        row = offset.y - 1 + self.scroll_offset.y
+        column = (offset.x - self.label_width + self.scroll_offset.x) // CELL if offset.x >= self.label_width else self.column
+        if row >= len(self.keys) or not 0 <= column < len(self.detail.runs):
+            return
+        if (row, column) == (self.row, self.column):
+            self.action_choose()
+            return
+        self.action_move(row - self.row, column - self.column)
 
     def selection(self) -> tuple[int | None, str | None]:
-        """(run pk, task id) under the cursor; task None on the run row; the newest run on the task column."""
-        if self.detail is None or not self.row_count:
-            return None, None
-        row_key, column_key = self._cursor_keys()
-        run = self.detail.run(int(column_key)) if column_key not in (None, "task") else self.detail.latest
-        return (run.pk if run else None), (None if row_key == RUN_ROW else row_key)
+        """(run pk, task id) under the cursor; task None on the run row."""
+        row_key, run_pk = self._cursor_keys()
+        return run_pk, (None if row_key in (None, RUN_ROW) else row_key)
 
     def target(self) -> Target | None:
         if self.detail is None:
@@ -113,13 +196,3 @@ class RunGrid(ActionKeys, DataTable):
         pk, task_id = self.selection()
         run = self.detail.run(pk)
         return Target(self.detail.item.dag_id, pk, run.run_id if run else None, task_id)
-
-    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
-        event.stop()
-        self.post_message(self.Highlighted(*self.selection()))
-
-    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
-        event.stop()
-        pk, task_id = self.selection()
-        if pk is not None:
-            self.post_message(self.Chosen(pk, task_id))
