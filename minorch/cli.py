@@ -306,3 +306,4 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 # Commands defined in their own modules register themselves on `main` when imported.
 from . import cli_ops  # noqa: E402,F401
+from . import cli_ui  # noqa: E402,F401

@@ -279,6 +279,7 @@ class Scheduler:
                     self.store.set_task_state(run.pk, tid, TaskState.FAILED, [ti.state], end_date=stamp,
                                               note=action.reason)
         if self.store.set_run_state(run.pk, action.state, [RunState.RUNNING], now=stamp):
+            self._dirty = True  # a max_active_runs slot is free: a queued run may start now
             self._emit("run", run, None, action.state.value, action.reason)
 
     # ------------------------------------------------------------ tries

@@ -105,13 +105,29 @@ def test_a_backfill_with_wait_writes_every_partition_and_reprocessing_all_writes
     assert first["2024-01-05.txt"] == b"2024-01-05 from 2024-01-04T02:30:00+01:00 to 2024-01-05T02:30:00+01:00\n"
 
     again = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-14", "--reprocess", "all",
-                "--wait", "--max-active-runs", "2")
+                "--wait")
     assert again.exit_code == 0, again.output
     assert "created 0 runs, re-running 14" in again.output
     assert outputs(project.parent / "out") == first
     tasks = json.loads(cli(project, "tasks", "parts", "2024-01-05", "--json").output)
     assert [(t["task_id"], t["state"], t["tries"]) for t in tasks["tasks"]] == [("write", "success", 2),
                                                                                 ("check", "success", 2)]
+
+
+def test_a_backfill_with_max_active_runs_1_runs_its_runs_one_after_another(project: Path):
+    # In a child process with a time limit: a run waiting for a free slot must start when the
+    # run before it finishes, not at some later, unrelated event.
+    command = [sys.executable, "-c", "import sys, minorch.cli_ops; from minorch.cli import main; main(sys.argv[1:])",
+               "--config", str(project), "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-04",
+               "--wait", "--max-active-runs", "1"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        pytest.fail("the next queued run never started after the one before it finished")
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = sorted(open_store(project).runs("parts"), key=lambda r: r.start_date)
+    assert len(runs) == 4 and all(later.start_date >= earlier.end_date for earlier, later in zip(runs, runs[1:]))
 
 
 def test_a_backfill_without_reprocessing_skips_the_dates_that_ran(project: Path):
@@ -352,11 +368,6 @@ def test_a_backfill_with_wait_leaves_the_runs_to_a_running_scheduler_and_waits_f
         stop_scheduler(proc)
     assert result.exit_code == 1
     assert "waiting for the running scheduler" in result.output and "3/3 runs done, 1 failed" in result.output
-    limited = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-04", "--wait",
-                  "--max-active-runs", "1")
-    assert limited.exit_code == 0, limited.output + limited.stderr  # no scheduler any more: it runs here, one run at a time
-    runs = sorted(open_store(project).runs("parts"), key=lambda r: r.start_date)
-    assert len(runs) == 4 and all(later.start_date >= earlier.end_date for earlier, later in zip(runs, runs[1:]))
 
 
 def test_logs_follow_prints_a_running_try_until_it_ends(project: Path):

@@ -199,10 +199,11 @@ def ledger(project) -> list[str]:
 
 
 def test_a_try_that_succeeded_while_no_scheduler_ran_is_not_run_again(project, up_processes):
-    store, run = queued_run(project, pause=0.3)
+    store, run = queued_run(project, pause=1.0)
     first = up_processes(project)
     assert wait_until(lambda: any(a.end_date is None for a in store.attempts(run.pk)))
     first.kill()
+    assert [a.end_date for a in store.attempts(run.pk)] == [None]  # killed while the try ran
     assert wait_until(lambda: "success" in ledger(project), timeout=5)
     second = up_processes(project)
     finished = wait_until(lambda: store.run(run.pk).state.finished, timeout=5)

@@ -22,6 +22,7 @@ from ..planner import run_id_for
 from ..registry import Registry
 from ..states import FAILED_LIKE
 from ..store import RunRecord, Store
+from . import fmt
 from .actions import Field, Target
 
 TASK_MARKS = ("success", "failed", "skipped")
@@ -92,7 +93,7 @@ def preview(settings: Settings, registry: Registry | None, action: str, target: 
             plan = ops.backfill(settings, store, dag, answer["start"], answer["end"], reprocess=answer["reprocess"],
                                 dry_run=True, now=now)
             dates = plan.created + plan.cleared
-            span = f" ({dates[0][:16]} .. {dates[-1][:16]})" if dates else ""
+            span = f" ({fmt.when(min(dates), dag.timezone)} .. {fmt.when(max(dates), dag.timezone)})" if dates else ""
             return (f"creates {len(plan.created)} runs, runs {len(plan.cleared)} again, "
                     f"leaves {len(plan.skipped)} alone{span}")
         run = _run(store, target)

@@ -134,7 +134,7 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_y = self.scroll_offset.y
         if y == 0:
             label, cells = self._header
         elif y - 1 + scroll_y < len(self._rows):
@@ -142,9 +142,13 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         else:
             return Strip.blank(width, self.rich_style)
         fixed = min(self.label_width, width)
-        start = -(-scroll_x // CELL) * CELL  # whole cells only: round up, so the newest run is never cut
+        start = self._first_cell()
         return Strip.join([label.crop_extend(0, fixed, self.rich_style),
                            cells.crop_extend(start, start + width - fixed, self.rich_style)])
+
+    def _first_cell(self) -> int:
+        """Where the visible cells start: the scroll offset rounded up to whole cells (never cuts the newest run)."""
+        return -(-self.scroll_offset.x // CELL) * CELL
 
     def _moved(self, *, scroll: bool) -> None:
         if scroll and self.keys:
@@ -177,7 +181,9 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         if offset is None or self.detail is None or offset.y == 0:
             return
         row = offset.y - 1 + self.scroll_offset.y
-        column = (offset.x - self.label_width + self.scroll_offset.x) // CELL if offset.x >= self.label_width else self.column
+        column = self.column
+        if offset.x >= self.label_width:
+            column = (offset.x - self.label_width + self._first_cell()) // CELL
         if row >= len(self.keys) or not 0 <= column < len(self.detail.runs):
             return
         if (row, column) == (self.row, self.column):
