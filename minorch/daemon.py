@@ -1,9 +1,9 @@
 """`minorch up`: the scheduler loop until SIGTERM/SIGINT, headless or under the TUI.
 
 Start: take the state folder's lock (a second scheduler exits 2 naming the holder), recover
-tries a crashed scheduler left running (kill their trees, try them again without counting
-the crash against retries), create `@reboot` runs, log "scheduler ready" and, under systemd
-with `Type=notify`, send READY=1.
+the tries a crashed scheduler left open (a try still running is killed and tried again
+without counting against retries; one that ended meanwhile is recorded as it ended), create
+`@reboot` runs, log "scheduler ready" and, under systemd with `Type=notify`, send READY=1.
 
 Shutdown on SIGTERM or SIGINT: create no more runs or tries and give running tries
 `grace` seconds (minorch.grace) to finish; then the executor sends SIGTERM to what is
@@ -115,8 +115,9 @@ class Daemon:
         """Recover, queue `@reboot` runs, say "scheduler ready" (with the ms since exec)."""
         recovered = self.scheduler.recover()
         if recovered:
-            log.warning("recovered %d tries left running by a scheduler that stopped unexpectedly; they run again "
-                        "and do not count against their retries", recovered)
+            log.warning("recovered %d tries left open by a scheduler that stopped unexpectedly: tries still running "
+                        "were stopped and run again without counting against retries, ended ones recorded as they "
+                        "ended", recovered)
         now = self.scheduler.clock.now()
         for dag in self.scheduler.dags.values():
             if dag.schedule is not None and dag.schedule.kind == "reboot":

@@ -48,10 +48,13 @@ class TaskOptions:
     on_failure: tuple = ()
     on_retry: tuple = ()
     on_success: tuple = ()
+    poke_interval: float = 60.0  # sensors: seconds between pokes
+    soft_fail: bool = False      # sensors: a sensor that times out is skipped, not failed
 
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
-TASK_KEYS = TASK_OPTIONS | {"command", "python", "after", "description", "source_line"}
+TASK_KEYS = TASK_OPTIONS | {"command", "python", "after", "description", "source_line", "sensor", "branch",
+                            "short_circuit"}
 DAG_KEYS = frozenset({"schedule", "timezone", "start_date", "end_date", "catchup", "max_active_runs",
                       "max_active_tasks", "dagrun_timeout", "description", "tags", "interval_semantics",
                       "paused", "on_sla_miss", "source_line", "tasks"}) | TASK_OPTIONS
@@ -102,11 +105,11 @@ def _coerce_task_option(name: str, value: Any) -> Any:
         return _check_int(name, value, 0)
     if name == "skip_exit_code":
         return _check_int(name, value, 0)
-    if name in ("retry_delay", "grace"):
+    if name in ("retry_delay", "grace", "poke_interval"):
         return parse_duration(value, name=name)
     if name in ("max_retry_delay", "timeout", "sla"):
         return None if value is None else parse_duration(value, name=name)
-    if name == "retry_exponential_backoff":
+    if name in ("retry_exponential_backoff", "soft_fail"):
         return _check_bool(name, value)
     if name == "trigger_rule":
         try:
@@ -182,9 +185,13 @@ class Task:
     line: int | None = None
     dag: Dag | None = field(default=None, repr=False)
     opts: TaskOptions = field(default_factory=TaskOptions)
+    flavor: str | None = None   # "branch", "short_circuit" or "sensor"
+    sensor: dict | None = None  # what a sensor waits for: {"file": ...}, {"until": ...}, {"dag": .., "task": ..}, {"command": ...}
 
     @property
     def kind(self) -> str:
+        if self.sensor is not None:
+            return "sensor"
         return "shell" if self.command is not None else "python"
 
     # --- dependencies: a >> b, a >> [b, c], [a, b] >> c, a << b
@@ -396,6 +403,35 @@ def task(func: Callable | None = None, **options: Any):
     return lambda fn: _TaskFactory(fn, options)
 
 
+def _branch(func: Callable | None = None, **options: Any):
+    """`@task.branch`: the function returns the task id (or list of ids) of the direct downstream
+    tasks to follow; the other direct downstream tasks are skipped."""
+    return task(func, **options, branch=True)
+
+
+def _short_circuit(func: Callable | None = None, **options: Any):
+    """`@task.short_circuit`: a falsy return value skips every task downstream of it."""
+    return task(func, **options, short_circuit=True)
+
+
+task.branch = _branch
+task.short_circuit = _short_circuit
+
+
+def sensor(task_id: str, *, file: str | None = None, until: str | None = None, dag: str | None = None,
+           task: str | None = None, command: str | None = None, **options: Any) -> Task:
+    """A task that waits for a condition without holding a slot between pokes:
+    `file` (a glob, templated), `until` (a time, templated), `dag` + `task` (that task of another
+    DAG succeeded for the same day), or `command` (exits 0). Options: poke_interval, timeout
+    (the whole wait), soft_fail (skip instead of fail when it times out)."""
+    file_, line = _caller_location()
+    waits = {k: v for k, v in (("file", file), ("until", until), ("dag", dag), ("task", task),
+                               ("command", command)) if v is not None}
+    description = options.pop("description", None)
+    return _current_dag("sensor").add(Task(task_id=task_id, given={**options, "sensor": waits},
+                                           description=description, file=file_, line=line))
+
+
 def load_dag_file(path: str) -> list[Dag]:
     """Execute a Python DAG file and return the DAGs it created (unbuilt: raw `given` options)."""
     import importlib.util
@@ -566,10 +602,12 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
     for key in entry:
         if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
             raise fail(unknown_key(key, TASK_KEYS, "task"), key)
-    kinds = [k for k in ("command", "python") if entry.get(k) is not None] + (["_callable"] if entry.get("_callable") else [])
+    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + \
+        (["_callable"] if entry.get("_callable") else [])
     if len(kinds) != 1:
-        raise fail(DagError(f"task '{tid}' needs exactly one of command or python",
+        raise fail(DagError(f"task '{tid}' needs exactly one of command, python or sensor",
                             hint='write command = "..." for a shell task or python = "module:function"'))
+    flavor = _check_flavor(tid, entry, fail)
     for key in ("command", "python", "description"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise fail(DagError(f"{key} must be a string, not {entry[key]!r}", hint=f'write {key} = "..."'), key)
@@ -594,7 +632,42 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
                                     'to minorch.toml with command = "...", webhook = "..." or mail = "..."'), key)
     return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=after,
                 given=dict(entry), xcom_args=dict(entry.get("_xcom_args", {})), description=entry.get("description"),
-                file=file, line=where, opts=opts)
+                file=file, line=where, opts=opts, flavor=flavor,
+                sensor=dict(entry["sensor"]) if flavor == "sensor" else None)
+
+
+SENSOR_KINDS = ("file", "until", "dag", "command")
+
+
+def _check_flavor(tid: str, entry: Mapping[str, Any], fail) -> str | None:
+    """"branch", "short_circuit" (Python tasks only), "sensor" (with a valid `sensor` table) or None."""
+    for key in ("branch", "short_circuit"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
+    flags = [k for k in ("branch", "short_circuit") if entry.get(k)]
+    if len(flags) > 1:
+        raise fail(DagError(f"task '{tid}' cannot be both a branch and a short-circuit"), "branch")
+    if flags and entry.get("python") is None and not entry.get("_callable"):
+        raise fail(DagError(f"{flags[0]} works on Python tasks: its return value decides",
+                            hint='write python = "module:function" (or use @task.branch in a Python DAG file)'),
+                   flags[0])
+    if entry.get("sensor") is None:
+        return flags[0] if flags else None
+    waits = entry["sensor"]
+    hint = ('write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
+            '{ dag = "other", task = "load" } or { command = "test -f ready" }')
+    if not isinstance(waits, Mapping):
+        raise fail(DagError(f"sensor must be a table, not {waits!r}", hint=hint), "sensor")
+    unknown = [k for k in waits if k not in SENSOR_KINDS + ("task",)]
+    if unknown:
+        raise fail(DagError(f"unknown sensor key '{unknown[0]}'",
+                            hint=did_you_mean(unknown[0], SENSOR_KINDS + ("task",)) or hint), "sensor")
+    kinds = [k for k in SENSOR_KINDS if k in waits]
+    if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]):
+        raise fail(DagError(f"sensor '{tid}' must wait for exactly one thing", hint=hint), "sensor")
+    if any(not isinstance(v, str) or not v for v in waits.values()):
+        raise fail(DagError(f"sensor '{tid}': values must be non-empty strings", hint=hint), "sensor")
+    return "sensor"
 
 
 def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:

@@ -22,12 +22,21 @@ the SIGTERM (a grandchild that called setsid is outside the process group) and
 nothing of it outlives its Exit. An attempt that exits on its own is not swept:
 background processes it left behind keep running.
 
-Resources: two file descriptors per running child (its pidfd and its log file).
+Python tasks: a ``[sys.executable, "-m", "minorch.runtime", SPEC]`` launch is forked by
+the fork server (`minorch.forkserver`, started at the first one), ~1 ms instead of ~50 ms.
+The server reaps it and reports its end on a socket that `wait` watches; signals go
+straight to the task's group and tree. If the server dies, its running tasks' ends are
+seen on their pidfds, "exit status lost: the fork server died", and the next launch
+starts a new one. One that never forked is not restarted (as with ``fork_server=False``).
+
+Resources: two file descriptors per running child (its pidfd and its log file), plus
+the fork server's socket while it runs.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import selectors
 import signal
@@ -40,6 +49,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import psutil
+
+from .forkserver import ForkServer, ServerGone, spec_of
+
+log = logging.getLogger("minorch.executor")
 
 LOG_FIRST_CHECK = 0.05  # seconds after the start; soon, since a runaway writer fills 50 MB by then
 LOG_CHECK_INTERVAL = 0.5  # seconds between log size checks of a child that writes little
@@ -119,8 +132,9 @@ class _Reaped(NamedTuple):
 @dataclass(eq=False)
 class _Child:
     launch: Launch
-    popen: subprocess.Popen
-    pidfd: int | None
+    pid: int
+    popen: subprocess.Popen | None  # None: forked by the fork server, which reaps it
+    pidfd: int | None  # of a forked child, watched only once its server died
     logfd: int
     started: float
     deadline: float | None
@@ -135,19 +149,17 @@ class _Child:
     tree: list[psutil.Process] = field(default_factory=list)
     status: _Reaped | None = None  # set once the leader is reaped
 
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
 
 class LocalExecutor:
     """Runs attempts as child processes of this process. See the module docstring."""
 
-    def __init__(self, clock_monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock_monotonic: Callable[[], float] = time.monotonic, fork_server: bool = True) -> None:
         self._now = clock_monotonic
         self._children: dict[str, _Child] = {}
         self._failed: list[Exit] = []
         self._selector = selectors.DefaultSelector()
+        self._forking = fork_server and hasattr(os, "pidfd_open")
+        self._server: ForkServer | None = None
 
     def start(self, launch: Launch) -> Started:
         """Spawn `launch` now. A spawn that fails (command or cwd missing, not
@@ -165,28 +177,21 @@ class LocalExecutor:
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
         before = _boot_ticks()
         try:
-            # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
-            popen = subprocess.Popen(
-                launch.argv, stdin=subprocess.DEVNULL, stdout=logfd, stderr=subprocess.STDOUT,
-                env=env, cwd=launch.cwd, close_fds=True, start_new_session=True)
+            pid, popen, pidfd = self._spawn(launch, env, logfd)
         except (OSError, ValueError) as err:
             code, reason = _spawn_failure(launch, err)
             os.write(logfd, f"[minorch: {reason}]\n".encode())
             os.close(logfd)
             return self._fail(launch, code, reason)
-        create_time = _create_time(popen.pid, before, _boot_ticks())
-        try:
-            pidfd: int | None = os.pidfd_open(popen.pid)
-        except (AttributeError, OSError):
-            pidfd = None
+        create_time = _create_time(pid, before, _boot_ticks())
         size = os.fstat(logfd).st_size
-        child = _Child(launch, popen, pidfd, logfd, started=now,
+        child = _Child(launch, pid, popen, pidfd, logfd, started=now,
                        deadline=None if launch.timeout is None else now + launch.timeout,
                        log_next=now + LOG_FIRST_CHECK, log_size=size, log_at=now)
-        if pidfd is not None:
+        if pidfd is not None and popen is not None:
             self._selector.register(pidfd, selectors.EVENT_READ, child)
         self._children[launch.attempt_id] = child
-        return Started(launch.attempt_id, popen.pid, create_time)
+        return Started(launch.attempt_id, pid, create_time)
 
     def running(self) -> int:
         """Attempts started whose Exit has not been returned yet."""
@@ -200,6 +205,9 @@ class LocalExecutor:
         exits, self._failed = self._failed, []
         ready = {key.data for key, _ in self._selector.select(0) if key.data is not None}
         now = self._now()
+        server = self._server
+        if server is not None and (server in ready or server.pending):
+            self._collect(server, now)
         for child in list(self._children.values()):
             done = self._step(child, now, child.pidfd is None or child in ready)
             if done is not None:
@@ -210,7 +218,7 @@ class LocalExecutor:
         """Block until a child exits, a wakeup fd is readable, the next internal
         deadline passes, or `timeout` seconds (None: no limit) elapse. Call `poll`
         afterwards. Returns at once if an Exit is already pending."""
-        if self._failed:
+        if self._failed or (self._server is not None and self._server.pending):
             return
         due = self._next_due()
         if due is not None:
@@ -226,7 +234,9 @@ class LocalExecutor:
         self._selector.unregister(fd)
 
     def close(self) -> None:
-        """Release the selector; call once nothing runs any more (after `shutdown`)."""
+        """Stop the fork server and release the selector; call once nothing runs any
+        more (after `shutdown`)."""
+        self._stop_server()
         self._selector.close()
 
     def cancel(self, attempt_id: str, reason: str) -> None:
@@ -255,7 +265,65 @@ class LocalExecutor:
             exits += self.poll()
         for child in list(self._children.values()):
             exits.append(self._abandon(child))
+        self._stop_server()
         return exits
+
+    # -- the fork server ---------------------------------------------------------
+
+    def _spawn(self, launch: Launch, env: dict[str, str], logfd: int) -> tuple[int, subprocess.Popen | None, int | None]:
+        """Start `launch` in a session of its own: (pid, its Popen or None when the fork
+        server forked it, pidfd). Raises what Popen raises; so does the server for a bad cwd."""
+        base = os.environ if self._server is None else self._server.env
+        if self._forking and spec_of(launch.argv, launch.env, base, launch.attempt_id):
+            try:
+                if self._server is None:
+                    self._server = ForkServer(dict(os.environ))
+                    self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
+                forked = self._server.fork(launch.argv[3], env, launch.cwd or os.getcwd(), logfd)
+                if forked is not None:
+                    return forked[0], None, forked[1]
+            except ServerGone as gone:
+                self._drop_server(f"{gone}; this try starts a new interpreter")
+        # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
+        popen = subprocess.Popen(
+            launch.argv, stdin=subprocess.DEVNULL, stdout=logfd, stderr=subprocess.STDOUT,
+            env=env, cwd=launch.cwd, close_fds=True, start_new_session=True)
+        try:
+            pidfd: int | None = os.pidfd_open(popen.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        return popen.pid, popen, pidfd
+
+    def _collect(self, server: ForkServer, now: float) -> None:
+        """Take the ends the fork server reported; forget it once it died."""
+        for ended in server.ended():
+            child = next((c for c in self._children.values() if c.pid == ended.pid and c.popen is None), None)
+            if child is not None:
+                child.status = _status(ended.status, now - child.started, ended.rss, ended.cpu)
+                self._drop_pidfd(child)
+        if server.dead:
+            self._drop_server(server.describe())
+
+    def _drop_server(self, why: str) -> None:
+        """Stop and forget the fork server; the tries it ran are watched on their pidfds
+        and end without an exit status. A server that never forked is not started again."""
+        server = self._stop_server()
+        watched = self._selector.get_map()
+        orphans = [c for c in self._children.values() if c.popen is None and c.status is None
+                   and c.pidfd not in watched]  # not those of an earlier server
+        for child in orphans:
+            self._selector.register(child.pidfd, selectors.EVENT_READ, child)
+        if server is None or server.forks == 0:
+            self._forking = False
+            why += "; it is not started again"
+        log.warning("fork server: %s (%d running tries end without an exit status)", why, len(orphans))
+
+    def _stop_server(self) -> ForkServer | None:
+        server, self._server = self._server, None
+        if server is not None:
+            self._selector.unregister(server.fileno())
+            server.close()
+        return server
 
     # -- one child -------------------------------------------------------------
 
@@ -281,6 +349,10 @@ class LocalExecutor:
         return self._finish(child)
 
     def _reap(self, child: _Child, now: float) -> None:
+        if child.popen is None:  # forked by a fork server that died: its exit status is gone
+            child.status = _Reaped(None, None, now - child.started, None, None)
+            self._drop_pidfd(child)
+            return
         try:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         except ChildProcessError:  # reaped by someone else: the facts are lost
@@ -290,9 +362,7 @@ class LocalExecutor:
         if pid == 0:
             return
         self._drop_pidfd(child)  # a dead child's pidfd stays readable: keep it out of `wait`
-        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        child.status = _Reaped(code, sig, now - child.started, usage.ru_maxrss * _RSS_UNIT,
+        child.status = _status(status, now - child.started, usage.ru_maxrss * _RSS_UNIT,
                                usage.ru_utime + usage.ru_stime)
         # Tell Popen the child is reaped, so it never waits for this pid again.
         child.popen.returncode = os.waitstatus_to_exitcode(status)
@@ -309,7 +379,9 @@ class LocalExecutor:
 
     def _kill(self, child: _Child) -> None:
         roots: list[int | psutil.Process] = [*child.tree]
-        if child.status is None:  # an unreaped leader's pid cannot have been reused
+        # An unreported leader's pid was not reused: it is unreaped, or (forked) reaped
+        # by the fork server a moment ago, far too soon for the pid space to wrap around.
+        if child.status is None:
             roots.append(child.pid)
         known = {p.pid for p in child.tree}
         for root in roots:  # add anything forked since the SIGTERM
@@ -364,7 +436,8 @@ class LocalExecutor:
 
     def _drop_pidfd(self, child: _Child) -> None:
         if child.pidfd is not None:
-            self._selector.unregister(child.pidfd)
+            if child.pidfd in self._selector.get_map():  # a forked child's is watched only after its server died
+                self._selector.unregister(child.pidfd)
             os.close(child.pidfd)
             child.pidfd = None
 
@@ -379,6 +452,8 @@ class LocalExecutor:
         if sig is not None:
             return f"killed by signal {sig} ({_signal_name(sig)})"
         if code is None:
+            if child.popen is None:
+                return "exit status lost: the fork server died"
             return "ended, but its exit status was collected elsewhere"
         hint = {126: " (not executable?)", 127: " (command not found?)"}.get(code, "")
         return f"exited with code {code}{hint}"
@@ -403,6 +478,13 @@ class LocalExecutor:
             if child.kill_at is not None and not child.killed:
                 due.append(child.kill_at)
         return min(due, default=None)
+
+
+def _status(status: int, duration: float, rss: int, cpu: float) -> _Reaped:
+    """Facts from an os.wait4 wait status and rusage (rss in bytes, cpu in seconds)."""
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    return _Reaped(code, sig, duration, rss, cpu)
 
 
 def _read_tail(path: Path, size: int, count: int) -> bytes:
@@ -473,14 +555,19 @@ def _create_time(pid: int, before: int | None, after: int | None) -> float:
     psutil computes start ticks / SC_CLK_TCK + /proc/stat's btime. When both
     readings fall in the same 10 ms tick, that tick is the child's start tick,
     and we skip reading /proc/<pid>/stat, which costs ~0.2 ms right after a
-    spawn (the child is still busy in exec). Otherwise (~3 % of spawns) ask psutil.
+    spawn (the child is still busy in exec). Otherwise (~3 % of spawns) ask psutil;
+    a forked task that already ended (reaped by the fork server) gets `before`.
     """
-    if before is None or before != after:
-        return psutil.Process(pid).create_time()
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime"):
-                return float(before) / _CLOCK_TICKS + float(line.split()[1])
+    if before is not None and before != after:
+        try:
+            return psutil.Process(pid).create_time()
+        except psutil.NoSuchProcess:
+            pass
+    if before is not None:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime"):
+                    return float(before) / _CLOCK_TICKS + float(line.split()[1])
     return psutil.Process(pid).create_time()
 
 

@@ -75,6 +75,13 @@ class Launch:
     task_id: str
 
 
+@dataclass(frozen=True)
+class Poke:
+    """Check a sensor's condition in the scheduler itself: no slot, no process."""
+    run_pk: int
+    task_id: str
+
+
 @dataclass
 class Plan:
     actions: list = field(default_factory=list)
@@ -225,9 +232,13 @@ def _plan_launches(dags, ready, snap: Snapshot, parallelism: int, pools: dict[st
                 if pool:
                     per_pool[pool] = per_pool.get(pool, 0) + 1
     for run, tid in ready:  # runs oldest first, tasks in topological order
-        if active >= parallelism:
-            break
         dag = dags[run.dag_id]
+        waits = dag.tasks[tid].sensor
+        if waits is not None and "command" not in waits:
+            result.actions.append(Poke(run.pk, tid))
+            continue
+        if active >= parallelism:
+            continue
         if per_dag.get(dag.dag_id, 0) >= dag.max_active_tasks:
             continue
         pool = dag.tasks[tid].opts.pool
@@ -266,6 +277,56 @@ def outcome(opts: TaskOptions, try_number: int, returncode: int | None, end: flo
     if try_number <= opts.retries:
         return TaskState.UP_FOR_RETRY, end + retry_delay(opts, try_number, rand)
     return TaskState.FAILED, None
+
+
+def sensor_outcome(opts: TaskOptions, met: bool, first_poke: float, now: float,
+                   check_at: float | None = None) -> tuple[TaskState, float | None]:
+    """(state, next_try_at) after a poke: met -> success; waited `timeout` (the whole wait) ->
+    failed, or skipped with soft_fail; else up_for_reschedule at the next poke (or `check_at` if sooner)."""
+    if met:
+        return TaskState.SUCCESS, None
+    if opts.timeout is not None and now - first_poke >= opts.timeout:
+        return (TaskState.SKIPPED if opts.soft_fail else TaskState.FAILED), None
+    at = now + opts.poke_interval
+    if check_at is not None:
+        at = max(now, min(at, check_at))
+    if opts.timeout is not None:
+        at = min(at, first_poke + opts.timeout)
+    return TaskState.UP_FOR_RESCHEDULE, at
+
+
+def branch_skips(dag: Dag, task_id: str, value: object) -> tuple[list[str], str | None]:
+    """Which tasks a finished branch / short-circuit task skips: (task ids, error or None).
+
+    Branch: `value` names the direct downstream task(s) to follow (a str or a list; None
+    follows none); the other direct downstream tasks are skipped. Short-circuit: a falsy
+    `value` skips everything downstream, a truthy one nothing."""
+    task = dag.tasks[task_id]
+    downstream = dag.downstream()
+    if task.flavor == "short_circuit":
+        if value:
+            return [], None
+        found, stack = [], list(downstream[task_id])
+        while stack:
+            tid = stack.pop()
+            if tid not in found:
+                found.append(tid)
+                stack.extend(downstream[tid])
+        return [t for t in dag.topological() if t in found], None
+    direct = downstream[task_id]
+    if value is None:
+        chosen: list = []
+    elif isinstance(value, str):
+        chosen = [value]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        chosen = value
+    else:
+        return [], f"branch returned {value!r}; return a task id or a list of task ids"
+    wrong = [c for c in chosen if c not in direct]
+    if wrong:
+        return [], (f"branch chose '{wrong[0]}', which is not directly downstream of '{task_id}' "
+                    f"(choose from: {', '.join(direct) or 'nothing'})")
+    return [t for t in direct if t not in chosen], None
 
 
 def run_id_for(run_type: str, logical_date: datetime) -> str:

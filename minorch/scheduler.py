@@ -29,6 +29,7 @@ from .registry import Registry, load
 from .schedule import run_dates
 from .states import RunState, TaskState
 from .store import Attempt, RunRecord, Store, from_iso, iso
+from . import sensors
 from .runtime import write_spec
 from .templates import build_context, render
 
@@ -249,6 +250,9 @@ class Scheduler:
             run = by_pk[action.run_pk]
             self.launch(run, self.dags[run.dag_id].tasks[action.task_id],
                         snap.tis[run.pk].get(action.task_id), now)
+        elif isinstance(action, P.Poke):
+            run = by_pk[action.run_pk]
+            self.poke(run, self.dags[run.dag_id].tasks[action.task_id], snap.tis[run.pk].get(action.task_id), now)
 
     def create_run(self, dag: Dag, moment: datetime, run_type: str, *, now: datetime, conf: dict | None = None,
                    logical: bool = False) -> tuple[int, bool]:
@@ -296,9 +300,10 @@ class Scheduler:
                "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status"))}
         result_path = spec_path = None
         command = None
+        source = task.command if task.sensor is None else task.sensor.get("command")
         try:
-            if task.command is not None:
-                command = render(task.command, context, shell=True, where=f"{dag.file}: task '{task.task_id}'")
+            if source is not None:
+                command = render(source, context, shell=True, where=f"{dag.file}: task '{task.task_id}'")
                 env["MINORCH_COMMAND"] = command
                 argv = [task.opts.shell, "-c", STATUS_WRAPPER]
             else:
@@ -307,9 +312,11 @@ class Scheduler:
         except MinorchError as err:
             argv = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1] + '\\n'); sys.exit(1)",
                     f"minorch: {err}"]
+        if task.flavor == "sensor" and ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date:
+            stamp = ti.start_date  # a command sensor's wait started at its first poke; each poke is one short try
+        timeout = task.opts.poke_interval if task.flavor == "sensor" else task.opts.timeout
         launch = Launch(attempt_id=attempt_id, argv=argv, env=env, cwd=str(self.settings.root / (task.opts.cwd or "")),
-                        log_path=log_path, timeout=task.opts.timeout, grace=task.opts.grace,
-                        log_cap=self.settings.log_cap)
+                        log_path=log_path, timeout=timeout, grace=task.opts.grace, log_cap=self.settings.log_cap)
         # One transaction: a crash can never leave a task 'running' without its attempt row.
         with self.store.write():
             if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE,
@@ -324,6 +331,24 @@ class Scheduler:
         self.inflight[attempt_id] = _Inflight(run.pk, dag.dag_id, run.run_id, task.task_id, try_number, counted,
                                               result_path, spec_path, stamp)
         self._emit("task", run, task.task_id, "running", f"try {try_number} started", try_number)
+
+    def poke(self, run: RunRecord, task: Task, ti, now: datetime) -> None:
+        """Check a sensor once in this process; it holds no slot while it waits."""
+        stamp = now.timestamp()
+        first = ti.start_date if ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date else stamp
+        context = self._context(task.dag, task, run, 0, {})
+        result = sensors.poke(task, context, root=self.settings.root, now=now, store=self.store, dags=self.dags)
+        state, next_try_at = P.sensor_outcome(task.opts, result.met, first, stamp,
+                                              result.check_at.timestamp() if result.check_at else None)
+        note = result.detail if state is not TaskState.FAILED else f"sensor timed out: {result.detail}"
+        if state is TaskState.SKIPPED:
+            note = f"sensor timed out (soft_fail): {result.detail}"
+        previous = ti.state if ti is not None else TaskState.NONE
+        if self.store.set_task_state(run.pk, task.task_id, state, [previous], start_date=first, next_try_at=next_try_at,
+                                     end_date=None if state is TaskState.UP_FOR_RESCHEDULE else stamp, note=note):
+            if state is not previous:
+                self._emit("task", run, task.task_id, state.value, note)
+            self._dirty = True  # the next plan sees the new state (and when to poke again)
 
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
         """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
@@ -370,14 +395,31 @@ class Scheduler:
         task = dag.tasks.get(flight.task_id) if dag else None
         opts = task.opts if task else P.TaskOptions()
         returncode, reason = done.returncode, done.reason
-        state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
-        if state is TaskState.UP_FOR_RETRY:
-            note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {next_try_at - end:.0f}s"
+        result = None
+        if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
+            result = flight.result_path.read_text()
+        skips: list[str] = []
+        if task is not None and task.flavor == "sensor":
+            state, next_try_at = P.sensor_outcome(opts, returncode == 0 and not done.timed_out, flight.started, end)
+            note = {TaskState.UP_FOR_RESCHEDULE: f"not yet ({reason}); next poke in {opts.poke_interval:g}s",
+                    TaskState.FAILED: f"sensor timed out; last poke {reason}",
+                    TaskState.SKIPPED: f"sensor timed out (soft_fail); last poke {reason}"}.get(state)
         else:
-            note = reason if state is not TaskState.SUCCESS else None
+            state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
+            if state is TaskState.UP_FOR_RETRY:
+                note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {next_try_at - end:.0f}s"
+            else:
+                note = reason if state is not TaskState.SUCCESS else None
+            if state is TaskState.SUCCESS and task is not None and task.flavor in ("branch", "short_circuit"):
+                skips, error = P.branch_skips(dag, task.task_id, json.loads(result) if result else None)
+                if error:
+                    state, note = TaskState.FAILED, error
         with self.store.write():
-            if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
-                self.store.put_xcom(flight.run_pk, flight.task_id, flight.result_path.read_text())
+            if result is not None:
+                self.store.put_xcom(flight.run_pk, flight.task_id, result)
+            for skipped in skips:
+                self.store.set_task_state(flight.run_pk, skipped, TaskState.SKIPPED, [TaskState.NONE], end_date=end,
+                                          note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'")
             self.store.finish_attempt(done.attempt_id, end_date=end, duration=done.duration, exit_code=returncode,
                                       signal=done.signal, timed_out=done.timed_out,
                                       outcome="failed" if state is TaskState.UP_FOR_RETRY else state.value,
@@ -390,6 +432,8 @@ class Scheduler:
         run = self.store.run(flight.run_pk)
         if moved and run is not None:
             self._emit("task", run, flight.task_id, state.value, note or reason, flight.try_number)
+            for skipped in skips:
+                self._emit("task", run, skipped, "skipped", f"not chosen by '{flight.task_id}'")
             if dag is not None and task is not None:
                 self.notifier.task_changed(dag, task, run, state.value, note or reason, flight.try_number)
 

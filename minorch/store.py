@@ -333,6 +333,14 @@ class Store:
                            [(pk, tid) for tid in task_ids])
             return pk
 
+    def task_succeeded_between(self, dag_id: str, task_id: str, since: str, until: str) -> bool:
+        """Did `task_id` succeed in a run of `dag_id` with since <= logical_date < until (ISO UTC)?"""
+        row = self.db.execute("SELECT 1 FROM dag_runs r JOIN task_instances t ON t.run_pk = r.id "
+                              "WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date < ? "
+                              "AND t.task_id = ? AND t.state = 'success' LIMIT 1",
+                              (dag_id, since, until, task_id)).fetchone()
+        return row is not None
+
     def add_task_instances(self, run_pk: int, task_ids: Iterable[str]) -> None:
         """Task instances for tasks added to a DAG after its run was created."""
         with self.write() as db:

@@ -1,0 +1,419 @@
+"""The fork server: starts Python task tries by forking a warm interpreter.
+
+A new ``python -m minorch.runtime SPEC`` costs 40-60 ms of interpreter start and imports
+per try. The fork server is one long-lived child of the executor (`ForkServer` starts it)
+that imported `minorch.runtime` once. For each try it forks, and the fork becomes the
+task: a session of its own (so a timeout kills its tree), the log file on stdout and
+stderr, /dev/null on stdin (the server's own), the try's cwd and environment, then
+``minorch.runtime.main([spec])`` and the status file as ``python -m minorch.runtime``
+does, and the interpreter's exit steps (wait for non-daemon threads, atexit, flush).
+The server never runs user code, so each try starts from the same clean state: what one
+task imported or changed is gone for the next. The server ignores SIGTERM, SIGINT and
+SIGHUP (a service manager's stop signal must not cost the exit statuses of the tasks it
+runs; it leaves when its socket closes); each fork puts back a new interpreter's handlers.
+
+Protocol: a SOCK_SEQPACKET unix socket pair, one JSON object per message.
+
+    executor -> server  {"spec": path, "env": {...}, "cwd": dir}  + the log file's fd
+    server -> executor  {"pid": pid}  + a pidfd of the task               the task runs
+                     or {"errno": n, "error": text, "filename": f}       it could not start
+                     or {"ended": pid, "status": wait status, "rss": bytes, "cpu": seconds}
+                     or {"broken": text}                                  the server stops
+
+The server answers each request before it reads the next and reports a task's end (it
+reaps its tasks with os.wait4) only after its start. It exits when the executor's end of
+the socket closes; tasks still running then run on, as orphans.
+
+Differences from a new interpreter, by design: all tasks share the server's hash seed;
+``os.getppid()`` is the server; /proc/<pid>/environ and cmdline show the server's, except
+that MINORCH_ATTEMPT_ID is written into the server's placeholder so `find_leftover`
+still knows the task. Launches whose environment would shape the interpreter differently
+(PYTHON*, LANG, LC_*) are not forked: `spec_of` says which launches fit. Linux only
+(pidfds, /proc/self/mem).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import importlib
+import json
+import os
+import select
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from typing import NamedTuple
+
+from minorch import runtime
+
+MARKER = "MINORCH_ATTEMPT_ID"
+PLACEHOLDER = "-" * 64  # room for an attempt id (uuid4().hex is 32 characters)
+MAX_MESSAGE = 256 * 1024  # bytes; the server's receive buffer
+MAX_REQUEST = 128 * 1024  # bytes; a launch with a bigger environment is started the usual way
+REPLY_TIMEOUT = 10.0  # seconds to wait for an answer; the first includes the server's start (~0.1 s)
+_SHAPING = ("PYTHON", "LC_", "LANG")  # environment variables a new interpreter reads at start
+_IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # by the server, not by its tasks
+
+
+class ServerGone(Exception):
+    """The fork server died, broke down or stopped answering; the message says how."""
+
+
+class Ended(NamedTuple):
+    """A task's end as the server reaped it: `status` is os.wait4's wait status,
+    `rss` the peak resident set in bytes, `cpu` user+system seconds."""
+
+    pid: int
+    status: int
+    rss: int
+    cpu: float
+
+
+def spec_of(argv: list[str], env: dict[str, str], base: dict[str, str] | os._Environ, attempt_id: str) -> str | None:
+    """The spec path when a fork of a server started with environment `base` runs this
+    launch as `argv` would: ``[sys.executable, "-m", "minorch.runtime", SPEC]``, an `env`
+    whose PYTHON*, LANG and LC_* variables equal `base`'s, and an attempt id that fits
+    the marker. None otherwise."""
+    if len(argv) != 4 or argv[:3] != [sys.executable, "-m", "minorch.runtime"]:
+        return None
+    if len(attempt_id.encode()) > len(PLACEHOLDER) or _shaping(env) != _shaping(base):
+        return None
+    return argv[3]
+
+
+def _shaping(env) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key.startswith(_SHAPING)}
+
+
+class ForkServer:
+    """The executor's end of one fork server process (started by the constructor).
+
+    `fork` starts a task; `ended` returns the ends reported since the last call and never
+    blocks; `pending` says some are already read. Once the server is gone `dead` is True
+    and `describe()` says how it ended. `forks` counts the tasks it started.
+
+    Thread safety: none; the executor's thread owns it.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        """Start a server with environment `env`; raises ServerGone if it cannot start."""
+        self.env = env
+        self.dead = False
+        self.forks = 0
+        self._why = ""
+        self._ended: list[Ended] = []
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # The same minorch as ours, whatever the working directory; then the path a new
+        # interpreter would have (the fork puts the task's cwd first, as `-m` does).
+        code = (f"import sys; sys.path.insert(0, {root!r}); import minorch.forkserver as server; "
+                f"del sys.path[0]; server.serve({theirs.fileno()})")
+        # The placeholder is the last variable, so the marker written over it ends the block.
+        server_env = {key: value for key, value in env.items() if key != MARKER}
+        server_env[MARKER] = PLACEHOLDER
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, cwd="/", env=server_env, pass_fds=(theirs.fileno(),),
+                start_new_session=True)
+        except OSError as err:
+            ours.close()
+            raise ServerGone(f"cannot start it: {err.strerror}") from None
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._sock = ours
+        self._poll = select.poll()
+        self._poll.register(ours, select.POLLIN)
+
+    def fileno(self) -> int:
+        """Readable when the server reported something or died."""
+        return self._sock.fileno()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._ended)
+
+    def fork(self, spec: str, env: dict[str, str], cwd: str, logfd: int) -> tuple[int, int] | None:
+        """Start a task: (its pid, a pidfd of it). None when the request does not fit in
+        one message (an environment over ~128 KB). Raises OSError as `subprocess.Popen`
+        would when the task cannot start (e.g. `cwd` missing, with ``filename == cwd``),
+        ServerGone when the server is gone or silent for `REPLY_TIMEOUT` seconds.
+        Blocks until the fork has its own session, typically 0.2-1 ms."""
+        request = json.dumps({"spec": spec, "env": env, "cwd": cwd}).encode()
+        if len(request) > MAX_REQUEST:
+            return None
+        try:
+            socket.send_fds(self._sock, [request], [logfd])
+        except OSError as err:  # BlockingIOError: it stopped reading; EPIPE: it died
+            raise ServerGone(f"cannot send it a request: {err}") from None
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while True:
+            message, fds = self._receive()
+            if message is None:
+                if self.dead:
+                    raise ServerGone(self.describe())
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServerGone(f"no answer within {REPLY_TIMEOUT:g}s")
+                self._poll.poll(left * 1000)
+            elif "ended" in message:
+                self._ended.append(_ended(message))
+            elif "errno" in message:
+                raise OSError(message["errno"], message["error"], message["filename"])
+            elif "pid" in message and len(fds) == 1:
+                self.forks += 1
+                return message["pid"], fds[0]
+            else:
+                raise ServerGone(f"unexpected answer {message}")
+
+    def ended(self) -> list[Ended]:
+        """Task ends reported so far, each once; [] when there are none. Never blocks."""
+        while True:
+            message, _ = self._receive()
+            if message is None:
+                break
+            self._ended.append(_ended(message))
+        ended, self._ended = self._ended, []
+        return ended
+
+    def describe(self) -> str:
+        """How the server ended: "it exited with code 1", "it was killed by signal 9", or its last words."""
+        if self._why:
+            return self._why
+        code = self._process.poll()
+        if code is None:
+            return "it is still running"
+        return f"it was killed by signal {-code}" if code < 0 else f"it exited with code {code}"
+
+    def close(self) -> None:
+        """Stop the server (SIGKILL) and reap it. Tasks it started run on, as orphans."""
+        self._sock.close()
+        self._process.kill()
+        self._process.wait()
+
+    def _receive(self) -> tuple[dict | None, list[int]]:
+        """The next message and its fds, or (None, []) when there is none now or the server is gone."""
+        if self.dead:
+            return None, []
+        try:
+            data, fds, _, _ = socket.recv_fds(self._sock, MAX_MESSAGE, 1, socket.MSG_CMSG_CLOEXEC)
+        except BlockingIOError:
+            return None, []
+        except ConnectionError:
+            data, fds = b"", []
+        message = json.loads(data) if data else {"broken": ""}
+        if "broken" in message:
+            self.dead, self._why = True, message["broken"]
+            try:  # it closed its end on its way out: collect its exit status
+                self._process.wait(1.0)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            return None, []
+        return message, fds
+
+
+def _ended(message: dict) -> Ended:
+    return Ended(message["ended"], message["status"], message["rss"], message["cpu"])
+
+
+# -- the server process ----------------------------------------------------------
+
+
+def serve(fd: int) -> None:
+    """The server's loop on the socket `fd`; returns when the executor's end closes."""
+    sock = socket.socket(fileno=fd)
+    handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _IGNORED}  # a new interpreter's
+    try:
+        marker_at = _find_marker()
+    except OSError as err:
+        _send(sock, {"broken": f"it cannot mark tasks for find_leftover: /proc/self/mem: {err.strerror}"})
+        return
+    gc.freeze()  # forks then leave the server's objects alone: fewer pages copied
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is sock:
+                        if not _answer(sock, selector, marker_at, handlers):
+                            return
+                    else:
+                        _report(sock, selector, key.fd, key.data)
+    except Exception:
+        _send(sock, {"broken": "it failed: " + traceback.format_exc(limit=-3).strip().replace("\n", " | ")})
+        raise
+
+
+def _answer(sock: socket.socket, selector: selectors.BaseSelector, marker_at: int, handlers: dict) -> bool:
+    """Fork for one request and answer it; False when the executor closed its end."""
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
+    if not data:
+        return False
+    request = json.loads(data)
+    try:
+        reply, pidfd = _fork(request, fds[0], marker_at, handlers)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if pidfd is None:
+        _send(sock, reply)
+    else:
+        socket.send_fds(sock, [json.dumps(reply).encode()], [pidfd])
+        selector.register(pidfd, selectors.EVENT_READ, reply["pid"])
+    return True
+
+
+def _fork(request: dict, logfd: int, marker_at: int, handlers: dict) -> tuple[dict, int | None]:
+    """Fork the task; returns (reply, pidfd) once it runs in its own session, or
+    (an error reply, None) when it could not start."""
+    ready_r, ready_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as err:
+        os.close(ready_r)
+        os.close(ready_w)
+        return {"errno": err.errno, "error": err.strerror, "filename": None}, None
+    if pid == 0:
+        _become_task(request, logfd, marker_at, handlers, ready_w)
+    os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as ready:
+        failure = ready.read()  # EOF once the task has its signals, session, cwd, marker and log
+    if failure:
+        os.waitpid(pid, 0)
+        return json.loads(failure), None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as err:  # out of file descriptors: a task we cannot watch must not run
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return {"errno": err.errno, "error": err.strerror, "filename": None}, None
+    return {"pid": pid}, pidfd
+
+
+def _report(sock: socket.socket, selector: selectors.BaseSelector, pidfd: int, pid: int) -> None:
+    selector.unregister(pidfd)
+    os.close(pidfd)
+    _, status, usage = os.wait4(pid, 0)  # its pidfd is readable: it has exited, this does not block
+    _send(sock, {"ended": pid, "status": status, "rss": usage.ru_maxrss * 1024,  # ru_maxrss is KiB
+                 "cpu": usage.ru_utime + usage.ru_stime})
+
+
+def _send(sock: socket.socket, message: dict) -> None:
+    sock.send(json.dumps(message).encode())
+
+
+def _find_marker() -> int:
+    """The address of the placeholder's value in this process's initial environment
+    block (what /proc/<pid>/environ shows); checks that it can be written."""
+    with open("/proc/self/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[47]), int(fields[48])  # env_start, env_end: fields 50 and 51 of proc(5)
+    entry = f"{MARKER}={PLACEHOLDER}".encode()
+    with open("/proc/self/mem", "r+b", buffering=0) as mem:
+        mem.seek(start)
+        offset = mem.read(end - start).rfind(entry)
+        if offset < 0:
+            raise OSError(0, f"no {MARKER} placeholder in the environment block")
+        at = start + offset + len(MARKER) + 1
+        mem.seek(at)
+        mem.write(PLACEHOLDER.encode())
+    return at
+
+
+# -- the forked task -------------------------------------------------------------
+
+
+def _become_task(request: dict, logfd: int, marker_at: int, handlers: dict, ready: int) -> None:
+    """In the fork: become the task, run it, exit. Never returns, whatever happens."""
+    code = 1
+    try:
+        for sig, handler in handlers.items():  # before the server answers: a SIGTERM must not be lost
+            signal.signal(sig, handler)
+        try:
+            os.setsid()
+            os.chdir(request["cwd"])
+            _mark(marker_at, request["env"][MARKER])
+            os.dup2(logfd, 1)
+            os.dup2(logfd, 2)
+        except OSError as err:
+            os.write(ready, json.dumps({"errno": err.errno, "error": err.strerror,
+                                        "filename": err.filename}).encode())
+            return
+        # Closes the server's socket, pidfds and selector, and `ready`: the server answers now.
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        code = _run(request)
+    finally:
+        os._exit(code)
+
+
+def _mark(at: int, attempt_id: str) -> None:
+    """Write ``MINORCH_ATTEMPT_ID=<attempt_id>`` over the placeholder in /proc/self/environ.
+    The placeholder's rest becomes "\\0---": an entry without "=", which readers skip."""
+    value = attempt_id.encode()
+    if len(value) < len(PLACEHOLDER):
+        value += b"\0" + b"-" * (len(PLACEHOLDER) - len(value) - 1)
+    with open("/proc/self/mem", "r+b", buffering=0) as mem:
+        mem.seek(at)
+        mem.write(value)
+
+
+def _run(request: dict) -> int:
+    """Run the task as ``python -m minorch.runtime SPEC`` would; returns the exit code."""
+    tz = os.environ.get("TZ")
+    os.environ.clear()
+    os.environ.update(request["env"])
+    if os.environ.get("TZ") != tz:
+        time.tzset()
+    sys.argv = [runtime.__file__, request["spec"]]
+    if not getattr(sys.flags, "safe_path", False):
+        sys.path[0] = os.getcwd()  # where `python -m` puts the working directory
+    importlib.invalidate_caches()  # see files created since the server's imports
+    interrupted = False
+    try:
+        code = runtime.main([request["spec"]])
+        runtime._record_status(code)
+    except SystemExit as e:
+        code = _exit_code(e.code)
+    except BaseException as e:  # what the interpreter prints at top level
+        sys.excepthook(type(e), e, e.__traceback__)
+        code, interrupted = 1, isinstance(e, KeyboardInterrupt)
+    code = _finalize(code)
+    if interrupted:  # an interpreter ended by Ctrl-C exits through SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return code
+
+
+def _exit_code(value: object) -> int:
+    """The exit status for ``sys.exit(value)``: None -> 0, 3 -> 3, "text" -> printed, 1."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    print(value, file=sys.stderr)
+    return 1
+
+
+def _finalize(code: int) -> int:
+    """The interpreter's exit steps: join non-daemon threads, run atexit, flush stdio."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return 120  # what the interpreter exits with when it cannot flush stdout at exit
+    return code

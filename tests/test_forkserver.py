@@ -1,0 +1,382 @@
+"""Python tasks through the fork server: real forks, real log files, real signals.
+
+The contract tests run each Python task both ways, forked by the fork server and spawned
+as a new interpreter (``fork_server=False``), and expect the same Exit from both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import pytest
+
+from minorch.executor import Exit, Launch, LocalExecutor, find_leftover, kill_tree
+from minorch.runtime import write_spec
+
+NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)
+CONTEXT = {"ds": "2024-01-15", "logical_date": NOW, "data_interval_start": NOW, "data_interval_end": NOW,
+           "timezone": "UTC", "xcom": {}}
+
+TASKS = '''\
+import atexit, os, signal, subprocess, sys, threading, time
+import minorch.runtime
+from minorch.errors import SkipTask
+
+def ok():
+    return {"answer": 42}
+
+def fail():
+    raise ValueError("boom")
+
+def skip():
+    raise SkipTask("nothing to do")
+
+def exit_three():
+    sys.exit(3)
+
+def killed():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def show():
+    print(os.environ["GREETING"], os.environ["MINORCH_ATTEMPT_ID"], os.getcwd(), sys.path[1] == os.getcwd(),  # [0] is the project folder
+          sys.argv[1:] == [os.environ["SPEC"]])
+
+def signals():
+    print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+          signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
+          signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN, signal.pthread_sigmask(signal.SIG_BLOCK, []) == set())
+
+def goodbye():
+    atexit.register(print, "atexit ran")
+    threading.Thread(target=lambda: (time.sleep(0.2), print("thread done", flush=True))).start()
+
+def memory():
+    global BLOB
+    BLOB = bytearray(50_000_000)
+
+def flood():
+    chunk = b"y\\n" * 500_000
+    for _ in range(300):
+        sys.stdout.buffer.write(chunk)
+
+def nap():
+    time.sleep(0.3)
+
+def sleep():
+    time.sleep(1000)
+
+def tree():
+    subprocess.Popen(["setsid", "sleep", "1000"])
+    subprocess.Popen(["sleep", "1000"])
+    time.sleep(1000)
+
+def leak():
+    import leaky
+    leaky.value = 1
+    minorch.runtime.LEAKED = True
+    os.environ["LEAKED"] = "1"
+
+def look():
+    print("leaky" in sys.modules, hasattr(minorch.runtime, "LEAKED"), "LEAKED" in os.environ)
+'''
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A project folder holding the task module `tasks` (and `leaky`, which a task imports)."""
+    (tmp_path / "tasks.py").write_text(TASKS)
+    (tmp_path / "leaky.py").write_text("value = 0\n")
+    return tmp_path
+
+
+@pytest.fixture(params=[True, False], ids=["forked", "spawned"])
+def executor(request):
+    ex = LocalExecutor(fork_server=request.param)
+    yield ex
+    ex.shutdown(0.1)
+    ex.close()
+
+
+@pytest.fixture
+def forking():
+    ex = LocalExecutor()
+    yield ex
+    ex.shutdown(0.1)
+    ex.close()
+
+
+def python(folder: Path, attempt_id: str, func: str, **options) -> Launch:
+    """The launch the scheduler makes for the Python task `tasks:<func>`."""
+    spec = folder / f"{attempt_id}.json"
+    write_spec(spec, target={"kind": "ref", "ref": f"tasks:{func}", "sys_path": [str(folder)]}, context=CONTEXT,
+               result_path=folder / f"{attempt_id}.result", max_result_bytes=1024)
+    env = {**os.environ, "MINORCH_STATUS_FILE": str(folder / f"{attempt_id}.status"), "SPEC": str(spec)}
+    fields = dict(attempt_id=attempt_id, argv=[sys.executable, "-m", "minorch.runtime", str(spec)], env=env,
+                  cwd=str(folder), log_path=folder / "logs" / f"{attempt_id}.log", timeout=None)
+    fields.update(options)
+    return Launch(**fields)
+
+
+def run_all(ex: LocalExecutor, limit: float = 5.0) -> dict[str, Exit]:
+    """Wait and poll until every started attempt is reported; each exactly once."""
+    exits: dict[str, Exit] = {}
+    deadline = time.monotonic() + limit
+    while ex.running():
+        assert time.monotonic() < deadline, "tasks did not finish in time"
+        ex.wait(deadline - time.monotonic())
+        for done in ex.poll():
+            assert done.attempt_id not in exits, "reported twice"
+            exits[done.attempt_id] = done
+    return exits
+
+
+def log_of(folder: Path, attempt_id: str) -> str:
+    return (folder / "logs" / f"{attempt_id}.log").read_text()
+
+
+def status_of(folder: Path, attempt_id: str) -> str | None:
+    path = folder / f"{attempt_id}.status"
+    return path.read_text() if path.exists() else None
+
+
+def running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of `procs` still running; a zombie is dead (this host's init may reap late)."""
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def wait_gone(proc: psutil.Process) -> None:
+    """Wait (up to 2 s) until `proc` has ended, without reaping it."""
+    deadline = time.monotonic() + 2.0
+    while running([proc]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert running([proc]) == []
+
+
+def fork_servers() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if "minorch.forkserver" in " ".join(p.cmdline())]
+
+
+# -- the same Exit, forked or spawned --------------------------------------------
+
+
+def test_exit_codes_reasons_and_status_files_are_those_of_a_new_interpreter(executor, folder):
+    for func in ("ok", "fail", "skip", "exit_three", "killed"):
+        executor.start(python(folder, func, func))
+    executor.start(python(folder, "bad_spec", "ok", argv=[sys.executable, "-m", "minorch.runtime", "/no/spec"]))
+    exits = run_all(executor)
+    codes = {name: (e.returncode, e.signal, e.reason) for name, e in exits.items()}
+    assert codes == {"ok": (0, None, "exited with code 0"), "fail": (1, None, "exited with code 1"),
+                     "skip": (99, None, "exited with code 99"), "exit_three": (3, None, "exited with code 3"),
+                     "killed": (None, 9, "killed by signal 9 (SIGKILL)"),
+                     "bad_spec": (2, None, "exited with code 2")}
+    assert (folder / "ok.result").read_text() == '{"answer": 42}'
+    assert "ValueError: boom" in log_of(folder, "fail")
+    # `python -m minorch.runtime` records the code main() returns; sys.exit() skips that.
+    assert [status_of(folder, name) for name in ("ok", "fail", "skip", "exit_three")] == ["0", "1", "99", None]
+
+
+def test_env_cwd_argv_and_path_reach_the_task_and_output_lands_in_a_private_log(executor, folder):
+    work = folder / "work"
+    work.mkdir()
+    launch = python(folder, "a-1", "show", cwd=str(work))
+    executor.start(Launch(**{**launch.__dict__, "env": {**launch.env, "GREETING": "hello"}}))
+    assert run_all(executor)["a-1"].returncode == 0
+    assert log_of(folder, "a-1") == f"hello a-1 {work} True True\n"
+    assert stat.S_IMODE((folder / "logs" / "a-1.log").stat().st_mode) == 0o600
+
+
+def test_signal_handlers_and_mask_are_those_of_a_new_interpreter(executor, folder):
+    executor.start(python(folder, "a", "signals"))
+    run_all(executor)
+    assert log_of(folder, "a") == "True True True True True\n"
+
+
+def test_the_task_ends_like_an_interpreter_waiting_for_threads_and_running_atexit(executor, folder):
+    executor.start(python(folder, "a", "goodbye"))
+    done = run_all(executor)["a"]
+    assert done.returncode == 0 and done.duration >= 0.2
+    assert log_of(folder, "a") == "thread done\natexit ran\n"
+
+
+def test_peak_rss_and_cpu_time_are_the_tasks_own(executor, folder):
+    executor.start(python(folder, "a", "memory"))
+    done = run_all(executor)["a"]
+    assert done.peak_rss is not None and 50_000_000 < done.peak_rss < 200_000_000
+    assert done.cpu_time is not None and 0 < done.cpu_time < 5
+
+
+def test_a_missing_working_directory_is_an_exit_127_with_a_clear_reason(executor, folder):
+    started = executor.start(python(folder, "a", "ok", cwd=str(folder / "gone")))
+    [done] = executor.poll()
+    assert started.pid == 0 and done.returncode == 127
+    assert done.reason == f"could not start: working directory {folder / 'gone'} does not exist"
+
+
+def test_a_huge_writer_finishes_with_its_log_near_the_cap(executor, folder):
+    cap = 2**20
+    executor.start(python(folder, "a", "flood", log_cap=cap))
+    done = run_all(executor, limit=10.0)["a"]
+    assert done.returncode == 0
+    log = (folder / "logs" / "a.log").read_bytes()
+    assert cap // 2 < len(log) <= cap + 100
+    assert f"[minorch: log truncated at {cap // 2} bytes]".encode() in log
+
+
+def test_a_timeout_kills_the_whole_tree_of_a_python_task(executor, folder):
+    started = executor.start(python(folder, "a", "tree", timeout=0.5, grace=0.5))
+    deadline = time.monotonic() + 2.0
+    while len(tree := psutil.Process(started.pid).children(recursive=True)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    done = run_all(executor)["a"]
+    assert done.timed_out and done.reason == "timed out after 0.5s and was terminated"
+    assert 0.5 <= done.duration < 1.5
+    assert len(tree) == 2 and running(tree) == []
+
+
+def test_cancel_terminates_a_python_task_and_says_why(executor, folder):
+    executor.start(python(folder, "a", "sleep"))
+    executor.cancel("a", "cancelled by the user")
+    done = run_all(executor)["a"]
+    assert done.cancelled and (done.signal, done.reason) == (15, "cancelled by the user")
+
+
+# -- the fork server itself ------------------------------------------------------
+
+
+def test_a_python_task_is_a_fork_of_the_server_that_find_leftover_knows(forking, folder):
+    started = forking.start(python(folder, "a-7", "sleep"))
+    task = psutil.Process(started.pid)
+    assert "minorch.forkserver" in " ".join(task.parent().cmdline())
+    assert os.getsid(started.pid) == started.pid
+    assert started.create_time == task.create_time()
+    assert find_leftover(started.pid, started.create_time, "a-7") == task
+    assert find_leftover(started.pid, started.create_time, "a-8") is None
+    forking.cancel("a-7", "done")
+    run_all(forking)
+
+
+def test_after_a_scheduler_crash_its_forked_task_runs_on_and_find_leftover_knows_it(folder):
+    launch = python(folder, "a-9", "sleep")
+    starter = ("import json, sys, time; from pathlib import Path; from minorch.executor import Launch, LocalExecutor; "
+               "fields = json.loads(sys.argv[1]); fields['log_path'] = Path(fields['log_path']); "
+               "started = LocalExecutor().start(Launch(**fields)); "
+               "print(json.dumps([started.pid, started.create_time]), flush=True); time.sleep(1000)")
+    fields = {**launch.__dict__, "log_path": str(launch.log_path)}
+    scheduler = subprocess.Popen([sys.executable, "-c", starter, json.dumps(fields)], stdout=subprocess.PIPE, text=True)
+    pid, create_time = json.loads(scheduler.stdout.readline())
+    server = psutil.Process(pid).parent()
+    scheduler.kill()
+    scheduler.wait()
+    wait_gone(server)  # it sees its socket close and leaves
+    task = find_leftover(pid, create_time, "a-9")
+    assert task is not None and task.pid == pid
+    kill_tree(pid, grace=0.5)
+    assert running([task]) == []
+
+
+def test_what_one_task_imports_or_changes_is_not_seen_by_the_next(forking, folder):
+    forking.start(python(folder, "a", "leak"))
+    assert run_all(forking)["a"].returncode == 0
+    forking.start(python(folder, "b", "look"))
+    assert run_all(forking)["b"].returncode == 0
+    assert log_of(folder, "b") == "False False False\n"
+
+
+def test_two_hundred_quick_python_tasks_are_each_reported_once(forking, folder):
+    for i in range(200):
+        forking.start(python(folder, f"t{i}", "ok"))
+    exits = run_all(forking, limit=20.0)
+    assert sorted(exits) == sorted(f"t{i}" for i in range(200))
+    assert all(e.returncode == 0 for e in exits.values())
+
+
+def test_a_task_whose_fork_server_died_ends_with_its_exit_status_lost(forking, folder, caplog):
+    started = forking.start(python(folder, "a", "nap"))
+    server = psutil.Process(started.pid).parent()
+    server.kill()
+    done = run_all(forking)["a"]
+    assert (done.returncode, done.signal, done.reason) == (None, None, "exit status lost: the fork server died")
+    assert done.duration >= 0.3
+    assert "it was killed by signal 9 (1 running tries end without an exit status)" in caplog.text
+    again = forking.start(python(folder, "b", "sleep"))
+    assert psutil.Process(again.pid).parent() in fork_servers() and server not in fork_servers()
+
+
+def test_when_servers_die_in_turn_each_of_their_tasks_is_reported_once(forking, folder):
+    first = forking.start(python(folder, "a", "nap"))
+    server = psutil.Process(first.pid).parent()
+    server.kill()
+    wait_gone(server)
+    forking.start(python(folder, "b", "nap"))  # finds it dead: a new interpreter
+    third = forking.start(python(folder, "c", "nap"))  # a new server
+    psutil.Process(third.pid).parent().kill()
+    exits = run_all(forking)
+    assert {name: e.reason for name, e in exits.items()} == {
+        "a": "exit status lost: the fork server died", "b": "exited with code 0",
+        "c": "exit status lost: the fork server died"}
+
+
+def test_the_fork_server_outlives_a_sigterm_so_its_tasks_keep_their_exit_status(forking, folder):
+    started = forking.start(python(folder, "a", "nap"))
+    psutil.Process(started.pid).parent().terminate()
+    done = run_all(forking)["a"]
+    assert (done.returncode, done.reason) == (0, "exited with code 0")
+
+
+def test_a_launch_that_finds_the_server_dead_starts_a_new_interpreter_and_the_next_a_new_server(forking, folder):
+    forking.start(python(folder, "a", "ok"))
+    run_all(forking)
+    [server] = fork_servers()
+    server.kill()
+    wait_gone(server)
+    first = forking.start(python(folder, "b", "sleep"))
+    second = forking.start(python(folder, "c", "sleep"))
+    assert psutil.Process(first.pid).ppid() == os.getpid()
+    assert psutil.Process(second.pid).ppid() not in (os.getpid(), server.pid)
+    forking.shutdown(0.1)
+
+
+def test_a_launch_with_a_different_python_environment_starts_a_new_interpreter(forking, folder):
+    launch = python(folder, "a", "sleep")
+    started = forking.start(Launch(**{**launch.__dict__, "env": {**launch.env, "PYTHONWARNINGS": "error"}}))
+    assert psutil.Process(started.pid).ppid() == os.getpid()
+    assert fork_servers() == []
+
+
+def test_a_server_that_cannot_start_is_not_tried_again(folder, monkeypatch, caplog):
+    monkeypatch.setenv("PYTHONHOME", str(folder / "no-python-here"))  # no interpreter starts with this
+    ex = LocalExecutor()
+    with caplog.at_level(logging.WARNING, logger="minorch.executor"):
+        ex.start(python(folder, "a", "ok"))
+        ex.start(python(folder, "b", "ok"))
+    exits = run_all(ex)
+    assert [exits[name].returncode for name in "ab"] == [1, 1]  # the new interpreters failed too
+    assert "Fatal Python error" in log_of(folder, "a")
+    assert caplog.text.count("it is not started again") == 1
+    assert fork_servers() == []
+    ex.close()
+
+
+def test_close_stops_the_fork_server(folder):
+    ex = LocalExecutor()
+    ex.start(python(folder, "a", "ok"))
+    run_all(ex)
+    [server] = fork_servers()
+    ex.close()
+    assert running([server]) == []
