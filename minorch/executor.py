@@ -23,11 +23,11 @@ nothing of it outlives its Exit. An attempt that exits on its own is not swept:
 background processes it left behind keep running.
 
 Python tasks: a ``[sys.executable, "-m", "minorch.runtime", SPEC]`` launch is forked by
-the fork server (`minorch.forkserver`, started at the first one), ~1 ms instead of ~50 ms.
+the fork server (`minorch.forkserver`, started at the first one), ~2 ms instead of ~50 ms.
 The server reaps it and reports its end on a socket that `wait` watches; signals go
 straight to the task's group and tree. If the server dies, its running tasks' ends are
 seen on their pidfds, "exit status lost: the fork server died", and the next launch
-starts a new one. One that never forked is not restarted (as with ``fork_server=False``).
+starts a new one. One that never answered is not restarted (as with ``fork_server=False``).
 
 Resources: two file descriptors per running child (its pidfd and its log file), plus
 the fork server's socket while it runs.
@@ -274,12 +274,13 @@ class LocalExecutor:
         """Start `launch` in a session of its own: (pid, its Popen or None when the fork
         server forked it, pidfd). Raises what Popen raises; so does the server for a bad cwd."""
         base = os.environ if self._server is None else self._server.env
-        if self._forking and spec_of(launch.argv, launch.env, base, launch.attempt_id):
+        spec = spec_of(launch.argv, launch.env, base, launch.attempt_id) if self._forking else None
+        if spec is not None:
             try:
                 if self._server is None:
                     self._server = ForkServer(dict(os.environ))
                     self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
-                forked = self._server.fork(launch.argv[3], env, launch.cwd or os.getcwd(), logfd)
+                forked = self._server.fork(spec, env, os.fspath(launch.cwd or os.getcwd()), logfd)
                 if forked is not None:
                     return forked[0], None, forked[1]
             except ServerGone as gone:
@@ -306,14 +307,14 @@ class LocalExecutor:
 
     def _drop_server(self, why: str) -> None:
         """Stop and forget the fork server; the tries it ran are watched on their pidfds
-        and end without an exit status. A server that never forked is not started again."""
+        and end without an exit status. A server that never answered is not started again."""
         server = self._stop_server()
         watched = self._selector.get_map()
         orphans = [c for c in self._children.values() if c.popen is None and c.status is None
                    and c.pidfd not in watched]  # not those of an earlier server
         for child in orphans:
             self._selector.register(child.pidfd, selectors.EVENT_READ, child)
-        if server is None or server.forks == 0:
+        if server is None or server.answered == 0:
             self._forking = False
             why += "; it is not started again"
         log.warning("fork server: %s (%d running tries end without an exit status)", why, len(orphans))

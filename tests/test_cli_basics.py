@@ -145,7 +145,8 @@ def test_init_scaffolds_a_project_that_validates_and_refuses_to_overwrite_it(tmp
 def test_the_top_level_minorch_toml_loads_the_bundled_examples():
     done = minorch("validate", "--json", cwd=ROOT)
     assert done.returncode == 0, done.stdout
-    assert json.loads(done.stdout)["dags"] == ["daily_pipeline", "disk_report", "nightly_cleanup"]
+    assert json.loads(done.stdout)["dags"] == ["after_pipeline", "branching", "daily_pipeline", "disk_report",
+                                              "nightly_cleanup", "wait_for_file"]
 
 
 def test_dags_lists_each_dag_with_schedule_tasks_and_file(project):

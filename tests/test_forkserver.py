@@ -373,6 +373,16 @@ def test_a_server_that_cannot_start_is_not_tried_again(folder, monkeypatch, capl
     ex.close()
 
 
+def test_an_idle_executor_with_a_fork_server_sleeps_in_wait_instead_of_spinning(forking, folder):
+    forking.start(python(folder, "a", "ok"))
+    run_all(forking)
+    assert len(fork_servers()) == 1
+    wall, cpu = time.monotonic(), time.process_time()
+    forking.wait(0.3)
+    assert time.monotonic() - wall >= 0.29
+    assert time.process_time() - cpu < 0.05
+
+
 def test_close_stops_the_fork_server(folder):
     ex = LocalExecutor()
     ex.start(python(folder, "a", "ok"))
