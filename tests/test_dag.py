@@ -231,8 +231,8 @@ def test_keys_starting_with_underscore_are_unknown_options_too():
 
 
 @pytest.mark.parametrize(("task_spec", "message"), [
-    ({"command": "true", "python": "m:f"}, "task 'a' needs exactly one of command or python"),
-    ({}, "task 'a' needs exactly one of command or python"),
+    ({"command": "true", "python": "m:f"}, "task 'a' needs exactly one of command, python or sensor"),
+    ({}, "task 'a' needs exactly one of command, python or sensor"),
     ({"python": "etl.load"}, "python = 'etl.load' is not a reference"),
     ({"command": 3}, "command must be a string, not 3"),
     ({"command": "true", "after": "b c"}, "task 'a' depends on 'b c', which does not exist"),
