@@ -26,11 +26,10 @@ the socket closes; tasks still running then run on, as orphans.
 
 Differences from a new interpreter, by design: all tasks share the server's hash seed;
 ``os.getppid()`` is the server; ``__main__`` is the server's (``-c``), not minorch.runtime;
-/proc/<pid>/environ and cmdline show the server's, except
-that MINORCH_ATTEMPT_ID is written into the server's placeholder so `find_leftover`
-still knows the task. Launches whose environment would shape the interpreter differently
-(PYTHON*, LANG, LC_*) are not forked: `spec_of` says which launches fit. Linux only
-(pidfds, /proc/self/mem).
+/proc/<pid>/environ and cmdline show the server's, except that MINORCH_ATTEMPT_ID is
+written over the server's placeholder, so `find_leftover` still knows the task.
+Launches whose environment would shape the interpreter differently (PYTHON*, LANG,
+LC_*) are not forked: `spec_of` says which launches fit. Linux only (pidfds, /proc/self/mem).
 """
 
 from __future__ import annotations

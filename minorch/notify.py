@@ -40,8 +40,10 @@ EVENTS = {"failed": "on_failure", "up_for_retry": "on_retry", "success": "on_suc
 
 
 class Notifier:
-    def __init__(self, named: Mapping[str, Mapping]) -> None:
+    def __init__(self, named: Mapping[str, Mapping], cwd: str | None = None) -> None:
+        """`cwd`: where notifier commands run (the project folder, like tasks)."""
         self.named = dict(named)
+        self.cwd = cwd
         self._children: list[tuple[str, subprocess.Popen]] = []
         self._posts: list[threading.Thread] = []
         self._flush_at_exit = False
@@ -110,7 +112,7 @@ class Notifier:
 
     def _command(self, name: str, command: str, stdin: str) -> None:
         child = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)
+                                 stderr=subprocess.DEVNULL, start_new_session=True, cwd=self.cwd)
         try:
             child.stdin.write(stdin.encode())  # an event is a few hundred bytes: fits the pipe, never blocks
             child.stdin.close()

@@ -29,7 +29,7 @@ from .registry import Registry, load
 from .schedule import run_dates
 from .states import RunState, TaskState
 from .store import Attempt, RunRecord, Store, from_iso, iso
-from . import sensors
+from . import sensors, sla
 from .runtime import write_spec
 from .templates import build_context, render
 
@@ -82,10 +82,11 @@ class Scheduler:
         self.clock = clock or SystemClock()
         self.executor = executor or LocalExecutor(self.clock.monotonic)
         self.on_event = on_event or (lambda event: None)
-        self.notifier = Notifier(settings.notifiers)
+        self.notifier = Notifier(settings.notifiers, cwd=str(settings.root))
         self.registry = registry or load(settings)
         self.dags: dict[str, Dag] = dict(self.registry.dags)
         self.inflight: dict[str, _Inflight] = {}
+        self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self.stopping = False
         self._data_version = -1
         self._next_poll = 0.0
@@ -101,6 +102,7 @@ class Scheduler:
     # ------------------------------------------------------------ DAG files
 
     def sync_dags(self) -> None:
+        self._has_slas = any(t.opts.sla is not None for d in self.dags.values() for t in d.tasks.values())
         now = self.clock.now().timestamp()
         for dag in self.dags.values():
             self.store.sync_dag(dag.dag_id, file=dag.file, schedule=dag.schedule.expr if dag.schedule else None,
@@ -205,6 +207,7 @@ class Scheduler:
         snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(r.pk for r in runs))
         decided = P.plan(self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools,
                          only_runs=only_runs)
+        self._check_slas(snap, now, decided)
         busy = self._cancel_changed(snap)
         decided.actions = [a for a in decided.actions if not (
             isinstance(a, P.Launch) and ((a.run_pk, a.task_id) in busy or self.stopping)
@@ -213,6 +216,20 @@ class Scheduler:
         for action in decided.actions:
             self._apply(action, by_pk, snap, now)
         return decided.wake_at
+
+    def _check_slas(self, snap: P.Snapshot, now: datetime, decided: P.Plan) -> None:
+        """Notify each SLA miss once (recorded in the store, so a restart does not repeat it)."""
+        if not self._has_slas:
+            return
+        if self._sla_noticed is None:
+            self._sla_noticed = self.store.sla_misses()
+        found = sla.check(self.dags, snap.runs, snap.tis, now, self._sla_noticed)
+        for miss in found.misses:
+            self._sla_noticed.add((miss.run_pk, miss.task_id))
+            if self.store.record_sla_miss(miss.run_pk, miss.task_id, miss.deadline.timestamp(), now.timestamp()):
+                log.warning("%s.%s missed its SLA of %gs (run %s)", miss.dag_id, miss.task_id, miss.sla, miss.run_id)
+                self.notifier.sla_missed(self.dags[miss.dag_id], miss, now)
+        decided.wake(found.wake_at)
 
     def _cancel_changed(self, snap: P.Snapshot) -> set[tuple[int, str]]:
         """Kill tries whose task instance was cleared or marked (or whose run was marked) while they ran.
@@ -235,6 +252,7 @@ class Scheduler:
             self.create_run(dag, action.fire, "scheduled", now=now)
         elif isinstance(action, P.StartRun):
             if self.store.set_run_state(action.run_pk, RunState.RUNNING, [RunState.QUEUED], now=stamp):
+                self._dirty = True  # plan once more with the run started: its SLA deadlines count from now
                 run = by_pk[action.run_pk]
                 by_pk[action.run_pk] = self.store.run(action.run_pk)
                 self._emit("run", run, None, "running", f"run {run.run_id} started")

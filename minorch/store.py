@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import StoreError
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial", """
@@ -108,6 +108,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         map_index INTEGER NOT NULL DEFAULT -1,
         value     TEXT NOT NULL,
         PRIMARY KEY (run_pk, task_id, map_index)
+    ) WITHOUT ROWID;
+    """),
+    ("sla_misses", """
+    CREATE TABLE sla_misses (
+        run_pk     INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        task_id    TEXT NOT NULL,
+        deadline   REAL NOT NULL,
+        noticed_at REAL NOT NULL,
+        PRIMARY KEY (run_pk, task_id)
     ) WITHOUT ROWID;
     """),
 ]
@@ -340,6 +349,18 @@ class Store:
                               "AND t.task_id = ? AND t.state = 'success' LIMIT 1",
                               (dag_id, since, until, task_id)).fetchone()
         return row is not None
+
+    def sla_misses(self) -> set[tuple[int, str]]:
+        """(run pk, task id) of the SLA misses already noticed (and notified) in active runs."""
+        rows = self.db.execute("SELECT m.run_pk, m.task_id FROM sla_misses m JOIN dag_runs r ON r.id = m.run_pk "
+                               "WHERE r.state IN ('queued', 'running')")
+        return {(pk, tid) for pk, tid in rows}
+
+    def record_sla_miss(self, run_pk: int, task_id: str, deadline: float, now: float) -> bool:
+        """True the first time a miss is recorded: notify then, and never again for it."""
+        with self.write() as db:
+            return db.execute("INSERT OR IGNORE INTO sla_misses (run_pk, task_id, deadline, noticed_at) "
+                              "VALUES (?, ?, ?, ?)", (run_pk, task_id, deadline, now)).rowcount == 1
 
     def add_task_instances(self, run_pk: int, task_ids: Iterable[str]) -> None:
         """Task instances for tasks added to a DAG after its run was created."""

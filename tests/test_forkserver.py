@@ -114,10 +114,27 @@ def forking():
     ex.close()
 
 
-def python(folder: Path, attempt_id: str, func: str, **options) -> Launch:
-    """The launch the scheduler makes for the Python task `tasks:<func>`."""
+DAG_FILE = """\
+from minorch import DAG, task
+
+with DAG("etl", schedule="@daily") as dag:
+    @task
+    def extract(ds):
+        return [1, 2, 3]
+
+    @task
+    def total(rows, scale=1):
+        return sum(rows) * scale
+
+    total(rows=extract(), scale=2)
+"""
+
+
+def python(folder: Path, attempt_id: str, func: str, target: dict | None = None, **options) -> Launch:
+    """The launch the scheduler makes for the Python task `tasks:<func>` (or for `target`)."""
     spec = folder / f"{attempt_id}.json"
-    write_spec(spec, target={"kind": "ref", "ref": f"tasks:{func}", "sys_path": [str(folder)]}, context=CONTEXT,
+    target = target or {"kind": "ref", "ref": f"tasks:{func}", "sys_path": [str(folder)]}
+    write_spec(spec, target=target, context={**CONTEXT, "xcom": {"extract": [1, 2, 3]}},
                result_path=folder / f"{attempt_id}.result", max_result_bytes=1024)
     env = {**os.environ, "MINORCH_STATUS_FILE": str(folder / f"{attempt_id}.status"), "SPEC": str(spec)}
     fields = dict(attempt_id=attempt_id, argv=[sys.executable, "-m", "minorch.runtime", str(spec)], env=env,
@@ -189,6 +206,15 @@ def test_exit_codes_reasons_and_status_files_are_those_of_a_new_interpreter(exec
     assert "ValueError: boom" in log_of(folder, "fail")
     # `python -m minorch.runtime` records the code main() returns; sys.exit() skips that.
     assert [status_of(folder, name) for name in ("ok", "fail", "skip", "exit_three")] == ["0", "1", "99", None]
+
+
+def test_a_dag_file_task_loads_its_dag_file_and_gets_its_upstream_result(executor, folder):
+    (folder / "etl.py").write_text(DAG_FILE)
+    target = {"kind": "dagfile", "path": str(folder / "etl.py"), "dag_id": "etl", "task_id": "total"}
+    for name in ("a", "b"):  # the second loads the file again: nothing of the first is left
+        executor.start(python(folder, name, "", target=target))
+        assert run_all(executor)[name].returncode == 0, log_of(folder, name)
+        assert (folder / f"{name}.result").read_text() == "12"
 
 
 def test_env_cwd_argv_and_path_reach_the_task_and_output_lands_in_a_private_log(executor, folder):

@@ -6,7 +6,9 @@ Each test runs one DAG in the foreground in this process (`run_foreground`, as `
 
 from __future__ import annotations
 
+import json
 import os
+import time
 import stat
 from pathlib import Path
 
@@ -327,3 +329,23 @@ def test_dagrun_timeout_is_enforced_on_time_when_the_run_starts_with_a_long_task
     result = project.run("long")
     assert result.run.state is RunState.FAILED
     assert result.run.end_date - result.run.start_date < 2.0
+
+
+def test_an_sla_miss_is_notified_once_while_the_task_still_runs(project):
+    project.write("dags/slow.toml", """
+        [dags.slow]
+        on_sla_miss = [{ command = "cat >> sla-events.jsonl; echo >> sla-events.jsonl" }]
+
+        [dags.slow.tasks.crawl]
+        command = "sleep 1.5"
+        sla = "0.3s"
+    """)
+    result = project.run("slow")
+    assert states(result) == {"crawl": "success"}
+    deadline = time.monotonic() + 5
+    events = project.root / "sla-events.jsonl"
+    while time.monotonic() < deadline and not (events.exists() and events.read_text().strip()):
+        time.sleep(0.05)
+    [event] = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    assert (event["event"], event["task_id"], event["state"]) == ("on_sla_miss", "crawl", "running")
+    assert "missed its SLA of 0.3s" in event["text"]

@@ -115,6 +115,41 @@ def _rows(layers: list[list], preds: dict) -> dict:
     return rows
 
 
+def _channel_columns(sources: list, targets: list, keys: dict, preds: dict, rows: dict) -> dict:
+    """Column (0, 1, ...) of each channel in the gap between `sources` and `targets`; `keys` maps a bent
+    target to its channel key.
+
+    On one row, the line leaving a source (to its channels) and the line entering a target (from
+    its channel) must not share cells, or an edge seems to join the wrong task: the source's
+    channels go left of the target's, one blank column apart when they are different edges::
+
+        ■ a ──┐ └──▸ ■ b      (a's edge goes down; b's comes from above)
+    """
+    order = list(dict.fromkeys(keys[t] for t in sorted(keys, key=rows.get)))
+    fed: dict = {}  # source -> the channels its line on its row runs to
+    for t, key in keys.items():
+        for source in preds[t]:
+            fed.setdefault(source, set()).add(key)
+    source_at = {rows[s]: s for s in sources}
+    before: dict = {key: set() for key in order}  # channel -> channels that must be left of it
+    apart: dict = {key: set() for key in order}   # ... and with a blank column between
+    for t in targets:
+        if t not in keys or rows[t] not in source_at:
+            continue
+        outgoing = fed.get(source_at[rows[t]], set())
+        before[keys[t]] |= outgoing - {keys[t]}
+        if keys[t] not in outgoing:
+            apart[keys[t]] |= outgoing
+    columns: dict = {}
+    while len(columns) < len(order):
+        waiting = [k for k in order if k not in columns]
+        # The first channel whose left neighbours are placed; in a cycle, the first one left.
+        key = next((k for k in waiting if before[k] <= columns.keys()), waiting[0])
+        column = max(columns.values(), default=-1) + 1
+        columns[key] = max([column, *(columns[k] + 2 for k in apart[key] if k in columns)])
+    return columns
+
+
 def _draw(layers: list[list], preds: dict, rows: dict) -> Layout:
     def width_of(node) -> int:
         return label_width(node) + 1 if isinstance(node, str) else 1
@@ -137,9 +172,9 @@ def _draw(layers: list[list], preds: dict, rows: dict) -> Layout:
                 keys[t] = t
             elif preds[t] and rows[preds[t][0]] != rows[t]:
                 keys[t] = ("from", preds[t][0])
-        slots = {key: end + 2 + k for k, key in enumerate(dict.fromkeys(keys.values()))}
-        channels.append({t: slots[key] for t, key in keys.items()})
-        x = end + 2 + len(slots) + 3
+        slots = _channel_columns(layers[i], layers[i + 1], keys, preds, rows)
+        channels.append({t: end + 2 + slots[key] for t, key in keys.items()})
+        x = end + 2 + (max(slots.values()) + 1 if slots else 0) + 3
     height = max(rows.values()) + 1
     cells = [[0] * width for _ in range(height)]
     arrows: list[tuple[int, int]] = []
