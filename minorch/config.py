@@ -23,7 +23,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CONFIG_NAME = "minorch.toml"
-MINORCH_KEYS = {"state_dir", "dag_folders", "timezone", "parallelism", "pools", "log_cap", "grace",
+MINORCH_KEYS = {"state_dir", "dag_folders", "timezone", "parallelism", "pools", "log_cap", "grace", "max_map_length",
                 "dag_file_timeout"}
 NOTIFIER_KINDS = ("command", "webhook", "mail")
 TOP_KEYS = {"minorch", "defaults", "notifiers", "dags"}
@@ -39,6 +39,7 @@ class Settings:
     parallelism: int = 8
     pools: dict[str, int] = field(default_factory=dict)
     log_cap: int = 10 * 2**20
+    max_map_length: int = 1024  # most copies one mapped task may expand to
     grace: float = 5.0
     dag_file_timeout: float = 30.0
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -251,6 +252,11 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
         raise fail("log_cap must be a number of bytes of 1024 or more", "minorch", "log_cap",
                    hint="write e.g. log_cap = 10485760")
     settings.log_cap = log_cap
+    max_map = section.get("max_map_length", settings.max_map_length)
+    if isinstance(max_map, bool) or not isinstance(max_map, int) or max_map < 1:
+        raise fail("max_map_length must be a whole number of 1 or more", "minorch", "max_map_length",
+                   hint="write e.g. max_map_length = 1024")
+    settings.max_map_length = max_map
     settings.defaults = _check_defaults(data.get("defaults", {}), name, locate)
     settings.notifiers = _check_notifiers(data.get("notifiers", {}), name, locate)
     settings.dags = dict(data.get("dags", {}))

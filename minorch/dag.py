@@ -54,7 +54,7 @@ class TaskOptions:
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
 TASK_KEYS = TASK_OPTIONS | {"command", "python", "after", "description", "source_line", "sensor", "branch",
-                            "short_circuit"}
+                            "short_circuit", "map_over", "map_as"}
 DAG_KEYS = frozenset({"schedule", "timezone", "start_date", "end_date", "catchup", "max_active_runs",
                       "max_active_tasks", "dagrun_timeout", "description", "tags", "interval_semantics",
                       "paused", "on_sla_miss", "source_line", "tasks"}) | TASK_OPTIONS
@@ -186,6 +186,8 @@ class Task:
     dag: Dag | None = field(default=None, repr=False)
     opts: TaskOptions = field(default_factory=TaskOptions)
     flavor: str | None = None   # "branch", "short_circuit" or "sensor"
+    map_over: list | str | None = None  # a literal list, or the upstream task whose result list is mapped
+    map_as: str = "item"                # the name each copy gets its item under (template value, parameter)
     sensor: dict | None = None  # what a sensor waits for: {"file": ...}, {"until": ...}, {"dag": .., "task": ..}, {"command": ...}
 
     @property
@@ -371,8 +373,29 @@ def shell(task_id: str, command: str, **options: Any) -> Task:
 
 
 class _TaskFactory:
-    def __init__(self, func: Callable, options: dict) -> None:
-        self.func, self.options = func, options
+    def __init__(self, func: Callable, options: dict, fixed: dict | None = None) -> None:
+        self.func, self.options, self.fixed = func, options, fixed or {}
+
+    def partial(self, **kwargs: Any) -> _TaskFactory:
+        """Arguments every mapped copy gets: `process.partial(day=ds).expand(table=tables)`."""
+        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs})
+
+    def expand(self, **mapped: Any) -> Task:
+        """One copy of the task per item: `process.expand(table=get_tables())` maps over the list an
+        upstream task returns, `process.expand(table=["a", "b"])` over a literal list. The copies'
+        results reach downstream tasks as one list, in item order."""
+        if len(mapped) != 1:
+            raise DagError(f"expand task '{self.func.__name__}' over exactly one argument",
+                           hint="fix the others with .partial(name=value)")
+        [(name, over)] = mapped.items()
+        made = self(**self.fixed)
+        if isinstance(over, Task):
+            over.set_downstream(made)
+            over = over.task_id
+        elif not isinstance(over, (list, tuple)):
+            raise DagError(f"expand({name}=...) takes a task or a list, not {type(over).__name__}")
+        made.given.update(map_over=list(over) if not isinstance(over, str) else over, map_as=name)
+        return made
 
     def __call__(self, *args: Any, **kwargs: Any) -> Task:
         if args:
@@ -487,6 +510,8 @@ def dag_to_spec(made: Dag) -> dict:
         entry["_line"] = item.line
         entry["_callable"] = item.func is not None
         entry["_xcom_args"] = dict(item.xcom_args)
+        if isinstance(entry.get("map_over"), str):
+            entry["after"] = list(dict.fromkeys([*entry.get("after", []), entry["map_over"]]))
         spec["tasks"][tid] = entry
     spec["_line"] = made.line
     return spec
@@ -608,6 +633,7 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
         raise fail(DagError(f"task '{tid}' needs exactly one of command, python or sensor",
                             hint='write command = "..." for a shell task or python = "module:function"'))
     flavor = _check_flavor(tid, entry, fail)
+    map_over, map_as = _check_mapping(tid, entry, fail)
     for key in ("command", "python", "description"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise fail(DagError(f"{key} must be a string, not {entry[key]!r}", hint=f'write {key} = "..."'), key)
@@ -618,6 +644,8 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
         after = _check_names("after", entry.get("after", []))
     except MinorchError as err:
         raise fail(err, "after") from None
+    if isinstance(map_over, str) and map_over not in after:
+        after.append(map_over)  # the task whose result is mapped over runs first
     opts = _merge((*layers, _coerce_layer(entry, fail)))
     pools, notifiers = names["pools"], names["notifiers"]
     if opts.pool is not None and pools is not None and opts.pool not in pools:
@@ -633,7 +661,25 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
     return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=after,
                 given=dict(entry), xcom_args=dict(entry.get("_xcom_args", {})), description=entry.get("description"),
                 file=file, line=where, opts=opts, flavor=flavor,
-                sensor=dict(entry["sensor"]) if flavor == "sensor" else None)
+                sensor=dict(entry["sensor"]) if flavor == "sensor" else None, map_over=map_over, map_as=map_as)
+
+
+def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str | None, str]:
+    """`map_over` (a list, or the id of an upstream task that returns one) and `map_as` (a name)."""
+    over, name = entry.get("map_over"), entry.get("map_as", "item")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise fail(DagError(f"map_as must be a name like item or table, not {name!r}"), "map_as")
+    if over is None:
+        if "map_as" in entry:
+            raise fail(DagError("map_as needs map_over", hint='add map_over = ["a", "b"] or map_over = "task_id"'),
+                       "map_as")
+        return None, name
+    if not isinstance(over, (str, list)) or over == "":
+        raise fail(DagError(f"map_over must be a list or a task id, not {over!r}",
+                            hint='write map_over = ["orders", "customers"] or map_over = "list_tables"'), "map_over")
+    if entry.get("sensor") is not None or entry.get("branch") or entry.get("short_circuit"):
+        raise fail(DagError(f"task '{tid}' cannot be mapped: sensors and branches run once"), "map_over")
+    return over, name
 
 
 SENSOR_KINDS = ("file", "until", "dag", "command")

@@ -25,6 +25,7 @@ class Snapshot:
     dag_rows: dict[str, DagRow]
     runs: list[RunRecord]                          # queued and running runs
     tis: dict[int, dict[str, TaskInstance]]        # run pk -> task id -> instance
+    mapped: dict[int, dict[str, dict[int, TaskInstance]]] = field(default_factory=dict)  # copies of mapped tasks
 
 
 # ---- actions (the loop applies them in this order: fires, runs, task states, launches)
@@ -73,6 +74,23 @@ class SetTaskState:
 class Launch:
     run_pk: int
     task_id: str
+    map_index: int = -1
+
+
+@dataclass(frozen=True)
+class Expand:
+    """A mapped task may start: make one copy per item of its list."""
+    run_pk: int
+    task_id: str
+
+
+@dataclass(frozen=True)
+class FinishMapped:
+    """Every copy of a mapped task finished: the task takes `state` and collects their results."""
+    run_pk: int
+    task_id: str
+    state: TaskState
+    note: str
 
 
 @dataclass(frozen=True)
@@ -109,7 +127,8 @@ def plan(dags: dict[str, Dag], snap: Snapshot, now: datetime, *, parallelism: in
     ready = []
     for run in runs:
         if run.state is RunState.RUNNING or any(isinstance(a, StartRun) and a.run_pk == run.pk for a in result.actions):
-            ready += _plan_tasks(dags[run.dag_id], run, snap.tis.get(run.pk, {}), now, result)
+            ready += _plan_tasks(dags[run.dag_id], run, snap.tis.get(run.pk, {}), snap.mapped.get(run.pk, {}),
+                                 now, result)
     _plan_launches(dags, ready, snap, parallelism, pools, result)
     return result
 
@@ -185,17 +204,26 @@ def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now:
             result.wake(deadline)
 
 
-def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], now: datetime, result: Plan) -> list:
-    """Trigger rules in topological order (so failures cascade in one pass); returns ready tasks."""
+def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], mapped: dict[str, dict[int, TaskInstance]],
+                now: datetime, result: Plan) -> list:
+    """Trigger rules in topological order (so failures cascade in one pass); returns ready
+    (run, task id, map index) triples."""
     states = {tid: ti.state for tid, ti in tis.items()}
     ready = []
     for tid in dag.topological():
         state = states.get(tid, TaskState.NONE)
         task = dag.tasks[tid]
+        if task.map_over is not None and state is TaskState.RUNNING:
+            final = _plan_copies(run, tid, mapped.get(tid, {}), now, ready, result)
+            if final is not None:
+                states[tid] = final
+            continue
         if state is TaskState.NONE:
             verdict = evaluate_trigger(task.opts.trigger_rule, (states.get(u, TaskState.NONE) for u in task.upstream))
-            if verdict is TaskState.SCHEDULED:
-                ready.append((run, tid))
+            if verdict is TaskState.SCHEDULED and task.map_over is not None:
+                result.actions.append(Expand(run.pk, tid))
+            elif verdict is TaskState.SCHEDULED:
+                ready.append((run, tid, -1))
             elif verdict is not None:
                 states[tid] = verdict
                 note = "an upstream task failed" if verdict is TaskState.UPSTREAM_FAILED else "skipped by trigger rule"
@@ -205,7 +233,7 @@ def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], now: dat
             at = tis[tid].next_try_at
             due = datetime.fromtimestamp(at, timezone.utc) if at is not None else now
             if due <= now:
-                ready.append((run, tid))
+                ready.append((run, tid, -1))
             else:
                 result.wake(due)
     if all(states.get(t, TaskState.NONE).finished for t in dag.tasks):
@@ -218,20 +246,50 @@ def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], now: dat
     return ready
 
 
+def _plan_copies(run: RunRecord, tid: str, copies: dict[int, TaskInstance], now: datetime, ready: list,
+                 result: Plan) -> TaskState | None:
+    """The copies of a running mapped task: ready ones, and the task's state once all finished."""
+    for index in sorted(copies):
+        copy = copies[index]
+        if copy.state is TaskState.NONE:
+            ready.append((run, tid, index))
+        elif copy.state is TaskState.UP_FOR_RETRY:
+            due = datetime.fromtimestamp(copy.next_try_at or 0, timezone.utc)
+            if due <= now:
+                ready.append((run, tid, index))
+            else:
+                result.wake(due)
+    if not copies or not all(c.state.finished for c in copies.values()):
+        return None
+    failed = sorted(i for i, c in copies.items() if c.state in FAILED_LIKE)
+    if failed:
+        final, note = TaskState.FAILED, f"{len(failed)} of {len(copies)} copies failed (map index {failed[0]} first)"
+    elif all(c.state is TaskState.SKIPPED for c in copies.values()):
+        final, note = TaskState.SKIPPED, f"all {len(copies)} copies skipped"
+    else:
+        final, note = TaskState.SUCCESS, f"{len(copies)} copies done"
+    result.actions.append(FinishMapped(run.pk, tid, final, note))
+    return final
+
+
 def _plan_launches(dags, ready, snap: Snapshot, parallelism: int, pools: dict[str, int], result: Plan) -> None:
     active = 0
     per_pool: dict[str, int] = {}
     per_dag: dict[str, int] = {}
     for run in snap.runs:
-        for tid, ti in snap.tis.get(run.pk, {}).items():
+        dag = dags.get(run.dag_id)
+        tasks = dag.tasks if dag else {}
+        # a mapped task holds no slot itself; its running copies do
+        held = [(tid, ti) for tid, ti in snap.tis.get(run.pk, {}).items() if not (tid in tasks and tasks[tid].map_over)]
+        held += [(tid, ti) for tid, copies in snap.mapped.get(run.pk, {}).items() for ti in copies.values()]
+        for tid, ti in held:
             if ti.state.active:
                 active += 1
                 per_dag[run.dag_id] = per_dag.get(run.dag_id, 0) + 1
-                dag = dags.get(run.dag_id)
-                pool = dag.tasks[tid].opts.pool if dag and tid in dag.tasks else None
+                pool = tasks[tid].opts.pool if tid in tasks else None
                 if pool:
                     per_pool[pool] = per_pool.get(pool, 0) + 1
-    for run, tid in ready:  # runs oldest first, tasks in topological order
+    for run, tid, index in ready:  # runs oldest first, tasks in topological order
         dag = dags[run.dag_id]
         waits = dag.tasks[tid].sensor
         if waits is not None and "command" not in waits:
@@ -248,7 +306,8 @@ def _plan_launches(dags, ready, snap: Snapshot, parallelism: int, pools: dict[st
         per_dag[dag.dag_id] = per_dag.get(dag.dag_id, 0) + 1
         if pool:
             per_pool[pool] = per_pool.get(pool, 0) + 1
-        result.actions.append(Launch(run.pk, tid))
+        result.actions.append(Launch(run.pk, tid, index))
+
 
 
 # ---- what a finished try means

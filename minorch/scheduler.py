@@ -71,6 +71,7 @@ class _Inflight:
     result_path: Path | None
     spec_path: Path | None
     started: float
+    map_index: int = -1
 
 
 class Scheduler:
@@ -148,12 +149,13 @@ class Scheduler:
                 kill_tree(attempt.pid, self.settings.grace)
             status = self._attempt_file(attempt.attempt_id, "status")
             code = _read_status(status) if not alive else None
-            ti = self.store.task_instances([attempt.run_pk]).get(attempt.run_pk, {}).get(attempt.task_id)
+            ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
             run = self.store.run(attempt.run_pk)
             if code is not None and ti is not None and run is not None:
                 result = self._attempt_file(attempt.attempt_id, "result.json")
                 flight = _Inflight(attempt.run_pk, run.dag_id, run.run_id, attempt.task_id, attempt.try_number,
-                                   attempt.try_number - ti.try_base, result, None, attempt.start_date or now)
+                                   attempt.try_number - ti.try_base, result, None, attempt.start_date or now,
+                                   attempt.map_index)
                 self._record_exit(flight, Exit(attempt.attempt_id, attempt.pid or 0, code, None,
                                                now - (attempt.start_date or now), False, False, None, None,
                                                f"exited with code {code} while no scheduler was running"))
@@ -165,7 +167,7 @@ class Scheduler:
                                                  "it is tried again and not counted against retries")
                 if ti is not None:
                     self.store.set_task_state(attempt.run_pk, attempt.task_id, TaskState.NONE,
-                                              [TaskState.RUNNING, TaskState.QUEUED],
+                                              [TaskState.RUNNING, TaskState.QUEUED], map_index=attempt.map_index,
                                               try_number=max(ti.try_base, ti.try_number - 1),
                                               note="interrupted by a scheduler restart")
             status.unlink(missing_ok=True)
@@ -177,15 +179,16 @@ class Scheduler:
         count = 0
         runs = self.store.active_runs()
         for run_pk, tis in self.store.task_instances(r.pk for r in runs).items():
+            dag = self.dags.get(next(r.dag_id for r in runs if r.pk == run_pk))
             for tid, ti in tis.items():
-                if not ti.state.active:
-                    continue
-                tries = [a for a in self.store.attempts(run_pk, tid) if a.try_number == ti.try_number]
+                if not ti.state.active or (dag is not None and tid in dag.tasks and dag.tasks[tid].map_over):
+                    continue  # a running mapped task stands for its copies, which have the attempts
+                tries = [a for a in self.store.attempts(run_pk, tid)
+                         if a.try_number == ti.try_number and a.map_index == -1]
                 latest = tries[-1] if tries else None
                 if latest is not None and latest.end_date is None:
                     continue  # an open attempt: handled by recover()
                 count += 1
-                dag = self.dags.get(next(r.dag_id for r in runs if r.pk == run_pk))
                 task = dag.tasks.get(tid) if dag else None
                 if latest is not None and latest.outcome != "interrupted" and task is not None:
                     code = None if latest.timed_out else latest.exit_code
@@ -204,13 +207,14 @@ class Scheduler:
         """Look at the store, decide, act. Returns when the planner next wants to look."""
         now = self.clock.now()
         runs = self.store.active_runs()
-        snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(r.pk for r in runs))
+        pks = [r.pk for r in runs]
+        snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(pks), self.store.mapped_instances(pks))
         decided = P.plan(self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools,
                          only_runs=only_runs)
         self._check_slas(snap, now, decided)
         busy = self._cancel_changed(snap)
         decided.actions = [a for a in decided.actions if not (
-            isinstance(a, P.Launch) and ((a.run_pk, a.task_id) in busy or self.stopping)
+            isinstance(a, P.Launch) and ((a.run_pk, a.task_id, a.map_index) in busy or self.stopping)
             or isinstance(a, P.CreateRun) and self.stopping)]
         by_pk = {r.pk: r for r in runs}
         for action in decided.actions:
@@ -231,13 +235,16 @@ class Scheduler:
                 self.notifier.sla_missed(self.dags[miss.dag_id], miss, now)
         decided.wake(found.wake_at)
 
-    def _cancel_changed(self, snap: P.Snapshot) -> set[tuple[int, str]]:
+    def _cancel_changed(self, snap: P.Snapshot) -> set[tuple[int, str, int]]:
         """Kill tries whose task instance was cleared or marked (or whose run was marked) while they ran.
         Returns the (run, task) pairs that still have a try in flight: they must not start again yet."""
         busy = set()
         for attempt_id, flight in self.inflight.items():
-            busy.add((flight.run_pk, flight.task_id))
-            ti = snap.tis.get(flight.run_pk, {}).get(flight.task_id)
+            busy.add((flight.run_pk, flight.task_id, flight.map_index))
+            if flight.map_index < 0:
+                ti = snap.tis.get(flight.run_pk, {}).get(flight.task_id)
+            else:
+                ti = snap.mapped.get(flight.run_pk, {}).get(flight.task_id, {}).get(flight.map_index)
             if ti is None or ti.state is not TaskState.RUNNING or ti.try_number != flight.try_number:
                 self.executor.cancel(attempt_id, "cancelled: the task was cleared or marked while it ran")
         return busy
@@ -266,8 +273,20 @@ class Scheduler:
             self._finish_run(by_pk[action.run_pk], action, snap, stamp)
         elif isinstance(action, P.Launch):
             run = by_pk[action.run_pk]
-            self.launch(run, self.dags[run.dag_id].tasks[action.task_id],
-                        snap.tis[run.pk].get(action.task_id), now)
+            ti = (snap.tis[run.pk].get(action.task_id) if action.map_index < 0
+                  else snap.mapped[run.pk][action.task_id][action.map_index])
+            self.launch(run, self.dags[run.dag_id].tasks[action.task_id], ti, now, action.map_index)
+        elif isinstance(action, P.Expand):
+            self.expand(by_pk[action.run_pk], self.dags[by_pk[action.run_pk].dag_id].tasks[action.task_id], now)
+        elif isinstance(action, P.FinishMapped):
+            with self.store.write():
+                self.store.put_xcom(action.run_pk, action.task_id,
+                                    json.dumps(self.store.mapped_results(action.run_pk, action.task_id)))
+                moved = self.store.set_task_state(action.run_pk, action.task_id, action.state, [TaskState.RUNNING],
+                                                  end_date=stamp, note=action.note)
+            if moved:
+                self._dirty = True
+                self._emit("task", by_pk[action.run_pk], action.task_id, action.state.value, action.note)
         elif isinstance(action, P.Poke):
             run = by_pk[action.run_pk]
             self.poke(run, self.dags[run.dag_id].tasks[action.task_id], snap.tis[run.pk].get(action.task_id), now)
@@ -306,14 +325,20 @@ class Scheduler:
 
     # ------------------------------------------------------------ tries
 
-    def launch(self, run: RunRecord, task: Task, ti, now: datetime) -> None:
+    def launch(self, run: RunRecord, task: Task, ti, now: datetime, map_index: int = -1) -> None:
         dag = task.dag
         try_number = (ti.try_number if ti else 0) + 1
         stamp = now.timestamp()
         attempt_id = uuid.uuid4().hex
-        log_path = self.log_path(run, task.task_id, try_number)
+        log_path = self.log_path(run, task.task_id, try_number, map_index)
         xcom = self.store.xcoms(run.pk, task.upstream)
         context = self._context(dag, task, run, try_number, xcom)
+        if map_index >= 0:
+            try:
+                context[task.map_as] = self.map_items(run, task)[map_index]
+            except (MinorchError, IndexError):
+                context[task.map_as] = None  # the list changed under a cleared upstream: the copy sees None
+            context["map_index"] = map_index
         env = {**os.environ, **task.opts.env, **_marker_env(dag, task, run, try_number, context),
                "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status"))}
         result_path = spec_path = None
@@ -337,30 +362,71 @@ class Scheduler:
                         log_path=log_path, timeout=timeout, grace=task.opts.grace, log_cap=self.settings.log_cap)
         # One transaction: a crash can never leave a task 'running' without its attempt row.
         with self.store.write():
-            if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE,
+            if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE, map_index=map_index,
                                              try_number=try_number, start_date=stamp, end_date=None, duration=None,
                                              next_try_at=None, note=None):
                 return  # someone (clear, mark) changed it since the snapshot
             started = self.executor.start(launch)
-            self.store.start_attempt(Attempt(attempt_id, run.pk, task.task_id, -1, try_number, started.pid or None,
+            self.store.start_attempt(Attempt(attempt_id, run.pk, task.task_id, map_index, try_number, started.pid or None,
                                              started.create_time or None, stamp, None, None, None, None, False, True,
                                              None, None, str(log_path), None, None, command))
         counted = try_number - (ti.try_base if ti else 0)
         self.inflight[attempt_id] = _Inflight(run.pk, dag.dag_id, run.run_id, task.task_id, try_number, counted,
-                                              result_path, spec_path, stamp)
-        self._emit("task", run, task.task_id, "running", f"try {try_number} started", try_number)
+                                              result_path, spec_path, stamp, map_index)
+        label = task.task_id if map_index < 0 else f"{task.task_id}[{map_index}]"
+        self._emit("task", run, label, "running", f"try {try_number} started", try_number)
+
+    def map_items(self, run: RunRecord, task: Task) -> list:
+        """The list a mapped task maps over: its literal list, or its upstream task's result.
+        Raises MinorchError when that is not a list or is longer than max_map_length."""
+        if isinstance(task.map_over, list):
+            items = task.map_over
+        else:
+            items = self.store.xcoms(run.pk, [task.map_over]).get(task.map_over)
+            if not isinstance(items, list):
+                raise MinorchError(f"cannot map over the result of '{task.map_over}': it returned "
+                                   f"{type(items).__name__ if items is not None else 'nothing'}, not a list")
+        if len(items) > self.settings.max_map_length:
+            raise MinorchError(f"'{task.task_id}' would map over {len(items)} items, more than max_map_length "
+                               f"({self.settings.max_map_length})",
+                               hint="raise [minorch] max_map_length, or split the list upstream")
+        return items
+
+    def expand(self, run: RunRecord, task: Task, now: datetime) -> None:
+        """Start a mapped task: one copy per item (none: the task is skipped)."""
+        stamp = now.timestamp()
+        try:
+            items = self.map_items(run, task)
+        except MinorchError as err:
+            if self.store.set_task_state(run.pk, task.task_id, TaskState.FAILED, [TaskState.NONE], end_date=stamp,
+                                         note=str(err)):
+                self._emit("task", run, task.task_id, "failed", str(err))
+            self._dirty = True
+            return
+        if not items:
+            if self.store.set_task_state(run.pk, task.task_id, TaskState.SKIPPED, [TaskState.NONE], end_date=stamp,
+                                         note="mapped over an empty list"):
+                self._emit("task", run, task.task_id, "skipped", "mapped over an empty list")
+        elif self.store.expand_task(run.pk, task.task_id, len(items), now=stamp,
+                                    note=f"mapped over {len(items)} items"):
+            self._emit("task", run, task.task_id, "running", f"mapped over {len(items)} items")
+        self._dirty = True
 
     def poke(self, run: RunRecord, task: Task, ti, now: datetime) -> None:
         """Check a sensor once in this process; it holds no slot while it waits."""
         stamp = now.timestamp()
         first = ti.start_date if ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date else stamp
         context = self._context(task.dag, task, run, 0, {})
-        result = sensors.poke(task, context, root=self.settings.root, now=now, store=self.store, dags=self.dags)
-        state, next_try_at = P.sensor_outcome(task.opts, result.met, first, stamp,
-                                              result.check_at.timestamp() if result.check_at else None)
-        note = result.detail if state is not TaskState.FAILED else f"sensor timed out: {result.detail}"
-        if state is TaskState.SKIPPED:
-            note = f"sensor timed out (soft_fail): {result.detail}"
+        try:
+            result = sensors.poke(task, context, root=self.settings.root, now=now, store=self.store, dags=self.dags)
+        except MinorchError as err:
+            state, next_try_at, note = TaskState.FAILED, None, f"sensor cannot check its condition: {err}"
+        else:
+            state, next_try_at = P.sensor_outcome(task.opts, result.met, first, stamp,
+                                                  result.check_at.timestamp() if result.check_at else None)
+            note = result.detail if state is not TaskState.FAILED else f"sensor timed out: {result.detail}"
+            if state is TaskState.SKIPPED:
+                note = f"sensor timed out (soft_fail): {result.detail}"
         previous = ti.state if ti is not None else TaskState.NONE
         if self.store.set_task_state(run.pk, task.task_id, state, [previous], start_date=first, next_try_at=next_try_at,
                                      end_date=None if state is TaskState.UP_FOR_RESCHEDULE else stamp, note=note):
@@ -372,9 +438,11 @@ class Scheduler:
         """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
         return self.settings.state_dir / "tmp" / f"{attempt_id}.{suffix}"
 
-    def log_path(self, run: RunRecord, task_id: str, try_number: int) -> Path:
+    def log_path(self, run: RunRecord, task_id: str, try_number: int, map_index: int = -1) -> Path:
+        """logs/<dag>/<run>/<task>/<try>.log; a mapped task's copies: <task>/map-<index>/<try>.log."""
         safe = run.run_id.replace(":", "-").replace("+", "_")
-        return self.settings.log_dir / run.dag_id / safe / task_id / f"{try_number}.log"
+        folder = self.settings.log_dir / run.dag_id / safe / task_id
+        return (folder / f"map-{map_index}" if map_index >= 0 else folder) / f"{try_number}.log"
 
     def _context(self, dag: Dag, task: Task, run: RunRecord, try_number: int, xcom: dict) -> dict:
         logical = from_iso(run.logical_date)
@@ -434,7 +502,7 @@ class Scheduler:
                     state, note = TaskState.FAILED, error
         with self.store.write():
             if result is not None:
-                self.store.put_xcom(flight.run_pk, flight.task_id, result)
+                self.store.put_xcom(flight.run_pk, flight.task_id, result, map_index=flight.map_index)
             for skipped in skips:
                 self.store.set_task_state(flight.run_pk, skipped, TaskState.SKIPPED, [TaskState.NONE], end_date=end,
                                           note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'")
@@ -443,13 +511,14 @@ class Scheduler:
                                       outcome="failed" if state is TaskState.UP_FOR_RETRY else state.value,
                                       reason=reason, peak_rss=done.peak_rss, cpu_time=done.cpu_time)
             moved = self.store.set_task_state(flight.run_pk, flight.task_id, state, [TaskState.RUNNING],
-                                              end_date=end, duration=done.duration, next_try_at=next_try_at,
-                                              note=note)
+                                              map_index=flight.map_index, end_date=end, duration=done.duration,
+                                              next_try_at=next_try_at, note=note)
         for suffix in ("json", "result.json", "status"):
             self._attempt_file(done.attempt_id, suffix).unlink(missing_ok=True)
         run = self.store.run(flight.run_pk)
         if moved and run is not None:
-            self._emit("task", run, flight.task_id, state.value, note or reason, flight.try_number)
+            label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
+            self._emit("task", run, label, state.value, note or reason, flight.try_number)
             for skipped in skips:
                 self._emit("task", run, skipped, "skipped", f"not chosen by '{flight.task_id}'")
             if dag is not None and task is not None:

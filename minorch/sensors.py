@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from .dag import Dag, Task
 from .durations import parse_date
-from .errors import MinorchError
 from .store import Store, iso
 from .templates import render
 
@@ -34,34 +33,27 @@ class Poke:
     check_at: datetime | None = None  # the earliest instant worth poking again (e.g. `until`)
 
 
-def polled_in_loop(task: Task) -> bool:
-    """True for sensors the scheduler pokes itself; command sensors run as processes."""
-    return task.sensor is not None and "command" not in task.sensor
-
-
 def poke(task: Task, context: dict, *, root: Path, now: datetime, store: Store, dags: dict[str, Dag]) -> Poke:
-    """Check the condition once. A template or date error is reported as not met, with the reason."""
+    """Check the condition once. Raises MinorchError for a template or date error (a typo will not
+    fix itself by waiting: the scheduler fails the sensor at once)."""
     waits = task.sensor
-    try:
-        if "file" in waits:
-            pattern = render(waits["file"], context, shell=False)
-            full = pattern if Path(pattern).is_absolute() else str(root / pattern)
-            found = glob.glob(full)
-            if found:
-                return Poke(True, f"found {len(found)} file(s) matching {pattern}")
-            return Poke(False, f"waiting for a file matching {pattern}")
-        if "until" in waits:
-            moment = parse_date(render(waits["until"], context, shell=False), name="until",
-                                tz=context["timezone"])
-            if now >= moment:
-                return Poke(True, f"reached {moment.isoformat()}")
-            return Poke(False, f"waiting until {moment.isoformat()}", check_at=moment)
-        other = dags.get(waits["dag"])
-        if other is None:
-            return Poke(False, f"waiting for DAG '{waits['dag']}', which is not loaded")
-        day = datetime.strptime(context["ds"], "%Y-%m-%d").replace(tzinfo=ZoneInfo(other.timezone))
-        if store.task_succeeded_between(other.dag_id, waits["task"], iso(day), iso(day + timedelta(days=1))):
-            return Poke(True, f"{other.dag_id}.{waits['task']} succeeded for {context['ds']}")
-        return Poke(False, f"waiting for {other.dag_id}.{waits['task']} to succeed for {context['ds']}")
-    except MinorchError as err:
-        return Poke(False, f"cannot check: {err}")
+    if "file" in waits:
+        pattern = render(waits["file"], context, shell=False)
+        full = pattern if Path(pattern).is_absolute() else str(root / pattern)
+        found = glob.glob(full)
+        if found:
+            return Poke(True, f"found {len(found)} file(s) matching {pattern}")
+        return Poke(False, f"waiting for a file matching {pattern}")
+    if "until" in waits:
+        moment = parse_date(render(waits["until"], context, shell=False), name="until",
+                            tz=context["timezone"])
+        if now >= moment:
+            return Poke(True, f"reached {moment.isoformat()}")
+        return Poke(False, f"waiting until {moment.isoformat()}", check_at=moment)
+    other = dags.get(waits["dag"])
+    if other is None:
+        return Poke(False, f"waiting for DAG '{waits['dag']}', which is not loaded")
+    day = datetime.strptime(context["ds"], "%Y-%m-%d").replace(tzinfo=ZoneInfo(other.timezone))
+    if store.task_succeeded_between(other.dag_id, waits["task"], iso(day), iso(day + timedelta(days=1))):
+        return Poke(True, f"{other.dag_id}.{waits['task']} succeeded for {context['ds']}")
+    return Poke(False, f"waiting for {other.dag_id}.{waits['task']} to succeed for {context['ds']}")

@@ -425,15 +425,53 @@ class Store:
     # ------------------------------------------------------------ task instances
 
     def task_instances(self, run_pks: Iterable[int]) -> dict[int, dict[str, TaskInstance]]:
-        """{run_pk: {task_id: ti}} for map_index -1 rows (unmapped tasks)."""
+        """{run_pk: {task_id: ti}}: one row per task (map_index -1; for a mapped task, the row
+        that stands for all its copies)."""
         pks = list(run_pks)
         result: dict[int, dict[str, TaskInstance]] = {pk: {} for pk in pks}
         for start in range(0, len(pks), 500):
             chunk = pks[start:start + 500]
             for row in self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN "
-                                       f"({_placeholders(chunk)})", chunk):
+                                       f"({_placeholders(chunk)}) AND map_index = -1", chunk):
                 result[row[0]][row[1]] = _ti(row)
         return result
+
+    def mapped_instances(self, run_pks: Iterable[int]) -> dict[int, dict[str, dict[int, TaskInstance]]]:
+        """{run_pk: {task_id: {map_index: ti}}} for the copies of mapped tasks (map_index >= 0)."""
+        pks = list(run_pks)
+        result: dict[int, dict[str, dict[int, TaskInstance]]] = {}
+        for start in range(0, len(pks), 500):
+            chunk = pks[start:start + 500]
+            for row in self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN "
+                                       f"({_placeholders(chunk)}) AND map_index >= 0", chunk):
+                result.setdefault(row[0], {}).setdefault(row[1], {})[row[2]] = _ti(row)
+        return result
+
+    def task_instance(self, run_pk: int, task_id: str, map_index: int = -1) -> TaskInstance | None:
+        row = self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk = ? AND task_id = ? "
+                              "AND map_index = ?", (run_pk, task_id, map_index)).fetchone()
+        return _ti(row) if row else None
+
+    def expand_task(self, run_pk: int, task_id: str, count: int, *, now: float, note: str) -> bool:
+        """Create `count` copies (map_index 0..count-1) of a task and mark the task itself running."""
+        with self.write() as db:
+            moved = db.execute("UPDATE task_instances SET state = 'running', start_date = ?, end_date = NULL, "
+                               "note = ? WHERE run_pk = ? AND task_id = ? AND map_index = -1 AND state = 'none'",
+                               (now, note, run_pk, task_id)).rowcount == 1
+            if moved:
+                db.execute("DELETE FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index >= 0",
+                           (run_pk, task_id))
+                db.executemany("INSERT INTO task_instances (run_pk, task_id, map_index) VALUES (?, ?, ?)",
+                               [(run_pk, task_id, i) for i in range(count)])
+            return moved
+
+    def mapped_results(self, run_pk: int, task_id: str) -> list:
+        """The results of a mapped task's copies, in map_index order (None where a copy returned nothing)."""
+        count = self.db.execute("SELECT COUNT(*) FROM task_instances WHERE run_pk = ? AND task_id = ? "
+                                "AND map_index >= 0", (run_pk, task_id)).fetchone()[0]
+        found = dict(self.db.execute("SELECT map_index, value FROM xcom WHERE run_pk = ? AND task_id = ? "
+                                     "AND map_index >= 0", (run_pk, task_id)))
+        return [json.loads(found[i]) if i in found else None for i in range(count)]
 
     def set_task_state(self, run_pk: int, task_id: str, new: TaskState, expect: Iterable[TaskState], *,
                        map_index: int = -1, **fields) -> bool:
@@ -535,11 +573,13 @@ class Store:
         with self.write() as db:
             rows = db.execute("UPDATE task_instances SET state = 'none', try_base = try_number, next_try_at = NULL, "
                               "start_date = NULL, end_date = NULL, duration = NULL, note = ? "
-                              f"WHERE run_pk = ? AND task_id IN ({_placeholders(ids)}) "
+                              f"WHERE run_pk = ? AND task_id IN ({_placeholders(ids)}) AND map_index = -1 "
                               f"AND state IN ({_placeholders(expect)}) RETURNING task_id",
                               (note, run_pk, *ids, *expect)).fetchall()
             cleared = sorted({r[0] for r in rows})
-            if cleared:
+            if cleared:  # a cleared mapped task expands afresh when it runs again
+                db.execute(f"DELETE FROM task_instances WHERE run_pk = ? AND map_index >= 0 AND task_id IN "
+                           f"({_placeholders(cleared)})", (run_pk, *cleared))
                 db.execute(f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(cleared)})",
                            (run_pk, *cleared))
             return cleared

@@ -120,18 +120,19 @@ def render(template: str, context: dict, *, shell: bool, where: str = "") -> str
                             hint=f"{type(e).__name__}: {e}") from None
 
 
-def check(template: str, *, where: str = "") -> None:
+def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()) -> None:
     """Validate without rendering: syntax, filters, and top-level names.
 
     Only the first name of an expression is checked (``params`` in ``params.x``);
-    keys inside `params` and `xcom` are known only at run time. Raises TemplateError.
+    keys inside `params` and `xcom` are known only at run time. `extra` names more
+    values the template will see (a mapped task's item and ``map_index``). Raises TemplateError.
     """
     try:
         tree = _PLAIN.parse(template)
         _PLAIN.compile(tree)  # unknown filters and tests are found here, not by parse
     except TemplateSyntaxError as e:
         raise _syntax_error(e, template, where) from None
-    known = CONTEXT_NAMES | set(_PLAIN.globals)
+    known = CONTEXT_NAMES | set(_PLAIN.globals) | extra
     unknown = find_undeclared_variables(tree) - known
     if not unknown:
         return

@@ -13,10 +13,12 @@ def check_registry(registry: Registry) -> list[MinorchError]:
     errors: list[MinorchError] = []
     for dag in registry.dags.values():
         for task in dag.tasks.values():
-            if task.command is None:
-                continue
+            templates = [t for t in (task.command, (task.sensor or {}).get("command"), (task.sensor or {}).get("file"),
+                                     (task.sensor or {}).get("until")) if t is not None]
+            extra = frozenset({task.map_as, "map_index"}) if task.map_over is not None else frozenset()
             try:
-                check(task.command)
+                for template in templates:
+                    check(template, extra=extra)
             except MinorchError as err:
                 err.message = f"task '{task.task_id}': {err.message}"
                 err.file, err.line = dag.file, task.line

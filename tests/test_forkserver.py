@@ -90,6 +90,22 @@ def look():
 '''
 
 
+DAG_FILE = """\
+from minorch import DAG, task
+
+with DAG("etl", schedule="@daily") as dag:
+    @task
+    def extract(ds):
+        return [1, 2, 3]
+
+    @task
+    def total(rows, scale=1):
+        return sum(rows) * scale
+
+    total(rows=extract(), scale=2)
+"""
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """A project folder holding the task module `tasks` (and `leaky`, which a task imports)."""
@@ -112,22 +128,6 @@ def forking():
     yield ex
     ex.shutdown(0.1)
     ex.close()
-
-
-DAG_FILE = """\
-from minorch import DAG, task
-
-with DAG("etl", schedule="@daily") as dag:
-    @task
-    def extract(ds):
-        return [1, 2, 3]
-
-    @task
-    def total(rows, scale=1):
-        return sum(rows) * scale
-
-    total(rows=extract(), scale=2)
-"""
 
 
 def python(folder: Path, attempt_id: str, func: str, target: dict | None = None, **options) -> Launch:
@@ -186,7 +186,7 @@ def wait_gone(proc: psutil.Process) -> None:
 
 
 def fork_servers() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children() if "minorch.forkserver" in " ".join(p.cmdline())]
+    return [p for p in running(psutil.Process().children()) if "minorch.forkserver" in " ".join(p.cmdline())]
 
 
 # -- the same Exit, forked or spawned --------------------------------------------

@@ -53,6 +53,8 @@ class Update:
 @dataclass(frozen=True)
 class _Want:
     dag_id: str | None = None
+    page: int = 0                        # of the DAG's runs, 0: the newest
+    per_page: int = model.GRID_RUNS
     task: tuple[int, str] | None = None  # (run pk, task id)
     try_number: int | None = None        # None: the latest try
 
@@ -78,9 +80,10 @@ class Feed:
 
     # ------------------------------------------------------------ UI thread
 
-    def watch_dag(self, dag_id: str | None) -> None:
+    def watch_dag(self, dag_id: str | None, page: int = 0, per_page: int = model.GRID_RUNS) -> None:
+        """Show `dag_id`'s runs, page `page` of `per_page` runs (see `model.DagDetail`)."""
         with self._lock:
-            self._want = replace(self._want, dag_id=dag_id)
+            self._want = replace(self._want, dag_id=dag_id, page=page, per_page=per_page)
         self._event.set()
 
     def watch_task(self, task: tuple[int, str] | None, try_number: int | None = None) -> None:
@@ -138,9 +141,10 @@ class Feed:
 
     def build(self, want: _Want, now: datetime) -> Update:
         """Every model the open screens show (the refresh `bench/bench_tui.py` times)."""
-        tz = self.settings.timezone
-        dags = model.dag_list(self.store, self.registry, now, default_tz=tz)
-        dag = model.dag_detail(self.store, self.registry, want.dag_id, now, default_tz=tz) if want.dag_id else None
+        tz, running = self.settings.timezone, self.scheduler
+        dags = model.dag_list(self.store, self.registry, now, default_tz=tz, scheduler=running)
+        dag = model.dag_detail(self.store, self.registry, want.dag_id, now, default_tz=tz, runs=want.per_page,
+                               page=want.page, scheduler=running) if want.dag_id else None
         task = model.task_detail(self.store, self.registry, *want.task, default_tz=tz) if want.task else None
         return Update(dags=dags, dag=dag, task=task)
 

@@ -22,6 +22,18 @@ def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) 
     return local.strftime("%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+def span(first: str, last: str, tz: str = "UTC") -> str:
+    """Two logical dates (ISO text) as a range in `tz`, as short as it stays clear:
+    "2024-01-17 .. 2024-02-10" when both are midnights, else "2024-05-06 10:00 .. 12:30" on
+    one day, else both in full. One date alone when they are the same."""
+    a, b = when(first, tz), when(last, tz)
+    if a == b:
+        return a[:10] if a.endswith(" 00:00") else a
+    if a.endswith(" 00:00") and b.endswith(" 00:00"):
+        return f"{a[:10]} .. {b[:10]}"
+    return f"{a} .. {b[11:]}" if a[:10] == b[:10] else f"{a} .. {b}"
+
+
 def duration(seconds: float | None) -> str:
     """Seconds as "3ms", "4.20s", "12.3s", "4m05s", "2h03m"; "-" when unknown."""
     if seconds is None:

@@ -6,21 +6,28 @@ worker thread builds these; the UI thread never queries SQLite.
 
 A DAG is listed when it is in the DAG files or in the state file: a DAG whose file was
 removed still shows its history, marked "not in any DAG file".
+
+Load errors come from whoever loads the DAG files that count. With a scheduler running,
+that is the scheduler: it reloads the files every second and rewrites the state file's
+`load_errors` and each DAG's `error` (a DAG whose file broke keeps running its last good
+version). With none running, those rows are whatever the last scheduler left behind, so
+the UI's own load of the files is the truth.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from ..dag import Dag
+from ..dag import Dag, Task
 from ..registry import Registry
 from ..store import Attempt, DagRow, RunRecord, Store, TaskInstance, iso
 
 LIST_RUNS = 12  # run cells per DAG in the DAG list
-GRID_RUNS = 25  # run columns in a DAG's grid
+GRID_RUNS = 25  # run columns in a DAG's grid page, unless the screen asks for another number
 
 
 @dataclass(frozen=True)
@@ -49,13 +56,20 @@ class DagList:
 
 @dataclass(frozen=True)
 class DagDetail:
-    """A DAG's grid and graph: tasks in drawing order, runs oldest first, task instances by (run pk, task)."""
+    """A DAG's grid and graph: tasks in drawing order, runs oldest first, task instances by (run pk, task).
+
+    `runs` is one page of the DAG's history: page 0 holds the newest `per_page` runs, page 1
+    the `per_page` before them, and so on; `older` says whether runs older than the page exist.
+    """
 
     item: DagItem
     task_ids: tuple[str, ...]
     upstream: Mapping[str, tuple[str, ...]]
     runs: tuple[RunRecord, ...]
     tis: Mapping[tuple[int, str], TaskInstance] = field(default_factory=dict)
+    page: int = 0
+    per_page: int = GRID_RUNS
+    older: bool = False
 
     def run(self, pk: int | None) -> RunRecord | None:
         return next((r for r in self.runs if r.pk == pk), None)
@@ -67,7 +81,8 @@ class DagDetail:
 
 @dataclass(frozen=True)
 class TaskDetail:
-    """One task instance: its tries, oldest first, and the command template when no try ran yet."""
+    """One task instance: its tries, oldest first, and what it runs (`template`: a command, a Python
+    callable or what a sensor waits for). `result`: the JSON its last try returned (XCom), or None."""
 
     dag_id: str
     timezone: str
@@ -76,6 +91,7 @@ class TaskDetail:
     ti: TaskInstance | None
     attempts: tuple[Attempt, ...]
     template: str | None
+    result: str | None = None
 
     def attempt(self, try_number: int | None) -> Attempt | None:
         """The given try, or the latest one when `try_number` is None."""
@@ -84,16 +100,24 @@ class TaskDetail:
         return next((a for a in self.attempts if a.try_number == try_number), None)
 
 
+def _problem(dag: Dag | None, row: DagRow | None, registry: Registry, scheduler: bool) -> str | None:
+    """Why a DAG cannot run as its file says: see the module docstring for whose word counts."""
+    if scheduler and row is not None and row.error:
+        return f"{row.error} (the scheduler runs its last good version)"  # the only DAGs it marks
+    if dag is not None:
+        return None
+    file = row.file if row is not None else None
+    error = next((str(e) for e in registry.errors if file and e.file == file), None)
+    return error or "not in any DAG file: its history is kept, it does not run"
+
+
 def _item(dag_id: str, dag: Dag | None, row: DagRow | None, runs: list[RunRecord], default_tz: str,
-          now: datetime) -> DagItem:
+          now: datetime, problem: str | None) -> DagItem:
     schedule = dag.schedule.expr if dag is not None and dag.schedule else (row.schedule if row else None)
     next_fire = row.next_fire if row else None
     if next_fire is None and dag is not None and dag.schedule is not None:
         fire = dag.schedule.next_fire(now)
         next_fire = iso(fire) if fire else None
-    problem = row.error if row and row.error else None
-    if dag is None:
-        problem = problem or "not in any DAG file: its history is kept, it does not run"
     return DagItem(dag_id=dag_id, schedule=schedule,
                    description=dag.description if dag is not None else (row.description if row else None),
                    next_fire=next_fire, timezone=dag.timezone if dag is not None else default_tz,
@@ -103,30 +127,42 @@ def _item(dag_id: str, dag: Dag | None, row: DagRow | None, runs: list[RunRecord
 
 
 def dag_list(store: Store, registry: Registry, now: datetime, *, default_tz: str = "UTC",
-             runs: int = LIST_RUNS) -> DagList:
+             runs: int = LIST_RUNS, scheduler: bool = False) -> DagList:
+    """Every DAG, and the DAG files that failed to load: as the running scheduler last loaded them
+    (`scheduler` true), else as `registry` did."""
     rows = store.dag_rows()
     recent = store.recent_runs(runs)
     ids = sorted(set(rows) | set(registry.dags))
-    items = tuple(_item(d, registry.dags.get(d), rows.get(d), recent.get(d, []), default_tz, now) for d in ids)
-    errors = [str(e) for e in registry.errors]
-    errors += [message for _file, _line, message in store.load_errors() if message not in errors]
-    return DagList(items, tuple(errors))
+    items = tuple(_item(d, registry.dags.get(d), rows.get(d), recent.get(d, []), default_tz, now,
+                        _problem(registry.dags.get(d), rows.get(d), registry, scheduler)) for d in ids)
+    if scheduler:
+        errors = tuple(message for _file, _line, message in store.load_errors())
+    else:
+        errors = tuple(str(e) for e in registry.errors)
+    return DagList(items, errors)
 
 
 def dag_detail(store: Store, registry: Registry, dag_id: str, now: datetime, *, default_tz: str = "UTC",
-               runs: int = GRID_RUNS) -> DagDetail:
+               runs: int = GRID_RUNS, page: int = 0, scheduler: bool = False) -> DagDetail:
+    """Page `page` of `runs` runs (0: the newest); `scheduler` as for `dag_list`."""
     dag = registry.dags.get(dag_id)
-    records = store.runs(dag_id, limit=runs)
+    # An offset, not a date: a page is always full, whatever the logical dates (manual runs
+    # can share one). Reading the newer pages' rows too costs ~1 us a run.
+    newest = store.runs(dag_id, limit=runs * (page + 1) + 1)
+    older = len(newest) > runs * (page + 1)
+    records = newest[runs * page:runs * (page + 1)]
     records.reverse()
     by_run = store.task_instances(r.pk for r in records)
-    item = _item(dag_id, dag, store.dag_rows().get(dag_id), records[-LIST_RUNS:][::-1], default_tz, now)
+    row = store.dag_rows().get(dag_id)
+    item = _item(dag_id, dag, row, newest[:LIST_RUNS], default_tz, now, _problem(dag, row, registry, scheduler))
     task_ids = dag.topological() if dag is not None else []
     known = set(task_ids)
     # Tasks since removed from the DAG file still have rows in old runs: list them last.
     task_ids += sorted({tid for tis in by_run.values() for tid in tis} - known)
     upstream = {tid: tuple(t.upstream) for tid, t in dag.tasks.items()} if dag is not None else {}
     tis = {(pk, tid): ti for pk, tis_ in by_run.items() for tid, ti in tis_.items()}
-    return DagDetail(item, tuple(task_ids), MappingProxyType(upstream), tuple(records), MappingProxyType(tis))
+    return DagDetail(item, tuple(task_ids), MappingProxyType(upstream), tuple(records), MappingProxyType(tis),
+                     page, runs, older)
 
 
 def task_detail(store: Store, registry: Registry, run_pk: int, task_id: str, *,
@@ -137,10 +173,19 @@ def task_detail(store: Store, registry: Registry, run_pk: int, task_id: str, *,
     dag = registry.dags.get(run.dag_id)
     task = dag.tasks.get(task_id) if dag is not None else None
     ti = store.task_instances([run_pk])[run_pk].get(task_id)
-    template = None
-    if task is not None and task.command is not None:
-        template = task.command
-    elif task is not None:
-        template = f"python: {task.python or getattr(task.func, '__qualname__', task_id)}"
+    results = store.xcoms(run_pk, [task_id])
     return TaskDetail(run.dag_id, dag.timezone if dag is not None else default_tz, run, task_id, ti,
-                      tuple(store.attempts(run_pk, task_id)), template)
+                      tuple(store.attempts(run_pk, task_id)), _template(task),
+                      json.dumps(results[task_id]) if task_id in results else None)
+
+
+def _template(task: Task | None) -> str | None:
+    """What a task runs, in one line: "echo {{ ds }}", "python: load", "sensor: file = in/{{ ds }}.csv"."""
+    if task is None:
+        return None
+    if task.sensor is not None:
+        return "sensor: " + ", ".join(f"{key} = {value}" for key, value in task.sensor.items())
+    if task.command is not None:
+        return task.command
+    kind = f"python ({task.flavor.replace('_', '-')})" if task.flavor else "python"
+    return f"{kind}: {task.python or getattr(task.func, '__qualname__', task.task_id)}"

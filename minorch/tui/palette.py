@@ -2,13 +2,21 @@
 
 Glyphs differ per state as well as colours, so the screens read on a monochrome
 terminal and in `tmux capture-pane` text. Colours follow Airflow's, which users know.
+
+One state has two looks: a task skipped because a branch or short-circuit task chose
+another path (its note says "not chosen by ...") is an expected outcome, drawn apart from
+a task skipped for other reasons (marked, a soft-failed sensor, skipped upstream).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.text import Text
 
-# state value -> (glyph, Rich colour). Run states share the task states' names.
+NOT_CHOSEN = "not_chosen"  # a look, not a state: skipped, "not chosen by branch 'check_day'"
+
+# look (a state value, or NOT_CHOSEN) -> (glyph, Rich colour). Run states share the task states' names.
 STATE_LOOK: dict[str, tuple[str, str]] = {
     "none": ("·", "grey50"),
     "scheduled": ("○", "tan"),
@@ -20,31 +28,53 @@ STATE_LOOK: dict[str, tuple[str, str]] = {
     "up_for_reschedule": ("◷", "turquoise2"),
     "upstream_failed": ("▲", "dark_orange"),
     "skipped": ("»", "hot_pink"),
+    NOT_CHOSEN: ("⊘", "medium_purple1"),
 }
+NAMES = {NOT_CHOSEN: "not chosen (branch)", "up_for_reschedule": "up_for_reschedule (sensor waits)"}
 UNKNOWN = ("?", "magenta")
+BLANK = (" ", "")
 EMPTY = Text(" ")
 
 
-def glyph(state: str | None) -> Text:
-    """The one-cell picture of a state; a blank cell for no state (a task the run does not have)."""
+def look_of(state: str | None, note: str | None = None) -> str | None:
+    """The key into `STATE_LOOK` for a state and its note; None for no state."""
+    if state is None:
+        return None
+    if str(state) == "skipped" and note and note.startswith("not chosen by"):
+        return NOT_CHOSEN
+    return str(state)
+
+
+def look(state: str | None, note: str | None = None) -> tuple[str, str]:
+    """(glyph, colour) of a state; a blank cell for no state (a task the run does not have)."""
+    key = look_of(state, note)
+    return BLANK if key is None else STATE_LOOK.get(key, UNKNOWN)
+
+
+def glyph(state: str | None, note: str | None = None) -> Text:
+    """The one-cell picture of a state."""
     if state is None:
         return EMPTY
-    char, colour = STATE_LOOK.get(str(state), UNKNOWN)
+    char, colour = look(state, note)
     return Text(char, style=colour)
 
 
-def state_text(state: str | None) -> Text:
-    """Glyph and name: "✗ failed" in red."""
+def state_text(state: str | None, note: str | None = None) -> Text:
+    """Glyph and name: "✗ failed" in red; "⊘ skipped" in the not-chosen colour for a branch's skip."""
     if state is None:
         return Text("-", style="grey50")
-    char, colour = STATE_LOOK.get(str(state), UNKNOWN)
+    char, colour = look(state, note)
     return Text(f"{char} {state}", style=colour)
 
 
-def legend(per_line: int = 4) -> Text:
-    """Every glyph with its state name, `per_line` to a line, for the help screen."""
+def legend(keys: Iterable[str] | None = None, per_line: int = 0) -> Text:
+    """Glyphs with their names: of `keys` (looks, in `STATE_LOOK` order) or of every look;
+    `per_line` to a line (0: one line)."""
+    wanted = set(STATE_LOOK) if keys is None else set(keys)
     text = Text()
-    for number, (state, (char, colour)) in enumerate(STATE_LOOK.items(), 1):
-        text.append(f"{char} {state}", style=colour)
-        text.append("\n" if number % per_line == 0 else "   ")
+    shown = [(key, value) for key, value in STATE_LOOK.items() if key in wanted]
+    for number, (key, (char, colour)) in enumerate(shown, 1):
+        text.append(f"{char} {NAMES.get(key, key)}", style=colour)
+        if number < len(shown):
+            text.append("\n" if per_line and number % per_line == 0 else "   ")
     return text

@@ -8,6 +8,7 @@ elsewhere (`actions.py`, `perform.py`, `feed.py`).
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -16,8 +17,8 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from . import fmt
 from .actions import Target
 from .feed import Update
-from .model import DagDetail, DagItem, TaskDetail
-from .palette import state_text
+from .model import GRID_RUNS, DagDetail, DagItem, TaskDetail
+from .palette import legend, look_of, state_text
 from .widgets.attempt_table import AttemptTable
 from .widgets.dag_table import DagTable
 from .widgets.log_view import LogView
@@ -28,7 +29,7 @@ from .widgets.text_input import TextInput
 
 def _dag_line(item: DagItem) -> Text:
     text = Text.assemble((item.dag_id, "bold"), "  ", (item.schedule or "manual only", "cyan"))
-    text.append(f"  next {fmt.when(item.next_fire, item.timezone)}" if item.next_fire else "")
+    text.append(f"  next {fmt.when(item.next_fire, item.timezone)} {item.timezone}" if item.next_fire else "")
     if item.paused:
         text.append("  PAUSED", style="bold yellow")
     if item.problem:
@@ -62,17 +63,25 @@ class DagListScreen(Screen):
         errors = self.query_one("#errors", Static)
         errors.display = bool(dags.errors)
         errors.update(Text("\n".join(f"✗ {e}" for e in dags.errors), style="red"))
-        running = {True: "scheduler running", False: "no scheduler running"}
-        top = Text.assemble(("minorch", "bold"), f"  {len(dags.dags)} DAGs")
+        top = Text.assemble(("minorch", "bold"), f"  {len(dags.dags)} DAG{'s' * (len(dags.dags) != 1)}")
         if dags.errors:
-            top.append(f"  {len(dags.errors)} files failed to load", style="bold red")
-        top.append(f"  {running[self.app.feed.scheduler]}", style="grey62" if self.app.feed.scheduler else "yellow")
+            count = len(dags.errors)
+            top.append(f"  {count} DAG file{'s' * (count != 1)} failed to load (below)", style="bold red")
+        if self.app.runs_scheduler:
+            top.append("  scheduler running in this process (q stops it)", style="grey62")
+        elif self.app.feed.scheduler:
+            top.append("  scheduler running", style="grey62")
+        else:
+            top.append("  no scheduler running: actions wait for `minorch up`", style="yellow")
         self.query_one("#topbar", Static).update(top)
 
     def on_dag_table_highlighted(self, message: DagTable.Highlighted) -> None:
         item = message.item
         line = Text("")
-        if item is not None:
+        if item is None and self.app.latest.dags is not None and not self.app.latest.dags.dags:
+            line = Text("no DAGs yet: add TOML or Python files to the DAG folders named in minorch.toml",
+                        style="yellow")
+        elif item is not None:
             line = Text.assemble((item.description or "", ""), f"  {item.tasks} tasks" if item.tasks else "")
             if item.problem:
                 line = Text(item.problem, style="bold red")
@@ -102,10 +111,16 @@ class DagListScreen(Screen):
 
 
 class DagScreen(Screen):
+    """One DAG: its grid or graph of one page of runs, a line with the page and the states' legend,
+    and the status of the selected run and task. `[` / `]` page to older / newer runs, `/` filters tasks."""
+
     AUTO_FOCUS = "RunGrid"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("g", "switch", "Grid/graph"),
+        Binding("slash", "filter", "Filter", show=False),
+        Binding("left_square_bracket", "page(1)", "Older runs", show=False),
+        Binding("right_square_bracket", "page(-1)", "Newer runs", show=False),
     ]
 
     def __init__(self, dag_id: str) -> None:
@@ -114,17 +129,21 @@ class DagScreen(Screen):
         self.detail: DagDetail | None = None
         self.run_pk: int | None = None
         self.task_id: str | None = None
+        self.page = 0
+        self.per_page = GRID_RUNS
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.dag_id, style="bold"), id="topbar")
+        yield TextInput(placeholder="filter: words in the task id (escape clears)", id="filter")
         with ContentSwitcher(initial="grid", id="views"):
             yield RunGrid(id="grid")
             yield TaskGraph(id="graph")
+        yield Static(id="legend")
         yield Static(id="status")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.app.feed.watch_dag(self.dag_id)
+        self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
         self.show_update(self.app.latest)
 
     def on_unmount(self) -> None:
@@ -133,26 +152,59 @@ class DagScreen(Screen):
     def on_screen_resume(self) -> None:
         self.app.feed.wake()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Ask for as many runs as fit across the grid (at least `GRID_RUNS`)."""
+        per_page = max(GRID_RUNS, self.query_one(RunGrid).fits())
+        if per_page != self.per_page:
+            self.per_page = per_page
+            self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
+
     def show_update(self, update: Update) -> None:
         if update.dag is None or update.dag.item.dag_id != self.dag_id:
             return
+        if (update.dag.page, update.dag.per_page) != (self.page, self.per_page):
+            return  # an answer to an earlier request; the one asked for follows
         self.detail = update.dag
         self.query_one("#topbar", Static).update(_dag_line(self.detail.item))
         self.query_one(RunGrid).show(self.detail)
         self.query_one(TaskGraph).show(self.detail, self.run_pk)
+        self._legend()
         self._status()
+
+    def _legend(self) -> None:
+        """Which runs the page holds and how to page, then the look of every state on it."""
+        detail = self.detail
+        runs = detail.runs
+        if runs:
+            first = detail.page * detail.per_page
+            which = f"newest {len(runs)} runs" if detail.page == 0 else f"runs {first + 1}-{first + len(runs)} back"
+            if detail.page == 0 and not detail.older:
+                which = f"all {len(runs)} run{'s' * (len(runs) != 1)}"
+            text = Text.assemble((which, "bold"), f" {fmt.span(runs[0].logical_date, runs[-1].logical_date,
+                                                                  detail.item.timezone)}")
+            keys = [("[ older", detail.older), ("] newer", detail.page > 0)]
+            text.append("".join(f" · {key}" for key, ok in keys if ok), style="grey62")
+            looks = {str(r.state) for r in runs} | {look_of(str(ti.state), ti.note) for ti in detail.tis.values()}
+            text.append("    ")
+            text.append_text(legend(looks))
+        else:
+            text = Text("no runs yet: t triggers one, b backfills a range of dates", style="grey62")
+        self.query_one("#legend", Static).update(text)
 
     def _status(self) -> None:
         detail = self.detail
         run = detail.run(self.run_pk) if detail else None
         if run is None:
-            text = Text("no runs yet: t triggers one", style="grey62")
+            text = Text("")
         else:
             text = Text.assemble(fmt.when(run.logical_date, detail.item.timezone), " ", run.run_type, " ",
                                  state_text(str(run.state)))
             ti = detail.tis.get((run.pk, self.task_id)) if self.task_id else None
             if ti is not None:
-                text.append_text(Text.assemble("  │  ", (self.task_id, "bold"), " ", state_text(str(ti.state)),
+                text.append_text(Text.assemble("  │  ", (self.task_id, "bold"), " ", state_text(str(ti.state), ti.note),
                                                f"  try {ti.try_number}" if ti.try_number else "",
                                                (f"  {ti.note}" if ti.note else "", "grey62")))
         self.query_one("#status", Static).update(text)
@@ -180,6 +232,20 @@ class DagScreen(Screen):
         run = self.detail.run(run_pk) if self.detail else None
         self.app.push_screen(TaskScreen(Target(self.dag_id, run_pk, run.run_id if run else None, task_id)))
 
+    def on_run_grid_page_wanted(self, message: RunGrid.PageWanted) -> None:
+        self.action_page(message.step)
+
+    def action_page(self, step: int) -> None:
+        """`step` 1: the page of older runs, -1: newer; the cursor lands on the run nearest the old page."""
+        detail = self.detail
+        if detail is None or (step > 0 and not detail.older) or (step < 0 and self.page == 0):
+            self.query_one(RunGrid).land = None
+            self.notify("no older runs" if step > 0 else "these are the newest runs", timeout=2)
+            return
+        self.query_one(RunGrid).land = step
+        self.page += step
+        self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
+
     def action_switch(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         switcher.current = "graph" if switcher.current == "grid" else "grid"
@@ -189,6 +255,30 @@ class DagScreen(Screen):
             if self.task_id is not None:
                 self.query_one(RunGrid).select_task(self.task_id)
         self.query_one(f"#{switcher.current}").focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        """Escape: first clears the task filter, then goes back to the DAG list."""
+        box = self.query_one("#filter", Input)
+        if box.display or box.value:
+            box.value = ""
+            box.display = False
+            self.query_one(f"#{self.query_one(ContentSwitcher).current}").focus()
+            return
+        self.app.pop_screen()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(RunGrid).set_filter(event.value)
+        self.query_one(TaskGraph).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.display = False
+        self.query_one(f"#{self.query_one(ContentSwitcher).current}").focus()
 
 
 class TaskScreen(Screen):
@@ -203,6 +293,7 @@ class TaskScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.subject.describe(), style="bold"), id="topbar")
+        yield Static(id="note")
         yield AttemptTable(self.subject, id="tries")
         yield Static(id="command")
         yield LogView(self.subject, id="log")
@@ -221,22 +312,35 @@ class TaskScreen(Screen):
             self.query_one(AttemptTable).show(task)
             self._describe()
         if update.log is not None and self.detail is not None:
-            empty = "(no try yet)" if update.log.path is None else "(no output yet)"
-            self.query_one(LogView).show(update.log, empty=empty)
+            self.query_one(LogView).show(update.log, empty=self._no_log())
+
+    def _no_log(self) -> str:
+        """What the log pane says when there is no output to show."""
+        attempt = self.detail.attempt(self.try_number)
+        if attempt is None:
+            ti = self.detail.ti
+            return f"(no try: {ti.note})" if ti is not None and ti.note else "(no try yet)"
+        return "(no output yet)" if attempt.end_date is None else "(no output)"
 
     def _describe(self) -> None:
         task, ti = self.detail, self.detail.ti
-        top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"), "  ",
-                            state_text(str(ti.state) if ti else None))
-        if ti is not None and ti.note:
-            top.append(f"  {ti.note}", style="grey62")
+        top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"))
         self.query_one("#topbar", Static).update(top)
+        note = Text.assemble(state_text(str(ti.state) if ti else None, ti.note if ti else None))
+        if ti is not None and ti.note:
+            note.append(f"  {ti.note}")
+        if ti is not None and ti.next_try_at and str(ti.state) in ("up_for_retry", "up_for_reschedule"):
+            what = "next poke" if str(ti.state) == "up_for_reschedule" else "next try"
+            note.append(f"  ({what} at {fmt.when(ti.next_try_at, task.timezone, seconds=True)})", style="grey62")
+        self.query_one("#note", Static).update(note)
         attempt = task.attempt(self.try_number)
         if attempt is not None:
             ran = attempt.command or task.template or ""
             command = Text.assemble((f"try {attempt.try_number} ran: ", "grey62"), ran)
         else:
-            command = Text.assemble(("not run yet; command: ", "grey62"), task.template or "-")
+            command = Text.assemble(("not run yet; it runs: ", "grey62"), task.template or "-")
+        if task.result is not None:
+            command.append_text(Text.assemble(("\nreturned: ", "grey62"), task.result))
         self.query_one("#command", Static).update(command)
 
     def on_attempt_table_try_chosen(self, message: AttemptTable.TryChosen) -> None:

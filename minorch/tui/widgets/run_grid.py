@@ -5,6 +5,10 @@ labels are the runs' day of month (or hour, or minute, whichever tells neighbour
 the screen's status line names the highlighted run in full. The task column and the
 label row stay in place while the cells scroll.
 
+The grid shows one page of runs (`DagDetail.page`); moving left past the oldest run of the
+page, or right past its newest, posts `PageWanted` and the cursor lands on the next page's
+nearest run once the screen has it. `set_filter` keeps only tasks whose id has every word.
+
 Drawn with the line API: a refresh rebuilds ~20 strips (about 1 ms) where a DataTable
 re-rendered every cell (~500, about 40 ms) whenever one changed.
 """
@@ -23,7 +27,7 @@ from textual.strip import Strip
 from .. import fmt
 from ..actions import ActionKeys, Target, action_bindings
 from ..model import DagDetail
-from ..palette import STATE_LOOK, UNKNOWN
+from ..palette import look
 
 RUN_ROW = "\x00run"  # row key of the run states (no task id starts with NUL)
 CELL = 3             # columns per run
@@ -68,6 +72,13 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
             self.run_pk = run_pk
             self.task_id = task_id
 
+    class PageWanted(Message):
+        """The cursor went past the page's edge: `step` 1 asks for older runs, -1 for newer."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.detail: DagDetail | None = None
@@ -75,18 +86,24 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         self.row = 1               # cursor: index into `keys`
         self.column = -1           # cursor: index into detail.runs (-1: no runs)
         self.label_width = 0       # columns of the task column, which does not scroll
+        self.words: list[str] = []  # the task filter
+        self.land: int | None = None  # where the cursor goes on a new page: 1 its newest run, -1 its oldest
         self._header = (Strip.blank(0), Strip.blank(0))
         self._rows: list[tuple[Strip, Strip]] = []
 
     def show(self, detail: DagDetail) -> None:
         """Draw `detail`, keeping the cursor on the same run and row (the newest run at first)."""
         first = self.detail is None
+        new_page = not first and detail.page != self.detail.page
         row_key, run_pk = self._cursor_keys()
         self.detail = detail
-        self.keys = [RUN_ROW, *detail.task_ids]
+        self.keys = [RUN_ROW, *(t for t in detail.task_ids if self._matches(t))]
         pks = [r.pk for r in detail.runs]
         self.row = self.keys.index(row_key) if row_key in self.keys else min(1, len(self.keys) - 1)
         self.column = pks.index(run_pk) if run_pk in pks else len(pks) - 1
+        if new_page:
+            self.column = 0 if self.land == -1 else len(pks) - 1
+            self.land = None
         unit, labels = _labels(detail)
         self._unit, self._run_labels = unit, labels
         self.label_width = max([len(t) + 2 for t in detail.task_ids] + [len(unit) + 9])
@@ -94,8 +111,22 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         self._paint()
         if first:  # scroll to the newest run once the widget has its size
             self.call_after_refresh(self._moved, scroll=True)
-        elif (row_key, run_pk) != self._cursor_keys():
+        elif new_page or (row_key, run_pk) != self._cursor_keys():
             self._moved(scroll=True)
+
+    def set_filter(self, text: str) -> None:
+        """Show only the tasks whose id contains every word of `text` (the run row always shows)."""
+        self.words = text.lower().split()
+        if self.detail is not None:
+            self.show(self.detail)
+
+    def _matches(self, task_id: str) -> bool:
+        return all(word in task_id.lower() for word in self.words)
+
+    def fits(self) -> int:
+        """How many runs fit across the widget as it is now (0 before it has a size)."""
+        width = self.scrollable_content_region.width
+        return max(0, (width - (self.label_width or 20)) // CELL) if width else 0
 
     def _cursor_keys(self) -> tuple[str | None, int | None]:
         if self.detail is None or not self.keys:
@@ -120,11 +151,10 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
             cells = Text()
             for index, run in enumerate(detail.runs):
                 if key == RUN_ROW:
-                    state = str(run.state)
+                    char, colour = look(str(run.state))
                 else:
                     ti = detail.tis.get((run.pk, key))
-                    state = str(ti.state) if ti is not None else None
-                char, colour = STATE_LOOK.get(state, UNKNOWN) if state is not None else (" ", "")
+                    char, colour = look(str(ti.state), ti.note) if ti is not None else look(None)
                 style = Style.parse(colour) if colour else Style()
                 if number == self.row and index == self.column:
                     style += CURSOR
@@ -160,6 +190,14 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
     def action_move(self, rows: int, columns: int) -> None:
         if self.detail is None or not self.keys:
             return
+        last = len(self.detail.runs) - 1
+        if abs(columns) == 1 and self.land is None:
+            step = 1 if columns < 0 and self.column == 0 and self.detail.older else \
+                -1 if columns > 0 and self.column == last and self.detail.page > 0 else 0
+            if step:
+                self.land = step
+                self.post_message(self.PageWanted(step))
+                return
         self.row = max(0, min(len(self.keys) - 1, self.row + rows))
         if self.detail.runs:
             self.column = max(0, min(len(self.detail.runs) - 1, self.column + columns))

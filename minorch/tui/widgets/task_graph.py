@@ -2,7 +2,8 @@
 
 Up/down (j/k) walk the tasks in reading order, enter opens the selected task; the run
 shown is the one the grid has selected (the newest by default). Drawn with the line
-API, so a graph wider or taller than the screen scrolls.
+API, so a graph wider or taller than the screen scrolls. `set_filter` dims the tasks
+whose id lacks a word of the filter (the drawing stays whole) and j/k skip them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.strip import Strip
 from ..actions import ActionKeys, Target, action_bindings
 from ..layout import Layout, label_width, layout
 from ..model import DagDetail
-from ..palette import STATE_LOOK, UNKNOWN
+from ..palette import look
 
 EDGE = Style(color="grey50")
 
@@ -49,6 +50,7 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
         self.detail: DagDetail | None = None
         self.run_pk: int | None = None
         self.selected: str | None = None
+        self.words: list[str] = []
         self._shape: tuple | None = None
         self._layout = Layout((), {}, (), 0)
         self._strips: list[Strip] = []
@@ -66,6 +68,18 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
         if self.selected not in self._layout.nodes:
             self.selected = self._layout.order[0] if self._layout.order else None
         self._paint()
+
+    def set_filter(self, text: str) -> None:
+        """Dim the tasks whose id lacks a word of `text`; select the first match if the selection is dimmed."""
+        self.words = text.lower().split()
+        if self.selected is not None and not self._matches(self.selected):
+            self.selected = next((t for t in self._layout.order if self._matches(t)), self.selected)
+        if self.detail is not None:
+            self._paint()
+            self._reveal()
+
+    def _matches(self, task_id: str) -> bool:
+        return all(word in task_id.lower() for word in self.words)
 
     def select(self, task_id: str | None) -> None:
         if task_id in self._layout.nodes and task_id != self.selected:
@@ -85,10 +99,10 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
             for x, tid in sorted(by_row.get(row, [])):
                 text.append(line[at:x], EDGE)
                 ti = detail.tis.get((self.run_pk, tid)) if detail is not None else None
-                char, colour = STATE_LOOK.get(str(ti.state), UNKNOWN) if ti is not None else (" ", "")
-                mark = "reverse" if tid == self.selected else ""
+                char, colour = look(str(ti.state), ti.note) if ti is not None else look(None)
+                mark = "reverse" if tid == self.selected else ("" if self._matches(tid) else "dim")
                 text.append(char, f"{colour} {mark}".strip())
-                text.append(" " + tid, f"bold {mark}".strip())
+                text.append(" " + tid, f"{'bold ' if mark != 'dim' else ''}{mark}".strip())
                 at = x + label_width(tid)
             text.append(line[at:], EDGE)
             segments = list(text.render(console))
@@ -109,7 +123,7 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
         return self._strips[row].crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def action_move(self, step: int) -> None:
-        order = self._layout.order
+        order = [t for t in self._layout.order if self._matches(t) or t == self.selected]
         if not order:
             return
         index = order.index(self.selected) if self.selected in order else 0
