@@ -190,7 +190,7 @@ def _serve_with_ui(settings: Settings, registry: Registry) -> int:
         daemon.start()
         thread = threading.Thread(target=daemon.run, name="scheduler", daemon=True)
         thread.start()
-        app = make_app(settings, registry=registry)
+        app = make_app(settings, registry=registry, runs_scheduler=True)
 
         def on_sigterm(signum, frame) -> None:
             daemon.request_stop()

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 
 from .config import Settings
 from .dag import Dag
-from .errors import MinorchError
 from .durations import format_duration, parse_date
 from .lock import SchedulerLock
 from .registry import Registry
@@ -115,18 +114,16 @@ def fail_unfinished(store: Store, pks: list[int], note: str) -> None:
 def run_foreground(settings: Settings, registry: Registry, dag: Dag, date: str | None, conf: dict,
                    echo: Callable[[str], None]) -> RunResult:
     """One manual run of `dag` for logical date `date` (default: now). An earlier finished run
-    for the same date is run again from scratch, so CI can repeat a command."""
+    for the same date is run again from scratch, so CI can repeat a command; an unfinished one
+    (cleared, or left by a stopped scheduler) is taken up where it is."""
     logical = parse_date(date, name="--date", tz=dag.timezone) if date else None
 
     def create(sched: Scheduler) -> list[int]:
         now = sched.clock.now()
         moment = logical or now.replace(microsecond=0)
         pk, created = sched.create_run(dag, moment, "manual", now=now, conf=conf, logical=True)
-        if not created:
-            run = sched.store.run(pk)
-            if not run.state.finished:
-                raise MinorchError(f"run {run.run_id} of {dag.dag_id} is already queued or running",
-                                   hint="wait for it, or pick another --date")
+        run = sched.store.run(pk)
+        if not created and run.state.finished:  # run that date again from scratch
             from .operations import clear
             clear(sched.store, dag, run, now=now.timestamp())
             sched.store.set_run_conf(pk, conf)

@@ -116,10 +116,6 @@ def test_a_time_sensor_waits_without_a_process_until_its_time_and_looks_again_ex
         [dags.morning.tasks.not_before_six]
         sensor = { until = "{{ ds }}T06:00" }
         poke_interval = "2h"
-
-        [dags.morning.tasks.report]
-        command = "true"
-        after = ["not_before_six"]
     """)
     six_in_berlin = datetime(2024, 1, 15, 5, 0, tzinfo=timezone.utc)
     with stepped(project, datetime(2024, 1, 15, 3, 30, tzinfo=timezone.utc)) as (sched, clock, store):

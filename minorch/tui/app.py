@@ -6,8 +6,10 @@ once when a screen asks, it looks at `PRAGMA data_version` and the watched log, 
 (`ActionRequested` from a widget, or the command palette) goes through a confirmation
 dialog and then runs in a short worker thread through `minorch.operations`.
 
-The app does not care whether a scheduler runs in this process, in another one, or not
-at all: everything it knows comes from the state file and the DAG files.
+Everything the app shows comes from the state file and the DAG files, whether a scheduler
+runs in this process, in another one, or not at all. The one difference: inside `minorch up`
+(`runs_scheduler`), quitting stops the scheduler too, so `q` asks first; in `minorch ui` it
+only closes this window.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from ..config import Settings
 from ..errors import MinorchError
 from ..registry import Registry
 from .actions import ACTIONS, ActionRequested, Target
-from .dialogs import ActionDialog, HelpScreen
+from .dialogs import ActionDialog, HelpScreen, StopDialog
 from .feed import Feed, Update
-from .perform import fields_for, perform, preview
+from .perform import fields_for, perform, preview, stop_preview
 from .screens import DagListScreen, DagScreen
 
 log = logging.getLogger("minorch.tui")
@@ -62,9 +64,10 @@ class MinorchApp(App):
         Binding("question_mark", "help", "Help"),
     ]
 
-    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: Registry | None = None, runs_scheduler: bool = False) -> None:
         super().__init__()
         self.settings = settings
+        self.runs_scheduler = runs_scheduler
         self.feed = Feed(settings, registry)
         self.latest = Update()
         self._failure: str | None = None
@@ -155,6 +158,21 @@ class MinorchApp(App):
         self.notify(message.text, severity="information" if message.ok else "error", timeout=4 if message.ok else 8)
         self.feed.wake()
 
+    # ------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        """q (and ctrl+q, and the palette's Quit): leave at once in `minorch ui`; inside `minorch up`,
+        ask before stopping the scheduler. ctrl+q while the question shows quits."""
+        if not self.runs_scheduler or isinstance(self.screen, StopDialog):
+            self.exit()
+            return
+        grace = f"{self.settings.grace:g}s"
+        dialog = StopDialog("Stop the scheduler and quit?",
+                            f"No new runs or tries start; running tries get {grace} to finish, then they are "
+                            f"stopped and count as failed tries. `minorch ui` watches without stopping anything.",
+                            [], lambda _answer: stop_preview(self.settings))
+        self.push_screen(dialog, callback=lambda answer: answer is not None and self.exit())
+
     # ------------------------------------------------------------ navigation and the command palette
 
     def open_dag(self, dag_id: str) -> None:
@@ -186,7 +204,8 @@ class MinorchApp(App):
                                 partial(self.open_dag, item.dag_id), discover=False)
 
 
-def make_app(settings: Settings, *, registry: Registry | None = None) -> MinorchApp:
+def make_app(settings: Settings, *, registry: Registry | None = None, runs_scheduler: bool = False) -> MinorchApp:
     """The UI for the state file and DAG files of `settings`. `registry`: DAG files already loaded (else it
-    loads them itself, in its worker thread)."""
-    return MinorchApp(settings, registry)
+    loads them itself, in its worker thread). `runs_scheduler`: the app runs inside `minorch up`, whose
+    scheduler stops when it quits (so `q` asks first)."""
+    return MinorchApp(settings, registry, runs_scheduler)

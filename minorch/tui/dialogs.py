@@ -25,7 +25,8 @@ from .actions import Field
 from .palette import legend
 from .widgets.text_input import TextInput
 
-HINT = "enter: OK · esc: cancel · tab: next field · space: toggle"
+HINT = "enter: OK · esc: cancel"
+FIELDS_HINT = " · tab: next field · space: toggle"
 
 
 class Tick(Checkbox):
@@ -81,7 +82,7 @@ class ActionDialog(ModalScreen[dict | None]):
                         for choice in field.choices:
                             yield Choice(choice, value=choice == field.default, name=choice, compact=True)
             yield Static("", id="preview")
-            yield Static(HINT, classes="hint")
+            yield Static(HINT + (FIELDS_HINT if self.fields else ""), classes="hint")
 
     def on_mount(self) -> None:
         self._changed()
@@ -121,14 +122,26 @@ class ActionDialog(ModalScreen[dict | None]):
         self.dismiss(self.answer())
 
 
+class StopDialog(ActionDialog):
+    """The question `q` asks inside `minorch up`: its preview says which tries are running.
+    Enter or y stops the scheduler; escape, n or q keep it running."""
+
+    BINDINGS = [
+        Binding("escape,q,n", "dismiss(None)", "Keep running"),
+        Binding("enter,y", "confirm", "Stop", priority=True),
+    ]
+
+
 HELP_KEYS = [
     ("DAG list", ["enter open · / filter · t trigger · p pause/unpause · b backfill"]),
     ("DAG", ["g grid/graph · arrows, h j k l move · enter a task's tries",
+             "[ older runs · ] newer runs (or arrow past the edge) · / filter tasks",
              "c clear task (run row: the whole run) · r retry failed tasks",
              "m mark task (run row: the run) · t p b as above · esc back"]),
     ("Task", ["up/down pick a try · tab to its log · G log end",
               "c clear · m mark · r retry · esc back"]),
-    ("Anywhere", ["ctrl+p every action by name · ? this help · q quit"]),
+    ("Anywhere", ["ctrl+p every action by name · ? this help",
+                  "q quit (in `minorch up`: asks, then stops the scheduler)"]),
 ]
 
 
@@ -142,7 +155,7 @@ class HelpScreen(ModalScreen[None]):
         for title, lines in HELP_KEYS:
             grid.add_row(title, "\n".join(lines))
         grid.add_row("", "")
-        grid.add_row("States", legend())
+        grid.add_row("States", legend(per_line=3))
         with VerticalScroll(id="help"):
             yield Label("minorch keys", classes="title")
             yield Static(grid)

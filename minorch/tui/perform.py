@@ -152,3 +152,13 @@ def perform(settings: Settings, registry: Registry | None, action: str, target: 
             ops.mark_run(store, dag, run, state, now)
             return f"marked {dag.dag_id} run {run.run_id} {state}"
     raise MinorchError(f"unknown action {action!r}")
+
+
+def stop_preview(settings: Settings) -> str:
+    """What stopping the scheduler now would interrupt: "2 tries running: etl extract, ...", or that none runs."""
+    with _store(settings) as store:
+        active = store.active_task_instances()
+    if not active:
+        return "no tries are running: it stops at once"
+    running = [f"{dag_id} {task_id}" for _pk, dag_id, _run_id, task_id, _state in active]
+    return f"{len(running)} {'try is' if len(running) == 1 else 'tries are'} running or queued: {_listed(running)}"

@@ -66,13 +66,13 @@ class DagListScreen(Screen):
         top = Text.assemble(("minorch", "bold"), f"  {len(dags.dags)} DAG{'s' * (len(dags.dags) != 1)}")
         if dags.errors:
             count = len(dags.errors)
-            top.append(f"  {count} DAG file{'s' * (count != 1)} failed to load (below)", style="bold red")
+            top.append(f"  {count} file{'s' * (count != 1)} failed to load", style="bold red")
         if self.app.runs_scheduler:
-            top.append("  scheduler running in this process (q stops it)", style="grey62")
+            top.append("  scheduler running here, q stops it", style="grey62")
         elif self.app.feed.scheduler:
             top.append("  scheduler running", style="grey62")
         else:
-            top.append("  no scheduler running: actions wait for `minorch up`", style="yellow")
+            top.append("  no scheduler: actions wait for `minorch up`", style="yellow")
         self.query_one("#topbar", Static).update(top)
 
     def on_dag_table_highlighted(self, message: DagTable.Highlighted) -> None:
@@ -183,8 +183,8 @@ class DagScreen(Screen):
             which = f"newest {len(runs)} runs" if detail.page == 0 else f"runs {first + 1}-{first + len(runs)} back"
             if detail.page == 0 and not detail.older:
                 which = f"all {len(runs)} run{'s' * (len(runs) != 1)}"
-            text = Text.assemble((which, "bold"), f" {fmt.span(runs[0].logical_date, runs[-1].logical_date,
-                                                                  detail.item.timezone)}")
+            dates = fmt.span(runs[0].logical_date, runs[-1].logical_date, detail.item.timezone)
+            text = Text.assemble((which, "bold"), f" {dates}")
             keys = [("[ older", detail.older), ("] newer", detail.page > 0)]
             text.append("".join(f" · {key}" for key, ok in keys if ok), style="grey62")
             looks = {str(r.state) for r in runs} | {look_of(str(ti.state), ti.note) for ti in detail.tis.values()}
@@ -311,6 +311,7 @@ class TaskScreen(Screen):
             self.detail = task
             self.query_one(AttemptTable).show(task)
             self._describe()
+            self.query_one(LogView).set_placeholder(self._no_log())
         if update.log is not None and self.detail is not None:
             self.query_one(LogView).show(update.log, empty=self._no_log())
 

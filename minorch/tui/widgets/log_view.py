@@ -27,16 +27,26 @@ class LogView(ActionKeys, Log):
         super().__init__(max_lines=MAX_LINES, auto_scroll=False, **kwargs)
         self.subject = subject
         self.path: str | None = None
+        self.placeholder: str | None = None  # the "(no output yet)" line shown instead of a log, if any
 
     def show(self, chunk: LogChunk, *, empty: str) -> None:
-        """Append `chunk` (or replace the text, for a reset chunk); `empty` is shown when there is no log."""
+        """Append `chunk` (or replace the text, for a reset chunk); `empty` is shown while there is no output."""
         follow = self.is_vertical_scroll_end or chunk.reset
-        if chunk.reset:
+        if chunk.reset or (chunk.text and self.placeholder is not None):
             self.clear()
+            self.placeholder = None
             self.path = chunk.path
-            if not chunk.text:
-                self.write(empty)
+        if not chunk.text and not self.line_count:
+            self.placeholder = empty
+            self.write(empty)
         self.write(chunk.text, scroll_end=follow)
+
+    def set_placeholder(self, empty: str) -> None:
+        """Replace the placeholder line, if one shows ("(no output yet)" becomes "(no output)")."""
+        if self.placeholder is not None and self.placeholder != empty:
+            self.clear()
+            self.placeholder = empty
+            self.write(empty)
 
     def target(self) -> Target | None:
         return self.subject
