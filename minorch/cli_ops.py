@@ -365,14 +365,23 @@ def _short_path(path: str | None) -> str:
 @click.argument("task_id", metavar="TASK")
 @click.option("--try", "try_number", type=click.IntRange(min=1), metavar="N", help="Which try (default: the latest).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing as the try writes, until it ends.")
+@click.option("--map-index", type=click.IntRange(min=0), metavar="I",
+              help="For a mapped task: which copy (default: the copy that ran last).")
 @pass_ctx
-def logs(app: Context, dag_id: str, run: str, task_id: str, try_number: int | None, follow: bool) -> None:
+def logs(app: Context, dag_id: str, run: str, task_id: str, try_number: int | None, follow: bool,
+         map_index: int | None) -> None:
     """Print the log of a try of TASK in RUN."""
     dag, store, found = _resolve(app, dag_id, run)
     if task_id not in dag.tasks:
         from .errors import did_you_mean
         raise NotFound(f"DAG '{dag_id}' has no task '{task_id}'", hint=did_you_mean(task_id, dag.tasks))
     tries = store.attempts(found.pk, task_id)
+    if map_index is not None:
+        copies = sorted({a.map_index for a in tries})
+        tries = [a for a in tries if a.map_index == map_index]
+        if not tries and copies:
+            raise NotFound(f"task '{task_id}' of run {found.run_id} has no copy {map_index}",
+                           hint="copies that ran: " + ", ".join(str(i) for i in copies))
     if not tries:
         raise NotFound(f"task '{task_id}' of {dag_id} run {found.run_id} has not run yet")
     if try_number is not None:

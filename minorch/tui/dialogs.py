@@ -135,7 +135,7 @@ class StopDialog(ActionDialog):
 HELP_KEYS = [
     ("DAG list", ["enter open · / filter · t trigger · p pause/unpause · b backfill"]),
     ("DAG", ["g grid/graph · arrows, h j k l move · enter a task's tries",
-             "[ older runs · ] newer runs (or arrow past the edge) · / filter tasks",
+             "[ ] older/newer runs (or arrow past the edge) · / filter tasks",
              "c clear task (run row: the whole run) · r retry failed tasks",
              "m mark task (run row: the run) · t p b as above · esc back"]),
     ("Task", ["up/down pick a try · tab to its log · G log end",

@@ -30,7 +30,7 @@ STATE_LOOK: dict[str, tuple[str, str]] = {
     "skipped": ("»", "hot_pink"),
     NOT_CHOSEN: ("⊘", "medium_purple1"),
 }
-NAMES = {NOT_CHOSEN: "not chosen (branch)", "up_for_reschedule": "up_for_reschedule (sensor waits)"}
+NAMES = {NOT_CHOSEN: "not chosen"}  # legend names of looks that are not state names
 UNKNOWN = ("?", "magenta")
 BLANK = (" ", "")
 EMPTY = Text(" ")
@@ -68,13 +68,19 @@ def state_text(state: str | None, note: str | None = None) -> Text:
 
 
 def legend(keys: Iterable[str] | None = None, per_line: int = 0) -> Text:
-    """Glyphs with their names: of `keys` (looks, in `STATE_LOOK` order) or of every look;
-    `per_line` to a line (0: one line)."""
+    """Glyphs with their names: of `keys` (looks, in `STATE_LOOK` order) or of every look. With
+    `per_line`, that many to a line in aligned columns; else one line."""
     wanted = set(STATE_LOOK) if keys is None else set(keys)
+    entries = [(f"{char} {NAMES.get(key, key)}", colour) for key, (char, colour) in STATE_LOOK.items()
+               if key in wanted]
+    width = max((len(entry) for entry, _colour in entries), default=0) + 3
     text = Text()
-    shown = [(key, value) for key, value in STATE_LOOK.items() if key in wanted]
-    for number, (key, (char, colour)) in enumerate(shown, 1):
-        text.append(f"{char} {NAMES.get(key, key)}", style=colour)
-        if number < len(shown):
-            text.append("\n" if per_line and number % per_line == 0 else "   ")
+    for number, (entry, colour) in enumerate(entries, 1):
+        text.append(entry, style=colour)
+        if number == len(entries):
+            break
+        if per_line and number % per_line == 0:
+            text.append("\n")
+        else:
+            text.append(" " * (width - len(entry) if per_line else 3))
     return text
