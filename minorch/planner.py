@@ -365,12 +365,7 @@ def branch_skips(dag: Dag, task_id: str, value: object) -> tuple[list[str], str 
     if task.flavor == "short_circuit":
         if value:
             return [], None
-        found, stack = [], list(downstream[task_id])
-        while stack:
-            tid = stack.pop()
-            if tid not in found:
-                found.append(tid)
-                stack.extend(downstream[tid])
+        found = _descendants(downstream, [task_id])
         return [t for t in dag.topological() if t in found], None
     direct = downstream[task_id]
     if value is None:
@@ -385,7 +380,20 @@ def branch_skips(dag: Dag, task_id: str, value: object) -> tuple[list[str], str 
     if wrong:
         return [], (f"branch chose '{wrong[0]}', which is not directly downstream of '{task_id}' "
                     f"(choose from: {', '.join(direct) or 'nothing'})")
-    return [t for t in direct if t not in chosen], None
+    # As Airflow does: a task reached through a chosen branch (a join) is not skipped.
+    followed = _descendants(downstream, chosen) | set(chosen)
+    return [t for t in direct if t not in followed], None
+
+
+def _descendants(downstream: dict[str, list[str]], roots: list[str]) -> set[str]:
+    found: set[str] = set()
+    stack = [d for r in roots for d in downstream[r]]
+    while stack:
+        tid = stack.pop()
+        if tid not in found:
+            found.add(tid)
+            stack.extend(downstream[tid])
+    return found
 
 
 def run_id_for(run_type: str, logical_date: datetime) -> str:

@@ -355,15 +355,16 @@ class Scheduler:
         except MinorchError as err:
             argv = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1] + '\\n'); sys.exit(1)",
                     f"minorch: {err}"]
+        waiting_since = stamp  # a command sensor's wait started at its first poke; each poke is one short try
         if task.flavor == "sensor" and ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date:
-            stamp = ti.start_date  # a command sensor's wait started at its first poke; each poke is one short try
+            waiting_since = ti.start_date
         timeout = task.opts.poke_interval if task.flavor == "sensor" else task.opts.timeout
         launch = Launch(attempt_id=attempt_id, argv=argv, env=env, cwd=str(self.settings.root / (task.opts.cwd or "")),
                         log_path=log_path, timeout=timeout, grace=task.opts.grace, log_cap=self.settings.log_cap)
         # One transaction: a crash can never leave a task 'running' without its attempt row.
         with self.store.write():
             if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE, map_index=map_index,
-                                             try_number=try_number, start_date=stamp, end_date=None, duration=None,
+                                             try_number=try_number, start_date=waiting_since, end_date=None, duration=None,
                                              next_try_at=None, note=None):
                 return  # someone (clear, mark) changed it since the snapshot
             started = self.executor.start(launch)
@@ -372,7 +373,7 @@ class Scheduler:
                                              None, None, str(log_path), None, None, command))
         counted = try_number - (ti.try_base if ti else 0)
         self.inflight[attempt_id] = _Inflight(run.pk, dag.dag_id, run.run_id, task.task_id, try_number, counted,
-                                              result_path, spec_path, stamp, map_index)
+                                              result_path, spec_path, waiting_since, map_index)
         label = task.task_id if map_index < 0 else f"{task.task_id}[{map_index}]"
         self._emit("task", run, label, "running", f"try {try_number} started", try_number)
 
@@ -503,9 +504,9 @@ class Scheduler:
         with self.store.write():
             if result is not None:
                 self.store.put_xcom(flight.run_pk, flight.task_id, result, map_index=flight.map_index)
-            for skipped in skips:
-                self.store.set_task_state(flight.run_pk, skipped, TaskState.SKIPPED, [TaskState.NONE], end_date=end,
-                                          note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'")
+            skips = [skipped for skipped in skips if self.store.set_task_state(
+                flight.run_pk, skipped, TaskState.SKIPPED, [TaskState.NONE], end_date=end,
+                note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'")]
             self.store.finish_attempt(done.attempt_id, end_date=end, duration=done.duration, exit_code=returncode,
                                       signal=done.signal, timed_out=done.timed_out,
                                       outcome="failed" if state is TaskState.UP_FOR_RETRY else state.value,

@@ -146,7 +146,7 @@ def test_the_top_level_minorch_toml_loads_the_bundled_examples():
     done = minorch("validate", "--json", cwd=ROOT)
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout)["dags"] == ["after_pipeline", "branching", "daily_pipeline", "disk_report",
-                                              "mapping", "nightly_cleanup", "wait_for_file"]
+                                              "mapping", "nightly_cleanup", "wait_for_file", "xcom"]
 
 
 def test_dags_lists_each_dag_with_schedule_tasks_and_file(project):

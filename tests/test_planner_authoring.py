@@ -71,11 +71,6 @@ def test_a_branch_returning_something_other_than_ids_is_an_error(value):
         [], f"branch returned {value!r}; return a task id or a list of task ids")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "minorch/planner.py branch_skips skips every direct downstream task not chosen, even one that is "
-    "also downstream of a chosen task (pick >> [left, join], left >> join: choosing 'left' skips 'join'). "
-    "Airflow's skip_all_except keeps such tasks (they are reached through the chosen branch). Fix: drop "
-    "from the skip list every task that is downstream (transitively) of a chosen task"))
 def test_a_join_directly_under_the_branch_is_not_skipped_when_it_follows_the_chosen_task():
     dag = make({"pick": {"python": "flows:pick", "branch": True},
                 "left": {"after": ["pick"]},

@@ -161,7 +161,8 @@ def select_task(pilot, task_id: str) -> None:
 
 def test_the_dag_list_shows_schedules_recent_runs_and_load_errors(project):
     async def scenario(pilot, settings):
-        await until(pilot, lambda: "orders:" in screen_text(pilot.app), what="status line of the first DAG")
+        await until(pilot, lambda: "orders:" in screen_text(pilot.app) and "broken.toml" in screen_text(pilot.app),
+                    what="status line of the first DAG and the load errors")
         text = screen_text(pilot.app)
         etl = next(line for line in text.splitlines() if line.startswith(" etl"))
         assert "@daily" in etl and "✗✗✗" in etl and "no" in etl

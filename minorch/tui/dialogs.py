@@ -25,8 +25,6 @@ from .actions import Field
 from .palette import legend
 from .widgets.text_input import TextInput
 
-HINT = "enter: OK · esc: cancel"
-FIELDS_HINT = " · tab: next field · space: toggle"
 
 
 class Tick(Checkbox):
@@ -46,6 +44,8 @@ class Choice(RadioButton):
 
 
 class ActionDialog(ModalScreen[dict | None]):
+    HINT = "enter: OK · esc: cancel"
+    FIELDS_HINT = " · tab: next field · space: toggle"
     BINDINGS = [
         Binding("escape,q", "dismiss(None)", "Cancel"),  # q closes the dialog rather than quitting the app
         Binding("enter", "confirm", "OK", priority=True),
@@ -82,7 +82,7 @@ class ActionDialog(ModalScreen[dict | None]):
                         for choice in field.choices:
                             yield Choice(choice, value=choice == field.default, name=choice, compact=True)
             yield Static("", id="preview")
-            yield Static(HINT + (FIELDS_HINT if self.fields else ""), classes="hint")
+            yield Static(self.HINT + (self.FIELDS_HINT if self.fields else ""), classes="hint")
 
     def on_mount(self) -> None:
         self._changed()
@@ -125,6 +125,8 @@ class ActionDialog(ModalScreen[dict | None]):
 class StopDialog(ActionDialog):
     """The question `q` asks inside `minorch up`: its preview says which tries are running.
     Enter or y stops the scheduler; escape, n or q keep it running."""
+
+    HINT = "enter or y: stop and quit · esc or n: keep running"
 
     BINDINGS = [
         Binding("escape,q,n", "dismiss(None)", "Keep running"),
