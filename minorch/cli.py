@@ -290,7 +290,7 @@ def import_crontab(app: Context, source: str | None, system: bool, output: Path 
         return
     click.echo(f"wrote {len(converted.entries)} DAGs to {written}"
                + (f" ({len(converted.skipped)} lines not imported, listed at its top)" if converted.skipped else ""))
-    click.echo(f"next: review it, `minorch validate`, and compare fire times with `minorch next DAG`")
+    click.echo("next: review it, `minorch validate`, and compare fire times with `minorch next DAG`")
 
 
 # ---------------------------------------------------------------- helpers

@@ -50,6 +50,8 @@ from typing import NamedTuple
 
 import psutil
 
+from .proctree import boot_ticks, create_time_of, descendants, signal_tree, tree_alive
+
 from .forkserver import ForkServer, ServerGone, spec_of
 
 log = logging.getLogger("minorch.executor")
@@ -63,7 +65,6 @@ KILL_SETTLE = 1.0  # seconds after SIGKILL an Exit waits for the tree to be gone
 STUCK_AFTER_KILL = 2.0  # seconds `shutdown` waits after its grace before giving up on a child
 
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux, bytes on macOS
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of a process's start time in /proc
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class LocalExecutor:
             return self._fail(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
         env = dict(launch.env)
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
-        before = _boot_ticks()
+        before = boot_ticks()
         try:
             pid, popen, pidfd = self._spawn(launch, env, logfd)
         except (OSError, ValueError) as err:
@@ -183,7 +184,7 @@ class LocalExecutor:
             os.write(logfd, f"[minorch: {reason}]\n".encode())
             os.close(logfd)
             return self._fail(launch, code, reason)
-        create_time = _create_time(pid, before, _boot_ticks())
+        create_time = create_time_of(pid, before, boot_ticks())
         size = os.fstat(logfd).st_size
         child = _Child(launch, pid, popen, pidfd, logfd, started=now,
                        deadline=None if launch.timeout is None else now + launch.timeout,
@@ -342,11 +343,11 @@ class LocalExecutor:
             return None
         if child.ending is not None:
             assert child.kill_at is not None
-            if _tree_alive(child.tree) and (not child.killed or now < child.kill_at + KILL_SETTLE):
+            if tree_alive(child.tree) and (not child.killed or now < child.kill_at + KILL_SETTLE):
                 return None  # the rest of the tree is in its grace period, or dying of SIGKILL
             # Sweep what was forked after the tree was listed: nothing of a stopped
             # attempt's group outlives its Exit.
-            _signal_tree([], child.pid, signal.SIGKILL)
+            signal_tree([], child.pid, signal.SIGKILL)
         return self._finish(child)
 
     def _reap(self, child: _Child, now: float) -> None:
@@ -373,9 +374,9 @@ class LocalExecutor:
         # List the tree before signalling: a grandchild that called setsid is
         # outside the process group and only reachable by its pid.
         if child.status is None:
-            child.tree = _descendants(child.pid)
-        _signal_tree(child.tree, child.pid, signal.SIGTERM)
-        _signal_tree(child.tree, child.pid, signal.SIGCONT)  # a stopped process must see the SIGTERM
+            child.tree = descendants(child.pid)
+        signal_tree(child.tree, child.pid, signal.SIGTERM)
+        signal_tree(child.tree, child.pid, signal.SIGCONT)  # a stopped process must see the SIGTERM
         child.kill_at = now + grace
 
     def _kill(self, child: _Child) -> None:
@@ -386,11 +387,11 @@ class LocalExecutor:
             roots.append(child.pid)
         known = {p.pid for p in child.tree}
         for root in roots:  # add anything forked since the SIGTERM
-            for proc in _descendants(root):
+            for proc in descendants(root):
                 if proc.pid not in known:
                     known.add(proc.pid)
                     child.tree.append(proc)
-        _signal_tree(child.tree, child.pid, signal.SIGKILL)
+        signal_tree(child.tree, child.pid, signal.SIGKILL)
         child.killed = True
 
     def _check_log(self, child: _Child, now: float) -> None:
@@ -500,76 +501,12 @@ def _read_tail(path: Path, size: int, count: int) -> bytes:
     return data[newline + 1:] if 0 <= newline < len(data) - 1 else data
 
 
-def kill_tree(pid: int, grace: float) -> None:
-    """Terminate `pid` and all its descendants: SIGTERM (to its process group too
-    when it leads one), wait up to `grace` seconds, SIGKILL the survivors.
-    Blocks up to `grace` + 1 s, less when the tree ends sooner. Meant for trees
-    this process did not start (left over from a crashed scheduler): do not use
-    it on an executor's own children, whose exit status it could steal."""
-    try:
-        leader = psutil.Process(pid)
-        group = pid if os.getpgid(pid) == pid else None
-    except (psutil.NoSuchProcess, ProcessLookupError):
-        return
-    tree = [leader, *_descendants(pid)]
-    _signal_tree(tree, group, signal.SIGTERM)
-    _signal_tree(tree, group, signal.SIGCONT)
-    alive = _wait_gone(tree, grace)
-    for proc in list(alive):  # add anything forked since the SIGTERM
-        alive += [d for d in _descendants(proc) if d not in alive]
-    _signal_tree(alive, group, signal.SIGKILL)
-    _wait_gone(alive, 1.0)
 
 
-def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Process | None:
-    """The process `pid` if it is still the attempt's: it runs, was created at
-    `create_time` (epoch seconds, within 0.01 s) and, when its environment is
-    readable, has ``MINORCH_ATTEMPT_ID == attempt_id``. Otherwise None.
-
-    Caveat: psutil's create_time adds the boot time to the start offset, so a
-    wall-clock step between the launch and this check makes it not match."""
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        try:
-            marker = proc.environ().get("MINORCH_ATTEMPT_ID")
-        except psutil.AccessDenied:
-            return proc
-    except psutil.NoSuchProcess:
-        return None
-    return proc if marker == attempt_id else None
 
 
-def _boot_ticks() -> int | None:
-    """Clock ticks since boot (CLOCK_BOOTTIME), the clock of /proc's process start times."""
-    try:
-        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // (10**9 // _CLOCK_TICKS)
-    except AttributeError:  # not Linux
-        return None
 
 
-def _create_time(pid: int, before: int | None, after: int | None) -> float:
-    """``psutil.Process(pid).create_time()`` of a child forked between the
-    `_boot_ticks` readings `before` and `after`.
-
-    psutil computes start ticks / SC_CLK_TCK + /proc/stat's btime. When both
-    readings fall in the same 10 ms tick, that tick is the child's start tick,
-    and we skip reading /proc/<pid>/stat, which costs ~0.2 ms right after a
-    spawn (the child is still busy in exec). Otherwise (~3 % of spawns) ask psutil;
-    a forked task that already ended (reaped by the fork server) gets `before`.
-    """
-    if before is not None and before != after:
-        try:
-            return psutil.Process(pid).create_time()
-        except psutil.NoSuchProcess:
-            pass
-    if before is not None:
-        with open("/proc/stat", "rb") as f:
-            for line in f:
-                if line.startswith(b"btime"):
-                    return float(before) / _CLOCK_TICKS + float(line.split()[1])
-    return psutil.Process(pid).create_time()
 
 
 def _open_log(path: Path) -> int:
@@ -600,67 +537,12 @@ def _spawn_failure(launch: Launch, err: OSError | ValueError) -> tuple[int, str]
     return 126, f"could not start {launch.argv[0]}: {err.strerror}"
 
 
-def _descendants(root: int | psutil.Process) -> list[psutil.Process]:
-    """All descendants of `root`; none when it is gone or its pid was reused
-    (psutil checks a Process's create_time first)."""
-    try:
-        proc = psutil.Process(root) if isinstance(root, int) else root
-        return proc.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
 
 
-def _signal_tree(procs: list[psutil.Process], group: int | None, sig: int) -> None:
-    """Send `sig` to process group `group` and to each of `procs` still running
-    (psutil checks each pid was not reused)."""
-    if group is not None:
-        try:
-            os.killpg(group, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-    for proc in procs:
-        try:
-            proc.send_signal(sig)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
 
 
-def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait up to `timeout` seconds for each of `procs` to end; return those that
-    did not. A zombie counts as ended: its parent may be slow to reap it."""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        for proc in procs:
-            try:
-                pidfd = os.pidfd_open(proc.pid)
-            except ProcessLookupError:
-                continue
-            except (AttributeError, OSError):
-                return psutil.wait_procs(procs, timeout)[1]
-            if proc.is_running():  # the pid was not reused before we opened it
-                selector.register(pidfd, selectors.EVENT_READ, proc)
-            else:
-                os.close(pidfd)
-        while selector.get_map() and (left := deadline - time.monotonic()) > 0:
-            for key, _ in selector.select(left):
-                selector.unregister(key.fd)
-                os.close(key.fd)
-        alive = [key.data for key in selector.get_map().values()]
-        for key in list(selector.get_map().values()):
-            selector.unregister(key.fd)
-            os.close(key.fd)
-    return alive
 
 
-def _tree_alive(procs: list[psutil.Process]) -> bool:
-    """True while one of `procs` runs; a zombie (dead, not yet reaped) does not count."""
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            pass
-    return False
 
 
 def _seconds(value: float) -> str:

@@ -383,8 +383,7 @@ def _run(request: dict) -> int:
     importlib.invalidate_caches()  # see files created since the server's imports
     interrupted = False
     try:
-        code = runtime.main([request["spec"]])
-        runtime._record_status(code)
+        code = runtime.run(request["spec"])
     except SystemExit as e:
         code = _exit_code(e.code)
     except BaseException as e:  # what the interpreter prints at top level

@@ -262,15 +262,19 @@ def _say(message: str) -> None:
     print(f"minorch: {message}", file=sys.stderr, flush=True)
 
 
-def _record_status(code: int) -> None:
-    """Leave the exit code where a scheduler restarted after a crash looks for it."""
+def run(spec_path: str) -> int:
+    """Run the task of a spec and leave its exit code where a scheduler restarted after a crash
+    looks for it ($MINORCH_STATUS_FILE). What `python -m minorch.runtime SPEC` and a fork of the
+    fork server do; returns the exit code."""
+    code = main([spec_path])
     path = os.environ.get("MINORCH_STATUS_FILE")
     if path:
         with open(path, "w") as handle:
             handle.write(str(code))
+    return code
 
 
 if __name__ == "__main__":
-    _code = main(sys.argv[1:])
-    _record_status(_code)
-    sys.exit(_code)
+    if len(sys.argv) != 2:
+        sys.exit(main(sys.argv[1:]))  # main prints the usage
+    sys.exit(run(sys.argv[1]))

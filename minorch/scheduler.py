@@ -23,7 +23,8 @@ from .clock import SystemClock
 from .config import Settings
 from .dag import Dag, Task
 from .errors import MinorchError
-from .executor import Exit, Launch, LocalExecutor, find_leftover, kill_tree
+from .executor import Exit, Launch, LocalExecutor
+from .proctree import find_leftover, kill_tree
 from .notify import Notifier
 from .registry import Registry, load
 from .schedule import run_dates

@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minorch.executor import Exit, Launch, LocalExecutor, find_leftover, kill_tree
+from minorch.executor import Exit, Launch, LocalExecutor
+from minorch.proctree import find_leftover, kill_tree
 from minorch.runtime import write_spec
 
 NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)

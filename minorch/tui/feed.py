@@ -56,7 +56,7 @@ class _Want:
     page: int = 0                        # of the DAG's runs, 0: the newest
     per_page: int = model.GRID_RUNS
     task: tuple[int, str] | None = None  # (run pk, task id)
-    try_number: int | None = None        # None: the latest try
+    attempt_id: str | None = None        # the try whose log shows; None: the latest try
 
 
 class Feed:
@@ -86,9 +86,9 @@ class Feed:
             self._want = replace(self._want, dag_id=dag_id, page=page, per_page=per_page)
         self._event.set()
 
-    def watch_task(self, task: tuple[int, str] | None, try_number: int | None = None) -> None:
+    def watch_task(self, task: tuple[int, str] | None, attempt_id: str | None = None) -> None:
         with self._lock:
-            self._want = replace(self._want, task=task, try_number=try_number)
+            self._want = replace(self._want, task=task, attempt_id=attempt_id)
         self._event.set()
 
     def unwatch(self, *, dag_id: str | None = None, task: tuple[int, str] | None = None) -> None:
@@ -98,7 +98,7 @@ class Feed:
             if dag_id is not None and self._want.dag_id == dag_id:
                 self._want = replace(self._want, dag_id=None)
             if task is not None and self._want.task == task:
-                self._want = replace(self._want, task=None, try_number=None)
+                self._want = replace(self._want, task=None, attempt_id=None)
 
     def wake(self) -> None:
         """Look again at once (after an action of this UI, say) instead of at the next tick."""
@@ -134,7 +134,7 @@ class Feed:
             update = self.build(want, now)
             self._task = update.task
         chunk = self._follow_log(want, reset=shown is None or want.task != shown.task
-                                 or want.try_number != shown.try_number)
+                                 or want.attempt_id != shown.attempt_id)
         if chunk is not None:
             update = replace(update, log=chunk)
         return None if update == Update() else update
@@ -176,7 +176,7 @@ class Feed:
 
     def _follow_log(self, want: _Want, *, reset: bool) -> LogChunk | None:
         task = self._task if want.task else None
-        attempt = task.attempt(want.try_number) if task is not None else None
+        attempt = task.attempt(want.attempt_id) if task is not None else None
         path = attempt.log_path if attempt is not None else None
         if path != self._log_path:
             self._log_path, reset = path, True

@@ -81,7 +81,8 @@ class DagDetail:
 
 @dataclass(frozen=True)
 class TaskDetail:
-    """One task instance: its tries, oldest first, and what it runs (`template`: a command, a Python
+    """One task instance: its tries in the order they started (a mapped task's copies' tries
+    interleave; `Attempt.map_index` tells them apart), and what it runs (`template`: a command, a Python
     callable or what a sensor waits for). `result`: the JSON its last try returned (XCom), or None."""
 
     dag_id: str
@@ -93,11 +94,11 @@ class TaskDetail:
     template: str | None
     result: str | None = None
 
-    def attempt(self, try_number: int | None) -> Attempt | None:
-        """The given try, or the latest one when `try_number` is None."""
-        if try_number is None:
+    def attempt(self, attempt_id: str | None) -> Attempt | None:
+        """The given try, or the latest one when `attempt_id` is None."""
+        if attempt_id is None:
             return self.attempts[-1] if self.attempts else None
-        return next((a for a in self.attempts if a.try_number == try_number), None)
+        return next((a for a in self.attempts if a.attempt_id == attempt_id), None)
 
 
 def _problem(dag: Dag | None, row: DagRow | None, registry: Registry, scheduler: bool) -> str | None:

@@ -46,7 +46,8 @@ class DagListScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("minorch: loading DAG files…", id="topbar")
-        yield TextInput(placeholder="filter: words in the DAG id, schedule or description", id="filter")
+        yield TextInput(placeholder="filter: words in the DAG id, schedule or description", id="filter",
+                        compact=True)
         yield DagTable(id="dags")
         yield Static(id="errors")
         yield Static(id="status")
@@ -134,7 +135,7 @@ class DagScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.dag_id, style="bold"), id="topbar")
-        yield TextInput(placeholder="filter: words in the task id (escape clears)", id="filter")
+        yield TextInput(placeholder="filter: words in the task id (escape clears)", id="filter", compact=True)
         with ContentSwitcher(initial="grid", id="views"):
             yield RunGrid(id="grid")
             yield TaskGraph(id="graph")
@@ -180,11 +181,11 @@ class DagScreen(Screen):
         runs = detail.runs
         if runs:
             first = detail.page * detail.per_page
-            which = f"newest {len(runs)} runs" if detail.page == 0 else f"runs {first + 1}-{first + len(runs)} back"
+            which = f"newest {len(runs)} runs" if detail.page == 0 else f"runs {first + 1}-{first + len(runs)} from the newest"
             if detail.page == 0 and not detail.older:
                 which = f"all {len(runs)} run{'s' * (len(runs) != 1)}"
             dates = fmt.span(runs[0].logical_date, runs[-1].logical_date, detail.item.timezone)
-            text = Text.assemble((which, "bold"), f" {dates}")
+            text = Text.assemble((which, "bold"), f", {dates}")
             keys = [("[ older", detail.older), ("] newer", detail.page > 0)]
             text.append("".join(f" · {key}" for key, ok in keys if ok), style="grey62")
             looks = {str(r.state) for r in runs} | {look_of(str(ti.state), ti.note) for ti in detail.tis.values()}
@@ -289,7 +290,7 @@ class TaskScreen(Screen):
         super().__init__()
         self.subject = subject
         self.detail: TaskDetail | None = None
-        self.try_number: int | None = None
+        self.attempt_id: str | None = None  # the try chosen; None: the newest
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.subject.describe(), style="bold"), id="topbar")
@@ -317,7 +318,7 @@ class TaskScreen(Screen):
 
     def _no_log(self) -> str:
         """What the log pane says when there is no output to show."""
-        attempt = self.detail.attempt(self.try_number)
+        attempt = self.detail.attempt(self.attempt_id)
         if attempt is None:
             ti = self.detail.ti
             return f"(no try: {ti.note})" if ti is not None and ti.note else "(no try yet)"
@@ -325,19 +326,21 @@ class TaskScreen(Screen):
 
     def _describe(self) -> None:
         task, ti = self.detail, self.detail.ti
-        top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"))
+        top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"), "  ",
+                            state_text(str(ti.state) if ti else None, ti.note if ti else None))
         self.query_one("#topbar", Static).update(top)
-        note = Text.assemble(state_text(str(ti.state) if ti else None, ti.note if ti else None))
-        if ti is not None and ti.note:
-            note.append(f"  {ti.note}")
+        note = Text(ti.note if ti is not None and ti.note else "")
         if ti is not None and ti.next_try_at and str(ti.state) in ("up_for_retry", "up_for_reschedule"):
             what = "next poke" if str(ti.state) == "up_for_reschedule" else "next try"
             note.append(f"  ({what} at {fmt.when(ti.next_try_at, task.timezone, seconds=True)})", style="grey62")
-        self.query_one("#note", Static).update(note)
-        attempt = task.attempt(self.try_number)
+        box = self.query_one("#note", Static)
+        box.display = bool(note)
+        box.update(Text.assemble(("note: ", "grey62"), note))
+        attempt = task.attempt(self.attempt_id)
         if attempt is not None:
             ran = attempt.command or task.template or ""
-            command = Text.assemble((f"try {attempt.try_number} ran: ", "grey62"), ran)
+            copy = f" of copy {attempt.map_index}" if attempt.map_index >= 0 else ""
+            command = Text.assemble((f"try {attempt.try_number}{copy} ran: ", "grey62"), ran)
         else:
             command = Text.assemble(("not run yet; it runs: ", "grey62"), task.template or "-")
         if task.result is not None:
@@ -346,8 +349,8 @@ class TaskScreen(Screen):
 
     def on_attempt_table_try_chosen(self, message: AttemptTable.TryChosen) -> None:
         chosen = self.query_one(AttemptTable).chosen
-        if chosen != self.try_number:
-            self.try_number = chosen
+        if chosen != self.attempt_id:
+            self.attempt_id = chosen
             self.app.feed.watch_task((self.subject.run_pk, self.subject.task_id), chosen)
         if self.detail is not None:
             self._describe()

@@ -1,4 +1,7 @@
-"""A task instance's tries: one row each, oldest first; moving the cursor picks the try whose log shows."""
+"""A task instance's tries: one row each, oldest first; moving the cursor picks the try whose log shows.
+
+A mapped task's tries are those of all its copies: the try column says "[2] 1" for try 1 of copy 2.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ from textual.widgets import DataTable
 
 from .. import fmt
 from ..actions import ActionKeys, Target, action_bindings
+from ...store import Attempt
 from ..model import TaskDetail
 from ..palette import state_text
 from .rows import cursor_row_key, fill
 
 
 class AttemptTable(ActionKeys, DataTable):
-    """Posts `TryChosen(try number)` when the cursor moves. `subject` is set by the screen."""
+    """Posts `TryChosen(attempt id)` when the cursor moves. `subject` is set by the screen."""
 
     OFFERS = ("clear", "mark", "retry")
     BINDINGS = [
@@ -25,14 +29,14 @@ class AttemptTable(ActionKeys, DataTable):
     ]
 
     class TryChosen(Message):
-        def __init__(self, try_number: int) -> None:
+        def __init__(self, attempt_id: str) -> None:
             super().__init__()
-            self.try_number = try_number
+            self.attempt_id = attempt_id
 
     def __init__(self, subject: Target, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.subject = subject
-        self.chosen: int | None = None  # None follows the newest try
+        self.chosen: str | None = None  # attempt id; None follows the newest try
 
     def on_mount(self) -> None:
         for label in ("try", "outcome", "started", "duration", "exit", "peak RSS", "CPU", "reason"):
@@ -43,12 +47,13 @@ class AttemptTable(ActionKeys, DataTable):
         for a in detail.attempts:
             outcome = state_text(a.outcome) if a.outcome else state_text("running")
             exit_code = f"signal {a.signal}" if a.signal else ("-" if a.exit_code is None else str(a.exit_code))
-            cells = (Text(str(a.try_number), justify="right"), outcome,
+            label = f"[{a.map_index}] {a.try_number}" if a.map_index >= 0 else str(a.try_number)
+            cells = (Text(label, justify="right"), outcome,
                      fmt.when(a.start_date, detail.timezone, seconds=True),
                      *(Text(value, justify="right") for value in (fmt.duration(a.duration), exit_code,
                                                                   fmt.size(a.peak_rss), fmt.duration(a.cpu_time))),
-                     a.reason or "")
-            rows.append((str(a.try_number), cells))
+                     _reason(a))
+            rows.append((a.attempt_id, cells))
         fill(self, rows)
         if self.chosen is None and rows:
             self.move_cursor(row=len(rows) - 1)
@@ -62,5 +67,12 @@ class AttemptTable(ActionKeys, DataTable):
         if key is None:
             return
         # The cursor on the newest try keeps following new tries; anywhere else it stays put.
-        self.chosen = None if key == list(self.rows)[-1].value else int(key)
-        self.post_message(self.TryChosen(int(key)))
+        self.chosen = None if key == list(self.rows)[-1].value else key
+        self.post_message(self.TryChosen(key))
+
+
+def _reason(attempt: Attempt) -> str:
+    """The try's reason, but no "exited with code 0" beside every success."""
+    if attempt.exit_code == 0 and attempt.reason == "exited with code 0":
+        return ""
+    return attempt.reason or ""

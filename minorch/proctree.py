@@ -1,0 +1,152 @@
+"""Process trees: list them, signal them, wait for them, and recognise a process after a restart.
+
+A task's tree is listed with psutil before it is signalled, because a grandchild that called
+setsid is outside the task's process group and would escape `killpg`. A process is recognised
+after a scheduler restart by pid + start time + the ``MINORCH_ATTEMPT_ID`` in its environment.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import time
+
+import psutil
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of a process's start time in /proc
+
+
+def kill_tree(pid: int, grace: float) -> None:
+    """Terminate `pid` and all its descendants: SIGTERM (to its process group too
+    when it leads one), wait up to `grace` seconds, SIGKILL the survivors.
+    Blocks up to `grace` + 1 s, less when the tree ends sooner. Meant for trees
+    this process did not start (left over from a crashed scheduler): do not use
+    it on an executor's own children, whose exit status it could steal."""
+    try:
+        leader = psutil.Process(pid)
+        group = pid if os.getpgid(pid) == pid else None
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        return
+    tree = [leader, *descendants(pid)]
+    signal_tree(tree, group, signal.SIGTERM)
+    signal_tree(tree, group, signal.SIGCONT)
+    alive = wait_gone(tree, grace)
+    for proc in list(alive):  # add anything forked since the SIGTERM
+        alive += [d for d in descendants(proc) if d not in alive]
+    signal_tree(alive, group, signal.SIGKILL)
+    wait_gone(alive, 1.0)
+
+
+def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Process | None:
+    """The process `pid` if it is still the attempt's: it runs, was created at
+    `create_time` (epoch seconds, within 0.01 s) and, when its environment is
+    readable, has ``MINORCH_ATTEMPT_ID == attempt_id``. Otherwise None.
+
+    Caveat: psutil's create_time adds the boot time to the start offset, so a
+    wall-clock step between the launch and this check makes it not match."""
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        try:
+            marker = proc.environ().get("MINORCH_ATTEMPT_ID")
+        except psutil.AccessDenied:
+            return proc
+    except psutil.NoSuchProcess:
+        return None
+    return proc if marker == attempt_id else None
+
+
+def boot_ticks() -> int | None:
+    """Clock ticks since boot (CLOCK_BOOTTIME), the clock of /proc's process start times."""
+    try:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // (10**9 // _CLOCK_TICKS)
+    except AttributeError:  # not Linux
+        return None
+
+
+def create_time_of(pid: int, before: int | None, after: int | None) -> float:
+    """``psutil.Process(pid).create_time()`` of a child forked between the
+    `boot_ticks` readings `before` and `after`.
+
+    psutil computes start ticks / SC_CLK_TCK + /proc/stat's btime. When both
+    readings fall in the same 10 ms tick, that tick is the child's start tick,
+    and we skip reading /proc/<pid>/stat, which costs ~0.2 ms right after a
+    spawn (the child is still busy in exec). Otherwise (~3 % of spawns) ask psutil;
+    a forked task that already ended (reaped by the fork server) gets `before`.
+    """
+    if before is not None and before != after:
+        try:
+            return psutil.Process(pid).create_time()
+        except psutil.NoSuchProcess:
+            pass
+    if before is not None:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime"):
+                    return float(before) / _CLOCK_TICKS + float(line.split()[1])
+    return psutil.Process(pid).create_time()
+
+
+def descendants(root: int | psutil.Process) -> list[psutil.Process]:
+    """All descendants of `root`; none when it is gone or its pid was reused
+    (psutil checks a Process's create_time first)."""
+    try:
+        proc = psutil.Process(root) if isinstance(root, int) else root
+        return proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def signal_tree(procs: list[psutil.Process], group: int | None, sig: int) -> None:
+    """Send `sig` to process group `group` and to each of `procs` still running
+    (psutil checks each pid was not reused)."""
+    if group is not None:
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` seconds for each of `procs` to end; return those that
+    did not. A zombie counts as ended: its parent may be slow to reap it."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for proc in procs:
+            try:
+                pidfd = os.pidfd_open(proc.pid)
+            except ProcessLookupError:
+                continue
+            except (AttributeError, OSError):
+                return psutil.wait_procs(procs, timeout)[1]
+            if proc.is_running():  # the pid was not reused before we opened it
+                selector.register(pidfd, selectors.EVENT_READ, proc)
+            else:
+                os.close(pidfd)
+        while selector.get_map() and (left := deadline - time.monotonic()) > 0:
+            for key, _ in selector.select(left):
+                selector.unregister(key.fd)
+                os.close(key.fd)
+        alive = [key.data for key in selector.get_map().values()]
+        for key in list(selector.get_map().values()):
+            selector.unregister(key.fd)
+            os.close(key.fd)
+    return alive
+
+
+def tree_alive(procs: list[psutil.Process]) -> bool:
+    """True while one of `procs` runs; a zombie (dead, not yet reaped) does not count."""
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            pass
+    return False
