@@ -8,10 +8,14 @@ executor, and read the state file. `survivors` finds task processes that outlive
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,3 +113,66 @@ def survivors():
         return found
 
     return find
+
+
+class Up:
+    """`minorch up --no-ui --log-format json` running in a project; its log lines as dicts."""
+
+    def __init__(self, project, env: dict[str, str] | None = None) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
+                                     cwd=project.root, env=env or project.env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.events: list[dict] = []
+        self.stderr: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                self.events.append({"message": line.rstrip()})
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 10.0) -> dict:
+        found = wait_until(lambda: next((e for e in self.events if predicate(e)), None), timeout)
+        assert found, f"no such log line; got {[e.get('message') for e in self.events]} {self.stderr}"
+        return found
+
+    def ready(self) -> dict:
+        return self.wait_for(lambda e: e.get("event") == "ready")
+
+    def signal(self, sig: int, timeout: float = 15.0) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def wait_until(check: Callable[[], object], timeout: float = 10.0, every: float = 0.01):
+    """The first truthy value of `check()` within `timeout` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+@pytest.fixture
+def up_processes():
+    """Starts `Up`s and makes sure none outlives the test."""
+    started: list[Up] = []
+
+    def start(project, env=None) -> Up:
+        started.append(Up(project, env))
+        return started[-1]
+
+    yield start
+    for up in started:
+        if up.proc.poll() is None:
+            up.proc.kill()
+            up.proc.wait()

@@ -10,20 +10,17 @@ earlier start line (a re-run) is quick.
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 
-import pytest
 
 from minorch.states import RunState, TaskState
 from minorch.store import Attempt
+
+from conftest import Up, wait_until
 
 TASK_SH = """\
 # sh task.sh FIRST_PAUSE [fail-first|ignore-term|grandchild]
@@ -57,53 +54,6 @@ def chain_dag(marker: str) -> str:
         lines.append("")
         previous = task_id
     return "\n".join(lines)
-
-
-class Up:
-    """`minorch up --no-ui --log-format json` running in a project; its log lines as dicts."""
-
-    def __init__(self, project) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
-                                     cwd=project.root, env=project.env(), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.events: list[dict] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                self.events.append({"message": line.rstrip()})
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-
-
-def wait_until(check: Callable[[], object], timeout: float = 10.0, every: float = 0.01):
-    """The first truthy value of `check()` within `timeout` seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
-
-
-@pytest.fixture
-def up_processes():
-    """Starts `Up`s and makes sure none outlives the test."""
-    started: list[Up] = []
-
-    def start(project) -> Up:
-        started.append(Up(project))
-        return started[-1]
-
-    yield start
-    for up in started:
-        if up.proc.poll() is None:
-            up.kill()
 
 
 class Chain:

@@ -16,13 +16,17 @@ import pytest
 
 from minorch import operations as ops
 from minorch.config import load_settings
+from minorch.lock import SchedulerLock
 from minorch.registry import load
 from minorch.states import RunState, TaskState
 from minorch.store import Attempt, Store
 from minorch.tui.actions import ACTIONS
 from minorch.tui.app import make_app
+from minorch.tui.dialogs import StopDialog
 from minorch.tui.feed import Feed
 from minorch.tui.layout import layout
+from minorch.tui.model import dag_list
+from minorch.tui.palette import look
 from minorch.tui.screens import DagListScreen, DagScreen, TaskScreen
 from minorch.tui.widgets.run_grid import RunGrid
 
@@ -124,12 +128,12 @@ async def until(pilot, check, timeout: float = 5.0, what: str = "condition") -> 
         await pilot.pause(0.02)
 
 
-def drive(project, scenario, size=(100, 30)):
+def drive(project, scenario, size=(100, 30), runs_scheduler=False):
     """Run `scenario(pilot, settings)` against the app once the DAG list shows."""
     settings, registry = project
 
     async def main() -> None:
-        app = make_app(settings, registry=registry)
+        app = make_app(settings, registry=registry, runs_scheduler=runs_scheduler)
         async with app.run_test(size=size) as pilot:
             await until(pilot, lambda: "etl" in screen_text(app), what="DAG list shown")
             await scenario(pilot, settings)
@@ -149,6 +153,20 @@ async def answer_dialog(pilot, **values: str) -> None:
     for name, value in values.items():
         pilot.app.screen.query_one(f"#field-{name}").value = value
     await pilot.press("enter")
+
+
+def add_daily_runs(settings, registry, first_day: int, days: int) -> None:
+    """Finished etl runs (every task success) for `days` days of April, from `first_day`."""
+    store = Store(settings.db_path)
+    for day in range(first_day, first_day + days):
+        pk = ops.new_run(store, registry.dags["etl"], datetime(2024, 4, day, tzinfo=timezone.utc), "scheduled", {},
+                         STAMP)
+        store.set_run_state(pk, RunState.SUCCESS, [RunState.QUEUED], now=STAMP)
+    store.close()
+
+
+def grid_header(app) -> list[str]:
+    return next(line for line in screen_text(app).splitlines() if "task (day)" in line).split()[2:]
 
 
 def select_task(pilot, task_id: str) -> None:
@@ -281,6 +299,115 @@ def test_resizing_between_80x24_and_a_large_terminal_keeps_every_screen_drawn(pr
     drive(project, scenario, size=(80, 24))
 
 
+def test_brackets_page_back_through_older_runs_and_the_arrows_cross_pages(project):
+    settings, registry = project
+    add_daily_runs(settings, registry, 1, 30)  # with May 1-3: 33 runs, 25 to a page
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        assert grid_header(pilot.app)[-1] == "03" and "newest 25 runs" in screen_text(pilot.app)
+        assert "[ older" in screen_text(pilot.app)
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: "runs 26-33 from the newest" in screen_text(pilot.app), what="older page")
+        assert grid_header(pilot.app) == [f"{day:02d}" for day in range(1, 9)]  # April 1-8
+        assert "2024-04-01 .. 2024-04-08" in screen_text(pilot.app)
+        assert "2024-04-08 00:00 scheduled" in screen_text(pilot.app)  # the cursor on the page's newest run
+        await pilot.press("right")  # past the page's newest run: the next page, on its oldest run
+        await until(pilot, lambda: "newest 25 runs" in screen_text(pilot.app), what="newer page")
+        await until(pilot, lambda: "2024-04-09 00:00 scheduled" in screen_text(pilot.app), what="cursor on April 9")
+
+    drive(project, scenario, size=(80, 24))  # 25 runs to a page here; a wider grid asks for more
+
+
+def test_slash_on_the_dag_screen_keeps_the_tasks_whose_id_matches(project):
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("slash")
+        pilot.app.screen.query_one("#filter").value = "rep"  # typing costs ~80 ms a key in Pilot
+        await until(pilot, lambda: " transform " not in screen_text(pilot.app), what="tasks filtered")
+        rows = [line.split()[0] for line in screen_text(pilot.app).splitlines()[2:] if line.startswith(" ")]
+        assert "report" in rows and "run" in rows and "extract" not in rows
+        await pilot.press("enter", "escape")  # the first escape clears the filter, the second goes back
+        await until(pilot, lambda: " transform " in screen_text(pilot.app), what="filter cleared")
+        assert isinstance(pilot.app.screen, DagScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagListScreen), what="back to the list")
+
+    drive(project, scenario)
+
+
+def test_a_branch_skip_and_a_waiting_sensor_have_their_own_looks_and_the_task_view_says_why(project):
+    settings, _registry = project
+    run = newest_run(settings)
+    store = Store(settings.db_path)
+    store.set_task_state(run.pk, "report", TaskState.SKIPPED, [TaskState.SUCCESS],
+                         note="not chosen by branch 'extract'")
+    store.set_task_state(run.pk, "transform", TaskState.UP_FOR_RESCHEDULE, [TaskState.SUCCESS],
+                         note="waiting for a file matching in/2024-05-03.csv", next_try_at=STAMP + 30)
+    store.close()
+    assert look("skipped", "not chosen by branch 'extract'") != look("skipped", "marked skipped")
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        rows = {line.split()[0]: line.split()[1:] for line in screen_text(pilot.app).splitlines()[2:8]}
+        assert rows["report"][-1] == "⊘" and rows["transform"][-1] == "◷"
+        assert "⊘ not chosen" in screen_text(pilot.app) and "◷ up_for_reschedule" in screen_text(pilot.app)
+        select_task(pilot, "transform")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen)
+                    and "waiting for a file matching in/2024-05-03.csv" in screen_text(pilot.app),
+                    what="task view with the sensor's note")
+        assert "next poke at 05-06 12:00:30" in screen_text(pilot.app)
+        assert "(no try: waiting for a file" in screen_text(pilot.app)
+
+    drive(project, scenario)
+
+
+def test_a_mapped_task_lists_the_tries_of_every_copy(project):
+    settings, _registry = project
+    run = newest_run(settings)
+    store = Store(settings.db_path)
+    for copy in (0, 1):
+        store.start_attempt(Attempt(f"m{copy}", run.pk, "report", copy, 1, None, None, STAMP, None, None, None, None,
+                                    False, True, None, None, None, None, None, f"echo part {copy}"))
+    store.close()
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        select_task(pilot, "report")
+        await pilot.press("enter")
+        await until(pilot, lambda: "[1] 1" in screen_text(pilot.app), what="both copies' tries")
+        assert "[0] 1" in screen_text(pilot.app) and "try 1 of copy 1 ran: echo part 1" in screen_text(pilot.app)
+
+    drive(project, scenario)
+
+
+def test_q_in_minorch_ui_quits_at_once(project):
+    async def scenario(pilot, settings):
+        await pilot.press("q")
+        await until(pilot, lambda: not pilot.app.is_running, what="the app quit")
+
+    drive(project, scenario)
+
+
+def test_q_inside_minorch_up_asks_before_stopping_the_scheduler(project):
+    async def scenario(pilot, settings):
+        assert "scheduler running here, q stops it" in screen_text(pilot.app)
+        await pilot.press("q")
+        await until(pilot, lambda: "no tries are running: it stops at once" in screen_text(pilot.app),
+                    what="the question, with what is running")
+        assert "running tries get 5s to finish" in screen_text(pilot.app)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagListScreen), what="question dismissed")
+        assert pilot.app.is_running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(pilot.app.screen, StopDialog), what="asked again")
+        await pilot.press("enter")
+        await until(pilot, lambda: not pilot.app.is_running, what="the app quit")
+
+    drive(project, scenario, runs_scheduler=True)
+
+
 # ---------------------------------------------------------------- actions
 
 
@@ -410,6 +537,44 @@ def test_every_action_of_the_focused_widget_is_in_the_command_palette(project):
 
 
 # ---------------------------------------------------------------- feed and layout
+
+
+def test_load_errors_are_the_schedulers_while_one_runs_and_the_uis_own_otherwise(project):
+    settings, registry = project
+    store = Store(settings.db_path)
+    store.set_load_errors([("dags/gone.toml", 1, "dags/gone.toml:1: an error fixed since")])
+    store.sync_dag("hello", file="dags/etl.toml", schedule=None, description=None, paused_default=False, now=STAMP)
+    store.set_dag_error("hello", "dags/etl.toml:2: a broken edit")
+    try:
+        mine = dag_list(store, registry, NOW, scheduler=False)
+        assert mine.errors == tuple(str(e) for e in registry.errors) and mine.get("hello").problem is None
+        theirs = dag_list(store, registry, NOW, scheduler=True)
+        assert theirs.errors == ("dags/gone.toml:1: an error fixed since",)
+        assert theirs.get("hello").problem == "dags/etl.toml:2: a broken edit (the scheduler runs its last good version)"
+    finally:
+        store.close()
+    lock = SchedulerLock(settings.state_dir)
+    lock.acquire("minorch up")  # what a running scheduler holds
+    feed = Feed(settings, registry)
+    try:
+        assert feed.poll(NOW, 0.0).dags.errors == ("dags/gone.toml:1: an error fixed since",)
+    finally:
+        feed.close()
+        lock.release()
+    feed = Feed(settings, registry)  # no scheduler now: the store's list is stale, the UI's own load counts
+    errors = feed.poll(NOW, 0.0).dags.errors
+    feed.close()
+    assert len(errors) == 1 and "broken.toml" in errors[0]
+
+
+def test_a_line_leaving_a_task_never_shares_cells_with_a_line_entering_another():
+    # check_day fans out to full_load and light_load; has_new_data, drawn beside light_load, feeds transform.
+    drawn = layout(["check_day", "has_new_data", "full_load", "light_load", "transform"],
+                   {"full_load": ["check_day"], "light_load": ["check_day"], "transform": ["has_new_data"]})
+    row, column = drawn.nodes["light_load"]
+    assert drawn.nodes["has_new_data"][0] == row
+    line = drawn.lines[row][len("has_new_data") + 3:column]
+    assert line.rstrip() == "──┐ └─▸"  # has_new_data's edge turns down; light_load's comes from above
 
 
 def test_the_feed_returns_nothing_when_nothing_changed(project):

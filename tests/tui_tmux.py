@@ -3,8 +3,9 @@
 Starts `minorch up` (scheduler + UI) in `tmux new -d -x 100 -y 30` on a fresh project,
 drives it with `tmux send-keys` and checks `tmux capture-pane -p` text: trigger a run,
 follow a running task's log, grid and graph, clear a failed task (its second try runs),
-pause and unpause, resize to 80x24, then `minorch ui` from a second terminal on the same
-state file. With `--cpu SECONDS` it also measures both processes' idle CPU with psutil.
+pause and unpause, resize to 160x48 and 80x24, then `minorch ui` from a second terminal on the
+same state file (whose q quits at once, where `minorch up` asks before stopping the scheduler).
+With `--cpu SECONDS` it also measures both processes' idle CPU with psutil.
 
 Not collected by pytest (it takes ~20 s and needs tmux): run `python tests/tui_tmux.py [--cpu 20]`.
 Exit status 0 when every check passed; each screen checked is printed with `--show`.
@@ -152,9 +153,12 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         up.keys("Escape", "Escape")
         up.see("runs  paused")
         up.keys("p")
-        up.wait(lambda text: up.line(" etl").rstrip().endswith("yes"), "etl paused")
+        up.wait(lambda text: " yes " in f"{up.line(' etl')} ", "etl paused")
         up.keys("p")
-        up.wait(lambda text: up.line(" etl").rstrip().endswith("no"), "etl unpaused")
+        up.wait(lambda text: " no " in f"{up.line(' etl')} ", "etl unpaused")
+        subprocess.run(["tmux", "resize-window", "-t", up.name, "-x", "160", "-y", "48"], check=True)
+        up.wait(lambda text: len(text.splitlines()) == 48 and "orders: extract" in up.line(" etl"),
+                "redrawn at 160x48, with the description column")
         subprocess.run(["tmux", "resize-window", "-t", up.name, "-x", "80", "-y", "24"], check=True)
         up.wait(lambda text: len(text.splitlines()) <= 24 and "etl" in text, "redrawn at 80x24")
         ui = Pane("minorch-ui", ui_command(), folder, show)
@@ -167,6 +171,13 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         ui.keys("q")
         ui.wait(lambda text: ui.dead(), "minorch ui quit")
         up.keys("q")
+        up.see("Stop the scheduler and quit?")
+        up.keys("Escape")
+        time.sleep(0.5)
+        assert not up.dead(), "escape in the question must keep minorch up running"
+        up.keys("q")
+        up.see("Stop the scheduler and quit?")
+        up.keys("y")
         up.wait(lambda text: up.dead(), "minorch up quit")
     finally:
         up.close()

@@ -93,6 +93,7 @@ class TaskDetail:
     attempts: tuple[Attempt, ...]
     template: str | None
     result: str | None = None
+    poked: bool = False  # a sensor the scheduler checks itself: it never has a try
 
     def attempt(self, attempt_id: str | None) -> Attempt | None:
         """The given try, or the latest one when `attempt_id` is None."""
@@ -177,15 +178,24 @@ def task_detail(store: Store, registry: Registry, run_pk: int, task_id: str, *,
     results = store.xcoms(run_pk, [task_id])
     return TaskDetail(run.dag_id, dag.timezone if dag is not None else default_tz, run, task_id, ti,
                       tuple(store.attempts(run_pk, task_id)), _template(task),
-                      json.dumps(results[task_id]) if task_id in results else None)
+                      json.dumps(results[task_id]) if task_id in results else None,
+                      _poked(task))
+
+
+def _poked(task: Task | None) -> bool:
+    """A sensor the scheduler checks itself (file, time, another DAG's task); a command sensor runs as tries."""
+    return task is not None and task.sensor is not None and "command" not in task.sensor
 
 
 def _template(task: Task | None) -> str | None:
-    """What a task runs, in one line: "echo {{ ds }}", "python: load", "sensor: file = in/{{ ds }}.csv"."""
+    """What a task runs, in one line: "echo {{ ds }}", "python: load", "sensor command: test -s x"; for a
+    sensor the scheduler checks itself, what it waits for: "file = in/{{ ds }}.csv"."""
     if task is None:
         return None
+    if _poked(task):
+        return ", ".join(f"{key} = {value}" for key, value in task.sensor.items())
     if task.sensor is not None:
-        return "sensor: " + ", ".join(f"{key} = {value}" for key, value in task.sensor.items())
+        return f"sensor command: {task.sensor['command']}"
     if task.command is not None:
         return task.command
     kind = f"python ({task.flavor.replace('_', '-')})" if task.flavor else "python"

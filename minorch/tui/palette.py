@@ -67,20 +67,29 @@ def state_text(state: str | None, note: str | None = None) -> Text:
     return Text(f"{char} {state}", style=colour)
 
 
-def legend(keys: Iterable[str] | None = None, per_line: int = 0) -> Text:
-    """Glyphs with their names: of `keys` (looks, in `STATE_LOOK` order) or of every look. With
-    `per_line`, that many to a line in aligned columns; else one line."""
+def legend(keys: Iterable[str] | None = None, *, per_line: int = 0, width: int = 0, start: int = 0) -> Text:
+    """Glyphs with their names: of `keys` (looks, in `STATE_LOOK` order) or of every look.
+
+    With `per_line`, that many to a line in aligned columns. Else on one line, or, with `width`,
+    on as many lines of at most `width` cells as it takes, broken between entries only (the
+    first line already holds `start` cells)."""
     wanted = set(STATE_LOOK) if keys is None else set(keys)
     entries = [(f"{char} {NAMES.get(key, key)}", colour) for key, (char, colour) in STATE_LOOK.items()
                if key in wanted]
-    width = max((len(entry) for entry, _colour in entries), default=0) + 3
-    text = Text()
+    column = max((len(entry) for entry, _colour in entries), default=0) + 3
+    text, used = Text(), start
     for number, (entry, colour) in enumerate(entries, 1):
-        text.append(entry, style=colour)
-        if number == len(entries):
-            break
-        if per_line and number % per_line == 0:
+        if number == 1 and width and start and used + len(entry) > width:
             text.append("\n")
-        else:
-            text.append(" " * (width - len(entry) if per_line else 3))
+            used = 0
+        elif number > 1:
+            if (per_line and (number - 1) % per_line == 0) or (width and used + 3 + len(entry) > width):
+                text.append("\n")
+                used = 0
+            else:
+                gap = column - len(entries[number - 2][0]) if per_line else 3
+                text.append(" " * gap)
+                used += gap
+        text.append(entry, style=colour)
+        used += len(entry)
     return text

@@ -155,6 +155,8 @@ class DagScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._fit)
+        if self.detail is not None:
+            self.call_after_refresh(self._legend)
 
     def _fit(self) -> None:
         """Ask for as many runs as fit across the grid (at least `GRID_RUNS`)."""
@@ -190,7 +192,8 @@ class DagScreen(Screen):
             text.append("".join(f" · {key}" for key, ok in keys if ok), style="grey62")
             looks = {str(r.state) for r in runs} | {look_of(str(ti.state), ti.note) for ti in detail.tis.values()}
             text.append("    ")
-            text.append_text(legend(looks))
+            width = self.query_one("#legend", Static).content_region.width
+            text.append_text(legend(looks, width=width, start=text.cell_len))
         else:
             text = Text("no runs yet: t triggers one, b backfills a range of dates", style="grey62")
         self.query_one("#legend", Static).update(text)
@@ -326,21 +329,24 @@ class TaskScreen(Screen):
 
     def _describe(self) -> None:
         task, ti = self.detail, self.detail.ti
-        top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"), "  ",
-                            state_text(str(ti.state) if ti else None, ti.note if ti else None))
+        top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"))
         self.query_one("#topbar", Static).update(top)
-        note = Text(ti.note if ti is not None and ti.note else "")
+        # The state and why: "◷ up_for_reschedule  waiting for a file matching ... (next poke at ...)".
+        note = state_text(str(ti.state) if ti else None, ti.note if ti else None)
+        if ti is not None and ti.note:
+            note.append(f"  {ti.note}")
         if ti is not None and ti.next_try_at and str(ti.state) in ("up_for_retry", "up_for_reschedule"):
             what = "next poke" if str(ti.state) == "up_for_reschedule" else "next try"
             note.append(f"  ({what} at {fmt.when(ti.next_try_at, task.timezone, seconds=True)})", style="grey62")
-        box = self.query_one("#note", Static)
-        box.display = bool(note)
-        box.update(Text.assemble(("note: ", "grey62"), note))
+        self.query_one("#note", Static).update(note)
         attempt = task.attempt(self.attempt_id)
         if attempt is not None:
             ran = attempt.command or task.template or ""
             copy = f" of copy {attempt.map_index}" if attempt.map_index >= 0 else ""
             command = Text.assemble((f"try {attempt.try_number}{copy} ran: ", "grey62"), ran)
+        elif task.poked:
+            command = Text.assemble(("no process: the scheduler checks this sensor itself; it waits for ", "grey62"),
+                                    task.template or "-")
         else:
             command = Text.assemble(("not run yet; it runs: ", "grey62"), task.template or "-")
         if task.result is not None:

@@ -1,4 +1,5 @@
-"""The DAG list: one row per DAG with its schedule, next run, latest runs and paused flag."""
+"""The DAG list: one row per DAG with its schedule, next run, latest runs, paused flag and description
+(last, so a narrow terminal cuts only that)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from ..palette import glyph
 from .rows import cursor_row_key, fill
 
 
+MIN_ROOM = 16  # cells the description column needs to be shown at all
+
+
 class DagTable(ActionKeys, DataTable):
     """Enter opens the highlighted DAG (`Opened`); moving posts `Highlighted`. `set_filter` narrows the rows."""
 
@@ -23,6 +27,8 @@ class DagTable(ActionKeys, DataTable):
         *action_bindings(*OFFERS),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
     ]
 
     class Opened(Message):
@@ -46,6 +52,15 @@ class DagTable(ActionKeys, DataTable):
         self.add_column("next run", key="next", width=16)
         self.add_column(Text("runs", justify="right"), key="runs", width=LIST_RUNS)
         self.add_column("paused", key="paused", width=6)
+        self.add_column("description", key="description")
+
+    def on_resize(self) -> None:
+        self._refill()
+
+    def _room(self) -> int:
+        """Cells the other columns leave for the description (0 when they fill the width)."""
+        used = sum(column.get_render_width(self) for key, column in self.columns.items() if key != "description")
+        return max(0, self.scrollable_content_region.width - used - 2 * self.cell_padding)
 
     def show(self, dags: DagList) -> None:
         self.dags = dags
@@ -59,7 +74,12 @@ class DagTable(ActionKeys, DataTable):
         if self.dags is None:
             return
         items = [d for d in self.dags.dags if self._matches(d)]
-        fill(self, [(d.dag_id, _cells(d)) for d in items])
+        room = self._room()
+        label = Text("description" if room >= MIN_ROOM else "")
+        if self.columns["description"].label != label:  # no header wider than the room it has
+            self.columns["description"].label = label
+            self.refresh()
+        fill(self, [(d.dag_id, _cells(d, room)) for d in items])
         self.post_message(self.Highlighted(self.current()))
 
     def _matches(self, item: DagItem) -> bool:
@@ -74,6 +94,12 @@ class DagTable(ActionKeys, DataTable):
         item = self.current()
         return Target(item.dag_id) if item is not None else None
 
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         self.post_message(self.Highlighted(self.current()))
@@ -84,7 +110,8 @@ class DagTable(ActionKeys, DataTable):
             self.post_message(self.Opened(event.row_key.value))
 
 
-def _cells(item: DagItem) -> tuple:
+def _cells(item: DagItem, room: int) -> tuple:
+    """The row's cells; the description is cut to `room` cells ("…" marks the cut)."""
     name = Text(item.dag_id, style="bold red" if item.problem else "bold")
     if item.problem:
         name.append(" !", style="bold red")
@@ -92,4 +119,12 @@ def _cells(item: DagItem) -> tuple:
     for state in item.recent:
         runs.append_text(glyph(state))
     paused = Text("yes", style="bold yellow") if item.paused else Text("no", style="grey50")
-    return (name, item.schedule or Text("-", style="grey50"), fmt.when(item.next_fire, item.timezone), runs, paused)
+    return (name, item.schedule or Text("-", style="grey50"), fmt.when(item.next_fire, item.timezone), runs, paused,
+            _cut(item.description or "", room))
+
+
+def _cut(text: str, room: int) -> Text:
+    """`text` in `room` cells; nothing when under `MIN_ROOM` (a few letters say less than the status line)."""
+    if room < MIN_ROOM:
+        return Text("")
+    return Text(text if len(text) <= room else text[:room - 1] + "…", style="grey62")
