@@ -8,6 +8,7 @@ file with every run finished and one try (with a log file) per task instance, th
 (a) `Feed.build`: the worker's full refresh with the DAG list, one DAG's grid and graph
     data (25 runs x 20 tasks) and one task's tries open: SQL plus model building;
 (b) `Feed.poll` when nothing changed: the cost of the twice-a-second look;
+(d) `Feed.build` as (a) with the grid paged back to the DAG's older runs (`[`): runs 26-50;
 (c) the UI thread applying a refresh in a headless app (80x24): DAG list, grid and graph
     updated and redrawn after one task instance changed state, as process CPU time.
 
@@ -97,12 +98,12 @@ def percentiles(samples: list[float]) -> str:
     return f"median {median * 1000:7.2f} ms   p95 {p95 * 1000:7.2f} ms"
 
 
-def time_feed(settings, registry, reps: int) -> tuple[list[float], list[float]]:
+def time_feed(settings, registry, reps: int, page: int = 0) -> tuple[list[float], list[float]]:
     feed = Feed(settings, registry)
     dag = registry.dags["dag050"]
     feed.store = Store(settings.db_path)
     newest = feed.store.runs(dag.dag_id, limit=1)[0]
-    want = _Want(dag_id=dag.dag_id, task=(newest.pk, "t07"))
+    want = _Want(dag_id=dag.dag_id, page=page, task=(newest.pk, "t07"))
     now = START + timedelta(days=400)
     builds = []
     for _ in range(reps):
@@ -176,6 +177,8 @@ def main() -> None:
         print(f"(a) refresh, worker (SQL + models):    {percentiles(builds)}")
         print(f"(b) poll with nothing changed:         {percentiles(polls)}")
         print(f"(c) refresh, UI thread (CPU, 80x24):    {percentiles(time_ui(settings, registry, store, 20))}")
+        older, _polls = time_feed(settings, registry, args.reps, page=1)
+        print(f"(d) refresh, worker, older runs page:  {percentiles(older)}")
         store.close()
 
 

@@ -155,7 +155,10 @@ class MinorchApp(App):
             self.post_message(ActionDone(text, True))
 
     def on_action_done(self, message: ActionDone) -> None:
-        self.notify(message.text, severity="information" if message.ok else "error", timeout=4 if message.ok else 8)
+        text = message.text
+        if message.ok and not self.feed.scheduler:
+            text += "; no scheduler is running: the next `minorch up` carries it out"
+        self.notify(text, severity="information" if message.ok else "error", timeout=4 if message.ok else 8)
         self.feed.wake()
 
     # ------------------------------------------------------------ quitting

@@ -73,7 +73,7 @@ class DagListScreen(Screen):
         elif self.app.feed.scheduler:
             top.append("  scheduler running", style="grey62")
         else:
-            top.append("  no scheduler: actions wait for `minorch up`", style="yellow")
+            top.append("  no scheduler running", style="yellow")
         self.query_one("#topbar", Static).update(top)
 
     def on_dag_table_highlighted(self, message: DagTable.Highlighted) -> None:
