@@ -266,6 +266,13 @@ def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...]
     from .operations import trigger as trigger_run
     run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_params(params))
     click.echo(f"queued {dag_id} run {run_id}")
+    store = app.store(readonly=True)
+    try:
+        row = store.dag_rows().get(dag_id)
+    finally:
+        store.close()
+    if row is not None and row.paused:
+        click.echo(f"warning: {dag_id} is paused: the run waits until `minorch unpause {dag_id}`", err=True)
 
 
 @main.command("import-crontab")

@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .config import Settings
 from .foreground import format_event
@@ -121,7 +121,11 @@ class Daemon:
         now = self.scheduler.clock.now()
         for dag in self.scheduler.dags.values():
             if dag.schedule is not None and dag.schedule.kind == "reboot":
-                self.scheduler.create_run(dag, now.replace(microsecond=0), "scheduled", now=now)
+                # One run per start: run ids have one-second resolution, so a start within the same
+                # second as the previous one takes the next free second as its logical date.
+                moment = now.replace(microsecond=0)
+                while not self.scheduler.create_run(dag, moment, "scheduled", now=now)[1]:
+                    moment += timedelta(seconds=1)
         for err in self.scheduler.registry.errors:
             log.error("%s", err)
         dags, errors = len(self.scheduler.dags), len(self.scheduler.registry.errors)

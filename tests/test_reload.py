@@ -3,8 +3,6 @@ runs @reboot DAGs once per start, and takes manual runs queued by `minorch trigg
 
 from __future__ import annotations
 
-import time
-
 from conftest import wait_until
 
 from minorch.states import RunState
@@ -78,8 +76,7 @@ def test_a_reboot_dag_runs_once_per_start_of_the_scheduler(project, up_processes
         up = up_processes(project)
         up.ready()
         assert wait_until(lambda: len([r for r in runs(project, "boot") if r.state.finished]) == starts, timeout=5)
-        up.kill()
-        time.sleep(1.0)  # run ids have one-second resolution: two starts in one second share their @reboot run
+        up.kill()  # the next start may come within the same second: it still gets its own run
     assert (project.root / "boots.txt").read_text() == "booted\nbooted\n"
 
 

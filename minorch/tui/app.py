@@ -172,7 +172,7 @@ class MinorchApp(App):
         grace = f"{self.settings.grace:g}s"
         dialog = StopDialog("Stop the scheduler and quit?",
                             f"No new runs or tries start; running tries get {grace} to finish, then they are "
-                            f"stopped and count as failed tries. `minorch ui` watches without stopping anything.",
+                            "stopped and count as failed tries.",
                             [], lambda _answer: stop_preview(self.settings))
         self.push_screen(dialog, callback=lambda answer: answer is not None and self.exit())
 

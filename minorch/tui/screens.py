@@ -183,8 +183,11 @@ class DagScreen(Screen):
         runs = detail.runs
         if runs:
             first = detail.page * detail.per_page
-            which = f"newest {len(runs)} runs" if detail.page == 0 else f"runs {first + 1}-{first + len(runs)} from the newest"
-            if detail.page == 0 and not detail.older:
+            if detail.page > 0:
+                which = f"runs {first + 1}-{first + len(runs)} from the newest"
+            elif detail.older:
+                which = f"newest {len(runs)} runs"
+            else:
                 which = f"all {len(runs)} run{'s' * (len(runs) != 1)}"
             dates = fmt.span(runs[0].logical_date, runs[-1].logical_date, detail.item.timezone)
             text = Text.assemble((which, "bold"), f", {dates}")
@@ -194,6 +197,8 @@ class DagScreen(Screen):
             text.append("    ")
             width = self.query_one("#legend", Static).content_region.width
             text.append_text(legend(looks, width=width, start=text.cell_len))
+        elif detail.page > 0:  # pruned since the page was asked for
+            text = Text("no runs this far back · ] newer", style="grey62")
         else:
             text = Text("no runs yet: t triggers one, b backfills a range of dates", style="grey62")
         self.query_one("#legend", Static).update(text)
