@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minorch import operations as ops  # noqa: E402
 from minorch.cli_ops import run_rows, task_rows  # noqa: E402
-from minorch.dag import build_dag  # noqa: E402
+from minorch.spec import build_dag  # noqa: E402
 from minorch.store import Store, iso  # noqa: E402
 
 START = datetime(2023, 1, 1, tzinfo=timezone.utc)

@@ -206,7 +206,7 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
     section = data.get("minorch", {})
     for key in section:
         if key not in MINORCH_KEYS:
-            from .dag import TASK_OPTIONS
+            from .options import TASK_OPTIONS
             hint = "task options belong under [defaults]" if key in TASK_OPTIONS else None
             raise fail(f"unknown [minorch] option '{key}'", "minorch", key,
                        hint=hint or did_you_mean(key, MINORCH_KEYS) or "see docs/toml-reference.md")
@@ -265,7 +265,7 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
 
 def _check_defaults(defaults: Mapping, name: str, locate) -> dict:
     """[defaults] holds task options; a wrong one is a ConfigError at its line."""
-    from .dag import TASK_OPTIONS, resolve_options, unknown_key
+    from .options import TASK_OPTIONS, resolve_options, unknown_key
     for key, value in defaults.items():
         try:
             if key not in TASK_OPTIONS:

@@ -10,7 +10,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .dag import Dag, TaskOptions
+from .dag import Dag
+from .options import TaskOptions
 from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
 from .store import DagRow, RunRecord, TaskInstance, from_iso, iso
 

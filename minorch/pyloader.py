@@ -35,7 +35,8 @@ def _error_line(err: BaseException, path: str) -> int | None:
 
 
 def load_one(path: str, timeout: float) -> dict:
-    from .dag import dag_to_spec, load_dag_file
+    from .dag import load_dag_file
+    from .spec import dag_to_spec
     from .errors import MinorchError
 
     path = os.path.abspath(path)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings, display_path, read_toml, toml_locator
-from .dag import Dag, build_dag
+from .dag import Dag
+from .spec import build_dag
 from .errors import DagError, MinorchError
 
 

@@ -26,6 +26,7 @@ from .errors import MinorchError
 from .executor import Exit, Launch, LocalExecutor
 from .proctree import find_leftover, kill_tree
 from .notify import Notifier
+from .options import TaskOptions
 from .registry import Registry, load
 from .schedule import run_dates
 from .states import RunState, TaskState
@@ -481,7 +482,7 @@ class Scheduler:
         end = self.clock.now().timestamp()
         dag = self.dags.get(flight.dag_id)
         task = dag.tasks.get(flight.task_id) if dag else None
-        opts = task.opts if task else P.TaskOptions()
+        opts = task.opts if task else TaskOptions()
         returncode, reason = done.returncode, done.reason
         result = None
         if returncode == 0 and flight.result_path is not None and flight.result_path.exists():

@@ -19,7 +19,7 @@ except ModuleNotFoundError:     # Python 3.10
     import tomli as tomllib
 
 from minorch.crontab import host_timezone, is_system_crontab, parse_crontab, split_percent, task_command, to_toml
-from minorch.dag import build_dag
+from minorch.spec import build_dag
 from minorch.errors import ConfigError
 from minorch.schedule import parse_schedule
 

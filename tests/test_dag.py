@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from minorch import DAG, chain, dag, shell, task
-from minorch.dag import TaskOptions, build_dag, dag_to_spec, resolve_options
+from minorch.options import TaskOptions, resolve_options
+from minorch.spec import build_dag, dag_to_spec
 from minorch.durations import parse_duration
 from minorch.errors import ConfigError, DagError
 from minorch.states import TriggerRule

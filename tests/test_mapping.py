@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 from minorch import planner as P
-from minorch.dag import build_dag
+from minorch.spec import build_dag
 from minorch.states import RunState, TaskState
 from minorch.store import RunRecord, TaskInstance
 

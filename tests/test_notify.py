@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from minorch.dag import build_dag
+from minorch.spec import build_dag
 from minorch.notify import Notifier
 from minorch.sla import SlaMiss, check
 from minorch.states import RunState, TaskState

@@ -11,7 +11,7 @@ import pytest
 
 from minorch import operations as ops
 from minorch.config import load_settings
-from minorch.dag import build_dag
+from minorch.spec import build_dag
 from minorch.errors import ConfigError, MinorchError, NotFound, ScheduleError
 from minorch.lock import SchedulerLock
 from minorch.states import RunState, TaskState

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from minorch import planner as P
-from minorch.dag import TaskOptions, build_dag, resolve_options
+from minorch.options import TaskOptions, resolve_options
+from minorch.spec import build_dag
 from minorch.states import RunState, TaskState
 from minorch.store import DagRow, RunRecord, TaskInstance, iso
 

@@ -550,7 +550,8 @@ def test_load_errors_are_the_schedulers_while_one_runs_and_the_uis_own_otherwise
         assert mine.errors == tuple(str(e) for e in registry.errors) and mine.get("hello").problem is None
         theirs = dag_list(store, registry, NOW, scheduler=True)
         assert theirs.errors == ("dags/gone.toml:1: an error fixed since",)
-        assert theirs.get("hello").problem == "dags/etl.toml:2: a broken edit (the scheduler runs its last good version)"
+        assert theirs.get("hello").problem == \
+            "dags/etl.toml:2: a broken edit (the scheduler runs its last good version)"
     finally:
         store.close()
     lock = SchedulerLock(settings.state_dir)

@@ -1,0 +1,149 @@
+"""Task options: what each one accepts, and how settings < DAG < task layers resolve.
+
+`resolve_options({"retries": 2}, {"retry_delay": "1m"})` is a `TaskOptions` with durations in
+seconds; a bad value raises DagError (or ConfigError for a duration) naming the option, with a
+hint. `env` and `params` merge key by key across layers; every other option is replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .durations import parse_duration
+from .errors import DagError, MinorchError, did_you_mean
+from .states import TriggerRule
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """A task's resolved options. Durations are seconds."""
+
+    retries: int = 0
+    retry_delay: float = 300.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    timeout: float | None = None
+    grace: float = 5.0
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    pool: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    shell: str = "/bin/sh"
+    skip_exit_code: int = 99
+    params: Mapping[str, Any] = field(default_factory=dict)
+    sla: float | None = None
+    on_failure: tuple = ()
+    on_retry: tuple = ()
+    on_success: tuple = ()
+    poke_interval: float = 60.0  # sensors: seconds between pokes
+    soft_fail: bool = False      # sensors: a sensor that times out is skipped, not failed
+
+
+TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
+_MERGED = ("env", "params")  # dict options merge along settings < DAG < task instead of replacing
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DagError(f"{name} must be a whole number, not {value!r}", hint=f"write e.g. {name} = {max(minimum, 1)}")
+    if value < minimum:
+        raise DagError(f"{name} must be {minimum} or more, not {value}", hint=f"write e.g. {name} = {max(minimum, 2)}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise DagError(f"{name} must be true or false, not {value!r}", hint="write true or false without quotes")
+    return value
+
+
+def check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise DagError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def check_table(name: str, value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise DagError(f"{name} must be a table, not {value!r}", hint=f"write e.g. {name} = {{ KEY = \"value\" }}")
+    return dict(value)
+
+
+def check_notifiers(name: str, value: Any) -> tuple:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if isinstance(item, str) and item:
+            continue
+        if isinstance(item, Mapping) and len(set(item) & {"command", "webhook", "mail"}) == 1:
+            continue
+        raise DagError(f"{name}: {item!r} is not a notifier",
+                       hint='name one from [notifiers] or write { command = "..." }, { webhook = "https://..." } '
+                            'or { mail = "ops@example.com" }')
+    return tuple(items)
+
+
+def _coerce_task_option(name: str, value: Any) -> Any:
+    if name == "retries":
+        return check_int(name, value, 0)
+    if name == "skip_exit_code":
+        return check_int(name, value, 0)
+    if name in ("retry_delay", "grace", "poke_interval"):
+        return parse_duration(value, name=name)
+    if name in ("max_retry_delay", "timeout", "sla"):
+        return None if value is None else parse_duration(value, name=name)
+    if name in ("retry_exponential_backoff", "soft_fail"):
+        return check_bool(name, value)
+    if name == "trigger_rule":
+        try:
+            return TriggerRule(value)
+        except ValueError:
+            raise DagError(f"trigger_rule {value!r} is unknown",
+                           hint=did_you_mean(str(value), [r.value for r in TriggerRule])
+                           or "one of " + ", ".join(r.value for r in TriggerRule)) from None
+    if name in ("pool", "cwd"):
+        return None if value is None else check_str(name, value)
+    if name == "shell":
+        return check_str(name, value)
+    if name == "env":
+        return {str(k): str(v) for k, v in check_table(name, value).items()}
+    if name == "params":
+        return check_table(name, value)
+    if name in ("on_failure", "on_retry", "on_success"):
+        return check_notifiers(name, value)
+    raise AssertionError(name)
+
+
+def resolve_options(*layers: Mapping[str, Any]) -> TaskOptions:
+    """Merge option layers, lowest first (settings defaults, DAG, task); each layer is raw user input.
+
+    A later layer replaces an option, except `env` and `params`, which merge key by key:
+    ``resolve_options({"env": {"A": "1"}}, {"env": {"B": "2"}}).env == {"A": "1", "B": "2"}``.
+    """
+    return merge_layers(coerce_layer(layer) for layer in layers)
+
+
+def coerce_layer(layer: Mapping[str, Any], fail: Callable[[MinorchError, str], MinorchError] | None = None) -> dict:
+    """The task options of one raw layer, checked and converted; `fail(err, key)` locates an error."""
+    checked = {}
+    for name, raw in layer.items():
+        if name in TASK_OPTIONS:
+            try:
+                checked[name] = _coerce_task_option(name, raw)
+            except MinorchError as err:
+                raise (fail(err, name) if fail else err) from None
+    return checked
+
+
+def merge_layers(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
+    values: dict[str, Any] = {}
+    for layer in checked_layers:
+        for name, value in layer.items():
+            values[name] = {**values.get(name, {}), **value} if name in _MERGED else value
+    return TaskOptions(**values)
+
+
+def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
+    return DagError(f"unknown {what} option '{key}'",
+                    hint=did_you_mean(key, allowed) or "see docs/toml-reference.md for the options")

@@ -1,0 +1,317 @@
+"""DAG specs and the one builder both TOML and Python DAGs go through.
+
+Both ways of writing a DAG end as a *spec*: a plain dict in the shape of a TOML table::
+
+    {"schedule": "@daily", "retries": 2,
+     "tasks": {"extract": {"command": "echo {{ ds }}"},
+               "load": {"python": "etl.load:main", "after": ["extract"]}}}
+
+`build_dag(dag_id, spec, ...)` checks every option (did-you-mean for unknown names, types,
+durations, the schedule), resolves defaults (settings < DAG < task), and checks the graph
+(unknown upstreams, cycles with their path). `dag_to_spec` turns a DAG made with the Python
+API into a spec (what the isolated loader sends back). No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from .dag import Dag, Task
+from .durations import parse_date, parse_duration
+from .errors import DagError, MinorchError, did_you_mean
+from .options import (TASK_OPTIONS, check_bool, check_int, check_notifiers, check_str, coerce_layer, merge_layers,
+                      unknown_key)
+from .states import TriggerRule
+
+TASK_KEYS = TASK_OPTIONS | {"command", "python", "after", "description", "source_line", "sensor", "branch",
+                            "short_circuit", "map_over", "map_as"}
+DAG_KEYS = frozenset({"schedule", "timezone", "start_date", "end_date", "catchup", "max_active_runs",
+                      "max_active_tasks", "dagrun_timeout", "description", "tags", "interval_semantics",
+                      "paused", "on_sla_miss", "source_line", "tasks"}) | TASK_OPTIONS
+
+
+def _plain(value: Any) -> Any:
+    """Python option values -> the TOML-like form (timedelta -> seconds, datetime -> ISO)."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, TriggerRule):
+        return value.value
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dag_to_spec(made: Dag) -> dict:
+    """A Python-defined DAG as a JSON-able spec (what the isolated loader sends back)."""
+    spec = {k: _plain(v) for k, v in made.given.items()}
+    spec["tasks"] = {}
+    for tid, item in made.tasks.items():
+        entry = {k: _plain(v) for k, v in item.given.items()}
+        given_after = entry.get("after", [])
+        if isinstance(given_after, (str, list)):  # shell("b", "...", after=["a"]) adds to `a >> b` links
+            given_after = [given_after] if isinstance(given_after, str) else given_after
+            entry["after"] = list(dict.fromkeys([*given_after, *item.upstream]))
+        if item.command is not None:
+            entry["command"] = item.command
+        if item.description:
+            entry["description"] = item.description
+        entry["_line"] = item.line
+        entry["_callable"] = item.func is not None
+        entry["_xcom_args"] = dict(item.xcom_args)
+        if isinstance(entry.get("map_over"), str):
+            entry["after"] = list(dict.fromkeys([*entry.get("after", []), entry["map_over"]]))
+        spec["tasks"][tid] = entry
+    spec["_line"] = made.line
+    return spec
+
+
+Locator = Callable[[tuple[str, ...]], "int | None"]  # key path -> line in the file
+_PRIVATE_KEYS = frozenset({"_line", "_callable", "_xcom_args"})  # set by dag_to_spec, never by users
+_SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m"'
+
+
+def _check_id(what: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise DagError(f"{what} {value!r} may hold only letters, digits, '_', '-' and '.'",
+                       hint="rename it, e.g. 'load_orders'")
+    return value
+
+
+def _check_names(name: str, value: Any) -> list[str]:
+    """A string or a list of strings, as `after` and `tags` accept."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and i for i in items):
+        raise DagError(f"{name} must be a list of names, not {value!r}", hint=f'write e.g. {name} = ["extract"]')
+    return list(items)
+
+
+def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate: Locator | None = None,
+              defaults: Mapping[str, Any] | None = None, default_timezone: str = "UTC",
+              pools: Iterable[str] | None = None, notifiers: Iterable[str] | None = None) -> Dag:
+    """Check a spec and build the `Dag`. Raises DagError with file:line and a hint.
+
+    `locate` maps a TOML key path to its line; Python specs carry `_line` instead. `pools` and
+    `notifiers` are the names defined in minorch.toml; None skips those checks.
+    """
+    from .schedule import parse_schedule
+
+    def line_of(*path: str) -> int | None:
+        return locate(("dags", dag_id) + path) if locate else None
+
+    def fail(err: MinorchError, *path: str) -> MinorchError:
+        return err.at(file, line_of(*path) or spec.get("_line"))
+
+    try:
+        _check_id("DAG id", dag_id)
+    except MinorchError as err:
+        raise fail(err) from None
+    made = Dag(dag_id=dag_id, file=file, line=line_of() or spec.get("_line"))
+    for key in spec:
+        if key not in DAG_KEYS and key not in _PRIVATE_KEYS:
+            raise fail(unknown_key(key, DAG_KEYS, "DAG"), key)
+
+    def value(key: str, check: Callable[[Any], Any], default: Any = None) -> Any:
+        if spec.get(key) is None:
+            return default
+        try:
+            return check(spec[key])
+        except MinorchError as err:
+            raise fail(err, key) from None
+
+    made.timezone = value("timezone", lambda v: check_str("timezone", v), default_timezone)
+    try:
+        made.schedule = parse_schedule(spec.get("schedule"), made.timezone)
+    except MinorchError as err:
+        if err.hint is None and "schedule" in spec:
+            err.hint = _SCHEDULE_HINT
+        raise fail(err, "schedule" if "schedule" in spec else "timezone") from None
+    made.start_date = value("start_date", lambda v: parse_date(v, name="start_date", tz=made.timezone))
+    made.end_date = value("end_date", lambda v: parse_date(v, name="end_date", tz=made.timezone))
+    made.catchup = value("catchup", _check_catchup, False)
+    made.max_active_runs = value("max_active_runs", lambda v: check_int("max_active_runs", v, 1), 16)
+    made.max_active_tasks = value("max_active_tasks", lambda v: check_int("max_active_tasks", v, 1), 16)
+    made.dagrun_timeout = value("dagrun_timeout", lambda v: parse_duration(v, name="dagrun_timeout"))
+    made.interval_semantics = value("interval_semantics", lambda v: check_bool("interval_semantics", v), False)
+    made.paused = value("paused", lambda v: check_bool("paused", v), False)
+    made.description = value("description", lambda v: check_str("description", v))
+    made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
+    made.on_sla_miss = value("on_sla_miss", lambda v: check_notifiers("on_sla_miss", v), ())
+    dag_layer = coerce_layer(spec, lambda err, key: fail(err, key))
+    made.params = dict(dag_layer.get("params", {}))
+    default_layer = coerce_layer(defaults or {})
+
+    tasks = spec.get("tasks")
+    if not isinstance(tasks, Mapping) or not tasks:
+        raise DagError(f"DAG '{dag_id}' has no tasks",
+                       hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command").at(file, made.line)
+    names = {"pools": None if pools is None else set(pools),
+             "notifiers": None if notifiers is None else set(notifiers)}
+    for tid, entry in tasks.items():
+        made.add(_build_task(tid, entry, file, line_of, (default_layer, dag_layer), names))
+    _check_graph(made, line_of)
+    return made
+
+
+def _check_catchup(value: Any) -> bool | str:
+    if not isinstance(value, bool) and value != "latest":
+        raise DagError(f'catchup must be true, false or "latest", not {value!r}',
+                       hint="true creates every missed run, false none, \"latest\" only the most recent")
+    return value
+
+
+def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., int | None],
+                layers: tuple[dict, dict], names: dict) -> Task:
+    where = (entry.get("_line") if isinstance(entry, Mapping) else None) or line_of("tasks", tid)
+
+    def fail(err: MinorchError, key: str | None = None) -> MinorchError:
+        return err.at(file, (line_of("tasks", tid, key) if key else None) or where)
+
+    try:
+        _check_id("task id", tid)
+    except MinorchError as err:
+        raise fail(err) from None
+    if not isinstance(entry, Mapping):
+        raise fail(DagError(f"task '{tid}' must be a table", hint=f'write {tid} = {{ command = "..." }}'))
+    for key in entry:
+        if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
+            raise fail(unknown_key(key, TASK_KEYS, "task"), key)
+    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + \
+        (["_callable"] if entry.get("_callable") else [])
+    if len(kinds) != 1:
+        raise fail(DagError(f"task '{tid}' needs exactly one of command, python or sensor",
+                            hint='write command = "..." for a shell task or python = "module:function"'))
+    flavor = _check_flavor(tid, entry, fail)
+    map_over, map_as = _check_mapping(tid, entry, fail)
+    for key in ("command", "python", "description"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise fail(DagError(f"{key} must be a string, not {entry[key]!r}", hint=f'write {key} = "..."'), key)
+    if entry.get("python") is not None and ":" not in entry["python"]:
+        raise fail(DagError(f"python = {entry['python']!r} is not a reference", hint='write "package.module:function"'),
+                   "python")
+    try:
+        after = _check_names("after", entry.get("after", []))
+    except MinorchError as err:
+        raise fail(err, "after") from None
+    if isinstance(map_over, str) and map_over not in after:
+        after.append(map_over)  # the task whose result is mapped over runs first
+    opts = merge_layers((*layers, coerce_layer(entry, fail)))
+    pools, notifiers = names["pools"], names["notifiers"]
+    if opts.pool is not None and pools is not None and opts.pool not in pools:
+        raise fail(DagError(f"task '{tid}' uses pool '{opts.pool}', which is not defined",
+                            hint=did_you_mean(opts.pool, pools)
+                            or f"add it under [minorch.pools] in minorch.toml, e.g. {opts.pool} = 2"), "pool")
+    for key in ("on_failure", "on_retry", "on_success"):
+        for name in getattr(opts, key):
+            if isinstance(name, str) and notifiers is not None and name not in notifiers:
+                raise fail(DagError(f"task '{tid}' uses notifier '{name}', which is not defined",
+                                    hint=did_you_mean(name, notifiers) or f"add a [notifiers.{name}] table "
+                                    'to minorch.toml with command = "...", webhook = "..." or mail = "..."'), key)
+    return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=after,
+                given=dict(entry), xcom_args=dict(entry.get("_xcom_args", {})), description=entry.get("description"),
+                file=file, line=where, opts=opts, flavor=flavor,
+                sensor=dict(entry["sensor"]) if flavor == "sensor" else None, map_over=map_over, map_as=map_as)
+
+
+def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str | None, str]:
+    """`map_over` (a list, or the id of an upstream task that returns one) and `map_as` (a name)."""
+    over, name = entry.get("map_over"), entry.get("map_as", "item")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise fail(DagError(f"map_as must be a name like item or table, not {name!r}"), "map_as")
+    if over is None:
+        if "map_as" in entry:
+            raise fail(DagError("map_as needs map_over", hint='add map_over = ["a", "b"] or map_over = "task_id"'),
+                       "map_as")
+        return None, name
+    if not isinstance(over, (str, list)) or over == "":
+        raise fail(DagError(f"map_over must be a list or a task id, not {over!r}",
+                            hint='write map_over = ["orders", "customers"] or map_over = "list_tables"'), "map_over")
+    if entry.get("sensor") is not None or entry.get("branch") or entry.get("short_circuit"):
+        raise fail(DagError(f"task '{tid}' cannot be mapped: sensors and branches run once"), "map_over")
+    return over, name
+
+
+SENSOR_KINDS = ("file", "until", "dag", "command")
+
+
+def _check_flavor(tid: str, entry: Mapping[str, Any], fail) -> str | None:
+    """"branch", "short_circuit" (Python tasks only), "sensor" (with a valid `sensor` table) or None."""
+    for key in ("branch", "short_circuit"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
+    flags = [k for k in ("branch", "short_circuit") if entry.get(k)]
+    if len(flags) > 1:
+        raise fail(DagError(f"task '{tid}' cannot be both a branch and a short-circuit"), "branch")
+    if flags and entry.get("python") is None and not entry.get("_callable"):
+        raise fail(DagError(f"{flags[0]} works on Python tasks: its return value decides",
+                            hint='write python = "module:function" (or use @task.branch in a Python DAG file)'),
+                   flags[0])
+    if entry.get("sensor") is None:
+        return flags[0] if flags else None
+    waits = entry["sensor"]
+    hint = ('write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
+            '{ dag = "other", task = "load" } or { command = "test -f ready" }')
+    if not isinstance(waits, Mapping):
+        raise fail(DagError(f"sensor must be a table, not {waits!r}", hint=hint), "sensor")
+    unknown = [k for k in waits if k not in SENSOR_KINDS + ("task",)]
+    if unknown:
+        raise fail(DagError(f"unknown sensor key '{unknown[0]}'",
+                            hint=did_you_mean(unknown[0], SENSOR_KINDS + ("task",)) or hint), "sensor")
+    kinds = [k for k in SENSOR_KINDS if k in waits]
+    if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]):
+        raise fail(DagError(f"sensor '{tid}' must wait for exactly one thing", hint=hint), "sensor")
+    if any(not isinstance(v, str) or not v for v in waits.values()):
+        raise fail(DagError(f"sensor '{tid}': values must be non-empty strings", hint=hint), "sensor")
+    return "sensor"
+
+
+def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
+    """Unknown upstreams, self-dependencies and cycles (with their path), at the `after` line when known."""
+    def line(tid: str) -> int | None:
+        return line_of("tasks", tid, "after") or made.tasks[tid].line
+
+    for item in made.tasks.values():
+        for up in item.upstream:
+            if up == item.task_id:
+                raise DagError(f"task '{up}' depends on itself", hint="remove it from its own `after` list",
+                               file=made.file, line=line(up))
+            if up not in made.tasks:
+                raise DagError(f"task '{item.task_id}' depends on '{up}', which does not exist",
+                               hint=did_you_mean(up, made.tasks) or "check the `after` list",
+                               file=made.file, line=line(item.task_id))
+    cycle = _find_cycle(made)
+    if cycle:
+        raise DagError("tasks depend on each other in a cycle: " + " -> ".join(cycle),
+                       hint=f"remove '{cycle[-2]}' from the `after` list of '{cycle[-1]}', or another link",
+                       file=made.file, line=line(cycle[-1]))
+
+
+def _find_cycle(made: Dag) -> list[str] | None:
+    """A cycle as a path in run order (upstream first), first task repeated at the end, or None.
+
+    Iterative depth-first search along upstream links, so a chain of thousands of tasks is fine.
+    """
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for root in made.tasks:
+        if root in state:
+            continue
+        state[root] = 1
+        path, todo = [root], [iter(made.tasks[root].upstream)]
+        while todo:
+            up = next(todo[-1], None)
+            if up is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(up) == 1:
+                loop = path[path.index(up):] + [up]  # each item depends on the next
+                return loop[::-1]
+            elif up not in state:
+                state[up] = 1
+                path.append(up)
+                todo.append(iter(made.tasks[up].upstream))
+    return None
