@@ -204,6 +204,10 @@ def _serve_with_ui(settings: Settings, registry: Registry) -> int:
         try:
             app.run()
         finally:
+            running = len(daemon.scheduler.inflight)
+            if running:
+                sys.stderr.write(f"minorch: stopping: {running} running tries get {settings.grace:g}s to finish "
+                                 f"(log: {log_file})\n")
             daemon.request_stop()
             thread.join()
     return 0
