@@ -13,26 +13,31 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
-from . import operations as ops
 from .cli import Context, _table, main, pass_ctx
 from .durations import format_duration, parse_duration
 from .errors import ConfigError, MinorchError, NotFound
 from .states import RunState, TaskState
 
+if TYPE_CHECKING:  # imported inside the commands: `minorch --help` does not pay for the planner
+    from . import operations as ops
+
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
 
 def _effect(app: Context) -> str:
+    from . import operations as ops
     if ops.scheduler_running(app.settings):
         return "the running scheduler acts on it within a second"
     return "no scheduler is running: the next `minorch up` acts on it"
 
 
 def _resolve(app: Context, dag_id: str, ref: str):
+    from . import operations as ops
     dag = app.dag(dag_id)
     store = app.store()
     return dag, store, ops.resolve_run(store, dag, ref)
@@ -51,17 +56,19 @@ def _resolve(app: Context, dag_id: str, ref: str):
 @click.option("--dry-run", is_flag=True, help="Only print which dates would run.")
 @click.option("--wait", is_flag=True, help="Run them now in the foreground (or wait for the running scheduler); "
                                            "exit 0 if all succeeded, 1 if any failed.")
-@click.option("--yes", "-y", is_flag=True, help=f"Allow more than {ops.MAX_BACKFILL} runs.")
+@click.option("--yes", "-y", is_flag=True, help="Allow a backfill beyond the safety limit on its number of runs.")
 @pass_ctx
 def backfill(app: Context, dag_id: str, start: str, end: str, reprocess: str, max_active_runs: int | None,
              dry_run: bool, wait: bool, yes: bool) -> None:
     """Create one run per logical date the DAG's schedule yields from --start to --end."""
+    from . import operations as ops
     dag = app.dag(dag_id)
     if max_active_runs and not wait:
         raise ConfigError("--max-active-runs works with --wait only",
                           hint="without --wait the scheduler uses the DAG's max_active_runs")
 
     def plan_with(store, now: float) -> ops.BackfillPlan:
+        from . import operations as ops
         return ops.backfill(app.settings, store, dag, start, end, reprocess=reprocess, dry_run=dry_run, yes=yes,
                             now=now)
 
@@ -188,6 +195,7 @@ class _Progress:
 def clear(app: Context, dag_id: str, run: str, task_ids: tuple[str, ...], downstream: bool, upstream: bool,
           failed_only: bool, yes: bool) -> None:
     """Run tasks of RUN again (all tasks if none are named): fresh retries, results dropped."""
+    from . import operations as ops
     dag, store, found = _resolve(app, dag_id, run)
     named = list(task_ids) or None
     chosen = ops.select_clear(store, dag, found, named, downstream=downstream, upstream=upstream,
@@ -209,6 +217,7 @@ def clear(app: Context, dag_id: str, run: str, task_ids: tuple[str, ...], downst
 @pass_ctx
 def retry(app: Context, dag_id: str, run: str) -> None:
     """Run the failed tasks of RUN again, and the tasks that were skipped or not run because of them."""
+    from . import operations as ops
     dag, store, found = _resolve(app, dag_id, run)
     cleared = ops.retry(store, dag, found, time.time())
     if not cleared:
@@ -228,6 +237,7 @@ def mark(app: Context, dag_id: str, run: str, task_id: str, state: str) -> None:
 
     Marking success or skipped clears the failed tasks downstream, so the run goes on.
     """
+    from . import operations as ops
     dag, store, found = _resolve(app, dag_id, run)
     ops.mark_task(store, dag, found, task_id, state, time.time())
     click.echo(f"marked {dag_id}.{task_id} {state} in run {found.run_id}; " + _effect(app))
@@ -240,6 +250,7 @@ def mark(app: Context, dag_id: str, run: str, task_id: str, state: str) -> None:
 @pass_ctx
 def mark_run(app: Context, dag_id: str, run: str, state: str) -> None:
     """Finish RUN as success or failed; its unfinished tasks are set to match (running tries are killed)."""
+    from . import operations as ops
     dag, store, found = _resolve(app, dag_id, run)
     ops.mark_run(store, dag, found, state, time.time())
     click.echo(f"marked {dag_id} run {found.run_id} {state}; " + _effect(app))
@@ -250,6 +261,7 @@ def mark_run(app: Context, dag_id: str, run: str, state: str) -> None:
 @pass_ctx
 def pause(app: Context, dag_id: str) -> None:
     """Pause a DAG: no new runs or tries start; running tries finish."""
+    from . import operations as ops
     ops.set_paused(app.store(), app.dag(dag_id).dag_id, True)
     click.echo(f"paused {dag_id}; " + _effect(app))
 
@@ -259,6 +271,7 @@ def pause(app: Context, dag_id: str) -> None:
 @pass_ctx
 def unpause(app: Context, dag_id: str) -> None:
     """Unpause a DAG: its schedule fires again and its queued runs start."""
+    from . import operations as ops
     ops.set_paused(app.store(), app.dag(dag_id).dag_id, False)
     click.echo(f"unpaused {dag_id}; " + _effect(app))
 
@@ -312,6 +325,7 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
 
 def task_rows(store, dag, run) -> list[dict]:
     """One dict per task instance of a run, in DAG order, with its latest try."""
+    from . import operations as ops
     tis = store.task_instances([run.pk])[run.pk]
     latest = {a.task_id: a for a in store.attempts(run.pk)}  # ordered by id: the last one wins
     rows = []
@@ -431,6 +445,7 @@ def db() -> None:
 @pass_ctx
 def prune(app: Context, older_than: str, yes: bool) -> None:
     """Delete old finished runs with their tasks, tries, results and log folders."""
+    from . import operations as ops
     seconds = parse_duration(older_than, name="--older-than")
     store = app.store()
     now = time.time()
@@ -452,6 +467,7 @@ def prune(app: Context, older_than: str, yes: bool) -> None:
 @pass_ctx
 def check_db(app: Context, full: bool) -> None:
     """Check the state file; exit 1 if there are problems."""
+    from . import operations as ops
     from .store import Store
     problems = ops.check(app.settings, Store(app.settings.db_path, readonly=True), full=full)
     for problem in problems:
