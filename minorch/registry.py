@@ -67,15 +67,20 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def file_stamps(settings: Settings, found: tuple[list[Path], list[Path]] | None = None) -> dict[Path, float]:
+    """minorch.toml and every DAG file with its mtime: a reload is due when this changes."""
+    tomls, pys = found or dag_files(settings)
+    return {path: _mtime(path) for path in [settings.config_file, *tomls, *pys]}
+
+
 def load(settings: Settings) -> Registry:
     reg = Registry()
-    reg.files[settings.config_file] = _mtime(settings.config_file)
+    tomls, pys = dag_files(settings)
+    reg.files = file_stamps(settings, (tomls, pys))
     build = dict(defaults=settings.defaults, default_timezone=settings.timezone, pools=settings.pools,
                  notifiers=settings.notifiers)
     _load_tables(reg, settings.dags, settings.text, display_path(settings.config_file), build)
-    tomls, pys = dag_files(settings)
     for path in tomls:
-        reg.files[path] = _mtime(path)
         try:
             data, text = read_toml(path)
         except MinorchError as err:
@@ -89,8 +94,6 @@ def load(settings: Settings) -> Registry:
                                        line=toml_locator(text)((key,)),
                                        hint="DAG files hold [dags.<id>] tables; settings belong in minorch.toml"))
         _load_tables(reg, data.get("dags", {}), text, name, build)
-    for path in pys:
-        reg.files[path] = _mtime(path)
     for result in _import_python(pys, settings.dag_file_timeout):
         name = display_path(Path(result["file"]))
         if "error" in result:

@@ -15,19 +15,19 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from . import planner as P
 from .clock import SystemClock
-from .config import Settings
+from .config import Settings, load_settings
 from .dag import Dag, Task
 from .errors import MinorchError
 from .executor import Exit, Launch, LocalExecutor
 from .proctree import find_leftover, kill_tree
 from .notify import Notifier
 from .options import TaskOptions
-from .registry import Registry, load
+from .registry import Registry, file_stamps, load
 from .schedule import run_dates
 from .states import RunState, TaskState
 from .store import Attempt, RunRecord, Store, from_iso, iso
@@ -114,12 +114,11 @@ class Scheduler:
 
     def reload_if_changed(self) -> bool:
         """Reload DAG files if any changed; a DAG whose file broke keeps its last good version."""
-        files = dict(self.registry.files)
-        from .registry import dag_files
-        tomls, pys = dag_files(self.settings)
-        current = {p: _mtime(p) for p in [self.settings.config_file, *tomls, *pys]}
-        if current == files:
+        stamps = file_stamps(self.settings)
+        if stamps == self.registry.files:
             return False
+        if stamps.get(self.settings.config_file) != self.registry.files.get(self.settings.config_file):
+            self._reload_settings()
         fresh = load(self.settings)
         broken = {e.file for e in fresh.errors}
         kept = {d.dag_id: d for d in self.dags.values() if d.file in broken and d.dag_id not in fresh.dags}
@@ -134,6 +133,18 @@ class Scheduler:
         log.info("reloaded DAG files: %d DAGs, %d errors", len(self.dags), len(fresh.errors))
         self._dirty = True
         return True
+
+    def _reload_settings(self) -> None:
+        """minorch.toml changed: take its DAGs, defaults, notifiers, pools and limits; the state
+        folder stays. A broken edit is logged and the settings in use stay."""
+        try:
+            fresh = load_settings(self.settings.config_file)
+        except MinorchError as err:
+            log.error("%s (keeping the settings in use)", err)
+            return
+        fresh.state_dir = self.settings.state_dir
+        self.settings = fresh
+        self.notifier.named = dict(fresh.notifiers)
 
     # ------------------------------------------------------------ crash recovery
 
@@ -628,14 +639,3 @@ def _marker_env(dag: Dag, task: Task, run: RunRecord, try_number: int, context: 
     return {"MINORCH_DAG_ID": dag.dag_id, "MINORCH_RUN_ID": run.run_id, "MINORCH_TASK_ID": task.task_id,
             "MINORCH_TRY_NUMBER": str(try_number), "MINORCH_DS": context["ds"],
             "MINORCH_LOGICAL_DATE": context["ts"]}
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)

@@ -533,11 +533,6 @@ class Store:
                                f"({_placeholders(ids)})", (run_pk, *ids))
         return {tid: json.loads(value) for tid, value in rows}
 
-    def clear_xcom(self, run_pk: int, task_ids: Iterable[str]) -> None:
-        ids = list(task_ids)
-        with self.write() as db:
-            db.execute(f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(ids)})", (run_pk, *ids))
-
     # ------------------------------------------------------------ views
 
     def recent_runs(self, per_dag: int) -> dict[str, list[RunRecord]]:

@@ -90,3 +90,11 @@ def test_a_triggered_run_starts_within_a_second_under_a_running_scheduler(projec
     assert wait_until(lambda: runs(project, "report")[0].start_date, timeout=5)
     started = runs(project, "report")[0].start_date
     assert started - run.queued_at < 1.0
+
+
+def test_a_dag_added_to_minorch_toml_itself_is_picked_up(project, up_processes):
+    up = up_processes(project)
+    up.ready()
+    with open(project.root / "minorch.toml", "a") as config:
+        config.write('\n[dags.inline.tasks.hello]\ncommand = "true"\n')
+    assert wait_until(lambda: "inline" in dag_ids(project), timeout=5)
