@@ -176,3 +176,16 @@ def up_processes():
         if up.proc.poll() is None:
             up.proc.kill()
             up.proc.wait()
+
+
+def run_all(ex, limit: float = 5.0) -> dict:
+    """Wait and poll a LocalExecutor until every started attempt is reported; each exactly once."""
+    exits: dict = {}
+    deadline = time.monotonic() + limit
+    while ex.running():
+        assert time.monotonic() < deadline, "tries did not finish in time"
+        ex.wait(deadline - time.monotonic())
+        for done in ex.poll():
+            assert done.attempt_id not in exits, "reported twice"
+            exits[done.attempt_id] = done
+    return exits

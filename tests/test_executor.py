@@ -12,8 +12,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minorch.executor import Exit, Launch, LocalExecutor
+from minorch.executor import Launch, LocalExecutor
 from minorch.proctree import find_leftover, kill_tree
+
+from conftest import run_all
 
 SH = "/bin/sh"
 
@@ -35,19 +37,6 @@ def shell(logs: Path, attempt_id: str, script: str, **options) -> Launch:
                   log_path=logs / f"{attempt_id}.log", timeout=None)
     fields.update(options)
     return Launch(**fields)
-
-
-def run_all(ex: LocalExecutor, limit: float = 5.0) -> dict[str, Exit]:
-    """Wait and poll until every started attempt is reported; each exactly once."""
-    exits: dict[str, Exit] = {}
-    deadline = time.monotonic() + limit
-    while ex.running():
-        assert time.monotonic() < deadline, "children did not finish in time"
-        ex.wait(deadline - time.monotonic())
-        for done in ex.poll():
-            assert done.attempt_id not in exits, "reported twice"
-            exits[done.attempt_id] = done
-    return exits
 
 
 def tree_of(pid: int, size: int) -> list[psutil.Process]:

@@ -19,9 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from minorch.executor import Exit, Launch, LocalExecutor
+from minorch.executor import Launch, LocalExecutor
 from minorch.proctree import find_leftover, kill_tree
 from minorch.runtime import write_spec
+
+from conftest import run_all
 
 NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)
 CONTEXT = {"ds": "2024-01-15", "logical_date": NOW, "data_interval_start": NOW, "data_interval_end": NOW,
@@ -142,19 +144,6 @@ def python(folder: Path, attempt_id: str, func: str, target: dict | None = None,
                   cwd=str(folder), log_path=folder / "logs" / f"{attempt_id}.log", timeout=None)
     fields.update(options)
     return Launch(**fields)
-
-
-def run_all(ex: LocalExecutor, limit: float = 5.0) -> dict[str, Exit]:
-    """Wait and poll until every started attempt is reported; each exactly once."""
-    exits: dict[str, Exit] = {}
-    deadline = time.monotonic() + limit
-    while ex.running():
-        assert time.monotonic() < deadline, "tasks did not finish in time"
-        ex.wait(deadline - time.monotonic())
-        for done in ex.poll():
-            assert done.attempt_id not in exits, "reported twice"
-            exits[done.attempt_id] = done
-    return exits
 
 
 def log_of(folder: Path, attempt_id: str) -> str:

@@ -12,7 +12,6 @@ import time
 import stat
 from pathlib import Path
 
-import pytest
 
 from minorch.states import RunState, TaskState
 
