@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -327,13 +328,19 @@ def task_rows(store, dag, run) -> list[dict]:
     """One dict per task instance of a run, in DAG order, with its latest try."""
     from . import operations as ops
     tis = store.task_instances([run.pk])[run.pk]
-    latest = {a.task_id: a for a in store.attempts(run.pk)}  # ordered by id: the last one wins
+    attempts = store.attempts(run.pk)
+    latest = {a.task_id: a for a in attempts}  # ordered by id: the last one wins
+    copies_tries = Counter(a.task_id for a in attempts if a.map_index >= 0)
     rows = []
     for tid in ops.in_dag_order(dag, tis):
         ti, attempt = tis[tid], latest.get(tid)
-        rows.append({"task_id": tid, "state": ti.state.value, "tries": ti.try_number,
+        span = ti.end_date - ti.start_date if ti.end_date and ti.start_date else None
+        mapped = tid in copies_tries  # a mapped task: its copies' tries, its own start to end
+        rows.append({"task_id": tid, "state": ti.state.value,
+                     "tries": copies_tries[tid] if mapped else ti.try_number,
                      "start_date": _iso(ti.start_date), "end_date": _iso(ti.end_date),
-                     "duration": ti.duration if ti.duration is not None else (attempt.duration if attempt else None),
+                     "duration": span if mapped else (ti.duration if ti.duration is not None
+                                                      else (attempt.duration if attempt else None)),
                      "exit_code": attempt.exit_code if attempt else None,
                      "signal": attempt.signal if attempt else None,
                      "timed_out": bool(attempt.timed_out) if attempt else False,
