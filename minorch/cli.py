@@ -61,11 +61,16 @@ class MinorchGroup(click.Group):
     """Turns MinorchError into one line on stderr and its exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        import sqlite3
         try:
             return super().invoke(ctx)
         except MinorchError as err:
             click.echo(f"minorch: error: {err}", err=True)
             sys.exit(err.exit_code)
+        except sqlite3.DatabaseError as err:  # a state file damaged after it was opened
+            from .store import unusable
+            click.echo(f"minorch: error: {unusable(ctx.obj.settings.db_path, err)}", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=MinorchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,14 +161,16 @@ def validate(app: Context, as_json: bool) -> None:
 @pass_ctx
 def dags(app: Context, as_json: bool) -> None:
     """List the DAGs: schedule, tasks, paused, next fire, file."""
+    from datetime import datetime, timezone
+
     from .views import dag_summaries
-    rows = dag_summaries(app.settings, app.registry)
+    rows = dag_summaries(app.settings, app.registry, datetime.now(timezone.utc))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     click.echo(_table(["dag", "schedule", "tasks", "paused", "next run", "file"],
                       [[r["dag_id"], r["schedule"] or "-", r["tasks"], "yes" if r["paused"] else "no",
-                        r["next_fire"] or "-", r["file"]] for r in rows]))
+                        _local_time(r["next_fire"]), r["file"]] for r in rows]))
     for err in app.registry.errors:
         click.echo(f"error: {err}", err=True)
 
@@ -265,7 +272,10 @@ def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...]
     """Queue a manual run; a running `minorch up` starts it within a second, else the next one does."""
     from .operations import trigger as trigger_run
     run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_params(params))
-    click.echo(f"queued {dag_id} run {run_id}")
+    from .operations import scheduler_running
+    effect = ("the running scheduler starts it within a second" if scheduler_running(app.settings)
+              else "no scheduler is running: the next `minorch up` starts it")
+    click.echo(f"queued {dag_id} run {run_id}; {effect}")
     store = app.store(readonly=True)
     try:
         row = store.dag_rows().get(dag_id)
@@ -301,6 +311,14 @@ def import_crontab(app: Context, source: str | None, system: bool, output: Path 
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _local_time(iso_text: str | None) -> str:
+    """"2026-11-26T03:30:00+01:00" -> "2026-11-26 03:30 +01:00" (the DAG's own clock, offset shown)."""
+    if not iso_text:
+        return "-"
+    day, clock = iso_text.split("T")
+    return f"{day} {clock[:5]} {clock[8:] or '+00:00'}"
 
 
 def _table(headers: list[str], rows: list[list]) -> str:

@@ -453,6 +453,8 @@ def db() -> None:
 def prune(app: Context, older_than: str, yes: bool) -> None:
     """Delete old finished runs with their tasks, tries, results and log folders."""
     from . import operations as ops
+    if older_than.strip().replace(".", "", 1).isdigit():  # a bare number would be seconds: too easy to misread
+        raise ConfigError(f"--older-than {older_than} needs a unit", hint=f'write e.g. "{older_than}d" for days')
     seconds = parse_duration(older_than, name="--older-than")
     store = app.store()
     now = time.time()

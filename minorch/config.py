@@ -57,10 +57,13 @@ class Settings:
 
 
 def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path:
-    if explicit:
+    if explicit:  # --config, or $MINORCH_CONFIG passed through it
         path = Path(explicit)
+        if path.is_dir():
+            path = path / CONFIG_NAME
         if not path.is_file():
-            raise ConfigError(f"{path}: no such file", hint="check --config, or run `minorch init` to create one")
+            raise ConfigError(f"{path}: no such file",
+                              hint="check --config or $MINORCH_CONFIG, or run `minorch init` to create one")
         return path.resolve()
     env = os.environ.get("MINORCH_CONFIG")
     if env:

@@ -102,6 +102,9 @@ def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: 
     store = Store(settings.db_path)
     try:
         pk = new_run(store, dag, logical, "manual", conf, now)
+        while pk is None and date is None:  # run ids have one-second resolution: take the next free second
+            logical += timedelta(seconds=1)
+            pk = new_run(store, dag, logical, "manual", conf, now)
     finally:
         store.close()
     run_id = run_id_for("manual", logical.replace(microsecond=0))
@@ -287,7 +290,7 @@ def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *
     if not dates:
         raise ScheduleError(f"schedule '{dag.schedule.expr}' of DAG '{dag.dag_id}' does not fire between {start} "
                             f"and {end}", hint=f"`minorch next {dag.dag_id}` shows when it fires; widen the range")
-    if len(dates) > MAX_BACKFILL and not yes:
+    if len(dates) > MAX_BACKFILL and not yes and not dry_run:
         raise ConfigError(f"backfill of DAG '{dag.dag_id}' from {start} to {end} would create {len(dates)} runs "
                           f"(more than {MAX_BACKFILL})", hint="narrow the range, or pass --yes if you mean it")
     existing: dict[str, RunRecord] = {}

@@ -239,9 +239,13 @@ def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], mapped: 
                 result.wake(due)
     if all(states.get(t, TaskState.NONE).finished for t in dag.tasks):
         leaves = [t for t, down in dag.downstream().items() if not down]
-        failed = [t for t in leaves if states[t] in FAILED_LIKE]
-        if failed:
-            result.actions.append(FinishRun(run.pk, RunState.FAILED, "failed: " + ", ".join(failed)))
+        if any(states[t] in FAILED_LIKE for t in leaves):
+            failed = [t for t in dag.topological() if states[t] is TaskState.FAILED]
+            others = sum(states[t] is TaskState.UPSTREAM_FAILED for t in dag.tasks)
+            reason = "failed: " + (", ".join(failed) or "no task")
+            if others:
+                reason += f" ({others} more not run: upstream_failed)"
+            result.actions.append(FinishRun(run.pk, RunState.FAILED, reason))
         else:
             result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
     return ready

@@ -130,7 +130,8 @@ class Scheduler:
             self.store.set_dag_error(dag_id, error)
         for err in fresh.errors:
             log.error("%s", err)
-        log.info("reloaded DAG files: %d DAGs, %d errors", len(self.dags), len(fresh.errors))
+        log.info("reloaded DAG files: %d DAGs, %d load error%s", len(self.dags), len(fresh.errors),
+                 "" if len(fresh.errors) == 1 else "s")
         self._dirty = True
         return True
 

@@ -122,6 +122,12 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+def unusable(path: Path, err: sqlite3.DatabaseError) -> StoreError:
+    """The one-line error for a state file SQLite cannot use (corrupt, not a database, ...)."""
+    return StoreError(f"{path} cannot be used as a state file: {err}",
+                      hint="move it away (minorch starts a new one) or restore it from a backup")
+
+
 def iso(moment: datetime) -> str:
     """UTC ISO text with seconds: sorts like time and names runs."""
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -239,12 +245,16 @@ class Store:
         elif not self.path.exists():
             raise StoreError(f"{self.path}: no state file yet", hint="run `minorch up` or `minorch run DAG` first")
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-        self._migrate(readonly)
+        try:
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(readonly)
+        except sqlite3.DatabaseError as err:
+            self.db.close()
+            raise unusable(self.path, err) from None
 
     def close(self) -> None:
         self.db.close()
@@ -256,7 +266,10 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer minorch (schema {version}, this one knows "
                              f"{SCHEMA_VERSION})", hint="upgrade minorch, or point state_dir at another folder")
-        if version == SCHEMA_VERSION or readonly:
+        if version == 0 and readonly:
+            raise StoreError(f"{self.path}: no state yet (the file is empty)",
+                             hint="run `minorch up` or `minorch run DAG` first")
+        if version == SCHEMA_VERSION:
             return
         with self.write():
             version = self.db.execute("PRAGMA user_version").fetchone()[0]

@@ -12,8 +12,9 @@ from .registry import Registry
 from .schedule import run_dates
 
 
-def dag_summaries(settings: Settings, registry: Registry) -> list[dict]:
-    """One dict per DAG; paused and next fire come from the state file when it exists."""
+def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list[dict]:
+    """One dict per DAG; paused comes from the state file when it exists. `next_fire` is the next
+    time the schedule fires after `now` (ISO in the DAG's timezone), None when paused or unscheduled."""
     rows = {}
     if settings.db_path.exists():
         from .store import Store
@@ -25,10 +26,15 @@ def dag_summaries(settings: Settings, registry: Registry) -> list[dict]:
     result = []
     for dag_id, dag in sorted(registry.dags.items()):
         row = rows.get(dag_id)
+        paused = row.paused if row else dag.paused
+        upcoming = None
+        if not paused and dag.schedule is not None and dag.schedule.kind in ("cron", "interval"):
+            fire = dag.schedule.next_fire(max(now, dag.start_date or now))
+            if fire is not None and (dag.end_date is None or fire <= dag.end_date):
+                upcoming = fire.astimezone(ZoneInfo(dag.timezone)).isoformat()
         result.append({"dag_id": dag_id, "schedule": dag.schedule.expr if dag.schedule else None,
-                       "description": dag.description, "tasks": len(dag.tasks),
-                       "paused": row.paused if row else dag.paused,
-                       "next_fire": row.next_fire if row else None, "file": f"{dag.file}:{dag.line or 1}"})
+                       "description": dag.description, "tasks": len(dag.tasks), "paused": paused,
+                       "next_fire": upcoming, "file": f"{dag.file}:{dag.line or 1}"})
     return result
 
 
@@ -54,7 +60,7 @@ def graph_text(dag: Dag, fmt: str) -> str:
         task = dag.tasks[tid]
         ups = f"  <- {', '.join(task.upstream)}" if task.upstream else ""
         rule = f"  [{task.opts.trigger_rule.value}]" if task.opts.trigger_rule.value != "all_success" else ""
-        lines.append(f"{'  ' * depth[tid]}{'└─ ' if depth[tid] else ''}{tid}{ups}{rule}")
+        lines.append(f"{'  ' * depth[tid]}{tid}{ups}{rule}")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 import os
 import subprocess
 import sys
@@ -154,15 +155,21 @@ def test_dags_lists_each_dag_with_schedule_tasks_and_file(project):
                                         "    shell('a', 'true') >> shell('b', 'true')\n")
     done = minorch("dags", "--json", cwd=project)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [
+    listed = json.loads(done.stdout)
+    upcoming = datetime.fromisoformat(listed[1].pop("next_fire"))
+    assert timedelta(0) < upcoming - datetime.now(timezone.utc) <= timedelta(days=1)
+    assert (upcoming.hour, upcoming.minute) == (0, 0)
+    assert listed == [
         {"dag_id": "flow", "schedule": "none", "description": None, "tasks": 2, "paused": False,
          "next_fire": None, "file": "dags/flow.py:3"},
         {"dag_id": "good", "schedule": "@daily", "description": None, "tasks": 1, "paused": False,
-         "next_fire": None, "file": "dags/good.toml:1"}]
+         "file": "dags/good.toml:1"}]
     assert not (project / ".minorch").exists()
     table = minorch("dags", cwd=project).stdout.splitlines()
     assert table[0].split() == ["dag", "schedule", "tasks", "paused", "next", "run", "file"]
-    assert table[3].split() == ["good", "@daily", "1", "no", "-", "dags/good.toml:1"]
+    name, schedule, tasks, paused, day, clock, offset, file = table[3].split()
+    assert (name, schedule, tasks, paused, clock, offset, file) == ("good", "@daily", "1", "no", "00:00", "+00:00",
+                                                                   "dags/good.toml:1")
 
 
 GRAPH = ('[dags.etl.tasks.extract]\ncommand = "true"\n[dags.etl.tasks.transform]\ncommand = "true"\n'
@@ -171,8 +178,8 @@ GRAPH = ('[dags.etl.tasks.extract]\ncommand = "true"\n[dags.etl.tasks.transform]
 
 
 @pytest.mark.parametrize(("fmt", "expected"), [
-    ("text", "etl  (manual only, 3 tasks)\nextract\n  └─ transform  <- extract\n"
-             "    └─ load  <- transform, extract  [all_done]\n"),
+    ("text", "etl  (manual only, 3 tasks)\nextract\n  transform  <- extract\n"
+             "    load  <- transform, extract  [all_done]\n"),
     ("dot", 'digraph "etl" {\n  rankdir=LR;\n  "extract";\n  "transform";\n  "load";\n'
             '  "extract" -> "transform";\n  "transform" -> "load";\n  "extract" -> "load";\n}\n'),
     ("mermaid", "flowchart LR\n  extract[extract]\n  transform[transform]\n  load[load]\n"

@@ -149,6 +149,9 @@ def test_a_run_finishes_by_its_leaves():
     assert of(failed_middle, P.FinishRun) == [P.FinishRun(1, RunState.SUCCESS, "all tasks done")]
     failed_leaf = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": S, "b": S, "c": F})})
     assert of(failed_leaf, P.FinishRun) == [P.FinishRun(1, RunState.FAILED, "failed: c")]
+    blamed = decide([make(tasks=chain("a", "b"))], runs=[run(1)],
+                    instances={1: tis(1, {"a": F, "b": TaskState.UPSTREAM_FAILED})})
+    assert of(blamed, P.FinishRun) == [P.FinishRun(1, RunState.FAILED, "failed: a (1 more not run: upstream_failed)")]
     skipped_leaf = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": S, "b": TaskState.SKIPPED, "c": S})})
     assert [a.state for a in of(skipped_leaf, P.FinishRun)] == [RunState.SUCCESS]
 
