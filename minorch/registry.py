@@ -31,13 +31,21 @@ class Registry:
     files: dict[Path, float] = field(default_factory=dict)  # every file read, with its mtime
 
     def _add(self, made: Dag) -> None:
+        """Add a DAG; of two with one id, the one in the file changed longer ago stays, and the
+        error points at the newer file (most likely the copy someone just made)."""
         first = self.dags.get(made.dag_id)
         if first is not None:
+            if self._mtime_of(made.file) < self._mtime_of(first.file):
+                first, made = made, first
+                self.dags[made.dag_id] = first
             self.errors.append(DagError(
                 f"DAG id '{made.dag_id}' is already defined in {first.file}:{first.line}",
                 hint="rename one of them; DAG ids are unique across all files", file=made.file, line=made.line))
             return
         self.dags[made.dag_id] = made
+
+    def _mtime_of(self, name: str | None) -> float:
+        return next((m for path, m in self.files.items() if display_path(path) == name), 0.0)
 
 
 def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:

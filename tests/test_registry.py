@@ -134,6 +134,17 @@ def test_the_same_dag_id_in_two_files_is_reported_at_the_second_naming_the_first
     assert reg.dags["etl"].file == "dags/a.toml"
 
 
+def test_of_two_files_with_one_dag_id_the_newer_file_is_blamed_and_the_older_one_kept(project, tmp_path):
+    import os
+    old = project("dags/z_existing.toml", '[dags.etl.tasks.a]\ncommand = "true"\n')
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    project("dags/a_copy.toml", '[dags.etl.tasks.b]\ncommand = "true"\n')
+    reg = load(tmp_path)
+    assert errors_of(reg) == ["dags/a_copy.toml:1: DAG id 'etl' is already defined in dags/z_existing.toml:1 "
+                              "(rename one of them; DAG ids are unique across all files)"]
+    assert list(reg.dags["etl"].tasks) == ["a"]
+
+
 def test_two_dags_with_one_id_in_one_python_file_are_an_error(project, tmp_path):
     project("dags/twice.py", GOOD_PY.format(dag_id="x") + "\nwith DAG('x'):\n    shell('b', 'true')\n")
     assert errors_of(load(tmp_path)) == ["dags/twice.py:10: DAG id 'x' is defined twice in this file "
