@@ -417,7 +417,7 @@ def logs(app: Context, dag_id: str, run: str, task_id: str, try_number: int | No
     if not path.is_file():
         raise MinorchError(f"the log of try {attempt.try_number} ({path}) is gone",
                            hint="`minorch db prune` deletes the logs of old runs")
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     with path.open("rb") as log:
         while True:
             chunk = log.read(65536)
