@@ -189,3 +189,15 @@ def run_all(ex, limit: float = 5.0) -> dict:
             assert done.attempt_id not in exits, "reported twice"
             exits[done.attempt_id] = done
     return exits
+
+
+def running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of `procs` still running; a zombie is dead (this host's init may reap late)."""
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return alive

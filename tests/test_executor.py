@@ -15,7 +15,7 @@ import pytest
 from minorch.executor import Launch, LocalExecutor
 from minorch.proctree import find_leftover, kill_tree
 
-from conftest import run_all
+from conftest import run_all, running
 
 SH = "/bin/sh"
 
@@ -49,18 +49,6 @@ def tree_of(pid: int, size: int) -> list[psutil.Process]:
         if (len(tree) >= size and len(sessions) == 2) or time.monotonic() > deadline:
             return tree
         time.sleep(0.01)
-
-
-def running(procs: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of `procs` still running; a zombie is dead (this host's init may reap late)."""
-    alive = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def test_exit_codes_and_signals_are_reported_with_reasons(executor, logs):

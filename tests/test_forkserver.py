@@ -23,7 +23,7 @@ from minorch.executor import Launch, LocalExecutor
 from minorch.proctree import find_leftover, kill_tree
 from minorch.runtime import write_spec
 
-from conftest import run_all
+from conftest import run_all, running
 
 NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)
 CONTEXT = {"ds": "2024-01-15", "logical_date": NOW, "data_interval_start": NOW, "data_interval_end": NOW,
@@ -153,18 +153,6 @@ def log_of(folder: Path, attempt_id: str) -> str:
 def status_of(folder: Path, attempt_id: str) -> str | None:
     path = folder / f"{attempt_id}.status"
     return path.read_text() if path.exists() else None
-
-
-def running(procs: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of `procs` still running; a zombie is dead (this host's init may reap late)."""
-    alive = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def wait_gone(proc: psutil.Process) -> None:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,18 +20,10 @@ from minorch.sla import SlaMiss, check
 from minorch.states import RunState, TaskState
 from minorch.store import RunRecord, TaskInstance
 
+from conftest import wait_until
+
 NOW = datetime(2024, 1, 15, 12, 10, tzinfo=timezone.utc)
 START = datetime(2024, 1, 15, 12, 0, tzinfo=timezone.utc).timestamp()  # the run started 10 minutes before NOW
-
-
-def wait_until(check_: Callable[[], object], timeout: float = 10.0, every: float = 0.01):
-    """The first truthy value of `check_()` within `timeout` seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check_()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 class Receiver:
