@@ -281,6 +281,8 @@ def test_db_prune_asks_then_deletes_old_runs_and_their_logs(failed_run: Path):
     logs = failed_run.parent / ".minorch" / "logs" / "flaky"
     assert any(logs.iterdir())
     assert cli(failed_run, "db", "prune", "--older-than", "90d").output == "no finished runs older than 90d\n"
+    bare = cli(failed_run, "db", "prune", "--older-than", "90", "--yes")
+    assert bare.exit_code == 2 and "--older-than 90 needs a unit" in bare.stderr and open_store(failed_run).runs("flaky")
     declined = cli(failed_run, "db", "prune", "--older-than", "0s", input="n\n")
     assert declined.exit_code == 1 and "delete 1 runs (3 task instances, 2 tries) older than 0s" in declined.output
     done = cli(failed_run, "db", "prune", "--older-than", "0s", "--yes")
@@ -381,3 +383,20 @@ def test_logs_follow_prints_a_running_try_until_it_ends(project: Path):
         assert store.attempts(store.runs("slow")[0].pk)[0].end_date is not None
     finally:
         stop_scheduler(proc)
+
+
+def test_a_damaged_or_empty_state_file_is_one_line_not_a_traceback(tmp_path: Path):
+    config = tmp_path / "minorch.toml"
+    config.write_text("[minorch]\n")
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "flaky.toml").write_text('[dags.flaky.tasks.a]\ncommand = "true"\n')
+    db = tmp_path / ".minorch" / "minorch.db"
+    db.parent.mkdir()
+    db.write_bytes(bytes(range(256)) * 20)
+    for args in (("runs", "flaky"), ("db", "check")):
+        done = cli(config, *args)
+        assert done.exit_code == 2 and "cannot be used as a state file: file is not a database" in done.stderr
+        assert "Traceback" not in done.stderr
+    db.write_bytes(b"")
+    empty = cli(config, "runs", "flaky")
+    assert empty.exit_code == 2 and "no state yet (the file is empty)" in empty.stderr

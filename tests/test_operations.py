@@ -123,6 +123,13 @@ def test_trigger_without_a_date_uses_now_to_the_second(settings):
     assert ops.trigger(settings, make_dag(), None, {}, now=NOW + 0.75) == "manual__2024-02-01T12:00:00+00:00"
 
 
+def test_two_triggers_without_a_date_in_one_second_get_two_runs(settings):
+    dag = make_dag()
+    first = ops.trigger(settings, dag, None, {}, now=NOW + 0.25)
+    second = ops.trigger(settings, dag, None, {}, now=NOW + 0.5)
+    assert (first, second) == ("manual__2024-02-01T12:00:00+00:00", "manual__2024-02-01T12:00:01+00:00")
+
+
 def test_a_second_trigger_for_the_same_date_is_refused_with_a_hint(settings):
     dag = make_dag()
     ops.trigger(settings, dag, "2024-01-15", {}, now=NOW)
