@@ -95,6 +95,7 @@ class Scheduler:
         self._next_poll = 0.0
         self._next_reload = 0.0
         self._dirty = True
+        self._wake_at: datetime | None = None  # when the planner next wants to look, with no event
         # A pipe that stop() (from a signal handler or another thread) writes to, so the
         # loop wakes at once instead of at the end of its current wait.
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -557,16 +558,14 @@ class Scheduler:
                 if version != self._data_version:
                     self._data_version = version
                     self._dirty = True
-            wake_at = None
             if self._dirty or self._due:
                 self._dirty = False
-                wake_at = self.step(only_runs)
-                self._wake_at = wake_at
+                self._wake_at = self.step(only_runs)
             if until is not None and until():
                 return
             if self.stopping and not self.inflight:
                 return
-            timeout = min(POLL_INTERVAL, max(0.0, self._next_poll - self.clock.monotonic()) or POLL_INTERVAL)
+            timeout = max(0.0, self._next_poll - self.clock.monotonic())  # at most POLL_INTERVAL
             if self._wake_at is not None:
                 timeout = min(timeout, max(0.0, (self._wake_at - self.clock.now()).total_seconds()))
             if self._dirty:  # the step itself changed something (a new run to start): look again now
@@ -579,8 +578,6 @@ class Scheduler:
             exits = self.executor.poll()
             if exits:
                 self.handle_exits(exits)
-
-    _wake_at: datetime | None = None
 
     @property
     def _due(self) -> bool:
