@@ -48,10 +48,12 @@ def quiet_dags(count: int) -> dict[str, str]:
     """`count` DAGs of three tasks that fire daily at 03:00: nothing fires in a short window."""
     made = {}
     for i in range(count):
-        made[f"d{i:03d}"] = (f'[dags.d{i:03d}]\nschedule = "0 3 * * *"\n'
-                             f'[dags.d{i:03d}.tasks.a]\ncommand = "true"\n'
-                             f'[dags.d{i:03d}.tasks.b]\ncommand = "true"\nafter = ["a"]\n'
-                             f'[dags.d{i:03d}.tasks.c]\ncommand = "true"\nafter = ["b"]\n')
+        made[f"d{i:03d}"] = (
+            f'[dags.d{i:03d}]\nschedule = "0 3 * * *"\n'
+            f'[dags.d{i:03d}.tasks.a]\ncommand = "true"\n'
+            f'[dags.d{i:03d}.tasks.b]\ncommand = "true"\nafter = ["a"]\n'
+            f'[dags.d{i:03d}.tasks.c]\ncommand = "true"\nafter = ["b"]\n'
+        )
     return made
 
 
@@ -61,8 +63,13 @@ class Up:
     def __init__(self, root: Path) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         began = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
-                                     cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.ready_event: dict = {}
         for line in self.proc.stdout:
             event = json.loads(line)
@@ -118,8 +125,10 @@ def bench_firing(root: Path, fires: int) -> tuple[list[float], list[float]]:
     time.sleep(fires + 1.5)
     up.stop()
     db = sqlite3.connect(root / ".minorch" / "minorch.db")
-    rows = db.execute("SELECT r.logical_date, a.start_date FROM attempts a JOIN dag_runs r ON r.id = a.run_pk "
-                      "WHERE r.run_type = 'scheduled' ORDER BY r.logical_date").fetchall()
+    rows = db.execute(
+        "SELECT r.logical_date, a.start_date FROM attempts a JOIN dag_runs r ON r.id = a.run_pk "
+        "WHERE r.run_type = 'scheduled' ORDER BY r.logical_date"
+    ).fetchall()
     db.close()
     stored = [1000 * (start - datetime.fromisoformat(logical).timestamp()) for logical, start in rows]
     seen = []
@@ -132,8 +141,10 @@ def bench_firing(root: Path, fires: int) -> tuple[list[float], list[float]]:
 def summary(values: list[float], digits: int = 1) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return (f"median {statistics.median(values):.{digits}f}, p95 {p95:.{digits}f}, max {max(values):.{digits}f} "
-            f"(n={len(values)})")
+    return (
+        f"median {statistics.median(values):.{digits}f}, p95 {p95:.{digits}f}, max {max(values):.{digits}f} "
+        f"(n={len(values)})"
+    )
 
 
 def main() -> None:
@@ -146,19 +157,27 @@ def main() -> None:
         quiet = project(Path(tmp) / "quiet", quiet_dags(50))
         outside, inside = bench_ready(quiet, args.starts)
         idle, slices = bench_idle(quiet, args.idle_seconds)
-        firing = project(Path(tmp) / "firing", {"every": (
-            '[dags.every]\nschedule = "* * * * * *"\n[dags.every.tasks.work]\n'
-            'command = "echo $MINORCH_LOGICAL_DATE $(date +%s.%N) >> stamps"\n')})
+        firing = project(
+            Path(tmp) / "firing",
+            {
+                "every": (
+                    '[dags.every]\nschedule = "* * * * * *"\n[dags.every.tasks.work]\n'
+                    'command = "echo $MINORCH_LOGICAL_DATE $(date +%s.%N) >> stamps"\n'
+                )
+            },
+        )
         stored, seen = bench_firing(firing, args.fires)
     cores = os.cpu_count()
     print(f"machine: {cores} cores, load average {os.getloadavg()[0]:.2f} at the end, Python {sys.version.split()[0]}")
     print()
     print("| measure | goal | result |")
     print("|---|---|---|")
-    print(f"| ready: exec to \"scheduler ready\", 50 DAGs (s) | <= 0.5 | {summary(outside, 3)} |")
+    print(f'| ready: exec to "scheduler ready", 50 DAGs (s) | <= 0.5 | {summary(outside, 3)} |')
     print(f"| ready: as the process itself logs it (ms) | | median {statistics.median(inside):.0f} |")
-    print(f"| idle CPU, 50 DAGs, {args.idle_seconds:.0f} s (% of one core) | < 1 | {idle:.2f} "
-          f"(10-s slices: max {max(slices):.2f}) |")
+    print(
+        f"| idle CPU, 50 DAGs, {args.idle_seconds:.0f} s (% of one core) | < 1 | {idle:.2f} "
+        f"(10-s slices: max {max(slices):.2f}) |"
+    )
     print(f"| firing lateness: store start_date - fire (ms) | median <= 5, max <= 50 | {summary(stored)} |")
     print(f"| firing lateness: task's own clock - fire (ms) | | {summary(seen)} |")
 

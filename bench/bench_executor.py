@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minorch.executor import Launch, LocalExecutor  # noqa: E402
+from minorch.executors.local import Launch, LocalExecutor  # noqa: E402
 from minorch.runtime import write_spec  # noqa: E402
 
 NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)
@@ -52,12 +52,29 @@ def shell_launch(logs: Path, i: int) -> Launch:
 def python_launch(folder: Path, i: int) -> Launch:
     """A no-op Python task, launched as the scheduler launches one."""
     spec = folder / f"{i}.json"
-    context = {"ds": "2024-01-15", "logical_date": NOW, "data_interval_start": NOW, "data_interval_end": NOW,
-               "timezone": "UTC", "xcom": {}}
-    write_spec(spec, target={"kind": "ref", "ref": "noop:noop", "sys_path": [str(folder)]}, context=context,
-               result_path=folder / f"{i}.result", max_result_bytes=65536)
-    return Launch(f"t{i}", [sys.executable, "-m", "minorch.runtime", str(spec)], dict(os.environ), str(folder),
-                  folder / f"{i}.log", None)
+    context = {
+        "ds": "2024-01-15",
+        "logical_date": NOW,
+        "data_interval_start": NOW,
+        "data_interval_end": NOW,
+        "timezone": "UTC",
+        "xcom": {},
+    }
+    write_spec(
+        spec,
+        target={"kind": "ref", "ref": "noop:noop", "sys_path": [str(folder)]},
+        context=context,
+        result_path=folder / f"{i}.result",
+        max_result_bytes=65536,
+    )
+    return Launch(
+        f"t{i}",
+        [sys.executable, "-m", "minorch.runtime", str(spec)],
+        dict(os.environ),
+        str(folder),
+        folder / f"{i}.log",
+        None,
+    )
 
 
 def executor(launches: list[Launch], in_flight: int, fork_server: bool = True) -> float:
@@ -85,9 +102,13 @@ def main() -> None:
     parser.add_argument("--python-tasks", type=int, default=300)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
-    cases = [("raw subprocess.Popen", "`true`", 2), ("LocalExecutor", "`true`", 2), ("LocalExecutor", "`true`", 8),
-             ("LocalExecutor, fork server", "no-op Python", 8),
-             ("LocalExecutor, new interpreter", "no-op Python", 8)]
+    cases = [
+        ("raw subprocess.Popen", "`true`", 2),
+        ("LocalExecutor", "`true`", 2),
+        ("LocalExecutor", "`true`", 8),
+        ("LocalExecutor, fork server", "no-op Python", 8),
+        ("LocalExecutor, new interpreter", "no-op Python", 8),
+    ]
     rates: dict[tuple[str, str, int], list[float]] = {case: [] for case in cases}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -107,8 +128,10 @@ def main() -> None:
                     rates[case].append(executor(python, k, fork_server="fork server" in name))
     rows = [(*case, statistics.median(rates[case])) for case in cases]
     raw = rows[0][3]
-    print(f"{args.tasks} x `true`, {args.python_tasks} x no-op Python task, median of {args.reps}, "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+    print(
+        f"{args.tasks} x `true`, {args.python_tasks} x no-op Python task, median of {args.reps}, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n"
+    )
     print("| runner | task | in flight | tasks/s | vs raw Popen (2 in flight) |")
     print("|---|---|---:|---:|---:|")
     for name, task, k, rate in rows:

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minorch import operations as ops  # noqa: E402
-from minorch.cli_ops import run_rows, task_rows  # noqa: E402
+from minorch.cli.inspect import run_rows, task_rows  # noqa: E402
 from minorch.spec import build_dag  # noqa: E402
 from minorch.store import Store, iso  # noqa: E402
 
@@ -31,8 +31,10 @@ START = datetime(2023, 1, 1, tzinfo=timezone.utc)
 
 
 def make_dag(dag_id: str, tasks: int):
-    spec = {"schedule": "@daily", "tasks": {f"t{i:02d}": {"command": "true", "after": [f"t{i - 1:02d}"] if i else []}
-                                            for i in range(tasks)}}
+    spec = {
+        "schedule": "@daily",
+        "tasks": {f"t{i:02d}": {"command": "true", "after": [f"t{i - 1:02d}"] if i else []} for i in range(tasks)},
+    }
     return build_dag(dag_id, spec, file="bench.toml")
 
 
@@ -52,25 +54,64 @@ def generate(path: Path, dags: int, runs: int, tasks: int) -> float:
                 failed = pk % 50 == 0
                 state = "failed" if failed else "success"
                 begin = logical.timestamp() + 60
-                run_rows_.append((pk, dag_id, f"scheduled__{iso(logical)}", "scheduled", iso(logical),
-                                  iso(logical - timedelta(days=1)), iso(logical), state, "{}", begin, begin,
-                                  begin + tasks))
+                run_rows_.append(
+                    (
+                        pk,
+                        dag_id,
+                        f"scheduled__{iso(logical)}",
+                        "scheduled",
+                        iso(logical),
+                        iso(logical - timedelta(days=1)),
+                        iso(logical),
+                        state,
+                        "{}",
+                        begin,
+                        begin,
+                        begin + tasks,
+                    )
+                )
                 for t in range(tasks):
                     tid = f"t{t:02d}"
-                    ti_state = ("failed" if t == tasks // 2 else "upstream_failed" if t > tasks // 2 else "success") \
-                        if failed else "success"
+                    ti_state = (
+                        ("failed" if t == tasks // 2 else "upstream_failed" if t > tasks // 2 else "success")
+                        if failed
+                        else "success"
+                    )
                     ti_rows.append((pk, tid, ti_state, 1, 0, begin + t, begin + t + 1, 1.0))
-                    attempt_rows.append((f"{pk}-{tid}", pk, tid, 1, 4242, begin + t, begin + t, begin + t + 1, 1.0,
-                                         1 if ti_state == "failed" else 0, ti_state, f"/logs/{dag_id}/{pk}/{tid}/1.log",
-                                         "true"))
-        db.executemany("INSERT INTO dag_runs (id, dag_id, run_id, run_type, logical_date, data_interval_start, "
-                       "data_interval_end, state, conf, queued_at, start_date, end_date) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", run_rows_)
-        db.executemany("INSERT INTO task_instances (run_pk, task_id, state, try_number, try_base, start_date, "
-                       "end_date, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ti_rows)
-        db.executemany("INSERT INTO attempts (attempt_id, run_pk, task_id, try_number, pid, create_time, start_date, "
-                       "end_date, duration, exit_code, outcome, log_path, command) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempt_rows)
+                    attempt_rows.append(
+                        (
+                            f"{pk}-{tid}",
+                            pk,
+                            tid,
+                            1,
+                            4242,
+                            begin + t,
+                            begin + t,
+                            begin + t + 1,
+                            1.0,
+                            1 if ti_state == "failed" else 0,
+                            ti_state,
+                            f"/logs/{dag_id}/{pk}/{tid}/1.log",
+                            "true",
+                        )
+                    )
+        db.executemany(
+            "INSERT INTO dag_runs (id, dag_id, run_id, run_type, logical_date, data_interval_start, "
+            "data_interval_end, state, conf, queued_at, start_date, end_date) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            run_rows_,
+        )
+        db.executemany(
+            "INSERT INTO task_instances (run_pk, task_id, state, try_number, try_base, start_date, "
+            "end_date, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ti_rows,
+        )
+        db.executemany(
+            "INSERT INTO attempts (attempt_id, run_pk, task_id, try_number, pid, create_time, start_date, "
+            "end_date, duration, exit_code, outcome, log_path, command) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            attempt_rows,
+        )
     store.db.execute("ANALYZE")
     store.close()
     return time.perf_counter() - begun
@@ -98,8 +139,10 @@ def main() -> None:
     path = args.db or Path(folder.name) / "minorch.db"
     if not path.exists():
         seconds = generate(path, args.dags, args.runs, args.tasks)
-        print(f"generated {args.dags * args.runs:,} runs, {args.dags * args.runs * args.tasks:,} task instances and "
-              f"as many attempts in {seconds:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)\n")
+        print(
+            f"generated {args.dags * args.runs:,} runs, {args.dags * args.runs * args.tasks:,} task instances and "
+            f"as many attempts in {seconds:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)\n"
+        )
     store = Store(path, readonly=True)
     dag = make_dag(f"dag{args.dags // 2:03d}", args.tasks)
     middle = START + timedelta(days=args.runs // 2)
@@ -121,8 +164,7 @@ def main() -> None:
     store.close()
     if args.db is None:
         folder.cleanup()
-    print(f"\npython {sys.version.split()[0]}, sqlite {__import__('sqlite3').sqlite_version}, "
-          f"{os.cpu_count()} CPUs")
+    print(f"\npython {sys.version.split()[0]}, sqlite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,14 @@ GOAL_MS = 2000
 
 
 def toml_file(n: int, tasks: int) -> str:
-    lines = [f'[dags.dag_{n}]', 'schedule = "*/5 * * * *"', "retries = 2", 'retry_delay = "30s"',
-             f'params = {{ table = "t{n}" }}', ""]
+    lines = [
+        f"[dags.dag_{n}]",
+        'schedule = "*/5 * * * *"',
+        "retries = 2",
+        'retry_delay = "30s"',
+        f'params = {{ table = "t{n}" }}',
+        "",
+    ]
     for t in range(tasks):
         lines += [f"[dags.dag_{n}.tasks.task_{t}]", f'command = "echo {{{{ ds }}}} {t}"', 'timeout = "5m"']
         if t:
@@ -40,11 +46,17 @@ def toml_file(n: int, tasks: int) -> str:
 
 
 def python_file(n: int, tasks: int) -> str:
-    lines = ["from minorch import DAG, shell, task", "",
-             f'with DAG("dag_{n}", schedule="*/5 * * * *", retries=2, retry_delay="30s", '
-             f'params={{"table": "t{n}"}}):',
-             "    @task(timeout=\"5m\")", "    def first(ds):", "        return ds", "",
-             "    previous = first()", "    head = previous"]
+    lines = [
+        "from minorch import DAG, shell, task",
+        "",
+        f'with DAG("dag_{n}", schedule="*/5 * * * *", retries=2, retry_delay="30s", params={{"table": "t{n}"}}):',
+        '    @task(timeout="5m")',
+        "    def first(ds):",
+        "        return ds",
+        "",
+        "    previous = first()",
+        "    head = previous",
+    ]
     for t in range(1, tasks):
         lines.append(f'    step = shell("task_{t}", "echo {{{{ ds }}}} {t}", timeout="5m", env={{"N": "{t}"}})')
         lines.append("    [previous, head] >> step" if t % 5 == 0 else "    previous >> step")
@@ -95,14 +107,15 @@ def main() -> None:
             total = statistics.median(totals)
             child = statistics.median(children) if children else None
             rows.append((kind, total, child))
-    print(f"{args.files} files x {args.tasks} tasks, median of {args.reps}, {os.cpu_count()} CPUs, "
-          f"Python {sys.version.split()[0]}\n")
+    print(
+        f"{args.files} files x {args.tasks} tasks, median of {args.reps}, {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}\n"
+    )
     print("| DAG files | registry.load (ms) | of which loader child (ms) | goal |")
     print("|---|---:|---:|---|")
     for kind, total, child in rows:
         verdict = "met" if total < GOAL_MS else "MISSED"
-        print(f"| {kind} | {total:,.0f} | {'-' if child is None else f'{child:,.0f}'} | "
-              f"< {GOAL_MS:,} ms: {verdict} |")
+        print(f"| {kind} | {total:,.0f} | {'-' if child is None else f'{child:,.0f}'} | < {GOAL_MS:,} ms: {verdict} |")
 
 
 if __name__ == "__main__":

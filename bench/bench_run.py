@@ -36,8 +36,9 @@ def raw_spawn_rate(count: int = 2000, in_flight: int = 2) -> float:
 
 def project(root: Path, toml: str, parallelism: int = 8) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "minorch.toml").write_text(f'[minorch]\nparallelism = {parallelism}\ndag_folders = ["dags"]\n'
-                                       'state_dir = ".minorch"\n')
+    (root / "minorch.toml").write_text(
+        f'[minorch]\nparallelism = {parallelism}\ndag_folders = ["dags"]\nstate_dir = ".minorch"\n'
+    )
     (root / "dags").mkdir(exist_ok=True)
     (root / "dags" / "bench.toml").write_text(toml)
     return root
@@ -71,8 +72,9 @@ def python_fan(root: Path, count: int) -> None:
 
 def run(root: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "minorch", "run", "bench", "--quiet"], cwd=root,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "minorch", "run", "bench", "--quiet"], cwd=root, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -81,8 +83,10 @@ def run(root: Path) -> float:
 
 def attempts(root: Path) -> list[tuple[str, float, float]]:
     db = sqlite3.connect(root / ".minorch" / "minorch.db")
-    rows = db.execute("SELECT task_id, start_date, start_date + duration FROM attempts WHERE run_pk = "
-                      "(SELECT MAX(id) FROM dag_runs) ORDER BY task_id").fetchall()
+    rows = db.execute(
+        "SELECT task_id, start_date, start_date + duration FROM attempts WHERE run_pk = "
+        "(SELECT MAX(id) FROM dag_runs) ORDER BY task_id"
+    ).fetchall()
     db.close()
     return rows
 
@@ -121,10 +125,14 @@ def main() -> None:
     print(f"raw Popen(['true']) with 2 in flight: {raw:,.0f}/s (median of {args.repeat})\n")
     print("| benchmark | median | goal | ratio to raw spawn |")
     print("|---|---|---|---|")
-    print(f"| (a) 1000 no-op shell tasks, parallelism 8 | {med['a']:,.0f} tasks/s | >= 300 tasks/s "
-          f"| {med['a'] / raw:.1%} |")
-    print(f"| (b) 200-task chain, end-to-start gap | median {med['b_med']:.1f} ms, max {med['b_max']:.1f} ms "
-          f"| <= 10 ms, <= 50 ms | gap x raw rate = {med['b_med'] / 1000 * raw:.1f} spawns |")
+    print(
+        f"| (a) 1000 no-op shell tasks, parallelism 8 | {med['a']:,.0f} tasks/s | >= 300 tasks/s "
+        f"| {med['a'] / raw:.1%} |"
+    )
+    print(
+        f"| (b) 200-task chain, end-to-start gap | median {med['b_med']:.1f} ms, max {med['b_max']:.1f} ms "
+        f"| <= 10 ms, <= 50 ms | gap x raw rate = {med['b_med'] / 1000 * raw:.1f} spawns |"
+    )
     print(f"| (c) 20-task chain, `minorch run` wall | {med['c']:.2f} s | <= 0.7 s | - |")
     print(f"| (d) 1000 no-op Python tasks, parallelism 8 | {med['d']:,.0f} tasks/s | - | {med['d'] / raw:.1%} |")
 

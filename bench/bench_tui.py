@@ -73,8 +73,9 @@ def build(folder: Path, dags: int, runs: int, tasks: int):
     log.write_text("a line of output\n" * 200)
     with store.write():
         for dag in registry.dags.values():
-            store.sync_dag(dag.dag_id, file=dag.file, schedule="@daily", description=None, paused_default=False,
-                           now=STAMP)
+            store.sync_dag(
+                dag.dag_id, file=dag.file, schedule="@daily", description=None, paused_default=False, now=STAMP
+            )
             for r in range(runs):
                 pk = ops.new_run(store, dag, START + timedelta(days=r), "scheduled", {}, STAMP)
                 store.set_run_state(pk, RunState.RUNNING, [RunState.QUEUED], now=STAMP)
@@ -82,10 +83,40 @@ def build(folder: Path, dags: int, runs: int, tasks: int):
                     failed = (r + i) % 17 == 0
                     state = TaskState.FAILED if failed else TaskState.SUCCESS
                     store.set_task_state(pk, tid, state, [TaskState.NONE], try_number=1, end_date=STAMP + 1)
-                    store.start_attempt(Attempt(f"{pk}-{tid}", pk, tid, -1, 1, None, None, STAMP, None, None, None,
-                                                None, False, True, None, None, str(log), None, None, f"echo {i}"))
-                    store.finish_attempt(f"{pk}-{tid}", end_date=STAMP + 1, duration=1.0, exit_code=int(failed),
-                                         signal=None, timed_out=False, outcome=state.value, reason="exited")
+                    store.start_attempt(
+                        Attempt(
+                            f"{pk}-{tid}",
+                            pk,
+                            tid,
+                            -1,
+                            1,
+                            None,
+                            None,
+                            STAMP,
+                            None,
+                            None,
+                            None,
+                            None,
+                            False,
+                            True,
+                            None,
+                            None,
+                            str(log),
+                            None,
+                            None,
+                            f"echo {i}",
+                        )
+                    )
+                    store.finish_attempt(
+                        f"{pk}-{tid}",
+                        end_date=STAMP + 1,
+                        duration=1.0,
+                        exit_code=int(failed),
+                        signal=None,
+                        timed_out=False,
+                        outcome=state.value,
+                        reason="exited",
+                    )
                 store.set_run_state(pk, RunState.SUCCESS, [RunState.RUNNING], now=STAMP)
     return settings, registry, store, loaded
 
@@ -170,10 +201,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         began = time.perf_counter()
         settings, registry, store, loaded = build(Path(folder), args.dags, args.runs, args.tasks)
-        print(f"state file: {args.dags} DAGs x {args.runs} runs x {args.tasks} tasks "
-              f"({args.dags * args.runs * args.tasks} task instances and tries), "
-              f"{settings.db_path.stat().st_size / 2**20:.1f} MiB, built in {time.perf_counter() - began:.1f} s; "
-              f"DAG files loaded in {loaded * 1000:.0f} ms")
+        print(
+            f"state file: {args.dags} DAGs x {args.runs} runs x {args.tasks} tasks "
+            f"({args.dags * args.runs * args.tasks} task instances and tries), "
+            f"{settings.db_path.stat().st_size / 2**20:.1f} MiB, built in {time.perf_counter() - began:.1f} s; "
+            f"DAG files loaded in {loaded * 1000:.0f} ms"
+        )
         builds, polls = time_feed(settings, registry, args.reps)
         print(f"(a) refresh, worker (SQL + models):    {percentiles(builds)}")
         print(f"(b) poll with nothing changed:         {percentiles(polls)}")

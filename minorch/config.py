@@ -23,8 +23,17 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CONFIG_NAME = "minorch.toml"
-MINORCH_KEYS = {"state_dir", "dag_folders", "timezone", "parallelism", "pools", "log_cap", "grace", "max_map_length",
-                "dag_file_timeout"}
+MINORCH_KEYS = {
+    "state_dir",
+    "dag_folders",
+    "timezone",
+    "parallelism",
+    "pools",
+    "log_cap",
+    "grace",
+    "max_map_length",
+    "dag_file_timeout",
+}
 NOTIFIER_KINDS = ("command", "webhook", "mail")
 TOP_KEYS = {"minorch", "defaults", "notifiers", "dags"}
 
@@ -62,8 +71,9 @@ def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = No
         if path.is_dir():
             path = path / CONFIG_NAME
         if not path.is_file():
-            raise ConfigError(f"{path}: no such file",
-                              hint="check --config or $MINORCH_CONFIG, or run `minorch init` to create one")
+            raise ConfigError(
+                f"{path}: no such file", hint="check --config or $MINORCH_CONFIG, or run `minorch init` to create one"
+            )
         return path.resolve()
     env = os.environ.get("MINORCH_CONFIG")
     if env:
@@ -76,8 +86,9 @@ def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = No
         candidate = folder / CONFIG_NAME
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"no {CONFIG_NAME} in {start} or its parents",
-                      hint="run `minorch init` to create one, or pass --config PATH")
+    raise ConfigError(
+        f"no {CONFIG_NAME} in {start} or its parents", hint="run `minorch init` to create one, or pass --config PATH"
+    )
 
 
 def read_toml(path: Path) -> tuple[dict, str]:
@@ -91,8 +102,9 @@ def read_toml(path: Path) -> tuple[dict, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise ConfigError(f"not UTF-8 text (byte 0x{raw[err.start]:02x})", file=name, line=line,
-                          hint="save the file as UTF-8") from None
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{raw[err.start]:02x})", file=name, line=line, hint="save the file as UTF-8"
+        ) from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as err:
@@ -110,13 +122,19 @@ def _explain_toml(problem: str) -> tuple[str, str]:
         table = ".".join(re.findall(r"'([^']*)'", twice.group(1)))
         return f"table [{table}] is declared twice", "merge the two tables into one"
     known = {
-        "Illegal character '\\n'": ("a string is not closed before the end of the line",
-                                     'end it with the same quote it starts with: "..."'),
-        "Invalid value": ("a value is missing or not valid TOML",
-                          'strings need quotes, e.g. schedule = "@daily"; lists are written [1, 2]'),
+        "Illegal character '\\n'": (
+            "a string is not closed before the end of the line",
+            'end it with the same quote it starts with: "..."',
+        ),
+        "Invalid value": (
+            "a value is missing or not valid TOML",
+            'strings need quotes, e.g. schedule = "@daily"; lists are written [1, 2]',
+        ),
         "Cannot overwrite a value": ("a key is set twice", "remove one of the two lines"),
-        "Unescaped '\\' in a string": ("a backslash in a \"string\" starts an escape",
-                                        "write \\\\ or use a 'literal string' in single quotes"),
+        "Unescaped '\\' in a string": (
+            'a backslash in a "string" starts an escape',
+            "write \\\\ or use a 'literal string' in single quotes",
+        ),
     }
     return known.get(problem, (problem, 'check quotes and brackets; strings need "double quotes"'))
 
@@ -193,12 +211,20 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
     name = display_path(path)
     locate = toml_locator(text)
     if not text.strip():
-        raise ConfigError("the file is empty", file=name, line=1,
-                          hint="add a [minorch] table and DAGs; `minorch init` writes a starter file")
+        raise ConfigError(
+            "the file is empty",
+            file=name,
+            line=1,
+            hint="add a [minorch] table and DAGs; `minorch init` writes a starter file",
+        )
     for key in data:
         if key not in TOP_KEYS:
-            raise ConfigError(f"unknown table [{key}]", file=name, line=locate((key,)),
-                              hint=did_you_mean(key, TOP_KEYS) or "known tables: " + ", ".join(sorted(TOP_KEYS)))
+            raise ConfigError(
+                f"unknown table [{key}]",
+                file=name,
+                line=locate((key,)),
+                hint=did_you_mean(key, TOP_KEYS) or "known tables: " + ", ".join(sorted(TOP_KEYS)),
+            )
 
     def fail(message: str, *key: str, hint: str | None = None) -> ConfigError:
         return ConfigError(message, file=name, line=locate(key), hint=hint)
@@ -210,40 +236,65 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
     for key in section:
         if key not in MINORCH_KEYS:
             from .options import TASK_OPTIONS
+
             hint = "task options belong under [defaults]" if key in TASK_OPTIONS else None
-            raise fail(f"unknown [minorch] option '{key}'", "minorch", key,
-                       hint=hint or did_you_mean(key, MINORCH_KEYS) or "see docs/toml-reference.md")
+            raise fail(
+                f"unknown [minorch] option '{key}'",
+                "minorch",
+                key,
+                hint=hint or did_you_mean(key, MINORCH_KEYS) or "see docs/toml-reference.md",
+            )
     root = path.parent
     state_dir = section.get("state_dir", ".minorch")
     if not isinstance(state_dir, str) or not state_dir:
-        raise fail(f"state_dir must be a folder name, not {state_dir!r}", "minorch", "state_dir",
-                   hint='write e.g. state_dir = ".minorch"')
+        raise fail(
+            f"state_dir must be a folder name, not {state_dir!r}",
+            "minorch",
+            "state_dir",
+            hint='write e.g. state_dir = ".minorch"',
+        )
     folders = section.get("dag_folders", ["dags"])
     if isinstance(folders, str):
         folders = [folders]
     if not isinstance(folders, list) or not all(isinstance(f, str) and f for f in folders):
-        raise fail(f"dag_folders must be a list of folder names, not {folders!r}", "minorch", "dag_folders",
-                   hint='write e.g. dag_folders = ["dags"]')
-    settings = Settings(config_file=path, root=root, state_dir=root / state_dir,
-                        dag_folders=[root / f for f in folders], text=text)
+        raise fail(
+            f"dag_folders must be a list of folder names, not {folders!r}",
+            "minorch",
+            "dag_folders",
+            hint='write e.g. dag_folders = ["dags"]',
+        )
+    settings = Settings(
+        config_file=path, root=root, state_dir=root / state_dir, dag_folders=[root / f for f in folders], text=text
+    )
     settings.timezone = section.get("timezone", "UTC")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise fail(f"unknown timezone {settings.timezone!r}", "minorch", "timezone",
-                   hint=did_you_mean(str(settings.timezone), available_timezones())
-                   or 'write an IANA name like "Europe/Berlin"') from None
+        raise fail(
+            f"unknown timezone {settings.timezone!r}",
+            "minorch",
+            "timezone",
+            hint=did_you_mean(str(settings.timezone), available_timezones())
+            or 'write an IANA name like "Europe/Berlin"',
+        ) from None
     parallelism = section.get("parallelism", 8)
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
-        raise fail(f"parallelism must be a whole number of 1 or more, not {parallelism!r}", "minorch", "parallelism",
-                   hint="write e.g. parallelism = 8")
+        raise fail(
+            f"parallelism must be a whole number of 1 or more, not {parallelism!r}",
+            "minorch",
+            "parallelism",
+            hint="write e.g. parallelism = 8",
+        )
     settings.parallelism = parallelism
     pools = section.get("pools", {})
-    if not isinstance(pools, Mapping) or any(isinstance(v, bool) or not isinstance(v, int) or v < 1
-                                             for v in pools.values()):
-        raise fail("pools must map names to slot counts of 1 or more", "minorch", "pools",
-                   hint="write e.g. pools = { db = 2 }")
+    if not isinstance(pools, Mapping) or any(
+        isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pools.values()
+    ):
+        raise fail(
+            "pools must map names to slot counts of 1 or more", "minorch", "pools", hint="write e.g. pools = { db = 2 }"
+        )
     settings.pools = dict(pools)
     for key in ("grace", "dag_file_timeout"):
         try:
@@ -252,13 +303,21 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
             raise err.at(name, locate(("minorch", key))) from None
     log_cap = section.get("log_cap", settings.log_cap)
     if isinstance(log_cap, bool) or not isinstance(log_cap, int) or log_cap < 1024:
-        raise fail("log_cap must be a number of bytes of 1024 or more", "minorch", "log_cap",
-                   hint="write e.g. log_cap = 10485760")
+        raise fail(
+            "log_cap must be a number of bytes of 1024 or more",
+            "minorch",
+            "log_cap",
+            hint="write e.g. log_cap = 10485760",
+        )
     settings.log_cap = log_cap
     max_map = section.get("max_map_length", settings.max_map_length)
     if isinstance(max_map, bool) or not isinstance(max_map, int) or max_map < 1:
-        raise fail("max_map_length must be a whole number of 1 or more", "minorch", "max_map_length",
-                   hint="write e.g. max_map_length = 1024")
+        raise fail(
+            "max_map_length must be a whole number of 1 or more",
+            "minorch",
+            "max_map_length",
+            hint="write e.g. max_map_length = 1024",
+        )
     settings.max_map_length = max_map
     settings.defaults = _check_defaults(data.get("defaults", {}), name, locate)
     settings.notifiers = _check_notifiers(data.get("notifiers", {}), name, locate)
@@ -269,6 +328,7 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
 def _check_defaults(defaults: Mapping, name: str, locate) -> dict:
     """[defaults] holds task options; a wrong one is a ConfigError at its line."""
     from .options import TASK_OPTIONS, resolve_options, unknown_key
+
     for key, value in defaults.items():
         try:
             if key not in TASK_OPTIONS:
@@ -284,10 +344,15 @@ def _check_notifiers(notifiers: Mapping, name: str, locate) -> dict[str, dict]:
     a webhook may add `timeout` (a duration)."""
     allowed = (*NOTIFIER_KINDS, "timeout")
     for key, spec in notifiers.items():
-        def fail(problem: str, *where: str, hint: str | None = None) -> ConfigError:
-            return ConfigError(f"notifier '{key}': {problem}", file=name, line=locate(("notifiers", key, *where)),
-                               hint=hint or f'write [notifiers.{key}] with command = "...", '
-                                            'webhook = "https://..." or mail = "ops@example.com"')
+
+        def fail(problem: str, *where: str, hint: str | None = None, key: str = key) -> ConfigError:
+            return ConfigError(
+                f"notifier '{key}': {problem}",
+                file=name,
+                line=locate(("notifiers", key, *where)),
+                hint=hint
+                or f'write [notifiers.{key}] with command = "...", webhook = "https://..." or mail = "ops@example.com"',
+            )
 
         if not isinstance(spec, Mapping):
             raise fail("must be a table")

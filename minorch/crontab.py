@@ -44,8 +44,8 @@ class CronEntry:
     env: dict[str, str]
     comment: str | None
     dag_id: str
-    text: str = ""                  # the crontab line as written
-    timezone: str | None = None     # CRON_TZ, else TZ, else the host zone given to parse_crontab
+    text: str = ""  # the crontab line as written
+    timezone: str | None = None  # CRON_TZ, else TZ, else the host zone given to parse_crontab
 
     @property
     def mail(self) -> list[str] | None:
@@ -78,7 +78,7 @@ class _Skip(Exception):
 
 
 CRON_PRESETS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", "@reboot")
-_MINUTE = re.compile(r"-?[0-9*][0-9A-Za-z*/,\-]*")        # loose: also catches bad minutes, to report them
+_MINUTE = re.compile(r"-?[0-9*][0-9A-Za-z*/,\-]*")  # loose: also catches bad minutes, to report them
 _NUMERIC_FIELD = re.compile(r"[0-9*][0-9*/,\-]*")
 _NAMED_FIELD = re.compile(r"[0-9A-Za-z*][0-9A-Za-z*/,\-]*")
 _ASSIGNMENT_LIKE = re.compile(r"""\s*["']?[A-Za-z_][A-Za-z0-9_]*["']?\s*=""")
@@ -103,8 +103,9 @@ def host_timezone(etc: str = "/etc") -> str | None:
         return None
 
 
-def parse_crontab(text: str | bytes, *, source: str = "-", system: bool = False,
-                  timezone: str | None = None) -> ConvertedCrontab:
+def parse_crontab(
+    text: str | bytes, *, source: str = "-", system: bool = False, timezone: str | None = None
+) -> ConvertedCrontab:
     """Read a crontab. `system`: lines have a user field; `timezone`: the zone cron would use
     for lines without CRON_TZ/TZ (pass `host_timezone()`; None leaves it to minorch.toml).
 
@@ -115,8 +116,11 @@ def parse_crontab(text: str | bytes, *, source: str = "-", system: bool = False,
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise ConfigError("not a crontab: the file is not UTF-8 text (binary data?)", file=source,
-                              line=text.count(b"\n", 0, err.start) + 1) from None
+            raise ConfigError(
+                "not a crontab: the file is not UTF-8 text (binary data?)",
+                file=source,
+                line=text.count(b"\n", 0, err.start) + 1,
+            ) from None
     converted = ConvertedCrontab(entries=[], skipped=[], source=source)
     env: dict[str, str] = {}
     comments: list[str] = []
@@ -124,12 +128,20 @@ def parse_crontab(text: str | bytes, *, source: str = "-", system: bool = False,
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.removesuffix("\r")
         if _BINARY.search(line):
-            raise ConfigError("not a crontab: it holds binary data", file=source, line=number,
-                              hint="give the path of a crontab file, e.g. /etc/crontab or the output of `crontab -l`")
+            raise ConfigError(
+                "not a crontab: it holds binary data",
+                file=source,
+                line=number,
+                hint="give the path of a crontab file, e.g. /etc/crontab or the output of `crontab -l`",
+            )
         stripped = line.strip()
         if number == 1 and stripped.startswith("#!"):
-            raise ConfigError(f"not a crontab: it starts with {stripped[:40]!r}, so it is a script", file=source,
-                              line=number, hint="import the crontab that runs the script, not the script")
+            raise ConfigError(
+                f"not a crontab: it starts with {stripped[:40]!r}, so it is a script",
+                file=source,
+                line=number,
+                hint="import the crontab that runs the script, not the script",
+            )
         if not stripped:
             comments = []
             continue
@@ -145,15 +157,20 @@ def parse_crontab(text: str | bytes, *, source: str = "-", system: bool = False,
         description = "\n".join(comments).strip() or None
         comments = []
         if _ASSIGNMENT_LIKE.match(stripped):
-            converted.skipped.append(Skipped(number, line, "not a valid NAME=value line: "
-                                             "unbalanced quotes or text after the closing quote"))
+            converted.skipped.append(
+                Skipped(number, line, "not a valid NAME=value line: unbalanced quotes or text after the closing quote")
+            )
             continue
         if not _is_entry_shaped(stripped, system, strict=False):
             if not seen_statement:
                 word = stripped.split()[0]
-                raise ConfigError(f"not a crontab: line starts with {word[:40]!r}, which is neither a time field, "
-                                  "an @preset nor NAME=value", file=source, line=number,
-                                  hint=_entry_hint(system))
+                raise ConfigError(
+                    f"not a crontab: line starts with {word[:40]!r}, which is neither a time field, "
+                    "an @preset nor NAME=value",
+                    file=source,
+                    line=number,
+                    hint=_entry_hint(system),
+                )
             converted.skipped.append(Skipped(number, line, "not a cron entry: it does not start with a time field"))
             continue
         seen_statement = True
@@ -167,8 +184,10 @@ def parse_crontab(text: str | bytes, *, source: str = "-", system: bool = False,
 
 def _entry_hint(system: bool) -> str:
     user = " root" if system else ""
-    return f"a crontab line is five time fields{' and a user' if system else ''} then a command, " \
-           f"e.g. '30 2 * * *{user} /usr/local/bin/backup.sh'"
+    return (
+        f"a crontab line is five time fields{' and a user' if system else ''} then a command, "
+        f"e.g. '30 2 * * *{user} /usr/local/bin/backup.sh'"
+    )
 
 
 def _is_entry_shaped(line: str, system: bool, *, strict: bool) -> bool:
@@ -202,16 +221,18 @@ def _assignment(line: str) -> tuple[str, str] | None:
     return name, value.rstrip()
 
 
-def _entry(line: str, number: int, system: bool, env: dict[str, str], description: str | None,
-           default_tz: str | None) -> CronEntry:
-    rest = line.lstrip().removeprefix("-")      # cronie: a leading '-' only turns off syslog logging
+def _entry(
+    line: str, number: int, system: bool, env: dict[str, str], description: str | None, default_tz: str | None
+) -> CronEntry:
+    rest = line.lstrip().removeprefix("-")  # cronie: a leading '-' only turns off syslog logging
     count = 1 if rest.startswith("@") else 5
     parts = re.split(r"[ \t]+", rest, maxsplit=count + (1 if system else 0))
     if len(parts) <= count + (1 if system else 0) or not parts[-1].strip():
-        raise _Skip(f"expected {'an @preset' if count == 1 else 'five time fields'}"
-                    f"{', a user' if system else ''} and a command")
+        raise _Skip(
+            f"expected {'an @preset' if count == 1 else 'five time fields'}{', a user' if system else ''} and a command"
+        )
     schedule = " ".join(parts[:count])
-    if count == 1 and schedule.lower() not in CRON_PRESETS:    # minorch's own words (@none) are not cron's
+    if count == 1 and schedule.lower() not in CRON_PRESETS:  # minorch's own words (@none) are not cron's
         hint = did_you_mean(schedule.lower(), CRON_PRESETS) or "cron has " + ", ".join(CRON_PRESETS)
         raise _Skip(f"unknown cron preset '{schedule}' ({hint})")
     user = parts[count] if system else None
@@ -223,8 +244,18 @@ def _entry(line: str, number: int, system: bool, env: dict[str, str], descriptio
     command, stdin = split_percent(parts[-1])
     if not command.strip():
         raise _Skip("the command is empty")
-    return CronEntry(line=number, schedule=schedule, command=command, stdin=stdin, user=user, env=env,
-                     comment=description, dag_id="", text=line, timezone=tz)
+    return CronEntry(
+        line=number,
+        schedule=schedule,
+        command=command,
+        stdin=stdin,
+        user=user,
+        env=env,
+        comment=description,
+        dag_id="",
+        text=line,
+        timezone=tz,
+    )
 
 
 def split_percent(raw: str) -> tuple[str, str | None]:
@@ -243,7 +274,7 @@ def split_percent(raw: str) -> tuple[str, str | None]:
                 out.append(ch)
             escaped = False
         elif ch == "%":
-            return "".join(out), _stdin(raw[i + 1:])
+            return "".join(out), _stdin(raw[i + 1 :])
         else:
             escaped = ch == "\\"
             out.append(ch)
@@ -269,33 +300,95 @@ def _stdin(data: str) -> str:
 
 # ---------------------------------------------------------------- DAG ids
 
-_GUARDS = {"test", "[", "[[", "cd", "true", ":", "sleep", "export", "umask", "ulimit", "set", "echo", "printf",
-           "exit", "for", "case", "select", "unset", "source", "."}
-_KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "exec", "time",
-             "nohup", "chronic", "cronic", "setsid", "builtin"}
+_GUARDS = {
+    "test",
+    "[",
+    "[[",
+    "cd",
+    "true",
+    ":",
+    "sleep",
+    "export",
+    "umask",
+    "ulimit",
+    "set",
+    "echo",
+    "printf",
+    "exit",
+    "for",
+    "case",
+    "select",
+    "unset",
+    "source",
+    ".",
+}
+_KEYWORDS = {
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "do",
+    "done",
+    "while",
+    "until",
+    "!",
+    "{",
+    "}",
+    "exec",
+    "time",
+    "nohup",
+    "chronic",
+    "cronic",
+    "setsid",
+    "builtin",
+}
 # wrapper -> (options that take a value, positionals before the wrapped command)
-_WRAPPERS = {"nice": ({"-n", "--adjustment"}, 0), "ionice": ({"-c", "-n", "-p", "-P", "-u", "--class"}, 0),
-             "timeout": ({"-s", "-k", "--signal", "--kill-after"}, 1), "flock": ({"-w", "-E", "--timeout"}, 1),
-             "env": ({"-u", "--unset", "-C", "--chdir", "-S"}, 0), "stdbuf": ({"-i", "-o", "-e"}, 0),
-             "sudo": ({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"}, 0), "command": (set(), 0),
-             "runuser": ({"-u", "-g", "-G", "-s", "-w"}, 0), "su": ({"-s", "-g", "-G", "-w"}, 0),
-             "systemd-cat": ({"-t", "-p", "--identifier", "--priority"}, 0)}
+_WRAPPERS = {
+    "nice": ({"-n", "--adjustment"}, 0),
+    "ionice": ({"-c", "-n", "-p", "-P", "-u", "--class"}, 0),
+    "timeout": ({"-s", "-k", "--signal", "--kill-after"}, 1),
+    "flock": ({"-w", "-E", "--timeout"}, 1),
+    "env": ({"-u", "--unset", "-C", "--chdir", "-S"}, 0),
+    "stdbuf": ({"-i", "-o", "-e"}, 0),
+    "sudo": ({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"}, 0),
+    "command": (set(), 0),
+    "runuser": ({"-u", "-g", "-G", "-s", "-w"}, 0),
+    "su": ({"-s", "-g", "-G", "-w"}, 0),
+    "systemd-cat": ({"-t", "-p", "--identifier", "--priority"}, 0),
+}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash"}
 _INTERPRETERS = re.compile(r"(python|perl|ruby|php|node|lua|tclsh|Rscript|pwsh)[0-9.]*|run-parts")
-_GENERIC = {"cron", "run", "main", "index", "job", "jobs", "task", "tasks", "manage", "console", "artisan",
-            "start", "script", "cli", "app", "worker"}
+_GENERIC = {
+    "cron",
+    "run",
+    "main",
+    "index",
+    "job",
+    "jobs",
+    "task",
+    "tasks",
+    "manage",
+    "console",
+    "artisan",
+    "start",
+    "script",
+    "cli",
+    "app",
+    "worker",
+}
 _SEPARATORS = {"&&", "||", ";", "|", "&", "|&", "(", ")", ";;"}
 
 
 def _words(command: str) -> list[str]:
     command = re.sub(r"`[^`]*`", " ", command)
-    while re.search(r"\$\([^()]*\)", command):      # drop $(...) so `[ $(date +%d) -le 7 ]` stays a test
+    while re.search(r"\$\([^()]*\)", command):  # drop $(...) so `[ $(date +%d) -le 7 ]` stays a test
         command = re.sub(r"\$\([^()]*\)", " ", command)
     try:
         lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         return list(lexer)
-    except ValueError:      # unbalanced quotes: a rough split still finds the program
+    except ValueError:  # unbalanced quotes: a rough split still finds the program
         return command.split()
 
 
@@ -308,7 +401,7 @@ def _segments(words: list[str]) -> list[list[str]]:
         elif word in _SEPARATORS:
             segments.append([])
         elif set(word) <= set("<>&|") and ("<" in word or ">" in word):
-            skip = True      # a redirection: its target is not a program
+            skip = True  # a redirection: its target is not a program
         else:
             segments[-1].append(word)
     return [s for s in segments if s]
@@ -346,12 +439,12 @@ def _segment_name(words: list[str], depth: int) -> tuple[str | None, bool]:
         return _segment_name(args, depth) if args else (program, False)
     if program in _SHELLS or _INTERPRETERS.fullmatch(program):
         if any(a in ("-c", "-e", "-r") for a in args):
-            return program, False       # inline code, e.g. perl -e 'sleep int(rand(3600))'
+            return program, False  # inline code, e.g. perl -e 'sleep int(rand(3600))'
         if "-m" in args[:-1]:
             return args[args.index("-m") + 1], True
         script = next((a for a in args if not a.startswith("-")), None)
         if program == "run-parts" and script:
-            return os.path.basename(script.rstrip("/")), True       # /etc/cron.daily -> cron.daily
+            return os.path.basename(script.rstrip("/")), True  # /etc/cron.daily -> cron.daily
         return (_script_name(script), True) if script else (program, True)
     return _script_name(words[0]), program not in _GUARDS
 
@@ -387,7 +480,7 @@ def task_command(entry: CronEntry) -> str:
     if entry.user not in (None, "root"):
         command = f"runuser -u {shlex.quote(entry.user)} -- {entry.shell} -c {shlex.quote(command)}"
     if not entry.stdin:
-        return command      # cron's empty input (a trailing %) is no input
+        return command  # cron's empty input (a trailing %) is no input
     mark = "MINORCH_STDIN"
     while mark in entry.stdin.split("\n"):
         mark += "_"
@@ -403,11 +496,16 @@ def to_toml(converted: ConvertedCrontab, *, anacron: bool = False, now: datetime
     (with the date of `now` when given) and every skipped line with its reason."""
     entries = converted.entries
     when = f" on {now:%Y-%m-%d}" if now else ""
-    head = [f"Imported from {converted.source} by minorch import-crontab{when}.",
-            "Review before use; see docs/moving-from-cron.md.",
-            "Defaults: max_active_runs = 1 (a run never overlaps the previous one) and "
-            + ('catchup = "latest"\n(after downtime the latest missed fire runs once, like anacron).'
-               if anacron else "catchup = false\n(fires missed while minorch is down are skipped, like cron).")]
+    head = [
+        f"Imported from {converted.source} by minorch import-crontab{when}.",
+        "Review before use; see docs/moving-from-cron.md.",
+        "Defaults: max_active_runs = 1 (a run never overlaps the previous one) and "
+        + (
+            'catchup = "latest"\n(after downtime the latest missed fire runs once, like anacron).'
+            if anacron
+            else "catchup = false\n(fires missed while minorch is down are skipped, like cron)."
+        ),
+    ]
     if any(e.mail for e in entries):
         head.append("MAILTO became on_failure mail: minorch mails when a run fails; cron mailed any output.")
     if any(e.user not in (None, "root") for e in entries):
@@ -423,8 +521,7 @@ def to_toml(converted: ConvertedCrontab, *, anacron: bool = False, now: datetime
         out += ["", _comment(f"line {entry.line}: {entry.text.strip()}")]
         if entry.user not in (None, "root"):
             out.append(_comment(f"runs as {entry.user} through runuser: minorch must run as root"))
-        out += [f"[{table}]",
-                f"schedule = {_string(entry.schedule)}"]
+        out += [f"[{table}]", f"schedule = {_string(entry.schedule)}"]
         if entry.timezone:
             out.append(f"timezone = {_string(entry.timezone)}")
         if entry.comment:
@@ -432,8 +529,7 @@ def to_toml(converted: ConvertedCrontab, *, anacron: bool = False, now: datetime
         out += ["max_active_runs = 1", f"catchup = {_string('latest') if anacron else 'false'}"]
         if entry.mail:
             out.append("on_failure = [" + ", ".join(f"{{ mail = {_string(a)} }}" for a in entry.mail) + "]")
-        out += [f"source_line = {entry.line}", "", f"[{table}.tasks.run]",
-                f"command = {_text(task_command(entry))}"]
+        out += [f"source_line = {entry.line}", "", f"[{table}.tasks.run]", f"command = {_text(task_command(entry))}"]
         if entry.env:
             out.append("env = { " + ", ".join(f"{_key(k)} = {_string(v)}" for k, v in entry.env.items()) + " }")
         if entry.shell != "/bin/sh" and entry.user in (None, "root"):
@@ -446,8 +542,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _escape(text: str, keep: str = "") -> str:
-    return "".join(ch if ch in keep else _ESCAPES.get(ch) or (f"\\u{ord(ch):04X}" if _CONTROL.match(ch) else ch)
-                   for ch in text)
+    return "".join(
+        ch if ch in keep else _ESCAPES.get(ch) or (f"\\u{ord(ch):04X}" if _CONTROL.match(ch) else ch) for ch in text
+    )
 
 
 def _string(text: str) -> str:
@@ -460,7 +557,7 @@ def _text(text: str) -> str:
     if "\n" not in text:
         return _string(text)
     if "'''" not in text and not text.endswith("'") and not _CONTROL.search(text.replace("\n", "")):
-        return f"'''\n{text}'''"        # the newline right after the opening quotes is not part of the value
+        return f"'''\n{text}'''"  # the newline right after the opening quotes is not part of the value
     return f'"""\n{_escape(text, keep=chr(10) + chr(9))}"""'
 
 

@@ -19,7 +19,9 @@ def read_source(source: str | None) -> tuple[bytes, str]:
         try:
             done = subprocess.run(["crontab", "-l"], capture_output=True, timeout=30)
         except FileNotFoundError:
-            raise ConfigError("no crontab command on this host", hint="pass the crontab file: import-crontab FILE") from None
+            raise ConfigError(
+                "no crontab command on this host", hint="pass the crontab file: import-crontab FILE"
+            ) from None
         if done.returncode != 0:
             message = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
             raise ConfigError(f"`crontab -l` failed: {message}", hint="pass the crontab file: import-crontab FILE")
@@ -39,8 +41,9 @@ def default_output(app) -> Path:
     return folders[0] / "crontab.toml"
 
 
-def import_crontab(app, source: str | None, *, system: bool, output: Path | None, anacron: bool,
-                   force: bool) -> tuple[Path | None, ConvertedCrontab]:
+def import_crontab(
+    app, source: str | None, *, system: bool, output: Path | None, anacron: bool, force: bool
+) -> tuple[Path | None, ConvertedCrontab]:
     """Convert and write; returns (path written or None for stdout, the conversion)."""
     content, name = read_source(source)
     system = system or (source not in (None, "-") and is_system_crontab(source))

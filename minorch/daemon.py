@@ -40,8 +40,12 @@ log = logging.getLogger("minorch")
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -60,8 +64,14 @@ def setup_logging(log_format: str, stream=None) -> None:
 
 
 def log_event(event: Event) -> None:
-    fields = {"event": event.kind, "dag_id": event.dag_id, "run_id": event.run_id, "task_id": event.task_id,
-              "state": event.state, "try_number": event.try_number}
+    fields = {
+        "event": event.kind,
+        "dag_id": event.dag_id,
+        "run_id": event.run_id,
+        "task_id": event.task_id,
+        "state": event.state,
+        "try_number": event.try_number,
+    }
     level = logging.ERROR if event.state in ("failed", "upstream_failed") else logging.INFO
     log.log(level, "%s", format_event(event).split("  ", 1)[1], extra={"fields": fields})
 
@@ -115,9 +125,12 @@ class Daemon:
         """Recover, queue `@reboot` runs, say "scheduler ready" (with the ms since exec)."""
         recovered = self.scheduler.recover()
         if recovered:
-            log.warning("recovered %d tries left open by a scheduler that stopped unexpectedly: tries still running "
-                        "were stopped and run again without counting against retries, ended ones recorded as they "
-                        "ended", recovered)
+            log.warning(
+                "recovered %d tries left open by a scheduler that stopped unexpectedly: tries still running "
+                "were stopped and run again without counting against retries, ended ones recorded as they "
+                "ended",
+                recovered,
+            )
         now = self.scheduler.clock.now()
         for dag in self.scheduler.dags.values():
             if dag.schedule is not None and dag.schedule.kind == "reboot":
@@ -130,10 +143,24 @@ class Daemon:
             log.error("%s", err)
         dags, errors = len(self.scheduler.dags), len(self.scheduler.registry.errors)
         ready_ms = round(seconds_since_exec() * 1000)
-        log.info("scheduler ready in %d ms: %d DAGs, %d load errors, state in %s (pid %d)", ready_ms, dags, errors,
-                 self.settings.state_dir, os.getpid(),
-                 extra={"fields": {"event": "ready", "ready_ms": ready_ms, "dags": dags, "load_errors": errors,
-                                   "pid": os.getpid(), "state_dir": str(self.settings.state_dir)}})
+        log.info(
+            "scheduler ready in %d ms: %d DAGs, %d load errors, state in %s (pid %d)",
+            ready_ms,
+            dags,
+            errors,
+            self.settings.state_dir,
+            os.getpid(),
+            extra={
+                "fields": {
+                    "event": "ready",
+                    "ready_ms": ready_ms,
+                    "dags": dags,
+                    "load_errors": errors,
+                    "pid": os.getpid(),
+                    "state_dir": str(self.settings.state_dir),
+                }
+            },
+        )
         sd_notify(f"READY=1\nSTATUS=scheduling {dags} DAGs")
 
     def request_stop(self) -> None:
@@ -158,8 +185,11 @@ class Daemon:
         try:
             self.scheduler.run_loop(until=self._should_return)
             if self.scheduler.inflight:
-                log.info("grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL)",
-                         len(self.scheduler.inflight), self.settings.grace)
+                log.info(
+                    "grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL)",
+                    len(self.scheduler.inflight),
+                    self.settings.grace,
+                )
                 self.scheduler.kill_running("scheduler shutdown")
             self.scheduler.notifier.flush(EXIT_FLUSH)  # before the log says stopped
             log.info("scheduler stopped")
@@ -206,8 +236,9 @@ def _serve_with_ui(settings: Settings, registry: Registry) -> int:
         finally:
             running = len(daemon.scheduler.inflight)
             if running:
-                sys.stderr.write(f"minorch: stopping: {running} running tries get {settings.grace:g}s to finish "
-                                 f"(log: {log_file})\n")
+                sys.stderr.write(
+                    f"minorch: stopping: {running} running tries get {settings.grace:g}s to finish (log: {log_file})\n"
+                )
             daemon.request_stop()
             thread.join()
     return 0

@@ -17,7 +17,6 @@ from typing import Any
 from .errors import DagError
 from .options import TaskOptions
 
-
 # ---------------------------------------------------------------- model
 
 
@@ -38,10 +37,12 @@ class Task:
     line: int | None = None
     dag: Dag | None = field(default=None, repr=False)
     opts: TaskOptions = field(default_factory=TaskOptions)
-    flavor: str | None = None   # "branch", "short_circuit" or "sensor"
+    flavor: str | None = None  # "branch", "short_circuit" or "sensor"
     map_over: list | str | None = None  # a literal list, or the upstream task whose result list is mapped
-    map_as: str = "item"                # the name each copy gets its item under (template value, parameter)
-    sensor: dict | None = None  # what a sensor waits for: {"file": ...}, {"until": ...}, {"dag": .., "task": ..}, {"command": ...}
+    map_as: str = "item"  # the name each copy gets its item under (template value, parameter)
+    sensor: dict | None = (
+        None  # what a sensor waits for: {"file": ...}, {"until": ...}, {"dag": .., "task": ..}, {"command": ...}
+    )
 
     @property
     def kind(self) -> str:
@@ -86,7 +87,7 @@ def _tasks(value: Task | Iterable[Task]) -> list[Task]:
 
 def chain(*items: Task | Iterable[Task]) -> None:
     """chain(a, b, [c, d], e): a >> b >> [c, d] >> e."""
-    for left, right in zip(items, items[1:]):
+    for left, right in zip(items, items[1:], strict=False):
         for task in _tasks(left):
             task.set_downstream(right)
 
@@ -124,8 +125,12 @@ class Dag:
 
     def add(self, task: Task) -> Task:
         if task.task_id in self.tasks:
-            raise DagError(f"task id '{task.task_id}' is used twice in DAG '{self.dag_id}'",
-                           file=task.file, line=task.line, hint="give each task a unique task_id")
+            raise DagError(
+                f"task id '{task.task_id}' is used twice in DAG '{self.dag_id}'",
+                file=task.file,
+                line=task.line,
+                hint="give each task a unique task_id",
+            )
         task.dag = self
         self.tasks[task.task_id] = task
         return task
@@ -211,6 +216,7 @@ def dag(func: Callable | None = None, **options: Any):
             with DAG(options.get("dag_id", fn.__name__), **rest) as made:
                 fn(*args, **kwargs)
             return made
+
         build.__wrapped__ = fn
         return build
 
@@ -222,7 +228,8 @@ def shell(task_id: str, command: str, **options: Any) -> Task:
     file, line = _caller_location()
     description = options.pop("description", None)
     return _current_dag("shell task").add(
-        Task(task_id=task_id, command=command, given=options, description=description, file=file, line=line))
+        Task(task_id=task_id, command=command, given=options, description=description, file=file, line=line)
+    )
 
 
 class _TaskFactory:
@@ -238,8 +245,10 @@ class _TaskFactory:
         upstream task returns, `process.expand(table=["a", "b"])` over a literal list. The copies'
         results reach downstream tasks as one list, in item order."""
         if len(mapped) != 1:
-            raise DagError(f"expand task '{self.func.__name__}' over exactly one argument",
-                           hint="fix the others with .partial(name=value)")
+            raise DagError(
+                f"expand task '{self.func.__name__}' over exactly one argument",
+                hint="fix the others with .partial(name=value)",
+            )
         [(name, over)] = mapped.items()
         made = self(**self.fixed)
         if isinstance(over, Task):
@@ -252,8 +261,10 @@ class _TaskFactory:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Task:
         if args:
-            raise DagError(f"call task '{self.func.__name__}' with keyword arguments",
-                           hint=f"write {self.func.__name__}(name=value)")
+            raise DagError(
+                f"call task '{self.func.__name__}' with keyword arguments",
+                hint=f"write {self.func.__name__}(name=value)",
+            )
         file, line = _caller_location()
         options = dict(self.options)
         task_id = options.pop("task_id", self.func.__name__)
@@ -294,18 +305,30 @@ task.branch = _branch
 task.short_circuit = _short_circuit
 
 
-def sensor(task_id: str, *, file: str | None = None, until: str | None = None, dag: str | None = None,
-           task: str | None = None, command: str | None = None, **options: Any) -> Task:
+def sensor(
+    task_id: str,
+    *,
+    file: str | None = None,
+    until: str | None = None,
+    dag: str | None = None,
+    task: str | None = None,
+    command: str | None = None,
+    **options: Any,
+) -> Task:
     """A task that waits for a condition without holding a slot between pokes:
     `file` (a glob, templated), `until` (a time, templated), `dag` + `task` (that task of another
     DAG succeeded for the same day), or `command` (exits 0). Options: poke_interval, timeout
     (the whole wait), soft_fail (skip instead of fail when it times out)."""
     file_, line = _caller_location()
-    waits = {k: v for k, v in (("file", file), ("until", until), ("dag", dag), ("task", task),
-                               ("command", command)) if v is not None}
+    waits = {
+        k: v
+        for k, v in (("file", file), ("until", until), ("dag", dag), ("task", task), ("command", command))
+        if v is not None
+    }
     description = options.pop("description", None)
-    return _current_dag("sensor").add(Task(task_id=task_id, given={**options, "sensor": waits},
-                                           description=description, file=file_, line=line))
+    return _current_dag("sensor").add(
+        Task(task_id=task_id, given={**options, "sensor": waits}, description=description, file=file_, line=line)
+    )
 
 
 def load_dag_file(path: str) -> list[Dag]:

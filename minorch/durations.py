@@ -35,8 +35,9 @@ def parse_duration(value: object, *, name: str = "duration") -> float:
             try:
                 seconds = float(text)
             except ValueError:
-                raise ConfigError(f"{name} {value!r} is not a duration",
-                                  hint='write e.g. "45s", "5m", "1h30m" or "2d"') from None
+                raise ConfigError(
+                    f"{name} {value!r} is not a duration", hint='write e.g. "45s", "5m", "1h30m" or "2d"'
+                ) from None
     else:
         raise ConfigError(f"{name} must be a duration, not {value!r}", hint='write e.g. "90s", "5m" or "1h30m"')
     if seconds < 0:
@@ -73,8 +74,9 @@ def parse_date(value: object, *, name: str = "date", tz: str = "UTC") -> datetim
         try:
             result = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{name} {value!r} is not a date",
-                              hint="write YYYY-MM-DD or an ISO 8601 time like 2024-01-15T02:30") from None
+            raise ConfigError(
+                f"{name} {value!r} is not a date", hint="write YYYY-MM-DD or an ISO 8601 time like 2024-01-15T02:30"
+            ) from None
     else:
         raise ConfigError(f"{name} {value!r} is not a date", hint="write YYYY-MM-DD")
     if result.tzinfo is None:

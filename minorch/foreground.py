@@ -50,8 +50,14 @@ def format_event(event: Event) -> str:
     return f"{stamp}  {event.dag_id}.{event.task_id}: {event.state}{tries} - {event.message}"
 
 
-def drive(settings: Settings, registry: Registry, create: Callable[[Scheduler], list[int]],
-          echo: Callable[[str], None], *, install_signals: bool = True) -> list[RunResult]:
+def drive(
+    settings: Settings,
+    registry: Registry,
+    create: Callable[[Scheduler], list[int]],
+    echo: Callable[[str], None],
+    *,
+    install_signals: bool = True,
+) -> list[RunResult]:
     """Lock, create runs with `create(scheduler)`, run them to the end, return their results."""
     lock = SchedulerLock(settings.state_dir)
     lock.acquire("minorch run")
@@ -111,8 +117,9 @@ def fail_unfinished(store: Store, pks: list[int], note: str) -> None:
         store.set_run_state(pk, RunState.FAILED, [RunState.QUEUED, RunState.RUNNING], now=now)
 
 
-def run_foreground(settings: Settings, registry: Registry, dag: Dag, date: str | None, conf: dict,
-                   echo: Callable[[str], None]) -> RunResult:
+def run_foreground(
+    settings: Settings, registry: Registry, dag: Dag, date: str | None, conf: dict, echo: Callable[[str], None]
+) -> RunResult:
     """One manual run of `dag` for logical date `date` (default: now). An earlier finished run
     for the same date is run again from scratch, so CI can repeat a command; an unfinished one
     (cleared, or left by a stopped scheduler) is taken up where it is."""
@@ -125,6 +132,7 @@ def run_foreground(settings: Settings, registry: Registry, dag: Dag, date: str |
         run = sched.store.run(pk)
         if not created and run.state.finished:  # run that date again from scratch
             from .operations import clear
+
             clear(sched.store, dag, run, now=now.timestamp())
             sched.store.set_run_conf(pk, conf)
         return [pk]

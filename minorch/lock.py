@@ -34,8 +34,10 @@ class SchedulerLock:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "pid unknown"
             os.close(fd)
-            raise StoreError(f"another minorch scheduler is using {self.path.parent} ({holder})",
-                             hint="stop it first, or use `minorch trigger DAG` to queue a run for it") from None
+            raise StoreError(
+                f"another minorch scheduler is using {self.path.parent} ({holder})",
+                hint="stop it first, or use `minorch trigger DAG` to queue a run for it",
+            ) from None
         since = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
         line = f"pid {os.getpid()}, {what} since {since}\n".encode()
         # Write first, then cut: a reader never sees an empty file, only the old or the new line.

@@ -56,9 +56,17 @@ class Notifier:
         targets = getattr(task.opts, option)
         if not targets:
             return
-        event = {"event": option, "dag_id": dag.dag_id, "run_id": run.run_id, "task_id": task.task_id,
-                 "state": state, "try_number": try_number, "logical_date": run.logical_date, "message": message,
-                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        event = {
+            "event": option,
+            "dag_id": dag.dag_id,
+            "run_id": run.run_id,
+            "task_id": task.task_id,
+            "state": state,
+            "try_number": try_number,
+            "logical_date": run.logical_date,
+            "message": message,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         event["text"] = f"minorch: {dag.dag_id}.{task.task_id} {state} (run {run.run_id}, try {try_number}): {message}"
         self.send(targets, event)
 
@@ -68,11 +76,20 @@ class Notifier:
             return
         deadline = miss.deadline.astimezone(timezone.utc).isoformat(timespec="seconds")
         where = "still " + miss.state if miss.finished_at is None else f"{miss.state} {miss.late:.0f}s late"
-        event = {"event": "on_sla_miss", "dag_id": miss.dag_id, "run_id": miss.run_id, "task_id": miss.task_id,
-                 "state": miss.state, "sla": miss.sla, "deadline": deadline,
-                 "time": now.astimezone(timezone.utc).isoformat(timespec="seconds")}
-        event["text"] = (f"minorch: {miss.dag_id}.{miss.task_id} missed its SLA of {miss.sla:g}s "
-                         f"(run {miss.run_id}, deadline {deadline}): {where}")
+        event = {
+            "event": "on_sla_miss",
+            "dag_id": miss.dag_id,
+            "run_id": miss.run_id,
+            "task_id": miss.task_id,
+            "state": miss.state,
+            "sla": miss.sla,
+            "deadline": deadline,
+            "time": now.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        }
+        event["text"] = (
+            f"minorch: {miss.dag_id}.{miss.task_id} missed its SLA of {miss.sla:g}s "
+            f"(run {miss.run_id}, deadline {deadline}): {where}"
+        )
         self.send(dag.on_sla_miss, event)
 
     def send(self, targets: Iterable, event: dict) -> None:
@@ -111,8 +128,14 @@ class Notifier:
         return pending
 
     def _command(self, name: str, command: str, stdin: str) -> None:
-        child = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True, cwd=self.cwd)
+        child = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.cwd,
+        )
         try:
             child.stdin.write(stdin.encode())  # an event is a few hundred bytes: fits the pipe, never blocks
             child.stdin.close()
@@ -164,8 +187,12 @@ def _timeout(spec: Mapping) -> float:
 
 
 def _post(url: str, event: dict, timeout: float) -> None:
-    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "minorch"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(event).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "minorch"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()

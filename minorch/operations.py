@@ -36,6 +36,7 @@ _MARKABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
 
 # ---------------------------------------------------------------- finding a run
 
+
 def resolve_run(store: Store, dag: Dag, ref: str) -> RunRecord:
     """The run `ref` names: a run id, "latest", a day "2024-01-15" (the newest run whose logical
     date falls on that day in the DAG's timezone) or an ISO time (that exact logical date)."""
@@ -73,8 +74,8 @@ def _next_midnight(day: datetime, tz: str) -> datetime:
 
 # ---------------------------------------------------------------- creating runs
 
-def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf: dict | None,
-            now: float) -> int | None:
+
+def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf: dict | None, now: float) -> int | None:
     """Queue a run for a logical date with its task instances; its pk, or None if that run id exists.
 
     Run id "<run_type>__<logical date ISO UTC>". Data interval: [previous fire, logical date]
@@ -89,9 +90,17 @@ def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf:
         dates = RunDates(logical, logical, schedule.next_fire(logical) or logical)
     else:
         dates = RunDates(logical, schedule.prev_fire(logical) or logical, logical)
-    return store.create_run(dag.dag_id, run_id_for(run_type, logical), run_type, iso(dates.logical_date),
-                            iso(dates.data_interval_start), iso(dates.data_interval_end), list(dag.tasks),
-                            conf=conf, now=now)
+    return store.create_run(
+        dag.dag_id,
+        run_id_for(run_type, logical),
+        run_type,
+        iso(dates.logical_date),
+        iso(dates.data_interval_start),
+        iso(dates.data_interval_end),
+        list(dag.tasks),
+        conf=conf,
+        now=now,
+    )
 
 
 def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: float | None = None) -> str:
@@ -109,15 +118,26 @@ def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: 
         store.close()
     run_id = run_id_for("manual", logical.replace(microsecond=0))
     if pk is None:
-        raise MinorchError(f"DAG '{dag.dag_id}' already has a run {run_id}",
-                           hint=f"run it again with `minorch clear {dag.dag_id} {run_id}`, or pass another --date")
+        raise MinorchError(
+            f"DAG '{dag.dag_id}' already has a run {run_id}",
+            hint=f"run it again with `minorch clear {dag.dag_id} {run_id}`, or pass another --date",
+        )
     return run_id
 
 
 # ---------------------------------------------------------------- clear, retry, mark
 
-def select_clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None = None, *,
-                 downstream: bool = False, upstream: bool = False, failed_only: bool = False) -> list[str]:
+
+def select_clear(
+    store: Store,
+    dag: Dag,
+    run: RunRecord,
+    task_ids: Iterable[str] | None = None,
+    *,
+    downstream: bool = False,
+    upstream: bool = False,
+    failed_only: bool = False,
+) -> list[str]:
     """The task ids `clear` with the same arguments would clear (for a confirmation), in DAG order."""
     chosen = set(_known_tasks(store, dag, run, task_ids))
     if downstream:
@@ -129,8 +149,17 @@ def select_clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str]
     return [tid for tid in in_dag_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
 
 
-def clear(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str] | None = None, *, downstream: bool = False,
-          upstream: bool = False, failed_only: bool = False, now: float) -> list[str]:
+def clear(
+    store: Store,
+    dag: Dag,
+    run: RunRecord,
+    task_ids: Iterable[str] | None = None,
+    *,
+    downstream: bool = False,
+    upstream: bool = False,
+    failed_only: bool = False,
+    now: float,
+) -> list[str]:
     """Run tasks again: their instances go back to 'none' (note "cleared") with fresh retries and
     their XCom deleted; the run goes back to 'queued'. `task_ids` None means every task.
     A running task is cleared too; the scheduler then kills its try. Returns the ids cleared."""
@@ -173,11 +202,14 @@ def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, 
     if ti is None or ti.state is new:
         return
     if not can_move(ti.state, new):
-        raise MinorchError(f"task '{task_id}' of run {run.run_id} is {ti.state.value} and cannot be marked {new.value}",
-                           hint="wait until it runs or finishes")
+        raise MinorchError(
+            f"task '{task_id}' of run {run.run_id} is {ti.state.value} and cannot be marked {new.value}",
+            hint="wait until it runs or finishes",
+        )
     with store.write():
-        if not store.set_task_state(run.pk, task_id, new, [ti.state], end_date=now, next_try_at=None,
-                                    note=f"marked {new.value} by user"):
+        if not store.set_task_state(
+            run.pk, task_id, new, [ti.state], end_date=now, next_try_at=None, note=f"marked {new.value} by user"
+        ):
             raise MinorchError(f"task '{task_id}' of run {run.run_id} changed while marking it", hint="try again")
         if new is not TaskState.FAILED:
             below = [t for t in in_dag_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
@@ -201,8 +233,9 @@ def mark_run(store: Store, dag: Dag, run: RunRecord, state: str, now: float) -> 
                 target = TaskState.SKIPPED
             else:
                 target = TaskState.FAILED
-            store.set_task_state(run.pk, tid, target, [ti.state], end_date=now, next_try_at=None,
-                                 note=f"run marked {new.value} by user")
+            store.set_task_state(
+                run.pk, tid, target, [ti.state], end_date=now, next_try_at=None, note=f"run marked {new.value} by user"
+            )
         others = [s for s in RunState if s is not new]
         store.set_run_state(run.pk, new, others, now=now)
 
@@ -218,8 +251,10 @@ def _markable(state: str) -> TaskState:
     except ValueError:
         new = None
     if new not in _MARKABLE:
-        raise ConfigError(f"a task can be marked success, failed or skipped, not {state!r}",
-                          hint=did_you_mean(str(state), [s.value for s in _MARKABLE]))
+        raise ConfigError(
+            f"a task can be marked success, failed or skipped, not {state!r}",
+            hint=did_you_mean(str(state), [s.value for s in _MARKABLE]),
+        )
     return new
 
 
@@ -229,8 +264,10 @@ def _known_tasks(store: Store, dag: Dag, run: RunRecord, task_ids: Iterable[str]
     ids = list(task_ids)
     for tid in ids:
         if tid not in dag.tasks:
-            raise NotFound(f"DAG '{dag.dag_id}' has no task '{tid}'",
-                           hint=did_you_mean(tid, dag.tasks) or "tasks: " + ", ".join(dag.tasks))
+            raise NotFound(
+                f"DAG '{dag.dag_id}' has no task '{tid}'",
+                hint=did_you_mean(tid, dag.tasks) or "tasks: " + ", ".join(dag.tasks),
+            )
     return ids
 
 
@@ -255,15 +292,16 @@ def in_dag_order(dag: Dag, present: Iterable[str]) -> list[str]:
 
 # ---------------------------------------------------------------- backfill
 
+
 @dataclass
 class BackfillPlan:
     """What a backfill did (or, with dry_run, would do). Dates are logical dates, ISO UTC."""
 
     dag_id: str
-    created: list[str] = field(default_factory=list)   # dates that get a new run
-    cleared: list[str] = field(default_factory=list)   # dates whose existing run runs again
-    skipped: list[str] = field(default_factory=list)   # dates left alone: a run exists or is active
-    run_pks: list[int] = field(default_factory=list)   # created and cleared runs (none on a dry run)
+    created: list[str] = field(default_factory=list)  # dates that get a new run
+    cleared: list[str] = field(default_factory=list)  # dates whose existing run runs again
+    skipped: list[str] = field(default_factory=list)  # dates left alone: a run exists or is active
+    run_pks: list[int] = field(default_factory=list)  # created and cleared runs (none on a dry run)
     dry_run: bool = False
 
     @property
@@ -271,8 +309,18 @@ class BackfillPlan:
         return len(self.created) + len(self.cleared)
 
 
-def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *, reprocess: str = "none",
-             dry_run: bool = False, yes: bool = False, now: float) -> BackfillPlan:
+def backfill(
+    settings: Settings,
+    store: Store,
+    dag: Dag,
+    start: str,
+    end: str,
+    *,
+    reprocess: str = "none",
+    dry_run: bool = False,
+    yes: bool = False,
+    now: float,
+) -> BackfillPlan:
     """One run per logical date the schedule yields in [start, end] (dates in the DAG's timezone;
     an end given as a day covers that whole day), run type "backfill", run id "backfill__<iso>".
 
@@ -288,14 +336,18 @@ def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *
         last = _next_midnight(last, dag.timezone) - timedelta(microseconds=1)
     dates = logical_dates_in(dag.schedule, first, last, dag.interval_semantics)
     if not dates:
-        raise ScheduleError(f"schedule '{dag.schedule.expr}' of DAG '{dag.dag_id}' does not fire between {start} "
-                            f"and {end}", hint=f"`minorch next {dag.dag_id}` shows when it fires; widen the range")
+        raise ScheduleError(
+            f"schedule '{dag.schedule.expr}' of DAG '{dag.dag_id}' does not fire between {start} and {end}",
+            hint=f"`minorch next {dag.dag_id}` shows when it fires; widen the range",
+        )
     if len(dates) > MAX_BACKFILL and not yes and not dry_run:
-        raise ConfigError(f"backfill of DAG '{dag.dag_id}' from {start} to {end} would create {len(dates)} runs "
-                          f"(more than {MAX_BACKFILL})", hint="narrow the range, or pass --yes if you mean it")
+        raise ConfigError(
+            f"backfill of DAG '{dag.dag_id}' from {start} to {end} would create {len(dates)} runs "
+            f"(more than {MAX_BACKFILL})",
+            hint="narrow the range, or pass --yes if you mean it",
+        )
     existing: dict[str, RunRecord] = {}
-    for run in store.runs(dag.dag_id, since=iso(dates[0].logical_date), until=iso(dates[-1].logical_date),
-                          limit=None):
+    for run in store.runs(dag.dag_id, since=iso(dates[0].logical_date), until=iso(dates[-1].logical_date), limit=None):
         existing.setdefault(run.logical_date, run)  # newest first: keep the newest per date
     plan = BackfillPlan(dag.dag_id, dry_run=dry_run)
     with nullcontext() if dry_run else store.write():
@@ -307,8 +359,9 @@ def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *
                 if not dry_run:
                     pk = new_run(store, dag, dates_of.logical_date, "backfill", {}, now)
                     plan.run_pks.append(pk)
-            elif run.state.finished and (reprocess == "all" or (reprocess == "failed"
-                                                                  and run.state is RunState.FAILED)):
+            elif run.state.finished and (
+                reprocess == "all" or (reprocess == "failed" and run.state is RunState.FAILED)
+            ):
                 plan.cleared.append(day)
                 if not dry_run:
                     if not (reprocess == "failed" and retry(store, dag, run, now)):
@@ -321,6 +374,7 @@ def backfill(settings: Settings, store: Store, dag: Dag, start: str, end: str, *
 
 # ---------------------------------------------------------------- housekeeping
 
+
 @dataclass
 class PruneResult:
     runs: int
@@ -330,8 +384,9 @@ class PruneResult:
     dry_run: bool = False
 
 
-def prune(settings: Settings, store: Store, older_than_seconds: float, now: float, *,
-          dry_run: bool = False) -> PruneResult:
+def prune(
+    settings: Settings, store: Store, older_than_seconds: float, now: float, *, dry_run: bool = False
+) -> PruneResult:
     """Delete finished runs that ended more than `older_than_seconds` before `now`, with their
     task instances, attempts, XCom and log folders (logs/<dag>/<run>/). Active runs are kept."""
     runs = store.finished_runs_before(now - older_than_seconds)
@@ -372,19 +427,25 @@ def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:
     kind = "integrity_check" if full else "quick_check"
     problems = [f"SQLite {kind}: {line}" for line in store.integrity_problems(full=full)]
     for table, count in sorted(store.orphan_rows().items()):
-        problems.append(f"{count} rows of {table} belong to runs that no longer exist (delete them, or restore "
-                        "the file from a backup)")
+        problems.append(
+            f"{count} rows of {table} belong to runs that no longer exist (delete them, or restore "
+            "the file from a backup)"
+        )
     if scheduler_running(settings):
         return problems
     open_tries = store.open_attempts()
     if open_tries:
-        problems.append(f"{len(open_tries)} tries were left running by a scheduler that stopped (e.g. "
-                        f"{open_tries[0].task_id} of run pk {open_tries[0].run_pk}); the next `minorch up` records "
-                        "them as interrupted and runs them again")
+        problems.append(
+            f"{len(open_tries)} tries were left running by a scheduler that stopped (e.g. "
+            f"{open_tries[0].task_id} of run pk {open_tries[0].run_pk}); the next `minorch up` records "
+            "them as interrupted and runs them again"
+        )
     open_keys = {(a.run_pk, a.task_id) for a in open_tries}
     stuck = [row for row in store.active_task_instances() if (row[0], row[3]) not in open_keys]
     if stuck:
         _pk, dag_id, run_id, task_id, state = stuck[0]
-        problems.append(f"{len(stuck)} task instances are queued or running but no scheduler runs (e.g. "
-                        f"{dag_id} {run_id} {task_id}: {state}); clear them with `minorch clear`")
+        problems.append(
+            f"{len(stuck)} task instances are queued or running but no scheduler runs (e.g. "
+            f"{dag_id} {run_id} {task_id}: {state}); clear them with `minorch clear`"
+        )
     return problems

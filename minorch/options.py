@@ -38,7 +38,7 @@ class TaskOptions:
     on_retry: tuple = ()
     on_success: tuple = ()
     poke_interval: float = 60.0  # sensors: seconds between pokes
-    soft_fail: bool = False      # sensors: a sensor that times out is skipped, not failed
+    soft_fail: bool = False  # sensors: a sensor that times out is skipped, not failed
 
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
@@ -67,7 +67,7 @@ def check_str(name: str, value: Any) -> str:
 
 def check_table(name: str, value: Any) -> dict:
     if not isinstance(value, Mapping):
-        raise DagError(f"{name} must be a table, not {value!r}", hint=f"write e.g. {name} = {{ KEY = \"value\" }}")
+        raise DagError(f"{name} must be a table, not {value!r}", hint=f'write e.g. {name} = {{ KEY = "value" }}')
     return dict(value)
 
 
@@ -78,9 +78,11 @@ def check_notifiers(name: str, value: Any) -> tuple:
             continue
         if isinstance(item, Mapping) and len(set(item) & {"command", "webhook", "mail"}) == 1:
             continue
-        raise DagError(f"{name}: {item!r} is not a notifier",
-                       hint='name one from [notifiers] or write { command = "..." }, { webhook = "https://..." } '
-                            'or { mail = "ops@example.com" }')
+        raise DagError(
+            f"{name}: {item!r} is not a notifier",
+            hint='name one from [notifiers] or write { command = "..." }, { webhook = "https://..." } '
+            'or { mail = "ops@example.com" }',
+        )
     return tuple(items)
 
 
@@ -99,9 +101,11 @@ def _coerce_task_option(name: str, value: Any) -> Any:
         try:
             return TriggerRule(value)
         except ValueError:
-            raise DagError(f"trigger_rule {value!r} is unknown",
-                           hint=did_you_mean(str(value), [r.value for r in TriggerRule])
-                           or "one of " + ", ".join(r.value for r in TriggerRule)) from None
+            raise DagError(
+                f"trigger_rule {value!r} is unknown",
+                hint=did_you_mean(str(value), [r.value for r in TriggerRule])
+                or "one of " + ", ".join(r.value for r in TriggerRule),
+            ) from None
     if name in ("pool", "cwd"):
         return None if value is None else check_str(name, value)
     if name == "shell":
@@ -145,5 +149,7 @@ def merge_layers(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
 
 
 def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
-    return DagError(f"unknown {what} option '{key}'",
-                    hint=did_you_mean(key, allowed) or "see docs/toml-reference.md for the options")
+    return DagError(
+        f"unknown {what} option '{key}'",
+        hint=did_you_mean(key, allowed) or "see docs/toml-reference.md for the options",
+    )

@@ -16,7 +16,7 @@ from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
 from .store import DagRow, RunRecord, TaskInstance, from_iso, iso
 
 MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
-MAX_FIRES_PER_PLAN = 500              # catchup of a long downtime is created in slices
+MAX_FIRES_PER_PLAN = 500  # catchup of a long downtime is created in slices
 
 
 @dataclass
@@ -24,12 +24,13 @@ class Snapshot:
     """What the store says, as far as decisions need it."""
 
     dag_rows: dict[str, DagRow]
-    runs: list[RunRecord]                          # queued and running runs
-    tis: dict[int, dict[str, TaskInstance]]        # run pk -> task id -> instance
+    runs: list[RunRecord]  # queued and running runs
+    tis: dict[int, dict[str, TaskInstance]]  # run pk -> task id -> instance
     mapped: dict[int, dict[str, dict[int, TaskInstance]]] = field(default_factory=dict)  # copies of mapped tasks
 
 
 # ---- actions (the loop applies them in this order: fires, runs, task states, launches)
+
 
 @dataclass(frozen=True)
 class SetFires:
@@ -81,6 +82,7 @@ class Launch:
 @dataclass(frozen=True)
 class Expand:
     """A mapped task may start: make one copy per item of its list."""
+
     run_pk: int
     task_id: str
 
@@ -88,6 +90,7 @@ class Expand:
 @dataclass(frozen=True)
 class FinishMapped:
     """Every copy of a mapped task finished: the task takes `state` and collects their results."""
+
     run_pk: int
     task_id: str
     state: TaskState
@@ -97,6 +100,7 @@ class FinishMapped:
 @dataclass(frozen=True)
 class Poke:
     """Check a sensor's condition in the scheduler itself: no slot, no process."""
+
     run_pk: int
     task_id: str
 
@@ -104,15 +108,22 @@ class Poke:
 @dataclass
 class Plan:
     actions: list = field(default_factory=list)
-    wake_at: datetime | None = None   # when something becomes due with no event (fire, retry, timeout)
+    wake_at: datetime | None = None  # when something becomes due with no event (fire, retry, timeout)
 
     def wake(self, moment: datetime | None) -> None:
         if moment is not None and (self.wake_at is None or moment < self.wake_at):
             self.wake_at = moment
 
 
-def plan(dags: dict[str, Dag], snap: Snapshot, now: datetime, *, parallelism: int, pools: dict[str, int],
-         only_runs: set[int] | None = None) -> Plan:
+def plan(
+    dags: dict[str, Dag],
+    snap: Snapshot,
+    now: datetime,
+    *,
+    parallelism: int,
+    pools: dict[str, int],
+    only_runs: set[int] | None = None,
+) -> Plan:
     """Decide. `only_runs` limits the work to those runs and creates no scheduled runs
     (the foreground `minorch run`); otherwise paused DAGs get neither new runs nor task launches."""
     result = Plan()
@@ -128,8 +139,9 @@ def plan(dags: dict[str, Dag], snap: Snapshot, now: datetime, *, parallelism: in
     ready = []
     for run in runs:
         if run.state is RunState.RUNNING or any(isinstance(a, StartRun) and a.run_pk == run.pk for a in result.actions):
-            ready += _plan_tasks(dags[run.dag_id], run, snap.tis.get(run.pk, {}), snap.mapped.get(run.pk, {}),
-                                 now, result)
+            ready += _plan_tasks(
+                dags[run.dag_id], run, snap.tis.get(run.pk, {}), snap.mapped.get(run.pk, {}), now, result
+            )
     _plan_launches(dags, ready, snap, parallelism, pools, result)
     return result
 
@@ -199,14 +211,21 @@ def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now:
         if dag.dagrun_timeout is not None and run.start_date is not None:
             deadline = datetime.fromtimestamp(run.start_date + dag.dagrun_timeout, timezone.utc)
             if deadline <= now:
-                result.actions.append(FinishRun(run.pk, RunState.FAILED,
-                                                f"run timed out after {dag.dagrun_timeout:g}s (dagrun_timeout)"))
+                result.actions.append(
+                    FinishRun(run.pk, RunState.FAILED, f"run timed out after {dag.dagrun_timeout:g}s (dagrun_timeout)")
+                )
                 continue
             result.wake(deadline)
 
 
-def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], mapped: dict[str, dict[int, TaskInstance]],
-                now: datetime, result: Plan) -> list:
+def _plan_tasks(
+    dag: Dag,
+    run: RunRecord,
+    tis: dict[str, TaskInstance],
+    mapped: dict[str, dict[int, TaskInstance]],
+    now: datetime,
+    result: Plan,
+) -> list:
     """Trigger rules in topological order (so failures cascade in one pass); returns ready
     (run, task id, map index) triples."""
     states = {tid: ti.state for tid, ti in tis.items()}
@@ -228,8 +247,9 @@ def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], mapped: 
             elif verdict is not None:
                 states[tid] = verdict
                 note = "an upstream task failed" if verdict is TaskState.UPSTREAM_FAILED else "skipped by trigger rule"
-                result.actions.append(SetTaskState(run.pk, tid, verdict, TaskState.NONE,
-                                                   f"{note} ({task.opts.trigger_rule.value})"))
+                result.actions.append(
+                    SetTaskState(run.pk, tid, verdict, TaskState.NONE, f"{note} ({task.opts.trigger_rule.value})")
+                )
         elif state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE):
             at = tis[tid].next_try_at
             due = datetime.fromtimestamp(at, timezone.utc) if at is not None else now
@@ -251,8 +271,9 @@ def _plan_tasks(dag: Dag, run: RunRecord, tis: dict[str, TaskInstance], mapped: 
     return ready
 
 
-def _plan_copies(run: RunRecord, tid: str, copies: dict[int, TaskInstance], now: datetime, ready: list,
-                 result: Plan) -> TaskState | None:
+def _plan_copies(
+    run: RunRecord, tid: str, copies: dict[int, TaskInstance], now: datetime, ready: list, result: Plan
+) -> TaskState | None:
     """The copies of a running mapped task: ready ones, and the task's state once all finished."""
     for index in sorted(copies):
         copy = copies[index]
@@ -314,8 +335,8 @@ def _plan_launches(dags, ready, snap: Snapshot, parallelism: int, pools: dict[st
         result.actions.append(Launch(run.pk, tid, index))
 
 
-
 # ---- what a finished try means
+
 
 def retry_delay(opts: TaskOptions, try_number: int, rand: random.Random | None = None) -> float:
     """Seconds before the next try. Exponential: retry_delay x 2^(try-1), at most max_retry_delay
@@ -331,8 +352,9 @@ def retry_delay(opts: TaskOptions, try_number: int, rand: random.Random | None =
     return delay
 
 
-def outcome(opts: TaskOptions, try_number: int, returncode: int | None, end: float,
-            rand: random.Random | None = None) -> tuple[TaskState, float | None]:
+def outcome(
+    opts: TaskOptions, try_number: int, returncode: int | None, end: float, rand: random.Random | None = None
+) -> tuple[TaskState, float | None]:
     """(new state, next_try_at) for a try that ended with `returncode` (None: killed)."""
     if returncode == 0:
         return TaskState.SUCCESS, None
@@ -343,8 +365,9 @@ def outcome(opts: TaskOptions, try_number: int, returncode: int | None, end: flo
     return TaskState.FAILED, None
 
 
-def sensor_outcome(opts: TaskOptions, met: bool, first_poke: float, now: float,
-                   check_at: float | None = None) -> tuple[TaskState, float | None]:
+def sensor_outcome(
+    opts: TaskOptions, met: bool, first_poke: float, now: float, check_at: float | None = None
+) -> tuple[TaskState, float | None]:
     """(state, next_try_at) after a poke: met -> success; waited `timeout` (the whole wait) ->
     failed, or skipped with soft_fail; else up_for_reschedule at the next poke (or `check_at` if sooner)."""
     if met:
@@ -383,8 +406,10 @@ def branch_skips(dag: Dag, task_id: str, value: object) -> tuple[list[str], str 
         return [], f"branch returned {value!r}; return a task id or a list of task ids"
     wrong = [c for c in chosen if c not in direct]
     if wrong:
-        return [], (f"branch chose '{wrong[0]}', which is not directly downstream of '{task_id}' "
-                    f"(choose from: {', '.join(direct) or 'nothing'})")
+        return [], (
+            f"branch chose '{wrong[0]}', which is not directly downstream of '{task_id}' "
+            f"(choose from: {', '.join(direct) or 'nothing'})"
+        )
     # As Airflow does: a task reached through a chosen branch (a join) is not skipped.
     followed = _descendants(downstream, chosen) | set(chosen)
     return [t for t in direct if t not in followed], None

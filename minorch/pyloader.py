@@ -36,39 +36,58 @@ def _error_line(err: BaseException, path: str) -> int | None:
 
 def load_one(path: str, timeout: float) -> dict:
     from .dag import load_dag_file
-    from .spec import dag_to_spec
     from .errors import MinorchError
+    from .spec import dag_to_spec
 
     path = os.path.abspath(path)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         dags = load_dag_file(path)
     except _Hung as err:
-        return {"file": path, "error": f"did not finish loading within {timeout:g}s",
-                "hint": "a DAG file must only define DAGs; move slow work into tasks",
-                "line": _error_line(err, path)}
+        return {
+            "file": path,
+            "error": f"did not finish loading within {timeout:g}s",
+            "hint": "a DAG file must only define DAGs; move slow work into tasks",
+            "line": _error_line(err, path),
+        }
     except MinorchError as err:
         return {"file": path, "error": err.message, "hint": err.hint, "line": err.line or _error_line(err, path)}
     except SystemExit as err:
-        return {"file": path, "error": f"called sys.exit({err.code!r}) while loading", "hint": None,
-                "line": _error_line(err, path)}
+        return {
+            "file": path,
+            "error": f"called sys.exit({err.code!r}) while loading",
+            "hint": None,
+            "line": _error_line(err, path),
+        }
     except BaseException as err:  # noqa: BLE001 - any failure of user code is reported, never fatal
         message = f"{type(err).__name__}: {err}" if not isinstance(err, SyntaxError) else f"SyntaxError: {err.msg}"
-        return {"file": path, "error": message, "hint": "fix the error shown, then run `minorch validate`",
-                "line": _error_line(err, path)}
+        return {
+            "file": path,
+            "error": message,
+            "hint": "fix the error shown, then run `minorch validate`",
+            "line": _error_line(err, path),
+        }
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     specs = {}
     for made in dags:
         if made.dag_id in specs:
-            return {"file": path, "error": f"DAG id '{made.dag_id}' is defined twice in this file",
-                    "hint": "give each DAG a unique id", "line": made.line}
+            return {
+                "file": path,
+                "error": f"DAG id '{made.dag_id}' is defined twice in this file",
+                "hint": "give each DAG a unique id",
+                "line": made.line,
+            }
         specs[made.dag_id] = dag_to_spec(made)
     try:
         json.dumps(specs)
     except (TypeError, ValueError) as err:
-        return {"file": path, "error": f"a DAG or task option is not a plain value: {err}",
-                "hint": "options must be strings, numbers, booleans, lists or dicts", "line": None}
+        return {
+            "file": path,
+            "error": f"a DAG or task option is not a plain value: {err}",
+            "hint": "options must be strings, numbers, booleans, lists or dicts",
+            "line": None,
+        }
     return {"file": path, "dags": specs}
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from .config import Settings, display_path, read_toml, toml_locator
 from .dag import Dag
-from .spec import build_dag
 from .errors import DagError, MinorchError
+from .spec import build_dag
 
 
 @dataclass
@@ -38,9 +38,14 @@ class Registry:
             if self._mtime_of(made.file) < self._mtime_of(first.file):
                 first, made = made, first
                 self.dags[made.dag_id] = first
-            self.errors.append(DagError(
-                f"DAG id '{made.dag_id}' is already defined in {first.file}:{first.line}",
-                hint="rename one of them; DAG ids are unique across all files", file=made.file, line=made.line))
+            self.errors.append(
+                DagError(
+                    f"DAG id '{made.dag_id}' is already defined in {first.file}:{first.line}",
+                    hint="rename one of them; DAG ids are unique across all files",
+                    file=made.file,
+                    line=made.line,
+                )
+            )
             return
         self.dags[made.dag_id] = made
 
@@ -85,8 +90,12 @@ def load(settings: Settings) -> Registry:
     reg = Registry()
     tomls, pys = dag_files(settings)
     reg.files = file_stamps(settings, (tomls, pys))
-    build = dict(defaults=settings.defaults, default_timezone=settings.timezone, pools=settings.pools,
-                 notifiers=settings.notifiers)
+    build = {
+        "defaults": settings.defaults,
+        "default_timezone": settings.timezone,
+        "pools": settings.pools,
+        "notifiers": settings.notifiers,
+    }
     _load_tables(reg, settings.dags, settings.text, display_path(settings.config_file), build)
     for path in tomls:
         try:
@@ -98,9 +107,14 @@ def load(settings: Settings) -> Registry:
         extra = set(data) - {"dags"}
         if extra:
             key = sorted(extra)[0]
-            reg.errors.append(DagError(f"unknown table [{key}] in a DAG file", file=name,
-                                       line=toml_locator(text)((key,)),
-                                       hint="DAG files hold [dags.<id>] tables; settings belong in minorch.toml"))
+            reg.errors.append(
+                DagError(
+                    f"unknown table [{key}] in a DAG file",
+                    file=name,
+                    line=toml_locator(text)((key,)),
+                    hint="DAG files hold [dags.<id>] tables; settings belong in minorch.toml",
+                )
+            )
         _load_tables(reg, data.get("dags", {}), text, name, build)
     for result in _import_python(pys, settings.dag_file_timeout):
         name = display_path(Path(result["file"]))
@@ -148,23 +162,38 @@ def _import_python(paths: list[Path], timeout: float) -> list[dict]:
     while pending:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")]))
-        child = subprocess.Popen([sys.executable, "-m", "minorch.pyloader", str(timeout), *pending],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "minorch.pyloader", str(timeout), *pending],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         sel = selectors.DefaultSelector()
         sel.register(child.stdout, selectors.EVENT_READ)
         buffer = b""
         deadline = time.monotonic() + timeout + margin
         while pending:
             if not sel.select(max(0.0, deadline - time.monotonic())):
-                results.append({"file": pending.pop(0), "error": f"did not finish loading within {timeout:g}s",
-                                "hint": "a DAG file must only define DAGs; move slow work into tasks"})
+                results.append(
+                    {
+                        "file": pending.pop(0),
+                        "error": f"did not finish loading within {timeout:g}s",
+                        "hint": "a DAG file must only define DAGs; move slow work into tasks",
+                    }
+                )
                 child.kill()
                 break
             chunk = os.read(child.stdout.fileno(), 65536)
             if not chunk:
                 child.wait()
-                results.append({"file": pending.pop(0), "error": f"the loader died (exit {child.returncode}) "
-                                "while importing this file", "hint": "look for os._exit or a crash in native code"})
+                results.append(
+                    {
+                        "file": pending.pop(0),
+                        "error": f"the loader died (exit {child.returncode}) while importing this file",
+                        "hint": "look for os._exit or a crash in native code",
+                    }
+                )
                 break
             buffer += chunk
             while b"\n" in buffer:

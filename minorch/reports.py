@@ -30,10 +30,18 @@ def summary_table(result: RunResult) -> str:
         ti = result.tis.get(tid)
         latest = _latest(result, tid)
         duration, code = describe_try(latest)
-        rows.append([tid, ti.state.value if ti else "-", str(len(_tries(result, tid))), duration, code,
-                     latest.log_path if latest else "-"])
+        rows.append(
+            [
+                tid,
+                ti.state.value if ti else "-",
+                str(len(_tries(result, tid))),
+                duration,
+                code,
+                latest.log_path if latest else "-",
+            ]
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     verdict = result.run.state.value.upper() if not result.interrupted else "INTERRUPTED"
     lines.append(f"\n{result.dag.dag_id} {result.run.run_id}: {verdict} in {format_duration(result.duration)}")
@@ -45,15 +53,27 @@ def run_json(result: RunResult) -> dict:
     for tid in result.dag.topological():
         ti = result.tis.get(tid)
         latest = _latest(result, tid)
-        tasks.append({"task_id": tid, "state": ti.state.value if ti else None,
-                      "tries": len(_tries(result, tid)),
-                      "duration": latest.duration if latest else None,
-                      "exit_code": latest.exit_code if latest else None,
-                      "reason": (ti.note if ti and ti.note else (latest.reason if latest else None)),
-                      "log_path": latest.log_path if latest else None})
-    return {"dag_id": result.dag.dag_id, "run_id": result.run.run_id, "logical_date": result.run.logical_date,
-            "state": result.run.state.value, "interrupted": result.interrupted, "exit_code": result.exit_code,
-            "duration": result.duration, "tasks": tasks}
+        tasks.append(
+            {
+                "task_id": tid,
+                "state": ti.state.value if ti else None,
+                "tries": len(_tries(result, tid)),
+                "duration": latest.duration if latest else None,
+                "exit_code": latest.exit_code if latest else None,
+                "reason": (ti.note if ti and ti.note else (latest.reason if latest else None)),
+                "log_path": latest.log_path if latest else None,
+            }
+        )
+    return {
+        "dag_id": result.dag.dag_id,
+        "run_id": result.run.run_id,
+        "logical_date": result.run.logical_date,
+        "state": result.run.state.value,
+        "interrupted": result.interrupted,
+        "exit_code": result.exit_code,
+        "duration": result.duration,
+        "tasks": tasks,
+    }
 
 
 def log_tail(path: str | None, size: int = LOG_TAIL_BYTES) -> str:
@@ -78,8 +98,9 @@ def junit_xml(result: RunResult) -> str:
         latest = _latest(result, tid)
         seconds = latest.duration or 0.0 if latest else 0.0
         total += seconds
-        case = ET.SubElement(suite, "testcase", classname=f"{result.dag.dag_id}.{result.run.run_id}", name=tid,
-                             time=f"{seconds:.3f}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{result.dag.dag_id}.{result.run.run_id}", name=tid, time=f"{seconds:.3f}"
+        )
         state = ti.state if ti else TaskState.NONE
         reason = (ti.note if ti and ti.note else None) or (latest.reason if latest else "") or state.value
         if state in (TaskState.FAILED, TaskState.UPSTREAM_FAILED) or not state.finished:

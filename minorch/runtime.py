@@ -54,17 +54,26 @@ class _Failed(Exception):
     """The task failed. A message is printed as the log's last line; without one, a traceback was printed."""
 
 
-def write_spec(path: str | os.PathLike, *, target: dict, context: dict, result_path: str | os.PathLike,
-               max_result_bytes: int) -> None:
+def write_spec(
+    path: str | os.PathLike, *, target: dict, context: dict, result_path: str | os.PathLike, max_result_bytes: int
+) -> None:
     """Write the spec `main` reads, private to the user (0600).
 
     `context` is what `minorch.templates.build_context` returns: its datetimes travel as
     ISO 8601, ``macros`` stays behind, and ``xcom`` goes under its own key.
     """
-    plain = {key: value.isoformat() if isinstance(value, datetime) else value
-             for key, value in context.items() if key not in ("macros", "xcom")}
-    document = {"target": target, "context": plain, "xcom": context["xcom"],
-                "result_path": os.fspath(result_path), "max_result_bytes": max_result_bytes}
+    plain = {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in context.items()
+        if key not in ("macros", "xcom")
+    }
+    document = {
+        "target": target,
+        "context": plain,
+        "xcom": context["xcom"],
+        "result_path": os.fspath(result_path),
+        "max_result_bytes": max_result_bytes,
+    }
     _write_private(os.fspath(path), json.dumps(document).encode())
 
 
@@ -140,8 +149,10 @@ def _import_ref(ref: str, sys_path: list[str]) -> Callable:
         raise
     except ModuleNotFoundError as e:
         if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
-            raise _Failed(f"cannot import '{module_name}' for task target '{ref}': {e} "
-                          f"(searched the project folder {sys_path} and installed packages)") from None
+            raise _Failed(
+                f"cannot import '{module_name}' for task target '{ref}': {e} "
+                f"(searched the project folder {sys_path} and installed packages)"
+            ) from None
         raise _traceback_failure(e) from None
     except Exception as e:
         raise _traceback_failure(e) from None
@@ -178,14 +189,17 @@ def _arguments(func: Callable, context: dict, given: dict, label: str) -> dict:
         if p.kind in by_name and (p.name in given or p.name in context):
             kwargs[p.name] = given[p.name] if p.name in given else context[p.name]
         elif p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise _Failed(f"{label}: {shown} needs '{p.name}', which is neither a context value "
-                          f"nor given where the task is called; pass it in the DAG file, give it a "
-                          f"default, or use a context name: {', '.join(sorted(context))}")
+            raise _Failed(
+                f"{label}: {shown} needs '{p.name}', which is neither a context value "
+                f"nor given where the task is called; pass it in the DAG file, give it a "
+                f"default, or use a context name: {', '.join(sorted(context))}"
+            )
     unknown = [name for name in given if name not in kwargs]
     if unknown:
         hint = did_you_mean(unknown[0], [p.name for p in parameters])
-        raise _Failed(f"{label} is called with '{unknown[0]}', but {shown} has no such parameter"
-                      + (f" ({hint})" if hint else ""))
+        raise _Failed(
+            f"{label} is called with '{unknown[0]}', but {shown} has no such parameter" + (f" ({hint})" if hint else "")
+        )
     return kwargs
 
 
@@ -228,8 +242,10 @@ def _store(result: object, path: str, limit: int) -> None:
     except (TypeError, ValueError) as e:  # a non-string dict key, a circular reference
         raise _Failed(f"task returned {_a(result)} that cannot be stored as JSON ({e}); {_FIX_RESULT}") from None
     if len(data) > limit:
-        raise _Failed(f"task returned {_size(len(data))}, over the {_size(limit)} limit for results; "
-                      "write it to a file and return the path")
+        raise _Failed(
+            f"task returned {_size(len(data))}, over the {_size(limit)} limit for results; "
+            "write it to a file and return the path"
+        )
     _write_private(path, data)
 
 

@@ -60,16 +60,26 @@ _HOUR = timedelta(hours=1)
 _MICRO = timedelta(microseconds=1)
 
 PRESETS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
 NONE_WORDS = ("", "none", "@none", "manual")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # name, lowest, highest, names (value of names[i] is lowest + i)
-_FIELDS = (("second", 0, 59, ()), ("minute", 0, 59, ()), ("hour", 0, 23, ()),
-           ("day-of-month", 1, 31, ()), ("month", 1, 12, _MONTHS), ("day-of-week", 0, 7, _DAYS))
+_FIELDS = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 7, _DAYS),
+)
 _MAX_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _PART = re.compile(r"(?:(?P<star>\*)|(?P<a>[0-9a-z]+)(?:-(?P<b>[0-9a-z]+))?)(?:/(?P<step>\d+))?")
 _INTERVAL = re.compile(r"every\s+((?:\d+\s*[smhd]\s*)+)")
@@ -92,7 +102,7 @@ class _Cron:
         self.step = _SECOND if len(fields) == 6 else _MINUTE
         if len(fields) == 5:
             fields = ["0", *fields]
-        values = [_parse_field(text, *spec, expr) for text, spec in zip(fields, _FIELDS)]
+        values = [_parse_field(text, *spec, expr) for text, spec in zip(fields, _FIELDS, strict=False)]
         self.texts = fields
         self.seconds, self.minutes, self.hours, doms, self.months, dows = values
         self.doms, self.month_set = frozenset(doms), frozenset(self.months)
@@ -100,8 +110,10 @@ class _Cron:
         self.day_and = fields[3].startswith("*") or fields[5].startswith("*")
         self.wildcard = fields[1].startswith("*") or fields[2].startswith("*")
         if self.day_and and not any(d <= _MAX_DAYS[m - 1] for m in self.months for d in doms):
-            raise ScheduleError(f"schedule '{expr}' never fires: none of its months has "
-                                f"day {fields[3]}", hint="check the day-of-month and month fields")
+            raise ScheduleError(
+                f"schedule '{expr}' never fires: none of its months has day {fields[3]}",
+                hint="check the day-of-month and month fields",
+            )
 
     def day_ok(self, t: datetime) -> bool:
         dom_ok = t.day in self.doms
@@ -113,8 +125,11 @@ class _Cron:
         while t.year < 9999:
             if t.month not in self.month_set:
                 i = bisect_left(self.months, t.month)
-                t = (datetime(t.year, self.months[i], 1) if i < len(self.months)
-                     else datetime(t.year + 1, self.months[0], 1))
+                t = (
+                    datetime(t.year, self.months[i], 1)
+                    if i < len(self.months)
+                    else datetime(t.year + 1, self.months[0], 1)
+                )
                 continue
             midnight = datetime(t.year, t.month, t.day)
             if not self.day_ok(t) or (h := _ceil(self.hours, t.hour)) is None:
@@ -172,8 +187,9 @@ class _Cron:
 class Schedule:
     """When a DAG fires. Build with `parse_schedule`; see the module doc for the rules."""
 
-    def __init__(self, expr: str, timezone: str, kind: str, *, cron: _Cron | None = None,
-                 every: timedelta | None = None) -> None:
+    def __init__(
+        self, expr: str, timezone: str, kind: str, *, cron: _Cron | None = None, every: timedelta | None = None
+    ) -> None:
         self.expr, self.timezone, self.kind = expr, timezone, kind
         self._tz = ZoneInfo(timezone)
         self._cron, self._every = cron, every
@@ -182,8 +198,11 @@ class Schedule:
         return f"Schedule({self.expr!r}, timezone={self.timezone!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Schedule)
-                and (self.kind, self.expr, self.timezone) == (other.kind, other.expr, other.timezone))
+        return isinstance(other, Schedule) and (self.kind, self.expr, self.timezone) == (
+            other.kind,
+            other.expr,
+            other.timezone,
+        )
 
     def __hash__(self) -> int:
         return hash((self.kind, self.expr, self.timezone))
@@ -304,9 +323,11 @@ def parse_schedule(expr: str | None, timezone: str = "UTC") -> Schedule:
         return Schedule(text, timezone, "interval", every=_parse_interval(text))
     if word.startswith("@"):
         if word not in PRESETS:
-            raise ScheduleError(f"unknown schedule preset '{text}'",
-                                hint=did_you_mean(word, [*PRESETS, "@reboot", "@none"])
-                                or f"use one of {', '.join(PRESETS)}, @reboot or @none")
+            raise ScheduleError(
+                f"unknown schedule preset '{text}'",
+                hint=did_you_mean(word, [*PRESETS, "@reboot", "@none"])
+                or f"use one of {', '.join(PRESETS)}, @reboot or @none",
+            )
         return Schedule(text, timezone, "cron", cron=_Cron(PRESETS[word].split(), text))
     fields = word.split()
     if len(fields) not in (5, 6):
@@ -314,7 +335,8 @@ def parse_schedule(expr: str | None, timezone: str = "UTC") -> Schedule:
         raise ScheduleError(
             f"schedule '{text}' has {len(fields)} field(s); cron needs 5 (minute hour "
             "day-of-month month day-of-week) or 6 (seconds first)",
-            hint=hint or "e.g. '30 2 * * *' fires at 02:30 daily; 'every 10m' and '@daily' work too")
+            hint=hint or "e.g. '30 2 * * *' fires at 02:30 daily; 'every 10m' and '@daily' work too",
+        )
     return Schedule(text, timezone, "cron", cron=_Cron(fields, text))
 
 
@@ -332,8 +354,9 @@ def run_dates(schedule: Schedule, fire: datetime, interval_semantics: bool = Fal
     return RunDates(start if interval_semantics else fire, start, fire)
 
 
-def logical_dates_in(schedule: Schedule, start: datetime, end: datetime,
-                     interval_semantics: bool = False) -> list[RunDates]:
+def logical_dates_in(
+    schedule: Schedule, start: datetime, end: datetime, interval_semantics: bool = False
+) -> list[RunDates]:
     """For a backfill: one RunDates per logical date in [start, end], in order.
 
     Interval semantics: the logical dates are the fires in [start, end] and each
@@ -341,22 +364,26 @@ def logical_dates_in(schedule: Schedule, start: datetime, end: datetime,
     """
     start, end = _as_utc(start), _as_utc(end)
     if schedule.kind in ("none", "reboot"):
-        raise ScheduleError(f"schedule '{schedule.expr}' has no logical dates to backfill",
-                            hint="give the DAG a cron or interval schedule, or trigger runs by hand")
+        raise ScheduleError(
+            f"schedule '{schedule.expr}' has no logical dates to backfill",
+            hint="give the DAG a cron or interval schedule, or trigger runs by hand",
+        )
     if start > end:
-        raise ScheduleError(f"backfill range starts ({start:%Y-%m-%d %H:%M}) after it ends "
-                            f"({end:%Y-%m-%d %H:%M})", hint="swap the start and end dates")
+        raise ScheduleError(
+            f"backfill range starts ({start:%Y-%m-%d %H:%M}) after it ends ({end:%Y-%m-%d %H:%M})",
+            hint="swap the start and end dates",
+        )
     fires = list(schedule.fires(start, end))
     if interval_semantics:
         ends = [*fires[1:], schedule.next_fire(fires[-1])] if fires else []
-        return [RunDates(f, f, e) for f, e in zip(fires, ends)]
+        return [RunDates(f, f, e) for f, e in zip(fires, ends, strict=False)]
     starts = [schedule.prev_fire(fires[0]) or fires[0], *fires[:-1]] if fires else []
-    return [RunDates(f, s, f) for s, f in zip(starts, fires)]
+    return [RunDates(f, s, f) for s, f in zip(starts, fires, strict=False)]
 
 
-def _parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ...],
-                 expr: str) -> list[int]:
+def _parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ...], expr: str) -> list[int]:
     """The sorted values one cron field selects, as cronie reads them."""
+
     def fail(problem: str, hint: str | None = None) -> ScheduleError:
         return ScheduleError(f"schedule '{expr}': {name} field: {problem}", hint=hint)
 
@@ -369,15 +396,16 @@ def _parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ..
             return number
         if token in names:
             return low + names.index(token)
-        raise fail(f"'{token}' is not a number" + (" or a name" if names else ""),
-                   did_you_mean(token, names) if names else None)
+        raise fail(
+            f"'{token}' is not a number" + (" or a name" if names else ""),
+            did_you_mean(token, names) if names else None,
+        )
 
     selected: set[int] = set()
     for part in text.split(","):
         match = _PART.fullmatch(part)
         if match is None:
-            raise fail(f"cannot read '{part}'",
-                       "write numbers, ranges a-b, steps */n or a-b/n, and lists a,b")
+            raise fail(f"cannot read '{part}'", "write numbers, ranges a-b, steps */n or a-b/n, and lists a,b")
         step = int(match["step"] or 1)
         if step == 0:
             raise fail(f"step 0 in '{part}'", "a step must be 1 or more")
@@ -415,9 +443,10 @@ def _check_timezone(name: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         known = available_timezones()
         same = [zone for zone in known if zone.lower() == str(name).lower()]
-        hint = (f"did you mean '{same[0]}'?" if same else did_you_mean(str(name), known))
-        raise ScheduleError(f"unknown timezone '{name}'",
-                            hint=hint or "use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+        hint = f"did you mean '{same[0]}'?" if same else did_you_mean(str(name), known)
+        raise ScheduleError(
+            f"unknown timezone '{name}'", hint=hint or "use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        ) from None
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -8,6 +8,7 @@ or TUI, and DAG file mtimes for hot reload — taken at most every `POLL_INTERVA
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,41 +20,43 @@ from datetime import datetime
 from pathlib import Path
 
 from . import planner as P
+from . import sensors, sla
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .dag import Dag, Task
 from .errors import MinorchError
-from .executor import Exit, Launch, LocalExecutor
-from .proctree import find_leftover, kill_tree
+from .executors.local import Exit, Launch, LocalExecutor
+from .executors.proctree import find_leftover, kill_tree
 from .notify import Notifier
 from .options import TaskOptions
 from .registry import Registry, file_stamps, load
+from .runtime import write_spec
 from .schedule import run_dates
 from .states import RunState, TaskState
 from .store import Attempt, RunRecord, Store, from_iso, iso
-from . import sensors, sla
-from .runtime import write_spec
 from .templates import build_context, render
 
 log = logging.getLogger("minorch.scheduler")
 
-POLL_INTERVAL = 0.5    # seconds between looks at the store's data_version
+POLL_INTERVAL = 0.5  # seconds between looks at the store's data_version
 RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
 MAX_RESULT_BYTES = 64 * 1024
 LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 # Shell tasks run as `sh -c STATUS_WRAPPER` with the command in $MINORCH_COMMAND: the EXIT trap
 # records the exit status in a file, so a scheduler restarted after a crash knows how a try that
 # ended while it was down came out (and never reruns one that succeeded).
-STATUS_WRAPPER = ('__minorch_status=$MINORCH_STATUS_FILE __minorch_command=$MINORCH_COMMAND; '
-                  'unset MINORCH_STATUS_FILE MINORCH_COMMAND; '
-                  'trap \'printf "%s" "$?" > "$__minorch_status"\' EXIT; eval "$__minorch_command"')
+STATUS_WRAPPER = (
+    "__minorch_status=$MINORCH_STATUS_FILE __minorch_command=$MINORCH_COMMAND; "
+    "unset MINORCH_STATUS_FILE MINORCH_COMMAND; "
+    'trap \'printf "%s" "$?" > "$__minorch_status"\' EXIT; eval "$__minorch_command"'
+)
 
 
 @dataclass(frozen=True)
 class Event:
     """A state change worth telling a person about (printed by `minorch run`, logged by `up`)."""
 
-    kind: str            # "run" or "task"
+    kind: str  # "run" or "task"
     dag_id: str
     run_id: str
     task_id: str | None
@@ -77,9 +80,16 @@ class _Inflight:
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, store: Store, *, registry: Registry | None = None,
-                 executor: LocalExecutor | None = None, clock: SystemClock | None = None,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        registry: Registry | None = None,
+        executor: LocalExecutor | None = None,
+        clock: SystemClock | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or SystemClock()
@@ -109,8 +119,14 @@ class Scheduler:
         self._has_slas = any(t.opts.sla is not None for d in self.dags.values() for t in d.tasks.values())
         now = self.clock.now().timestamp()
         for dag in self.dags.values():
-            self.store.sync_dag(dag.dag_id, file=dag.file, schedule=dag.schedule.expr if dag.schedule else None,
-                                description=dag.description, paused_default=dag.paused, now=now)
+            self.store.sync_dag(
+                dag.dag_id,
+                file=dag.file,
+                schedule=dag.schedule.expr if dag.schedule else None,
+                description=dag.description,
+                paused_default=dag.paused,
+                now=now,
+            )
         self.store.set_load_errors((e.file, e.line, str(e)) for e in self.registry.errors)
 
     def reload_if_changed(self) -> bool:
@@ -131,8 +147,12 @@ class Scheduler:
             self.store.set_dag_error(dag_id, error)
         for err in fresh.errors:
             log.error("%s", err)
-        log.info("reloaded DAG files: %d DAGs, %d load error%s", len(self.dags), len(fresh.errors),
-                 "" if len(fresh.errors) == 1 else "s")
+        log.info(
+            "reloaded DAG files: %d DAGs, %d load error%s",
+            len(self.dags),
+            len(fresh.errors),
+            "" if len(fresh.errors) == 1 else "s",
+        )
         self._dirty = True
         return True
 
@@ -158,8 +178,11 @@ class Scheduler:
         now = self.clock.now().timestamp()
         for attempt in self.store.open_attempts():
             count += 1
-            alive = (attempt.pid and attempt.create_time is not None
-                     and find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id) is not None)
+            alive = (
+                attempt.pid
+                and attempt.create_time is not None
+                and find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id) is not None
+            )
             if alive:
                 kill_tree(attempt.pid, self.settings.grace)
             status = self._attempt_file(attempt.attempt_id, "status")
@@ -168,23 +191,57 @@ class Scheduler:
             run = self.store.run(attempt.run_pk)
             if code is not None and ti is not None and run is not None:
                 result = self._attempt_file(attempt.attempt_id, "result.json")
-                flight = _Inflight(attempt.run_pk, run.dag_id, run.run_id, attempt.task_id, attempt.try_number,
-                                   attempt.try_number - ti.try_base, result, None, attempt.start_date or now,
-                                   attempt.map_index)
-                self._record_exit(flight, Exit(attempt.attempt_id, attempt.pid or 0, code, None,
-                                               now - (attempt.start_date or now), False, False, None, None,
-                                               f"exited with code {code} while no scheduler was running"))
+                flight = _Inflight(
+                    attempt.run_pk,
+                    run.dag_id,
+                    run.run_id,
+                    attempt.task_id,
+                    attempt.try_number,
+                    attempt.try_number - ti.try_base,
+                    result,
+                    None,
+                    attempt.start_date or now,
+                    attempt.map_index,
+                )
+                self._record_exit(
+                    flight,
+                    Exit(
+                        attempt.attempt_id,
+                        attempt.pid or 0,
+                        code,
+                        None,
+                        now - (attempt.start_date or now),
+                        False,
+                        False,
+                        None,
+                        None,
+                        f"exited with code {code} while no scheduler was running",
+                    ),
+                )
                 continue
             with self.store.write():
-                self.store.finish_attempt(attempt.attempt_id, end_date=now, duration=None, exit_code=None,
-                                          signal=None, timed_out=False, outcome="interrupted", counted=False,
-                                          reason="interrupted: the scheduler stopped while this try ran; "
-                                                 "it is tried again and not counted against retries")
+                self.store.finish_attempt(
+                    attempt.attempt_id,
+                    end_date=now,
+                    duration=None,
+                    exit_code=None,
+                    signal=None,
+                    timed_out=False,
+                    outcome="interrupted",
+                    counted=False,
+                    reason="interrupted: the scheduler stopped while this try ran; "
+                    "it is tried again and not counted against retries",
+                )
                 if ti is not None:
-                    self.store.set_task_state(attempt.run_pk, attempt.task_id, TaskState.NONE,
-                                              [TaskState.RUNNING, TaskState.QUEUED], map_index=attempt.map_index,
-                                              try_number=max(ti.try_base, ti.try_number - 1),
-                                              note="interrupted by a scheduler restart")
+                    self.store.set_task_state(
+                        attempt.run_pk,
+                        attempt.task_id,
+                        TaskState.NONE,
+                        [TaskState.RUNNING, TaskState.QUEUED],
+                        map_index=attempt.map_index,
+                        try_number=max(ti.try_base, ti.try_number - 1),
+                        note="interrupted by a scheduler restart",
+                    )
             status.unlink(missing_ok=True)
         return count + self._recover_orphan_states()
 
@@ -198,8 +255,9 @@ class Scheduler:
             for tid, ti in tis.items():
                 if not ti.state.active or (dag is not None and tid in dag.tasks and dag.tasks[tid].map_over):
                     continue  # a running mapped task stands for its copies, which have the attempts
-                tries = [a for a in self.store.attempts(run_pk, tid)
-                         if a.try_number == ti.try_number and a.map_index == -1]
+                tries = [
+                    a for a in self.store.attempts(run_pk, tid) if a.try_number == ti.try_number and a.map_index == -1
+                ]
                 latest = tries[-1] if tries else None
                 if latest is not None and latest.end_date is None:
                     continue  # an open attempt: handled by recover()
@@ -208,12 +266,24 @@ class Scheduler:
                 if latest is not None and latest.outcome != "interrupted" and task is not None:
                     code = None if latest.timed_out else latest.exit_code
                     state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, latest.end_date)
-                    self.store.set_task_state(run_pk, tid, state, [ti.state], end_date=latest.end_date,
-                                              next_try_at=next_try_at, note=latest.reason)
+                    self.store.set_task_state(
+                        run_pk,
+                        tid,
+                        state,
+                        [ti.state],
+                        end_date=latest.end_date,
+                        next_try_at=next_try_at,
+                        note=latest.reason,
+                    )
                 else:
-                    self.store.set_task_state(run_pk, tid, TaskState.NONE, [ti.state],
-                                              try_number=max(ti.try_base, ti.try_number - 1),
-                                              note="no record of its last try: tried again")
+                    self.store.set_task_state(
+                        run_pk,
+                        tid,
+                        TaskState.NONE,
+                        [ti.state],
+                        try_number=max(ti.try_base, ti.try_number - 1),
+                        note="no record of its last try: tried again",
+                    )
         return count
 
     # ------------------------------------------------------------ one step
@@ -224,13 +294,21 @@ class Scheduler:
         runs = self.store.active_runs()
         pks = [r.pk for r in runs]
         snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(pks), self.store.mapped_instances(pks))
-        decided = P.plan(self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools,
-                         only_runs=only_runs)
+        decided = P.plan(
+            self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
+        )
         self._check_slas(snap, now, decided)
         busy = self._cancel_changed(snap)
-        decided.actions = [a for a in decided.actions if not (
-            isinstance(a, P.Launch) and ((a.run_pk, a.task_id, a.map_index) in busy or self.stopping)
-            or isinstance(a, P.CreateRun) and self.stopping)]
+        decided.actions = [
+            a
+            for a in decided.actions
+            if not (
+                isinstance(a, P.Launch)
+                and ((a.run_pk, a.task_id, a.map_index) in busy or self.stopping)
+                or isinstance(a, P.CreateRun)
+                and self.stopping
+            )
+        ]
         by_pk = {r.pk: r for r in runs}
         for action in decided.actions:
             self._apply(action, by_pk, snap, now)
@@ -267,8 +345,11 @@ class Scheduler:
     def _apply(self, action, by_pk: dict[int, RunRecord], snap: P.Snapshot, now: datetime) -> None:
         stamp = now.timestamp()
         if isinstance(action, P.SetFires):
-            self.store.set_fires(action.dag_id, next_fire=iso(action.next_fire) if action.next_fire else None,
-                                 last_fire=iso(action.last_fire) if action.last_fire else None)
+            self.store.set_fires(
+                action.dag_id,
+                next_fire=iso(action.next_fire) if action.next_fire else None,
+                last_fire=iso(action.last_fire) if action.last_fire else None,
+            )
         elif isinstance(action, P.CreateRun):
             dag = self.dags[action.dag_id]
             self.create_run(dag, action.fire, "scheduled", now=now)
@@ -281,24 +362,30 @@ class Scheduler:
         elif isinstance(action, P.AddTasks):
             self.store.add_task_instances(action.run_pk, action.task_ids)
         elif isinstance(action, P.SetTaskState):
-            if self.store.set_task_state(action.run_pk, action.task_id, action.state, [action.expect],
-                                         end_date=stamp, note=action.note):
+            if self.store.set_task_state(
+                action.run_pk, action.task_id, action.state, [action.expect], end_date=stamp, note=action.note
+            ):
                 self._emit("task", by_pk[action.run_pk], action.task_id, action.state.value, action.note)
         elif isinstance(action, P.FinishRun):
             self._finish_run(by_pk[action.run_pk], action, snap, stamp)
         elif isinstance(action, P.Launch):
             run = by_pk[action.run_pk]
-            ti = (snap.tis[run.pk].get(action.task_id) if action.map_index < 0
-                  else snap.mapped[run.pk][action.task_id][action.map_index])
+            ti = (
+                snap.tis[run.pk].get(action.task_id)
+                if action.map_index < 0
+                else snap.mapped[run.pk][action.task_id][action.map_index]
+            )
             self.launch(run, self.dags[run.dag_id].tasks[action.task_id], ti, now, action.map_index)
         elif isinstance(action, P.Expand):
             self.expand(by_pk[action.run_pk], self.dags[by_pk[action.run_pk].dag_id].tasks[action.task_id], now)
         elif isinstance(action, P.FinishMapped):
             with self.store.write():
-                self.store.put_xcom(action.run_pk, action.task_id,
-                                    json.dumps(self.store.mapped_results(action.run_pk, action.task_id)))
-                moved = self.store.set_task_state(action.run_pk, action.task_id, action.state, [TaskState.RUNNING],
-                                                  end_date=stamp, note=action.note)
+                self.store.put_xcom(
+                    action.run_pk, action.task_id, json.dumps(self.store.mapped_results(action.run_pk, action.task_id))
+                )
+                moved = self.store.set_task_state(
+                    action.run_pk, action.task_id, action.state, [TaskState.RUNNING], end_date=stamp, note=action.note
+                )
             if moved:
                 self._dirty = True
                 self._emit("task", by_pk[action.run_pk], action.task_id, action.state.value, action.note)
@@ -306,8 +393,16 @@ class Scheduler:
             run = by_pk[action.run_pk]
             self.poke(run, self.dags[run.dag_id].tasks[action.task_id], snap.tis[run.pk].get(action.task_id), now)
 
-    def create_run(self, dag: Dag, moment: datetime, run_type: str, *, now: datetime, conf: dict | None = None,
-                   logical: bool = False) -> tuple[int, bool]:
+    def create_run(
+        self,
+        dag: Dag,
+        moment: datetime,
+        run_type: str,
+        *,
+        now: datetime,
+        conf: dict | None = None,
+        logical: bool = False,
+    ) -> tuple[int, bool]:
         """A queued run for a fire (or, with `logical=True`, for that logical date).
         Returns (run pk, created); an existing run with the same id is returned as is."""
         manual = dag.schedule is None or dag.schedule.kind in ("none", "reboot")
@@ -316,9 +411,17 @@ class Scheduler:
         else:
             dates = run_dates(dag.schedule, moment, dag.interval_semantics)
         run_id = P.run_id_for(run_type, dates.logical_date)
-        pk = self.store.create_run(dag.dag_id, run_id, run_type, iso(dates.logical_date),
-                                   iso(dates.data_interval_start), iso(dates.data_interval_end), list(dag.tasks),
-                                   conf=conf, now=now.timestamp())
+        pk = self.store.create_run(
+            dag.dag_id,
+            run_id,
+            run_type,
+            iso(dates.logical_date),
+            iso(dates.data_interval_start),
+            iso(dates.data_interval_end),
+            list(dag.tasks),
+            conf=conf,
+            now=now.timestamp(),
+        )
         if pk is None:
             return self.store.run_by_id(dag.dag_id, run_id).pk, False
         self._dirty = True
@@ -332,8 +435,9 @@ class Scheduler:
                     self.executor.cancel(flight_id, action.reason)
             for tid, ti in snap.tis.get(run.pk, {}).items():
                 if not ti.state.finished and not ti.state.active:
-                    self.store.set_task_state(run.pk, tid, TaskState.FAILED, [ti.state], end_date=stamp,
-                                              note=action.reason)
+                    self.store.set_task_state(
+                        run.pk, tid, TaskState.FAILED, [ti.state], end_date=stamp, note=action.reason
+                    )
         if self.store.set_run_state(run.pk, action.state, [RunState.RUNNING], now=stamp):
             self._dirty = True  # a max_active_runs slot is free: a queued run may start now
             self._emit("run", run, None, action.state.value, action.reason)
@@ -354,8 +458,12 @@ class Scheduler:
             except (MinorchError, IndexError):
                 context[task.map_as] = None  # the list changed under a cleared upstream: the copy sees None
             context["map_index"] = map_index
-        env = {**os.environ, **task.opts.env, **_marker_env(dag, task, run, try_number, context),
-               "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status"))}
+        env = {
+            **os.environ,
+            **task.opts.env,
+            **_marker_env(dag, task, run, try_number, context),
+            "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status")),
+        }
         result_path = spec_path = None
         command = None
         source = task.command if task.sensor is None else task.sensor.get("command")
@@ -368,27 +476,80 @@ class Scheduler:
                 spec_path, result_path = self._python_spec(dag, task, attempt_id, context, xcom)
                 argv = [sys.executable, "-m", "minorch.runtime", str(spec_path)]
         except MinorchError as err:
-            argv = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1] + '\\n'); sys.exit(1)",
-                    f"minorch: {err}"]
+            argv = [
+                sys.executable,
+                "-c",
+                "import sys; sys.stderr.write(sys.argv[1] + '\\n'); sys.exit(1)",
+                f"minorch: {err}",
+            ]
         waiting_since = stamp  # a command sensor's wait started at its first poke; each poke is one short try
         if task.flavor == "sensor" and ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date:
             waiting_since = ti.start_date
         timeout = task.opts.poke_interval if task.flavor == "sensor" else task.opts.timeout
-        launch = Launch(attempt_id=attempt_id, argv=argv, env=env, cwd=str(self.settings.root / (task.opts.cwd or "")),
-                        log_path=log_path, timeout=timeout, grace=task.opts.grace, log_cap=self.settings.log_cap)
+        launch = Launch(
+            attempt_id=attempt_id,
+            argv=argv,
+            env=env,
+            cwd=str(self.settings.root / (task.opts.cwd or "")),
+            log_path=log_path,
+            timeout=timeout,
+            grace=task.opts.grace,
+            log_cap=self.settings.log_cap,
+        )
         # One transaction: a crash can never leave a task 'running' without its attempt row.
         with self.store.write():
-            if not self.store.set_task_state(run.pk, task.task_id, TaskState.RUNNING, LAUNCHABLE, map_index=map_index,
-                                             try_number=try_number, start_date=waiting_since, end_date=None, duration=None,
-                                             next_try_at=None, note=None):
+            if not self.store.set_task_state(
+                run.pk,
+                task.task_id,
+                TaskState.RUNNING,
+                LAUNCHABLE,
+                map_index=map_index,
+                try_number=try_number,
+                start_date=waiting_since,
+                end_date=None,
+                duration=None,
+                next_try_at=None,
+                note=None,
+            ):
                 return  # someone (clear, mark) changed it since the snapshot
             started = self.executor.start(launch)
-            self.store.start_attempt(Attempt(attempt_id, run.pk, task.task_id, map_index, try_number, started.pid or None,
-                                             started.create_time or None, stamp, None, None, None, None, False, True,
-                                             None, None, str(log_path), None, None, command))
+            self.store.start_attempt(
+                Attempt(
+                    attempt_id,
+                    run.pk,
+                    task.task_id,
+                    map_index,
+                    try_number,
+                    started.pid or None,
+                    started.create_time or None,
+                    stamp,
+                    None,
+                    None,
+                    None,
+                    None,
+                    False,
+                    True,
+                    None,
+                    None,
+                    str(log_path),
+                    None,
+                    None,
+                    command,
+                )
+            )
         counted = try_number - (ti.try_base if ti else 0)
-        self.inflight[attempt_id] = _Inflight(run.pk, dag.dag_id, run.run_id, task.task_id, try_number, counted,
-                                              result_path, spec_path, waiting_since, map_index)
+        self.inflight[attempt_id] = _Inflight(
+            run.pk,
+            dag.dag_id,
+            run.run_id,
+            task.task_id,
+            try_number,
+            counted,
+            result_path,
+            spec_path,
+            waiting_since,
+            map_index,
+        )
         label = task.task_id if map_index < 0 else f"{task.task_id}[{map_index}]"
         self._emit("task", run, label, "running", f"try {try_number} started", try_number)
 
@@ -400,12 +561,16 @@ class Scheduler:
         else:
             items = self.store.xcoms(run.pk, [task.map_over]).get(task.map_over)
             if not isinstance(items, list):
-                raise MinorchError(f"cannot map over the result of '{task.map_over}': it returned "
-                                   f"{type(items).__name__ if items is not None else 'nothing'}, not a list")
+                raise MinorchError(
+                    f"cannot map over the result of '{task.map_over}': it returned "
+                    f"{type(items).__name__ if items is not None else 'nothing'}, not a list"
+                )
         if len(items) > self.settings.max_map_length:
-            raise MinorchError(f"'{task.task_id}' would map over {len(items)} items, more than max_map_length "
-                               f"({self.settings.max_map_length})",
-                               hint="raise [minorch] max_map_length, or split the list upstream")
+            raise MinorchError(
+                f"'{task.task_id}' would map over {len(items)} items, more than max_map_length "
+                f"({self.settings.max_map_length})",
+                hint="raise [minorch] max_map_length, or split the list upstream",
+            )
         return items
 
     def expand(self, run: RunRecord, task: Task, now: datetime) -> None:
@@ -414,17 +579,25 @@ class Scheduler:
         try:
             items = self.map_items(run, task)
         except MinorchError as err:
-            if self.store.set_task_state(run.pk, task.task_id, TaskState.FAILED, [TaskState.NONE], end_date=stamp,
-                                         note=str(err)):
+            if self.store.set_task_state(
+                run.pk, task.task_id, TaskState.FAILED, [TaskState.NONE], end_date=stamp, note=str(err)
+            ):
                 self._emit("task", run, task.task_id, "failed", str(err))
             self._dirty = True
             return
         if not items:
-            if self.store.set_task_state(run.pk, task.task_id, TaskState.SKIPPED, [TaskState.NONE], end_date=stamp,
-                                         note="mapped over an empty list"):
+            if self.store.set_task_state(
+                run.pk,
+                task.task_id,
+                TaskState.SKIPPED,
+                [TaskState.NONE],
+                end_date=stamp,
+                note="mapped over an empty list",
+            ):
                 self._emit("task", run, task.task_id, "skipped", "mapped over an empty list")
-        elif self.store.expand_task(run.pk, task.task_id, len(items), now=stamp,
-                                    note=f"mapped over {len(items)} items"):
+        elif self.store.expand_task(
+            run.pk, task.task_id, len(items), now=stamp, note=f"mapped over {len(items)} items"
+        ):
             self._emit("task", run, task.task_id, "running", f"mapped over {len(items)} items")
         self._dirty = True
 
@@ -438,14 +611,23 @@ class Scheduler:
         except MinorchError as err:
             state, next_try_at, note = TaskState.FAILED, None, f"sensor cannot check its condition: {err}"
         else:
-            state, next_try_at = P.sensor_outcome(task.opts, result.met, first, stamp,
-                                                  result.check_at.timestamp() if result.check_at else None)
+            state, next_try_at = P.sensor_outcome(
+                task.opts, result.met, first, stamp, result.check_at.timestamp() if result.check_at else None
+            )
             note = result.detail if state is not TaskState.FAILED else f"sensor timed out: {result.detail}"
             if state is TaskState.SKIPPED:
                 note = f"sensor timed out (soft_fail): {result.detail}"
         previous = ti.state if ti is not None else TaskState.NONE
-        if self.store.set_task_state(run.pk, task.task_id, state, [previous], start_date=first, next_try_at=next_try_at,
-                                     end_date=None if state is TaskState.UP_FOR_RESCHEDULE else stamp, note=note):
+        if self.store.set_task_state(
+            run.pk,
+            task.task_id,
+            state,
+            [previous],
+            start_date=first,
+            next_try_at=next_try_at,
+            end_date=None if state is TaskState.UP_FOR_RESCHEDULE else stamp,
+            note=note,
+        ):
             if state is not previous:
                 self._emit("task", run, task.task_id, state.value, note)
             self._dirty = True  # the next plan sees the new state (and when to poke again)
@@ -466,12 +648,20 @@ class Scheduler:
         prev_ = next_ = None
         if schedule is not None and schedule.kind in ("cron", "interval"):
             prev_, next_ = schedule.prev_fire(logical), schedule.next_fire(logical)
-        return build_context(dag_id=dag.dag_id, task_id=task.task_id, run_id=run.run_id, logical_date=logical,
-                             data_interval_start=from_iso(run.data_interval_start or run.logical_date),
-                             data_interval_end=from_iso(run.data_interval_end or run.logical_date),
-                             prev_logical_date=prev_, next_logical_date=next_,
-                             params={**task.opts.params, **run.conf}, try_number=try_number,
-                             timezone=dag.timezone, xcom=xcom)
+        return build_context(
+            dag_id=dag.dag_id,
+            task_id=task.task_id,
+            run_id=run.run_id,
+            logical_date=logical,
+            data_interval_start=from_iso(run.data_interval_start or run.logical_date),
+            data_interval_end=from_iso(run.data_interval_end or run.logical_date),
+            prev_logical_date=prev_,
+            next_logical_date=next_,
+            params={**task.opts.params, **run.conf},
+            try_number=try_number,
+            timezone=dag.timezone,
+            xcom=xcom,
+        )
 
     def _python_spec(self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict) -> tuple[Path, Path]:
         if task.python is not None:
@@ -479,8 +669,13 @@ class Scheduler:
         else:
             target = {"kind": "dagfile", "path": dag.source_path, "dag_id": dag.dag_id, "task_id": task.task_id}
         spec_path, result_path = self._attempt_file(attempt_id, "json"), self._attempt_file(attempt_id, "result.json")
-        write_spec(spec_path, target=target, context={**context, "xcom": xcom}, result_path=result_path,
-                   max_result_bytes=MAX_RESULT_BYTES)
+        write_spec(
+            spec_path,
+            target=target,
+            context={**context, "xcom": xcom},
+            result_path=result_path,
+            max_result_bytes=MAX_RESULT_BYTES,
+        )
         return spec_path, result_path
 
     def handle_exits(self, exits: list[Exit]) -> None:
@@ -503,9 +698,11 @@ class Scheduler:
         skips: list[str] = []
         if task is not None and task.flavor == "sensor":
             state, next_try_at = P.sensor_outcome(opts, returncode == 0 and not done.timed_out, flight.started, end)
-            note = {TaskState.UP_FOR_RESCHEDULE: f"not yet ({reason}); next poke in {opts.poke_interval:g}s",
-                    TaskState.FAILED: f"sensor timed out; last poke {reason}",
-                    TaskState.SKIPPED: f"sensor timed out (soft_fail); last poke {reason}"}.get(state)
+            note = {
+                TaskState.UP_FOR_RESCHEDULE: f"not yet ({reason}); next poke in {opts.poke_interval:g}s",
+                TaskState.FAILED: f"sensor timed out; last poke {reason}",
+                TaskState.SKIPPED: f"sensor timed out (soft_fail); last poke {reason}",
+            }.get(state)
         else:
             state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
             if state is TaskState.UP_FOR_RETRY:
@@ -519,16 +716,41 @@ class Scheduler:
         with self.store.write():
             if result is not None:
                 self.store.put_xcom(flight.run_pk, flight.task_id, result, map_index=flight.map_index)
-            skips = [skipped for skipped in skips if self.store.set_task_state(
-                flight.run_pk, skipped, TaskState.SKIPPED, [TaskState.NONE], end_date=end,
-                note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'")]
-            self.store.finish_attempt(done.attempt_id, end_date=end, duration=done.duration, exit_code=returncode,
-                                      signal=done.signal, timed_out=done.timed_out,
-                                      outcome="failed" if state is TaskState.UP_FOR_RETRY else state.value,
-                                      reason=reason, peak_rss=done.peak_rss, cpu_time=done.cpu_time)
-            moved = self.store.set_task_state(flight.run_pk, flight.task_id, state, [TaskState.RUNNING],
-                                              map_index=flight.map_index, end_date=end, duration=done.duration,
-                                              next_try_at=next_try_at, note=note)
+            skips = [
+                skipped
+                for skipped in skips
+                if self.store.set_task_state(
+                    flight.run_pk,
+                    skipped,
+                    TaskState.SKIPPED,
+                    [TaskState.NONE],
+                    end_date=end,
+                    note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'",
+                )
+            ]
+            self.store.finish_attempt(
+                done.attempt_id,
+                end_date=end,
+                duration=done.duration,
+                exit_code=returncode,
+                signal=done.signal,
+                timed_out=done.timed_out,
+                outcome="failed" if state is TaskState.UP_FOR_RETRY else state.value,
+                reason=reason,
+                peak_rss=done.peak_rss,
+                cpu_time=done.cpu_time,
+            )
+            moved = self.store.set_task_state(
+                flight.run_pk,
+                flight.task_id,
+                state,
+                [TaskState.RUNNING],
+                map_index=flight.map_index,
+                end_date=end,
+                duration=done.duration,
+                next_try_at=next_try_at,
+                note=note,
+            )
         for suffix in ("json", "result.json", "status"):
             self._attempt_file(done.attempt_id, suffix).unlink(missing_ok=True)
         run = self.store.run(flight.run_pk)
@@ -571,10 +793,8 @@ class Scheduler:
             if self._dirty:  # the step itself changed something (a new run to start): look again now
                 timeout = 0.0
             self.executor.wait(timeout)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_r, 512)
-            except BlockingIOError:
-                pass
             exits = self.executor.poll()
             if exits:
                 self.handle_exits(exits)
@@ -591,10 +811,8 @@ class Scheduler:
 
     def wakeup(self) -> None:
         """Make the loop look at the world now (signal- and thread-safe)."""
-        try:
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: the loop wakes anyway
             os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass  # the pipe is full: the loop wakes anyway
 
     def close(self) -> None:
         self.executor.remove_wakeup_fd(self._wake_r)
@@ -609,14 +827,16 @@ class Scheduler:
 
     # ------------------------------------------------------------ events
 
-    def _emit(self, kind: str, run: RunRecord, task_id: str | None, state: str, message: str,
-              try_number: int = 0) -> None:
+    def _emit(
+        self, kind: str, run: RunRecord, task_id: str | None, state: str, message: str, try_number: int = 0
+    ) -> None:
         self.on_event(Event(kind, run.dag_id, run.run_id, task_id, state, message, try_number))
 
 
 def _dates_for_logical(dag: Dag, logical: datetime):
     """RunDates for a run asked for by logical date (trigger --date, backfill)."""
     from .schedule import RunDates
+
     schedule = dag.schedule
     if dag.interval_semantics:
         end = schedule.next_fire(logical)
@@ -634,6 +854,11 @@ def _read_status(path: Path) -> int | None:
 
 
 def _marker_env(dag: Dag, task: Task, run: RunRecord, try_number: int, context: dict) -> dict[str, str]:
-    return {"MINORCH_DAG_ID": dag.dag_id, "MINORCH_RUN_ID": run.run_id, "MINORCH_TASK_ID": task.task_id,
-            "MINORCH_TRY_NUMBER": str(try_number), "MINORCH_DS": context["ds"],
-            "MINORCH_LOGICAL_DATE": context["ts"]}
+    return {
+        "MINORCH_DAG_ID": dag.dag_id,
+        "MINORCH_RUN_ID": run.run_id,
+        "MINORCH_TASK_ID": task.task_id,
+        "MINORCH_TRY_NUMBER": str(try_number),
+        "MINORCH_DS": context["ds"],
+        "MINORCH_LOGICAL_DATE": context["ts"],
+    }

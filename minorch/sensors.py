@@ -29,7 +29,7 @@ from .templates import render
 @dataclass(frozen=True)
 class Poke:
     met: bool
-    detail: str                       # what was checked, for the task's note
+    detail: str  # what was checked, for the task's note
     check_at: datetime | None = None  # the earliest instant worth poking again (e.g. `until`)
 
 
@@ -45,8 +45,7 @@ def poke(task: Task, context: dict, *, root: Path, now: datetime, store: Store, 
             return Poke(True, f"found {len(found)} file(s) matching {pattern}")
         return Poke(False, f"waiting for a file matching {pattern}")
     if "until" in waits:
-        moment = parse_date(render(waits["until"], context, shell=False), name="until",
-                            tz=context["timezone"])
+        moment = parse_date(render(waits["until"], context, shell=False), name="until", tz=context["timezone"])
         if now >= moment:
             return Poke(True, f"reached {moment.isoformat()}")
         return Poke(False, f"waiting until {moment.isoformat()}", check_at=moment)

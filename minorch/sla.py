@@ -32,10 +32,10 @@ class SlaMiss:
     run_pk: int
     run_id: str
     task_id: str
-    sla: float                      # seconds
-    deadline: datetime              # aware UTC: run start + sla
-    state: str                      # the task's state when checked
-    finished_at: datetime | None    # when it finished (late), None if it has not
+    sla: float  # seconds
+    deadline: datetime  # aware UTC: run start + sla
+    state: str  # the task's state when checked
+    finished_at: datetime | None  # when it finished (late), None if it has not
 
     @property
     def late(self) -> float:
@@ -51,8 +51,13 @@ class SlaCheck:
     wake_at: datetime | None = None  # earliest deadline still ahead of an unfinished task
 
 
-def check(dags: Mapping[str, Dag], runs: Iterable[RunRecord], tis: Mapping[int, Mapping[str, TaskInstance]],
-          now: datetime, notified: Collection[tuple[int, str]] = ()) -> SlaCheck:
+def check(
+    dags: Mapping[str, Dag],
+    runs: Iterable[RunRecord],
+    tis: Mapping[int, Mapping[str, TaskInstance]],
+    now: datetime,
+    notified: Collection[tuple[int, str]] = (),
+) -> SlaCheck:
     """Misses of tasks with an `sla` in `runs` (usually the active ones), except the
     (run_pk, task_id) pairs in `notified`, in run then topological order; and when to check again."""
     result = SlaCheck()
@@ -70,13 +75,24 @@ def check(dags: Mapping[str, Dag], runs: Iterable[RunRecord], tis: Mapping[int, 
             if state is not None and state.finished:
                 end = _utc(ti.end_date) if ti.end_date is not None else None
                 if end is not None and end > deadline:
-                    result.misses.append(SlaMiss(dag.dag_id, run.pk, run.run_id, task_id, sla, deadline,
-                                                 state.value, end))
+                    result.misses.append(
+                        SlaMiss(dag.dag_id, run.pk, run.run_id, task_id, sla, deadline, state.value, end)
+                    )
             elif run.state.finished:
                 continue
             elif now >= deadline:
-                result.misses.append(SlaMiss(dag.dag_id, run.pk, run.run_id, task_id, sla, deadline,
-                                             state.value if state is not None else "none", None))
+                result.misses.append(
+                    SlaMiss(
+                        dag.dag_id,
+                        run.pk,
+                        run.run_id,
+                        task_id,
+                        sla,
+                        deadline,
+                        state.value if state is not None else "none",
+                        None,
+                    )
+                )
             elif result.wake_at is None or deadline < result.wake_at:
                 result.wake_at = deadline
     return result

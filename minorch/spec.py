@@ -21,15 +21,52 @@ from typing import Any
 from .dag import Dag, Task
 from .durations import parse_date, parse_duration
 from .errors import DagError, MinorchError, did_you_mean
-from .options import (TASK_OPTIONS, check_bool, check_int, check_notifiers, check_str, coerce_layer, merge_layers,
-                      unknown_key)
+from .options import (
+    TASK_OPTIONS,
+    check_bool,
+    check_int,
+    check_notifiers,
+    check_str,
+    coerce_layer,
+    merge_layers,
+    unknown_key,
+)
 from .states import TriggerRule
 
-TASK_KEYS = TASK_OPTIONS | {"command", "python", "after", "description", "source_line", "sensor", "branch",
-                            "short_circuit", "map_over", "map_as"}
-DAG_KEYS = frozenset({"schedule", "timezone", "start_date", "end_date", "catchup", "max_active_runs",
-                      "max_active_tasks", "dagrun_timeout", "description", "tags", "interval_semantics",
-                      "paused", "on_sla_miss", "source_line", "tasks"}) | TASK_OPTIONS
+TASK_KEYS = TASK_OPTIONS | {
+    "command",
+    "python",
+    "after",
+    "description",
+    "source_line",
+    "sensor",
+    "branch",
+    "short_circuit",
+    "map_over",
+    "map_as",
+}
+DAG_KEYS = (
+    frozenset(
+        {
+            "schedule",
+            "timezone",
+            "start_date",
+            "end_date",
+            "catchup",
+            "max_active_runs",
+            "max_active_tasks",
+            "dagrun_timeout",
+            "description",
+            "tags",
+            "interval_semantics",
+            "paused",
+            "on_sla_miss",
+            "source_line",
+            "tasks",
+        }
+    )
+    | TASK_OPTIONS
+)
 
 
 def _plain(value: Any) -> Any:
@@ -78,8 +115,9 @@ _SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 *
 
 def _check_id(what: str, value: Any) -> str:
     if not isinstance(value, str) or not value.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise DagError(f"{what} {value!r} may hold only letters, digits, '_', '-' and '.'",
-                       hint="rename it, e.g. 'load_orders'")
+        raise DagError(
+            f"{what} {value!r} may hold only letters, digits, '_', '-' and '.'", hint="rename it, e.g. 'load_orders'"
+        )
     return value
 
 
@@ -91,9 +129,17 @@ def _check_names(name: str, value: Any) -> list[str]:
     return list(items)
 
 
-def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate: Locator | None = None,
-              defaults: Mapping[str, Any] | None = None, default_timezone: str = "UTC",
-              pools: Iterable[str] | None = None, notifiers: Iterable[str] | None = None) -> Dag:
+def build_dag(
+    dag_id: str,
+    spec: Mapping[str, Any],
+    *,
+    file: str | None,
+    locate: Locator | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    default_timezone: str = "UTC",
+    pools: Iterable[str] | None = None,
+    notifiers: Iterable[str] | None = None,
+) -> Dag:
     """Check a spec and build the `Dag`. Raises DagError with file:line and a hint.
 
     `locate` maps a TOML key path to its line; Python specs carry `_line` instead. `pools` and
@@ -148,10 +194,10 @@ def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate:
 
     tasks = spec.get("tasks")
     if not isinstance(tasks, Mapping) or not tasks:
-        raise DagError(f"DAG '{dag_id}' has no tasks",
-                       hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command").at(file, made.line)
-    names = {"pools": None if pools is None else set(pools),
-             "notifiers": None if notifiers is None else set(notifiers)}
+        raise DagError(
+            f"DAG '{dag_id}' has no tasks", hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command"
+        ).at(file, made.line)
+    names = {"pools": None if pools is None else set(pools), "notifiers": None if notifiers is None else set(notifiers)}
     for tid, entry in tasks.items():
         made.add(_build_task(tid, entry, file, line_of, (default_layer, dag_layer), names))
     _check_graph(made, line_of)
@@ -160,13 +206,16 @@ def build_dag(dag_id: str, spec: Mapping[str, Any], *, file: str | None, locate:
 
 def _check_catchup(value: Any) -> bool | str:
     if not isinstance(value, bool) and value != "latest":
-        raise DagError(f'catchup must be true, false or "latest", not {value!r}',
-                       hint="true creates every missed run, false none, \"latest\" only the most recent")
+        raise DagError(
+            f'catchup must be true, false or "latest", not {value!r}',
+            hint='true creates every missed run, false none, "latest" only the most recent',
+        )
     return value
 
 
-def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., int | None],
-                layers: tuple[dict, dict], names: dict) -> Task:
+def _build_task(
+    tid: str, entry: Any, file: str | None, line_of: Callable[..., int | None], layers: tuple[dict, dict], names: dict
+) -> Task:
     where = (entry.get("_line") if isinstance(entry, Mapping) else None) or line_of("tasks", tid)
 
     def fail(err: MinorchError, key: str | None = None) -> MinorchError:
@@ -181,19 +230,26 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
     for key in entry:
         if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
             raise fail(unknown_key(key, TASK_KEYS, "task"), key)
-    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + \
-        (["_callable"] if entry.get("_callable") else [])
+    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + (
+        ["_callable"] if entry.get("_callable") else []
+    )
     if len(kinds) != 1:
-        raise fail(DagError(f"task '{tid}' needs exactly one of command, python or sensor",
-                            hint='write command = "..." for a shell task or python = "module:function"'))
+        raise fail(
+            DagError(
+                f"task '{tid}' needs exactly one of command, python or sensor",
+                hint='write command = "..." for a shell task or python = "module:function"',
+            )
+        )
     flavor = _check_flavor(tid, entry, fail)
     map_over, map_as = _check_mapping(tid, entry, fail)
     for key in ("command", "python", "description"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise fail(DagError(f"{key} must be a string, not {entry[key]!r}", hint=f'write {key} = "..."'), key)
     if entry.get("python") is not None and ":" not in entry["python"]:
-        raise fail(DagError(f"python = {entry['python']!r} is not a reference", hint='write "package.module:function"'),
-                   "python")
+        raise fail(
+            DagError(f"python = {entry['python']!r} is not a reference", hint='write "package.module:function"'),
+            "python",
+        )
     try:
         after = _check_names("after", entry.get("after", []))
     except MinorchError as err:
@@ -203,19 +259,42 @@ def _build_task(tid: str, entry: Any, file: str | None, line_of: Callable[..., i
     opts = merge_layers((*layers, coerce_layer(entry, fail)))
     pools, notifiers = names["pools"], names["notifiers"]
     if opts.pool is not None and pools is not None and opts.pool not in pools:
-        raise fail(DagError(f"task '{tid}' uses pool '{opts.pool}', which is not defined",
-                            hint=did_you_mean(opts.pool, pools)
-                            or f"add it under [minorch.pools] in minorch.toml, e.g. {opts.pool} = 2"), "pool")
+        raise fail(
+            DagError(
+                f"task '{tid}' uses pool '{opts.pool}', which is not defined",
+                hint=did_you_mean(opts.pool, pools)
+                or f"add it under [minorch.pools] in minorch.toml, e.g. {opts.pool} = 2",
+            ),
+            "pool",
+        )
     for key in ("on_failure", "on_retry", "on_success"):
         for name in getattr(opts, key):
             if isinstance(name, str) and notifiers is not None and name not in notifiers:
-                raise fail(DagError(f"task '{tid}' uses notifier '{name}', which is not defined",
-                                    hint=did_you_mean(name, notifiers) or f"add a [notifiers.{name}] table "
-                                    'to minorch.toml with command = "...", webhook = "..." or mail = "..."'), key)
-    return Task(task_id=tid, command=entry.get("command"), python=entry.get("python"), upstream=after,
-                given=dict(entry), xcom_args=dict(entry.get("_xcom_args", {})), description=entry.get("description"),
-                file=file, line=where, opts=opts, flavor=flavor,
-                sensor=dict(entry["sensor"]) if flavor == "sensor" else None, map_over=map_over, map_as=map_as)
+                raise fail(
+                    DagError(
+                        f"task '{tid}' uses notifier '{name}', which is not defined",
+                        hint=did_you_mean(name, notifiers)
+                        or f"add a [notifiers.{name}] table "
+                        'to minorch.toml with command = "...", webhook = "..." or mail = "..."',
+                    ),
+                    key,
+                )
+    return Task(
+        task_id=tid,
+        command=entry.get("command"),
+        python=entry.get("python"),
+        upstream=after,
+        given=dict(entry),
+        xcom_args=dict(entry.get("_xcom_args", {})),
+        description=entry.get("description"),
+        file=file,
+        line=where,
+        opts=opts,
+        flavor=flavor,
+        sensor=dict(entry["sensor"]) if flavor == "sensor" else None,
+        map_over=map_over,
+        map_as=map_as,
+    )
 
 
 def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str | None, str]:
@@ -225,12 +304,18 @@ def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str
         raise fail(DagError(f"map_as must be a name like item or table, not {name!r}"), "map_as")
     if over is None:
         if "map_as" in entry:
-            raise fail(DagError("map_as needs map_over", hint='add map_over = ["a", "b"] or map_over = "task_id"'),
-                       "map_as")
+            raise fail(
+                DagError("map_as needs map_over", hint='add map_over = ["a", "b"] or map_over = "task_id"'), "map_as"
+            )
         return None, name
     if not isinstance(over, (str, list)) or over == "":
-        raise fail(DagError(f"map_over must be a list or a task id, not {over!r}",
-                            hint='write map_over = ["orders", "customers"] or map_over = "list_tables"'), "map_over")
+        raise fail(
+            DagError(
+                f"map_over must be a list or a task id, not {over!r}",
+                hint='write map_over = ["orders", "customers"] or map_over = "list_tables"',
+            ),
+            "map_over",
+        )
     if entry.get("sensor") is not None or entry.get("branch") or entry.get("short_circuit"):
         raise fail(DagError(f"task '{tid}' cannot be mapped: sensors and branches run once"), "map_over")
     return over, name
@@ -240,7 +325,7 @@ SENSOR_KINDS = ("file", "until", "dag", "command")
 
 
 def _check_flavor(tid: str, entry: Mapping[str, Any], fail) -> str | None:
-    """"branch", "short_circuit" (Python tasks only), "sensor" (with a valid `sensor` table) or None."""
+    """ "branch", "short_circuit" (Python tasks only), "sensor" (with a valid `sensor` table) or None."""
     for key in ("branch", "short_circuit"):
         if key in entry and not isinstance(entry[key], bool):
             raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
@@ -248,20 +333,30 @@ def _check_flavor(tid: str, entry: Mapping[str, Any], fail) -> str | None:
     if len(flags) > 1:
         raise fail(DagError(f"task '{tid}' cannot be both a branch and a short-circuit"), "branch")
     if flags and entry.get("python") is None and not entry.get("_callable"):
-        raise fail(DagError(f"{flags[0]} works on Python tasks: its return value decides",
-                            hint='write python = "module:function" (or use @task.branch in a Python DAG file)'),
-                   flags[0])
+        raise fail(
+            DagError(
+                f"{flags[0]} works on Python tasks: its return value decides",
+                hint='write python = "module:function" (or use @task.branch in a Python DAG file)',
+            ),
+            flags[0],
+        )
     if entry.get("sensor") is None:
         return flags[0] if flags else None
     waits = entry["sensor"]
-    hint = ('write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
-            '{ dag = "other", task = "load" } or { command = "test -f ready" }')
+    hint = (
+        'write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
+        '{ dag = "other", task = "load" } or { command = "test -f ready" }'
+    )
     if not isinstance(waits, Mapping):
         raise fail(DagError(f"sensor must be a table, not {waits!r}", hint=hint), "sensor")
     unknown = [k for k in waits if k not in SENSOR_KINDS + ("task",)]
     if unknown:
-        raise fail(DagError(f"unknown sensor key '{unknown[0]}'",
-                            hint=did_you_mean(unknown[0], SENSOR_KINDS + ("task",)) or hint), "sensor")
+        raise fail(
+            DagError(
+                f"unknown sensor key '{unknown[0]}'", hint=did_you_mean(unknown[0], SENSOR_KINDS + ("task",)) or hint
+            ),
+            "sensor",
+        )
     kinds = [k for k in SENSOR_KINDS if k in waits]
     if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]):
         raise fail(DagError(f"sensor '{tid}' must wait for exactly one thing", hint=hint), "sensor")
@@ -272,23 +367,34 @@ def _check_flavor(tid: str, entry: Mapping[str, Any], fail) -> str | None:
 
 def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
     """Unknown upstreams, self-dependencies and cycles (with their path), at the `after` line when known."""
+
     def line(tid: str) -> int | None:
         return line_of("tasks", tid, "after") or made.tasks[tid].line
 
     for item in made.tasks.values():
         for up in item.upstream:
             if up == item.task_id:
-                raise DagError(f"task '{up}' depends on itself", hint="remove it from its own `after` list",
-                               file=made.file, line=line(up))
+                raise DagError(
+                    f"task '{up}' depends on itself",
+                    hint="remove it from its own `after` list",
+                    file=made.file,
+                    line=line(up),
+                )
             if up not in made.tasks:
-                raise DagError(f"task '{item.task_id}' depends on '{up}', which does not exist",
-                               hint=did_you_mean(up, made.tasks) or "check the `after` list",
-                               file=made.file, line=line(item.task_id))
+                raise DagError(
+                    f"task '{item.task_id}' depends on '{up}', which does not exist",
+                    hint=did_you_mean(up, made.tasks) or "check the `after` list",
+                    file=made.file,
+                    line=line(item.task_id),
+                )
     cycle = _find_cycle(made)
     if cycle:
-        raise DagError("tasks depend on each other in a cycle: " + " -> ".join(cycle),
-                       hint=f"remove '{cycle[-2]}' from the `after` list of '{cycle[-1]}', or another link",
-                       file=made.file, line=line(cycle[-1]))
+        raise DagError(
+            "tasks depend on each other in a cycle: " + " -> ".join(cycle),
+            hint=f"remove '{cycle[-2]}' from the `after` list of '{cycle[-1]}', or another link",
+            file=made.file,
+            line=line(cycle[-1]),
+        )
 
 
 def _find_cycle(made: Dag) -> list[str] | None:
@@ -308,7 +414,7 @@ def _find_cycle(made: Dag) -> list[str] | None:
                 state[path.pop()] = 2
                 todo.pop()
             elif state.get(up) == 1:
-                loop = path[path.index(up):] + [up]  # each item depends on the next
+                loop = path[path.index(up) :] + [up]  # each item depends on the next
                 return loop[::-1]
             elif up not in state:
                 state[up] = 1

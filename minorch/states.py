@@ -57,16 +57,35 @@ FAILED_LIKE = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 TASK_MOVES: dict[TaskState, frozenset[TaskState]] = {
     # The scheduler starts a try in one step (NONE/UP_FOR_* -> RUNNING); QUEUED is for a
     # launch that waits on an executor slot.
-    TaskState.NONE: frozenset({TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING, TaskState.UPSTREAM_FAILED,
-                               TaskState.SKIPPED, TaskState.SUCCESS, TaskState.FAILED}),
+    TaskState.NONE: frozenset(
+        {
+            TaskState.SCHEDULED,
+            TaskState.QUEUED,
+            TaskState.RUNNING,
+            TaskState.UPSTREAM_FAILED,
+            TaskState.SKIPPED,
+            TaskState.SUCCESS,
+            TaskState.FAILED,
+        }
+    ),
     TaskState.SCHEDULED: frozenset({TaskState.QUEUED, TaskState.NONE, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED}),
     TaskState.QUEUED: frozenset({TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.UP_FOR_RETRY}),
-    TaskState.RUNNING: frozenset({TaskState.SUCCESS, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.SKIPPED,
-                                  TaskState.UP_FOR_RESCHEDULE, TaskState.NONE}),
-    TaskState.UP_FOR_RETRY: frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.SUCCESS,
-                                       TaskState.SKIPPED}),
-    TaskState.UP_FOR_RESCHEDULE: frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.SKIPPED,
-                                            TaskState.SUCCESS}),
+    TaskState.RUNNING: frozenset(
+        {
+            TaskState.SUCCESS,
+            TaskState.FAILED,
+            TaskState.UP_FOR_RETRY,
+            TaskState.SKIPPED,
+            TaskState.UP_FOR_RESCHEDULE,
+            TaskState.NONE,
+        }
+    ),
+    TaskState.UP_FOR_RETRY: frozenset(
+        {TaskState.QUEUED, TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.SUCCESS, TaskState.SKIPPED}
+    ),
+    TaskState.UP_FOR_RESCHEDULE: frozenset(
+        {TaskState.QUEUED, TaskState.RUNNING, TaskState.NONE, TaskState.FAILED, TaskState.SKIPPED, TaskState.SUCCESS}
+    ),
     TaskState.SUCCESS: frozenset({TaskState.NONE, TaskState.FAILED, TaskState.SKIPPED}),
     TaskState.FAILED: frozenset({TaskState.NONE, TaskState.SUCCESS, TaskState.SKIPPED}),
     TaskState.UPSTREAM_FAILED: frozenset({TaskState.NONE, TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED}),

@@ -29,7 +29,9 @@ from .states import RunState, TaskState
 SCHEMA_VERSION = 2
 
 MIGRATIONS: list[tuple[str, str]] = [
-    ("initial", """
+    (
+        "initial",
+        """
     CREATE TABLE dags (
         dag_id      TEXT PRIMARY KEY,
         paused      INTEGER NOT NULL DEFAULT 0,
@@ -109,8 +111,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         value     TEXT NOT NULL,
         PRIMARY KEY (run_pk, task_id, map_index)
     ) WITHOUT ROWID;
-    """),
-    ("sla_misses", """
+    """,
+    ),
+    (
+        "sla_misses",
+        """
     CREATE TABLE sla_misses (
         run_pk     INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
         task_id    TEXT NOT NULL,
@@ -118,14 +123,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         noticed_at REAL NOT NULL,
         PRIMARY KEY (run_pk, task_id)
     ) WITHOUT ROWID;
-    """),
+    """,
+    ),
 ]
 
 
 def unusable(path: Path, err: sqlite3.DatabaseError) -> StoreError:
     """The one-line error for a state file SQLite cannot use (corrupt, not a database, ...)."""
-    return StoreError(f"{path} cannot be used as a state file: {err}",
-                      hint="move it away (minorch starts a new one) or restore it from a backup")
+    return StoreError(
+        f"{path} cannot be used as a state file: {err}",
+        hint="move it away (minorch starts a new one) or restore it from a backup",
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -209,8 +217,20 @@ class Attempt:
 
 
 def _run(row) -> RunRecord:
-    return RunRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], RunState(row[7]), json.loads(row[8]),
-                     row[9], row[10], row[11])
+    return RunRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        RunState(row[7]),
+        json.loads(row[8]),
+        row[9],
+        row[10],
+        row[11],
+    )
 
 
 _TASK_STATES = {s.value: s for s in TaskState}  # a dict lookup is ~10x cheaper than TaskState(value)
@@ -220,12 +240,16 @@ def _ti(row) -> TaskInstance:
     return TaskInstance(row[0], row[1], row[2], _TASK_STATES[row[3]], *row[4:])
 
 
-_RUN_COLS = ("id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, "
-             "queued_at, start_date, end_date")
+_RUN_COLS = (
+    "id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, "
+    "queued_at, start_date, end_date"
+)
 _TI_COLS = "run_pk, task_id, map_index, state, try_number, try_base, next_try_at, start_date, end_date, duration, note"
-_ATTEMPT_COLS = ("attempt_id, run_pk, task_id, map_index, try_number, pid, create_time, start_date, end_date, "
-                 "duration, exit_code, signal, timed_out, counted, outcome, reason, log_path, peak_rss, cpu_time, "
-                 "command")
+_ATTEMPT_COLS = (
+    "attempt_id, run_pk, task_id, map_index, try_number, pid, create_time, start_date, end_date, "
+    "duration, exit_code, signal, timed_out, counted, outcome, reason, log_path, peak_rss, cpu_time, "
+    "command"
+)
 
 
 def _placeholders(items: Iterable) -> str:
@@ -264,11 +288,14 @@ class Store:
     def _migrate(self, readonly: bool) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} was written by a newer minorch (schema {version}, this one knows "
-                             f"{SCHEMA_VERSION})", hint="upgrade minorch, or point state_dir at another folder")
+            raise StoreError(
+                f"{self.path} was written by a newer minorch (schema {version}, this one knows {SCHEMA_VERSION})",
+                hint="upgrade minorch, or point state_dir at another folder",
+            )
         if version == 0 and readonly:
-            raise StoreError(f"{self.path}: no state yet (the file is empty)",
-                             hint="run `minorch up` or `minorch run DAG` first")
+            raise StoreError(
+                f"{self.path}: no state yet (the file is empty)", hint="run `minorch up` or `minorch run DAG` first"
+            )
         if version == SCHEMA_VERSION:
             return
         with self.write():
@@ -299,22 +326,33 @@ class Store:
 
     # ------------------------------------------------------------ DAGs
 
-    def sync_dag(self, dag_id: str, *, file: str | None, schedule: str | None, description: str | None,
-                 paused_default: bool, now: float) -> None:
+    def sync_dag(
+        self,
+        dag_id: str,
+        *,
+        file: str | None,
+        schedule: str | None,
+        description: str | None,
+        paused_default: bool,
+        now: float,
+    ) -> None:
         with self.write() as db:
-            db.execute("INSERT INTO dags (dag_id, paused, file, schedule, description, seen_at, error) "
-                       "VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (dag_id) DO UPDATE SET file = excluded.file, "
-                       "schedule = excluded.schedule, description = excluded.description, "
-                       "seen_at = excluded.seen_at, error = NULL",
-                       (dag_id, int(paused_default), file, schedule, description, now))
+            db.execute(
+                "INSERT INTO dags (dag_id, paused, file, schedule, description, seen_at, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (dag_id) DO UPDATE SET file = excluded.file, "
+                "schedule = excluded.schedule, description = excluded.description, "
+                "seen_at = excluded.seen_at, error = NULL",
+                (dag_id, int(paused_default), file, schedule, description, now),
+            )
 
     def set_dag_error(self, dag_id: str, error: str | None) -> None:
         with self.write() as db:
             db.execute("UPDATE dags SET error = ? WHERE dag_id = ?", (error, dag_id))
 
     def dag_rows(self) -> dict[str, DagRow]:
-        rows = self.db.execute("SELECT dag_id, paused, file, schedule, description, next_fire, last_fire, error "
-                               "FROM dags ORDER BY dag_id")
+        rows = self.db.execute(
+            "SELECT dag_id, paused, file, schedule, description, next_fire, last_fire, error FROM dags ORDER BY dag_id"
+        )
         return {r[0]: DagRow(r[0], bool(r[1]), *r[2:]) for r in rows}
 
     def set_paused(self, dag_id: str, paused: bool) -> bool:
@@ -323,63 +361,90 @@ class Store:
 
     def set_fires(self, dag_id: str, *, next_fire: str | None, last_fire: str | None) -> None:
         with self.write() as db:
-            db.execute("UPDATE dags SET next_fire = ?, last_fire = COALESCE(?, last_fire) WHERE dag_id = ?",
-                       (next_fire, last_fire, dag_id))
+            db.execute(
+                "UPDATE dags SET next_fire = ?, last_fire = COALESCE(?, last_fire) WHERE dag_id = ?",
+                (next_fire, last_fire, dag_id),
+            )
 
     def set_load_errors(self, errors: Iterable[tuple[str | None, int | None, str]]) -> None:
         """Replace the list of DAG files that failed to load: (file, line, one-line message)."""
         with self.write() as db:
             db.execute("DELETE FROM load_errors")
-            db.executemany("INSERT INTO load_errors (file, line, message) VALUES (?, ?, ?)",
-                           [(f or "", line, msg) for f, line, msg in errors])
+            db.executemany(
+                "INSERT INTO load_errors (file, line, message) VALUES (?, ?, ?)",
+                [(f or "", line, msg) for f, line, msg in errors],
+            )
 
     def load_errors(self) -> list[tuple[str, int | None, str]]:
         return list(self.db.execute("SELECT file, line, message FROM load_errors ORDER BY file, line"))
 
     # ------------------------------------------------------------ runs
 
-    def create_run(self, dag_id: str, run_id: str, run_type: str, logical_date: str, interval_start: str | None,
-                   interval_end: str | None, task_ids: Iterable[str], *, conf: dict | None = None,
-                   now: float) -> int | None:
+    def create_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        run_type: str,
+        logical_date: str,
+        interval_start: str | None,
+        interval_end: str | None,
+        task_ids: Iterable[str],
+        *,
+        conf: dict | None = None,
+        now: float,
+    ) -> int | None:
         """Insert a queued run and its task instances; None if that run id already exists."""
         with self.write() as db:
-            cur = db.execute("INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
-                             "data_interval_start, data_interval_end, state, conf, queued_at) "
-                             "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                             (dag_id, run_id, run_type, logical_date, interval_start, interval_end,
-                              json.dumps(conf or {}), now))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO dag_runs (dag_id, run_id, run_type, logical_date, "
+                "data_interval_start, data_interval_end, state, conf, queued_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (dag_id, run_id, run_type, logical_date, interval_start, interval_end, json.dumps(conf or {}), now),
+            )
             if cur.rowcount == 0:
                 return None
             pk = cur.lastrowid
-            db.executemany("INSERT INTO task_instances (run_pk, task_id) VALUES (?, ?)",
-                           [(pk, tid) for tid in task_ids])
+            db.executemany(
+                "INSERT INTO task_instances (run_pk, task_id) VALUES (?, ?)", [(pk, tid) for tid in task_ids]
+            )
             return pk
 
     def task_succeeded_between(self, dag_id: str, task_id: str, since: str, until: str) -> bool:
         """Did `task_id` succeed in a run of `dag_id` with since <= logical_date < until (ISO UTC)?"""
-        row = self.db.execute("SELECT 1 FROM dag_runs r JOIN task_instances t ON t.run_pk = r.id "
-                              "WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date < ? "
-                              "AND t.task_id = ? AND t.state = 'success' LIMIT 1",
-                              (dag_id, since, until, task_id)).fetchone()
+        row = self.db.execute(
+            "SELECT 1 FROM dag_runs r JOIN task_instances t ON t.run_pk = r.id "
+            "WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date < ? "
+            "AND t.task_id = ? AND t.state = 'success' LIMIT 1",
+            (dag_id, since, until, task_id),
+        ).fetchone()
         return row is not None
 
     def sla_misses(self) -> set[tuple[int, str]]:
         """(run pk, task id) of the SLA misses already noticed (and notified) in active runs."""
-        rows = self.db.execute("SELECT m.run_pk, m.task_id FROM sla_misses m JOIN dag_runs r ON r.id = m.run_pk "
-                               "WHERE r.state IN ('queued', 'running')")
+        rows = self.db.execute(
+            "SELECT m.run_pk, m.task_id FROM sla_misses m JOIN dag_runs r ON r.id = m.run_pk "
+            "WHERE r.state IN ('queued', 'running')"
+        )
         return {(pk, tid) for pk, tid in rows}
 
     def record_sla_miss(self, run_pk: int, task_id: str, deadline: float, now: float) -> bool:
         """True the first time a miss is recorded: notify then, and never again for it."""
         with self.write() as db:
-            return db.execute("INSERT OR IGNORE INTO sla_misses (run_pk, task_id, deadline, noticed_at) "
-                              "VALUES (?, ?, ?, ?)", (run_pk, task_id, deadline, now)).rowcount == 1
+            return (
+                db.execute(
+                    "INSERT OR IGNORE INTO sla_misses (run_pk, task_id, deadline, noticed_at) VALUES (?, ?, ?, ?)",
+                    (run_pk, task_id, deadline, now),
+                ).rowcount
+                == 1
+            )
 
     def add_task_instances(self, run_pk: int, task_ids: Iterable[str]) -> None:
         """Task instances for tasks added to a DAG after its run was created."""
         with self.write() as db:
-            db.executemany("INSERT OR IGNORE INTO task_instances (run_pk, task_id) VALUES (?, ?)",
-                           [(run_pk, tid) for tid in task_ids])
+            db.executemany(
+                "INSERT OR IGNORE INTO task_instances (run_pk, task_id) VALUES (?, ?)",
+                [(run_pk, tid) for tid in task_ids],
+            )
 
     def set_run_conf(self, pk: int, conf: dict) -> None:
         with self.write() as db:
@@ -390,12 +455,20 @@ class Store:
         return _run(row) if row else None
 
     def run_by_id(self, dag_id: str, run_id: str) -> RunRecord | None:
-        row = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND run_id = ?",
-                              (dag_id, run_id)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+        ).fetchone()
         return _run(row) if row else None
 
-    def runs(self, dag_id: str | None = None, *, states: Iterable[str] | None = None, limit: int | None = 50,
-             since: str | None = None, until: str | None = None) -> list[RunRecord]:
+    def runs(
+        self,
+        dag_id: str | None = None,
+        *,
+        states: Iterable[str] | None = None,
+        limit: int | None = 50,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[RunRecord]:
         """Newest first (by logical date)."""
         where, args = [], []
         if dag_id is not None:
@@ -421,8 +494,9 @@ class Store:
 
     def active_runs(self) -> list[RunRecord]:
         """Queued and running runs, oldest logical date first."""
-        rows = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE state IN ('queued', 'running') "
-                               "ORDER BY logical_date, id")
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLS} FROM dag_runs WHERE state IN ('queued', 'running') ORDER BY logical_date, id"
+        )
         return [_run(r) for r in rows]
 
     def set_run_state(self, pk: int, new: RunState, expect: Iterable[RunState], *, now: float) -> bool:
@@ -431,8 +505,10 @@ class Store:
         if new is RunState.QUEUED:
             stamp = "end_date = NULL, start_date = NULL, queued_at = ?"
         with self.write() as db:
-            cur = db.execute(f"UPDATE dag_runs SET state = ?, {stamp} WHERE id = ? AND state IN "
-                             f"({_placeholders(expect)})", (str(new), now, pk, *expect))
+            cur = db.execute(
+                f"UPDATE dag_runs SET state = ?, {stamp} WHERE id = ? AND state IN ({_placeholders(expect)})",
+                (str(new), now, pk, *expect),
+            )
             return cur.rowcount == 1
 
     # ------------------------------------------------------------ task instances
@@ -443,9 +519,11 @@ class Store:
         pks = list(run_pks)
         result: dict[int, dict[str, TaskInstance]] = {pk: {} for pk in pks}
         for start in range(0, len(pks), 500):
-            chunk = pks[start:start + 500]
-            for row in self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN "
-                                       f"({_placeholders(chunk)}) AND map_index = -1", chunk):
+            chunk = pks[start : start + 500]
+            for row in self.db.execute(
+                f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN ({_placeholders(chunk)}) AND map_index = -1",
+                chunk,
+            ):
                 result[row[0]][row[1]] = _ti(row)
         return result
 
@@ -454,69 +532,133 @@ class Store:
         pks = list(run_pks)
         result: dict[int, dict[str, dict[int, TaskInstance]]] = {}
         for start in range(0, len(pks), 500):
-            chunk = pks[start:start + 500]
-            for row in self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN "
-                                       f"({_placeholders(chunk)}) AND map_index >= 0", chunk):
+            chunk = pks[start : start + 500]
+            for row in self.db.execute(
+                f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk IN ({_placeholders(chunk)}) AND map_index >= 0",
+                chunk,
+            ):
                 result.setdefault(row[0], {}).setdefault(row[1], {})[row[2]] = _ti(row)
         return result
 
     def task_instance(self, run_pk: int, task_id: str, map_index: int = -1) -> TaskInstance | None:
-        row = self.db.execute(f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk = ? AND task_id = ? "
-                              "AND map_index = ?", (run_pk, task_id, map_index)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index = ?",
+            (run_pk, task_id, map_index),
+        ).fetchone()
         return _ti(row) if row else None
 
     def expand_task(self, run_pk: int, task_id: str, count: int, *, now: float, note: str) -> bool:
         """Create `count` copies (map_index 0..count-1) of a task and mark the task itself running."""
         with self.write() as db:
-            moved = db.execute("UPDATE task_instances SET state = 'running', start_date = ?, end_date = NULL, "
-                               "note = ? WHERE run_pk = ? AND task_id = ? AND map_index = -1 AND state = 'none'",
-                               (now, note, run_pk, task_id)).rowcount == 1
+            moved = (
+                db.execute(
+                    "UPDATE task_instances SET state = 'running', start_date = ?, end_date = NULL, "
+                    "note = ? WHERE run_pk = ? AND task_id = ? AND map_index = -1 AND state = 'none'",
+                    (now, note, run_pk, task_id),
+                ).rowcount
+                == 1
+            )
             if moved:
-                db.execute("DELETE FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index >= 0",
-                           (run_pk, task_id))
-                db.executemany("INSERT INTO task_instances (run_pk, task_id, map_index) VALUES (?, ?, ?)",
-                               [(run_pk, task_id, i) for i in range(count)])
+                db.execute(
+                    "DELETE FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index >= 0", (run_pk, task_id)
+                )
+                db.executemany(
+                    "INSERT INTO task_instances (run_pk, task_id, map_index) VALUES (?, ?, ?)",
+                    [(run_pk, task_id, i) for i in range(count)],
+                )
             return moved
 
     def mapped_results(self, run_pk: int, task_id: str) -> list:
         """The results of a mapped task's copies, in map_index order (None where a copy returned nothing)."""
-        count = self.db.execute("SELECT COUNT(*) FROM task_instances WHERE run_pk = ? AND task_id = ? "
-                                "AND map_index >= 0", (run_pk, task_id)).fetchone()[0]
-        found = dict(self.db.execute("SELECT map_index, value FROM xcom WHERE run_pk = ? AND task_id = ? "
-                                     "AND map_index >= 0", (run_pk, task_id)))
+        count = self.db.execute(
+            "SELECT COUNT(*) FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index >= 0", (run_pk, task_id)
+        ).fetchone()[0]
+        found = dict(
+            self.db.execute(
+                "SELECT map_index, value FROM xcom WHERE run_pk = ? AND task_id = ? AND map_index >= 0",
+                (run_pk, task_id),
+            )
+        )
         return [json.loads(found[i]) if i in found else None for i in range(count)]
 
-    def set_task_state(self, run_pk: int, task_id: str, new: TaskState, expect: Iterable[TaskState], *,
-                       map_index: int = -1, **fields) -> bool:
+    def set_task_state(
+        self, run_pk: int, task_id: str, new: TaskState, expect: Iterable[TaskState], *, map_index: int = -1, **fields
+    ) -> bool:
         """Guarded move; `fields` sets other columns (try_number, next_try_at, start_date, end_date, duration, note)."""
         expect = [str(s) for s in expect]
         sets = ", ".join(["state = ?"] + [f"{name} = ?" for name in fields])
         with self.write() as db:
-            cur = db.execute(f"UPDATE task_instances SET {sets} WHERE run_pk = ? AND task_id = ? AND map_index = ? "
-                             f"AND state IN ({_placeholders(expect)})",
-                             (str(new), *fields.values(), run_pk, task_id, map_index, *expect))
+            cur = db.execute(
+                f"UPDATE task_instances SET {sets} WHERE run_pk = ? AND task_id = ? AND map_index = ? "
+                f"AND state IN ({_placeholders(expect)})",
+                (str(new), *fields.values(), run_pk, task_id, map_index, *expect),
+            )
             return cur.rowcount == 1
 
     # ------------------------------------------------------------ attempts
 
     def start_attempt(self, attempt: Attempt) -> None:
         with self.write() as db:
-            db.execute(f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({_placeholders(range(20))})",
-                       (attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, attempt.try_number,
-                        attempt.pid, attempt.create_time, attempt.start_date, attempt.end_date, attempt.duration,
-                        attempt.exit_code, attempt.signal, int(attempt.timed_out), int(attempt.counted),
-                        attempt.outcome, attempt.reason, attempt.log_path, attempt.peak_rss, attempt.cpu_time,
-                        attempt.command))
+            db.execute(
+                f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({_placeholders(range(20))})",
+                (
+                    attempt.attempt_id,
+                    attempt.run_pk,
+                    attempt.task_id,
+                    attempt.map_index,
+                    attempt.try_number,
+                    attempt.pid,
+                    attempt.create_time,
+                    attempt.start_date,
+                    attempt.end_date,
+                    attempt.duration,
+                    attempt.exit_code,
+                    attempt.signal,
+                    int(attempt.timed_out),
+                    int(attempt.counted),
+                    attempt.outcome,
+                    attempt.reason,
+                    attempt.log_path,
+                    attempt.peak_rss,
+                    attempt.cpu_time,
+                    attempt.command,
+                ),
+            )
 
-    def finish_attempt(self, attempt_id: str, *, end_date: float, duration: float | None, exit_code: int | None,
-                       signal: int | None, timed_out: bool, outcome: str, reason: str, peak_rss: int | None = None,
-                       cpu_time: float | None = None, counted: bool = True) -> None:
+    def finish_attempt(
+        self,
+        attempt_id: str,
+        *,
+        end_date: float,
+        duration: float | None,
+        exit_code: int | None,
+        signal: int | None,
+        timed_out: bool,
+        outcome: str,
+        reason: str,
+        peak_rss: int | None = None,
+        cpu_time: float | None = None,
+        counted: bool = True,
+    ) -> None:
         with self.write() as db:
-            db.execute("UPDATE attempts SET end_date = ?, duration = ?, exit_code = ?, signal = ?, timed_out = ?, "
-                       "outcome = ?, reason = ?, peak_rss = ?, cpu_time = ?, counted = ? "
-                       "WHERE attempt_id = ? AND end_date IS NULL",
-                       (end_date, duration, exit_code, signal, int(timed_out), outcome, reason, peak_rss, cpu_time,
-                        int(counted), attempt_id))
+            db.execute(
+                "UPDATE attempts SET end_date = ?, duration = ?, exit_code = ?, signal = ?, timed_out = ?, "
+                "outcome = ?, reason = ?, peak_rss = ?, cpu_time = ?, counted = ? "
+                "WHERE attempt_id = ? AND end_date IS NULL",
+                (
+                    end_date,
+                    duration,
+                    exit_code,
+                    signal,
+                    int(timed_out),
+                    outcome,
+                    reason,
+                    peak_rss,
+                    cpu_time,
+                    int(counted),
+                    attempt_id,
+                ),
+            )
 
     def open_attempts(self) -> list[Attempt]:
         """Attempts with no end: their process was running when the scheduler last stopped."""
@@ -535,15 +677,20 @@ class Store:
 
     def put_xcom(self, run_pk: int, task_id: str, value_json: str, map_index: int = -1) -> None:
         with self.write() as db:
-            db.execute("INSERT OR REPLACE INTO xcom (run_pk, task_id, map_index, value) VALUES (?, ?, ?, ?)",
-                       (run_pk, task_id, map_index, value_json))
+            db.execute(
+                "INSERT OR REPLACE INTO xcom (run_pk, task_id, map_index, value) VALUES (?, ?, ?, ?)",
+                (run_pk, task_id, map_index, value_json),
+            )
 
     def xcoms(self, run_pk: int, task_ids: Iterable[str]) -> dict[str, object]:
         ids = list(task_ids)
         if not ids:
             return {}
-        rows = self.db.execute(f"SELECT task_id, value FROM xcom WHERE run_pk = ? AND map_index = -1 AND task_id IN "
-                               f"({_placeholders(ids)})", (run_pk, *ids))
+        rows = self.db.execute(
+            f"SELECT task_id, value FROM xcom WHERE run_pk = ? AND map_index = -1 AND task_id IN "
+            f"({_placeholders(ids)})",
+            (run_pk, *ids),
+        )
         return {tid: json.loads(value) for tid, value in rows}
 
     # ------------------------------------------------------------ views
@@ -557,7 +704,9 @@ class Store:
         rows = self.db.execute(
             f"SELECT {_RUN_COLS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dag_id "
             "ORDER BY logical_date DESC, id DESC) AS rank FROM dag_runs) WHERE rank <= ? "
-            "ORDER BY dag_id, logical_date DESC, id DESC", (per_dag,))
+            "ORDER BY dag_id, logical_date DESC, id DESC",
+            (per_dag,),
+        )
         result: dict[str, list[RunRecord]] = {}
         for row in rows:
             result.setdefault(row[1], []).append(_run(row))
@@ -567,53 +716,71 @@ class Store:
 
     def runs_between(self, dag_id: str, since: str, before: str) -> list[RunRecord]:
         """Runs with `since` <= logical date < `before` (ISO UTC), newest first."""
-        rows = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND logical_date >= ? "
-                               "AND logical_date < ? ORDER BY logical_date DESC, id DESC", (dag_id, since, before))
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND logical_date >= ? "
+            "AND logical_date < ? ORDER BY logical_date DESC, id DESC",
+            (dag_id, since, before),
+        )
         return [_run(r) for r in rows]
 
-    def clear_task_instances(self, run_pk: int, task_ids: Iterable[str], expect: Iterable[TaskState], *,
-                             note: str) -> list[str]:
+    def clear_task_instances(
+        self, run_pk: int, task_ids: Iterable[str], expect: Iterable[TaskState], *, note: str
+    ) -> list[str]:
         """Move those of `task_ids` whose state is in `expect` back to 'none' with fresh retries
         (try_base = try_number) and delete their XCom, in one transaction. Returns the ids moved."""
         ids, expect = list(task_ids), [str(s) for s in expect]
         if not ids or not expect:
             return []
         with self.write() as db:
-            rows = db.execute("UPDATE task_instances SET state = 'none', try_base = try_number, next_try_at = NULL, "
-                              "start_date = NULL, end_date = NULL, duration = NULL, note = ? "
-                              f"WHERE run_pk = ? AND task_id IN ({_placeholders(ids)}) AND map_index = -1 "
-                              f"AND state IN ({_placeholders(expect)}) RETURNING task_id",
-                              (note, run_pk, *ids, *expect)).fetchall()
+            rows = db.execute(
+                "UPDATE task_instances SET state = 'none', try_base = try_number, next_try_at = NULL, "
+                "start_date = NULL, end_date = NULL, duration = NULL, note = ? "
+                f"WHERE run_pk = ? AND task_id IN ({_placeholders(ids)}) AND map_index = -1 "
+                f"AND state IN ({_placeholders(expect)}) RETURNING task_id",
+                (note, run_pk, *ids, *expect),
+            ).fetchall()
             cleared = sorted({r[0] for r in rows})
             if cleared:  # a cleared mapped task expands afresh when it runs again
-                db.execute(f"DELETE FROM task_instances WHERE run_pk = ? AND map_index >= 0 AND task_id IN "
-                           f"({_placeholders(cleared)})", (run_pk, *cleared))
-                db.execute(f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(cleared)})",
-                           (run_pk, *cleared))
+                db.execute(
+                    f"DELETE FROM task_instances WHERE run_pk = ? AND map_index >= 0 AND task_id IN "
+                    f"({_placeholders(cleared)})",
+                    (run_pk, *cleared),
+                )
+                db.execute(
+                    f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(cleared)})", (run_pk, *cleared)
+                )
             return cleared
 
     def upsert_paused(self, dag_id: str, paused: bool) -> None:
         """Pause or unpause, also a DAG no scheduler has seen yet (its first sync keeps the choice)."""
         with self.write() as db:
-            db.execute("INSERT INTO dags (dag_id, paused) VALUES (?, ?) "
-                       "ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused", (dag_id, int(paused)))
+            db.execute(
+                "INSERT INTO dags (dag_id, paused) VALUES (?, ?) "
+                "ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused",
+                (dag_id, int(paused)),
+            )
 
     def task_state_counts(self, run_pks: Iterable[int]) -> dict[int, dict[str, int]]:
         """{run_pk: {state: number of task instances}}."""
         pks = list(run_pks)
         result: dict[int, dict[str, int]] = {pk: {} for pk in pks}
         for start in range(0, len(pks), 500):
-            chunk = pks[start:start + 500]
+            chunk = pks[start : start + 500]
             for pk, state, count in self.db.execute(
-                    f"SELECT run_pk, state, COUNT(*) FROM task_instances WHERE run_pk IN ({_placeholders(chunk)}) "
-                    "GROUP BY run_pk, state", chunk):
+                f"SELECT run_pk, state, COUNT(*) FROM task_instances WHERE run_pk IN ({_placeholders(chunk)}) "
+                "GROUP BY run_pk, state",
+                chunk,
+            ):
                 result[pk][state] = count
         return result
 
     def finished_runs_before(self, cutoff: float) -> list[RunRecord]:
         """Finished runs that ended (or, never started, were queued) before `cutoff` (epoch seconds)."""
-        rows = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE state IN ('success', 'failed') "
-                               "AND COALESCE(end_date, queued_at, 0) < ? ORDER BY id", (cutoff,))
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLS} FROM dag_runs WHERE state IN ('success', 'failed') "
+            "AND COALESCE(end_date, queued_at, 0) < ? ORDER BY id",
+            (cutoff,),
+        )
         return [_run(r) for r in rows]
 
     def count_run_rows(self, run_pks: Iterable[int]) -> tuple[int, int]:
@@ -621,10 +788,11 @@ class Store:
         pks = list(run_pks)
         counts = {"task_instances": 0, "attempts": 0}
         for start in range(0, len(pks), 500):
-            chunk = pks[start:start + 500]
+            chunk = pks[start : start + 500]
             for table in counts:
-                counts[table] += self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE run_pk IN "
-                                                 f"({_placeholders(chunk)})", chunk).fetchone()[0]
+                counts[table] += self.db.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE run_pk IN ({_placeholders(chunk)})", chunk
+                ).fetchone()[0]
         return counts["task_instances"], counts["attempts"]
 
     def delete_runs(self, run_pks: Iterable[int]) -> tuple[int, int, list[str]]:
@@ -635,10 +803,14 @@ class Store:
         with self.write() as db:
             tis, attempts = self.count_run_rows(pks)
             for start in range(0, len(pks), 500):
-                chunk = pks[start:start + 500]
+                chunk = pks[start : start + 500]
                 marks = _placeholders(chunk)
-                paths += [r[0] for r in db.execute(f"SELECT log_path FROM attempts WHERE run_pk IN ({marks}) "
-                                                   "AND log_path IS NOT NULL", chunk)]
+                paths += [
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT log_path FROM attempts WHERE run_pk IN ({marks}) AND log_path IS NOT NULL", chunk
+                    )
+                ]
                 db.execute(f"DELETE FROM dag_runs WHERE id IN ({marks})", chunk)
         return tis, attempts, paths
 
@@ -657,17 +829,22 @@ class Store:
 
     def active_task_instances(self) -> list[tuple[int, str, str, str, str]]:
         """(run_pk, dag_id, run_id, task_id, state) of task instances that are queued or running."""
-        return list(self.db.execute("SELECT t.run_pk, r.dag_id, r.run_id, t.task_id, t.state FROM task_instances t "
-                                    "JOIN dag_runs r ON r.id = t.run_pk WHERE t.state IN ('queued', 'running') "
-                                    "ORDER BY r.dag_id, r.run_id, t.task_id"))
+        return list(
+            self.db.execute(
+                "SELECT t.run_pk, r.dag_id, r.run_id, t.task_id, t.state FROM task_instances t "
+                "JOIN dag_runs r ON r.id = t.run_pk WHERE t.state IN ('queued', 'running') "
+                "ORDER BY r.dag_id, r.run_id, t.task_id"
+            )
+        )
 
     def run_states(self, run_pks: Iterable[int]) -> dict[int, RunState]:
         """{run_pk: state} for those runs that exist."""
         pks = list(run_pks)
         result: dict[int, RunState] = {}
         for start in range(0, len(pks), 500):
-            chunk = pks[start:start + 500]
-            for pk, state in self.db.execute(f"SELECT id, state FROM dag_runs WHERE id IN ({_placeholders(chunk)})",
-                                             chunk):
+            chunk = pks[start : start + 500]
+            for pk, state in self.db.execute(
+                f"SELECT id, state FROM dag_runs WHERE id IN ({_placeholders(chunk)})", chunk
+            ):
                 result[pk] = RunState(state)
         return result

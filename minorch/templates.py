@@ -38,11 +38,27 @@ from jinja2.utils import missing
 from minorch.errors import TemplateError, did_you_mean
 
 #: The names `build_context` provides; `check` accepts these and Jinja's own globals.
-CONTEXT_NAMES = frozenset({
-    "ds", "ds_nodash", "ts", "ts_nodash", "logical_date", "data_interval_start",
-    "data_interval_end", "prev_ds", "next_ds", "params", "run_id", "dag_id", "task_id",
-    "try_number", "timezone", "macros", "xcom",
-})
+CONTEXT_NAMES = frozenset(
+    {
+        "ds",
+        "ds_nodash",
+        "ts",
+        "ts_nodash",
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "prev_ds",
+        "next_ds",
+        "params",
+        "run_id",
+        "dag_id",
+        "task_id",
+        "try_number",
+        "timezone",
+        "macros",
+        "xcom",
+    }
+)
 
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives frames of templates made from strings
 
@@ -60,11 +76,21 @@ def ds_format(ds: str, input_format: str, output_format: str) -> str:
 MACROS = SimpleNamespace(ds_add=ds_add, ds_format=ds_format)
 
 
-def build_context(*, dag_id: str, task_id: str, run_id: str, logical_date: datetime,
-                  data_interval_start: datetime, data_interval_end: datetime,
-                  prev_logical_date: datetime | None, next_logical_date: datetime | None,
-                  params: dict, try_number: int, timezone: str,
-                  xcom: dict[str, object]) -> dict:
+def build_context(
+    *,
+    dag_id: str,
+    task_id: str,
+    run_id: str,
+    logical_date: datetime,
+    data_interval_start: datetime,
+    data_interval_end: datetime,
+    prev_logical_date: datetime | None,
+    next_logical_date: datetime | None,
+    params: dict,
+    try_number: int,
+    timezone: str,
+    xcom: dict[str, object],
+) -> dict:
     """The names a template (and a Python task) sees for one try of one task.
 
     Datetimes must be timezone-aware (any zone); they are converted to `timezone`,
@@ -116,8 +142,9 @@ def render(template: str, context: dict, *, shell: bool, where: str = "") -> str
         raise _unknown_name(e, template, context, where) from None
     except Exception as e:  # any failure inside a user's template is a user error
         line = _failed_line(e.__traceback__)
-        raise TemplateError(f"template failed {_at(template, line)}", file=where or None,
-                            hint=f"{type(e).__name__}: {e}") from None
+        raise TemplateError(
+            f"template failed {_at(template, line)}", file=where or None, hint=f"{type(e).__name__}: {e}"
+        ) from None
 
 
 def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()) -> None:
@@ -136,10 +163,12 @@ def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()
     unknown = find_undeclared_variables(tree) - known
     if not unknown:
         return
-    first = min((node for node in tree.find_all(nodes.Name) if node.name in unknown),
-                key=lambda node: node.lineno)
-    raise TemplateError(f"unknown template variable '{first.name}' {_at(template, first.lineno)}",
-                        file=where or None, hint=did_you_mean(first.name, known))
+    first = min((node for node in tree.find_all(nodes.Name) if node.name in unknown), key=lambda node: node.lineno)
+    raise TemplateError(
+        f"unknown template variable '{first.name}' {_at(template, first.lineno)}",
+        file=where or None,
+        hint=did_you_mean(first.name, known),
+    )
 
 
 class _Raw(str):
@@ -160,8 +189,13 @@ class _Undefined(StrictUndefined):
 
     __slots__ = ()
 
-    def __init__(self, hint: str | None = None, obj: object = missing, name: str | None = None,
-                 exc: type[Exception] = UndefinedError) -> None:
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: object = missing,
+        name: str | None = None,
+        exc: type[Exception] = UndefinedError,
+    ) -> None:
         if exc is UndefinedError:  # the sandbox passes SecurityError for unsafe attributes: keep it
             exc = functools.partial(_Missing, name=name, obj=obj)
         super().__init__(hint, obj, name, exc)
@@ -188,8 +222,7 @@ def _shell_text(value: object) -> str:
 
 
 def _make_environment(finalize) -> _Environment:
-    env = _Environment(undefined=_Undefined, keep_trailing_newline=True, finalize=finalize,
-                       auto_reload=False)
+    env = _Environment(undefined=_Undefined, keep_trailing_newline=True, finalize=finalize, auto_reload=False)
     env.filters["raw"] = lambda value: _Raw(_text(value))
     return env
 
@@ -204,27 +237,31 @@ def _compile(template: str, shell: bool):
 
 
 def _syntax_error(e: TemplateSyntaxError, template: str, where: str) -> TemplateError:
-    return TemplateError(f"cannot parse template {_at(template, e.lineno)}",
-                         file=where or None, hint=e.message)
+    return TemplateError(f"cannot parse template {_at(template, e.lineno)}", file=where or None, hint=e.message)
 
 
 def _unknown_name(e: _Missing, template: str, context: dict, where: str) -> TemplateError:
     at = _at(template, _failed_line(e.__traceback__))
     if e.obj is missing:
-        return TemplateError(f"unknown template variable '{e.name}' {at}", file=where or None,
-                             hint=did_you_mean(str(e.name), CONTEXT_NAMES | set(context)))
+        return TemplateError(
+            f"unknown template variable '{e.name}' {at}",
+            file=where or None,
+            hint=did_you_mean(str(e.name), CONTEXT_NAMES | set(context)),
+        )
     owner = next((key for key, value in context.items() if value is e.obj), None)
     if owner is None or not isinstance(e.obj, Mapping):
         return TemplateError(f"{e.message} {at}", file=where or None)
     keys = sorted(map(str, e.obj))
     hint = did_you_mean(str(e.name), keys)
     if hint is None and owner == "xcom":
-        hint = ("xcom holds the results of upstream tasks: " + ", ".join(keys) if keys
-                else "this task has no upstream results in xcom")
+        hint = (
+            "xcom holds the results of upstream tasks: " + ", ".join(keys)
+            if keys
+            else "this task has no upstream results in xcom"
+        )
     elif hint is None:
         hint = f"{owner} has: " + ", ".join(keys) if keys else f"{owner} is empty"
-    return TemplateError(f"unknown template variable '{owner}.{e.name}' {at}",
-                         file=where or None, hint=hint)
+    return TemplateError(f"unknown template variable '{owner}.{e.name}' {at}", file=where or None, hint=hint)
 
 
 def _failed_line(tb: TracebackType | None) -> int | None:

@@ -13,8 +13,16 @@ def check_registry(registry: Registry) -> list[MinorchError]:
     errors: list[MinorchError] = []
     for dag in registry.dags.values():
         for task in dag.tasks.values():
-            templates = [t for t in (task.command, (task.sensor or {}).get("command"), (task.sensor or {}).get("file"),
-                                     (task.sensor or {}).get("until")) if t is not None]
+            templates = [
+                t
+                for t in (
+                    task.command,
+                    (task.sensor or {}).get("command"),
+                    (task.sensor or {}).get("file"),
+                    (task.sensor or {}).get("until"),
+                )
+                if t is not None
+            ]
             extra = frozenset({task.map_as, "map_index"}) if task.map_over is not None else frozenset()
             try:
                 for template in templates:
@@ -30,5 +38,8 @@ def missing_folders(settings: Settings) -> list[str]:
     """One warning per DAG folder that does not exist: ``minorch.toml:4: DAG folder 'dagz' does not exist ...``."""
     locate = toml_locator(settings.text)
     where = f"{display_path(settings.config_file)}:{locate(('minorch', 'dag_folders')) or 1}"
-    return [f"{where}: DAG folder '{display_path(folder)}' does not exist (create it, or fix dag_folders)"
-            for folder in settings.dag_folders if not folder.is_dir()]
+    return [
+        f"{where}: DAG folder '{display_path(folder)}' does not exist (create it, or fix dag_folders)"
+        for folder in settings.dag_folders
+        if not folder.is_dir()
+    ]

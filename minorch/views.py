@@ -18,6 +18,7 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
     rows = {}
     if settings.db_path.exists():
         from .store import Store
+
         store = Store(settings.db_path, readonly=True)
         try:
             rows = store.dag_rows()
@@ -32,9 +33,17 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
             fire = dag.schedule.next_fire(max(now, dag.start_date or now))
             if fire is not None and (dag.end_date is None or fire <= dag.end_date):
                 upcoming = fire.astimezone(ZoneInfo(dag.timezone)).isoformat()
-        result.append({"dag_id": dag_id, "schedule": dag.schedule.expr if dag.schedule else None,
-                       "description": dag.description, "tasks": len(dag.tasks), "paused": paused,
-                       "next_fire": upcoming, "file": f"{dag.file}:{dag.line or 1}"})
+        result.append(
+            {
+                "dag_id": dag_id,
+                "schedule": dag.schedule.expr if dag.schedule else None,
+                "description": dag.description,
+                "tasks": len(dag.tasks),
+                "paused": paused,
+                "next_fire": upcoming,
+                "file": f"{dag.file}:{dag.line or 1}",
+            }
+        )
     return result
 
 
@@ -82,7 +91,12 @@ def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = N
         if fire is None or (dag.end_date is not None and fire > dag.end_date):
             break
         logical = run_dates(schedule, fire, dag.interval_semantics).logical_date
-        rows.append([fire.astimezone(zone).isoformat(sep=" "), fire.astimezone(timezone.utc).isoformat(sep=" "),
-                     logical.astimezone(zone).isoformat(sep=" ")])
+        rows.append(
+            [
+                fire.astimezone(zone).isoformat(sep=" "),
+                fire.astimezone(timezone.utc).isoformat(sep=" "),
+                logical.astimezone(zone).isoformat(sep=" "),
+            ]
+        )
         moment = fire
     return rows

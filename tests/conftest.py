@@ -68,19 +68,30 @@ class Project:
 
     def minorch(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
         """``python -m minorch ARGS`` in the project folder; text output captured."""
-        return subprocess.run([sys.executable, "-m", "minorch", *args], cwd=self.root, env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "minorch", *args],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start(self, *args: str) -> subprocess.Popen:
         """``python -m minorch ARGS`` in the background, in its own process group (as a shell job)."""
-        return subprocess.Popen([sys.executable, "-m", "minorch", *args], cwd=self.root, env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "minorch", *args],
+            cwd=self.root,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "MINORCH_CONFIG"}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent),
-                                                          env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")]))
         return env
 
     def store(self) -> Store:
@@ -120,9 +131,14 @@ class Up:
 
     def __init__(self, project, env: dict[str, str] | None = None) -> None:
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
-                                     cwd=project.root, env=env or project.env(), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
+            cwd=project.root,
+            env=env or project.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.events: list[dict] = []
         self.stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()

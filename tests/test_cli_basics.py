@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,9 @@ GOOD = '[dags.good]\nschedule = "@daily"\n\n[dags.good.tasks.a]\ncommand = "true
 def minorch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MINORCH_CONFIG"}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "minorch", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "minorch", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 @pytest.fixture
@@ -45,35 +46,64 @@ def assert_one_clean_line(done: subprocess.CompletedProcess, line: str, exit_cod
 # ---------------------------------------------------------------- bad input: one line each, others still load
 
 BAD_DAG_FILES = {
-    "toml syntax error": ("broken.toml", '[dags.broken]\nschedule = "@daily\n',
-                          "error: dags/broken.toml:2: TOML syntax error: a string is not closed before the end "
-                          'of the line (end it with the same quote it starts with: "...")'),
-    "self dependency": ("self.toml", '[dags.self.tasks.a]\ncommand = "true"\nafter = ["a"]\n',
-                        "error: dags/self.toml:3: task 'a' depends on itself (remove it from its own `after` list)"),
-    "three task cycle": ("cycle.toml", '[dags.cyc.tasks.a]\ncommand = "true"\nafter = ["c"]\n\n'
-                                       '[dags.cyc.tasks.b]\ncommand = "true"\nafter = ["a"]\n\n'
-                                       '[dags.cyc.tasks.c]\ncommand = "true"\nafter = ["b"]\n',
-                         "error: dags/cycle.toml:3: tasks depend on each other in a cycle: a -> b -> c -> a "
-                         "(remove 'c' from the `after` list of 'a', or another link)"),
-    "negative retries": ("ret.toml", '[dags.ret]\nretries = -1\n[dags.ret.tasks.a]\ncommand = "true"\n',
-                         "error: dags/ret.toml:2: retries must be 0 or more, not -1 (write e.g. retries = 2)"),
-    "duration in words": ("delay.toml", '[dags.delay.tasks.a]\ncommand = "true"\nretry_delay = "5 minutes"\n',
-                          "error: dags/delay.toml:3: retry_delay '5 minutes' is not a duration "
-                          '(write e.g. "45s", "5m", "1h30m" or "2d")'),
-    "minute 61": ("sched.toml", '[dags.sched]\nschedule = "61 * * * *"\n[dags.sched.tasks.a]\ncommand = "true"\n',
-                  "error: dags/sched.toml:2: schedule '61 * * * *': minute field: 61 is out of range 0-59 "
-                  '(write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m")'),
-    "python raises": ("zero.py", "from minorch import DAG\n\nratio = 1 / 0\n",
-                      "error: dags/zero.py:3: ZeroDivisionError: division by zero "
-                      "(fix the error shown, then run `minorch validate`)"),
-    "python hangs": ("hang.py", "from minorch import DAG\n\nwhile True: pass\n",
-                     "error: dags/hang.py:3: did not finish loading within 0.3s "
-                     "(a DAG file must only define DAGs; move slow work into tasks)"),
-    "duplicate dag id": ("same.toml", '# a second good\n[dags.good.tasks.b]\ncommand = "true"\n',
-                         "error: dags/same.toml:2: DAG id 'good' is already defined in dags/good.toml:1 "
-                         "(rename one of them; DAG ids are unique across all files)"),
-    "not utf-8": ("latin.toml", b'[dags.latin]\ndescription = "caf\xe9"\n',
-                  "error: dags/latin.toml:2: not UTF-8 text (byte 0xe9) (save the file as UTF-8)"),
+    "toml syntax error": (
+        "broken.toml",
+        '[dags.broken]\nschedule = "@daily\n',
+        "error: dags/broken.toml:2: TOML syntax error: a string is not closed before the end "
+        'of the line (end it with the same quote it starts with: "...")',
+    ),
+    "self dependency": (
+        "self.toml",
+        '[dags.self.tasks.a]\ncommand = "true"\nafter = ["a"]\n',
+        "error: dags/self.toml:3: task 'a' depends on itself (remove it from its own `after` list)",
+    ),
+    "three task cycle": (
+        "cycle.toml",
+        '[dags.cyc.tasks.a]\ncommand = "true"\nafter = ["c"]\n\n'
+        '[dags.cyc.tasks.b]\ncommand = "true"\nafter = ["a"]\n\n'
+        '[dags.cyc.tasks.c]\ncommand = "true"\nafter = ["b"]\n',
+        "error: dags/cycle.toml:3: tasks depend on each other in a cycle: a -> b -> c -> a "
+        "(remove 'c' from the `after` list of 'a', or another link)",
+    ),
+    "negative retries": (
+        "ret.toml",
+        '[dags.ret]\nretries = -1\n[dags.ret.tasks.a]\ncommand = "true"\n',
+        "error: dags/ret.toml:2: retries must be 0 or more, not -1 (write e.g. retries = 2)",
+    ),
+    "duration in words": (
+        "delay.toml",
+        '[dags.delay.tasks.a]\ncommand = "true"\nretry_delay = "5 minutes"\n',
+        "error: dags/delay.toml:3: retry_delay '5 minutes' is not a duration "
+        '(write e.g. "45s", "5m", "1h30m" or "2d")',
+    ),
+    "minute 61": (
+        "sched.toml",
+        '[dags.sched]\nschedule = "61 * * * *"\n[dags.sched.tasks.a]\ncommand = "true"\n',
+        "error: dags/sched.toml:2: schedule '61 * * * *': minute field: 61 is out of range 0-59 "
+        '(write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m")',
+    ),
+    "python raises": (
+        "zero.py",
+        "from minorch import DAG\n\nratio = 1 / 0\n",
+        "error: dags/zero.py:3: ZeroDivisionError: division by zero (fix the error shown, then run `minorch validate`)",
+    ),
+    "python hangs": (
+        "hang.py",
+        "from minorch import DAG\n\nwhile True: pass\n",
+        "error: dags/hang.py:3: did not finish loading within 0.3s "
+        "(a DAG file must only define DAGs; move slow work into tasks)",
+    ),
+    "duplicate dag id": (
+        "same.toml",
+        '# a second good\n[dags.good.tasks.b]\ncommand = "true"\n',
+        "error: dags/same.toml:2: DAG id 'good' is already defined in dags/good.toml:1 "
+        "(rename one of them; DAG ids are unique across all files)",
+    ),
+    "not utf-8": (
+        "latin.toml",
+        b'[dags.latin]\ndescription = "caf\xe9"\n',
+        "error: dags/latin.toml:2: not UTF-8 text (byte 0xe9) (save the file as UTF-8)",
+    ),
 }
 
 
@@ -86,12 +116,20 @@ def test_a_bad_dag_file_is_one_line_with_file_line_and_fix_and_the_other_dags_st
     assert done.stdout == "1 DAG, 1 task, 1 error\n"
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("", "minorch: error: minorch.toml:1: the file is empty "
-         "(add a [minorch] table and DAGs; `minorch init` writes a starter file)"),
-    ("[minorch]\nparalelism = 2\n", "minorch: error: minorch.toml:2: unknown [minorch] option 'paralelism' "
-                                    "(did you mean 'parallelism'?)"),
-])
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            "",
+            "minorch: error: minorch.toml:1: the file is empty "
+            "(add a [minorch] table and DAGs; `minorch init` writes a starter file)",
+        ),
+        (
+            "[minorch]\nparalelism = 2\n",
+            "minorch: error: minorch.toml:2: unknown [minorch] option 'paralelism' (did you mean 'parallelism'?)",
+        ),
+    ],
+)
 def test_a_bad_minorch_toml_exits_2_with_one_line(project, text, line):
     write(project / "minorch.toml", text)
     done = minorch("-c", "minorch.toml", "validate", cwd=project)
@@ -101,15 +139,21 @@ def test_a_bad_minorch_toml_exits_2_with_one_line(project, text, line):
 
 def test_without_minorch_toml_validate_suggests_minorch_init(tmp_path):
     done = minorch("validate", cwd=tmp_path)
-    assert_one_clean_line(done, f"minorch: error: no minorch.toml in {tmp_path.resolve()} or its parents "
-                                "(run `minorch init` to create one, or pass --config PATH)", 2, tmp_path)
+    assert_one_clean_line(
+        done,
+        f"minorch: error: no minorch.toml in {tmp_path.resolve()} or its parents "
+        "(run `minorch init` to create one, or pass --config PATH)",
+        2,
+        tmp_path,
+    )
 
 
 def test_validate_warns_about_a_dag_folder_that_does_not_exist(project):
     write(project / "minorch.toml", '[minorch]\ndag_folders = ["dags", "flows"]\n')
     done = minorch("validate", cwd=project)
-    assert done.stderr == ("warning: minorch.toml:2: DAG folder 'flows' does not exist "
-                           "(create it, or fix dag_folders)\n")
+    assert done.stderr == (
+        "warning: minorch.toml:2: DAG folder 'flows' does not exist (create it, or fix dag_folders)\n"
+    )
     assert done.returncode == 0
 
 
@@ -118,9 +162,18 @@ def test_validate_json_lists_dags_errors_and_locations(project):
     done = minorch("validate", "--json", cwd=project)
     assert done.returncode == 1 and done.stderr == ""
     assert json.loads(done.stdout) == {
-        "ok": False, "dags": ["good"], "warnings": [],
-        "errors": [{"file": "dags/bad.toml", "line": 3, "message": "retries must be a whole number, not 'two'",
-                    "hint": "write e.g. retries = 1"}]}
+        "ok": False,
+        "dags": ["good"],
+        "warnings": [],
+        "errors": [
+            {
+                "file": "dags/bad.toml",
+                "line": 3,
+                "message": "retries must be a whole number, not 'two'",
+                "hint": "write e.g. retries = 1",
+            }
+        ],
+    }
 
 
 def test_validate_reports_a_bad_template_in_a_command(project):
@@ -146,13 +199,23 @@ def test_init_scaffolds_a_project_that_validates_and_refuses_to_overwrite_it(tmp
 def test_the_top_level_minorch_toml_loads_the_bundled_examples():
     done = minorch("validate", "--json", cwd=ROOT)
     assert done.returncode == 0, done.stdout
-    assert json.loads(done.stdout)["dags"] == ["after_pipeline", "branching", "daily_pipeline", "disk_report",
-                                              "mapping", "nightly_cleanup", "wait_for_file", "xcom"]
+    assert json.loads(done.stdout)["dags"] == [
+        "after_pipeline",
+        "branching",
+        "daily_pipeline",
+        "disk_report",
+        "mapping",
+        "nightly_cleanup",
+        "wait_for_file",
+        "xcom",
+    ]
 
 
 def test_dags_lists_each_dag_with_schedule_tasks_and_file(project):
-    write(project / "dags" / "flow.py", "from minorch import DAG, shell\n\nwith DAG('flow'):\n"
-                                        "    shell('a', 'true') >> shell('b', 'true')\n")
+    write(
+        project / "dags" / "flow.py",
+        "from minorch import DAG, shell\n\nwith DAG('flow'):\n    shell('a', 'true') >> shell('b', 'true')\n",
+    )
     done = minorch("dags", "--json", cwd=project)
     assert done.returncode == 0, done.stderr
     listed = json.loads(done.stdout)
@@ -160,31 +223,66 @@ def test_dags_lists_each_dag_with_schedule_tasks_and_file(project):
     assert timedelta(0) < upcoming - datetime.now(timezone.utc) <= timedelta(days=1)
     assert (upcoming.hour, upcoming.minute) == (0, 0)
     assert listed == [
-        {"dag_id": "flow", "schedule": "none", "description": None, "tasks": 2, "paused": False,
-         "next_fire": None, "file": "dags/flow.py:3"},
-        {"dag_id": "good", "schedule": "@daily", "description": None, "tasks": 1, "paused": False,
-         "file": "dags/good.toml:1"}]
+        {
+            "dag_id": "flow",
+            "schedule": "none",
+            "description": None,
+            "tasks": 2,
+            "paused": False,
+            "next_fire": None,
+            "file": "dags/flow.py:3",
+        },
+        {
+            "dag_id": "good",
+            "schedule": "@daily",
+            "description": None,
+            "tasks": 1,
+            "paused": False,
+            "file": "dags/good.toml:1",
+        },
+    ]
     assert not (project / ".minorch").exists()
     table = minorch("dags", cwd=project).stdout.splitlines()
     assert table[0].split() == ["dag", "schedule", "tasks", "paused", "next", "run", "file"]
     name, schedule, tasks, paused, day, clock, offset, file = table[3].split()
-    assert (name, schedule, tasks, paused, clock, offset, file) == ("good", "@daily", "1", "no", "00:00", "+00:00",
-                                                                   "dags/good.toml:1")
+    assert (name, schedule, tasks, paused, clock, offset, file) == (
+        "good",
+        "@daily",
+        "1",
+        "no",
+        "00:00",
+        "+00:00",
+        "dags/good.toml:1",
+    )
 
 
-GRAPH = ('[dags.etl.tasks.extract]\ncommand = "true"\n[dags.etl.tasks.transform]\ncommand = "true"\n'
-         'after = ["extract"]\n[dags.etl.tasks.load]\ncommand = "true"\nafter = ["transform", "extract"]\n'
-         'trigger_rule = "all_done"\n')
+GRAPH = (
+    '[dags.etl.tasks.extract]\ncommand = "true"\n[dags.etl.tasks.transform]\ncommand = "true"\n'
+    'after = ["extract"]\n[dags.etl.tasks.load]\ncommand = "true"\nafter = ["transform", "extract"]\n'
+    'trigger_rule = "all_done"\n'
+)
 
 
-@pytest.mark.parametrize(("fmt", "expected"), [
-    ("text", "etl  (manual only, 3 tasks)\nextract\n  transform  <- extract\n"
-             "    load  <- transform, extract  [all_done]\n"),
-    ("dot", 'digraph "etl" {\n  rankdir=LR;\n  "extract";\n  "transform";\n  "load";\n'
-            '  "extract" -> "transform";\n  "transform" -> "load";\n  "extract" -> "load";\n}\n'),
-    ("mermaid", "flowchart LR\n  extract[extract]\n  transform[transform]\n  load[load]\n"
-                "  extract --> transform\n  transform --> load\n  extract --> load\n"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        (
+            "text",
+            "etl  (manual only, 3 tasks)\nextract\n  transform  <- extract\n"
+            "    load  <- transform, extract  [all_done]\n",
+        ),
+        (
+            "dot",
+            'digraph "etl" {\n  rankdir=LR;\n  "extract";\n  "transform";\n  "load";\n'
+            '  "extract" -> "transform";\n  "transform" -> "load";\n  "extract" -> "load";\n}\n',
+        ),
+        (
+            "mermaid",
+            "flowchart LR\n  extract[extract]\n  transform[transform]\n  load[load]\n"
+            "  extract --> transform\n  transform --> load\n  extract --> load\n",
+        ),
+    ],
+)
 def test_graph_prints_text_dot_and_mermaid(project, fmt, expected):
     write(project / "dags" / "etl.toml", GRAPH)
     done = minorch("graph", "etl", "--format", fmt, cwd=project)
@@ -198,8 +296,10 @@ def test_graph_of_an_unknown_dag_suggests_the_closest_and_exits_2(project):
 
 
 def test_next_lists_fire_times_and_logical_dates_in_the_dag_timezone(project):
-    write(project / "dags" / "berlin.toml", '[dags.berlin]\nschedule = "30 2 * * *"\ntimezone = "Europe/Berlin"\n'
-                                            '[dags.berlin.tasks.a]\ncommand = "true"\n')
+    write(
+        project / "dags" / "berlin.toml",
+        '[dags.berlin]\nschedule = "30 2 * * *"\ntimezone = "Europe/Berlin"\n[dags.berlin.tasks.a]\ncommand = "true"\n',
+    )
     done = minorch("next", "berlin", "-n", "2", "--after", "2024-03-30T12:00", cwd=project)
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()[2:]
@@ -216,7 +316,13 @@ def test_next_of_a_manual_dag_says_it_only_runs_when_triggered(project):
 
 def test_commands_that_do_not_show_the_ui_never_import_textual(project):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "minorch", "validate"], cwd=project,
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "minorch", "validate"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0 and "minorch.cli" in done.stderr
     assert "textual" not in done.stderr and "sqlite_utils" not in done.stderr

@@ -15,7 +15,6 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import minorch.cli_ops  # noqa: F401 - registers the commands
 from minorch import operations as ops
 from minorch.cli import main
 from minorch.config import load_settings
@@ -96,6 +95,7 @@ def outputs(folder: Path) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------- backfill end to end
 
+
 def test_a_backfill_with_wait_writes_every_partition_and_reprocessing_all_writes_the_same(project: Path):
     result = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-14", "--wait")
     assert result.exit_code == 0, result.output
@@ -104,30 +104,48 @@ def test_a_backfill_with_wait_writes_every_partition_and_reprocessing_all_writes
     assert sorted(first) == [f"2024-01-{d:02d}.txt" for d in range(1, 15)]
     assert first["2024-01-05.txt"] == b"2024-01-05 from 2024-01-04T02:30:00+01:00 to 2024-01-05T02:30:00+01:00\n"
 
-    again = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-14", "--reprocess", "all",
-                "--wait")
+    again = cli(
+        project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-14", "--reprocess", "all", "--wait"
+    )
     assert again.exit_code == 0, again.output
     assert "created 0 runs, re-running 14" in again.output
     assert outputs(project.parent / "out") == first
     tasks = json.loads(cli(project, "tasks", "parts", "2024-01-05", "--json").output)
-    assert [(t["task_id"], t["state"], t["tries"]) for t in tasks["tasks"]] == [("write", "success", 2),
-                                                                                ("check", "success", 2)]
+    assert [(t["task_id"], t["state"], t["tries"]) for t in tasks["tasks"]] == [
+        ("write", "success", 2),
+        ("check", "success", 2),
+    ]
 
 
 def test_a_backfill_with_max_active_runs_1_runs_its_runs_one_after_another(project: Path):
     # In a child process with a time limit: a run waiting for a free slot must start when the
     # run before it finishes, not at some later, unrelated event.
-    command = [sys.executable, "-c", "import sys, minorch.cli_ops; from minorch.cli import main; main(sys.argv[1:])",
-               "--config", str(project), "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-04",
-               "--wait", "--max-active-runs", "1"]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from minorch.cli import main; main(sys.argv[1:])",
+        "--config",
+        str(project),
+        "backfill",
+        "parts",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-04",
+        "--wait",
+        "--max-active-runs",
+        "1",
+    ]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=10, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the next queued run never started after the one before it finished")
     assert done.returncode == 0, done.stdout + done.stderr
     runs = sorted(open_store(project).runs("parts"), key=lambda r: r.start_date)
-    assert len(runs) == 4 and all(later.start_date >= earlier.end_date for earlier, later in zip(runs, runs[1:]))
+    assert len(runs) == 4
+    assert all(later.start_date >= earlier.end_date for earlier, later in zip(runs, runs[1:], strict=False))
 
 
 def test_a_backfill_without_reprocessing_skips_the_dates_that_ran(project: Path):
@@ -143,8 +161,10 @@ def test_a_backfill_in_which_a_run_fails_exits_1_and_names_the_failed_tasks(proj
     result = cli(project, "backfill", "flaky", "--start", "2024-01-01", "--end", "2024-01-03", "--wait")
     assert result.exit_code == 1
     assert "3/3 runs done, 1 failed" in result.output
-    assert "scheduled" not in result.stderr and "backfill__2024-01-02T00:00:00+00:00: failed: second (failed), " \
-                                                "third (upstream_failed)" in result.stderr
+    assert (
+        "scheduled" not in result.stderr
+        and "backfill__2024-01-02T00:00:00+00:00: failed: second (failed), third (upstream_failed)" in result.stderr
+    )
 
 
 def test_a_backfill_without_wait_only_queues_the_runs(project: Path):
@@ -160,13 +180,13 @@ def test_backfill_errors_are_one_line_with_exit_code_2(project: Path):
     assert backwards.exit_code == 2 and "swap the start and end dates" in backwards.stderr
     manual = cli(project, "backfill", "work", "--start", "2024-01-01", "--end", "2024-01-02")
     assert manual.exit_code == 2 and "has no logical dates to backfill" in manual.stderr
-    limit = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-02",
-                "--max-active-runs", "2")
+    limit = cli(project, "backfill", "parts", "--start", "2024-01-01", "--end", "2024-01-02", "--max-active-runs", "2")
     assert limit.exit_code == 2 and "--max-active-runs works with --wait only" in limit.stderr
     assert "Traceback" not in backwards.output + manual.output + limit.output
 
 
 # ---------------------------------------------------------------- clear, retry, mark
+
 
 @pytest.fixture
 def failed_run(project: Path) -> Path:
@@ -177,21 +197,27 @@ def failed_run(project: Path) -> Path:
 
 def test_clear_asks_first_and_a_no_changes_nothing(failed_run: Path):
     result = cli(failed_run, "clear", "flaky", "2024-01-02", input="n\n")
-    assert result.exit_code == 1 and "clear 3 tasks of flaky run backfill__2024-01-02T00:00:00+00:00: " \
-                                      "first, second, third?" in result.output
+    assert (
+        result.exit_code == 1
+        and "clear 3 tasks of flaky run backfill__2024-01-02T00:00:00+00:00: first, second, third?" in result.output
+    )
     assert open_store(failed_run).runs("flaky")[0].state is RunState.FAILED
 
 
 def test_clear_with_yes_requeues_the_run_and_says_who_acts_on_it(failed_run: Path):
     result = cli(failed_run, "clear", "flaky", "latest", "second", "--downstream", "--yes")
     assert result.exit_code == 0
-    assert result.output.startswith("cleared 2 tasks of flaky run backfill__2024-01-02T00:00:00+00:00: second, "
-                                    "third; no scheduler is running")
+    assert result.output.startswith(
+        "cleared 2 tasks of flaky run backfill__2024-01-02T00:00:00+00:00: second, third; no scheduler is running"
+    )
     store = open_store(failed_run)
     run = store.runs("flaky")[0]
     assert run.state is RunState.QUEUED
     assert {t: ti.state.value for t, ti in store.task_instances([run.pk])[run.pk].items()} == {
-        "first": "success", "second": "none", "third": "none"}
+        "first": "success",
+        "second": "none",
+        "third": "none",
+    }
 
 
 def test_retry_clears_only_the_failed_part_of_a_run(failed_run: Path):
@@ -223,6 +249,7 @@ def test_pause_and_unpause_set_the_flag_a_scheduler_reads(project: Path):
 
 
 # ---------------------------------------------------------------- runs, tasks, logs
+
 
 def test_runs_lists_newest_first_filters_by_state_and_prints_json(failed_run: Path):
     cli(failed_run, "backfill", "flaky", "--start", "2024-01-03", "--end", "2024-01-03", "--wait")
@@ -261,11 +288,14 @@ def test_logs_prints_a_try_and_refuses_one_that_does_not_exist(failed_run: Path)
 def test_an_unknown_run_is_exit_code_2_with_the_newest_run_ids(failed_run: Path):
     result = cli(failed_run, "tasks", "flaky", "2023-05-05")
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("minorch: error: DAG 'flaky' has no run '2023-05-05' (newest runs: "
-                                     "backfill__2024-01-02T00:00:00+00:00; a date or `latest` works too)")
+    assert result.stderr.strip() == (
+        "minorch: error: DAG 'flaky' has no run '2023-05-05' (newest runs: "
+        "backfill__2024-01-02T00:00:00+00:00; a date or `latest` works too)"
+    )
 
 
 # ---------------------------------------------------------------- db
+
 
 def test_db_check_passes_on_a_sound_file_and_fails_on_a_stuck_task(failed_run: Path):
     ok = cli(failed_run, "db", "check")
@@ -282,7 +312,9 @@ def test_db_prune_asks_then_deletes_old_runs_and_their_logs(failed_run: Path):
     assert any(logs.iterdir())
     assert cli(failed_run, "db", "prune", "--older-than", "90d").output == "no finished runs older than 90d\n"
     bare = cli(failed_run, "db", "prune", "--older-than", "90", "--yes")
-    assert bare.exit_code == 2 and "--older-than 90 needs a unit" in bare.stderr and open_store(failed_run).runs("flaky")
+    assert (
+        bare.exit_code == 2 and "--older-than 90 needs a unit" in bare.stderr and open_store(failed_run).runs("flaky")
+    )
     declined = cli(failed_run, "db", "prune", "--older-than", "0s", input="n\n")
     assert declined.exit_code == 1 and "delete 1 runs (3 task instances, 2 tries) older than 0s" in declined.output
     done = cli(failed_run, "db", "prune", "--older-than", "0s", "--yes")
@@ -291,6 +323,7 @@ def test_db_prune_asks_then_deletes_old_runs_and_their_logs(failed_run: Path):
 
 
 # ---------------------------------------------------------------- help and docs
+
 
 def test_every_command_has_help_and_a_section_in_the_docs():
     docs = (ROOT / "docs" / "operations.md").read_text()
@@ -305,10 +338,16 @@ def test_every_command_has_help_and_a_section_in_the_docs():
 
 # ---------------------------------------------------------------- with a running scheduler
 
+
 def start_scheduler(config: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
     settings = load_settings(config)
     deadline = time.monotonic() + 10
     while not ops.scheduler_running(settings):  # the process starting up, not a clock
@@ -345,7 +384,7 @@ def test_two_hundred_twenty_actions_race_a_running_scheduler_and_none_is_lost(pr
         cleared = 0
         for i in range(0, 100, 5):  # clear 20 runs once they got going: some running, some just finished
             run = store.run_by_id("work", f"manual__{minute(i)}:00+00:00")
-            wait_until(lambda: store.task_instances([run.pk])[run.pk]["a"].state is TaskState.SUCCESS)
+            wait_until(lambda run=run: store.task_instances([run.pk])[run.pk]["a"].state is TaskState.SUCCESS)
             outputs_.append(cli(project, "clear", "work", minute(i), "--yes"))
             cleared += len(outputs_[-1].output.split(": ", 1)[1].split(";")[0].split(", "))
         assert all(r.exit_code == 0 for r in outputs_), [r.output for r in outputs_ if r.exit_code]

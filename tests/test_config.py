@@ -65,7 +65,9 @@ def test_a_missing_explicit_file_and_a_wrong_environment_variable_are_errors(tmp
 
 
 def test_settings_read_every_minorch_option_with_paths_beside_the_file(tmp_path):
-    write(tmp_path, '''
+    write(
+        tmp_path,
+        """
 [minorch]
 state_dir = "state"
 dag_folders = ["dags", "more/dags"]
@@ -86,7 +88,8 @@ timeout = "5s"
 
 [dags.hello.tasks.a]
 command = "true"
-''')
+""",
+    )
     settings = load_settings(tmp_path / "minorch.toml")
     assert settings.state_dir == tmp_path / "state" and settings.db_path == tmp_path / "state" / "minorch.db"
     assert settings.dag_folders == [tmp_path / "dags", tmp_path / "more" / "dags"]
@@ -109,30 +112,67 @@ def test_a_single_dag_folder_may_be_a_string(tmp_path):
 
 def test_an_empty_minorch_toml_says_what_to_add(tmp_path):
     err = config_error(tmp_path, "\n")
-    assert str(err).endswith("minorch.toml:1: the file is empty (add a [minorch] table and DAGs; "
-                             "`minorch init` writes a starter file)")
+    assert str(err).endswith(
+        "minorch.toml:1: the file is empty (add a [minorch] table and DAGs; `minorch init` writes a starter file)"
+    )
 
 
-@pytest.mark.parametrize(("text", "line", "message", "hint"), [
-    ("[minorch]\n[defualts]\nretries = 1\n", 2, "unknown table [defualts]", "did you mean 'defaults'?"),
-    ("[minorch]\nparalelism = 3\n", 2, "unknown [minorch] option 'paralelism'", "did you mean 'parallelism'?"),
-    ("[minorch]\nretries = 3\n", 2, "unknown [minorch] option 'retries'", "task options belong under [defaults]"),
-    ("[minorch]\n\ntimezone = \"Europe/Berln\"\n", 3, "unknown timezone 'Europe/Berln'", "did you mean 'Europe/Berlin'?"),
-    ("[minorch]\nparallelism = 0\n", 2, "parallelism must be a whole number of 1 or more, not 0",
-     "write e.g. parallelism = 8"),
-    ("[minorch]\npools = { db = 0 }\n", 2, "pools must map names to slot counts of 1 or more",
-     "write e.g. pools = { db = 2 }"),
-    ("[minorch]\ndag_folders = [1]\n", 2, "dag_folders must be a list of folder names, not [1]",
-     'write e.g. dag_folders = ["dags"]'),
-    ("[minorch]\nstate_dir = \"s\"\ngrace = \"soon\"\n", 3, "grace 'soon' is not a duration",
-     'write e.g. "45s", "5m", "1h30m" or "2d"'),
-    ("[defaults]\nretries = 1\nretry_dealy = \"5m\"\n", 3, "unknown [defaults] option 'retry_dealy'",
-     "did you mean 'retry_delay'?"),
-    ("[defaults]\nretries = 1\ntimeout = \"forever\"\n", 3, "timeout 'forever' is not a duration",
-     'write e.g. "45s", "5m", "1h30m" or "2d"'),
-    ("[notifiers.ops]\ncommand = \"x\"\nwebhok = \"y\"\n", 3, "notifier 'ops': unknown key 'webhok'",
-     "did you mean 'webhook'?"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "message", "hint"),
+    [
+        ("[minorch]\n[defualts]\nretries = 1\n", 2, "unknown table [defualts]", "did you mean 'defaults'?"),
+        ("[minorch]\nparalelism = 3\n", 2, "unknown [minorch] option 'paralelism'", "did you mean 'parallelism'?"),
+        ("[minorch]\nretries = 3\n", 2, "unknown [minorch] option 'retries'", "task options belong under [defaults]"),
+        (
+            '[minorch]\n\ntimezone = "Europe/Berln"\n',
+            3,
+            "unknown timezone 'Europe/Berln'",
+            "did you mean 'Europe/Berlin'?",
+        ),
+        (
+            "[minorch]\nparallelism = 0\n",
+            2,
+            "parallelism must be a whole number of 1 or more, not 0",
+            "write e.g. parallelism = 8",
+        ),
+        (
+            "[minorch]\npools = { db = 0 }\n",
+            2,
+            "pools must map names to slot counts of 1 or more",
+            "write e.g. pools = { db = 2 }",
+        ),
+        (
+            "[minorch]\ndag_folders = [1]\n",
+            2,
+            "dag_folders must be a list of folder names, not [1]",
+            'write e.g. dag_folders = ["dags"]',
+        ),
+        (
+            '[minorch]\nstate_dir = "s"\ngrace = "soon"\n',
+            3,
+            "grace 'soon' is not a duration",
+            'write e.g. "45s", "5m", "1h30m" or "2d"',
+        ),
+        (
+            '[defaults]\nretries = 1\nretry_dealy = "5m"\n',
+            3,
+            "unknown [defaults] option 'retry_dealy'",
+            "did you mean 'retry_delay'?",
+        ),
+        (
+            '[defaults]\nretries = 1\ntimeout = "forever"\n',
+            3,
+            "timeout 'forever' is not a duration",
+            'write e.g. "45s", "5m", "1h30m" or "2d"',
+        ),
+        (
+            '[notifiers.ops]\ncommand = "x"\nwebhok = "y"\n',
+            3,
+            "notifier 'ops': unknown key 'webhok'",
+            "did you mean 'webhook'?",
+        ),
+    ],
+)
 def test_bad_settings_name_the_line_and_the_fix(tmp_path, text, line, message, hint):
     err = config_error(tmp_path, text)
     assert (err.line, err.message, err.hint) == (line, message, hint)
@@ -153,13 +193,16 @@ def test_a_bad_trigger_rule_in_defaults_is_a_config_error_at_its_line(tmp_path):
 # ---------------------------------------------------------------- TOML reading
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ('[dags.a]\nschedule = "@daily\n', 2, "TOML syntax error: a string is not closed before the end of the line"),
-    ("[dags.a]\nschedule = @daily\n", 2, "TOML syntax error: a value is missing or not valid TOML"),
-    ("[dags.a]\nretries = 1\nretries = 2\n", 3, "TOML syntax error: a key is set twice"),
-    ("[dags.a]\nx = 1\n[dags.a]\n", 3, "TOML syntax error: table [dags.a] is declared twice"),
-    ("[dags.a]\nafter = [1,\n", 2, "TOML syntax error: a value is missing or not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('[dags.a]\nschedule = "@daily\n', 2, "TOML syntax error: a string is not closed before the end of the line"),
+        ("[dags.a]\nschedule = @daily\n", 2, "TOML syntax error: a value is missing or not valid TOML"),
+        ("[dags.a]\nretries = 1\nretries = 2\n", 3, "TOML syntax error: a key is set twice"),
+        ("[dags.a]\nx = 1\n[dags.a]\n", 3, "TOML syntax error: table [dags.a] is declared twice"),
+        ("[dags.a]\nafter = [1,\n", 2, "TOML syntax error: a value is missing or not valid TOML"),
+    ],
+)
 def test_toml_syntax_errors_become_one_line_with_file_line_and_a_hint(tmp_path, text, line, message):
     path = write(tmp_path, text, "dags/a.toml")
     with pytest.raises(ConfigError) as caught:
@@ -174,7 +217,10 @@ def test_a_file_that_is_not_utf8_names_the_line_and_the_byte(tmp_path):
     with pytest.raises(ConfigError) as caught:
         read_toml(path)
     assert (caught.value.line, caught.value.message, caught.value.hint) == (
-        3, "not UTF-8 text (byte 0xe9)", "save the file as UTF-8")
+        3,
+        "not UTF-8 text (byte 0xe9)",
+        "save the file as UTF-8",
+    )
 
 
 TOML = '''# a comment
@@ -199,18 +245,21 @@ env = { A = "1", B = "2" }
 '''
 
 
-@pytest.mark.parametrize(("path", "line"), [
-    (("minorch", "timezone"), 3),
-    (("dags", "etl"), 5),
-    (("dags", "etl", "schedule"), 6),
-    (("dags", "etl", "tasks", "extract"), 7),
-    (("dags", "etl", "tasks", "extract", "command"), 7),
-    (("dags", "etl", "tasks", "load"), 9),
-    (("dags", "etl", "tasks", "load", "after"), 14),
-    (("dags", "etl", "tasks", "load", "quoted.key"), 15),
-    (("dags", "etl", "tasks", "report", "env", "B"), 19),
-    (("dags", "etl", "tasks", "report", "retries"), 17),
-    (("not", "a", "table"), None),
-])
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (("minorch", "timezone"), 3),
+        (("dags", "etl"), 5),
+        (("dags", "etl", "schedule"), 6),
+        (("dags", "etl", "tasks", "extract"), 7),
+        (("dags", "etl", "tasks", "extract", "command"), 7),
+        (("dags", "etl", "tasks", "load"), 9),
+        (("dags", "etl", "tasks", "load", "after"), 14),
+        (("dags", "etl", "tasks", "load", "quoted.key"), 15),
+        (("dags", "etl", "tasks", "report", "env", "B"), 19),
+        (("dags", "etl", "tasks", "report", "retries"), 17),
+        (("not", "a", "table"), None),
+    ],
+)
 def test_the_locator_finds_the_line_of_keys_in_nested_tables(path, line):
     assert toml_locator(TOML)(path) == line

@@ -16,11 +16,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
+from conftest import Up, wait_until
 
 from minorch.states import RunState, TaskState
 from minorch.store import Attempt
-
-from conftest import Up, wait_until
 
 TASK_SH = """\
 # sh task.sh FIRST_PAUSE [fail-first|ignore-term|grandchild]
@@ -38,8 +37,20 @@ echo "success $T $N" >> ledger
 """
 
 # task id -> its command's arguments; the chain runs them in this order
-TASKS = {"t01": "3", "t02": "3", "t03": "3", "t04": "3", "t05": "3", "t06": "0.05 fail-first", "t07": "3",
-         "t08": "3 ignore-term", "t09": "0.05", "t10": "3 grandchild", "t11": "0.05", "t12": "3"}
+TASKS = {
+    "t01": "3",
+    "t02": "3",
+    "t03": "3",
+    "t04": "3",
+    "t05": "3",
+    "t06": "0.05 fail-first",
+    "t07": "3",
+    "t08": "3 ignore-term",
+    "t09": "0.05",
+    "t10": "3 grandchild",
+    "t11": "0.05",
+    "t12": "3",
+}
 
 
 def chain_dag(marker: str) -> str:
@@ -77,8 +88,12 @@ class Chain:
         """The task's try that runs now (started, not ended), once it has run `for_at_least` seconds
         and its process wrote its start line."""
         for attempt in self.store.attempts(self.run.pk, task_id):
-            if attempt.end_date is None and attempt.pid and time.time() - attempt.start_date >= for_at_least \
-                    and any(line.startswith(f"start {task_id} ") for line in self.lines()):
+            if (
+                attempt.end_date is None
+                and attempt.pid
+                and time.time() - attempt.start_date >= for_at_least
+                and any(line.startswith(f"start {task_id} ") for line in self.lines())
+            ):
                 return attempt
         return None
 
@@ -97,8 +112,10 @@ def test_a_run_survives_thirteen_sigkills_of_its_scheduler(project, up_processes
         ("right after t04 started", lambda up: wait_until(lambda: chain.open_try("t04"))),
         ("mid t05", lambda up: wait_until(lambda: chain.open_try("t05", 0.2))),
         ("t06 waiting to retry", lambda up: wait_until(lambda: chain.state("t06") is TaskState.UP_FOR_RETRY)),
-        ("right after ready, t06 still waiting",
-         lambda up: wait_until(lambda: any(e.get("event") == "ready" for e in up.events))),
+        (
+            "right after ready, t06 still waiting",
+            lambda up: wait_until(lambda: any(e.get("event") == "ready" for e in up.events)),
+        ),
         ("mid t07", lambda up: wait_until(lambda: chain.open_try("t07", 0.2))),
         ("mid t08, which ignores SIGTERM", lambda up: wait_until(lambda: chain.open_try("t08", 0.2))),
         ("mid t10, whose grandchild left its session", lambda up: wait_until(lambda: chain.open_try("t10", 0.2))),
@@ -116,7 +133,7 @@ def test_a_run_survives_thirteen_sigkills_of_its_scheduler(project, up_processes
 
     assert chain.store.run(chain.run.pk).state is RunState.SUCCESS
     successes = Counter(line.split()[1] for line in chain.lines() if line.startswith("success "))
-    assert successes == Counter({task_id: 1 for task_id in TASKS})
+    assert successes == Counter(dict.fromkeys(TASKS, 1))
     assert [line for line in chain.lines() if line.startswith("fail ")] == ["fail t06 1"]
 
     attempts = chain.store.attempts(chain.run.pk)
@@ -171,10 +188,40 @@ def _crash_state(store, run, *, recorded_try: str | None) -> None:
     assert store.set_task_state(run.pk, "work", TaskState.RUNNING, [TaskState.NONE], try_number=1, start_date=now)
     if recorded_try is not None:
         attempt_id = uuid.uuid4().hex
-        store.start_attempt(Attempt(attempt_id, run.pk, "work", -1, 1, None, None, now, None, None, None, None, False,
-                                    True, None, None, None, None, None, None))
-        store.finish_attempt(attempt_id, end_date=now + 0.3, duration=0.3, exit_code=0, signal=None,
-                             timed_out=False, outcome=recorded_try, reason="exited with code 0")
+        store.start_attempt(
+            Attempt(
+                attempt_id,
+                run.pk,
+                "work",
+                -1,
+                1,
+                None,
+                None,
+                now,
+                None,
+                None,
+                None,
+                None,
+                False,
+                True,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
+        store.finish_attempt(
+            attempt_id,
+            end_date=now + 0.3,
+            duration=0.3,
+            exit_code=0,
+            signal=None,
+            timed_out=False,
+            outcome=recorded_try,
+            reason="exited with code 0",
+        )
 
 
 def test_a_crash_between_recording_a_try_and_its_task_state_does_not_stall_the_run(project, up_processes):

@@ -15,20 +15,27 @@ import pytest
 
 try:
     import tomllib
-except ModuleNotFoundError:     # Python 3.10
+except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from minorch.crontab import host_timezone, is_system_crontab, parse_crontab, split_percent, task_command, to_toml
-from minorch.spec import build_dag
 from minorch.errors import ConfigError
 from minorch.schedule import parse_schedule
+from minorch.spec import build_dag
 
 DATA = Path(__file__).parent / "data" / "crontabs"
 UTC = timezone.utc
-WEEK_START = datetime(2026, 1, 5, tzinfo=UTC)          # a Monday, far from any DST change
+WEEK_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, far from any DST change
 WEEK_END = datetime(2026, 1, 11, 23, 59, tzinfo=UTC)
-SYSTEM_FILES = ["debian-crontab", "cron.d-e2scrub_all", "cron.d-php", "cron.d-sysstat", "cron.d-certbot",
-                "cron.d-mdadm", "cron.d-nextcloud"]
+SYSTEM_FILES = [
+    "debian-crontab",
+    "cron.d-e2scrub_all",
+    "cron.d-php",
+    "cron.d-sysstat",
+    "cron.d-certbot",
+    "cron.d-mdadm",
+    "cron.d-nextcloud",
+]
 USER_FILES = ["user-alice", "user-mistakes"]
 
 
@@ -43,8 +50,10 @@ def by_line(converted):
 
 # ---------------------------------------------------------------- an independent cron matcher
 
-NAMES = {n: i for i, n in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                                     "nov", "dec"], start=1)}
+NAMES = {
+    n: i
+    for i, n in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)
+}
 NAMES.update({n: i for i, n in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])})
 
 
@@ -68,8 +77,12 @@ def matches(expr: str, t: datetime) -> bool:
     days = {d % 7 for d in expand(dow, 0, 7)}
     dom_ok, dow_ok = t.day in expand(dom, 1, 31), (t.isoweekday() % 7) in days
     day_ok = dom_ok and dow_ok if dom.startswith("*") or dow.startswith("*") else dom_ok or dow_ok
-    return (t.minute in expand(minute, 0, 59) and t.hour in expand(hour, 0, 23)
-            and t.month in expand(month, 1, 12) and day_ok)
+    return (
+        t.minute in expand(minute, 0, 59)
+        and t.hour in expand(hour, 0, 23)
+        and t.month in expand(month, 1, 12)
+        and day_ok
+    )
 
 
 def brute_force_fires(expr: str, zone: str) -> list[datetime]:
@@ -88,9 +101,20 @@ def fires_in_week(entry) -> list[datetime]:
 # ---------------------------------------------------------------- schedules
 
 
-@pytest.mark.parametrize("name, line", [("debian-crontab", 19), ("debian-crontab", 21), ("cron.d-sysstat", 6),
-                                        ("cron.d-php", 14), ("cron.d-certbot", 17), ("user-alice", 11),
-                                        ("user-alice", 14), ("user-alice", 15), ("user-alice", 18)])
+@pytest.mark.parametrize(
+    "name, line",
+    [
+        ("debian-crontab", 19),
+        ("debian-crontab", 21),
+        ("cron.d-sysstat", 6),
+        ("cron.d-php", 14),
+        ("cron.d-certbot", 17),
+        ("user-alice", 11),
+        ("user-alice", 14),
+        ("user-alice", 15),
+        ("user-alice", 18),
+    ],
+)
 def test_fire_times_over_a_week_equal_a_brute_force_walk_over_every_minute(name, line):
     entry = by_line(load(name))[line]
     assert fires_in_week(entry) == brute_force_fires(entry.schedule, entry.timezone or "UTC")
@@ -98,18 +122,21 @@ def test_fire_times_over_a_week_equal_a_brute_force_walk_over_every_minute(name,
 
 def test_well_known_entries_fire_when_the_package_authors_meant():
     debian = by_line(load("debian-crontab"))
-    assert len(fires_in_week(debian[19])) == 7 * 24                                 # 17 * * * *
+    assert len(fires_in_week(debian[19])) == 7 * 24  # 17 * * * *
     assert fires_in_week(debian[21]) == [datetime(2026, 1, 11, 6, 47, tzinfo=UTC)]  # Sunday written as 7
-    assert len(fires_in_week(by_line(load("cron.d-sysstat"))[6])) == 7 * 24 * 6   # 5-55/10
+    assert len(fires_in_week(by_line(load("cron.d-sysstat"))[6])) == 7 * 24 * 6  # 5-55/10
     assert [t.hour for t in fires_in_week(by_line(load("cron.d-certbot"))[17])] == [0, 12] * 7
-    reports = by_line(load("user-alice"))[11]                                       # 0 9 * * mon-fri, Berlin
+    reports = by_line(load("user-alice"))[11]  # 0 9 * * mon-fri, Berlin
     assert fires_in_week(reports) == [datetime(2026, 1, d, 8, 0, tzinfo=UTC) for d in range(5, 10)]
 
 
 def test_day_of_month_and_day_of_week_fire_on_either_like_vixie_cron():
-    entry = by_line(load("user-alice"))[26]                                         # 0 0 1,15 * fri, Berlin
-    fires = list(parse_schedule(entry.schedule, entry.timezone).fires(datetime(2026, 1, 12, tzinfo=UTC),
-                                                                      datetime(2026, 1, 18, tzinfo=UTC)))
+    entry = by_line(load("user-alice"))[26]  # 0 0 1,15 * fri, Berlin
+    fires = list(
+        parse_schedule(entry.schedule, entry.timezone).fires(
+            datetime(2026, 1, 12, tzinfo=UTC), datetime(2026, 1, 18, tzinfo=UTC)
+        )
+    )
     # Thursday the 15th by its date, Friday the 16th by its weekday; midnight in Berlin is 23:00 UTC.
     assert fires == [datetime(2026, 1, 14, 23, 0, tzinfo=UTC), datetime(2026, 1, 15, 23, 0, tzinfo=UTC)]
 
@@ -152,11 +179,14 @@ def test_skipped_lines_are_reported_with_their_numbers_and_reasons():
 
 def test_assignments_apply_to_the_lines_below_with_quotes_and_spaces_stripped():
     alice = by_line(load("user-alice"))
-    assert alice[8].env == {"MAILTO": "ops@example.com, alice@example.com", "CRON_TZ": "Europe/Berlin",
-                            "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    assert alice[8].env == {
+        "MAILTO": "ops@example.com, alice@example.com",
+        "CRON_TZ": "Europe/Berlin",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+    }
     assert alice[25].env["SHELL"] == "/bin/bash" and alice[25].shell == "/bin/bash"
     assert alice[8].mail == ["ops@example.com", "alice@example.com"]
-    assert alice[22].mail == []                                                       # MAILTO=""
+    assert alice[22].mail == []  # MAILTO=""
 
 
 def test_comment_lines_directly_above_an_entry_become_its_description():
@@ -168,15 +198,18 @@ def test_comment_lines_directly_above_an_entry_become_its_description():
     assert by_line(load("user-alice"))[15].comment is None
 
 
-@pytest.mark.parametrize("raw, command, stdin", [
-    ("echo hi", "echo hi", None),
-    (r"date +\%F", "date +%F", None),
-    ("mail -s hi root%line 1%line 2", "mail -s hi root", "line 1\nline 2"),
-    (r"cat%100\% sure%", "cat", "100% sure\n"),
-    (r"echo \\%x", "echo \\\\", "x"),
-    (r"cat%a\nb", "cat", r"a\nb"),
-    ("cat%", "cat", ""),
-])
+@pytest.mark.parametrize(
+    "raw, command, stdin",
+    [
+        ("echo hi", "echo hi", None),
+        (r"date +\%F", "date +%F", None),
+        ("mail -s hi root%line 1%line 2", "mail -s hi root", "line 1\nline 2"),
+        (r"cat%100\% sure%", "cat", "100% sure\n"),
+        (r"echo \\%x", "echo \\\\", "x"),
+        (r"cat%a\nb", "cat", r"a\nb"),
+        ("cat%", "cat", ""),
+    ],
+)
 def test_percent_ends_the_command_and_the_rest_is_stdin_like_cronie(raw, command, stdin):
     assert split_percent(raw) == (command, stdin)
 
@@ -190,8 +223,9 @@ def test_system_crontabs_keep_the_user_and_are_recognised_by_path():
     assert [e.user for e in load("debian-crontab").entries] == ["root"] * 4
     nextcloud = load("cron.d-nextcloud").entries[0]
     assert nextcloud.user == "www-data" and nextcloud.command == "php -f /var/www/nextcloud/cron.php --verbose"
-    assert task_command(nextcloud) == ("runuser -u www-data -- /bin/sh -c "
-                                       "'php -f /var/www/nextcloud/cron.php --verbose'")
+    assert task_command(nextcloud) == (
+        "runuser -u www-data -- /bin/sh -c 'php -f /var/www/nextcloud/cron.php --verbose'"
+    )
     assert task_command(load("debian-crontab").entries[0]) == "cd / && run-parts --report /etc/cron.hourly"
     assert is_system_crontab("/etc/crontab") and is_system_crontab("/etc/cron.d/php")
     assert not is_system_crontab("/var/spool/cron/crontabs/alice")
@@ -200,8 +234,15 @@ def test_system_crontabs_keep_the_user_and_are_recognised_by_path():
 # ---------------------------------------------------------------- not a crontab
 
 
-@pytest.mark.parametrize("name, line", [("not-a-crontab-backup.sh", 1), ("not-a-crontab-script-without-shebang.sh", 3),
-                                        ("not-a-crontab-app.ini", 1), ("not-a-crontab-pyproject.toml", 5)])
+@pytest.mark.parametrize(
+    "name, line",
+    [
+        ("not-a-crontab-backup.sh", 1),
+        ("not-a-crontab-script-without-shebang.sh", 3),
+        ("not-a-crontab-app.ini", 1),
+        ("not-a-crontab-pyproject.toml", 5),
+    ],
+)
 def test_scripts_and_settings_files_are_refused_as_not_a_crontab_with_the_line_that_shows_it(name, line):
     with pytest.raises(ConfigError) as caught:
         parse_crontab((DATA / name).read_text(), source=name)
@@ -225,26 +266,33 @@ def test_an_empty_crontab_is_a_crontab_with_nothing_in_it():
 
 def test_dag_ids_name_the_program_a_package_entry_runs():
     ids = {name: [e.dag_id for e in load(name).entries] for name in SYSTEM_FILES}
-    assert ids == {"debian-crontab": ["cron_hourly", "cron_daily", "cron_weekly", "cron_monthly"],
-                   "cron.d-e2scrub_all": ["cron_e2scrub_all_cron", "cron_e2scrub_all"],
-                   "cron.d-php": ["cron_sessionclean"], "cron.d-sysstat": ["cron_debian_sa1", "cron_debian_sa1_2"],
-                   "cron.d-certbot": ["cron_certbot"], "cron.d-mdadm": ["cron_checkarray"],
-                   "cron.d-nextcloud": ["cron_nextcloud_cron_php"]}
+    assert ids == {
+        "debian-crontab": ["cron_hourly", "cron_daily", "cron_weekly", "cron_monthly"],
+        "cron.d-e2scrub_all": ["cron_e2scrub_all_cron", "cron_e2scrub_all"],
+        "cron.d-php": ["cron_sessionclean"],
+        "cron.d-sysstat": ["cron_debian_sa1", "cron_debian_sa1_2"],
+        "cron.d-certbot": ["cron_certbot"],
+        "cron.d-mdadm": ["cron_checkarray"],
+        "cron.d-nextcloud": ["cron_nextcloud_cron_php"],
+    }
 
 
-@pytest.mark.parametrize("command, dag_id", [
-    ("/usr/local/bin/backup.sh --full", "cron_backup_sh"),
-    ("/usr/sbin/logrotate /etc/logrotate.conf", "cron_logrotate"),
-    ("cd /srv/app && ./manage.py clearsessions", "cron_manage_py"),
-    ("flock -n /run/lock/sync.lock /usr/local/bin/sync-files", "cron_sync_files"),
-    ("timeout 1h nice -n 19 ionice -c3 /usr/bin/updatedb", "cron_updatedb"),
-    ("sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz", "cron_pg_dump"),
-    ("bash -lc 'source ~/.profile; ~/bin/report.sh'", "cron_report_sh"),
-    ("python3 -m app.jobs.cleanup", "cron_app_jobs_cleanup"),
-    ("/usr/bin/env LANG=C /opt/x/bin/Tool", "cron_tool"),
-    ("'/opt/My Scripts/Backup Now.sh' >/dev/null 2>&1", "cron_backup_now_sh"),
-    ("echo 'unbalanced", "cron_echo"),
-])
+@pytest.mark.parametrize(
+    "command, dag_id",
+    [
+        ("/usr/local/bin/backup.sh --full", "cron_backup_sh"),
+        ("/usr/sbin/logrotate /etc/logrotate.conf", "cron_logrotate"),
+        ("cd /srv/app && ./manage.py clearsessions", "cron_manage_py"),
+        ("flock -n /run/lock/sync.lock /usr/local/bin/sync-files", "cron_sync_files"),
+        ("timeout 1h nice -n 19 ionice -c3 /usr/bin/updatedb", "cron_updatedb"),
+        ("sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz", "cron_pg_dump"),
+        ("bash -lc 'source ~/.profile; ~/bin/report.sh'", "cron_report_sh"),
+        ("python3 -m app.jobs.cleanup", "cron_app_jobs_cleanup"),
+        ("/usr/bin/env LANG=C /opt/x/bin/Tool", "cron_tool"),
+        ("'/opt/My Scripts/Backup Now.sh' >/dev/null 2>&1", "cron_backup_now_sh"),
+        ("echo 'unbalanced", "cron_echo"),
+    ],
+)
 def test_dag_ids_are_readable(command, dag_id):
     assert parse_crontab(f"0 1 * * * {command}\n").entries[0].dag_id == dag_id
 
@@ -261,15 +309,20 @@ def test_dag_ids_are_unique_lowercase_and_numbered_from_two():
 # ---------------------------------------------------------------- TOML
 
 
-NASTY = "\n".join([
-    'SHELL=/bin/bash',
-    'X=\'a "quoted" value\'',
-    '0 1 * * * printf "\\%s\\n" \'single\' "double" \\\\backslash \'\'\'triple\'\'\' """three"""',
-    '0 2 * * * echo tab\there; echo unicode é ✓ \x7f bell\x0cpage',
-    '0 3 * * * cat > out.txt%it\'s 100\\% ok%"""quotes"""%\'\'\'%back\\slash',
-    "0 4 * * * tr a-z A-Z | cat > out.txt%hello%",
-    "0 5 * * * cat > out.txt%MINORCH_STDIN%after the mark%",
-]) + "\n"
+NASTY = (
+    "\n".join(
+        [
+            "SHELL=/bin/bash",
+            "X='a \"quoted\" value'",
+            '0 1 * * * printf "\\%s\\n" \'single\' "double" \\\\backslash \'\'\'triple\'\'\' """three"""',
+            "0 2 * * * echo tab\there; echo unicode é ✓ \x7f bell\x0cpage",
+            '0 3 * * * cat > out.txt%it\'s 100\\% ok%"""quotes"""%\'\'\'%back\\slash',
+            "0 4 * * * tr a-z A-Z | cat > out.txt%hello%",
+            "0 5 * * * cat > out.txt%MINORCH_STDIN%after the mark%",
+        ]
+    )
+    + "\n"
+)
 
 
 def test_commands_survive_a_round_trip_through_tomllib_byte_for_byte():
@@ -288,7 +341,7 @@ def test_stdin_reaches_the_command_when_the_emitted_toml_is_run_by_a_shell(tmp_p
     entry = by_line(parse_crontab(NASTY))[line]
     command = tomllib.loads(to_toml(parse_crontab(NASTY)))["dags"][entry.dag_id]["tasks"]["run"]["command"]
     subprocess.run(["/bin/sh", "-c", command], cwd=tmp_path, check=True, stdin=subprocess.DEVNULL)
-    expected = entry.stdin if entry.stdin.endswith("\n") else entry.stdin + "\n"   # a here-document ends with one
+    expected = entry.stdin if entry.stdin.endswith("\n") else entry.stdin + "\n"  # a here-document ends with one
     expected = expected.upper() if "tr a-z" in entry.command else expected
     assert (tmp_path / "out.txt").read_text() == expected
 
@@ -310,7 +363,7 @@ def test_the_toml_keeps_cron_promises_and_says_where_it_came_from():
     assert backup["max_active_runs"] == 1 and backup["catchup"] is False and backup["source_line"] == 8
     assert backup["description"] == "nightly backup of the database"
     assert backup["on_failure"] == [{"mail": "ops@example.com"}, {"mail": "alice@example.com"}]
-    assert "on_failure" not in dags["cron_date"]                                     # after MAILTO=""
+    assert "on_failure" not in dags["cron_date"]  # after MAILTO=""
     assert dags["cron_rm"]["tasks"]["run"]["shell"] == "/bin/bash"
     assert "shell" not in backup["tasks"]["run"]
     anacron = tomllib.loads(to_toml(converted, anacron=True))["dags"]

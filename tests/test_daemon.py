@@ -58,12 +58,15 @@ def test_up_says_ready_in_json_and_exits_0_on_a_stop_signal(project, up_processe
 
 def test_a_stop_lets_running_tries_finish_and_creates_no_new_runs(project, up_processes):
     set_grace(project, "5s")
-    project.write("dags/every.toml", """\
+    project.write(
+        "dags/every.toml",
+        """\
         [dags.every]
         schedule = "* * * * * *"
         [dags.every.tasks.work]
         command = "sleep 0.6; echo done"
-        """)
+        """,
+    )
     up = up_processes(project)
     up.wait_for(lambda e: e.get("task_id") == "work" and e.get("state") == "running")
     asked = time.time()
@@ -119,8 +122,10 @@ def test_a_second_up_on_the_same_state_names_the_holder_and_exits_2(project, up_
     first.ready()
     second = project.minorch("up", "--no-ui")
     assert second.returncode == 2
-    assert f"another minorch scheduler is using {project.root / '.minorch'} (pid {first.proc.pid}, minorch up since " \
+    assert (
+        f"another minorch scheduler is using {project.root / '.minorch'} (pid {first.proc.pid}, minorch up since "
         in second.stderr
+    )
     assert "Traceback" not in second.stderr and len(second.stderr.splitlines()) == 1
     assert first.proc.poll() is None
     assert first.signal(signal.SIGTERM) == 0
@@ -160,12 +165,15 @@ def test_systemd_hears_ready_and_stopping(project, up_processes):
 
 
 def test_a_run_created_at_its_fire_starts_in_the_same_turn_of_the_loop(project):
-    project.write("dags/every.toml", """\
+    project.write(
+        "dags/every.toml",
+        """\
         [dags.every]
         schedule = "* * * * * *"
         [dags.every.tasks.work]
         command = "true"
-        """)
+        """,
+    )
     store = project.store()
     clock = FakeClock(datetime(2024, 1, 15, 12, 0, 0, 500000, tzinfo=timezone.utc))
     sched = Scheduler(project.settings(), store, clock=clock)

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from minorch import DAG, chain, dag, shell, task
-from minorch.options import TaskOptions, resolve_options
-from minorch.spec import build_dag, dag_to_spec
 from minorch.durations import parse_duration
 from minorch.errors import ConfigError, DagError
+from minorch.options import TaskOptions, resolve_options
+from minorch.spec import build_dag, dag_to_spec
 from minorch.states import TriggerRule
 
 
@@ -100,6 +100,7 @@ def test_at_dag_keeps_an_explicit_dag_id_on_a_second_call():
 
 def test_at_task_call_with_task_results_records_xcom_args_and_upstreams():
     with DAG("etl") as made:
+
         @task
         def extract(ds):
             return ds
@@ -118,6 +119,7 @@ def test_at_task_call_with_task_results_records_xcom_args_and_upstreams():
 
 def test_at_task_with_positional_arguments_asks_for_keywords():
     with DAG("etl"):
+
         @task
         def load(rows):
             return rows
@@ -135,6 +137,7 @@ def test_a_task_id_used_twice_in_one_dag_is_an_error():
 
 def test_a_python_dag_survives_the_trip_through_its_spec():
     with DAG("etl", schedule="0 2 * * *", retry_delay=timedelta(minutes=5), env={"A": "1"}) as made:
+
         @task(timeout=timedelta(seconds=90))
         def extract():
             return 1
@@ -157,17 +160,24 @@ def test_a_python_dag_survives_the_trip_through_its_spec():
 
 
 def test_defaults_merge_settings_then_dag_then_task():
-    built = build({"retries": 2, "timeout": "10m", **spec(a="true", b={"command": "true", "retries": 5})},
-                  defaults={"retries": 1, "timeout": "1h", "retry_delay": "30s"})
+    built = build(
+        {"retries": 2, "timeout": "10m", **spec(a="true", b={"command": "true", "retries": 5})},
+        defaults={"retries": 1, "timeout": "1h", "retry_delay": "30s"},
+    )
     a, b = built.tasks["a"].opts, built.tasks["b"].opts
     assert (a.retries, a.timeout, a.retry_delay) == (2, 600.0, 30.0)
     assert (b.retries, b.timeout, b.retry_delay) == (5, 600.0, 30.0)
 
 
 def test_env_and_params_merge_key_by_key_along_the_layers():
-    built = build({"env": {"A": "dag", "B": "dag"}, "params": {"table": "orders", "limit": 10},
-                   **spec(a={"command": "true", "env": {"B": "task", "N": 3}, "params": {"limit": 5}})},
-                  defaults={"env": {"A": "settings", "HOME": "/srv"}})
+    built = build(
+        {
+            "env": {"A": "dag", "B": "dag"},
+            "params": {"table": "orders", "limit": 10},
+            **spec(a={"command": "true", "env": {"B": "task", "N": 3}, "params": {"limit": 5}}),
+        },
+        defaults={"env": {"A": "settings", "HOME": "/srv"}},
+    )
     opts = built.tasks["a"].opts
     assert opts.env == {"A": "dag", "B": "task", "HOME": "/srv", "N": "3"}
     assert opts.params == {"table": "orders", "limit": 5}
@@ -175,14 +185,27 @@ def test_env_and_params_merge_key_by_key_along_the_layers():
 
 
 def test_resolve_options_converts_durations_and_trigger_rules():
-    opts = resolve_options({"retry_delay": "1h30m", "max_retry_delay": 60, "trigger_rule": "one_failed",
-                            "retry_exponential_backoff": True})
-    assert opts == TaskOptions(retry_delay=5400.0, max_retry_delay=60.0, trigger_rule=TriggerRule.ONE_FAILED,
-                               retry_exponential_backoff=True)
+    opts = resolve_options(
+        {"retry_delay": "1h30m", "max_retry_delay": 60, "trigger_rule": "one_failed", "retry_exponential_backoff": True}
+    )
+    assert opts == TaskOptions(
+        retry_delay=5400.0, max_retry_delay=60.0, trigger_rule=TriggerRule.ONE_FAILED, retry_exponential_backoff=True
+    )
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("45s", 45), ("5m", 300), ("1h30m", 5400), ("2d", 172800),
-                                                ("250ms", 0.25), (90, 90), ("90", 90), (timedelta(hours=1), 3600)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("45s", 45),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("2d", 172800),
+        ("250ms", 0.25),
+        (90, 90),
+        ("90", 90),
+        (timedelta(hours=1), 3600),
+    ],
+)
 def test_durations_read_units_and_plain_seconds(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -190,7 +213,7 @@ def test_durations_read_units_and_plain_seconds(text, seconds):
 def test_a_duration_in_words_says_how_to_write_one():
     with pytest.raises(ConfigError) as caught:
         parse_duration("5 minutes", name="retry_delay")
-    assert str(caught.value) == "retry_delay '5 minutes' is not a duration (write e.g. \"45s\", \"5m\", \"1h30m\" or \"2d\")"
+    assert str(caught.value) == 'retry_delay \'5 minutes\' is not a duration (write e.g. "45s", "5m", "1h30m" or "2d")'
 
 
 @pytest.mark.parametrize("value", [True, False, "latest"])
@@ -200,7 +223,7 @@ def test_catchup_accepts_true_false_and_latest(value):
 
 @pytest.mark.parametrize("value", ["yes", 1, "all"])
 def test_catchup_rejects_anything_else(value):
-    assert "catchup must be true, false or \"latest\"" in str(error_of({"catchup": value, **spec(a="true")}))
+    assert 'catchup must be true, false or "latest"' in str(error_of({"catchup": value, **spec(a="true")}))
 
 
 def test_a_trigger_rule_typo_suggests_the_rule():
@@ -231,16 +254,22 @@ def test_keys_starting_with_underscore_are_unknown_options_too():
     assert error_of({"_private": 1, **spec(a="true")}).message == "unknown DAG option '_private'"
 
 
-@pytest.mark.parametrize(("task_spec", "message"), [
-    ({"command": "true", "python": "m:f"}, "task 'a' needs exactly one of command, python or sensor"),
-    ({}, "task 'a' needs exactly one of command, python or sensor"),
-    ({"python": "etl.load"}, "python = 'etl.load' is not a reference"),
-    ({"command": 3}, "command must be a string, not 3"),
-    ({"command": "true", "after": "b c"}, "task 'a' depends on 'b c', which does not exist"),
-    ({"command": "true", "after": [1]}, "after must be a list of names, not [1]"),
-    ({"command": "true", "retries": -1}, "retries must be 0 or more, not -1"),
-    ({"command": "true", "retry_exponential_backoff": "yes"}, "retry_exponential_backoff must be true or false, not 'yes'"),
-])
+@pytest.mark.parametrize(
+    ("task_spec", "message"),
+    [
+        ({"command": "true", "python": "m:f"}, "task 'a' needs exactly one of command, python or sensor"),
+        ({}, "task 'a' needs exactly one of command, python or sensor"),
+        ({"python": "etl.load"}, "python = 'etl.load' is not a reference"),
+        ({"command": 3}, "command must be a string, not 3"),
+        ({"command": "true", "after": "b c"}, "task 'a' depends on 'b c', which does not exist"),
+        ({"command": "true", "after": [1]}, "after must be a list of names, not [1]"),
+        ({"command": "true", "retries": -1}, "retries must be 0 or more, not -1"),
+        (
+            {"command": "true", "retry_exponential_backoff": "yes"},
+            "retry_exponential_backoff must be true or false, not 'yes'",
+        ),
+    ],
+)
 def test_bad_task_values_are_reported_with_what_is_wrong(task_spec, message):
     assert error_of(spec(a=task_spec)).message == message
 
@@ -274,20 +303,27 @@ def test_a_task_depending_on_itself_is_an_error():
 
 def test_an_unknown_upstream_suggests_the_closest_task():
     err = error_of(spec(transform="true", load={"command": "true", "after": ["transfrom"]}))
-    assert str(err) == ("dags/etl.toml: task 'load' depends on 'transfrom', which does not exist "
-                        "(did you mean 'transform'?)")
+    assert str(err) == (
+        "dags/etl.toml: task 'load' depends on 'transfrom', which does not exist (did you mean 'transform'?)"
+    )
 
 
 def test_a_cycle_is_reported_with_its_path_in_run_order():
-    err = error_of(spec(a={"command": "true", "after": ["c"]}, b={"command": "true", "after": ["a"]},
-                        c={"command": "true", "after": ["b"]}))
+    err = error_of(
+        spec(
+            a={"command": "true", "after": ["c"]},
+            b={"command": "true", "after": ["a"]},
+            c={"command": "true", "after": ["b"]},
+        )
+    )
     assert err.message == "tasks depend on each other in a cycle: a -> b -> c -> a"
     assert err.hint == "remove 'c' from the `after` list of 'a', or another link"
 
 
 def test_a_cycle_below_a_valid_part_names_only_the_cycle():
-    err = error_of(spec(start="true", x={"command": "true", "after": ["start", "y"]},
-                        y={"command": "true", "after": ["x"]}))
+    err = error_of(
+        spec(start="true", x={"command": "true", "after": ["start", "y"]}, y={"command": "true", "after": ["x"]})
+    )
     assert err.message.endswith(": x -> y -> x")
 
 

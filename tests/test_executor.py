@@ -11,11 +11,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from minorch.executor import Launch, LocalExecutor
-from minorch.proctree import find_leftover, kill_tree
-
 from conftest import run_all, running
+
+from minorch.executors.local import Launch, LocalExecutor
+from minorch.executors.proctree import find_leftover, kill_tree
 
 SH = "/bin/sh"
 
@@ -33,8 +32,14 @@ def logs(tmp_path: Path) -> Path:
 
 
 def shell(logs: Path, attempt_id: str, script: str, **options) -> Launch:
-    fields = dict(attempt_id=attempt_id, argv=[SH, "-c", script], env=dict(os.environ), cwd=None,
-                  log_path=logs / f"{attempt_id}.log", timeout=None)
+    fields = {
+        "attempt_id": attempt_id,
+        "argv": [SH, "-c", script],
+        "env": dict(os.environ),
+        "cwd": None,
+        "log_path": logs / f"{attempt_id}.log",
+        "timeout": None,
+    }
     fields.update(options)
     return Launch(**fields)
 
@@ -52,8 +57,13 @@ def tree_of(pid: int, size: int) -> list[psutil.Process]:
 
 
 def test_exit_codes_and_signals_are_reported_with_reasons(executor, logs):
-    scripts = {"ok": "exit 0", "three": "exit 3", "missing": "no-such-command-xyz",
-               "killed": "kill -9 $$", "termed": "kill -TERM $$"}
+    scripts = {
+        "ok": "exit 0",
+        "three": "exit 3",
+        "missing": "no-such-command-xyz",
+        "killed": "kill -9 $$",
+        "termed": "kill -TERM $$",
+    }
     for name, script in scripts.items():
         executor.start(shell(logs, name, script))
     exits = run_all(executor)

@@ -18,18 +18,23 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from minorch.executor import Launch, LocalExecutor
-from minorch.proctree import find_leftover, kill_tree
-from minorch.runtime import write_spec
-
 from conftest import run_all, running
 
-NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)
-CONTEXT = {"ds": "2024-01-15", "logical_date": NOW, "data_interval_start": NOW, "data_interval_end": NOW,
-           "timezone": "UTC", "xcom": {}}
+from minorch.executors.local import Launch, LocalExecutor
+from minorch.executors.proctree import find_leftover, kill_tree
+from minorch.runtime import write_spec
 
-TASKS = '''\
+NOW = datetime(2024, 1, 15, tzinfo=timezone.utc)
+CONTEXT = {
+    "ds": "2024-01-15",
+    "logical_date": NOW,
+    "data_interval_start": NOW,
+    "data_interval_end": NOW,
+    "timezone": "UTC",
+    "xcom": {},
+}
+
+TASKS = """\
 import atexit, os, signal, subprocess, sys, threading, time
 import minorch.runtime
 from minorch.errors import SkipTask
@@ -50,7 +55,8 @@ def killed():
     os.kill(os.getpid(), signal.SIGKILL)
 
 def show():
-    print(os.environ["GREETING"], os.environ["MINORCH_ATTEMPT_ID"], os.getcwd(), sys.path[1] == os.getcwd(),  # [0] is the project folder
+    # sys.path[0] is the project folder
+    print(os.environ["GREETING"], os.environ["MINORCH_ATTEMPT_ID"], os.getcwd(), sys.path[1] == os.getcwd(),
           sys.argv[1:] == [os.environ["SPEC"]])
 
 def signals():
@@ -90,7 +96,7 @@ def leak():
 
 def look():
     print("leaky" in sys.modules, hasattr(minorch.runtime, "LEAKED"), "LEAKED" in os.environ)
-'''
+"""
 
 
 DAG_FILE = """\
@@ -137,11 +143,22 @@ def python(folder: Path, attempt_id: str, func: str, target: dict | None = None,
     """The launch the scheduler makes for the Python task `tasks:<func>` (or for `target`)."""
     spec = folder / f"{attempt_id}.json"
     target = target or {"kind": "ref", "ref": f"tasks:{func}", "sys_path": [str(folder)]}
-    write_spec(spec, target=target, context={**CONTEXT, "xcom": {"extract": [1, 2, 3]}},
-               result_path=folder / f"{attempt_id}.result", max_result_bytes=1024)
+    write_spec(
+        spec,
+        target=target,
+        context={**CONTEXT, "xcom": {"extract": [1, 2, 3]}},
+        result_path=folder / f"{attempt_id}.result",
+        max_result_bytes=1024,
+    )
     env = {**os.environ, "MINORCH_STATUS_FILE": str(folder / f"{attempt_id}.status"), "SPEC": str(spec)}
-    fields = dict(attempt_id=attempt_id, argv=[sys.executable, "-m", "minorch.runtime", str(spec)], env=env,
-                  cwd=str(folder), log_path=folder / "logs" / f"{attempt_id}.log", timeout=None)
+    fields = {
+        "attempt_id": attempt_id,
+        "argv": [sys.executable, "-m", "minorch.runtime", str(spec)],
+        "env": env,
+        "cwd": str(folder),
+        "log_path": folder / "logs" / f"{attempt_id}.log",
+        "timeout": None,
+    }
     fields.update(options)
     return Launch(**fields)
 
@@ -164,7 +181,7 @@ def wait_gone(proc: psutil.Process) -> None:
 
 
 def fork_servers() -> list[psutil.Process]:
-    return [p for p in running(psutil.Process().children()) if "minorch.forkserver" in " ".join(p.cmdline())]
+    return [p for p in running(psutil.Process().children()) if "minorch.executors.forkserver" in " ".join(p.cmdline())]
 
 
 # -- the same Exit, forked or spawned --------------------------------------------
@@ -176,10 +193,14 @@ def test_exit_codes_reasons_and_status_files_are_those_of_a_new_interpreter(exec
     executor.start(python(folder, "bad_spec", "ok", argv=[sys.executable, "-m", "minorch.runtime", "/no/spec"]))
     exits = run_all(executor)
     codes = {name: (e.returncode, e.signal, e.reason) for name, e in exits.items()}
-    assert codes == {"ok": (0, None, "exited with code 0"), "fail": (1, None, "exited with code 1"),
-                     "skip": (99, None, "exited with code 99"), "exit_three": (3, None, "exited with code 3"),
-                     "killed": (None, 9, "killed by signal 9 (SIGKILL)"),
-                     "bad_spec": (2, None, "exited with code 2")}
+    assert codes == {
+        "ok": (0, None, "exited with code 0"),
+        "fail": (1, None, "exited with code 1"),
+        "skip": (99, None, "exited with code 99"),
+        "exit_three": (3, None, "exited with code 3"),
+        "killed": (None, 9, "killed by signal 9 (SIGKILL)"),
+        "bad_spec": (2, None, "exited with code 2"),
+    }
     assert (folder / "ok.result").read_text() == '{"answer": 42}'
     assert "ValueError: boom" in log_of(folder, "fail")
     # `python -m minorch.runtime` records the code main() returns; sys.exit() skips that.
@@ -209,8 +230,9 @@ def test_signal_handlers_and_mask_are_those_of_a_new_interpreter(executor, folde
     executor.start(python(folder, "a", "signals"))
     run_all(executor)
     # Not a constant: a shell starts a background job with SIGINT ignored, and so its interpreters.
-    fresh = subprocess.run([sys.executable, "-c", "import tasks; tasks.signals()"], cwd=folder,
-                           capture_output=True, text=True)
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import tasks; tasks.signals()"], cwd=folder, capture_output=True, text=True
+    )
     assert log_of(folder, "a") == fresh.stdout
 
 
@@ -269,7 +291,7 @@ def test_cancel_terminates_a_python_task_and_says_why(executor, folder):
 def test_a_python_task_is_a_fork_of_the_server_that_find_leftover_knows(forking, folder):
     started = forking.start(python(folder, "a-7", "sleep"))
     task = psutil.Process(started.pid)
-    assert "minorch.forkserver" in " ".join(task.parent().cmdline())
+    assert "minorch.executors.forkserver" in " ".join(task.parent().cmdline())
     assert os.getsid(started.pid) == started.pid
     assert started.create_time == task.create_time()
     assert find_leftover(started.pid, started.create_time, "a-7") == task
@@ -280,10 +302,12 @@ def test_a_python_task_is_a_fork_of_the_server_that_find_leftover_knows(forking,
 
 def test_after_a_scheduler_crash_its_forked_task_runs_on_and_find_leftover_knows_it(folder):
     launch = python(folder, "a-9", "sleep")
-    starter = ("import json, sys, time; from pathlib import Path; from minorch.executor import Launch, LocalExecutor; "
-               "fields = json.loads(sys.argv[1]); fields['log_path'] = Path(fields['log_path']); "
-               "started = LocalExecutor().start(Launch(**fields)); "
-               "print(json.dumps([started.pid, started.create_time]), flush=True); time.sleep(1000)")
+    starter = (
+        "import json, sys, time; from pathlib import Path; from minorch.executors.local import Launch, LocalExecutor; "
+        "fields = json.loads(sys.argv[1]); fields['log_path'] = Path(fields['log_path']); "
+        "started = LocalExecutor().start(Launch(**fields)); "
+        "print(json.dumps([started.pid, started.create_time]), flush=True); time.sleep(1000)"
+    )
     fields = {**launch.__dict__, "log_path": str(launch.log_path)}
     scheduler = subprocess.Popen([sys.executable, "-c", starter, json.dumps(fields)], stdout=subprocess.PIPE, text=True)
     pid, create_time = json.loads(scheduler.stdout.readline())
@@ -335,8 +359,10 @@ def test_when_servers_die_in_turn_each_of_their_tasks_is_reported_once(forking, 
     psutil.Process(third.pid).parent().kill()
     exits = run_all(forking)
     assert {name: e.reason for name, e in exits.items()} == {
-        "a": "exit status lost: the fork server died", "b": "exited with code 0",
-        "c": "exit status lost: the fork server died"}
+        "a": "exit status lost: the fork server died",
+        "b": "exited with code 0",
+        "c": "exit status lost: the fork server died",
+    }
 
 
 def test_the_fork_server_outlives_a_sigterm_so_its_tasks_keep_their_exit_status(forking, folder):
@@ -369,7 +395,7 @@ def test_a_launch_with_a_different_python_environment_starts_a_new_interpreter(f
 def test_a_server_that_cannot_start_is_not_tried_again(folder, monkeypatch, caplog):
     monkeypatch.setenv("PYTHONHOME", str(folder / "no-python-here"))  # no interpreter starts with this
     ex = LocalExecutor()
-    with caplog.at_level(logging.WARNING, logger="minorch.executor"):
+    with caplog.at_level(logging.WARNING, logger="minorch.executors.local"):
         ex.start(python(folder, "a", "ok"))
         ex.start(python(folder, "b", "ok"))
     exits = run_all(ex)

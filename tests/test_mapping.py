@@ -40,8 +40,9 @@ def states(result) -> dict[str, str]:
 
 def xcom(project, result, task_id: str, map_index: int = -1):
     store = project.store() if hasattr(project, "store") else None
-    row = store.db.execute("SELECT value FROM xcom WHERE run_pk = ? AND task_id = ? AND map_index = ?",
-                           (result.run.pk, task_id, map_index)).fetchone()
+    row = store.db.execute(
+        "SELECT value FROM xcom WHERE run_pk = ? AND task_id = ? AND map_index = ?", (result.run.pk, task_id, map_index)
+    ).fetchone()
     store.close()
     return json.loads(row[0]) if row else None
 
@@ -50,9 +51,11 @@ def test_a_task_maps_over_the_list_an_upstream_task_returns_and_the_results_come
     project.write("dags/tables.py", PIPELINE)
     result = project.run("tables")
     assert result.run.state is RunState.SUCCESS
-    assert xcom(project, result, "count") == [{"table": "orders", "rows": 6, "day": "monday"},
-                                              {"table": "customers", "rows": 9, "day": "monday"},
-                                              {"table": "stores", "rows": 6, "day": "monday"}]
+    assert xcom(project, result, "count") == [
+        {"table": "orders", "rows": 6, "day": "monday"},
+        {"table": "customers", "rows": 9, "day": "monday"},
+        {"table": "stores", "rows": 6, "day": "monday"},
+    ]
     assert xcom(project, result, "total") == 21
     assert sorted(a.map_index for a in result.attempts["count"]) == [0, 1, 2]
     assert all(f"/count/map-{a.map_index}/1.log" in a.log_path for a in result.attempts["count"])
@@ -87,12 +90,15 @@ def test_a_result_that_is_not_a_list_fails_the_mapped_task(project):
 
 
 def test_a_toml_shell_task_maps_over_a_literal_list_with_its_own_name_for_the_item(project):
-    project.write("dags/files.toml", """
+    project.write(
+        "dags/files.toml",
+        """
         [dags.files.tasks.per_file]
         command = "echo {{ name }} {{ map_index }} >> seen.txt"
         map_over = ["a.csv", "b.csv", "c d.csv"]
         map_as = "name"
-    """)
+    """,
+    )
     result = project.run("files")
     assert result.run.state is RunState.SUCCESS
     assert sorted((project.root / "seen.txt").read_text().splitlines()) == ["a.csv 0", "b.csv 1", "c d.csv 2"]
@@ -100,14 +106,17 @@ def test_a_toml_shell_task_maps_over_a_literal_list_with_its_own_name_for_the_it
 
 
 def test_copies_share_the_dags_task_limit(project):
-    project.write("dags/wide.toml", """
+    project.write(
+        "dags/wide.toml",
+        """
         [dags.wide]
         max_active_tasks = 2
 
         [dags.wide.tasks.copies]
         command = "echo start >> log.txt; sleep 0.2; echo end >> log.txt"
         map_over = [1, 2, 3, 4, 5, 6]
-    """)
+    """,
+    )
     result = project.run("wide")
     assert result.run.state is RunState.SUCCESS
     running = peak = 0
@@ -132,20 +141,36 @@ def test_clearing_a_mapped_task_expands_it_again(project):
 
 
 def test_validate_rejects_map_as_without_map_over_and_a_mapped_sensor(project):
-    project.write("dags/bad.toml", """
+    project.write(
+        "dags/bad.toml",
+        """
         [dags.bad.tasks.a]
         command = "true"
         map_as = "x"
-    """)
+    """,
+    )
     done = project.minorch("validate")
     assert done.returncode == 1 and "map_as needs map_over" in done.stderr and "dags/bad.toml:" in done.stderr
 
 
 # ---------------------------------------------------------------- the planner, with plain data
 
+
 def _run(pk: int = 1) -> RunRecord:
-    return RunRecord(pk, "m", "manual__x", "manual", "2024-01-15T00:00:00+00:00", None, None, RunState.RUNNING, {},
-                     NOW.timestamp(), NOW.timestamp(), None)
+    return RunRecord(
+        pk,
+        "m",
+        "manual__x",
+        "manual",
+        "2024-01-15T00:00:00+00:00",
+        None,
+        None,
+        RunState.RUNNING,
+        {},
+        NOW.timestamp(),
+        NOW.timestamp(),
+        None,
+    )
 
 
 def _ti(task_id: str, state: TaskState, map_index: int = -1) -> TaskInstance:
@@ -157,7 +182,9 @@ MAPPED = {"tasks": {"source": {"command": "true"}, "copy": {"command": "true", "
 
 def test_the_planner_expands_a_mapped_task_once_its_upstream_succeeded():
     dag = build_dag("m", MAPPED, file="m.toml")
-    snap = P.Snapshot({}, [_run()], {1: {"source": _ti("source", TaskState.SUCCESS), "copy": _ti("copy", TaskState.NONE)}})
+    snap = P.Snapshot(
+        {}, [_run()], {1: {"source": _ti("source", TaskState.SUCCESS), "copy": _ti("copy", TaskState.NONE)}}
+    )
     plan = P.plan({"m": dag}, snap, NOW, parallelism=4, pools={})
     assert P.Expand(1, "copy") in plan.actions and not any(isinstance(a, P.Launch) for a in plan.actions)
 

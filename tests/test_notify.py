@@ -13,14 +13,13 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import wait_until
 
-from minorch.spec import build_dag
 from minorch.notify import Notifier
 from minorch.sla import SlaMiss, check
+from minorch.spec import build_dag
 from minorch.states import RunState, TaskState
 from minorch.store import RunRecord, TaskInstance
-
-from conftest import wait_until
 
 NOW = datetime(2024, 1, 15, 12, 10, tzinfo=timezone.utc)
 START = datetime(2024, 1, 15, 12, 0, tzinfo=timezone.utc).timestamp()  # the run started 10 minutes before NOW
@@ -86,11 +85,16 @@ def add_notifiers(project, text: str) -> None:
 
 def test_a_command_notifier_gets_each_event_as_json_on_its_stdin(project):
     (project.root / "events").mkdir()
-    add_notifiers(project, f"""
+    add_notifiers(
+        project,
+        f"""
 [notifiers.capture]
 command = "cat > {project.root}/events/$$.json"
-""")
-    project.write("dags/notes.toml", """\
+""",
+    )
+    project.write(
+        "dags/notes.toml",
+        """\
         [dags.notes]
         [dags.notes.tasks.ok]
         command = "true"
@@ -100,13 +104,17 @@ command = "cat > {project.root}/events/$$.json"
         retries = 1
         on_retry = ["capture"]
         on_failure = ["capture"]
-        """)
+        """,
+    )
     done = project.minorch("run", "notes")
     assert done.returncode == 1, done.stderr
     files = wait_until(lambda: (found := list((project.root / "events").iterdir())) and len(found) == 3 and found)
     events = sorted((json.loads(path.read_text()) for path in files), key=lambda e: (e["task_id"], e["try_number"]))
     assert [(e["event"], e["task_id"], e["try_number"]) for e in events] == [
-        ("on_retry", "bad", 1), ("on_failure", "bad", 2), ("on_success", "ok", 1)]
+        ("on_retry", "bad", 1),
+        ("on_failure", "bad", 2),
+        ("on_success", "ok", 1),
+    ]
     failure = events[1]
     assert failure["dag_id"] == "notes" and failure["state"] == "failed" and failure["run_id"].startswith("manual__")
     assert failure["message"] == "exited with code 3"
@@ -114,12 +122,15 @@ command = "cat > {project.root}/events/$$.json"
 
 
 def test_a_webhook_gets_the_event_as_json_with_a_slack_text_even_from_a_short_run(project, receiver):
-    project.write("dags/hook.toml", f"""\
+    project.write(
+        "dags/hook.toml",
+        f"""\
         [dags.hook]
         [dags.hook.tasks.bad]
         command = "exit 4"
         on_failure = [{{ webhook = "{receiver.url}" }}]
-        """)
+        """,
+    )
     done = project.minorch("run", "hook")
     assert done.returncode == 1
     [(headers, event)] = receiver.posts  # sent before `minorch run` exited
@@ -129,7 +140,9 @@ def test_a_webhook_gets_the_event_as_json_with_a_slack_text_even_from_a_short_ru
 
 
 def test_slow_unreachable_and_failing_notifiers_never_hold_up_the_scheduler(project, slow_receiver):
-    add_notifiers(project, f"""
+    add_notifiers(
+        project,
+        f"""
 [notifiers.slow]
 webhook = "{slow_receiver.url}"
 timeout = "1s"
@@ -139,8 +152,11 @@ webhook = "http://127.0.0.1:{closed_port()}/hook"
 
 [notifiers.broken]
 command = "exit 5"
-""")
-    project.write("dags/alerts.toml", """\
+""",
+    )
+    project.write(
+        "dags/alerts.toml",
+        """\
         [dags.alerts]
         [dags.alerts.tasks.bad]
         command = "exit 1"
@@ -149,10 +165,17 @@ command = "exit 5"
         command = "true"
         after = ["bad"]
         trigger_rule = "all_done"
-        """)
+        """,
+    )
     assert project.minorch("trigger", "alerts").returncode == 0
-    up = subprocess.Popen([sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"], cwd=project.root,
-                          env=project.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
+        cwd=project.root,
+        env=project.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[dict] = []
     threading.Thread(target=lambda: lines.extend(json.loads(line) for line in up.stdout), daemon=True).start()
     try:
@@ -163,8 +186,20 @@ command = "exit 5"
         gap = tis["after"].start_date - tis["bad"].end_date
         assert gap < 0.5, f"the next task started {gap:.3f}s after the failure"
         assert slow_receiver.posts  # the slow endpoint got the POST, and is still answering
-        errors = wait_until(lambda: len(found := [e["message"] for e in lines if e["logger"] == "minorch.notify"
-                                                  and e["message"].startswith("webhook")]) == 2 and found, timeout=5)
+        errors = wait_until(
+            lambda: (
+                len(
+                    found := [
+                        e["message"]
+                        for e in lines
+                        if e["logger"] == "minorch.notify" and e["message"].startswith("webhook")
+                    ]
+                )
+                == 2
+                and found
+            ),
+            timeout=5,
+        )
         assert errors, lines
         assert any(slow_receiver.url in message and "timed out" in message for message in errors), errors
         assert any("Connection refused" in message for message in errors), errors
@@ -180,17 +215,30 @@ command = "exit 5"
 
 def test_an_sla_miss_reaches_the_dags_on_sla_miss_notifier_as_json(tmp_path):
     out = tmp_path / "miss.json"
-    dag = build_dag("etl", {"on_sla_miss": [{"command": f"cat > {out}"}],
-                            "tasks": {"load": {"command": "true", "sla": "5m"}}}, file=None)
-    miss = SlaMiss("etl", 7, "scheduled__2024-01-15T12:00:00+00:00", "load", 300.0,
-                   datetime(2024, 1, 15, 12, 5, tzinfo=timezone.utc), "running", None)
+    dag = build_dag(
+        "etl",
+        {"on_sla_miss": [{"command": f"cat > {out}"}], "tasks": {"load": {"command": "true", "sla": "5m"}}},
+        file=None,
+    )
+    miss = SlaMiss(
+        "etl",
+        7,
+        "scheduled__2024-01-15T12:00:00+00:00",
+        "load",
+        300.0,
+        datetime(2024, 1, 15, 12, 5, tzinfo=timezone.utc),
+        "running",
+        None,
+    )
     notifier = Notifier({})
     notifier.sla_missed(dag, miss, NOW)
     assert wait_until(lambda: out.exists() and out.read_text())
     event = json.loads(out.read_text())
     assert event["event"] == "on_sla_miss" and event["deadline"] == "2024-01-15T12:05:00+00:00"
-    assert event["text"] == ("minorch: etl.load missed its SLA of 300s (run scheduled__2024-01-15T12:00:00+00:00, "
-                             "deadline 2024-01-15T12:05:00+00:00): still running")
+    assert event["text"] == (
+        "minorch: etl.load missed its SLA of 300s (run scheduled__2024-01-15T12:00:00+00:00, "
+        "deadline 2024-01-15T12:05:00+00:00): still running"
+    )
 
 
 # ---------------------------------------------------------------- the SLA check (pure)
@@ -200,15 +248,19 @@ def sla_dag(**slas: str | None):
     """A chain of tasks, each with the given sla ("5m") or none."""
     tasks, previous = {}, None
     for task_id, sla in slas.items():
-        tasks[task_id] = {"command": "true", **({"sla": sla} if sla else {}),
-                          **({"after": [previous]} if previous else {})}
+        tasks[task_id] = {
+            "command": "true",
+            **({"sla": sla} if sla else {}),
+            **({"after": [previous]} if previous else {}),
+        }
         previous = task_id
     return {"etl": build_dag("etl", {"tasks": tasks}, file=None)}
 
 
 def a_run(pk: int = 1, state: RunState = RunState.RUNNING, start: float | None = START) -> RunRecord:
-    return RunRecord(pk, "etl", f"manual__{pk}", "manual", "2024-01-15T12:00:00+00:00", None, None, state, {}, START,
-                     start, None)
+    return RunRecord(
+        pk, "etl", f"manual__{pk}", "manual", "2024-01-15T12:00:00+00:00", None, None, state, {}, START, start, None
+    )
 
 
 def a_ti(task_id: str, state: TaskState, end_minute: float | None = None, pk: int = 1) -> TaskInstance:
@@ -224,7 +276,12 @@ def test_a_task_still_running_past_its_deadline_is_a_miss():
     found = check(sla_dag(load="5m"), [a_run()], {1: {"load": a_ti("load", TaskState.RUNNING)}}, NOW)
     [miss] = found.misses
     assert (miss.task_id, miss.state, miss.deadline, miss.finished_at, miss.late) == (
-        "load", "running", at_minute(5), None, 0.0)
+        "load",
+        "running",
+        at_minute(5),
+        None,
+        0.0,
+    )
     assert found.wake_at is None
 
 
@@ -256,24 +313,42 @@ def test_misses_already_notified_are_not_reported_again():
 
 
 def test_tasks_without_an_sla_and_runs_not_started_have_no_deadline():
-    tis = {1: {"extract": a_ti("extract", TaskState.RUNNING), "load": a_ti("load", TaskState.SUCCESS, end_minute=1)},
-           2: {"load": a_ti("load", TaskState.NONE, pk=2)}}
+    tis = {
+        1: {"extract": a_ti("extract", TaskState.RUNNING), "load": a_ti("load", TaskState.SUCCESS, end_minute=1)},
+        2: {"load": a_ti("load", TaskState.NONE, pk=2)},
+    }
     found = check(sla_dag(extract=None, load="1m"), [a_run(1), a_run(2, RunState.QUEUED, start=None)], tis, NOW)
     assert found.misses == [] and found.wake_at is None
 
 
 def test_unfinished_tasks_of_a_finished_run_are_not_reported():
-    found = check(sla_dag(load="5m"), [a_run(state=RunState.FAILED)], {1: {"load": a_ti("load", TaskState.NONE)}},
-                  NOW)
+    found = check(sla_dag(load="5m"), [a_run(state=RunState.FAILED)], {1: {"load": a_ti("load", TaskState.NONE)}}, NOW)
     assert found.misses == [] and found.wake_at is None
 
 
 def test_the_next_look_is_the_earliest_deadline_ahead_across_runs_and_tasks():
     dags = sla_dag(extract="30m", load="20m")
-    runs = [a_run(1), RunRecord(2, "etl", "manual__2", "manual", "2024-01-15T12:05:00+00:00", None, None,
-                                RunState.RUNNING, {}, START, START + 300, None)]
-    tis = {pk: {"extract": a_ti("extract", TaskState.RUNNING, pk=pk), "load": a_ti("load", TaskState.NONE, pk=pk)}
-           for pk in (1, 2)}
+    runs = [
+        a_run(1),
+        RunRecord(
+            2,
+            "etl",
+            "manual__2",
+            "manual",
+            "2024-01-15T12:05:00+00:00",
+            None,
+            None,
+            RunState.RUNNING,
+            {},
+            START,
+            START + 300,
+            None,
+        ),
+    ]
+    tis = {
+        pk: {"extract": a_ti("extract", TaskState.RUNNING, pk=pk), "load": a_ti("load", TaskState.NONE, pk=pk)}
+        for pk in (1, 2)
+    }
     found = check(dags, runs, tis, NOW)
     assert found.misses == [] and found.wake_at == at_minute(20)
     later = check(dags, runs, tis, NOW + timedelta(minutes=12))

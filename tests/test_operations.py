@@ -11,22 +11,26 @@ import pytest
 
 from minorch import operations as ops
 from minorch.config import load_settings
-from minorch.spec import build_dag
 from minorch.errors import ConfigError, MinorchError, NotFound, ScheduleError
 from minorch.lock import SchedulerLock
+from minorch.spec import build_dag
 from minorch.states import RunState, TaskState
 from minorch.store import Attempt, Store
 
 NOW = datetime(2024, 2, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 DAY = 86400.0
 
-ETL = {"schedule": "30 2 * * *", "timezone": "Europe/Berlin", "tasks": {
-    "extract": {"command": "echo extract"},
-    "transform": {"command": "echo transform", "after": ["extract"]},
-    "load": {"command": "echo load", "after": ["transform"]},
-    "report": {"command": "echo report", "after": ["load"]},
-    "audit": {"command": "echo audit"},
-}}
+ETL = {
+    "schedule": "30 2 * * *",
+    "timezone": "Europe/Berlin",
+    "tasks": {
+        "extract": {"command": "echo extract"},
+        "transform": {"command": "echo transform", "after": ["extract"]},
+        "load": {"command": "echo load", "after": ["transform"]},
+        "report": {"command": "echo report", "after": ["load"]},
+        "audit": {"command": "echo audit"},
+    },
+}
 
 
 def make_dag(spec: dict = ETL, dag_id: str = "etl"):
@@ -59,8 +63,9 @@ def new(store, dag, when: str, run_type: str = "scheduled"):
 def settle(store, run, states: dict[str, str], run_state: str | None = None, now: float = NOW):
     """Put task instances (and the run) into states, as a scheduler finishing tries would."""
     for tid, state in states.items():
-        store.set_task_state(run.pk, tid, TaskState(state), list(TaskState), try_number=1, end_date=now,
-                             note=f"was {state}")
+        store.set_task_state(
+            run.pk, tid, TaskState(state), list(TaskState), try_number=1, end_date=now, note=f"was {state}"
+        )
     if run_state:
         store.set_run_state(run.pk, RunState.RUNNING, [RunState.QUEUED], now=now)
         store.set_run_state(run.pk, RunState(run_state), [RunState.RUNNING], now=now)
@@ -73,9 +78,10 @@ def states_of(store, run) -> dict[str, str]:
 
 # ---------------------------------------------------------------- resolve_run
 
+
 def test_a_run_is_found_by_id_latest_day_in_the_dag_timezone_and_iso_time(store):
     dag = make_dag()
-    late = new(store, dag, "2024-01-14T23:30:00+00:00")   # 2024-01-15 00:30 in Berlin
+    late = new(store, dag, "2024-01-14T23:30:00+00:00")  # 2024-01-15 00:30 in Berlin
     early = new(store, dag, "2024-01-14T01:30:00+00:00")
     assert ops.resolve_run(store, dag, late.run_id).pk == late.pk
     assert ops.resolve_run(store, dag, "latest").pk == late.pk
@@ -108,6 +114,7 @@ def test_a_dag_without_runs_says_how_to_start_one(store):
 
 
 # ---------------------------------------------------------------- trigger and new_run
+
 
 def test_trigger_queues_a_manual_run_for_a_day_in_the_dag_timezone(settings, store):
     dag = make_dag()
@@ -142,7 +149,10 @@ def test_a_run_with_interval_semantics_covers_the_interval_after_its_logical_dat
     dag = make_dag({**ETL, "interval_semantics": True, "timezone": "UTC"})
     run = new(store, dag, "2024-01-15T02:30:00+00:00", "backfill")
     assert (run.logical_date, run.data_interval_start, run.data_interval_end) == (
-        "2024-01-15T02:30:00+00:00", "2024-01-15T02:30:00+00:00", "2024-01-16T02:30:00+00:00")
+        "2024-01-15T02:30:00+00:00",
+        "2024-01-15T02:30:00+00:00",
+        "2024-01-16T02:30:00+00:00",
+    )
 
 
 def test_a_run_of_a_manual_only_dag_has_one_instant_for_all_its_dates(store):
@@ -153,10 +163,10 @@ def test_a_run_of_a_manual_only_dag_has_one_instant_for_all_its_dates(store):
 
 # ---------------------------------------------------------------- clear
 
+
 def test_clear_resets_every_task_with_fresh_retries_and_requeues_a_finished_run(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"),
-                 {t: "success" for t in dag.tasks}, "success")
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), dict.fromkeys(dag.tasks, "success"), "success")
     store.set_task_state(run.pk, "load", TaskState.SUCCESS, [TaskState.SUCCESS], try_number=3)
     store.put_xcom(run.pk, "load", '{"rows": 3}')
     cleared = ops.clear(store, dag, run, now=NOW + 60)
@@ -171,22 +181,31 @@ def test_clear_resets_every_task_with_fresh_retries_and_requeues_a_finished_run(
 
 def test_clear_with_downstream_takes_the_named_task_and_everything_after_it(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {t: "success" for t in dag.tasks}, "success")
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), dict.fromkeys(dag.tasks, "success"), "success")
     assert ops.clear(store, dag, run, ["transform"], downstream=True, now=NOW) == ["transform", "load", "report"]
     assert states_of(store, run)["extract"] == "success" and states_of(store, run)["audit"] == "success"
 
 
 def test_clear_with_upstream_takes_the_named_task_and_everything_before_it(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {t: "success" for t in dag.tasks}, "success")
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), dict.fromkeys(dag.tasks, "success"), "success")
     assert ops.select_clear(store, dag, run, ["load"], upstream=True) == ["extract", "transform", "load"]
 
 
 def test_clear_failed_only_leaves_successful_tasks_alone(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"),
-                 {"extract": "success", "transform": "failed", "load": "upstream_failed", "report": "upstream_failed",
-                  "audit": "success"}, "failed")
+    run = settle(
+        store,
+        new(store, dag, "2024-01-15T01:30:00+00:00"),
+        {
+            "extract": "success",
+            "transform": "failed",
+            "load": "upstream_failed",
+            "report": "upstream_failed",
+            "audit": "success",
+        },
+        "failed",
+    )
     assert ops.clear(store, dag, run, failed_only=True, now=NOW) == ["transform", "load", "report"]
     assert states_of(store, run)["extract"] == "success"
 
@@ -200,7 +219,7 @@ def test_clear_takes_a_running_task_back_to_none_so_the_scheduler_kills_its_try(
 
 def test_clearing_a_task_of_a_running_run_requeues_the_run_so_a_stale_finish_cannot_land(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {t: "success" for t in dag.tasks})
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), dict.fromkeys(dag.tasks, "success"))
     store.set_run_state(run.pk, RunState.RUNNING, [RunState.QUEUED], now=NOW)
     ops.clear(store, dag, run, ["audit"], now=NOW + 1)
     assert store.run(run.pk).state is RunState.QUEUED
@@ -223,34 +242,64 @@ def test_clear_of_an_unknown_task_suggests_the_closest_name(store):
 
 # ---------------------------------------------------------------- retry
 
+
 def test_retry_clears_failed_tasks_and_the_skipped_ones_after_them(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"),
-                 {"extract": "success", "transform": "failed", "load": "upstream_failed", "report": "skipped",
-                  "audit": "skipped"}, "failed")
+    run = settle(
+        store,
+        new(store, dag, "2024-01-15T01:30:00+00:00"),
+        {
+            "extract": "success",
+            "transform": "failed",
+            "load": "upstream_failed",
+            "report": "skipped",
+            "audit": "skipped",
+        },
+        "failed",
+    )
     assert ops.retry(store, dag, run, NOW) == ["transform", "load", "report"]
-    assert states_of(store, run) == {"extract": "success", "transform": "none", "load": "none", "report": "none",
-                                     "audit": "skipped"}
+    assert states_of(store, run) == {
+        "extract": "success",
+        "transform": "none",
+        "load": "none",
+        "report": "none",
+        "audit": "skipped",
+    }
     assert store.run(run.pk).state is RunState.QUEUED
 
 
 def test_retry_of_a_run_without_failures_leaves_it_as_it_is(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {t: "success" for t in dag.tasks}, "success")
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), dict.fromkeys(dag.tasks, "success"), "success")
     assert ops.retry(store, dag, run, NOW) == []
     assert store.run(run.pk).state is RunState.SUCCESS
 
 
 # ---------------------------------------------------------------- mark
 
+
 def test_marking_a_failed_task_success_clears_the_failures_after_it_and_requeues_the_run(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"),
-                 {"extract": "success", "transform": "failed", "load": "upstream_failed", "report": "upstream_failed",
-                  "audit": "success"}, "failed")
+    run = settle(
+        store,
+        new(store, dag, "2024-01-15T01:30:00+00:00"),
+        {
+            "extract": "success",
+            "transform": "failed",
+            "load": "upstream_failed",
+            "report": "upstream_failed",
+            "audit": "success",
+        },
+        "failed",
+    )
     ops.mark_task(store, dag, run, "transform", "success", NOW)
-    assert states_of(store, run) == {"extract": "success", "transform": "success", "load": "none", "report": "none",
-                                     "audit": "success"}
+    assert states_of(store, run) == {
+        "extract": "success",
+        "transform": "success",
+        "load": "none",
+        "report": "none",
+        "audit": "success",
+    }
     ti = store.task_instances([run.pk])[run.pk]["transform"]
     assert ti.note == "marked success by user" and ti.end_date == NOW
     assert store.run(run.pk).state is RunState.QUEUED
@@ -258,7 +307,7 @@ def test_marking_a_failed_task_success_clears_the_failures_after_it_and_requeues
 
 def test_marking_a_task_failed_leaves_the_tasks_after_it_alone(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {t: "success" for t in dag.tasks}, "success")
+    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), dict.fromkeys(dag.tasks, "success"), "success")
     ops.mark_task(store, dag, run, "load", "failed", NOW)
     assert states_of(store, run)["load"] == "failed" and states_of(store, run)["report"] == "success"
     assert store.run(run.pk).state is RunState.QUEUED  # the scheduler settles it as failed
@@ -280,12 +329,20 @@ def test_a_queued_task_cannot_be_marked_until_it_runs(store):
 
 def test_marking_a_run_failed_fails_running_tasks_and_skips_those_not_started(store):
     dag = make_dag()
-    run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"),
-                 {"extract": "success", "transform": "running", "audit": "up_for_retry"})
+    run = settle(
+        store,
+        new(store, dag, "2024-01-15T01:30:00+00:00"),
+        {"extract": "success", "transform": "running", "audit": "up_for_retry"},
+    )
     store.set_run_state(run.pk, RunState.RUNNING, [RunState.QUEUED], now=NOW)
     ops.mark_run(store, dag, run, "failed", NOW + 5)
-    assert states_of(store, run) == {"extract": "success", "transform": "failed", "load": "skipped",
-                                     "report": "skipped", "audit": "failed"}
+    assert states_of(store, run) == {
+        "extract": "success",
+        "transform": "failed",
+        "load": "skipped",
+        "report": "skipped",
+        "audit": "failed",
+    }
     done = store.run(run.pk)
     assert done.state is RunState.FAILED and done.end_date == NOW + 5
 
@@ -300,10 +357,10 @@ def test_marking_a_run_success_finishes_every_unfinished_task_as_success(store):
 
 # ---------------------------------------------------------------- pause
 
+
 def test_pausing_a_dag_no_scheduler_has_seen_yet_survives_its_first_sync(store):
     ops.set_paused(store, "etl", True)
-    store.sync_dag("etl", file="dags/etl.toml", schedule="30 2 * * *", description=None, paused_default=False,
-                   now=NOW)
+    store.sync_dag("etl", file="dags/etl.toml", schedule="30 2 * * *", description=None, paused_default=False, now=NOW)
     assert store.dag_rows()["etl"].paused is True
     ops.set_paused(store, "etl", False)
     assert store.dag_rows()["etl"].paused is False
@@ -357,8 +414,9 @@ def test_backfill_refuses_a_range_that_ends_before_it_starts(settings, store):
 
 def test_backfill_refuses_a_dag_without_a_schedule(settings, store):
     with pytest.raises(ScheduleError, match="no logical dates"):
-        ops.backfill(settings, store, make_dag({**DAILY, "schedule": "manual"}, "daily"), "2024-01-01",
-                     "2024-01-02", now=NOW)
+        ops.backfill(
+            settings, store, make_dag({**DAILY, "schedule": "manual"}, "daily"), "2024-01-01", "2024-01-02", now=NOW
+        )
 
 
 def test_backfill_refuses_a_range_in_which_the_schedule_never_fires(settings, store):
@@ -377,19 +435,43 @@ def test_backfill_of_more_than_ten_thousand_runs_needs_yes(settings, store):
 
 # ---------------------------------------------------------------- prune
 
+
 def add_try(store, settings, run, task_id: str) -> Path:
     log = settings.log_dir / run.dag_id / run.run_id.replace(":", "-") / task_id / "1.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("hello\n")
-    store.start_attempt(Attempt(f"{run.pk}-{task_id}", run.pk, task_id, -1, 1, None, None, NOW, NOW + 1, 1.0, 0,
-                                None, False, True, "success", "exited with code 0", str(log), None, None, "echo"))
+    store.start_attempt(
+        Attempt(
+            f"{run.pk}-{task_id}",
+            run.pk,
+            task_id,
+            -1,
+            1,
+            None,
+            None,
+            NOW,
+            NOW + 1,
+            1.0,
+            0,
+            None,
+            False,
+            True,
+            "success",
+            "exited with code 0",
+            str(log),
+            None,
+            None,
+            "echo",
+        )
+    )
     return log
 
 
 def test_prune_deletes_old_finished_runs_with_their_rows_and_log_folders(settings, store):
     dag = make_dag(DAILY, "daily")
-    old = settle(store, new(store, dag, "2023-01-01T23:00:00+00:00"), {"part": "success"}, "success",
-                 now=NOW - 100 * DAY)
+    old = settle(
+        store, new(store, dag, "2023-01-01T23:00:00+00:00"), {"part": "success"}, "success", now=NOW - 100 * DAY
+    )
     recent = settle(store, new(store, dag, "2024-01-30T23:00:00+00:00"), {"part": "success"}, "success")
     active = new(store, dag, "2024-01-31T23:00:00+00:00")
     old_log, recent_log = add_try(store, settings, old, "part"), add_try(store, settings, recent, "part")
@@ -407,6 +489,7 @@ def test_prune_deletes_old_finished_runs_with_their_rows_and_log_folders(setting
 
 # ---------------------------------------------------------------- check
 
+
 def test_a_sound_state_file_has_no_problems(settings, store):
     new(store, make_dag(), "2024-01-15T01:30:00+00:00")
     assert ops.check(settings, store) == []
@@ -419,15 +502,38 @@ def test_check_reports_rows_whose_run_is_gone(settings, store):
     raw.commit()
     raw.close()
     problems = ops.check(settings, store)
-    assert problems == ["1 rows of task_instances belong to runs that no longer exist (delete them, or restore the "
-                        "file from a backup)"]
+    assert problems == [
+        "1 rows of task_instances belong to runs that no longer exist (delete them, or restore the file from a backup)"
+    ]
 
 
 def test_check_reports_tries_left_open_only_when_no_scheduler_holds_the_lock(settings, store):
     dag = make_dag()
     run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {"extract": "running"})
-    store.start_attempt(Attempt("a1", run.pk, "extract", -1, 1, 12345, 1.0, NOW, None, None, None, None, False,
-                                True, None, None, None, None, None, "echo"))
+    store.start_attempt(
+        Attempt(
+            "a1",
+            run.pk,
+            "extract",
+            -1,
+            1,
+            12345,
+            1.0,
+            NOW,
+            None,
+            None,
+            None,
+            None,
+            False,
+            True,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "echo",
+        )
+    )
     problems = ops.check(settings, store)
     assert len(problems) == 1 and "1 tries were left running" in problems[0]
     with SchedulerLock(settings.state_dir):

@@ -25,35 +25,78 @@ def at(text: str) -> datetime:
 
 def make(dag_id: str = "etl", tasks: dict | None = None, **options):
     """A built DAG; `tasks` maps ids to their table (default: one task 'a')."""
-    spec = {"schedule": "0 * * * *", **options,
-            "tasks": {tid: {"command": "true", **entry} for tid, entry in (tasks or {"a": {}}).items()}}
+    spec = {
+        "schedule": "0 * * * *",
+        **options,
+        "tasks": {tid: {"command": "true", **entry} for tid, entry in (tasks or {"a": {}}).items()},
+    }
     return build_dag(dag_id, spec, file=f"dags/{dag_id}.toml")
 
 
 def chain(*ids: str, **rules: str) -> dict:
     """Tasks a -> b -> c ...; keyword arguments give trigger rules."""
-    return {tid: ({"after": [ids[i - 1]]} if i else {}) | ({"trigger_rule": rules[tid]} if tid in rules else {})
-            for i, tid in enumerate(ids)}
+    return {
+        tid: ({"after": [ids[i - 1]]} if i else {}) | ({"trigger_rule": rules[tid]} if tid in rules else {})
+        for i, tid in enumerate(ids)
+    }
 
 
 def row(dag_id: str = "etl", next_fire: datetime | None = None, paused: bool = False) -> DagRow:
     return DagRow(dag_id, paused, None, None, None, iso(next_fire) if next_fire else None, None, None)
 
 
-def run(pk: int, dag_id: str = "etl", state: RunState = RunState.RUNNING, logical: datetime = NOW - HOUR,
-        started: datetime | None = NOW - timedelta(minutes=5)) -> RunRecord:
-    return RunRecord(pk, dag_id, f"scheduled__{iso(logical)}", "scheduled", iso(logical), None, None, state, {},
-                     None, started.timestamp() if started else None, None)
+def run(
+    pk: int,
+    dag_id: str = "etl",
+    state: RunState = RunState.RUNNING,
+    logical: datetime = NOW - HOUR,
+    started: datetime | None = NOW - timedelta(minutes=5),
+) -> RunRecord:
+    return RunRecord(
+        pk,
+        dag_id,
+        f"scheduled__{iso(logical)}",
+        "scheduled",
+        iso(logical),
+        None,
+        None,
+        state,
+        {},
+        None,
+        started.timestamp() if started else None,
+        None,
+    )
 
 
 def tis(pk: int, states: dict[str, TaskState], next_try_at: float | None = None) -> dict[str, TaskInstance]:
-    return {tid: TaskInstance(pk, tid, -1, state, 1 if state is not N else 0, 0,
-                              next_try_at if state is TaskState.UP_FOR_RETRY else None, None, None, None, None)
-            for tid, state in states.items()}
+    return {
+        tid: TaskInstance(
+            pk,
+            tid,
+            -1,
+            state,
+            1 if state is not N else 0,
+            0,
+            next_try_at if state is TaskState.UP_FOR_RETRY else None,
+            None,
+            None,
+            None,
+            None,
+        )
+        for tid, state in states.items()
+    }
 
 
-def decide(dags: list, rows: list[DagRow] = (), runs: list[RunRecord] = (), instances: dict | None = None,
-           now: datetime = NOW, parallelism: int = 16, pools: dict | None = None, only_runs: set | None = None):
+def decide(
+    dags: list,
+    rows: list[DagRow] = (),
+    runs: list[RunRecord] = (),
+    instances: dict | None = None,
+    now: datetime = NOW,
+    parallelism: int = 16,
+    pools: dict | None = None,
+    only_runs: set | None = None,
+):
     by_id = {d.dag_id: d for d in dags}
     rows = {r.dag_id: r for r in rows} or {d.dag_id: row(d.dag_id, next_fire=now + HOUR) for d in dags}
     snap = P.Snapshot(rows, list(runs), instances or {})
@@ -70,6 +113,7 @@ def launched(plan: P.Plan) -> list[tuple[int, str]]:
 
 # ---------------------------------------------------------------- fires and catchup
 
+
 def test_first_sight_of_a_dag_sets_its_next_fire_without_creating_a_run():
     plan = decide([make()], [row(next_fire=None)])
     assert of(plan, P.CreateRun) == []
@@ -83,11 +127,14 @@ def test_first_sight_with_catchup_starts_from_the_start_date():
     assert of(plan, P.CreateRun) == []
 
 
-@pytest.mark.parametrize(("catchup", "created"), [
-    (True, [at(f"2024-03-01T{h:02d}:00") for h in range(13)]),
-    ("latest", [at("2024-03-01T12:00")]),
-    (False, [at("2024-03-01T12:00")]),
-])
+@pytest.mark.parametrize(
+    ("catchup", "created"),
+    [
+        (True, [at(f"2024-03-01T{h:02d}:00") for h in range(13)]),
+        ("latest", [at("2024-03-01T12:00")]),
+        (False, [at("2024-03-01T12:00")]),
+    ],
+)
 def test_after_twelve_hours_down_catchup_decides_how_many_runs_are_created(catchup, created):
     plan = decide([make(catchup=catchup)], [row(next_fire=at("2024-03-01T00:00"))])
     assert [a.fire for a in of(plan, P.CreateRun)] == created
@@ -100,8 +147,10 @@ def test_without_catchup_a_fire_missed_by_more_than_a_minute_creates_no_run():
     plan = decide([make(catchup=False)], [row(next_fire=at("2024-03-01T00:00"))], now=later)
     assert of(plan, P.CreateRun) == []
     assert of(plan, P.SetFires) == [P.SetFires("etl", at("2024-03-01T13:00"), None)]
-    assert [a.fire for a in of(decide([make(catchup="latest")], [row(next_fire=at("2024-03-01T00:00"))], now=later),
-                                P.CreateRun)] == [at("2024-03-01T12:00")]
+    assert [
+        a.fire
+        for a in of(decide([make(catchup="latest")], [row(next_fire=at("2024-03-01T00:00"))], now=later), P.CreateRun)
+    ] == [at("2024-03-01T12:00")]
 
 
 def test_a_fire_not_yet_due_creates_nothing_and_says_when_to_look_again():
@@ -126,6 +175,7 @@ def test_a_paused_dag_gets_no_runs_and_no_launches():
 
 # ---------------------------------------------------------------- runs
 
+
 def test_max_active_runs_starts_the_oldest_queued_run_and_queues_the_rest():
     dag = make(max_active_runs=1)
     queued = [run(pk, state=RunState.QUEUED, logical=NOW - pk * HOUR, started=None) for pk in (3, 2, 1)]
@@ -149,8 +199,9 @@ def test_a_run_finishes_by_its_leaves():
     assert of(failed_middle, P.FinishRun) == [P.FinishRun(1, RunState.SUCCESS, "all tasks done")]
     failed_leaf = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": S, "b": S, "c": F})})
     assert of(failed_leaf, P.FinishRun) == [P.FinishRun(1, RunState.FAILED, "failed: c")]
-    blamed = decide([make(tasks=chain("a", "b"))], runs=[run(1)],
-                    instances={1: tis(1, {"a": F, "b": TaskState.UPSTREAM_FAILED})})
+    blamed = decide(
+        [make(tasks=chain("a", "b"))], runs=[run(1)], instances={1: tis(1, {"a": F, "b": TaskState.UPSTREAM_FAILED})}
+    )
     assert of(blamed, P.FinishRun) == [P.FinishRun(1, RunState.FAILED, "failed: a (1 more not run: upstream_failed)")]
     skipped_leaf = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": S, "b": TaskState.SKIPPED, "c": S})})
     assert [a.state for a in of(skipped_leaf, P.FinishRun)] == [RunState.SUCCESS]
@@ -189,6 +240,7 @@ def test_a_queued_run_starts_and_launches_its_first_tasks_in_the_same_plan():
 
 # ---------------------------------------------------------------- tasks
 
+
 def test_a_failure_marks_every_level_downstream_upstream_failed_in_one_plan():
     dag = make(tasks=chain("a", "b", "c", "d", "cleanup", cleanup="all_done"))
     plan = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": F, "b": N, "c": N, "d": N, "cleanup": N})})
@@ -201,7 +253,10 @@ def test_a_skip_propagates_down_a_chain_of_all_success_tasks_in_one_plan():
     dag = make(tasks=chain("a", "b", "c", "d", d="none_failed_min_one_success"))
     plan = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": TaskState.SKIPPED, "b": N, "c": N, "d": N})})
     assert [(a.task_id, a.state) for a in of(plan, P.SetTaskState)] == [
-        ("b", TaskState.SKIPPED), ("c", TaskState.SKIPPED), ("d", TaskState.SKIPPED)]
+        ("b", TaskState.SKIPPED),
+        ("c", TaskState.SKIPPED),
+        ("d", TaskState.SKIPPED),
+    ]
     assert "all_success" in of(plan, P.SetTaskState)[0].note
 
 
@@ -211,8 +266,12 @@ def test_up_for_retry_waits_until_next_try_at_and_wake_at_says_when():
     waiting = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": TaskState.UP_FOR_RETRY}, next_try_at=due)})
     assert launched(waiting) == []
     assert waiting.wake_at == NOW + timedelta(seconds=30)
-    ready = decide([dag], runs=[run(1)], instances={1: tis(1, {"a": TaskState.UP_FOR_RETRY}, next_try_at=due)},
-                   now=NOW + timedelta(seconds=30))
+    ready = decide(
+        [dag],
+        runs=[run(1)],
+        instances={1: tis(1, {"a": TaskState.UP_FOR_RETRY}, next_try_at=due)},
+        now=NOW + timedelta(seconds=30),
+    )
     assert launched(ready) == [(1, "a")]
 
 
@@ -236,35 +295,45 @@ def test_a_named_pool_limits_its_tasks_and_leaves_other_tasks_alone():
     dag = make(tasks={"db1": {"pool": "db"}, "db2": {"pool": "db"}, "db3": {"pool": "db"}, "cpu": {}})
     fresh = decide([dag], runs=[run(1)], instances={1: tis(1, dict.fromkeys(dag.tasks, N))}, pools={"db": 2})
     assert launched(fresh) == [(1, "db1"), (1, "db2"), (1, "cpu")]
-    busy = decide([dag], runs=[run(1)], instances={1: tis(1, {"db1": R, "db2": R, "db3": N, "cpu": S})},
-                  pools={"db": 2})
+    busy = decide(
+        [dag], runs=[run(1)], instances={1: tis(1, {"db1": R, "db2": R, "db3": N, "cpu": S})}, pools={"db": 2}
+    )
     assert launched(busy) == []
 
 
 def test_only_runs_limits_work_to_those_runs_creates_no_runs_and_ignores_pause():
     one, two = make("one"), make("two")
     rows = [row("one", next_fire=at("2024-03-01T12:00"), paused=True), row("two", next_fire=at("2024-03-01T12:00"))]
-    plan = decide([one, two], rows, runs=[run(1, "one"), run(2, "two")],
-                  instances={1: tis(1, {"a": N}), 2: tis(2, {"a": N})}, only_runs={1})
+    plan = decide(
+        [one, two],
+        rows,
+        runs=[run(1, "one"), run(2, "two")],
+        instances={1: tis(1, {"a": N}), 2: tis(2, {"a": N})},
+        only_runs={1},
+    )
     assert launched(plan) == [(1, "a")]
     assert of(plan, P.CreateRun) == [] and of(plan, P.SetFires) == []
 
 
 # ---------------------------------------------------------------- what a try's end means
 
+
 def opts(**given) -> TaskOptions:
     return resolve_options(given)
 
 
-@pytest.mark.parametrize(("code", "try_number", "state"), [
-    (0, 1, TaskState.SUCCESS),
-    (99, 1, TaskState.SKIPPED),
-    (1, 1, TaskState.UP_FOR_RETRY),
-    (1, 2, TaskState.UP_FOR_RETRY),
-    (None, 2, TaskState.UP_FOR_RETRY),
-    (1, 3, TaskState.FAILED),
-    (None, 3, TaskState.FAILED),
-])
+@pytest.mark.parametrize(
+    ("code", "try_number", "state"),
+    [
+        (0, 1, TaskState.SUCCESS),
+        (99, 1, TaskState.SKIPPED),
+        (1, 1, TaskState.UP_FOR_RETRY),
+        (1, 2, TaskState.UP_FOR_RETRY),
+        (None, 2, TaskState.UP_FOR_RETRY),
+        (1, 3, TaskState.FAILED),
+        (None, 3, TaskState.FAILED),
+    ],
+)
 def test_a_try_succeeds_is_skipped_retries_or_fails_by_its_exit_and_the_retries_left(code, try_number, state):
     new, next_try_at = P.outcome(opts(retries=2, retry_delay="30s"), try_number, code, end=1000.0)
     assert new is state

@@ -21,32 +21,44 @@ N, R, WAIT = TaskState.NONE, TaskState.RUNNING, TaskState.UP_FOR_RESCHEDULE
 
 def make(tasks: dict, dag_id: str = "etl", **options):
     """A built DAG from task tables; a table without command, python or sensor runs `true`."""
-    spec = {"schedule": "0 * * * *", **options, "tasks": {
-        tid: entry if {"command", "python", "sensor"} & set(entry) else {"command": "true", **entry}
-        for tid, entry in tasks.items()}}
+    spec = {
+        "schedule": "0 * * * *",
+        **options,
+        "tasks": {
+            tid: entry if {"command", "python", "sensor"} & set(entry) else {"command": "true", **entry}
+            for tid, entry in tasks.items()
+        },
+    }
     return build_dag(dag_id, spec, file=f"dags/{dag_id}.toml")
 
 
 def branching(flavor: str = "branch") -> dict:
     """pick -> [left, right]; left -> left_after (all_success); right -> right_after;
     [left_after, right_after] -> join (none_failed_min_one_success); join -> done (all_done)."""
-    return {"pick": {"python": "flows:pick", flavor: True},
-            "left": {"after": ["pick"]}, "right": {"after": ["pick"]},
-            "left_after": {"after": ["left"]}, "right_after": {"after": ["right"]},
-            "join": {"after": ["left_after", "right_after"], "trigger_rule": "none_failed_min_one_success"},
-            "done": {"after": ["join"], "trigger_rule": "all_done"}}
+    return {
+        "pick": {"python": "flows:pick", flavor: True},
+        "left": {"after": ["pick"]},
+        "right": {"after": ["pick"]},
+        "left_after": {"after": ["left"]},
+        "right_after": {"after": ["right"]},
+        "join": {"after": ["left_after", "right_after"], "trigger_rule": "none_failed_min_one_success"},
+        "done": {"after": ["join"], "trigger_rule": "all_done"},
+    }
 
 
 # ---------------------------------------------------------------- branch_skips: branch
 
 
-@pytest.mark.parametrize("value, skipped", [
-    ("left", ["right"]),
-    (["left"], ["right"]),
-    (["left", "right"], []),
-    ([], ["left", "right"]),
-    (None, ["left", "right"]),
-])
+@pytest.mark.parametrize(
+    "value, skipped",
+    [
+        ("left", ["right"]),
+        (["left"], ["right"]),
+        (["left", "right"], []),
+        ([], ["left", "right"]),
+        (None, ["left", "right"]),
+    ],
+)
 def test_a_branch_skips_the_direct_downstream_tasks_it_did_not_choose(value, skipped):
     assert P.branch_skips(make(branching()), "pick", value) == (skipped, None)
 
@@ -58,7 +70,9 @@ def test_a_branch_skips_only_direct_downstream_tasks_and_leaves_the_rest_to_trig
 
 def test_a_branch_choosing_a_task_that_is_not_directly_downstream_is_an_error_naming_the_choices():
     assert P.branch_skips(make(branching()), "pick", "join") == (
-        [], "branch chose 'join', which is not directly downstream of 'pick' (choose from: left, right)")
+        [],
+        "branch chose 'join', which is not directly downstream of 'pick' (choose from: left, right)",
+    )
 
 
 def test_a_branch_choosing_an_unknown_task_is_an_error():
@@ -69,13 +83,19 @@ def test_a_branch_choosing_an_unknown_task_is_an_error():
 @pytest.mark.parametrize("value", [5, {"task": "left"}, ["left", 2], True])
 def test_a_branch_returning_something_other_than_ids_is_an_error(value):
     assert P.branch_skips(make(branching()), "pick", value) == (
-        [], f"branch returned {value!r}; return a task id or a list of task ids")
+        [],
+        f"branch returned {value!r}; return a task id or a list of task ids",
+    )
 
 
 def test_a_join_directly_under_the_branch_is_not_skipped_when_it_follows_the_chosen_task():
-    dag = make({"pick": {"python": "flows:pick", "branch": True},
-                "left": {"after": ["pick"]},
-                "join": {"after": ["pick", "left"], "trigger_rule": "none_failed_min_one_success"}})
+    dag = make(
+        {
+            "pick": {"python": "flows:pick", "branch": True},
+            "left": {"after": ["pick"]},
+            "join": {"after": ["pick", "left"], "trigger_rule": "none_failed_min_one_success"},
+        }
+    )
     assert P.branch_skips(dag, "pick", "left") == ([], None)
 
 
@@ -96,9 +116,14 @@ def test_a_truthy_short_circuit_skips_nothing(value):
 
 
 def test_a_short_circuit_leaves_tasks_that_are_not_downstream_of_it_alone():
-    dag = make({"check": {"python": "flows:check", "short_circuit": True},
-                "after_check": {"after": ["check"]}, "independent": {},
-                "both": {"after": ["after_check", "independent"], "trigger_rule": "all_done"}})
+    dag = make(
+        {
+            "check": {"python": "flows:check", "short_circuit": True},
+            "after_check": {"after": ["check"]},
+            "independent": {},
+            "both": {"after": ["after_check", "independent"], "trigger_rule": "all_done"},
+        }
+    )
     assert P.branch_skips(dag, "check", False) == (["after_check", "both"], None)
 
 
@@ -152,20 +177,45 @@ def test_a_sensor_met_at_its_last_poke_succeeds_even_past_its_timeout():
 
 def running_run(pk: int, dag_id: str) -> RunRecord:
     logical = NOW - timedelta(hours=1)
-    return RunRecord(pk, dag_id, f"scheduled__{iso(logical)}", "scheduled", iso(logical), None, None,
-                     RunState.RUNNING, {}, None, T0 - 300, None)
+    return RunRecord(
+        pk,
+        dag_id,
+        f"scheduled__{iso(logical)}",
+        "scheduled",
+        iso(logical),
+        None,
+        None,
+        RunState.RUNNING,
+        {},
+        None,
+        T0 - 300,
+        None,
+    )
 
 
 def ti(pk: int, tid: str, state: TaskState, next_try_at: float | None = None) -> TaskInstance:
-    return TaskInstance(pk, tid, -1, state, 0 if state is N else 1, 0, next_try_at,
-                        T0 - 60 if state is not N else None, None, None, None)
+    return TaskInstance(
+        pk,
+        tid,
+        -1,
+        state,
+        0 if state is N else 1,
+        0,
+        next_try_at,
+        T0 - 60 if state is not N else None,
+        None,
+        None,
+        None,
+    )
 
 
-def decide(dags: list, instances: dict[int, dict[str, TaskInstance]], *, parallelism: int = 16,
-           pools: dict | None = None) -> P.Plan:
+def decide(
+    dags: list, instances: dict[int, dict[str, TaskInstance]], *, parallelism: int = 16, pools: dict | None = None
+) -> P.Plan:
     runs = [running_run(pk, dags[0].dag_id if len(dags) == 1 else f"dag{pk}") for pk in instances]
-    rows = {d.dag_id: DagRow(d.dag_id, False, None, None, None, iso(NOW + timedelta(hours=1)), None, None)
-            for d in dags}
+    rows = {
+        d.dag_id: DagRow(d.dag_id, False, None, None, None, iso(NOW + timedelta(hours=1)), None, None) for d in dags
+    }
     snap = P.Snapshot(rows, runs, instances)
     return P.plan({d.dag_id: d for d in dags}, snap, NOW, parallelism=parallelism, pools=pools or {})
 
@@ -199,31 +249,52 @@ def test_waiting_sensors_hold_no_slot_so_the_next_tasks_launch():
 
 def test_sensors_due_again_are_poked_even_when_parallelism_is_used_up():
     dag = make(sensors_and_shells(3, 2))
-    states = {"wait000": ti(1, "wait000", WAIT, T0 - 1), "wait001": ti(1, "wait001", WAIT, T0),
-              "wait002": ti(1, "wait002", WAIT, T0 + 1), "work00": ti(1, "work00", R), "work01": ti(1, "work01", R)}
+    states = {
+        "wait000": ti(1, "wait000", WAIT, T0 - 1),
+        "wait001": ti(1, "wait001", WAIT, T0),
+        "wait002": ti(1, "wait002", WAIT, T0 + 1),
+        "work00": ti(1, "work00", R),
+        "work01": ti(1, "work01", R),
+    }
     plan = decide([dag], {1: states}, parallelism=2)
     assert acted(plan, P.Poke) == ["wait000", "wait001"]
     assert plan.wake_at == NOW + timedelta(seconds=1)
 
 
 def test_sensors_in_a_full_pool_and_past_max_active_tasks_are_still_poked():
-    dag = make({"busy": {"pool": "db"}, "wait": {"sensor": {"until": "{{ ds }}T06:00"}, "pool": "db"},
-                "queued": {"pool": "db"}}, max_active_tasks=1)
-    plan = decide([dag], {1: {"busy": ti(1, "busy", R), "wait": ti(1, "wait", N), "queued": ti(1, "queued", N)}},
-                  pools={"db": 1})
+    dag = make(
+        {
+            "busy": {"pool": "db"},
+            "wait": {"sensor": {"until": "{{ ds }}T06:00"}, "pool": "db"},
+            "queued": {"pool": "db"},
+        },
+        max_active_tasks=1,
+    )
+    plan = decide(
+        [dag], {1: {"busy": ti(1, "busy", R), "wait": ti(1, "wait", N), "queued": ti(1, "queued", N)}}, pools={"db": 1}
+    )
     assert acted(plan, P.Poke) == ["wait"]
     assert acted(plan, P.Launch) == []
 
 
 def test_a_command_sensor_runs_as_a_try_and_so_takes_a_slot():
-    dag = make({"busy": {}, "ready": {"sensor": {"command": "test -f ready"}},
-                "file": {"sensor": {"file": "ready"}}})
-    plan = decide([dag], {1: {"busy": ti(1, "busy", R), "ready": ti(1, "ready", N), "file": ti(1, "file", N)}},
-                  parallelism=1)
+    dag = make({"busy": {}, "ready": {"sensor": {"command": "test -f ready"}}, "file": {"sensor": {"file": "ready"}}})
+    plan = decide(
+        [dag], {1: {"busy": ti(1, "busy", R), "ready": ti(1, "ready", N), "file": ti(1, "file", N)}}, parallelism=1
+    )
     assert acted(plan, P.Poke) == ["file"]
     assert acted(plan, P.Launch) == []
-    freed = decide([dag], {1: {"busy": ti(1, "busy", TaskState.SUCCESS), "ready": ti(1, "ready", WAIT, T0),
-                               "file": ti(1, "file", WAIT, T0 + 60)}}, parallelism=1)
+    freed = decide(
+        [dag],
+        {
+            1: {
+                "busy": ti(1, "busy", TaskState.SUCCESS),
+                "ready": ti(1, "ready", WAIT, T0),
+                "file": ti(1, "file", WAIT, T0 + 60),
+            }
+        },
+        parallelism=1,
+    )
     assert acted(freed, P.Launch) == ["ready"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from minorch import registry
 from minorch.config import load_settings
 
-GOOD_PY = '''from minorch import DAG, shell, task
+GOOD_PY = """from minorch import DAG, shell, task
 
 with DAG("{dag_id}", schedule="@daily"):
     @task
@@ -17,7 +17,7 @@ with DAG("{dag_id}", schedule="@daily"):
         return 1
 
     shell("report", "echo done") << extract()
-'''
+"""
 
 
 @pytest.fixture
@@ -54,14 +54,20 @@ def test_dags_come_from_minorch_toml_toml_files_and_python_files_in_subfolders(p
     assert (pipeline.file, pipeline.line) == ("dags/etl/pipeline.py", 3)
     assert pipeline.source_path == str(tmp_path / "dags" / "etl" / "pipeline.py")
     assert pipeline.topological() == ["extract", "report"] and reg.dags["ops"].line == 1
-    assert set(reg.files) == {tmp_path / "minorch.toml", tmp_path / "dags" / "ops.toml",
-                              tmp_path / "dags" / "etl" / "pipeline.py"}
+    assert set(reg.files) == {
+        tmp_path / "minorch.toml",
+        tmp_path / "dags" / "ops.toml",
+        tmp_path / "dags" / "etl" / "pipeline.py",
+    }
 
 
 def test_files_and_folders_starting_with_underscore_or_dot_are_skipped_but_importable(project, tmp_path):
     project("dags/_common.py", "assert __name__ == '_common', 'loaded as a DAG file'\nSCHEDULE = '@weekly'\n")
-    project("dags/uses_helper.py", "from _common import SCHEDULE\nfrom minorch import DAG, shell\n"
-                                   "with DAG('helped', schedule=SCHEDULE):\n    shell('a', 'true')\n")
+    project(
+        "dags/uses_helper.py",
+        "from _common import SCHEDULE\nfrom minorch import DAG, shell\n"
+        "with DAG('helped', schedule=SCHEDULE):\n    shell('a', 'true')\n",
+    )
     project("dags/.venv/lib/site.py", "1/0\n")
     project("dags/_drafts/draft.toml", "not toml at all")
     project("dags/.hidden.toml", "not toml at all")
@@ -77,7 +83,7 @@ def test_every_bad_file_is_reported_with_file_and_line_while_the_good_ones_load(
     project("dags/syntax.py", "from minorch import DAG\n\nwith DAG('x')\n    pass\n")
     project("dags/raises.py", "import os\n\nos.environ['X'] = str(1 / 0)\n")
     project("dags/exits.py", "import sys\nsys.exit(3)\n")
-    project("dags/settings.toml", '[minorch]\nparallelism = 2\n')
+    project("dags/settings.toml", "[minorch]\nparallelism = 2\n")
     reg = load(tmp_path)
     assert sorted(reg.dags) == ["good", "good_py"]
     assert errors_of(reg) == [
@@ -95,8 +101,10 @@ def test_a_python_file_that_hangs_is_stopped_at_the_line_it_was_running(project,
     project("dags/hangs.py", "import time\n\nwhile True: time.sleep(0.01)\n")
     project("dags/later.py", GOOD_PY.format(dag_id="later"))
     reg = load(tmp_path)
-    assert errors_of(reg) == ["dags/hangs.py:3: did not finish loading within 0.3s "
-                              "(a DAG file must only define DAGs; move slow work into tasks)"]
+    assert errors_of(reg) == [
+        "dags/hangs.py:3: did not finish loading within 0.3s "
+        "(a DAG file must only define DAGs; move slow work into tasks)"
+    ]
     assert list(reg.dags) == ["later"]
 
 
@@ -105,14 +113,19 @@ def test_a_file_that_ignores_the_alarm_gets_the_loader_killed_and_the_next_files
     project("dags/b_dies.py", "import os\nos._exit(7)\n")
     project("dags/c_fine.py", GOOD_PY.format(dag_id="fine"))
     reg = load(tmp_path)
-    assert [e.message for e in reg.errors] == ["did not finish loading within 0.3s",
-                                               "the loader died (exit 7) while importing this file"]
+    assert [e.message for e in reg.errors] == [
+        "did not finish loading within 0.3s",
+        "the loader died (exit 7) while importing this file",
+    ]
     assert list(reg.dags) == ["fine"]
 
 
 def test_output_of_a_dag_file_does_not_disturb_the_loader(project, tmp_path):
-    project("dags/noisy.py", "import os\nprint('{not json')\nos.write(1, b'raw\\n')\nos.system('echo child')\n"
-                             + GOOD_PY.format(dag_id="noisy"))
+    project(
+        "dags/noisy.py",
+        "import os\nprint('{not json')\nos.write(1, b'raw\\n')\nos.system('echo child')\n"
+        + GOOD_PY.format(dag_id="noisy"),
+    )
     reg = load(tmp_path)
     assert reg.errors == [] and list(reg.dags) == ["noisy"]
 
@@ -129,52 +142,75 @@ def test_the_same_dag_id_in_two_files_is_reported_at_the_second_naming_the_first
     project("dags/a.toml", '# first\n[dags.etl.tasks.a]\ncommand = "true"\n')
     project("dags/b.py", GOOD_PY.format(dag_id="etl"))
     reg = load(tmp_path)
-    assert errors_of(reg) == ["dags/b.py:3: DAG id 'etl' is already defined in dags/a.toml:2 "
-                              "(rename one of them; DAG ids are unique across all files)"]
+    assert errors_of(reg) == [
+        "dags/b.py:3: DAG id 'etl' is already defined in dags/a.toml:2 "
+        "(rename one of them; DAG ids are unique across all files)"
+    ]
     assert reg.dags["etl"].file == "dags/a.toml"
 
 
 def test_of_two_files_with_one_dag_id_the_newer_file_is_blamed_and_the_older_one_kept(project, tmp_path):
     import os
+
     old = project("dags/z_existing.toml", '[dags.etl.tasks.a]\ncommand = "true"\n')
     os.utime(old, (1_700_000_000, 1_700_000_000))
     project("dags/a_copy.toml", '[dags.etl.tasks.b]\ncommand = "true"\n')
     reg = load(tmp_path)
-    assert errors_of(reg) == ["dags/a_copy.toml:1: DAG id 'etl' is already defined in dags/z_existing.toml:1 "
-                              "(rename one of them; DAG ids are unique across all files)"]
+    assert errors_of(reg) == [
+        "dags/a_copy.toml:1: DAG id 'etl' is already defined in dags/z_existing.toml:1 "
+        "(rename one of them; DAG ids are unique across all files)"
+    ]
     assert list(reg.dags["etl"].tasks) == ["a"]
 
 
 def test_two_dags_with_one_id_in_one_python_file_are_an_error(project, tmp_path):
     project("dags/twice.py", GOOD_PY.format(dag_id="x") + "\nwith DAG('x'):\n    shell('b', 'true')\n")
-    assert errors_of(load(tmp_path)) == ["dags/twice.py:10: DAG id 'x' is defined twice in this file "
-                                         "(give each DAG a unique id)"]
+    assert errors_of(load(tmp_path)) == [
+        "dags/twice.py:10: DAG id 'x' is defined twice in this file (give each DAG a unique id)"
+    ]
 
 
 def test_python_dag_option_errors_point_at_the_task_call(project, tmp_path):
-    project("dags/opts.py", "from minorch import DAG, shell\n\nwith DAG('opts'):\n"
-                            "    shell('a', 'true')\n    shell('b', 'true', retries=-1)\n")
-    assert errors_of(load(tmp_path)) == ["dags/opts.py:5: retries must be 0 or more, not -1 "
-                                         "(write e.g. retries = 2)"]
+    project(
+        "dags/opts.py",
+        "from minorch import DAG, shell\n\nwith DAG('opts'):\n"
+        "    shell('a', 'true')\n    shell('b', 'true', retries=-1)\n",
+    )
+    assert errors_of(load(tmp_path)) == ["dags/opts.py:5: retries must be 0 or more, not -1 (write e.g. retries = 2)"]
 
 
-@pytest.mark.parametrize(("toml", "expected"), [
-    ('[dags.d]\nschedule = "@daily"\n\n[dags.d.tasks.a]\ncommand = "true"\nafter = ["a"]\n',
-     "dags/d.toml:6: task 'a' depends on itself (remove it from its own `after` list)"),
-    ('[dags.d.tasks.a]\ncommand = "true"\n[dags.d.tasks.b]\ncommand = "true"\nafter = ["aa"]\n',
-     "dags/d.toml:5: task 'b' depends on 'aa', which does not exist (did you mean 'a'?)"),
-    ('[dags.d]\nschedule = "@daily"\n[dags.d.tasks.a]\ncommand = "true"\npool = "db"\n',
-     "dags/d.toml:5: task 'a' uses pool 'db', which is not defined "
-     "(add it under [minorch.pools] in minorch.toml, e.g. db = 2)"),
-    ('[dags.d]\ncatchup = "yes"\n[dags.d.tasks.a]\ncommand = "true"\n',
-     'dags/d.toml:2: catchup must be true, false or "latest", not \'yes\' '
-     '(true creates every missed run, false none, "latest" only the most recent)'),
-    ('[dags.d.tasks.a]\ncommand = "true"\n\ntrigger_rule = "all_sucess"\n',
-     "dags/d.toml:4: trigger_rule 'all_sucess' is unknown (did you mean 'all_success'?)"),
-    ('[dags.d]\n[dags.d.tasks]\na = { command = "true", retires = 1 }\n',
-     "dags/d.toml:3: unknown task option 'retires' (did you mean 'retries'?)"),
-    ('[dags.d]\n[dags.d.tasks.a]\ncommand = "echo {{ ds }"\n', None),
-])
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            '[dags.d]\nschedule = "@daily"\n\n[dags.d.tasks.a]\ncommand = "true"\nafter = ["a"]\n',
+            "dags/d.toml:6: task 'a' depends on itself (remove it from its own `after` list)",
+        ),
+        (
+            '[dags.d.tasks.a]\ncommand = "true"\n[dags.d.tasks.b]\ncommand = "true"\nafter = ["aa"]\n',
+            "dags/d.toml:5: task 'b' depends on 'aa', which does not exist (did you mean 'a'?)",
+        ),
+        (
+            '[dags.d]\nschedule = "@daily"\n[dags.d.tasks.a]\ncommand = "true"\npool = "db"\n',
+            "dags/d.toml:5: task 'a' uses pool 'db', which is not defined "
+            "(add it under [minorch.pools] in minorch.toml, e.g. db = 2)",
+        ),
+        (
+            '[dags.d]\ncatchup = "yes"\n[dags.d.tasks.a]\ncommand = "true"\n',
+            "dags/d.toml:2: catchup must be true, false or \"latest\", not 'yes' "
+            '(true creates every missed run, false none, "latest" only the most recent)',
+        ),
+        (
+            '[dags.d.tasks.a]\ncommand = "true"\n\ntrigger_rule = "all_sucess"\n',
+            "dags/d.toml:4: trigger_rule 'all_sucess' is unknown (did you mean 'all_success'?)",
+        ),
+        (
+            '[dags.d]\n[dags.d.tasks]\na = { command = "true", retires = 1 }\n',
+            "dags/d.toml:3: unknown task option 'retires' (did you mean 'retries'?)",
+        ),
+        ('[dags.d]\n[dags.d.tasks.a]\ncommand = "echo {{ ds }"\n', None),
+    ],
+)
 def test_toml_dag_errors_point_at_the_line_of_the_key(project, tmp_path, toml, expected):
     project("dags/d.toml", toml)
     project("dags/ok.toml", '[dags.ok.tasks.a]\ncommand = "true"\n')

@@ -55,8 +55,9 @@ def test_a_new_dag_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_versi
     project.write("dags/report.toml", "[dags.report.tasks.write\ncommand = 'oops'\n")
     assert wait_until(lambda: any("report.toml:1" in e[2] for e in load_errors(project)), timeout=5)
     broken_at = len(runs(project, "report"))
-    assert wait_until(lambda: len([r for r in runs(project, "report") if r.state is RunState.SUCCESS]) > broken_at + 1,
-                      timeout=6)
+    assert wait_until(
+        lambda: len([r for r in runs(project, "report") if r.state is RunState.SUCCESS]) > broken_at + 1, timeout=6
+    )
     assert set((project.root / "out.txt").read_text().split()) == {"v1"}  # the last good version runs
 
     project.write("dags/report.toml", EVERY_SECOND.format(version="v2"))
@@ -65,17 +66,22 @@ def test_a_new_dag_file_is_picked_up_and_a_broken_edit_keeps_the_last_good_versi
 
 
 def test_a_reboot_dag_runs_once_per_start_of_the_scheduler(project, up_processes):
-    project.write("dags/boot.toml", """
+    project.write(
+        "dags/boot.toml",
+        """
         [dags.boot]
         schedule = "@reboot"
 
         [dags.boot.tasks.hello]
         command = "echo booted >> boots.txt"
-    """)
+    """,
+    )
     for starts in (1, 2):
         up = up_processes(project)
         up.ready()
-        assert wait_until(lambda: len([r for r in runs(project, "boot") if r.state.finished]) == starts, timeout=5)
+        assert wait_until(
+            lambda starts=starts: len([r for r in runs(project, "boot") if r.state.finished]) == starts, timeout=5
+        )
         up.kill()  # the next start may come within the same second: it still gets its own run
     assert (project.root / "boots.txt").read_text() == "booted\nbooted\n"
 

@@ -71,16 +71,27 @@ def test_a_failed_run_exits_1_and_reports_every_task_in_json_and_junit(project):
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert (report["run_id"], report["state"], report["exit_code"]) == (
-        "manual__2024-01-15T00:00:00+00:00", "failed", 1)
+        "manual__2024-01-15T00:00:00+00:00",
+        "failed",
+        1,
+    )
     tasks = {t["task_id"]: t for t in report["tasks"]}
     assert {tid: (t["state"], t["tries"], t["exit_code"]) for tid, t in tasks.items()} == {
-        "ok": ("success", 1, 0), "crash": ("failed", 1, 3), "publish": ("upstream_failed", 0, None)}
+        "ok": ("success", 1, 0),
+        "crash": ("failed", 1, 3),
+        "publish": ("upstream_failed", 0, None),
+    }
     assert tasks["crash"]["duration"] > 0
     assert Path(tasks["crash"]["log_path"]).read_text() == "boom\n"
     assert tasks["publish"]["log_path"] is None
 
     suite = ET.parse(project.root / "report.xml").getroot()
-    assert (suite.tag, suite.get("name"), suite.get("tests"), suite.get("failures")) == ("testsuite", "broken", "3", "2")
+    assert (suite.tag, suite.get("name"), suite.get("tests"), suite.get("failures")) == (
+        "testsuite",
+        "broken",
+        "3",
+        "2",
+    )
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert set(cases) == {"ok", "crash", "publish"}
     assert cases["ok"].find("failure") is None
@@ -104,10 +115,13 @@ def test_bad_usage_exits_2_with_one_line_and_a_hint(project):
 
 
 def test_params_from_the_command_line_reach_the_task(project):
-    project.write("dags/greet.toml", """
+    project.write(
+        "dags/greet.toml",
+        """
         [dags.greet.tasks.hello]
         command = "echo hello {{ params.name }} {{ params.count }}"
-    """)
+    """,
+    )
     done = project.minorch("run", "greet", "--param", "name=Ada Lovelace", "--param", "count=3", "--json")
     assert done.returncode == 0
     [task] = json.loads(done.stdout)["tasks"]
@@ -115,10 +129,13 @@ def test_params_from_the_command_line_reach_the_task(project):
 
 
 def test_running_the_same_date_again_runs_it_again_and_exits_by_the_second_run(project):
-    project.write("dags/gate.toml", """
+    project.write(
+        "dags/gate.toml",
+        """
         [dags.gate.tasks.check]
         command = "test -f ready"
-    """)
+    """,
+    )
     first = project.minorch("run", "gate", "--date", "2024-01-15")
     (project.root / "ready").touch()
     second = project.minorch("run", "gate", "--date", "2024-01-15")
@@ -133,14 +150,17 @@ def test_running_the_same_date_again_runs_it_again_and_exits_by_the_second_run(p
 
 
 def test_ctrl_c_kills_the_running_task_records_the_failure_and_exits_130(project, survivors):
-    project.write("dags/slow.toml", """
+    project.write(
+        "dags/slow.toml",
+        """
         [dags.slow.tasks.sleeper]
         command = "echo $$ > sleeper.pid; exec sleep 30"
 
         [dags.slow.tasks.after]
         command = "true"
         after = ["sleeper"]
-    """)
+    """,
+    )
     child = project.start("run", "slow", "--date", "2024-01-15")
     try:
         seen = read_until(child, "slow.sleeper: running (try 1)", limit=10.0)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOGICAL = datetime(2024, 1, 14, 23, 30, tzinfo=timezone.utc)  # 00:30 on the 15th in Berlin
 FIX_RESULT = "return a list, dict, str or number — or write big data to a file and return its path"
 
-JOBS = '''
+JOBS = """
 from minorch.runtime import SkipTask
 
 def numbers():
@@ -56,7 +56,7 @@ def explode():
 
 def needs_rows(rows, ds):
     return rows
-'''
+"""
 
 
 @pytest.fixture
@@ -66,17 +66,34 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_task(folder: Path, target: dict, *, xcom: dict | None = None, params: dict | None = None,
-             max_result_bytes: int = 65536) -> tuple[subprocess.CompletedProcess, object]:
+def run_task(
+    folder: Path, target: dict, *, xcom: dict | None = None, params: dict | None = None, max_result_bytes: int = 65536
+) -> tuple[subprocess.CompletedProcess, object]:
     """Run one try in a real child process; returns the process and the stored result (None if no file)."""
-    context = build_context(dag_id="etl", task_id="load", run_id="scheduled__2024-01-15", logical_date=LOGICAL,
-                            data_interval_start=LOGICAL - timedelta(days=1), data_interval_end=LOGICAL,
-                            prev_logical_date=None, next_logical_date=LOGICAL + timedelta(days=1),
-                            params=params or {}, try_number=1, timezone="Europe/Berlin", xcom=xcom or {})
+    context = build_context(
+        dag_id="etl",
+        task_id="load",
+        run_id="scheduled__2024-01-15",
+        logical_date=LOGICAL,
+        data_interval_start=LOGICAL - timedelta(days=1),
+        data_interval_end=LOGICAL,
+        prev_logical_date=None,
+        next_logical_date=LOGICAL + timedelta(days=1),
+        params=params or {},
+        try_number=1,
+        timezone="Europe/Berlin",
+        xcom=xcom or {},
+    )
     spec, result = folder / "spec.json", folder / "attempt" / "result.json"
     write_spec(spec, target=target, context=context, result_path=result, max_result_bytes=max_result_bytes)
-    done = subprocess.run([sys.executable, "-m", "minorch.runtime", str(spec)], cwd=folder, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "minorch.runtime", str(spec)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=30,
+    )
     return done, json.loads(result.read_text()) if result.exists() else None
 
 
@@ -106,24 +123,55 @@ def test_a_result_left_by_an_earlier_try_is_removed(project):
 def test_date_parameters_receive_the_context_in_the_dags_timezone(project):
     done, result = run_task(project, ref(project, "dates"))
     assert done.returncode == 0, done.stderr
-    assert result == {"ds": "2024-01-15", "ts": "2024-01-15T00:30:00+01:00", "logical": "2024-01-15T00:30:00+01:00",
-                      "type": "datetime", "zone": "Europe/Berlin", "start": "2024-01-14T00:30:00+01:00",
-                      "timezone": "Europe/Berlin"}
+    assert result == {
+        "ds": "2024-01-15",
+        "ts": "2024-01-15T00:30:00+01:00",
+        "logical": "2024-01-15T00:30:00+01:00",
+        "type": "datetime",
+        "zone": "Europe/Berlin",
+        "start": "2024-01-14T00:30:00+01:00",
+        "timezone": "Europe/Berlin",
+    }
 
 
 def test_named_parameters_receive_run_names_params_and_xcom_and_defaults_stay(project):
     done, result = run_task(project, ref(project, "names"), xcom={"extract": [1]}, params={"table": "orders"})
     assert done.returncode == 0, done.stderr
-    assert result == ["etl", "load", "scheduled__2024-01-15", 1, {"table": "orders"}, {"extract": [1]},
-                      None, "2024-01-16", 5]
+    assert result == [
+        "etl",
+        "load",
+        "scheduled__2024-01-15",
+        1,
+        {"table": "orders"},
+        {"extract": [1]},
+        None,
+        "2024-01-16",
+        5,
+    ]
 
 
 def test_a_kwargs_parameter_receives_the_rest_of_the_context(project):
     done, result = run_task(project, ref(project, "everything"))
     assert done.returncode == 0, done.stderr
-    assert result == sorted(["ds_nodash", "ts", "ts_nodash", "logical_date", "data_interval_start",
-                             "data_interval_end", "prev_ds", "next_ds", "params", "run_id", "dag_id", "task_id",
-                             "try_number", "timezone", "xcom"])
+    assert result == sorted(
+        [
+            "ds_nodash",
+            "ts",
+            "ts_nodash",
+            "logical_date",
+            "data_interval_start",
+            "data_interval_end",
+            "prev_ds",
+            "next_ds",
+            "params",
+            "run_id",
+            "dag_id",
+            "task_id",
+            "try_number",
+            "timezone",
+            "xcom",
+        ]
+    )
 
 
 def test_a_set_result_fails_with_a_message_saying_what_to_return(project):
@@ -141,8 +189,9 @@ def test_a_value_deep_inside_the_result_that_is_not_json_is_named(project):
 def test_a_result_over_the_size_limit_fails_and_says_to_return_a_path(project):
     done, result = run_task(project, ref(project, "big"))
     assert (done.returncode, result) == (1, None)
-    assert done.stderr == ("minorch: task returned 120 KB, over the 64 KB limit for results; "
-                           "write it to a file and return the path\n")
+    assert done.stderr == (
+        "minorch: task returned 120 KB, over the 64 KB limit for results; write it to a file and return the path\n"
+    )
 
 
 def test_skip_task_exits_99_with_the_reason(project):
@@ -166,8 +215,10 @@ def test_an_exception_exits_1_with_the_traceback_of_the_users_code(project):
 def test_a_required_parameter_nothing_fills_is_named(project):
     done, _ = run_task(project, ref(project, "needs_rows"))
     assert done.returncode == 1
-    assert done.stderr.startswith("minorch: jobs:needs_rows: needs_rows(rows, ds) needs 'rows', which is neither "
-                                  "a context value nor given where the task is called")
+    assert done.stderr.startswith(
+        "minorch: jobs:needs_rows: needs_rows(rows, ds) needs 'rows', which is neither "
+        "a context value nor given where the task is called"
+    )
 
 
 def test_a_module_that_cannot_be_imported_is_one_clear_line(project):
@@ -184,13 +235,17 @@ def test_a_misspelt_function_gets_a_suggestion(project):
 
 
 def test_an_unreadable_spec_exits_2(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "minorch.runtime", str(tmp_path / "missing.json")],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-m", "minorch.runtime", str(tmp_path / "missing.json")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("minorch: cannot read the task spec")
 
 
-DAG_FILE = '''
+DAG_FILE = """
 from minorch import DAG, task
 
 with DAG("etl", schedule="@daily") as dag:
@@ -209,7 +264,7 @@ with DAG("etl", schedule="@daily") as dag:
     e = extract()
     total(rows=e, scale=2)
     stamped(ds="fixed")
-'''
+"""
 
 
 def dagfile(folder: Path, task_id: str, dag_id: str = "etl") -> dict:

@@ -30,15 +30,19 @@ def take(expr: str, n: int, after: datetime = NOW, tz: str = "UTC") -> list[date
 
 # --- syntax -----------------------------------------------------------------
 
-@pytest.mark.parametrize("expr, first, second", [
-    ("@hourly", utc(2024, 1, 1, 1), utc(2024, 1, 1, 2)),
-    ("@daily", utc(2024, 1, 2), utc(2024, 1, 3)),
-    ("@midnight", utc(2024, 1, 2), utc(2024, 1, 3)),
-    ("@weekly", utc(2024, 1, 7), utc(2024, 1, 14)),
-    ("@monthly", utc(2024, 2, 1), utc(2024, 3, 1)),
-    ("@yearly", utc(2025, 1, 1), utc(2026, 1, 1)),
-    ("@annually", utc(2025, 1, 1), utc(2026, 1, 1)),
-])
+
+@pytest.mark.parametrize(
+    "expr, first, second",
+    [
+        ("@hourly", utc(2024, 1, 1, 1), utc(2024, 1, 1, 2)),
+        ("@daily", utc(2024, 1, 2), utc(2024, 1, 3)),
+        ("@midnight", utc(2024, 1, 2), utc(2024, 1, 3)),
+        ("@weekly", utc(2024, 1, 7), utc(2024, 1, 14)),
+        ("@monthly", utc(2024, 2, 1), utc(2024, 3, 1)),
+        ("@yearly", utc(2025, 1, 1), utc(2026, 1, 1)),
+        ("@annually", utc(2025, 1, 1), utc(2026, 1, 1)),
+    ],
+)
 def test_presets_fire_at_their_cron_times(expr, first, second):
     assert take(expr, 2) == [first, second]
     assert parse_schedule(expr).kind == "cron"
@@ -53,12 +57,21 @@ def test_steps_ranges_and_lists_select_the_right_times():
 def test_month_and_day_names_are_read_in_any_case():
     fires = take("0 6 * JAN,jul Mon-Fri", 6, after=utc(2024, 1, 28))
     assert [t.strftime("%a %m-%d") for t in fires] == [
-        "Mon 01-29", "Tue 01-30", "Wed 01-31", "Mon 07-01", "Tue 07-02", "Wed 07-03"]
+        "Mon 01-29",
+        "Tue 01-30",
+        "Wed 01-31",
+        "Mon 07-01",
+        "Tue 07-02",
+        "Wed 07-03",
+    ]
 
 
 def test_a_sixth_field_is_seconds_and_comes_first():
-    assert take("*/10 * * * * *", 3) == [utc(2024, 1, 1, 0, 0, 10), utc(2024, 1, 1, 0, 0, 20),
-                                         utc(2024, 1, 1, 0, 0, 30)]
+    assert take("*/10 * * * * *", 3) == [
+        utc(2024, 1, 1, 0, 0, 10),
+        utc(2024, 1, 1, 0, 0, 20),
+        utc(2024, 1, 1, 0, 0, 30),
+    ]
     assert take("30 15 2 * * *", 2) == [utc(2024, 1, 1, 2, 15, 30), utc(2024, 1, 2, 2, 15, 30)]
 
 
@@ -72,7 +85,14 @@ def test_zero_and_seven_are_both_sunday():
 def test_restricting_both_day_fields_fires_on_either():
     fires = take("0 0 1,15 * mon", 7, after=utc(2024, 1, 2))
     assert [t.strftime("%a %d") for t in fires] == [
-        "Mon 08", "Mon 15", "Mon 22", "Mon 29", "Thu 01", "Mon 05", "Mon 12"]
+        "Mon 08",
+        "Mon 15",
+        "Mon 22",
+        "Mon 29",
+        "Thu 01",
+        "Mon 05",
+        "Mon 12",
+    ]
 
 
 def test_a_day_field_starting_with_a_star_makes_both_day_fields_required():
@@ -83,10 +103,19 @@ def test_a_day_field_starting_with_a_star_makes_both_day_fields_required():
     assert all(t.day == 1 for t in take("0 0 1 * *", 5))
 
 
-@pytest.mark.parametrize("expr", [
-    "0 0 */2 * mon", "0 0 1,15 * mon", "0 0 1-7 * */3", "30 4 */10 2-11 1-5", "0 12 13 * fri",
-    "*/20 */5 * * *", "0 0 29 2 *", "15 3 * * 0,7",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "0 0 */2 * mon",
+        "0 0 1,15 * mon",
+        "0 0 1-7 * */3",
+        "30 4 */10 2-11 1-5",
+        "0 12 13 * fri",
+        "*/20 */5 * * *",
+        "0 0 29 2 *",
+        "15 3 * * 0,7",
+    ],
+)
 def test_day_rule_agrees_with_croniter_in_cron_bug_mode(expr):
     ours = list(parse_schedule(expr).fires(utc(2023, 12, 1), utc(2025, 12, 31)))
     theirs, it = [], croniter(expr, datetime(2023, 11, 30, 23, 59), implement_cron_bug=True)
@@ -96,8 +125,7 @@ def test_day_rule_agrees_with_croniter_in_cron_bug_mode(expr):
 
 
 def test_every_interval_is_anchored_at_the_epoch_in_utc():
-    assert take("every 10m", 2, after=utc(2024, 1, 1, 0, 3)) == [
-        utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 20)]
+    assert take("every 10m", 2, after=utc(2024, 1, 1, 0, 3)) == [utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 20)]
     assert take("every 90s", 2) == [utc(2024, 1, 1, 0, 1, 30), utc(2024, 1, 1, 0, 3)]
     assert take("every 1h30m", 2) == [utc(2024, 1, 1, 1, 30), utc(2024, 1, 1, 3)]
     assert take("every 2d", 2) == [utc(2024, 1, 2), utc(2024, 1, 4)]  # 19724 days since 1970 is even
@@ -119,7 +147,11 @@ def test_manual_and_reboot_schedules_never_fire_by_time():
 def test_fires_include_both_ends_of_the_range():
     schedule = parse_schedule("0 */6 * * *")
     assert list(schedule.fires(utc(2024, 1, 1, 6), utc(2024, 1, 2))) == [
-        utc(2024, 1, 1, 6), utc(2024, 1, 1, 12), utc(2024, 1, 1, 18), utc(2024, 1, 2)]
+        utc(2024, 1, 1, 6),
+        utc(2024, 1, 1, 12),
+        utc(2024, 1, 1, 18),
+        utc(2024, 1, 2),
+    ]
     assert list(schedule.fires(utc(2024, 1, 1, 6, 1), utc(2024, 1, 1, 11, 59))) == []
 
 
@@ -153,21 +185,25 @@ def test_describe_gives_short_text_for_lists():
 
 # --- errors -------------------------------------------------------------------
 
-@pytest.mark.parametrize("expr, words", [
-    ("61 * * * *", "minute field: 61 is out of range 0-59"),
-    ("* * *", "has 3 field(s); cron needs 5"),
-    ("@dayly", "did you mean '@daily'?"),
-    ("daily", "did you mean '@daily'?"),
-    ("every 5 minutes", "write 'every 5m'"),
-    ("every 0m", "is zero"),
-    ("5/10 * * * *", "write '5-59/10'"),
-    ("0 0 * * fri-mon", "runs backwards"),
-    ("0 0 * * mom", "did you mean 'mon'?"),
-    ("0 0 * * 8", "Sunday is 0 or 7"),
-    ("*/0 * * * *", "step 0"),
-    ("0 0 30 2 *", "never fires"),
-    ("0 0 L * *", "'l' is not a number"),
-])
+
+@pytest.mark.parametrize(
+    "expr, words",
+    [
+        ("61 * * * *", "minute field: 61 is out of range 0-59"),
+        ("* * *", "has 3 field(s); cron needs 5"),
+        ("@dayly", "did you mean '@daily'?"),
+        ("daily", "did you mean '@daily'?"),
+        ("every 5 minutes", "write 'every 5m'"),
+        ("every 0m", "is zero"),
+        ("5/10 * * * *", "write '5-59/10'"),
+        ("0 0 * * fri-mon", "runs backwards"),
+        ("0 0 * * mom", "did you mean 'mon'?"),
+        ("0 0 * * 8", "Sunday is 0 or 7"),
+        ("*/0 * * * *", "step 0"),
+        ("0 0 30 2 *", "never fires"),
+        ("0 0 L * *", "'l' is not a number"),
+    ],
+)
 def test_bad_expressions_say_what_is_wrong_and_how_to_fix_it(expr, words):
     with pytest.raises(ScheduleError) as caught:
         parse_schedule(expr)
@@ -185,12 +221,16 @@ def test_unknown_timezone_suggests_the_closest_name():
 
 # --- DST ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("zone, night, fire", [
-    ("America/New_York", utc(2024, 3, 10), utc(2024, 3, 10, 7, 0)),     # 02:30 skipped: 03:00 EDT
-    ("America/New_York", utc(2024, 11, 3), utc(2024, 11, 3, 7, 30)),    # 02:30 EST, after the repeat
-    ("Europe/Berlin", utc(2024, 3, 31), utc(2024, 3, 31, 1, 0)),         # 02:30 skipped: 03:00 CEST
-    ("Europe/Berlin", utc(2024, 10, 27), utc(2024, 10, 27, 0, 30)),      # 02:30 repeated: first, CEST
-])
+
+@pytest.mark.parametrize(
+    "zone, night, fire",
+    [
+        ("America/New_York", utc(2024, 3, 10), utc(2024, 3, 10, 7, 0)),  # 02:30 skipped: 03:00 EDT
+        ("America/New_York", utc(2024, 11, 3), utc(2024, 11, 3, 7, 30)),  # 02:30 EST, after the repeat
+        ("Europe/Berlin", utc(2024, 3, 31), utc(2024, 3, 31, 1, 0)),  # 02:30 skipped: 03:00 CEST
+        ("Europe/Berlin", utc(2024, 10, 27), utc(2024, 10, 27, 0, 30)),  # 02:30 repeated: first, CEST
+    ],
+)
 def test_a_daily_0230_job_fires_once_on_both_dst_nights(zone, night, fire):
     schedule = parse_schedule("30 2 * * *", zone)
     assert list(schedule.fires(night - timedelta(hours=6), night + timedelta(hours=18))) == [fire]
@@ -205,16 +245,19 @@ def test_a_0130_job_in_new_york_fires_once_on_the_fall_back_night():
 
 def test_skipped_times_of_a_fixed_job_fire_once_after_the_gap():
     schedule = parse_schedule("0,30 2,3 * * *", "America/New_York")
-    assert list(schedule.fires(utc(2024, 3, 10), utc(2024, 3, 11))) == [
-        utc(2024, 3, 10, 7, 0), utc(2024, 3, 10, 7, 30)]
+    assert list(schedule.fires(utc(2024, 3, 10), utc(2024, 3, 11))) == [utc(2024, 3, 10, 7, 0), utc(2024, 3, 10, 7, 30)]
 
 
-@pytest.mark.parametrize("zone, start", [
-    ("America/New_York", utc(2024, 3, 10, 4)), ("America/New_York", utc(2024, 11, 3, 3)),
-    ("Europe/Berlin", utc(2024, 3, 30, 23)), ("Europe/Berlin", utc(2024, 10, 26, 22)),
-])
-@pytest.mark.parametrize("expr, every", [("*/30 * * * *", timedelta(minutes=30)),
-                                         ("0 * * * *", timedelta(hours=1))])
+@pytest.mark.parametrize(
+    "zone, start",
+    [
+        ("America/New_York", utc(2024, 3, 10, 4)),
+        ("America/New_York", utc(2024, 11, 3, 3)),
+        ("Europe/Berlin", utc(2024, 3, 30, 23)),
+        ("Europe/Berlin", utc(2024, 10, 26, 22)),
+    ],
+)
+@pytest.mark.parametrize("expr, every", [("*/30 * * * *", timedelta(minutes=30)), ("0 * * * *", timedelta(hours=1))])
 def test_wildcard_hour_jobs_keep_firing_by_real_time_through_dst(zone, start, expr, every):
     fires = list(parse_schedule(expr, zone).fires(start, start + timedelta(hours=6)))
     assert fires == [start + i * every for i in range(len(fires))]
@@ -252,13 +295,27 @@ def cron_loop(expr: str, zone: str, start: datetime, end: datetime) -> list[date
 
 
 DST_NIGHTS = [
-    ("America/New_York", utc(2024, 3, 9, 12)), ("America/New_York", utc(2024, 11, 2, 12)),
-    ("Europe/Berlin", utc(2024, 3, 30, 12)), ("Europe/Berlin", utc(2024, 10, 26, 12)),
+    ("America/New_York", utc(2024, 3, 9, 12)),
+    ("America/New_York", utc(2024, 11, 2, 12)),
+    ("Europe/Berlin", utc(2024, 3, 30, 12)),
+    ("Europe/Berlin", utc(2024, 10, 26, 12)),
     # Lord Howe Island shifts by 30 minutes.
-    ("Australia/Lord_Howe", utc(2024, 4, 6, 6)), ("Australia/Lord_Howe", utc(2024, 10, 5, 6)),
+    ("Australia/Lord_Howe", utc(2024, 4, 6, 6)),
+    ("Australia/Lord_Howe", utc(2024, 10, 5, 6)),
 ]
-DST_EXPRS = ["30 2 * * *", "30 1 * * *", "0,30 2,3 * * *", "15 1-3 * * *", "*/30 * * * *", "0 * * * *",
-             "*/15 2 * * *", "* 1 * * *", "0 */2 * * *", "45 */3 * * *", "@daily"]
+DST_EXPRS = [
+    "30 2 * * *",
+    "30 1 * * *",
+    "0,30 2,3 * * *",
+    "15 1-3 * * *",
+    "*/30 * * * *",
+    "0 * * * *",
+    "*/15 2 * * *",
+    "* 1 * * *",
+    "0 */2 * * *",
+    "45 */3 * * *",
+    "@daily",
+]
 
 
 @pytest.mark.parametrize("zone, start", DST_NIGHTS)
@@ -281,6 +338,7 @@ def test_fires_match_a_replay_of_cronies_clock_loop_across_dst(zone, start):
 
 # --- logical dates ---------------------------------------------------------------
 
+
 def test_run_dates_by_default_take_the_fire_as_logical_date():
     dates = run_dates(parse_schedule("@daily"), utc(2024, 1, 2))
     assert dates == RunDates(utc(2024, 1, 2), utc(2024, 1, 1), utc(2024, 1, 2))
@@ -298,14 +356,15 @@ def test_run_dates_of_a_manual_run_are_the_given_instant():
 
 def test_logical_dates_in_a_range_by_default_are_the_fires():
     dates = logical_dates_in(parse_schedule("@daily"), utc(2024, 1, 1), utc(2024, 1, 3))
-    assert dates == [RunDates(utc(2024, 1, 1), utc(2023, 12, 31), utc(2024, 1, 1)),
-                     RunDates(utc(2024, 1, 2), utc(2024, 1, 1), utc(2024, 1, 2)),
-                     RunDates(utc(2024, 1, 3), utc(2024, 1, 2), utc(2024, 1, 3))]
+    assert dates == [
+        RunDates(utc(2024, 1, 1), utc(2023, 12, 31), utc(2024, 1, 1)),
+        RunDates(utc(2024, 1, 2), utc(2024, 1, 1), utc(2024, 1, 2)),
+        RunDates(utc(2024, 1, 3), utc(2024, 1, 2), utc(2024, 1, 3)),
+    ]
 
 
 def test_logical_dates_in_a_range_with_interval_semantics_are_interval_starts():
-    dates = logical_dates_in(parse_schedule("every 1h"), utc(2024, 1, 1), utc(2024, 1, 1, 2),
-                             interval_semantics=True)
+    dates = logical_dates_in(parse_schedule("every 1h"), utc(2024, 1, 1), utc(2024, 1, 1, 2), interval_semantics=True)
     hours = [utc(2024, 1, 1, h) for h in range(4)]
     assert dates == [RunDates(hours[h], hours[h], hours[h + 1]) for h in range(3)]
 

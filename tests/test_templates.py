@@ -13,11 +13,20 @@ DAY = timedelta(days=1)
 
 
 def make_context(**changes) -> dict:
-    values = dict(dag_id="etl", task_id="load", run_id="scheduled__2024-01-15", logical_date=LOGICAL,
-                  data_interval_start=LOGICAL - DAY, data_interval_end=LOGICAL,
-                  prev_logical_date=LOGICAL - DAY, next_logical_date=LOGICAL + DAY,
-                  params={"name": "orders", "flags": "-l -a"}, try_number=2, timezone="Europe/Berlin",
-                  xcom={"extract_orders": [1, 2, 3]})
+    values = {
+        "dag_id": "etl",
+        "task_id": "load",
+        "run_id": "scheduled__2024-01-15",
+        "logical_date": LOGICAL,
+        "data_interval_start": LOGICAL - DAY,
+        "data_interval_end": LOGICAL,
+        "prev_logical_date": LOGICAL - DAY,
+        "next_logical_date": LOGICAL + DAY,
+        "params": {"name": "orders", "flags": "-l -a"},
+        "try_number": 2,
+        "timezone": "Europe/Berlin",
+        "xcom": {"extract_orders": [1, 2, 3]},
+    }
     values.update(changes)
     return build_context(**values)
 
@@ -37,8 +46,10 @@ def test_dates_follow_daylight_saving_time():
 
 
 def test_datetimes_render_as_iso_8601_and_keep_their_methods():
-    assert plain("{{ data_interval_start }} {{ data_interval_end }}") == \
-        "2024-01-14T00:30:00+01:00 2024-01-15T00:30:00+01:00"
+    assert (
+        plain("{{ data_interval_start }} {{ data_interval_end }}")
+        == "2024-01-14T00:30:00+01:00 2024-01-15T00:30:00+01:00"
+    )
     assert plain("{{ logical_date.strftime('%H:%M') }}") == "00:30"
 
 
@@ -49,8 +60,10 @@ def test_neighbouring_dates_are_given_and_none_when_unknown():
 
 
 def test_run_and_task_names_are_given():
-    assert plain("{{ dag_id }}/{{ task_id }}/{{ run_id }}/{{ try_number }}/{{ timezone }}") == \
-        "etl/load/scheduled__2024-01-15/2/Europe/Berlin"
+    assert (
+        plain("{{ dag_id }}/{{ task_id }}/{{ run_id }}/{{ try_number }}/{{ timezone }}")
+        == "etl/load/scheduled__2024-01-15/2/Europe/Berlin"
+    )
 
 
 def test_params_are_reached_by_dot_or_by_key():
@@ -130,8 +143,9 @@ def test_an_unknown_xcom_lists_the_upstream_results():
 def test_where_prefixes_the_message():
     with pytest.raises(TemplateError) as caught:
         render("echo {{ dss }}", make_context(), shell=True, where="dags/etl.toml: task 'load'")
-    assert str(caught.value) == ("dags/etl.toml: task 'load': unknown template variable 'dss' "
-                                 "in line 1: echo {{ dss }} (did you mean 'ds'?)")
+    assert str(caught.value) == (
+        "dags/etl.toml: task 'load': unknown template variable 'dss' in line 1: echo {{ dss }} (did you mean 'ds'?)"
+    )
 
 
 def test_a_syntax_error_names_the_line_and_its_text():
@@ -171,8 +185,10 @@ def test_check_accepts_known_names_local_variables_and_jinja_globals():
 def test_check_finds_an_unknown_name_with_its_line_and_a_hint():
     with pytest.raises(TemplateError) as caught:
         check("echo {{ ds }}\necho {{ ds_nodahs }}", where="dags/etl.toml")
-    assert str(caught.value) == ("dags/etl.toml: unknown template variable 'ds_nodahs' in line 2: "
-                                 "echo {{ ds_nodahs }} (did you mean 'ds_nodash'?)")
+    assert str(caught.value) == (
+        "dags/etl.toml: unknown template variable 'ds_nodahs' in line 2: "
+        "echo {{ ds_nodahs }} (did you mean 'ds_nodash'?)"
+    )
 
 
 def test_check_finds_syntax_errors_and_unknown_filters():

@@ -63,8 +63,13 @@ BROKEN = """
 command = "true"
 after = ["b"]
 """
-FINAL = {"extract": "success", "transform": "success", "report": "success", "test": "failed",
-         "publish": "upstream_failed"}
+FINAL = {
+    "extract": "success",
+    "transform": "success",
+    "report": "success",
+    "test": "failed",
+    "publish": "upstream_failed",
+}
 
 
 # ---------------------------------------------------------------- fixtures
@@ -90,10 +95,41 @@ def project(tmp_path: Path):
         log = settings.log_dir / f"run{pk}" / "test" / "1.log"
         log.parent.mkdir(parents=True)
         log.write_text(f"testing day {day}\nassertion failed: 3 rows missing\n")
-        store.start_attempt(Attempt(f"a{pk}", pk, "test", -1, 1, None, None, STAMP, None, None, None, None, False,
-                                    True, None, None, str(log), None, None, "exit 1"))
-        store.finish_attempt(f"a{pk}", end_date=STAMP + 2, duration=2.0, exit_code=1, signal=None, timed_out=False,
-                             outcome="failed", reason="exited with code 1", peak_rss=3 * 2**20)
+        store.start_attempt(
+            Attempt(
+                f"a{pk}",
+                pk,
+                "test",
+                -1,
+                1,
+                None,
+                None,
+                STAMP,
+                None,
+                None,
+                None,
+                None,
+                False,
+                True,
+                None,
+                None,
+                str(log),
+                None,
+                None,
+                "exit 1",
+            )
+        )
+        store.finish_attempt(
+            f"a{pk}",
+            end_date=STAMP + 2,
+            duration=2.0,
+            exit_code=1,
+            signal=None,
+            timed_out=False,
+            outcome="failed",
+            reason="exited with code 1",
+            peak_rss=3 * 2**20,
+        )
         store.set_run_state(pk, RunState.FAILED, [RunState.RUNNING], now=STAMP)
     store.close()
     return settings, registry
@@ -143,8 +179,11 @@ def drive(project, scenario, size=(100, 30), runs_scheduler=False):
 
 async def open_etl(pilot) -> None:
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, DagScreen) and "publish" in screen_text(pilot.app),
-                what="etl grid shown")
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, DagScreen) and "publish" in screen_text(pilot.app),
+        what="etl grid shown",
+    )
 
 
 async def answer_dialog(pilot, **values: str) -> None:
@@ -159,8 +198,9 @@ def add_daily_runs(settings, registry, first_day: int, days: int) -> None:
     """Finished etl runs (every task success) for `days` days of April, from `first_day`."""
     store = Store(settings.db_path)
     for day in range(first_day, first_day + days):
-        pk = ops.new_run(store, registry.dags["etl"], datetime(2024, 4, day, tzinfo=timezone.utc), "scheduled", {},
-                         STAMP)
+        pk = ops.new_run(
+            store, registry.dags["etl"], datetime(2024, 4, day, tzinfo=timezone.utc), "scheduled", {}, STAMP
+        )
         store.set_run_state(pk, RunState.SUCCESS, [RunState.QUEUED], now=STAMP)
     store.close()
 
@@ -179,8 +219,11 @@ def select_task(pilot, task_id: str) -> None:
 
 def test_the_dag_list_shows_schedules_recent_runs_and_load_errors(project):
     async def scenario(pilot, settings):
-        await until(pilot, lambda: "orders:" in screen_text(pilot.app) and "broken.toml" in screen_text(pilot.app),
-                    what="status line of the first DAG and the load errors")
+        await until(
+            pilot,
+            lambda: "orders:" in screen_text(pilot.app) and "broken.toml" in screen_text(pilot.app),
+            what="status line of the first DAG and the load errors",
+        )
         text = screen_text(pilot.app)
         etl = next(line for line in text.splitlines() if line.startswith(" etl"))
         assert "@daily" in etl and "✗✗✗" in etl and "no" in etl
@@ -231,16 +274,23 @@ def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(pro
     async def scenario(pilot, settings):
         await open_etl(pilot)
         await pilot.press("down", "down", "down", "enter")  # extract -> transform -> report -> test
-        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen)
-                    and "assertion failed" in screen_text(pilot.app), what="task screen with log")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, TaskScreen) and "assertion failed" in screen_text(pilot.app),
+            what="task screen with log",
+        )
         text = screen_text(pilot.app)
         assert "✗ failed" in text and "exited with code 1" in text and "3.0 MiB" in text
         assert "try 1 ran: exit 1" in text
         log = next(settings.log_dir.glob("*/test/1.log"))
         with open(sorted(settings.log_dir.glob("*/test/1.log"))[-1], "a") as stream:
             stream.write("a line written while the screen is open\n")
-        await until(pilot, lambda: "a line written while the screen is open" in screen_text(pilot.app),
-                    timeout=2.0, what="appended log line shown")
+        await until(
+            pilot,
+            lambda: "a line written while the screen is open" in screen_text(pilot.app),
+            timeout=2.0,
+            what="appended log line shown",
+        )
         assert log.exists()
 
     drive(project, scenario)
@@ -254,9 +304,15 @@ def test_a_change_written_by_another_connection_shows_within_a_second(project):
         store.set_task_state(run.pk, "test", TaskState.SUCCESS, [TaskState.FAILED])
         store.close()
         started = time.monotonic()
-        await until(pilot, lambda: next(line for line in screen_text(pilot.app).splitlines()
-                                        if line.startswith(" test ")).split()[1:] == ["✗", "✗", "■"],
-                    timeout=2.0, what="grid shows the change")
+        await until(
+            pilot,
+            lambda: (
+                next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" test ")).split()[1:]
+                == ["✗", "✗", "■"]
+            ),
+            timeout=2.0,
+            what="grid shows the change",
+        )
         assert time.monotonic() - started < 1.0
 
     drive(project, scenario)
@@ -340,10 +396,17 @@ def test_a_branch_skip_and_a_waiting_sensor_have_their_own_looks_and_the_task_vi
     settings, _registry = project
     run = newest_run(settings)
     store = Store(settings.db_path)
-    store.set_task_state(run.pk, "report", TaskState.SKIPPED, [TaskState.SUCCESS],
-                         note="not chosen by branch 'extract'")
-    store.set_task_state(run.pk, "transform", TaskState.UP_FOR_RESCHEDULE, [TaskState.SUCCESS],
-                         note="waiting for a file matching in/2024-05-03.csv", next_try_at=STAMP + 30)
+    store.set_task_state(
+        run.pk, "report", TaskState.SKIPPED, [TaskState.SUCCESS], note="not chosen by branch 'extract'"
+    )
+    store.set_task_state(
+        run.pk,
+        "transform",
+        TaskState.UP_FOR_RESCHEDULE,
+        [TaskState.SUCCESS],
+        note="waiting for a file matching in/2024-05-03.csv",
+        next_try_at=STAMP + 30,
+    )
     store.close()
     assert look("skipped", "not chosen by branch 'extract'") != look("skipped", "marked skipped")
 
@@ -354,9 +417,14 @@ def test_a_branch_skip_and_a_waiting_sensor_have_their_own_looks_and_the_task_vi
         assert "⊘ not chosen" in screen_text(pilot.app) and "◷ up_for_reschedule" in screen_text(pilot.app)
         select_task(pilot, "transform")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen)
-                    and "waiting for a file matching in/2024-05-03.csv" in screen_text(pilot.app),
-                    what="task view with the sensor's note")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, TaskScreen)
+                and "waiting for a file matching in/2024-05-03.csv" in screen_text(pilot.app)
+            ),
+            what="task view with the sensor's note",
+        )
         assert "next poke at 05-06 12:00:30" in screen_text(pilot.app)
         assert "(no try: waiting for a file" in screen_text(pilot.app)
 
@@ -368,8 +436,30 @@ def test_a_mapped_task_lists_the_tries_of_every_copy(project):
     run = newest_run(settings)
     store = Store(settings.db_path)
     for copy in (0, 1):
-        store.start_attempt(Attempt(f"m{copy}", run.pk, "report", copy, 1, None, None, STAMP, None, None, None, None,
-                                    False, True, None, None, None, None, None, f"echo part {copy}"))
+        store.start_attempt(
+            Attempt(
+                f"m{copy}",
+                run.pk,
+                "report",
+                copy,
+                1,
+                None,
+                None,
+                STAMP,
+                None,
+                None,
+                None,
+                None,
+                False,
+                True,
+                None,
+                None,
+                None,
+                None,
+                None,
+                f"echo part {copy}",
+            )
+        )
     store.close()
 
     async def scenario(pilot, settings):
@@ -394,8 +484,11 @@ def test_q_inside_minorch_up_asks_before_stopping_the_scheduler(project):
     async def scenario(pilot, settings):
         assert "scheduler running here, q stops it" in screen_text(pilot.app)
         await pilot.press("q")
-        await until(pilot, lambda: "no tries are running: it stops at once" in screen_text(pilot.app),
-                    what="the question, with what is running")
+        await until(
+            pilot,
+            lambda: "no tries are running: it stops at once" in screen_text(pilot.app),
+            what="the question, with what is running",
+        )
         assert "running tries get 5s to finish" in screen_text(pilot.app)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(pilot.app.screen, DagListScreen), what="question dismissed")
@@ -433,8 +526,11 @@ def test_p_pauses_the_dag_and_p_again_unpauses_it(project):
     async def scenario(pilot, settings):
         await pilot.press("p")
         await until(pilot, lambda: paused(settings), what="etl paused")
-        await until(pilot, lambda: "yes" in next(line for line in screen_text(pilot.app).splitlines()
-                                                 if line.startswith(" etl")), what="paused shown")
+        await until(
+            pilot,
+            lambda: "yes" in next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl")),
+            what="paused shown",
+        )
         await pilot.press("p")
         await until(pilot, lambda: not paused(settings), what="etl unpaused")
 
@@ -446,8 +542,7 @@ def test_c_on_a_task_clears_it_and_its_downstream_after_confirmation(project):
         await open_etl(pilot)
         select_task(pilot, "test")
         await pilot.press("c")
-        await until(pilot, lambda: "runs 2 tasks again: test, publish" in screen_text(pilot.app),
-                    what="clear preview")
+        await until(pilot, lambda: "runs 2 tasks again: test, publish" in screen_text(pilot.app), what="clear preview")
         await pilot.press("enter")
         run = newest_run(settings)
         await until(pilot, lambda: states(settings, run.pk)["test"] == "none", what="test cleared")
@@ -516,11 +611,17 @@ def test_b_previews_how_many_runs_a_backfill_creates_then_creates_them(project):
         await until(pilot, lambda: "Backfill:" in screen_text(pilot.app), what="dialog open")
         for field, value in (("#field-start", "2024-05-01"), ("#field-end", "2024-05-05")):
             pilot.app.screen.query_one(field).value = value
-        await until(pilot, lambda: "creates 2 runs, runs 0 again, leaves 3 alone" in screen_text(pilot.app),
-                    what="backfill preview")
+        await until(
+            pilot,
+            lambda: "creates 2 runs, runs 0 again, leaves 3 alone" in screen_text(pilot.app),
+            what="backfill preview",
+        )
         await pilot.press("enter")
-        await until(pilot, lambda: newest_run(settings).run_id == "backfill__2024-05-05T00:00:00+00:00",
-                    what="backfill runs written")
+        await until(
+            pilot,
+            lambda: newest_run(settings).run_id == "backfill__2024-05-05T00:00:00+00:00",
+            what="backfill runs written",
+        )
 
     drive(project, scenario)
 
@@ -550,8 +651,9 @@ def test_load_errors_are_the_schedulers_while_one_runs_and_the_uis_own_otherwise
         assert mine.errors == tuple(str(e) for e in registry.errors) and mine.get("hello").problem is None
         theirs = dag_list(store, registry, NOW, scheduler=True)
         assert theirs.errors == ("dags/gone.toml:1: an error fixed since",)
-        assert theirs.get("hello").problem == \
-            "dags/etl.toml:2: a broken edit (the scheduler runs its last good version)"
+        assert (
+            theirs.get("hello").problem == "dags/etl.toml:2: a broken edit (the scheduler runs its last good version)"
+        )
     finally:
         store.close()
     lock = SchedulerLock(settings.state_dir)
@@ -570,11 +672,13 @@ def test_load_errors_are_the_schedulers_while_one_runs_and_the_uis_own_otherwise
 
 def test_a_line_leaving_a_task_never_shares_cells_with_a_line_entering_another():
     # check_day fans out to full_load and light_load; has_new_data, drawn beside light_load, feeds transform.
-    drawn = layout(["check_day", "has_new_data", "full_load", "light_load", "transform"],
-                   {"full_load": ["check_day"], "light_load": ["check_day"], "transform": ["has_new_data"]})
+    drawn = layout(
+        ["check_day", "has_new_data", "full_load", "light_load", "transform"],
+        {"full_load": ["check_day"], "light_load": ["check_day"], "transform": ["has_new_data"]},
+    )
     row, column = drawn.nodes["light_load"]
     assert drawn.nodes["has_new_data"][0] == row
-    line = drawn.lines[row][len("has_new_data") + 3:column]
+    line = drawn.lines[row][len("has_new_data") + 3 : column]
     assert line.rstrip() == "──┐ └─▸"  # has_new_data's edge turns down; light_load's comes from above
 
 

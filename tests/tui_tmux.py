@@ -52,13 +52,11 @@ class Pane:
     def __init__(self, name: str, command: str, cwd: Path, show: bool) -> None:
         self.name, self.show = name, show
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-        subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "100", "-y", "30", "-c", str(cwd), command],
-                       check=True)
+        subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "100", "-y", "30", "-c", str(cwd), command], check=True)
         subprocess.run(["tmux", "set", "-t", name, "remain-on-exit", "on"], check=True)
 
     def text(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True,
-                              text=True).stdout
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
 
     def keys(self, *keys: str) -> None:
         for key in keys:
@@ -84,15 +82,18 @@ class Pane:
         return next((line for line in self.text().splitlines() if line.startswith(start)), "")
 
     def process(self) -> psutil.Process:
-        pid = int(subprocess.run(["tmux", "display", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True,
-                                 text=True).stdout)
+        pid = int(
+            subprocess.run(
+                ["tmux", "display", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True, text=True
+            ).stdout
+        )
         shell = psutil.Process(pid)
-        return next((p for p in [shell, *shell.children(recursive=True)] if "minorch" in " ".join(p.cmdline())),
-                    shell)
+        return next((p for p in [shell, *shell.children(recursive=True)] if "minorch" in " ".join(p.cmdline())), shell)
 
     def dead(self) -> bool:
-        out = subprocess.run(["tmux", "display", "-p", "-t", self.name, "#{pane_dead}"], capture_output=True,
-                             text=True).stdout.strip()
+        out = subprocess.run(
+            ["tmux", "display", "-p", "-t", self.name, "#{pane_dead}"], capture_output=True, text=True
+        ).stdout.strip()
         return out == "1"
 
     def close(self) -> None:
@@ -107,14 +108,6 @@ def idle_cpu(process: psutil.Process, seconds: float) -> float:
     after = process.cpu_times()
     used = (after.user - before.user) + (after.system - before.system)
     return 100 * used / (time.monotonic() - start)
-
-
-def ui_command() -> str:
-    """`minorch ui`, or the same through an import when `cli.py` does not register it yet."""
-    probe = subprocess.run([sys.executable, "-m", "minorch", "ui", "--help"], capture_output=True)
-    if probe.returncode == 0:
-        return f"{sys.executable} -m minorch ui"
-    return f"{sys.executable} -c 'import minorch.cli_ui; from minorch.cli import main; main()' ui"
 
 
 def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
@@ -146,8 +139,10 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         up.keys("c")
         up.see("runs 2 tasks again: test, publish")
         up.keys("Enter")
-        up.wait(lambda text: up.line(" test ").split()[-1:] in (["·"], ["▶"], ["✗"]) and "cleared" in text,
-                "clear confirmed")
+        up.wait(
+            lambda text: up.line(" test ").split()[-1:] in (["·"], ["▶"], ["✗"]) and "cleared" in text,
+            "clear confirmed",
+        )
         up.keys("Enter")  # test's tries: a second one runs after the clear
         up.wait(lambda text: any(line.split()[:1] == ["2"] for line in text.splitlines()), "try 2 of test")
         up.keys("Escape", "Escape")
@@ -157,17 +152,21 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         up.keys("p")
         up.wait(lambda text: " no " in f"{up.line(' etl')} ", "etl unpaused")
         subprocess.run(["tmux", "resize-window", "-t", up.name, "-x", "160", "-y", "48"], check=True)
-        up.wait(lambda text: len(text.splitlines()) == 48 and "orders: extract" in up.line(" etl"),
-                "redrawn at 160x48, with the description column")
+        up.wait(
+            lambda text: len(text.splitlines()) == 48 and "orders: extract" in up.line(" etl"),
+            "redrawn at 160x48, with the description column",
+        )
         subprocess.run(["tmux", "resize-window", "-t", up.name, "-x", "80", "-y", "24"], check=True)
         up.wait(lambda text: len(text.splitlines()) <= 24 and "etl" in text, "redrawn at 80x24")
-        ui = Pane("minorch-ui", ui_command(), folder, show)
+        ui = Pane("minorch-ui", f"{sys.executable} -m minorch ui", folder, show)
         ui.see("scheduler running")
         ui.wait(lambda text: "✗" in ui.line(" etl"), "second terminal shows the runs")
         if cpu_seconds:
             print(f"idle CPU over {cpu_seconds:g}s: minorch ui {idle_cpu(ui.process(), cpu_seconds):.2f} %")
-            print(f"idle CPU over {cpu_seconds:g}s: minorch up (scheduler + UI) "
-                  f"{idle_cpu(up.process(), cpu_seconds):.2f} %")
+            print(
+                f"idle CPU over {cpu_seconds:g}s: minorch up (scheduler + UI) "
+                f"{idle_cpu(up.process(), cpu_seconds):.2f} %"
+            )
         ui.keys("q")
         ui.wait(lambda text: ui.dead(), "minorch ui quit")
         up.keys("q")

@@ -30,15 +30,23 @@ def _read(path: str):
     return json.loads(Path(path).read_text())
 
 
-with DAG("daily_pipeline", schedule="0 2 * * *", timezone="UTC", retries=2, retry_delay="1s",
-         description="Orders and customers into a daily mart, with checks"):
+with DAG(
+    "daily_pipeline",
+    schedule="0 2 * * *",
+    timezone="UTC",
+    retries=2,
+    retry_delay="1s",
+    description="Orders and customers into a daily mart, with checks",
+):
 
     @task
     def extract_orders(ds):
         """Pretend source: 50 orders per day, the same for the same date."""
         rng = random.Random(ds)
-        rows = [{"order_id": f"{ds}-{i}", "customer_id": rng.randrange(20), "amount": rng.randrange(5, 500)}
-                for i in range(50)]
+        rows = [
+            {"order_id": f"{ds}-{i}", "customer_id": rng.randrange(20), "amount": rng.randrange(5, 500)}
+            for i in range(50)
+        ]
         return _write("raw", "orders", ds, rows)
 
     @task
@@ -69,12 +77,18 @@ with DAG("daily_pipeline", schedule="0 2 * * *", timezone="UTC", retries=2, retr
 
     raw_orders = extract_orders()
     orders = transform_orders(raw=raw_orders)
-    load = shell("load_orders", "mkdir -p .minorch/data/warehouse && "
-                                "cp .minorch/data/staging/orders/{{ ds }}.json .minorch/data/warehouse/orders_{{ ds_nodash }}.json")
+    load = shell(
+        "load_orders",
+        "mkdir -p .minorch/data/warehouse && "
+        "cp .minorch/data/staging/orders/{{ ds }}.json .minorch/data/warehouse/orders_{{ ds_nodash }}.json",
+    )
     orders >> load
     customers = transform_customers(raw=extract_customers())
     mart = build_mart(orders=orders, customers=customers)
     load >> mart
-    checks = shell("run_checks", 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); '
-                                 'assert sum(d.values()) > 0, \'empty mart\'; print(\'mart ok:\', d)" {{ xcom.build_mart }}')
+    checks = shell(
+        "run_checks",
+        'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); '
+        "assert sum(d.values()) > 0, 'empty mart'; print('mart ok:', d)\" {{ xcom.build_mart }}",
+    )
     mart >> checks

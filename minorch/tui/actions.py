@@ -23,14 +23,17 @@ class Action:
     needs: str  # what the target must name: "dag", "run"
 
 
-ACTIONS: dict[str, Action] = {a.name: a for a in (
-    Action("trigger", "t", "Trigger", "queue a manual run of the DAG", "dag"),
-    Action("pause", "p", "Pause", "stop or resume new runs and tries of the DAG", "dag"),
-    Action("backfill", "b", "Backfill", "create runs for a range of logical dates", "dag"),
-    Action("clear", "c", "Clear", "run a task (with its downstream) or a whole run again", "run"),
-    Action("retry", "r", "Retry", "run the failed tasks of a run again", "run"),
-    Action("mark", "m", "Mark", "set a task or a run to success, failed or skipped", "run"),
-)}
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action("trigger", "t", "Trigger", "queue a manual run of the DAG", "dag"),
+        Action("pause", "p", "Pause", "stop or resume new runs and tries of the DAG", "dag"),
+        Action("backfill", "b", "Backfill", "create runs for a range of logical dates", "dag"),
+        Action("clear", "c", "Clear", "run a task (with its downstream) or a whole run again", "run"),
+        Action("retry", "r", "Retry", "run the failed tasks of a run again", "run"),
+        Action("mark", "m", "Mark", "set a task or a run to success, failed or skipped", "run"),
+    )
+}
 
 
 @dataclass(frozen=True)

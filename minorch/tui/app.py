@@ -14,6 +14,7 @@ only closes this window.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -109,10 +110,8 @@ class MinorchApp(App):
         for screen in self.screen_stack:
             # A screen still composing gets `latest` from its own on_mount instead.
             if hasattr(screen, "show_update") and screen.is_mounted:
-                try:
+                with contextlib.suppress(NoMatches):  # the app is closing: the screen's widgets are already gone
                     screen.show_update(new)
-                except NoMatches:
-                    pass  # the app is closing: the screen's widgets are already gone
 
     # ------------------------------------------------------------ acting
 
@@ -135,8 +134,12 @@ class MinorchApp(App):
         item = self.latest.dags.get(target.dag_id) if self.latest.dags else None
         tz = item.timezone if item else self.settings.timezone
         now = time.time()
-        dialog = ActionDialog(f"{action.title}: {action.help}", target.describe(), fields_for(name, target, tz, now),
-                              partial(self._preview, name, target))
+        dialog = ActionDialog(
+            f"{action.title}: {action.help}",
+            target.describe(),
+            fields_for(name, target, tz, now),
+            partial(self._preview, name, target),
+        )
         self.push_screen(dialog, callback=lambda answer: answer is not None and self._perform(name, target, answer))
 
     def _preview(self, name: str, target: Target, answer: dict) -> str:
@@ -170,10 +173,13 @@ class MinorchApp(App):
             self.exit()
             return
         grace = f"{self.settings.grace:g}s"
-        dialog = StopDialog("Stop the scheduler and quit?",
-                            f"No new runs or tries start; running tries get {grace} to finish, then they are "
-                            "stopped and count as failed tries.",
-                            [], lambda _answer: stop_preview(self.settings))
+        dialog = StopDialog(
+            "Stop the scheduler and quit?",
+            f"No new runs or tries start; running tries get {grace} to finish, then they are "
+            "stopped and count as failed tries.",
+            [],
+            lambda _answer: stop_preview(self.settings),
+        )
         self.push_screen(dialog, callback=lambda answer: answer is not None and self.exit())
 
     # ------------------------------------------------------------ navigation and the command palette
@@ -194,17 +200,23 @@ class MinorchApp(App):
         if target is not None:
             for name in offers:
                 action = ACTIONS[name]
-                yield SystemCommand(f"{action.title}: {target.describe()}", action.help,
-                                    partial(self.request, name, target))
+                yield SystemCommand(
+                    f"{action.title}: {target.describe()}", action.help, partial(self.request, name, target)
+                )
         yield SystemCommand("Help", "Keys and the colours of states", self.action_help)
         if isinstance(screen, DagListScreen):
-            yield SystemCommand("Filter DAGs", "Show only DAGs whose id, schedule or description match",
-                                screen.action_filter)
+            yield SystemCommand(
+                "Filter DAGs", "Show only DAGs whose id, schedule or description match", screen.action_filter
+            )
         if len(self.screen_stack) > 1:
             yield SystemCommand("Back", "Close this screen", self.pop_screen)
         for item in self.latest.dags.dags if self.latest.dags else ():
-            yield SystemCommand(f"Open DAG {item.dag_id}", item.description or "its grid and graph",
-                                partial(self.open_dag, item.dag_id), discover=False)
+            yield SystemCommand(
+                f"Open DAG {item.dag_id}",
+                item.description or "its grid and graph",
+                partial(self.open_dag, item.dag_id),
+                discover=False,
+            )
 
 
 def make_app(settings: Settings, *, registry: Registry | None = None, runs_scheduler: bool = False) -> MinorchApp:

@@ -26,7 +26,6 @@ from .palette import legend
 from .widgets.text_input import TextInput
 
 
-
 class Tick(Checkbox):
     """A checkbox whose mark shows its value without colour (✓ or blank), for monochrome terminals."""
 
@@ -57,8 +56,9 @@ class ActionDialog(ModalScreen[dict | None]):
             self.text = text
             self.ok = ok
 
-    def __init__(self, title: str, subject: str, fields: list[Field],
-                 preview: Callable[[dict], str] | None = None) -> None:
+    def __init__(
+        self, title: str, subject: str, fields: list[Field], preview: Callable[[dict], str] | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.subject = subject
@@ -74,8 +74,9 @@ class ActionDialog(ModalScreen[dict | None]):
                     yield Tick(field.label, bool(field.default), id=f"field-{field.name}", compact=True)
                 elif field.kind == "text":
                     yield Label(field.label)
-                    yield TextInput(str(field.default or ""), placeholder=field.placeholder, id=f"field-{field.name}",
-                                    compact=True)
+                    yield TextInput(
+                        str(field.default or ""), placeholder=field.placeholder, id=f"field-{field.name}", compact=True
+                    )
                 else:
                     yield Label(field.label)
                     with RadioSet(id=f"field-{field.name}", compact=True):
@@ -136,14 +137,20 @@ class StopDialog(ActionDialog):
 
 HELP_KEYS = [
     ("DAG list", ["enter open · / filter · t trigger · p pause/unpause · b backfill"]),
-    ("DAG", ["g grid/graph · arrows, h j k l move · enter a task's tries",
-             "[ ] older/newer runs (or arrow past the edge) · / filter tasks",
-             "c clear task (run row: the whole run) · r retry failed tasks",
-             "m mark task (run row: the run) · t p b as above · esc back"]),
-    ("Task", ["up/down pick a try · tab to its log · G log end",
-              "c clear · m mark · r retry · esc back"]),
-    ("Anywhere", ["ctrl+p every action by name · ? this help",
-                  "q quit (in `minorch up`: asks, then stops the scheduler)"]),
+    (
+        "DAG",
+        [
+            "g grid/graph · arrows, h j k l move · enter a task's tries",
+            "[ ] older/newer runs (or arrow past the edge) · / filter tasks",
+            "c clear task (run row: the whole run) · r retry failed tasks",
+            "m mark task (run row: the run) · t p b as above · esc back",
+        ],
+    ),
+    ("Task", ["up/down pick a try · tab to its log · G log end", "c clear · m mark · r retry · esc back"]),
+    (
+        "Anywhere",
+        ["ctrl+p every action by name · ? this help", "q quit (in `minorch up`: asks, then stops the scheduler)"],
+    ),
 ]
 
 

@@ -27,8 +27,8 @@ from ..registry import Registry, dag_files, load
 from ..store import Store
 from . import model
 
-FILES_EVERY = 2.0        # seconds between looks at DAG file mtimes
-LOG_TAIL = 256 * 1024    # bytes of a log shown when it is first opened (its end)
+FILES_EVERY = 2.0  # seconds between looks at DAG file mtimes
+LOG_TAIL = 256 * 1024  # bytes of a log shown when it is first opened (its end)
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ class Update:
 @dataclass(frozen=True)
 class _Want:
     dag_id: str | None = None
-    page: int = 0                        # of the DAG's runs, 0: the newest
+    page: int = 0  # of the DAG's runs, 0: the newest
     per_page: int = model.GRID_RUNS
     task: tuple[int, str] | None = None  # (run pk, task id)
-    attempt_id: str | None = None        # the try whose log shows; None: the latest try
+    attempt_id: str | None = None  # the try whose log shows; None: the latest try
 
 
 class Feed:
@@ -133,8 +133,9 @@ class Feed:
             self._version = version
             update = self.build(want, now)
             self._task = update.task
-        chunk = self._follow_log(want, reset=shown is None or want.task != shown.task
-                                 or want.attempt_id != shown.attempt_id)
+        chunk = self._follow_log(
+            want, reset=shown is None or want.task != shown.task or want.attempt_id != shown.attempt_id
+        )
         if chunk is not None:
             update = replace(update, log=chunk)
         return None if update == Update() else update
@@ -143,8 +144,20 @@ class Feed:
         """Every model the open screens show (the refresh `bench/bench_tui.py` times)."""
         tz, running = self.settings.timezone, self.scheduler
         dags = model.dag_list(self.store, self.registry, now, default_tz=tz, scheduler=running)
-        dag = model.dag_detail(self.store, self.registry, want.dag_id, now, default_tz=tz, runs=want.per_page,
-                               page=want.page, scheduler=running) if want.dag_id else None
+        dag = (
+            model.dag_detail(
+                self.store,
+                self.registry,
+                want.dag_id,
+                now,
+                default_tz=tz,
+                runs=want.per_page,
+                page=want.page,
+                scheduler=running,
+            )
+            if want.dag_id
+            else None
+        )
         task = model.task_detail(self.store, self.registry, *want.task, default_tz=tz) if want.task else None
         return Update(dags=dags, dag=dag, task=task)
 

@@ -14,10 +14,7 @@ def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) 
     """
     if moment is None or moment == "":
         return "-"
-    if isinstance(moment, str):
-        stamp = datetime.fromisoformat(moment)
-    else:
-        stamp = datetime.fromtimestamp(moment, timezone.utc)
+    stamp = datetime.fromisoformat(moment) if isinstance(moment, str) else datetime.fromtimestamp(moment, timezone.utc)
     local = stamp.astimezone(ZoneInfo(tz))
     return local.strftime("%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 

@@ -26,9 +26,20 @@ from dataclasses import dataclass
 
 UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
 BOX = {
-    LEFT | RIGHT: "─", LEFT: "─", RIGHT: "─", UP | DOWN: "│", UP: "│", DOWN: "│",
-    DOWN | RIGHT: "┌", DOWN | LEFT: "┐", UP | RIGHT: "└", UP | LEFT: "┘",
-    UP | DOWN | RIGHT: "├", UP | DOWN | LEFT: "┤", LEFT | RIGHT | DOWN: "┬", LEFT | RIGHT | UP: "┴",
+    LEFT | RIGHT: "─",
+    LEFT: "─",
+    RIGHT: "─",
+    UP | DOWN: "│",
+    UP: "│",
+    DOWN: "│",
+    DOWN | RIGHT: "┌",
+    DOWN | LEFT: "┐",
+    UP | RIGHT: "└",
+    UP | LEFT: "┘",
+    UP | DOWN | RIGHT: "├",
+    UP | DOWN | LEFT: "┤",
+    LEFT | RIGHT | DOWN: "┬",
+    LEFT | RIGHT | UP: "┴",
     UP | DOWN | LEFT | RIGHT: "┼",
 }
 ARROW = "▸"
@@ -132,7 +143,7 @@ def _channel_columns(sources: list, targets: list, keys: dict, preds: dict, rows
             fed.setdefault(source, set()).add(key)
     source_at = {rows[s]: s for s in sources}
     before: dict = {key: set() for key in order}  # channel -> channels that must be left of it
-    apart: dict = {key: set() for key in order}   # ... and with a blank column between
+    apart: dict = {key: set() for key in order}  # ... and with a blank column between
     for t in targets:
         if t not in keys or rows[t] not in source_at:
             continue

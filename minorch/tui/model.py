@@ -113,30 +113,59 @@ def _problem(dag: Dag | None, row: DagRow | None, registry: Registry, scheduler:
     return error or "not in any DAG file: its history is kept, it does not run"
 
 
-def _item(dag_id: str, dag: Dag | None, row: DagRow | None, runs: list[RunRecord], default_tz: str,
-          now: datetime, problem: str | None) -> DagItem:
+def _item(
+    dag_id: str,
+    dag: Dag | None,
+    row: DagRow | None,
+    runs: list[RunRecord],
+    default_tz: str,
+    now: datetime,
+    problem: str | None,
+) -> DagItem:
     schedule = dag.schedule.expr if dag is not None and dag.schedule else (row.schedule if row else None)
     next_fire = row.next_fire if row else None
     if next_fire is None and dag is not None and dag.schedule is not None:
         fire = dag.schedule.next_fire(now)
         next_fire = iso(fire) if fire else None
-    return DagItem(dag_id=dag_id, schedule=schedule,
-                   description=dag.description if dag is not None else (row.description if row else None),
-                   next_fire=next_fire, timezone=dag.timezone if dag is not None else default_tz,
-                   paused=row.paused if row else bool(dag and dag.paused),
-                   recent=tuple(str(r.state) for r in reversed(runs)),
-                   tasks=len(dag.tasks) if dag is not None else 0, problem=problem)
+    return DagItem(
+        dag_id=dag_id,
+        schedule=schedule,
+        description=dag.description if dag is not None else (row.description if row else None),
+        next_fire=next_fire,
+        timezone=dag.timezone if dag is not None else default_tz,
+        paused=row.paused if row else bool(dag and dag.paused),
+        recent=tuple(str(r.state) for r in reversed(runs)),
+        tasks=len(dag.tasks) if dag is not None else 0,
+        problem=problem,
+    )
 
 
-def dag_list(store: Store, registry: Registry, now: datetime, *, default_tz: str = "UTC",
-             runs: int = LIST_RUNS, scheduler: bool = False) -> DagList:
+def dag_list(
+    store: Store,
+    registry: Registry,
+    now: datetime,
+    *,
+    default_tz: str = "UTC",
+    runs: int = LIST_RUNS,
+    scheduler: bool = False,
+) -> DagList:
     """Every DAG, and the DAG files that failed to load: as the running scheduler last loaded them
     (`scheduler` true), else as `registry` did."""
     rows = store.dag_rows()
     recent = store.recent_runs(runs)
     ids = sorted(set(rows) | set(registry.dags))
-    items = tuple(_item(d, registry.dags.get(d), rows.get(d), recent.get(d, []), default_tz, now,
-                        _problem(registry.dags.get(d), rows.get(d), registry, scheduler)) for d in ids)
+    items = tuple(
+        _item(
+            d,
+            registry.dags.get(d),
+            rows.get(d),
+            recent.get(d, []),
+            default_tz,
+            now,
+            _problem(registry.dags.get(d), rows.get(d), registry, scheduler),
+        )
+        for d in ids
+    )
     if scheduler:
         errors = tuple(message for _file, _line, message in store.load_errors())
     else:
@@ -144,15 +173,24 @@ def dag_list(store: Store, registry: Registry, now: datetime, *, default_tz: str
     return DagList(items, errors)
 
 
-def dag_detail(store: Store, registry: Registry, dag_id: str, now: datetime, *, default_tz: str = "UTC",
-               runs: int = GRID_RUNS, page: int = 0, scheduler: bool = False) -> DagDetail:
+def dag_detail(
+    store: Store,
+    registry: Registry,
+    dag_id: str,
+    now: datetime,
+    *,
+    default_tz: str = "UTC",
+    runs: int = GRID_RUNS,
+    page: int = 0,
+    scheduler: bool = False,
+) -> DagDetail:
     """Page `page` of `runs` runs (0: the newest); `scheduler` as for `dag_list`."""
     dag = registry.dags.get(dag_id)
     # An offset, not a date: a page is always full, whatever the logical dates (manual runs
     # can share one). Reading the newer pages' rows too costs ~1 us a run.
     newest = store.runs(dag_id, limit=runs * (page + 1) + 1)
     older = len(newest) > runs * (page + 1)
-    records = newest[runs * page:runs * (page + 1)]
+    records = newest[runs * page : runs * (page + 1)]
     records.reverse()
     by_run = store.task_instances(r.pk for r in records)
     row = store.dag_rows().get(dag_id)
@@ -163,12 +201,14 @@ def dag_detail(store: Store, registry: Registry, dag_id: str, now: datetime, *, 
     task_ids += sorted({tid for tis in by_run.values() for tid in tis} - known)
     upstream = {tid: tuple(t.upstream) for tid, t in dag.tasks.items()} if dag is not None else {}
     tis = {(pk, tid): ti for pk, tis_ in by_run.items() for tid, ti in tis_.items()}
-    return DagDetail(item, tuple(task_ids), MappingProxyType(upstream), tuple(records), MappingProxyType(tis),
-                     page, runs, older)
+    return DagDetail(
+        item, tuple(task_ids), MappingProxyType(upstream), tuple(records), MappingProxyType(tis), page, runs, older
+    )
 
 
-def task_detail(store: Store, registry: Registry, run_pk: int, task_id: str, *,
-                default_tz: str = "UTC") -> TaskDetail | None:
+def task_detail(
+    store: Store, registry: Registry, run_pk: int, task_id: str, *, default_tz: str = "UTC"
+) -> TaskDetail | None:
     run = store.run(run_pk)
     if run is None:
         return None
@@ -176,10 +216,17 @@ def task_detail(store: Store, registry: Registry, run_pk: int, task_id: str, *,
     task = dag.tasks.get(task_id) if dag is not None else None
     ti = store.task_instances([run_pk])[run_pk].get(task_id)
     results = store.xcoms(run_pk, [task_id])
-    return TaskDetail(run.dag_id, dag.timezone if dag is not None else default_tz, run, task_id, ti,
-                      tuple(store.attempts(run_pk, task_id)), _template(task),
-                      json.dumps(results[task_id]) if task_id in results else None,
-                      _poked(task))
+    return TaskDetail(
+        run.dag_id,
+        dag.timezone if dag is not None else default_tz,
+        run,
+        task_id,
+        ti,
+        tuple(store.attempts(run_pk, task_id)),
+        _template(task),
+        json.dumps(results[task_id]) if task_id in results else None,
+        _poked(task),
+    )
 
 
 def _poked(task: Task | None) -> bool:

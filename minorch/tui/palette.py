@@ -74,8 +74,7 @@ def legend(keys: Iterable[str] | None = None, *, per_line: int = 0, width: int =
     on as many lines of at most `width` cells as it takes, broken between entries only (the
     first line already holds `start` cells)."""
     wanted = set(STATE_LOOK) if keys is None else set(keys)
-    entries = [(f"{char} {NAMES.get(key, key)}", colour) for key, (char, colour) in STATE_LOOK.items()
-               if key in wanted]
+    entries = [(f"{char} {NAMES.get(key, key)}", colour) for key, (char, colour) in STATE_LOOK.items() if key in wanted]
     column = max((len(entry) for entry, _colour in entries), default=0) + 3
     text, used = Text(), start
     for number, (entry, colour) in enumerate(entries, 1):

@@ -32,12 +32,13 @@ RUN_MARKS = ("success", "failed")
 def fields_for(action: str, target: Target, tz: str, now: float) -> list[Field]:
     """The inputs of `action`'s dialog; dates default to the last seven days in `tz`."""
     if action == "trigger":
-        return [Field("date", "text", "Logical date (a day like 2024-05-01, or an ISO time)", "",
-                      placeholder="now")]
+        return [Field("date", "text", "Logical date (a day like 2024-05-01, or an ISO time)", "", placeholder="now")]
     if action == "clear" and target.task_id:
-        return [Field("downstream", "check", "Also its downstream tasks", True),
-                Field("upstream", "check", "Also its upstream tasks", False),
-                Field("failed_only", "check", "Only failed tasks", False)]
+        return [
+            Field("downstream", "check", "Also its downstream tasks", True),
+            Field("upstream", "check", "Also its upstream tasks", False),
+            Field("failed_only", "check", "Only failed tasks", False),
+        ]
     if action == "clear":
         return [Field("failed_only", "check", "Only failed tasks", False)]
     if action == "mark":
@@ -45,9 +46,11 @@ def fields_for(action: str, target: Target, tz: str, now: float) -> list[Field]:
         return [Field("state", "choice", "New state", "success", marks)]
     if action == "backfill":
         today = datetime.fromtimestamp(now, ZoneInfo(tz)).date()
-        return [Field("start", "text", "From (a day or ISO time)", str(today - timedelta(days=7))),
-                Field("end", "text", "To (a day covers all of it)", str(today - timedelta(days=1))),
-                Field("reprocess", "choice", "Dates that already have a run", "none", ("none", "failed", "all"))]
+        return [
+            Field("start", "text", "From (a day or ISO time)", str(today - timedelta(days=7))),
+            Field("end", "text", "To (a day covers all of it)", str(today - timedelta(days=1))),
+            Field("reprocess", "choice", "Dates that already have a run", "none", ("none", "failed", "all")),
+        ]
     return []
 
 
@@ -63,8 +66,10 @@ def _store(settings: Settings) -> Iterator[Store]:
 def _dag(registry: Registry | None, dag_id: str) -> Dag:
     dag = registry.dags.get(dag_id) if registry is not None else None
     if dag is None:
-        raise NotFound(f"DAG '{dag_id}' is not in the loaded DAG files",
-                       hint="fix its file (see the load errors) or wait until the DAG files are loaded")
+        raise NotFound(
+            f"DAG '{dag_id}' is not in the loaded DAG files",
+            hint="fix its file (see the load errors) or wait until the DAG files are loaded",
+        )
     return dag
 
 
@@ -80,8 +85,9 @@ def _listed(ids: list[str], limit: int = 6) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def preview(settings: Settings, registry: Registry | None, action: str, target: Target, answer: dict,
-            now: float) -> str:
+def preview(
+    settings: Settings, registry: Registry | None, action: str, target: Target, answer: dict, now: float
+) -> str:
     """One line saying what `perform` would do with `answer`; raises MinorchError for a bad answer."""
     dag = _dag(registry, target.dag_id)
     if action == "trigger":
@@ -90,31 +96,51 @@ def preview(settings: Settings, registry: Registry | None, action: str, target: 
         return f"queues run {run_id_for('manual', logical.replace(microsecond=0))}"
     with _store(settings) as store:
         if action == "backfill":
-            plan = ops.backfill(settings, store, dag, answer["start"], answer["end"], reprocess=answer["reprocess"],
-                                dry_run=True, now=now)
+            plan = ops.backfill(
+                settings,
+                store,
+                dag,
+                answer["start"],
+                answer["end"],
+                reprocess=answer["reprocess"],
+                dry_run=True,
+                now=now,
+            )
             dates = plan.created + plan.cleared
             span = f" ({fmt.when(min(dates), dag.timezone)} .. {fmt.when(max(dates), dag.timezone)})" if dates else ""
-            return (f"creates {len(plan.created)} runs, runs {len(plan.cleared)} again, "
-                    f"leaves {len(plan.skipped)} alone{span}")
+            return (
+                f"creates {len(plan.created)} runs, runs {len(plan.cleared)} again, "
+                f"leaves {len(plan.skipped)} alone{span}"
+            )
         run = _run(store, target)
         if action == "clear":
-            ids = ops.select_clear(store, dag, run, [target.task_id] if target.task_id else None,
-                                   downstream=bool(answer.get("downstream")), upstream=bool(answer.get("upstream")),
-                                   failed_only=bool(answer.get("failed_only")))
+            ids = ops.select_clear(
+                store,
+                dag,
+                run,
+                [target.task_id] if target.task_id else None,
+                downstream=bool(answer.get("downstream")),
+                upstream=bool(answer.get("upstream")),
+                failed_only=bool(answer.get("failed_only")),
+            )
             return f"runs {len(ids)} tasks again: {_listed(ids)}" if ids else "nothing to clear"
         if action == "retry":
             tis = store.task_instances([run.pk])[run.pk]
             failed = [tid for tid, ti in tis.items() if ti.state in FAILED_LIKE]
-            return f"runs again: {_listed(failed)} (and skipped tasks below them)" if failed else \
-                "this run has no failed tasks"
+            return (
+                f"runs again: {_listed(failed)} (and skipped tasks below them)"
+                if failed
+                else "this run has no failed tasks"
+            )
         if action == "mark":
             what = f"task {target.task_id}" if target.task_id else "the run and its unfinished tasks"
             return f"sets {what} to {answer.get('state')}"
     return ""
 
 
-def perform(settings: Settings, registry: Registry | None, action: str, target: Target, answer: dict,
-            now: float) -> str:
+def perform(
+    settings: Settings, registry: Registry | None, action: str, target: Target, answer: dict, now: float
+) -> str:
     """Do `action`; returns the sentence to show the user."""
     if action == "pause":
         with _store(settings) as store:
@@ -129,15 +155,25 @@ def perform(settings: Settings, registry: Registry | None, action: str, target: 
         return f"queued {dag.dag_id} run {run_id}"
     with _store(settings) as store:
         if action == "backfill":
-            plan = ops.backfill(settings, store, dag, answer["start"], answer["end"], reprocess=answer["reprocess"],
-                                now=now)
-            return (f"backfill of {dag.dag_id}: created {len(plan.created)} runs, running {len(plan.cleared)} "
-                    f"again, left {len(plan.skipped)} alone")
+            plan = ops.backfill(
+                settings, store, dag, answer["start"], answer["end"], reprocess=answer["reprocess"], now=now
+            )
+            return (
+                f"backfill of {dag.dag_id}: created {len(plan.created)} runs, running {len(plan.cleared)} "
+                f"again, left {len(plan.skipped)} alone"
+            )
         run = _run(store, target)
         if action == "clear":
-            ids = ops.clear(store, dag, run, [target.task_id] if target.task_id else None,
-                            downstream=bool(answer.get("downstream")), upstream=bool(answer.get("upstream")),
-                            failed_only=bool(answer.get("failed_only")), now=now)
+            ids = ops.clear(
+                store,
+                dag,
+                run,
+                [target.task_id] if target.task_id else None,
+                downstream=bool(answer.get("downstream")),
+                upstream=bool(answer.get("upstream")),
+                failed_only=bool(answer.get("failed_only")),
+                now=now,
+            )
             return f"cleared {len(ids)} tasks of {dag.dag_id} run {run.run_id}"
         if action == "retry":
             ids = ops.retry(store, dag, run, now)

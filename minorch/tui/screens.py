@@ -46,8 +46,7 @@ class DagListScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("minorch: loading DAG files…", id="topbar")
-        yield TextInput(placeholder="filter: words in the DAG id, schedule or description", id="filter",
-                        compact=True)
+        yield TextInput(placeholder="filter: words in the DAG id, schedule or description", id="filter", compact=True)
         yield DagTable(id="dags")
         yield Static(id="errors")
         yield Static(id="status")
@@ -80,8 +79,9 @@ class DagListScreen(Screen):
         item = message.item
         line = Text("")
         if item is None and self.app.latest.dags is not None and not self.app.latest.dags.dags:
-            line = Text("no DAGs yet: add TOML or Python files to the DAG folders named in minorch.toml",
-                        style="yellow")
+            line = Text(
+                "no DAGs yet: add TOML or Python files to the DAG folders named in minorch.toml", style="yellow"
+            )
         elif item is not None:
             line = Text.assemble((item.description or "", ""), f"  {item.tasks} tasks" if item.tasks else "")
             if item.problem:
@@ -209,13 +209,21 @@ class DagScreen(Screen):
         if run is None:
             text = Text("")
         else:
-            text = Text.assemble(fmt.when(run.logical_date, detail.item.timezone), " ", run.run_type, " ",
-                                 state_text(str(run.state)))
+            text = Text.assemble(
+                fmt.when(run.logical_date, detail.item.timezone), " ", run.run_type, " ", state_text(str(run.state))
+            )
             ti = detail.tis.get((run.pk, self.task_id)) if self.task_id else None
             if ti is not None:
-                text.append_text(Text.assemble("  │  ", (self.task_id, "bold"), " ", state_text(str(ti.state), ti.note),
-                                               f"  try {ti.try_number}" if ti.try_number else "",
-                                               (f"  {ti.note}" if ti.note else "", "grey62")))
+                text.append_text(
+                    Text.assemble(
+                        "  │  ",
+                        (self.task_id, "bold"),
+                        " ",
+                        state_text(str(ti.state), ti.note),
+                        f"  try {ti.try_number}" if ti.try_number else "",
+                        (f"  {ti.note}" if ti.note else "", "grey62"),
+                    )
+                )
         self.query_one("#status", Static).update(text)
 
     def on_run_grid_highlighted(self, message: RunGrid.Highlighted) -> None:
@@ -350,8 +358,9 @@ class TaskScreen(Screen):
             copy = f" of copy {attempt.map_index}" if attempt.map_index >= 0 else ""
             command = Text.assemble((f"try {attempt.try_number}{copy} ran: ", "grey62"), ran)
         elif task.poked:
-            command = Text.assemble(("no process: the scheduler checks this sensor itself; it waits for ", "grey62"),
-                                    task.template or "-")
+            command = Text.assemble(
+                ("no process: the scheduler checks this sensor itself; it waits for ", "grey62"), task.template or "-"
+            )
         else:
             command = Text.assemble(("not run yet; it runs: ", "grey62"), task.template or "-")
         if task.result is not None:

@@ -10,9 +10,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ...store import Attempt
 from .. import fmt
 from ..actions import ActionKeys, Target, action_bindings
-from ...store import Attempt
 from ..model import TaskDetail
 from ..palette import state_text
 from .rows import cursor_row_key, fill
@@ -48,11 +48,16 @@ class AttemptTable(ActionKeys, DataTable):
             outcome = state_text(a.outcome) if a.outcome else state_text("running")
             exit_code = f"signal {a.signal}" if a.signal else ("-" if a.exit_code is None else str(a.exit_code))
             label = f"[{a.map_index}] {a.try_number}" if a.map_index >= 0 else str(a.try_number)
-            cells = (Text(label, justify="right"), outcome,
-                     fmt.when(a.start_date, detail.timezone, seconds=True),
-                     *(Text(value, justify="right") for value in (fmt.duration(a.duration), exit_code,
-                                                                  fmt.size(a.peak_rss), fmt.duration(a.cpu_time))),
-                     _reason(a))
+            cells = (
+                Text(label, justify="right"),
+                outcome,
+                fmt.when(a.start_date, detail.timezone, seconds=True),
+                *(
+                    Text(value, justify="right")
+                    for value in (fmt.duration(a.duration), exit_code, fmt.size(a.peak_rss), fmt.duration(a.cpu_time))
+                ),
+                _reason(a),
+            )
             rows.append((a.attempt_id, cells))
         fill(self, rows)
         if self.chosen is None and rows:

@@ -14,7 +14,6 @@ from ..model import LIST_RUNS, DagItem, DagList
 from ..palette import glyph
 from .rows import cursor_row_key, fill
 
-
 MIN_ROOM = 16  # cells the description column needs to be shown at all
 
 
@@ -119,12 +118,18 @@ def _cells(item: DagItem, room: int) -> tuple:
     for state in item.recent:
         runs.append_text(glyph(state))
     paused = Text("yes", style="bold yellow") if item.paused else Text("no", style="grey50")
-    return (name, item.schedule or Text("-", style="grey50"), fmt.when(item.next_fire, item.timezone), runs, paused,
-            _cut(item.description or "", room))
+    return (
+        name,
+        item.schedule or Text("-", style="grey50"),
+        fmt.when(item.next_fire, item.timezone),
+        runs,
+        paused,
+        _cut(item.description or "", room),
+    )
 
 
 def _cut(text: str, room: int) -> Text:
     """`text` in `room` cells; nothing when under `MIN_ROOM` (a few letters say less than the status line)."""
     if room < MIN_ROOM:
         return Text("")
-    return Text(text if len(text) <= room else text[:room - 1] + "…", style="grey62")
+    return Text(text if len(text) <= room else text[: room - 1] + "…", style="grey62")

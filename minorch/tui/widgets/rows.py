@@ -14,7 +14,7 @@ def fill(table: DataTable, rows: Sequence[tuple[str, Sequence]]) -> None:
     if [k.value for k in table.rows] == keys:
         columns = list(table.columns)
         for key, cells in rows:
-            for column, old, new in zip(columns, table.get_row(key), cells):
+            for column, old, new in zip(columns, table.get_row(key), cells, strict=False):
                 if old != new:
                     table.update_cell(key, column, new, update_width=True)
         return

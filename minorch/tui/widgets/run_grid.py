@@ -30,7 +30,7 @@ from ..model import DagDetail
 from ..palette import look
 
 RUN_ROW = "\x00run"  # row key of the run states (no task id starts with NUL)
-CELL = 3             # columns per run
+CELL = 3  # columns per run
 CURSOR = Style(reverse=True)
 HEADER = Style(color="grey62")
 
@@ -40,7 +40,7 @@ def _labels(detail: DagDetail) -> tuple[str, list[str]]:
     stamps = [fmt.when(r.logical_date, detail.item.timezone) for r in detail.runs]  # "YYYY-MM-DD HH:MM"
     for unit, cut in (("day", 10), ("hour", 13), ("minute", 16)):
         if len({s[:cut] for s in stamps}) == len(stamps):
-            return unit, [s[cut - 2:cut] for s in stamps]
+            return unit, [s[cut - 2 : cut] for s in stamps]
     return "minute", [s[14:16] for s in stamps]
 
 
@@ -83,9 +83,9 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.detail: DagDetail | None = None
         self.keys: list[str] = []  # row keys: RUN_ROW, then task ids
-        self.row = 1               # cursor: index into `keys`
-        self.column = -1           # cursor: index into detail.runs (-1: no runs)
-        self.label_width = 0       # columns of the task column, which does not scroll
+        self.row = 1  # cursor: index into `keys`
+        self.column = -1  # cursor: index into detail.runs (-1: no runs)
+        self.label_width = 0  # columns of the task column, which does not scroll
         self.words: list[str] = []  # the task filter
         self.land: int | None = None  # where the cursor goes on a new page: 1 its newest run, -1 its oldest
         self._header = (Strip.blank(0), Strip.blank(0))
@@ -173,8 +173,12 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         fixed = min(self.label_width, width)
         start = self._first_cell()
-        return Strip.join([label.crop_extend(0, fixed, self.rich_style),
-                           cells.crop_extend(start, start + width - fixed, self.rich_style)])
+        return Strip.join(
+            [
+                label.crop_extend(0, fixed, self.rich_style),
+                cells.crop_extend(start, start + width - fixed, self.rich_style),
+            ]
+        )
 
     def _first_cell(self) -> int:
         """Where the visible cells start: the scroll offset rounded up to whole cells (never cuts the newest run)."""
@@ -192,8 +196,13 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
             return
         last = len(self.detail.runs) - 1
         if abs(columns) == 1 and self.land is None:
-            step = 1 if columns < 0 and self.column == 0 and self.detail.older else \
-                -1 if columns > 0 and self.column == last and self.detail.page > 0 else 0
+            step = (
+                1
+                if columns < 0 and self.column == 0 and self.detail.older
+                else -1
+                if columns > 0 and self.column == last and self.detail.page > 0
+                else 0
+            )
             if step:
                 self.land = step
                 self.post_message(self.PageWanted(step))

@@ -7,6 +7,7 @@ after a scheduler restart by pid + start time + the ``MINORCH_ATTEMPT_ID`` in it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -103,15 +104,11 @@ def signal_tree(procs: list[psutil.Process], group: int | None, sig: int) -> Non
     """Send `sig` to process group `group` and to each of `procs` still running
     (psutil checks each pid was not reused)."""
     if group is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             proc.send_signal(sig)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
 
 
 def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:

@@ -112,16 +112,24 @@ class ForkServer:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         # The same minorch as ours, whatever the working directory; then the path a new
         # interpreter would have (the fork puts the task's cwd first, as `-m` does).
-        code = (f"import sys; sys.path.insert(0, {root!r}); import minorch.forkserver as server; "
-                f"del sys.path[0]; server.serve({theirs.fileno()})")
+        code = (
+            f"import sys; sys.path.insert(0, {root!r}); import minorch.executors.forkserver as server; "
+            f"del sys.path[0]; server.serve({theirs.fileno()})"
+        )
         # The placeholder is the last variable, so the marker written over it ends the block.
         server_env = {key: value for key, value in env.items() if key != MARKER}
         server_env[MARKER] = PLACEHOLDER
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, cwd="/", env=server_env, pass_fds=(theirs.fileno(),),
-                start_new_session=True)
+                [sys.executable, "-c", code],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                env=server_env,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
         except OSError as err:
             ours.close()
             raise ServerGone(f"cannot start it: {err.strerror}") from None
@@ -307,8 +315,15 @@ def _report(sock: socket.socket, selector: selectors.BaseSelector, pidfd: int, p
     selector.unregister(pidfd)
     os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)  # its pidfd is readable: it has exited, this does not block
-    _send(sock, {"ended": pid, "status": status, "rss": usage.ru_maxrss * 1024,  # ru_maxrss is KiB
-                 "cpu": usage.ru_utime + usage.ru_stime})
+    _send(
+        sock,
+        {
+            "ended": pid,
+            "status": status,
+            "rss": usage.ru_maxrss * 1024,  # ru_maxrss is KiB
+            "cpu": usage.ru_utime + usage.ru_stime,
+        },
+    )
 
 
 def _send(sock: socket.socket, message: dict) -> None:
@@ -349,8 +364,7 @@ def _become_task(request: dict, logfd: int, marker_at: int, handlers: dict, read
             os.dup2(logfd, 1)
             os.dup2(logfd, 2)
         except OSError as err:
-            os.write(ready, json.dumps({"errno": err.errno, "error": err.strerror,
-                                        "filename": err.filename}).encode())
+            os.write(ready, json.dumps({"errno": err.errno, "error": err.strerror, "filename": err.filename}).encode())
             return
         # Closes the server's socket, pidfds and selector, and `ready`: the server answers now.
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))

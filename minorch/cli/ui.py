@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .cli import Context, main, pass_ctx
-from .errors import MinorchError
+from ..errors import MinorchError
+from . import Context, main, pass_ctx
 
 
 @main.command()
@@ -16,7 +16,8 @@ def ui(app: Context) -> None:
     It reads and writes the same state file as `minorch up`, which may run in another terminal
     (or under systemd); without one, actions wait for the next `minorch up`.
     """
-    from .tui.app import make_app
+    from ..tui.app import make_app
+
     if not sys.stdout.isatty():
         raise MinorchError("minorch ui needs a terminal", hint="run it in a terminal; `minorch dags` prints a list")
     make_app(app.settings).run()

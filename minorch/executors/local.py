@@ -23,7 +23,7 @@ nothing of it outlives its Exit. An attempt that exits on its own is not swept:
 background processes it left behind keep running.
 
 Python tasks: a ``[sys.executable, "-m", "minorch.runtime", SPEC]`` launch is forked by
-the fork server (`minorch.forkserver`, started at the first one), ~2 ms instead of ~50 ms.
+the fork server (`minorch.executors.forkserver`, started at the first one), ~2 ms instead of ~50 ms.
 The server reaps it and reports its end on a socket that `wait` watches; signals go
 straight to the task's group and tree. If the server dies, its running tasks' ends are
 seen on their pidfds, "exit status lost: the fork server died", and the next launch
@@ -35,6 +35,7 @@ the fork server's socket while it runs.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -50,11 +51,10 @@ from typing import NamedTuple
 
 import psutil
 
+from .forkserver import ForkServer, ServerGone, spec_of
 from .proctree import boot_ticks, create_time_of, descendants, signal_tree, tree_alive
 
-from .forkserver import ForkServer, ServerGone, spec_of
-
-log = logging.getLogger("minorch.executor")
+log = logging.getLogger("minorch.executors.local")
 
 LOG_FIRST_CHECK = 0.05  # seconds after the start; soon, since a runaway writer fills 50 MB by then
 LOG_CHECK_INTERVAL = 0.5  # seconds between log size checks of a child that writes little
@@ -186,9 +186,18 @@ class LocalExecutor:
             return self._fail(launch, code, reason)
         create_time = create_time_of(pid, before, boot_ticks())
         size = os.fstat(logfd).st_size
-        child = _Child(launch, pid, popen, pidfd, logfd, started=now,
-                       deadline=None if launch.timeout is None else now + launch.timeout,
-                       log_next=now + LOG_FIRST_CHECK, log_size=size, log_at=now)
+        child = _Child(
+            launch,
+            pid,
+            popen,
+            pidfd,
+            logfd,
+            started=now,
+            deadline=None if launch.timeout is None else now + launch.timeout,
+            log_next=now + LOG_FIRST_CHECK,
+            log_size=size,
+            log_at=now,
+        )
         if pidfd is not None and popen is not None:
             self._selector.register(pidfd, selectors.EVENT_READ, child)
         self._children[launch.attempt_id] = child
@@ -271,7 +280,9 @@ class LocalExecutor:
 
     # -- the fork server ---------------------------------------------------------
 
-    def _spawn(self, launch: Launch, env: dict[str, str], logfd: int) -> tuple[int, subprocess.Popen | None, int | None]:
+    def _spawn(
+        self, launch: Launch, env: dict[str, str], logfd: int
+    ) -> tuple[int, subprocess.Popen | None, int | None]:
         """Start `launch` in a session of its own: (pid, its Popen or None when the fork
         server forked it, pidfd). Raises what Popen raises; so does the server for a bad cwd."""
         base = os.environ if self._server is None else self._server.env
@@ -288,8 +299,15 @@ class LocalExecutor:
                 self._drop_server(f"{gone}; this try starts a new interpreter")
         # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
         popen = subprocess.Popen(
-            launch.argv, stdin=subprocess.DEVNULL, stdout=logfd, stderr=subprocess.STDOUT,
-            env=env, cwd=launch.cwd, close_fds=True, start_new_session=True)
+            launch.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=logfd,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=launch.cwd,
+            close_fds=True,
+            start_new_session=True,
+        )
         try:
             pidfd: int | None = os.pidfd_open(popen.pid)
         except (AttributeError, OSError):
@@ -311,8 +329,9 @@ class LocalExecutor:
         and end without an exit status. A server that never answered is not started again."""
         server = self._stop_server()
         watched = self._selector.get_map()
-        orphans = [c for c in self._children.values() if c.popen is None and c.status is None
-                   and c.pidfd not in watched]  # not those of an earlier server
+        orphans = [
+            c for c in self._children.values() if c.popen is None and c.status is None and c.pidfd not in watched
+        ]  # not those of an earlier server
         for child in orphans:
             self._selector.register(child.pidfd, selectors.EVENT_READ, child)
         if server is None or server.answered == 0:
@@ -332,8 +351,7 @@ class LocalExecutor:
     def _step(self, child: _Child, now: float, maybe_exited: bool) -> Exit | None:
         if child.status is None and maybe_exited:
             self._reap(child, now)
-        if child.status is None and child.ending is None and child.deadline is not None \
-                and now >= child.deadline:
+        if child.status is None and child.ending is None and child.deadline is not None and now >= child.deadline:
             self._terminate(child, "timeout", child.launch.grace, now)
         if child.kill_at is not None and not child.killed and now >= child.kill_at:
             self._kill(child)
@@ -364,8 +382,9 @@ class LocalExecutor:
         if pid == 0:
             return
         self._drop_pidfd(child)  # a dead child's pidfd stays readable: keep it out of `wait`
-        child.status = _status(status, now - child.started, usage.ru_maxrss * _RSS_UNIT,
-                               usage.ru_utime + usage.ru_stime)
+        child.status = _status(
+            status, now - child.started, usage.ru_maxrss * _RSS_UNIT, usage.ru_utime + usage.ru_stime
+        )
         # Tell Popen the child is reaped, so it never waits for this pid again.
         child.popen.returncode = os.waitstatus_to_exitcode(status)
 
@@ -420,16 +439,33 @@ class LocalExecutor:
         assert child.status is not None
         code, sig, duration, rss, cpu = child.status
         self._forget(child)
-        return Exit(child.launch.attempt_id, child.pid, code, sig, duration,
-                    timed_out=child.ending == "timeout", cancelled=child.ending == "cancel",
-                    peak_rss=rss, cpu_time=cpu, reason=self._reason(child, code, sig))
+        return Exit(
+            child.launch.attempt_id,
+            child.pid,
+            code,
+            sig,
+            duration,
+            timed_out=child.ending == "timeout",
+            cancelled=child.ending == "cancel",
+            peak_rss=rss,
+            cpu_time=cpu,
+            reason=self._reason(child, code, sig),
+        )
 
     def _abandon(self, child: _Child) -> Exit:
         self._forget(child)
-        return Exit(child.launch.attempt_id, child.pid, None, None, self._now() - child.started,
-                    timed_out=child.ending == "timeout", cancelled=child.ending == "cancel",
-                    peak_rss=None, cpu_time=None,
-                    reason=f"did not end after SIGKILL (process {child.pid}, stuck in the kernel?)")
+        return Exit(
+            child.launch.attempt_id,
+            child.pid,
+            None,
+            None,
+            self._now() - child.started,
+            timed_out=child.ending == "timeout",
+            cancelled=child.ending == "cancel",
+            peak_rss=None,
+            cpu_time=None,
+            reason=f"did not end after SIGKILL (process {child.pid}, stuck in the kernel?)",
+        )
 
     def _forget(self, child: _Child) -> None:
         self._drop_pidfd(child)
@@ -461,8 +497,20 @@ class LocalExecutor:
         return f"exited with code {code}{hint}"
 
     def _fail(self, launch: Launch, code: int, reason: str) -> Started:
-        self._failed.append(Exit(launch.attempt_id, 0, code, None, 0.0, timed_out=False,
-                                 cancelled=False, peak_rss=None, cpu_time=None, reason=reason))
+        self._failed.append(
+            Exit(
+                launch.attempt_id,
+                0,
+                code,
+                None,
+                0.0,
+                timed_out=False,
+                cancelled=False,
+                peak_rss=None,
+                cpu_time=None,
+                reason=reason,
+            )
+        )
         return Started(launch.attempt_id, 0, 0.0)
 
     def _next_due(self) -> float | None:
@@ -498,15 +546,7 @@ def _read_tail(path: Path, size: int, count: int) -> bytes:
     except OSError:
         return b""
     newline = data.find(b"\n")
-    return data[newline + 1:] if 0 <= newline < len(data) - 1 else data
-
-
-
-
-
-
-
-
+    return data[newline + 1 :] if 0 <= newline < len(data) - 1 else data
 
 
 def _open_log(path: Path) -> int:
@@ -516,10 +556,8 @@ def _open_log(path: Path) -> int:
     except FileNotFoundError:
         missing = [p for p in reversed(path.parents) if not p.exists()]
         for parent in missing:
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(parent, 0o700)
-            except FileExistsError:
-                pass
         return os.open(path, flags, 0o600)
 
 
@@ -535,14 +573,6 @@ def _spawn_failure(launch: Launch, err: OSError | ValueError) -> tuple[int, str]
     if err.errno in (errno.EACCES, errno.ENOEXEC, errno.EPERM):
         return 126, f"could not start: {launch.argv[0]} is not executable ({err.strerror})"
     return 126, f"could not start {launch.argv[0]}: {err.strerror}"
-
-
-
-
-
-
-
-
 
 
 def _seconds(value: float) -> str:

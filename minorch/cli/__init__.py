@@ -1,0 +1,151 @@
+"""The `minorch` command: the click group, what every command shares, and one module per family
+of commands (project, inspect, run, ops, ui), which import only this module, never each other.
+
+Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
+`minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
+a failed run or check exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..errors import MinorchError
+
+
+class Context:
+    """What every command needs, loaded on first use: settings, DAGs, the store."""
+
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._settings = None
+        self._registry = None
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            from ..config import load_settings
+
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from ..registry import load
+
+            self._registry = load(self.settings)
+        return self._registry
+
+    def dag(self, dag_id: str):
+        from ..errors import NotFound, did_you_mean
+
+        found = self.registry.dags.get(dag_id)
+        if found is None:
+            broken = [e for e in self.registry.errors if f"'{dag_id}'" in e.message or dag_id in (e.file or "")]
+            if broken:
+                raise NotFound(f"DAG '{dag_id}' did not load: {broken[0]}")
+            raise NotFound(
+                f"no DAG '{dag_id}'", hint=did_you_mean(dag_id, self.registry.dags) or "`minorch dags` lists them"
+            )
+        return found
+
+    def store(self, *, readonly: bool = False):
+        from ..store import Store
+
+        return Store(self.settings.db_path, readonly=readonly)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class MinorchGroup(click.Group):
+    """Turns MinorchError into one line on stderr and its exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        import sqlite3
+
+        try:
+            return super().invoke(ctx)
+        except MinorchError as err:
+            click.echo(f"minorch: error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except sqlite3.DatabaseError as err:  # a state file damaged after it was opened
+            from ..store import unusable
+
+            click.echo(f"minorch: error: {unusable(ctx.obj.settings.db_path, err)}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=MinorchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    "config",
+    metavar="PATH",
+    envvar="MINORCH_CONFIG",
+    help="minorch.toml to use (default: $MINORCH_CONFIG, or the nearest minorch.toml upwards).",
+)
+@click.version_option(package_name="minorch")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """minorch: DAGs of tasks with cron schedules, retries and timeouts, in one process and one SQLite file."""
+    ctx.obj = Context(config)
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def parse_params(items: tuple[str, ...]) -> dict:
+    """--param k=v pairs; values that parse as JSON (numbers, true, lists) keep their type."""
+    from ..errors import ConfigError
+
+    conf = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r} is not KEY=VALUE", hint="write e.g. --param table=orders")
+        try:
+            conf[key] = json.loads(value)
+        except ValueError:
+            conf[key] = value
+    return conf
+
+
+def scheduler_effect(app: Context) -> str:
+    from .. import operations
+
+    if operations.scheduler_running(app.settings):
+        return "the running scheduler acts on it within a second"
+    return "no scheduler is running: the next `minorch up` acts on it"
+
+
+def resolve_run(app: Context, dag_id: str, ref: str):
+    from .. import operations
+
+    dag = app.dag(dag_id)
+    store = app.store()
+    return dag, store, operations.resolve_run(store, dag, ref)
+
+
+def local_time(iso_text: str | None) -> str:
+    """ "2026-11-26T03:30:00+01:00" -> "2026-11-26 03:30 +01:00" (the DAG's own clock, offset shown)."""
+    if not iso_text:
+        return "-"
+    day, clock = iso_text.split("T")
+    return f"{day} {clock[:5]} {clock[8:] or '+00:00'}"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# Each family registers its commands on `main` when imported.
+from . import inspect, ops, project, run, ui  # noqa: E402,F401

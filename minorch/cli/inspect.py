@@ -1,0 +1,329 @@
+"""Looking: `validate`, `dags`, `graph`, `next`, `runs`, `tasks`, `logs`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from ..durations import format_duration
+from ..errors import MinorchError, NotFound
+from ..states import RunState, TaskState
+from . import Context, local_time, main, pass_ctx, resolve_run, table
+
+FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def validate(app: Context, as_json: bool) -> None:
+    """Load every DAG file and check it; writes nothing.
+
+    Exit 0 if every DAG is valid, 1 if any DAG file has errors, 2 if minorch.toml itself is wrong.
+    """
+    from ..validate import check_registry, missing_folders
+
+    registry = app.registry
+    errors = registry.errors + check_registry(registry)
+    warnings = missing_folders(app.settings)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not errors,
+                    "dags": sorted(registry.dags),
+                    "errors": [{"file": e.file, "line": e.line, "message": e.message, "hint": e.hint} for e in errors],
+                    "warnings": warnings,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for line in [f"warning: {w}" for w in warnings] + [f"error: {e}" for e in errors]:
+            click.echo(line, err=True)
+        tasks = sum(len(d.tasks) for d in registry.dags.values())
+        click.echo(
+            ", ".join(
+                f"{n} {word}{'' if n == 1 else 's'}"
+                for n, word in ((len(registry.dags), "DAG"), (tasks, "task"), (len(errors), "error"))
+            )
+        )
+    sys.exit(1 if errors else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@pass_ctx
+def dags(app: Context, as_json: bool) -> None:
+    """List the DAGs: schedule, tasks, paused, next fire, file."""
+    from datetime import datetime, timezone
+
+    from ..views import dag_summaries
+
+    rows = dag_summaries(app.settings, app.registry, datetime.now(timezone.utc))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(
+        table(
+            ["dag", "schedule", "tasks", "paused", "next run", "file"],
+            [
+                [
+                    r["dag_id"],
+                    r["schedule"] or "-",
+                    r["tasks"],
+                    "yes" if r["paused"] else "no",
+                    local_time(r["next_fire"]),
+                    r["file"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+    for err in app.registry.errors:
+        click.echo(f"error: {err}", err=True)
+
+
+@main.command()
+@click.argument("dag_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True)
+@pass_ctx
+def graph(app: Context, dag_id: str, fmt: str) -> None:
+    """Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid."""
+    from ..views import graph_text
+
+    click.echo(graph_text(app.dag(dag_id), fmt))
+
+
+@main.command("next")
+@click.argument("dag_id")
+@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1), help="How many fire times.")
+@click.option("--after", metavar="ISO", help="Start after this time (default: now).")
+@pass_ctx
+def next_(app: Context, dag_id: str, count: int, after: str | None) -> None:
+    """Print a DAG's next fire times and the logical dates their runs get."""
+    from ..views import next_fires
+
+    dag = app.dag(dag_id)
+    rows = next_fires(dag, count, after)
+    if not rows and dag.schedule.kind in ("none", "reboot"):
+        when = "once each time `minorch up` starts" if dag.schedule.kind == "reboot" else "only when triggered"
+        click.echo(f"{dag_id} has no timed schedule ({dag.schedule.expr}): it runs {when}")
+        return
+    click.echo(table(["fires at (local)", "fires at (UTC)", "logical date"], rows))
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts is not None else None
+
+
+def _local(ts: float | None, tz: str) -> str:
+    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if ts is not None else "-"
+
+
+def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
+    """The newest `limit` runs of a DAG as plain dicts, with task counts per state."""
+    runs = store.runs(dag_id, states=[state] if state else None, limit=limit)
+    counts = store.task_state_counts(r.pk for r in runs)
+    return [
+        {
+            "run_id": r.run_id,
+            "run_type": r.run_type,
+            "state": r.state.value,
+            "logical_date": r.logical_date,
+            "data_interval_start": r.data_interval_start,
+            "data_interval_end": r.data_interval_end,
+            "queued_at": _iso(r.queued_at),
+            "start_date": _iso(r.start_date),
+            "end_date": _iso(r.end_date),
+            "duration": (r.end_date - r.start_date) if r.start_date and r.end_date else None,
+            "tasks": counts[r.pk],
+        }
+        for r in runs
+    ]
+
+
+@main.command()
+@click.argument("dag_id")
+@click.option("--state", type=click.Choice([s.value for s in RunState]), help="Only runs in this state.")
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@pass_ctx
+def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool) -> None:
+    """List a DAG's runs, newest first: state, logical date, start, duration, task states."""
+    dag = app.dag(dag_id)
+    rows = run_rows(app.store(readonly=True), dag.dag_id, state, limit) if app.settings.db_path.exists() else []
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs of {dag_id}" + (f" in state {state}" if state else ""))
+        return
+    tz = dag.timezone
+    lines = []
+    for r in rows:
+        tasks = ", ".join(f"{r['tasks'][s.value]} {s.value}" for s in TaskState if s.value in r["tasks"])
+        started = datetime.fromisoformat(r["start_date"]).timestamp() if r["start_date"] else None
+        lines.append(
+            [
+                r["run_id"],
+                r["state"],
+                _local(datetime.fromisoformat(r["logical_date"]).timestamp(), tz),
+                _local(started, tz),
+                format_duration(r["duration"]),
+                tasks,
+            ]
+        )
+    click.echo(table(["run", "state", f"logical date ({tz})", "started", "duration", "tasks"], lines))
+
+
+def task_rows(store, dag, run) -> list[dict]:
+    """One dict per task instance of a run, in DAG order, with its latest try."""
+    from .. import operations as ops
+
+    tis = store.task_instances([run.pk])[run.pk]
+    attempts = store.attempts(run.pk)
+    latest = {a.task_id: a for a in attempts}  # ordered by id: the last one wins
+    copies_tries = Counter(a.task_id for a in attempts if a.map_index >= 0)
+    rows = []
+    for tid in ops.in_dag_order(dag, tis):
+        ti, attempt = tis[tid], latest.get(tid)
+        span = ti.end_date - ti.start_date if ti.end_date and ti.start_date else None
+        mapped = tid in copies_tries  # a mapped task: its copies' tries, its own start to end
+        rows.append(
+            {
+                "task_id": tid,
+                "state": ti.state.value,
+                "tries": copies_tries[tid] if mapped else ti.try_number,
+                "start_date": _iso(ti.start_date),
+                "end_date": _iso(ti.end_date),
+                "duration": span
+                if mapped
+                else (ti.duration if ti.duration is not None else (attempt.duration if attempt else None)),
+                "exit_code": attempt.exit_code if attempt else None,
+                "signal": attempt.signal if attempt else None,
+                "timed_out": bool(attempt.timed_out) if attempt else False,
+                "log_path": attempt.log_path if attempt else None,
+                "note": ti.note,
+            }
+        )
+    return rows
+
+
+@main.command()
+@click.argument("dag_id")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
+@pass_ctx
+def tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
+    """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
+    dag, store, found = resolve_run(app, dag_id, run)
+    rows = task_rows(store, dag, found)
+    if as_json:
+        click.echo(json.dumps({"run_id": found.run_id, "state": found.state.value, "tasks": rows}, indent=2))
+        return
+    click.echo(f"{dag_id} run {found.run_id}: {found.state.value}")
+    lines = []
+    for r in rows:
+        code = "-" if r["exit_code"] is None else str(r["exit_code"])
+        if r["timed_out"]:
+            code = "timeout"
+        elif r["signal"]:
+            code = f"signal {r['signal']}"
+        lines.append(
+            [
+                r["task_id"],
+                r["state"],
+                r["tries"],
+                format_duration(r["duration"]),
+                code,
+                _short_path(r["log_path"]),
+                r["note"] or "",
+            ]
+        )
+    click.echo(table(["task", "state", "tries", "duration", "exit", "log", "note"], lines))
+
+
+def _short_path(path: str | None) -> str:
+    if not path:
+        return "-"
+    from ..config import display_path
+
+    return display_path(Path(path))
+
+
+@main.command()
+@click.argument("dag_id")
+@click.argument("run")
+@click.argument("task_id", metavar="TASK")
+@click.option("--try", "try_number", type=click.IntRange(min=1), metavar="N", help="Which try (default: the latest).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing as the try writes, until it ends.")
+@click.option(
+    "--map-index",
+    type=click.IntRange(min=0),
+    metavar="I",
+    help="For a mapped task: which copy (default: the copy that ran last).",
+)
+@pass_ctx
+def logs(
+    app: Context, dag_id: str, run: str, task_id: str, try_number: int | None, follow: bool, map_index: int | None
+) -> None:
+    """Print the log of a try of TASK in RUN."""
+    dag, store, found = resolve_run(app, dag_id, run)
+    if task_id not in dag.tasks:
+        from ..errors import did_you_mean
+
+        raise NotFound(f"DAG '{dag_id}' has no task '{task_id}'", hint=did_you_mean(task_id, dag.tasks))
+    tries = store.attempts(found.pk, task_id)
+    if map_index is not None:
+        copies = sorted({a.map_index for a in tries})
+        tries = [a for a in tries if a.map_index == map_index]
+        if not tries and copies:
+            raise NotFound(
+                f"task '{task_id}' of run {found.run_id} has no copy {map_index}",
+                hint="copies that ran: " + ", ".join(str(i) for i in copies),
+            )
+    if not tries:
+        raise NotFound(f"task '{task_id}' of {dag_id} run {found.run_id} has not run yet")
+    if try_number is not None:
+        picked = [a for a in tries if a.try_number == try_number]
+        if not picked:
+            raise NotFound(
+                f"task '{task_id}' of run {found.run_id} has no try {try_number}",
+                hint="tries: " + ", ".join(str(a.try_number) for a in tries),
+            )
+        attempt = picked[-1]
+    else:
+        attempt = tries[-1]
+    path = Path(attempt.log_path or "")
+    if not path.is_file():
+        raise MinorchError(
+            f"the log of try {attempt.try_number} ({path}) is gone",
+            hint="`minorch db prune` deletes the logs of old runs",
+        )
+    out = sys.stdout.buffer
+    with path.open("rb") as log:
+        while True:
+            chunk = log.read(65536)
+            if chunk:
+                out.write(chunk)
+                out.flush()
+                continue
+            if not follow or _ended(store, found.pk, attempt.attempt_id):
+                if follow:
+                    out.write(log.read())  # what the try wrote just before it ended
+                return
+            if path.stat().st_size < log.tell():  # truncated in place by the log size cap
+                log.seek(0)
+            time.sleep(FOLLOW_INTERVAL)
+
+
+def _ended(store, run_pk: int, attempt_id: str) -> bool:
+    return any(a.attempt_id == attempt_id and a.end_date is not None for a in store.attempts(run_pk))

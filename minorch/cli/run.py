@@ -1,0 +1,85 @@
+"""Running: `run` (one run in the foreground), `up` (the scheduler), `trigger`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import Context, main, parse_params, pass_ctx
+
+
+@main.command()
+@click.argument("dag_id")
+@click.option("--date", "date", metavar="DATE", help="Logical date (YYYY-MM-DD or ISO time); default: now.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+@pass_ctx
+def run(
+    app: Context, dag_id: str, date: str | None, params: tuple[str, ...], as_json: bool, junit: Path | None, quiet: bool
+) -> None:
+    """Run one DAG run in the foreground and exit 0 if it succeeded, 1 if it failed.
+
+    Records the run in the same state file as `minorch up`. Ctrl-C kills running tasks,
+    records them as failed and exits 130.
+    """
+    from ..foreground import run_foreground
+    from ..reports import junit_xml, run_json, summary_table
+
+    conf = parse_params(params)
+    dag = app.dag(dag_id)
+    echo = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line))
+    result = run_foreground(app.settings, app.registry, dag, date, conf, echo)
+    if junit:
+        junit.write_text(junit_xml(result))
+    if as_json:
+        click.echo(json.dumps(run_json(result), indent=2))
+    else:
+        click.echo(summary_table(result))
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--no-ui", is_flag=True, help="Run headless (for systemd and containers), logging to stdout.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_ctx
+def up(app: Context, no_ui: bool, log_format: str) -> None:
+    """Run the scheduler and the executor (and, on a terminal, the UI) until stopped.
+
+    SIGTERM or SIGINT stops it: no new runs or tries, running tries get the grace period
+    (minorch.grace), then they are killed and recorded as failed tries.
+    """
+    from ..daemon import serve
+
+    sys.exit(serve(app.settings, app.registry, ui=not no_ui and sys.stdout.isatty(), log_format=log_format))
+
+
+@main.command()
+@click.argument("dag_id")
+@click.option("--date", "date", metavar="DATE", help="Logical date (default: now).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
+@pass_ctx
+def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...]) -> None:
+    """Queue a manual run; a running `minorch up` starts it within a second, else the next one does."""
+    from ..operations import trigger as trigger_run
+
+    run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_params(params))
+    from ..operations import scheduler_running
+
+    effect = (
+        "the running scheduler starts it within a second"
+        if scheduler_running(app.settings)
+        else "no scheduler is running: the next `minorch up` starts it"
+    )
+    click.echo(f"queued {dag_id} run {run_id}; {effect}")
+    store = app.store(readonly=True)
+    try:
+        row = store.dag_rows().get(dag_id)
+    finally:
+        store.close()
+    if row is not None and row.paused:
+        click.echo(f"warning: {dag_id} is paused: the run waits until `minorch unpause {dag_id}`", err=True)
