@@ -15,8 +15,8 @@ The Python API for DAG files::
         extract >> load()
 """
 
-from .dag import DAG, chain, dag, sensor, shell, task
+from .dag import DAG, chain, dag, sensor, setup, shell, task, teardown
 from .errors import SkipTask
 
-__all__ = ["DAG", "SkipTask", "chain", "dag", "sensor", "shell", "task"]
+__all__ = ["DAG", "SkipTask", "chain", "dag", "sensor", "setup", "shell", "task", "teardown"]
 __version__ = "0.1.0"

@@ -43,6 +43,9 @@ class Task:
     sensor: dict | None = (
         None  # what a sensor waits for: {"file": ...}, {"until": ...}, {"dag": .., "task": ..}, {"command": ...}
     )
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False  # a teardown whose failure fails the run
 
     @property
     def kind(self) -> str:
@@ -75,6 +78,45 @@ class Task:
     def __rlshift__(self, other):
         self.set_downstream(other)
         return self
+
+    # --- setup and teardown (Airflow 3): a teardown runs when its setup succeeded, whatever the work did
+    def as_setup(self) -> Task:
+        """Mark this task a setup task (creates a resource the work needs); returns it."""
+        self.given["setup"] = True
+        return self
+
+    def as_teardown(self, setups: Task | Iterable[Task] | None = None, on_failure_fail_dagrun: bool = False) -> Task:
+        """Mark this task a teardown of `setups` (each linked upstream of it); returns it. It runs once all its
+        upstream tasks are done if one of its setups succeeded (`all_done_setup_success`); its own failure
+        does not fail the run unless `on_failure_fail_dagrun=True`."""
+        found = [] if setups is None else _tasks(setups)
+        for item in found:
+            item.as_setup()
+            item.set_downstream(self)
+        self.given["teardown"] = {
+            "setups": [t.task_id for t in found],
+            "on_failure_fail_dagrun": on_failure_fail_dagrun,
+        }
+        return self
+
+    # `with teardown_task.as_teardown(setups=setup_task):` — the tasks made inside run between the two
+    def __enter__(self) -> Task:
+        _SCOPES.append((self, len(_current_dag("a setup/teardown scope").tasks)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        teardown, first = _SCOPES.pop()
+        made = self.dag
+        inside = list(made.tasks.values())[first:]
+        ids = {t.task_id for t in inside}
+        setups = [made.tasks[s] for s in teardown.given.get("teardown", {}).get("setups", [])]
+        below = {up for t in inside for up in t.upstream if up in ids}
+        for item in inside:
+            if not any(up in ids for up in item.upstream):
+                for setup in setups:
+                    setup.set_downstream(item)
+            if item.task_id not in below:
+                item.set_downstream(teardown)
 
 
 def _tasks(value: Task | Iterable[Task]) -> list[Task]:
@@ -142,6 +184,20 @@ class Dag:
                 result[up].append(task.task_id)
         return result
 
+    def with_setups_and_teardowns(self, task_ids: Iterable[str]) -> set[str]:
+        """`task_ids` plus the setup tasks upstream of them (at any distance) and those setups'
+        teardowns: what clearing those tasks must clear too, so the resource exists again."""
+        chosen = set(task_ids)
+        seen, stack = set(), list(chosen)
+        while stack:
+            for up in self.tasks[stack.pop()].upstream:
+                if up not in seen:
+                    seen.add(up)
+                    stack.append(up)
+        setups = {tid for tid in seen | chosen if self.tasks[tid].is_setup}
+        teardowns = {t.task_id for t in self.tasks.values() if t.is_teardown and setups & set(t.upstream)}
+        return chosen | setups | teardowns
+
     def topological(self) -> list[str]:
         """Task ids, upstream before downstream, ties in definition order.
         Cached once the DAG is built (`build_dag` output is not changed afterwards)."""
@@ -178,6 +234,7 @@ class Dag:
 # ---------------------------------------------------------------- Python API
 
 _CONTEXT: list[Dag] = []
+_SCOPES: list[tuple[Task, int]] = []  # open `with teardown:` blocks and the task count when each opened
 _COLLECTED: list[list[Dag]] = []  # load_dag_file collects every DAG a file creates
 
 
@@ -303,6 +360,18 @@ def _short_circuit(func: Callable | None = None, **options: Any):
 
 task.branch = _branch
 task.short_circuit = _short_circuit
+
+
+def setup(func: Callable | None = None, **options: Any):
+    """`@setup`: a Python task that is a setup task (see `Task.as_setup`)."""
+    return task(func, **options, setup=True)
+
+
+def teardown(func: Callable | None = None, *, on_failure_fail_dagrun: bool = False, **options: Any):
+    """`@teardown`: a Python task that is a teardown task; its setups are the setup tasks directly
+    upstream of it (`setup_task >> teardown_task`, or `.as_teardown(setups=...)`)."""
+    marker = {"setups": [], "on_failure_fail_dagrun": on_failure_fail_dagrun}
+    return task(func, **options, teardown=marker)
 
 
 def sensor(

@@ -144,6 +144,7 @@ def select_clear(
         chosen |= _reach(chosen, dag.downstream())
     if upstream:
         chosen |= _reach(chosen, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
+    chosen = dag.with_setups_and_teardowns(chosen)
     tis = store.task_instances([run.pk])[run.pk]
     wanted = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
     return [tid for tid in in_dag_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
@@ -173,8 +174,9 @@ def retry(store: Store, dag: Dag, run: RunRecord, now: float) -> list[str]:
     tis = store.task_instances([run.pk])[run.pk]
     failed = {tid for tid, ti in tis.items() if ti.state in FAILED_LIKE}
     skipped = {tid for tid in _reach(failed, dag.downstream()) if tid in tis and tis[tid].state is TaskState.SKIPPED}
-    ids = [tid for tid in in_dag_order(dag, tis) if tid in failed | skipped]
-    return _clear(store, run, ids, FAILED_LIKE | {TaskState.SKIPPED}, now)
+    scope = dag.with_setups_and_teardowns(failed | skipped)
+    ids = [tid for tid in in_dag_order(dag, tis) if tid in scope]
+    return _clear(store, run, ids, set(TaskState) - {TaskState.NONE}, now)
 
 
 def _clear(store: Store, run: RunRecord, ids: list[str], expect: Iterable[TaskState], now: float) -> list[str]:

@@ -239,7 +239,11 @@ def _plan_tasks(
                 states[tid] = final
             continue
         if state is TaskState.NONE:
-            verdict = evaluate_trigger(task.opts.trigger_rule, (states.get(u, TaskState.NONE) for u in task.upstream))
+            verdict = evaluate_trigger(
+                task.opts.trigger_rule,
+                [states.get(u, TaskState.NONE) for u in task.upstream],
+                [states.get(u, TaskState.NONE) for u in task.upstream if dag.tasks[u].is_setup],
+            )
             if verdict is TaskState.SCHEDULED and task.map_over is not None:
                 result.actions.append(Expand(run.pk, tid))
             elif verdict is TaskState.SCHEDULED:
@@ -258,8 +262,7 @@ def _plan_tasks(
             else:
                 result.wake(due)
     if all(states.get(t, TaskState.NONE).finished for t in dag.tasks):
-        leaves = [t for t, down in dag.downstream().items() if not down]
-        if any(states[t] in FAILED_LIKE for t in leaves):
+        if any(states[t] in FAILED_LIKE for t in run_state_leaves(dag)):
             failed = [t for t in dag.topological() if states[t] is TaskState.FAILED]
             others = sum(states[t] is TaskState.UPSTREAM_FAILED for t in dag.tasks)
             reason = "failed: " + (", ".join(failed) or "no task")
@@ -269,6 +272,19 @@ def _plan_tasks(
         else:
             result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
     return ready
+
+
+def run_state_leaves(dag: Dag) -> list[str]:
+    """The tasks whose state decides the run's, as Airflow 3 does: the leaves, where a teardown (unless
+    `on_failure_fail_dagrun`) does not count and does not hide the work upstream of it. So a failed work
+    task fails the run even though its teardown ran and succeeded, and a failed teardown alone does not."""
+    downstream = dag.downstream()
+
+    def ignored(tid: str) -> bool:
+        task = dag.tasks[tid]
+        return task.is_teardown and not task.on_failure_fail_dagrun
+
+    return [t for t, down in downstream.items() if not ignored(t) and all(ignored(d) for d in down)]
 
 
 def _plan_copies(

@@ -15,6 +15,7 @@ API into a spec (what the isolated loader sends back). No I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,8 @@ TASK_KEYS = TASK_OPTIONS | {
     "short_circuit",
     "map_over",
     "map_as",
+    "setup",
+    "teardown",
 }
 DAG_KEYS = (
     frozenset(
@@ -256,7 +259,12 @@ def _build_task(
         raise fail(err, "after") from None
     if isinstance(map_over, str) and map_over not in after:
         after.append(map_over)  # the task whose result is mapped over runs first
+    is_setup, teardown = _check_setup_teardown(tid, entry, fail)
+    if teardown is not None:
+        after += [s for s in teardown["setups"] if s not in after]
     opts = merge_layers((*layers, coerce_layer(entry, fail)))
+    if teardown is not None:
+        opts = replace(opts, trigger_rule=TriggerRule.ALL_DONE_SETUP_SUCCESS)
     pools, notifiers = names["pools"], names["notifiers"]
     if opts.pool is not None and pools is not None and opts.pool not in pools:
         raise fail(
@@ -284,7 +292,7 @@ def _build_task(
         command=entry.get("command"),
         python=entry.get("python"),
         upstream=after,
-        given=dict(entry),
+        given={**entry, "teardown": teardown} if teardown is not None else dict(entry),
         xcom_args=dict(entry.get("_xcom_args", {})),
         description=entry.get("description"),
         file=file,
@@ -294,7 +302,45 @@ def _build_task(
         sensor=dict(entry["sensor"]) if flavor == "sensor" else None,
         map_over=map_over,
         map_as=map_as,
+        is_setup=is_setup,
+        is_teardown=teardown is not None,
+        on_failure_fail_dagrun=bool(teardown and teardown["on_failure_fail_dagrun"]),
     )
+
+
+def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail) -> tuple[bool, dict | None]:
+    """`setup = true` and `teardown = true | { setups = [...], on_failure_fail_dagrun = false }`."""
+    is_setup = entry.get("setup", False)
+    if not isinstance(is_setup, bool):
+        raise fail(DagError(f"setup must be true or false, not {is_setup!r}"), "setup")
+    raw = entry.get("teardown")
+    if raw is None or raw is False:
+        return is_setup, None
+    hint = 'write teardown = { setups = ["create_cluster"] } (or teardown = true)'
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise fail(DagError(f"teardown must be true or a table, not {raw!r}", hint=hint), "teardown")
+    for key in raw:
+        if key not in ("setups", "on_failure_fail_dagrun"):
+            raise fail(unknown_key(key, ("setups", "on_failure_fail_dagrun"), "teardown"), "teardown")
+    if is_setup:
+        raise fail(DagError(f"task '{tid}' cannot be both a setup and a teardown"), "teardown")
+    rule = entry.get("trigger_rule")
+    if rule is not None and _plain(rule) != TriggerRule.ALL_DONE_SETUP_SUCCESS.value:
+        raise fail(
+            DagError(
+                f"teardown '{tid}' has trigger_rule {_plain(rule)!r}; a teardown's rule is all_done_setup_success",
+                hint="remove trigger_rule from the teardown",
+            ),
+            "trigger_rule",
+        )
+    try:
+        setups = _check_names("teardown.setups", raw.get("setups", []))
+        fail_run = check_bool("on_failure_fail_dagrun", raw.get("on_failure_fail_dagrun", False))
+    except MinorchError as err:
+        raise fail(err, "teardown") from None
+    return is_setup, {"setups": setups, "on_failure_fail_dagrun": fail_run}
 
 
 def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str | None, str]:
@@ -384,6 +430,15 @@ def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
                 raise DagError(
                     f"task '{item.task_id}' depends on '{up}', which does not exist",
                     hint=did_you_mean(up, made.tasks) or "check the `after` list",
+                    file=made.file,
+                    line=line(item.task_id),
+                )
+    for item in made.tasks.values():
+        for name in item.given["teardown"]["setups"] if item.is_teardown else ():
+            if not made.tasks[name].is_setup:
+                raise DagError(
+                    f"teardown '{item.task_id}' names '{name}' as its setup, but '{name}' is not a setup task",
+                    hint=f"add setup = true to task '{name}'",
                     file=made.file,
                     line=line(item.task_id),
                 )

@@ -6,7 +6,7 @@ Names are Airflow's. A state is a `str` enum member so it goes straight into SQL
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 
 
@@ -107,17 +107,26 @@ class TriggerRule(str, Enum):
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
+    ONE_DONE = "one_done"
+    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"
+    ALL_SKIPPED = "all_skipped"
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"
 
     def __str__(self) -> str:
         return self.value
 
 
-def evaluate_trigger(rule: TriggerRule, upstream: Iterable[TaskState]) -> TaskState | None:
+def evaluate_trigger(
+    rule: TriggerRule, upstream: Iterable[TaskState], setups: Iterable[TaskState] = ()
+) -> TaskState | None:
     """What a task whose upstream tasks are in `upstream` should do now.
 
     Returns SCHEDULED (run it), SKIPPED, UPSTREAM_FAILED, or None (not decided yet: wait).
-    Airflow's meanings, including that `one_success`/`one_failed` fire as soon as one upstream
-    task qualifies and that the "all" rules wait for every upstream task to finish.
+    Airflow's meanings, including that `one_success`/`one_failed`/`one_done` fire as soon as one
+    upstream task qualifies, that the "all" rules wait for every upstream task to finish, and that a
+    rule that can no longer be met decides at once (`all_success` with a failed upstream task).
+    `setups` are the states of the upstream tasks that are setup tasks (a subset of `upstream`);
+    only `all_done_setup_success` (a teardown's rule) looks at them.
     A task with no upstream runs at once under every rule.
     """
     states = list(upstream)
@@ -128,46 +137,48 @@ def evaluate_trigger(rule: TriggerRule, upstream: Iterable[TaskState]) -> TaskSt
     success, skipped = count[TaskState.SUCCESS], count[TaskState.SKIPPED]
     failed = count[TaskState.FAILED]
     upstream_failed = count[TaskState.UPSTREAM_FAILED]
-    done = success + skipped + failed + upstream_failed
-    all_done = done == total
-
-    if rule is TriggerRule.ONE_SUCCESS:
-        if success:
-            return TaskState.SCHEDULED
-        if all_done:
-            return TaskState.SKIPPED if skipped == total else TaskState.UPSTREAM_FAILED
-        return None
-    if rule is TriggerRule.ONE_FAILED:
-        if failed or upstream_failed:
-            return TaskState.SCHEDULED
-        return TaskState.SKIPPED if all_done else None
-    if not all_done:
-        # Airflow short-circuits all_success as soon as one upstream fails or is skipped.
-        if rule is TriggerRule.ALL_SUCCESS and (failed or upstream_failed):
+    all_done = success + skipped + failed + upstream_failed == total
+    verdict = _EARLY[rule](success, skipped, failed, upstream_failed, total)
+    if verdict is not None or not all_done:
+        return verdict
+    if rule is TriggerRule.ALL_DONE_SETUP_SUCCESS:
+        setup_states = list(setups)
+        if setup_states and all(s is TaskState.SKIPPED for s in setup_states):
+            return TaskState.SKIPPED
+        if setup_states and TaskState.SUCCESS not in setup_states:
             return TaskState.UPSTREAM_FAILED
-        if rule is TriggerRule.ALL_SUCCESS and skipped:
-            return TaskState.SKIPPED
-        if rule in (TriggerRule.NONE_FAILED, TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS) and (failed or upstream_failed):
-            return TaskState.UPSTREAM_FAILED
-        if rule is TriggerRule.ALL_FAILED and (success or skipped):
-            return TaskState.SKIPPED
-        if rule is TriggerRule.NONE_SKIPPED and skipped:
-            return TaskState.SKIPPED
-        return None
-    if rule is TriggerRule.ALL_SUCCESS:
-        if success == total:
-            return TaskState.SCHEDULED
-        return TaskState.UPSTREAM_FAILED if failed or upstream_failed else TaskState.SKIPPED
-    if rule is TriggerRule.ALL_FAILED:
-        return TaskState.SCHEDULED if failed + upstream_failed == total else TaskState.SKIPPED
-    if rule is TriggerRule.ALL_DONE:
         return TaskState.SCHEDULED
-    if rule is TriggerRule.NONE_FAILED:
-        return TaskState.UPSTREAM_FAILED if failed or upstream_failed else TaskState.SCHEDULED
-    if rule is TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS:
-        if failed or upstream_failed:
-            return TaskState.UPSTREAM_FAILED
-        return TaskState.SCHEDULED if success else TaskState.SKIPPED
-    if rule is TriggerRule.NONE_SKIPPED:
-        return TaskState.SKIPPED if skipped else TaskState.SCHEDULED
-    raise AssertionError(rule)
+    return _DONE[rule](success, skipped, failed, upstream_failed, total)
+
+
+_S, _SK, _UF, _RUN = TaskState.SUCCESS, TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.SCHEDULED
+_Counts = Callable[[int, int, int, int, int], "TaskState | None"]
+
+# Before every upstream task finished: (success, skipped, failed, upstream_failed, total) -> a verdict
+# the rule can already give, or None (wait). Also consulted first once all are done.
+_EARLY: dict[TriggerRule, _Counts] = {
+    TriggerRule.ALL_SUCCESS: lambda s, sk, f, uf, n: _UF if f or uf else _SK if sk else _RUN if s == n else None,
+    TriggerRule.ALL_FAILED: lambda s, sk, f, uf, n: _SK if s or sk else _RUN if f + uf == n else None,
+    TriggerRule.ALL_DONE: lambda s, sk, f, uf, n: None,
+    TriggerRule.ONE_SUCCESS: lambda s, sk, f, uf, n: _RUN if s else None,
+    TriggerRule.ONE_FAILED: lambda s, sk, f, uf, n: _RUN if f or uf else None,
+    TriggerRule.ONE_DONE: lambda s, sk, f, uf, n: _RUN if s or f else None,
+    TriggerRule.NONE_FAILED: lambda s, sk, f, uf, n: _UF if f or uf else None,
+    TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: lambda s, sk, f, uf, n: _UF if f or uf else None,
+    TriggerRule.NONE_SKIPPED: lambda s, sk, f, uf, n: _SK if sk else None,
+    TriggerRule.ALL_SKIPPED: lambda s, sk, f, uf, n: _SK if s or f or uf else _RUN if sk == n else None,
+    TriggerRule.ALL_DONE_MIN_ONE_SUCCESS: lambda s, sk, f, uf, n: _SK if sk else None,
+    TriggerRule.ALL_DONE_SETUP_SUCCESS: lambda s, sk, f, uf, n: None,
+}
+
+# Every upstream task finished and no early verdict: what the rule decides.
+_DONE: dict[TriggerRule, _Counts] = {
+    TriggerRule.ALL_DONE: lambda s, sk, f, uf, n: _RUN,
+    TriggerRule.ONE_SUCCESS: lambda s, sk, f, uf, n: _SK if sk == n else _UF,
+    TriggerRule.ONE_FAILED: lambda s, sk, f, uf, n: _SK,
+    TriggerRule.ONE_DONE: lambda s, sk, f, uf, n: _SK,
+    TriggerRule.NONE_FAILED: lambda s, sk, f, uf, n: _RUN,
+    TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: lambda s, sk, f, uf, n: _RUN if s else _SK,
+    TriggerRule.NONE_SKIPPED: lambda s, sk, f, uf, n: _RUN,
+    TriggerRule.ALL_DONE_MIN_ONE_SUCCESS: lambda s, sk, f, uf, n: _RUN if s else _UF,
+}

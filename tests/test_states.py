@@ -39,6 +39,17 @@ DECIDED = [
     ("none_skipped", [S, F, UF], RUN),
     ("none_skipped", [S, SK], SK),
     ("always", [F, UF, SK], RUN),
+    ("one_done", [F, SK], RUN),
+    ("one_done", [S, UF], RUN),
+    ("one_done", [UF, SK], SK),
+    ("one_done", [SK, SK], SK),
+    ("all_done_min_one_success", [S, F, UF], RUN),
+    ("all_done_min_one_success", [F, UF], UF),
+    ("all_done_min_one_success", [S, SK], SK),
+    ("all_skipped", [SK, SK], RUN),
+    ("all_skipped", [SK, S], SK),
+    ("all_skipped", [SK, UF], SK),
+    ("all_done_setup_success", [S, F, UF, SK], RUN),
 ]
 
 # Some upstream task still unfinished: the rules that can already decide do, the others wait.
@@ -61,7 +72,37 @@ UNFINISHED = [
     ("none_failed_min_one_success", [UF, R], UF),
     ("none_skipped", [S, R], WAIT),
     ("always", [N, R], RUN),
+    ("one_done", [F, R], RUN),
+    ("one_done", [S, N], RUN),
+    ("one_done", [UF, R], WAIT),
+    ("one_done", [SK, R], WAIT),
+    ("all_done_min_one_success", [S, R], WAIT),
+    ("all_done_min_one_success", [F, R], WAIT),
+    ("all_done_min_one_success", [SK, R], SK),
+    ("all_skipped", [SK, R], WAIT),
+    ("all_skipped", [F, R], SK),
+    ("all_done_setup_success", [S, R], WAIT),
 ]
+
+# all_done_setup_success (a teardown's rule) with its upstream setup tasks' states given apart:
+# (upstream, setups among them, verdict).
+SETUP_CASES = [
+    ([S, F], [S], RUN),  # the setup succeeded: the teardown runs although the work failed
+    ([S, F, SK], [S, F], RUN),  # one of two setups succeeded: enough
+    ([F, UF], [F], UF),  # the setup failed: nothing to tear down
+    ([SK, SK], [SK], SK),  # the setup was skipped: so is the teardown
+    ([F, R], [F], WAIT),  # work still running: wait even though the setup failed
+    ([F, SK], [], RUN),  # no setup upstream: like all_done
+]
+
+
+@pytest.mark.parametrize(("upstream", "setups", "verdict"), SETUP_CASES)
+def test_all_done_setup_success_runs_when_all_are_done_and_one_setup_succeeded(upstream, setups, verdict):
+    assert evaluate_trigger(TriggerRule.ALL_DONE_SETUP_SUCCESS, upstream, setups) is verdict
+
+
+def test_there_are_airflows_thirteen_rules():
+    assert len(TriggerRule) == 13
 
 
 def _ids(cases):

@@ -1,0 +1,184 @@
+"""DAGs written the way Airflow's documentation and tutorials teach, ported construct for construct
+to minorch, run for real (real scheduler, real child processes, a real state file); each test asserts
+the task states and run state Airflow documents for that DAG."""
+
+from __future__ import annotations
+
+from minorch import operations
+from minorch.states import RunState
+
+
+def states(result) -> dict[str, str]:
+    return {tid: ti.state.value for tid, ti in result.tis.items()}
+
+
+# ---------------------------------------------------------------- trigger rules
+
+
+def test_the_four_newer_trigger_rules_decide_as_airflow_documents(project):
+    """Airflow's trigger-rule guide: one_done, all_done_min_one_success, all_skipped over a success,
+    a failure and a skip."""
+    project.write(
+        "dags/rules.py",
+        """
+        from minorch import DAG, SkipTask, shell, task
+
+        with DAG("rules"):
+            ok = shell("ok", "true")
+            bad = shell("bad", "exit 1")
+
+            @task
+            def skip():
+                raise SkipTask("nothing to do")
+
+            skipped = skip()
+            one_done = shell("one_done", "true", trigger_rule="one_done")
+            [bad, skipped] >> one_done
+            one_done_none = shell("one_done_none", "true", trigger_rule="one_done")
+            skipped >> one_done_none
+            min_one = shell("min_one", "true", trigger_rule="all_done_min_one_success")
+            [ok, bad] >> min_one
+            min_one_none = shell("min_one_none", "true", trigger_rule="all_done_min_one_success")
+            bad >> min_one_none
+            min_one_skip = shell("min_one_skip", "true", trigger_rule="all_done_min_one_success")
+            [ok, skipped] >> min_one_skip
+            all_skipped = shell("all_skipped", "true", trigger_rule="all_skipped")
+            skipped >> all_skipped
+            not_all_skipped = shell("not_all_skipped", "true", trigger_rule="all_skipped")
+            [ok, skipped] >> not_all_skipped
+        """,
+    )
+    result = project.run("rules")
+    assert states(result) == {
+        "ok": "success",
+        "bad": "failed",
+        "skip": "skipped",
+        "one_done": "success",
+        "one_done_none": "skipped",
+        "min_one": "success",
+        "min_one_none": "upstream_failed",
+        "min_one_skip": "skipped",
+        "all_skipped": "success",
+        "not_all_skipped": "skipped",
+    }
+    assert result.run.state is RunState.FAILED
+
+
+# ---------------------------------------------------------------- setup and teardown (Airflow 3)
+
+SETUP_TEARDOWN = """
+from minorch import DAG, shell
+
+with DAG("cluster"):
+    create = shell("create_cluster", "{create}")
+    run_query = shell("run_query", "{work}")
+    delete = shell("delete_cluster", "{delete}")
+    create >> run_query >> delete.as_teardown(setups=create{fail_run})
+"""
+
+
+def _cluster(project, create="true", work="true", delete="true", fail_run=""):
+    project.write("dags/cluster.py", SETUP_TEARDOWN.format(create=create, work=work, delete=delete, fail_run=fail_run))
+    return project.run("cluster")
+
+
+def test_a_teardown_runs_after_failed_work_and_the_run_still_fails(project):
+    result = _cluster(project, work="exit 1")
+    assert states(result) == {"create_cluster": "success", "run_query": "failed", "delete_cluster": "success"}
+    assert result.run.state is RunState.FAILED
+
+
+def test_a_failed_teardown_does_not_fail_the_run(project):
+    result = _cluster(project, delete="exit 1")
+    assert states(result) == {"create_cluster": "success", "run_query": "success", "delete_cluster": "failed"}
+    assert result.run.state is RunState.SUCCESS
+
+
+def test_a_failed_teardown_fails_the_run_with_on_failure_fail_dagrun(project):
+    result = _cluster(project, delete="exit 1", fail_run=", on_failure_fail_dagrun=True")
+    assert states(result)["delete_cluster"] == "failed"
+    assert result.run.state is RunState.FAILED
+
+
+def test_when_the_setup_fails_neither_work_nor_teardown_runs(project):
+    result = _cluster(project, create="exit 1")
+    assert states(result) == {
+        "create_cluster": "failed",
+        "run_query": "upstream_failed",
+        "delete_cluster": "upstream_failed",
+    }
+    assert result.run.state is RunState.FAILED
+
+
+def test_clearing_a_work_task_clears_its_setup_and_teardown(project):
+    result = _cluster(project, work="exit 1")
+    store = project.store()
+    try:
+        cleared = operations.clear(store, result.dag, result.run, ["run_query"], now=0.0)
+    finally:
+        store.close()
+    assert cleared == ["create_cluster", "run_query", "delete_cluster"]
+
+
+def test_setup_and_teardown_decorators_and_the_teardown_scope_block(project):
+    """`@setup`/`@teardown` and `with teardown.as_teardown(setups=...)`: the tasks made in the block
+    run after the setup and before the teardown; the teardown runs although one of them failed."""
+    project.write(
+        "dags/scoped.py",
+        """
+        from minorch import DAG, setup, shell, task, teardown
+
+        with DAG("scoped"):
+            @setup
+            def create_bucket():
+                open("bucket", "w").write("made")
+                return "bucket"
+
+            @teardown
+            def delete_bucket():
+                import os
+                os.remove("bucket")
+
+            bucket = create_bucket()
+            with delete_bucket().as_teardown(setups=bucket):
+                first = shell("fill", "test -f bucket && echo one >> bucket")
+                second = shell("check", "grep -q two bucket")
+                first >> second
+            shell("report", "true")
+        """,
+    )
+    result = project.run("scoped")
+    assert states(result) == {
+        "create_bucket": "success",
+        "fill": "success",
+        "check": "failed",
+        "delete_bucket": "success",
+        "report": "success",
+    }
+    assert result.dag.tasks["fill"].upstream == ["create_bucket"]
+    assert sorted(result.dag.tasks["delete_bucket"].upstream) == ["check", "create_bucket"]
+    assert not (project.root / "bucket").exists()
+    assert result.run.state is RunState.FAILED
+
+
+def test_setup_and_teardown_in_toml(project):
+    project.write(
+        "dags/cluster.toml",
+        """
+        [dags.cluster.tasks.create]
+        command = "true"
+        setup = true
+
+        [dags.cluster.tasks.work]
+        command = "exit 1"
+        after = ["create"]
+
+        [dags.cluster.tasks.delete]
+        command = "true"
+        after = ["work"]
+        teardown = { setups = ["create"] }
+        """,
+    )
+    result = project.run("cluster")
+    assert states(result) == {"create": "success", "work": "failed", "delete": "success"}
+    assert result.run.state is RunState.FAILED
