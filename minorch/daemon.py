@@ -7,8 +7,9 @@ without counting against retries; one that ended meanwhile is recorded as it end
 
 Shutdown on SIGTERM or SIGINT: create no more runs or tries and give running tries
 `grace` seconds (minorch.grace) to finish; then the executor sends SIGTERM to what is
-left, waits `grace` again and sends SIGKILL; those tries are recorded as failed tries
-(their retries, if any, run at the next start). A second signal skips the first wait.
+left, waits `grace` again and sends SIGKILL; those tries are recorded as interrupted: they
+run again at the next start, not counted against retries (as after a crash).
+A second signal skips the first wait.
 Exit code 0. The longest stop is therefore 2 x grace + 2 s (a child stuck in the kernel).
 
 Logs go to stdout as text or JSON lines (one object per line: time, level, logger, message
@@ -186,11 +187,12 @@ class Daemon:
             self.scheduler.run_loop(until=self._should_return)
             if self.scheduler.inflight:
                 log.info(
-                    "grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL)",
+                    "grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL); they are recorded "
+                    "as interrupted and run again at the next start, not counted against retries",
                     len(self.scheduler.inflight),
                     self.settings.grace,
                 )
-                self.scheduler.kill_running("scheduler shutdown")
+                self.scheduler.kill_running("interrupted: the scheduler was stopped while this try ran")
             self.scheduler.notifier.flush(EXIT_FLUSH)  # before the log says stopped
             log.info("scheduler stopped")
         finally:

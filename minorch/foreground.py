@@ -86,7 +86,7 @@ def drive(
         sched.run_loop(until=finished, only_runs=set(pks))
         if interrupted:
             echo("interrupted: killing running tasks")
-            sched.kill_running("interrupted")
+            sched.kill_running("interrupted: `minorch run` was stopped while this try ran")
             fail_unfinished(store, pks, "interrupted before it finished")
         elapsed = sched.clock.monotonic() - started
         results = []

@@ -9,6 +9,7 @@ or TUI, and DAG file mtimes for hot reload — taken at most every `POLL_INTERVA
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from .config import Settings, load_settings
 from .dag import Dag, Task
 from .errors import MinorchError
 from .executors.local import Exit, Launch, LocalExecutor
-from .executors.proctree import find_leftover, kill_tree
+from .executors.proctree import find_leftover, find_marked, stop_all
 from .notify import Notifier
 from .options import TaskOptions
 from .registry import Registry, file_stamps, load
@@ -79,6 +80,22 @@ class _Inflight:
     map_index: int = -1
 
 
+@dataclass(eq=False)
+class _Ready:
+    """A try about to start: what to run, its attempt row and what the loop keeps while it runs."""
+
+    run: RunRecord
+    launch: Launch
+    attempt: Attempt
+    flight: _Inflight
+
+
+def attempt_tag(state_dir: Path) -> str:
+    """The first characters of every attempt id of one state folder, so that a restarted scheduler
+    knows the processes of its own tries (and only those) by their MINORCH_ATTEMPT_ID."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
+
+
 class Scheduler:
     def __init__(
         self,
@@ -99,6 +116,7 @@ class Scheduler:
         self.registry = registry or load(settings)
         self.dags: dict[str, Dag] = dict(self.registry.dags)
         self.inflight: dict[str, _Inflight] = {}
+        self.attempt_tag = attempt_tag(settings.state_dir)
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self.stopping = False
         self._data_version = -1
@@ -171,79 +189,111 @@ class Scheduler:
     # ------------------------------------------------------------ crash recovery
 
     def recover(self) -> int:
-        """Attempts left open by a scheduler that died. A try whose process still runs is killed and
-        tried again, not counted against retries. A try that ended while no scheduler ran is recorded
-        as it ended (its exit status file says how), so a success is never run again."""
-        count = 0
+        """Tries left open by a scheduler that died, and processes no state row knows.
+
+        Every process of an open try (found by pid + start time, and by the try's
+        ``MINORCH_ATTEMPT_ID``, which its whole tree inherits) and every process carrying one of
+        this state file's attempt ids that has no row is stopped, all within one grace period.
+        Then each open try is recorded: one that ended while no scheduler ran as it ended (its exit
+        status file says how, its mtime when), so a success is never run again; one that was still
+        running, or was recorded but never started, as interrupted: tried again, not counted
+        against retries."""
         now = self.clock.now().timestamp()
-        for attempt in self.store.open_attempts():
-            count += 1
-            alive = (
-                attempt.pid
-                and attempt.create_time is not None
-                and find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id) is not None
+        opened = self.store.open_attempts()
+        marked = find_marked(self.attempt_tag)
+        live: set[str] = set()
+        doomed = []
+        for attempt in opened:
+            procs = marked.pop(attempt.attempt_id, [])
+            if attempt.pid and attempt.create_time is not None:
+                leader = find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id)
+                if leader is not None and leader not in procs:
+                    procs.append(leader)
+            if procs:
+                live.add(attempt.attempt_id)
+                doomed += procs
+        known = self.store.recorded_attempt_ids(marked)
+        strays = [proc for attempt_id, procs in marked.items() if attempt_id not in known for proc in procs]
+        if strays:
+            log.warning("stopping %d processes of tries that no state row knows", len(strays))
+        stop_all(doomed + strays, self.settings.grace)
+        for attempt in opened:
+            self._recover_attempt(attempt, attempt.attempt_id in live, now)
+        return len(opened) + self._recover_orphan_states()
+
+    def _recover_attempt(self, attempt: Attempt, was_running: bool, now: float) -> None:
+        status = self._attempt_file(attempt.attempt_id, "status")
+        code = None if was_running else _read_status(status)
+        ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
+        run = self.store.run(attempt.run_pk)
+        if code is not None and ti is not None and run is not None:
+            started = attempt.start_date or now
+            try:
+                ended = min(max(status.stat().st_mtime, started), now)
+            except OSError:
+                ended = now
+            flight = _Inflight(
+                attempt.run_pk,
+                run.dag_id,
+                run.run_id,
+                attempt.task_id,
+                attempt.try_number,
+                attempt.try_number - ti.try_base,
+                self._attempt_file(attempt.attempt_id, "result.json"),
+                None,
+                started,
+                attempt.map_index,
             )
-            if alive:
-                kill_tree(attempt.pid, self.settings.grace)
-            status = self._attempt_file(attempt.attempt_id, "status")
-            code = _read_status(status) if not alive else None
-            ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
-            run = self.store.run(attempt.run_pk)
-            if code is not None and ti is not None and run is not None:
-                result = self._attempt_file(attempt.attempt_id, "result.json")
-                flight = _Inflight(
-                    attempt.run_pk,
-                    run.dag_id,
-                    run.run_id,
-                    attempt.task_id,
-                    attempt.try_number,
-                    attempt.try_number - ti.try_base,
-                    result,
-                    None,
-                    attempt.start_date or now,
-                    attempt.map_index,
+            reason = f"exited with code {code} while no scheduler was running"
+            done = Exit(
+                attempt.attempt_id, attempt.pid or 0, code, None, ended - started, False, False, None, None, reason
+            )
+            self._record_exit(flight, done, end=ended)
+            return
+        if was_running:
+            reason = "interrupted: the scheduler stopped while this try ran"
+        elif attempt.pid is None:
+            reason = "never started: the scheduler stopped between recording this try and starting it"
+        else:
+            reason = "lost: the scheduler stopped while this try ran and it left no exit status"
+        self._interrupt(attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason)
+        status.unlink(missing_ok=True)
+
+    def _interrupt(
+        self,
+        attempt_id: str,
+        run_pk: int,
+        task_id: str,
+        map_index: int,
+        end: float,
+        duration: float | None,
+        reason: str,
+    ) -> None:
+        """Record a try the scheduler itself cut short (a crash, a stop) as interrupted: its task is
+        tried again and the try is not counted against retries."""
+        ti = self.store.task_instance(run_pk, task_id, map_index)
+        with self.store.write():
+            self.store.finish_attempt(
+                attempt_id,
+                end_date=end,
+                duration=duration,
+                exit_code=None,
+                signal=None,
+                timed_out=False,
+                outcome="interrupted",
+                counted=False,
+                reason=f"{reason}; it is tried again and not counted against retries",
+            )
+            if ti is not None:
+                self.store.set_task_state(
+                    run_pk,
+                    task_id,
+                    TaskState.NONE,
+                    [TaskState.RUNNING, TaskState.QUEUED],
+                    map_index=map_index,
+                    try_number=max(ti.try_base, ti.try_number - 1),
+                    note=reason,
                 )
-                self._record_exit(
-                    flight,
-                    Exit(
-                        attempt.attempt_id,
-                        attempt.pid or 0,
-                        code,
-                        None,
-                        now - (attempt.start_date or now),
-                        False,
-                        False,
-                        None,
-                        None,
-                        f"exited with code {code} while no scheduler was running",
-                    ),
-                )
-                continue
-            with self.store.write():
-                self.store.finish_attempt(
-                    attempt.attempt_id,
-                    end_date=now,
-                    duration=None,
-                    exit_code=None,
-                    signal=None,
-                    timed_out=False,
-                    outcome="interrupted",
-                    counted=False,
-                    reason="interrupted: the scheduler stopped while this try ran; "
-                    "it is tried again and not counted against retries",
-                )
-                if ti is not None:
-                    self.store.set_task_state(
-                        attempt.run_pk,
-                        attempt.task_id,
-                        TaskState.NONE,
-                        [TaskState.RUNNING, TaskState.QUEUED],
-                        map_index=attempt.map_index,
-                        try_number=max(ti.try_base, ti.try_number - 1),
-                        note="interrupted by a scheduler restart",
-                    )
-            status.unlink(missing_ok=True)
-        return count + self._recover_orphan_states()
 
     def _recover_orphan_states(self) -> int:
         """Task instances that say running/queued with no open attempt (a state file from an older
@@ -310,8 +360,13 @@ class Scheduler:
             )
         ]
         by_pk = {r.pk: r for r in runs}
+        batch = []
         for action in decided.actions:
-            self._apply(action, by_pk, snap, now)
+            if isinstance(action, P.Launch):
+                batch.append(self._prepare(by_pk[action.run_pk], action, snap, now))
+            else:
+                self._apply(action, by_pk, snap, now)
+        self.start_tries(batch, now)
         return decided.wake_at
 
     def _check_slas(self, snap: P.Snapshot, now: datetime, decided: P.Plan) -> None:
@@ -368,14 +423,6 @@ class Scheduler:
                 self._emit("task", by_pk[action.run_pk], action.task_id, action.state.value, action.note)
         elif isinstance(action, P.FinishRun):
             self._finish_run(by_pk[action.run_pk], action, snap, stamp)
-        elif isinstance(action, P.Launch):
-            run = by_pk[action.run_pk]
-            ti = (
-                snap.tis[run.pk].get(action.task_id)
-                if action.map_index < 0
-                else snap.mapped[run.pk][action.task_id][action.map_index]
-            )
-            self.launch(run, self.dags[run.dag_id].tasks[action.task_id], ti, now, action.map_index)
         elif isinstance(action, P.Expand):
             self.expand(by_pk[action.run_pk], self.dags[by_pk[action.run_pk].dag_id].tasks[action.task_id], now)
         elif isinstance(action, P.FinishMapped):
@@ -444,11 +491,14 @@ class Scheduler:
 
     # ------------------------------------------------------------ tries
 
-    def launch(self, run: RunRecord, task: Task, ti, now: datetime, map_index: int = -1) -> None:
+    def _prepare(self, run: RunRecord, action: P.Launch, snap: P.Snapshot, now: datetime) -> _Ready:
+        """Everything a try needs before it is recorded: its command, environment, spec file and row."""
+        task, map_index = self.dags[run.dag_id].tasks[action.task_id], action.map_index
+        ti = snap.tis[run.pk].get(task.task_id) if map_index < 0 else snap.mapped[run.pk][task.task_id][map_index]
         dag = task.dag
         try_number = (ti.try_number if ti else 0) + 1
         stamp = now.timestamp()
-        attempt_id = uuid.uuid4().hex
+        attempt_id = self.attempt_tag + uuid.uuid4().hex[: 32 - len(self.attempt_tag)]
         log_path = self.log_path(run, task.task_id, try_number, map_index)
         xcom = self.store.xcoms(run.pk, task.upstream)
         context = self._context(dag, task, run, try_number, xcom)
@@ -496,49 +546,30 @@ class Scheduler:
             grace=task.opts.grace,
             log_cap=self.settings.log_cap,
         )
-        # One transaction: a crash can never leave a task 'running' without its attempt row.
-        with self.store.write():
-            if not self.store.set_task_state(
-                run.pk,
-                task.task_id,
-                TaskState.RUNNING,
-                LAUNCHABLE,
-                map_index=map_index,
-                try_number=try_number,
-                start_date=waiting_since,
-                end_date=None,
-                duration=None,
-                next_try_at=None,
-                note=None,
-            ):
-                return  # someone (clear, mark) changed it since the snapshot
-            started = self.executor.start(launch)
-            self.store.start_attempt(
-                Attempt(
-                    attempt_id,
-                    run.pk,
-                    task.task_id,
-                    map_index,
-                    try_number,
-                    started.pid or None,
-                    started.create_time or None,
-                    stamp,
-                    None,
-                    None,
-                    None,
-                    None,
-                    False,
-                    True,
-                    None,
-                    None,
-                    str(log_path),
-                    None,
-                    None,
-                    command,
-                )
-            )
+        attempt = Attempt(
+            attempt_id,
+            run.pk,
+            task.task_id,
+            map_index,
+            try_number,
+            None,
+            None,
+            stamp,
+            None,
+            None,
+            None,
+            None,
+            False,
+            True,
+            None,
+            None,
+            str(log_path),
+            None,
+            None,
+            command,
+        )
         counted = try_number - (ti.try_base if ti else 0)
-        self.inflight[attempt_id] = _Inflight(
+        flight = _Inflight(
             run.pk,
             dag.dag_id,
             run.run_id,
@@ -550,8 +581,49 @@ class Scheduler:
             waiting_since,
             map_index,
         )
-        label = task.task_id if map_index < 0 else f"{task.task_id}[{map_index}]"
-        self._emit("task", run, label, "running", f"try {try_number} started", try_number)
+        return _Ready(run, launch, attempt, flight)
+
+    def start_tries(self, batch: list[_Ready], now: datetime) -> None:
+        """Record, then start: one transaction moves every task of `batch` to running and writes its
+        attempt row (no pid yet); then the processes start; then one transaction records their pids.
+        A crash before the first commit started nothing; a crash after it leaves rows whose process
+        may or may not run, which `recover` finds by the attempt id every process of a try carries.
+        So no process ever runs that no row knows, and no try starts twice."""
+        if not batch:
+            return
+        with self.store.write():
+            recorded = [
+                ready
+                for ready in batch
+                if self.store.set_task_state(
+                    ready.run.pk,
+                    ready.flight.task_id,
+                    TaskState.RUNNING,
+                    LAUNCHABLE,
+                    map_index=ready.flight.map_index,
+                    try_number=ready.flight.try_number,
+                    start_date=ready.flight.started,
+                    end_date=None,
+                    duration=None,
+                    next_try_at=None,
+                    note=None,
+                )  # False: someone (clear, mark) changed it since the snapshot
+                and self.store.start_attempt(ready.attempt) is None
+            ]
+        for ready in batch:
+            if ready not in recorded:
+                self._drop_attempt_files(ready.attempt.attempt_id)
+        processes = []
+        for ready in recorded:
+            started = self.executor.start(ready.launch)
+            self.inflight[ready.attempt.attempt_id] = ready.flight
+            processes.append((ready.attempt.attempt_id, started.pid or None, started.create_time or None))
+            flight = ready.flight
+            label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
+            self._emit("task", ready.run, label, "running", f"try {flight.try_number} started", flight.try_number)
+        with self.store.write():
+            for attempt_id, pid, create_time in processes:
+                self.store.set_attempt_process(attempt_id, pid, create_time)
 
     def map_items(self, run: RunRecord, task: Task) -> list:
         """The list a mapped task maps over: its literal list, or its upstream task's result.
@@ -632,6 +704,10 @@ class Scheduler:
                 self._emit("task", run, task.task_id, state.value, note)
             self._dirty = True  # the next plan sees the new state (and when to poke again)
 
+    def _drop_attempt_files(self, attempt_id: str) -> None:
+        for suffix in ("json", "result.json", "status"):
+            self._attempt_file(attempt_id, suffix).unlink(missing_ok=True)
+
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
         """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
         return self.settings.state_dir / "tmp" / f"{attempt_id}.{suffix}"
@@ -685,9 +761,10 @@ class Scheduler:
                 self._dirty = True
                 self._record_exit(flight, done)
 
-    def _record_exit(self, flight: _Inflight, done: Exit) -> None:
-        """Result, attempt and task state of a finished try, in one transaction."""
-        end = self.clock.now().timestamp()
+    def _record_exit(self, flight: _Inflight, done: Exit, *, end: float | None = None) -> None:
+        """Result, attempt and task state of a finished try, in one transaction. `end`: when it ended
+        (default: now)."""
+        end = self.clock.now().timestamp() if end is None else end
         dag = self.dags.get(flight.dag_id)
         task = dag.tasks.get(flight.task_id) if dag else None
         opts = task.opts if task else TaskOptions()
@@ -751,8 +828,7 @@ class Scheduler:
                 next_try_at=next_try_at,
                 note=note,
             )
-        for suffix in ("json", "result.json", "status"):
-            self._attempt_file(done.attempt_id, suffix).unlink(missing_ok=True)
+        self._drop_attempt_files(done.attempt_id)
         run = self.store.run(flight.run_pk)
         if moved and run is not None:
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
@@ -821,9 +897,21 @@ class Scheduler:
         os.close(self._wake_w)
 
     def kill_running(self, reason: str) -> None:
-        """Kill every running try (terminate, grace, kill) and record each as a failed try."""
-        exits = self.executor.shutdown(self.settings.grace)
-        self.handle_exits(exits)
+        """Stop every running try (SIGTERM, grace, SIGKILL). A try the stop cut short is recorded as
+        interrupted (`reason` says by what): it is tried again and not counted against retries, as
+        after a crash. A try that ended on its own meanwhile is recorded as it ended."""
+        end = self.clock.now().timestamp()
+        for done in self.executor.shutdown(self.settings.grace):
+            flight = self.inflight.pop(done.attempt_id, None)
+            if flight is None:
+                continue
+            if not done.cancelled:
+                self._record_exit(flight, done)
+                continue
+            self._interrupt(
+                done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, end, done.duration, reason
+            )
+            self._drop_attempt_files(done.attempt_id)
 
     # ------------------------------------------------------------ events
 

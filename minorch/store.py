@@ -660,6 +660,26 @@ class Store:
                 ),
             )
 
+    def set_attempt_process(self, attempt_id: str, pid: int | None, create_time: float | None) -> None:
+        """The process of a try recorded before it started (its pid is known only after the spawn)."""
+        with self.write() as db:
+            db.execute(
+                "UPDATE attempts SET pid = ?, create_time = ? WHERE attempt_id = ? AND end_date IS NULL",
+                (pid, create_time, attempt_id),
+            )
+
+    def recorded_attempt_ids(self, attempt_ids: Iterable[str]) -> set[str]:
+        """Those of `attempt_ids` that have a row."""
+        ids = list(attempt_ids)
+        found: set[str] = set()
+        for at in range(0, len(ids), 500):
+            chunk = ids[at : at + 500]
+            rows = self.db.execute(
+                f"SELECT attempt_id FROM attempts WHERE attempt_id IN ({_placeholders(chunk)})", chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
     def open_attempts(self) -> list[Attempt]:
         """Attempts with no end: their process was running when the scheduler last stopped."""
         rows = self.db.execute(f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE end_date IS NULL ORDER BY id")

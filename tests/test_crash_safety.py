@@ -11,6 +11,7 @@ earlier start line (a re-run) is quick.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -172,11 +173,55 @@ def test_a_try_that_succeeded_while_no_scheduler_ran_is_not_run_again(project, u
     first.kill()
     assert [a.end_date for a in store.attempts(run.pk)] == [None]  # killed while the try ran
     assert wait_until(lambda: "success" in ledger(project), timeout=5)
+    time.sleep(1.5)  # the try ended; no scheduler runs for a while
     second = up_processes(project)
     finished = wait_until(lambda: store.run(run.pk).state.finished, timeout=5)
     second.kill()
+    [attempt] = store.attempts(run.pk)
     store.close()
     assert finished and ledger(project).count("success") == 1
+    # Its real duration (the exit status file's mtime), not the time until a scheduler looked again.
+    assert attempt.outcome == "success" and 1.0 <= attempt.duration < 2.0
+    assert attempt.end_date - attempt.start_date == attempt.duration
+
+
+def test_a_try_recorded_but_never_started_is_run_again_uncounted(project, up_processes):
+    store, run = queued_run(project, pause=0)
+    now = time.time()
+    assert store.set_run_state(run.pk, RunState.RUNNING, [RunState.QUEUED], now=now)
+    assert store.set_task_state(run.pk, "work", TaskState.RUNNING, [TaskState.NONE], try_number=1, start_date=now)
+    never = Attempt(uuid.uuid4().hex, run.pk, "work", -1, 1, None, None, now, *[None] * 4, False, True, *[None] * 6)
+    store.start_attempt(never)  # what a scheduler killed between recording the try and starting it leaves
+    up = up_processes(project)
+    finished = wait_until(lambda: store.run(run.pk).state.finished, timeout=5)
+    up.kill()
+    attempts = store.attempts(run.pk)
+    state = store.run(run.pk).state
+    store.close()
+    assert finished and state is RunState.SUCCESS and ledger(project) == ["start", "success"]
+    assert [(a.try_number, a.outcome, a.counted) for a in attempts] == [(1, "interrupted", False), (1, "success", True)]
+    assert attempts[0].reason.startswith("never started: the scheduler stopped between recording this try and")
+
+
+def test_recovery_stops_processes_of_this_state_folder_that_no_row_knows_and_no_others(project, up_processes):
+    from minorch.scheduler import attempt_tag
+
+    tag = attempt_tag(project.root / ".minorch")
+    other = "0" * 8 if tag != "0" * 8 else "1" * 8  # another state folder's tries
+    env = {**project.env(), "BURST": "1"}
+    ours = subprocess.Popen(["sleep", "60"], env={**env, "MINORCH_ATTEMPT_ID": tag + "f" * 24}, start_new_session=True)
+    theirs = subprocess.Popen(["sleep", "60"], env={**env, "MINORCH_ATTEMPT_ID": other + "f" * 24})
+    try:
+        up = up_processes(project)
+        up.ready()
+        assert ours.wait(timeout=1) == -signal.SIGTERM
+        assert theirs.poll() is None
+        assert any(e["message"] == "stopping 1 processes of tries that no state row knows" for e in up.events)
+        up.kill()
+    finally:
+        for proc in (ours, theirs):
+            proc.kill()
+            proc.wait()
 
 
 def _crash_state(store, run, *, recorded_try: str | None) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
+from conftest import wait_until
 
 from minorch.clock import FakeClock
 from minorch.scheduler import Scheduler
@@ -82,8 +83,17 @@ def test_a_stop_lets_running_tries_finish_and_creates_no_new_runs(project, up_pr
     assert {"dag_id": "every", "task_id": "work", "state": "success"}.items() <= task_lines[-1].items()
 
 
-def test_tries_still_running_when_the_grace_ends_are_killed_and_recorded_as_failed(project, up_processes, survivors):
-    project.write("dags/sleeper.toml", SLEEPER.format(seconds=30))
+SLEEP_ONCE = """\
+[dags.sleeper]
+[dags.sleeper.tasks.nap]
+command = "if [ -e napped ]; then exit 0; fi; touch napped; sleep 30"
+"""
+
+
+def test_a_stop_interrupts_tries_still_running_at_the_end_of_the_grace_and_the_next_start_reruns_them(
+    project, up_processes, survivors
+):
+    project.write("dags/sleeper.toml", SLEEP_ONCE)  # retries = 0: a counted failure would fail the run
     queue_run(project, "sleeper")
     up = up_processes(project)
     up.wait_for(lambda e: e.get("task_id") == "nap" and e.get("state") == "running")
@@ -91,13 +101,22 @@ def test_tries_still_running_when_the_grace_ends_are_killed_and_recorded_as_fail
     assert up.signal(signal.SIGTERM) == 0
     took = time.monotonic() - asked
     assert took < 0.5 + 0.5 + 2.0  # grace to finish, grace after SIGTERM, slack for a busy machine
+    assert any("recorded as interrupted and run again at the next start" in e["message"] for e in up.events)
     [attempt] = task_attempts(project)
-    assert attempt.outcome == "failed" and attempt.counted
-    assert attempt.reason.startswith("cancelled by the scheduler shutting down")
+    assert attempt.outcome == "interrupted" and not attempt.counted
+    assert attempt.reason.startswith("interrupted: the scheduler was stopped while this try ran")
     assert survivors([attempt.pid], {attempt.attempt_id}) == []
     store = project.store()
     [run] = store.runs(limit=None)
-    assert store.task_instances([run.pk])[run.pk]["nap"].state.value == "failed"
+    assert store.task_instances([run.pk])[run.pk]["nap"].state.value == "none"
+    again = up_processes(project)
+    assert wait_until(lambda: store.run(run.pk).state.finished, timeout=10)
+    assert again.signal(signal.SIGTERM) == 0
+    assert store.run(run.pk).state is RunState.SUCCESS
+    assert [(a.try_number, a.outcome, a.counted) for a in store.attempts(run.pk)] == [
+        (1, "interrupted", False),
+        (1, "success", True),
+    ]
     store.close()
 
 
@@ -113,7 +132,7 @@ def test_a_second_signal_ends_the_grace_period_at_once(project, up_processes, su
     assert up.signal(signal.SIGINT) == 0
     assert time.monotonic() - asked < 5.0  # `sleep` ends on the SIGTERM the executor sends it
     [attempt] = task_attempts(project)
-    assert attempt.outcome == "failed" and survivors([attempt.pid], {attempt.attempt_id}) == []
+    assert attempt.outcome == "interrupted" and survivors([attempt.pid], {attempt.attempt_id}) == []
 
 
 def test_a_second_up_on_the_same_state_names_the_holder_and_exits_2(project, up_processes):

@@ -188,7 +188,7 @@ def test_ctrl_c_kills_the_running_task_records_the_failure_and_exits_130(project
         tis = store.task_instances([run.pk])[run.pk]
         assert {tid: ti.state.value for tid, ti in tis.items()} == {"sleeper": "failed", "after": "failed"}
         [attempt] = store.attempts(run.pk)
-        assert attempt.end_date is not None and attempt.outcome == "failed"
+        assert attempt.end_date is not None and attempt.outcome == "interrupted" and not attempt.counted
         assert store.open_attempts() == []
     finally:
         store.close()

@@ -51,7 +51,8 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
     """Run the scheduler and the executor (and, on a terminal, the UI) until stopped.
 
     SIGTERM or SIGINT stops it: no new runs or tries, running tries get the grace period
-    (minorch.grace), then they are killed and recorded as failed tries.
+    (minorch.grace), then they are killed and recorded as interrupted: they run again at
+    the next start, not counted against retries.
     """
     from ..daemon import serve
 

@@ -25,18 +25,50 @@ def kill_tree(pid: int, grace: float) -> None:
     this process did not start (left over from a crashed scheduler): do not use
     it on an executor's own children, whose exit status it could steal."""
     try:
-        leader = psutil.Process(pid)
-        group = pid if os.getpgid(pid) == pid else None
-    except (psutil.NoSuchProcess, ProcessLookupError):
+        stop_all([psutil.Process(pid)], grace)
+    except psutil.NoSuchProcess:
         return
-    tree = [leader, *descendants(pid)]
-    signal_tree(tree, group, signal.SIGTERM)
-    signal_tree(tree, group, signal.SIGCONT)
+
+
+def stop_all(procs: list[psutil.Process], grace: float) -> None:
+    """`kill_tree` for several processes at once, so the grace period is waited for once:
+    each process, its process group when it leads one, and all their descendants."""
+    groups, tree = set(), []
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            if os.getpgid(proc.pid) == proc.pid:
+                groups.add(proc.pid)
+        for member in [proc, *descendants(proc)]:
+            if member not in tree:
+                tree.append(member)
+    for sig in (signal.SIGTERM, signal.SIGCONT):
+        for group in groups:
+            signal_tree([], group, sig)
+        signal_tree(tree, None, sig)
     alive = wait_gone(tree, grace)
     for proc in list(alive):  # add anything forked since the SIGTERM
         alive += [d for d in descendants(proc) if d not in alive]
-    signal_tree(alive, group, signal.SIGKILL)
+    for group in groups:
+        signal_tree([], group, signal.SIGKILL)
+    signal_tree(alive, None, signal.SIGKILL)
     wait_gone(alive, 1.0)
+
+
+def find_marked(prefix: str) -> dict[str, list[psutil.Process]]:
+    """Running processes whose ``MINORCH_ATTEMPT_ID`` starts with `prefix`, by attempt id.
+    Children inherit the variable, so this finds a try's whole tree, even a daemon that
+    left the try's session. Processes whose environment cannot be read are skipped."""
+    found: dict[str, list[psutil.Process]] = {}
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            marker = proc.environ().get("MINORCH_ATTEMPT_ID", "")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if marker.startswith(prefix):
+            found.setdefault(marker, []).append(proc)
+    return found
 
 
 def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Process | None:
