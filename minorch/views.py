@@ -1,4 +1,4 @@
-"""Read-only views of DAGs for the CLI: summaries, graphs, next fire times."""
+"""Read-only views of DAGs for the CLI (and the TUI's Gantt): summaries, graphs, next fire times, a run's Gantt."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from .config import Settings
 from .dag import Dag
 from .durations import parse_date
+from .gantt import Gantt, gantt
 from .registry import Registry
 from .schedule import run_dates
+from .store import RunRecord, Store
 
 
 def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list[dict]:
@@ -73,6 +75,25 @@ def graph_text(dag: Dag, fmt: str) -> str:
     return "\n".join(lines)
 
 
+def graph_svg(dag: Dag) -> str:
+    """The DAG drawn by Graphviz `dot` (it must be on PATH) as SVG text."""
+    import shutil
+    import subprocess
+
+    from .errors import ConfigError
+
+    dot = shutil.which("dot")
+    if dot is None:
+        raise ConfigError(
+            "--format svg needs Graphviz's `dot`, which is not on PATH",
+            hint="install Graphviz (e.g. `apt install graphviz`), or use --format dot or mermaid",
+        )
+    done = subprocess.run([dot, "-Tsvg"], input=graph_text(dag, "dot"), capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise ConfigError(f"`dot -Tsvg` failed (exit {done.returncode}): {done.stderr.strip()[:200]}")
+    return done.stdout
+
+
 def _mermaid_id(task_id: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in task_id)
 
@@ -100,3 +121,14 @@ def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = N
         )
         moment = fire
     return rows
+
+
+def run_gantt(store: Store, dag: Dag | None, run: RunRecord, now: float) -> Gantt:
+    """The Gantt of `run` from its stored task instances and tries; `dag` (None when its file no longer
+    loads) gives the order of the bars and which task waited for which."""
+    order = dag.topological() if dag is not None else []
+    upstream = {tid: tuple(task.upstream) for tid, task in dag.tasks.items()} if dag is not None else {}
+    tis = {(tid, -1): ti for tid, ti in store.task_instances([run.pk])[run.pk].items()}
+    for tid, copies in store.mapped_instances([run.pk]).get(run.pk, {}).items():
+        tis.update({(tid, index): ti for index, ti in copies.items()})
+    return gantt(run, order, upstream, tis, store.attempts(run.pk), now)

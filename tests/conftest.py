@@ -217,3 +217,37 @@ def running(procs: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return alive
+
+
+PICTURES_DAG = """
+[dags.pics]
+description = "parallel tasks, a retry and a mapped task"
+
+[dags.pics.tasks.start]
+command = "sleep 0.2"
+[dags.pics.tasks.left]
+command = "sleep 0.6"
+after = ["start"]
+[dags.pics.tasks.flaky]
+command = "test -f flag || { touch flag; exit 1; }; sleep 0.2"
+after = ["start"]
+retries = 1
+retry_delay = "1s"
+[dags.pics.tasks.parts]
+command = "sleep 0.{{ item }}"
+map_over = [1, 2, 3]
+after = ["start"]
+[dags.pics.tasks.finish]
+command = "true"
+after = ["left", "flaky", "parts"]
+"""
+
+
+@pytest.fixture
+def picture_run(project) -> RunResult:
+    """One real run of DAG `pics`: `left`, `flaky` and the copies of `parts` run in parallel after
+    `start`; `flaky` fails its first try and succeeds after a 1 s retry delay; `finish` joins them."""
+    project.write("dags/pics.toml", PICTURES_DAG)
+    result = project.run("pics", date=None)
+    assert result.run.state.value == "success", result.tis
+    return result

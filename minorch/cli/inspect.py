@@ -93,13 +93,19 @@ def dags(app: Context, as_json: bool) -> None:
 
 @main.command()
 @click.argument("dag_id")
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg"]), default="text", show_default=True
+)
 @pass_ctx
 def graph(app: Context, dag_id: str, fmt: str) -> None:
-    """Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid."""
-    from ..views import graph_text
+    """Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid.
 
-    click.echo(graph_text(app.dag(dag_id), fmt))
+    `--format svg` draws it with Graphviz's `dot`, which must be on PATH.
+    """
+    from ..views import graph_svg, graph_text
+
+    dag = app.dag(dag_id)
+    click.echo(graph_svg(dag) if fmt == "svg" else graph_text(dag, fmt))
 
 
 @main.command("next")

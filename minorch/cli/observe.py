@@ -1,0 +1,54 @@
+"""Pictures and numbers: `gantt` (a run's Gantt as text, JSON or SVG) and `metrics` (Prometheus text)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import click
+
+from . import Context, main, pass_ctx, resolve_run
+
+
+@main.command()
+@click.argument("dag_id")
+@click.argument("run", default="latest")
+@click.option("--json", "as_json", is_flag=True, help="Print the bars, segments and critical path as JSON.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "svg"]), default="text", show_default=True, help="Text or SVG."
+)
+@click.option("--width", type=click.IntRange(min=40), help="Text width (default: the terminal's).")
+@click.option("--copies", is_flag=True, help="Text: list every copy of a mapped task under it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@pass_ctx
+def gantt(
+    app: Context, dag_id: str, run: str, as_json: bool, fmt: str, width: int | None, copies: bool, output: str | None
+) -> None:
+    """Draw a run's Gantt chart: one bar per task try on a shared time axis.
+
+    RUN is a run id, a day (2024-01-15), an ISO logical date or `latest` (the default). Bars show
+    waiting to start, running and retry delays; `*` marks the critical path (the chain that decided when
+    the run ended); the summary compares the run's wall time with the sum of its task times. A run
+    still running is drawn up to now.
+    """
+    from .. import gantt_draw
+    from ..views import run_gantt
+
+    dag, store, record = resolve_run(app, dag_id, run)
+    try:
+        chart = run_gantt(store, dag, record, time.time())
+    finally:
+        store.close()
+    if as_json:
+        out = json.dumps(chart.to_dict(), indent=2)
+    elif fmt == "svg":
+        out = gantt_draw.svg(chart)
+    else:
+        out = gantt_draw.text(chart, width or shutil.get_terminal_size((100, 24)).columns, copies=copies)
+    if output:
+        Path(output).write_text(out if out.endswith("\n") else out + "\n")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(out.rstrip("\n"))
