@@ -33,6 +33,9 @@ MINORCH_KEYS = {
     "grace",
     "max_map_length",
     "dag_file_timeout",
+    "metrics",
+    "metrics_port",
+    "metrics_address",
 }
 NOTIFIER_KINDS = ("command", "webhook", "mail")
 TOP_KEYS = {"minorch", "defaults", "notifiers", "dags"}
@@ -51,6 +54,9 @@ class Settings:
     max_map_length: int = 1024  # most copies one mapped task may expand to
     grace: float = 5.0
     dag_file_timeout: float = 30.0
+    metrics_textfile: Path | None = None  # metrics = "textfile:PATH": node_exporter's textfile collector
+    metrics_port: int | None = None  # serve /metrics here (0: any free port)
+    metrics_address: str = "127.0.0.1"
     defaults: dict[str, Any] = field(default_factory=dict)
     notifiers: dict[str, dict] = field(default_factory=dict)
     dags: dict[str, Any] = field(default_factory=dict)  # [dags.*] tables of minorch.toml itself
@@ -319,10 +325,44 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
             hint="write e.g. max_map_length = 1024",
         )
     settings.max_map_length = max_map
+    _check_metrics(settings, section, fail)
     settings.defaults = _check_defaults(data.get("defaults", {}), name, locate)
     settings.notifiers = _check_notifiers(data.get("notifiers", {}), name, locate)
     settings.dags = dict(data.get("dags", {}))
     return settings
+
+
+def _check_metrics(settings: Settings, section: Mapping, fail) -> None:
+    """`metrics = "textfile:PATH"`, `metrics_port` (0-65535) and `metrics_address` (a host to bind)."""
+    target = section.get("metrics")
+    if target is not None:
+        if not isinstance(target, str) or not target.startswith("textfile:") or not target[len("textfile:") :]:
+            raise fail(
+                f'metrics must be "textfile:PATH", not {target!r}',
+                "minorch",
+                "metrics",
+                hint='write e.g. metrics = "textfile:/var/lib/node_exporter/minorch.prom", or metrics_port = 9464',
+            )
+        settings.metrics_textfile = settings.root / target[len("textfile:") :]
+    port = section.get("metrics_port")
+    if port is not None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise fail(
+                f"metrics_port must be a port number, not {port!r}",
+                "minorch",
+                "metrics_port",
+                hint="write e.g. metrics_port = 9464",
+            )
+        settings.metrics_port = port
+    address = section.get("metrics_address", settings.metrics_address)
+    if not isinstance(address, str) or not address:
+        raise fail(
+            f"metrics_address must be a host to listen on, not {address!r}",
+            "minorch",
+            "metrics_address",
+            hint='write e.g. metrics_address = "0.0.0.0" to accept scrapes from other hosts',
+        )
+    settings.metrics_address = address
 
 
 def _check_defaults(defaults: Mapping, name: str, locate) -> dict:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 from .config import Settings
 from .foreground import format_event
 from .lock import SchedulerLock
+from .metrics import Publisher
 from .notify import EXIT_FLUSH
 from .registry import Registry
 from .scheduler import Event, Scheduler
@@ -121,6 +122,16 @@ class Daemon:
         self.store = Store(settings.db_path)
         self.scheduler = Scheduler(settings, self.store, registry=registry, on_event=log_event)
         self._stop_deadline: float | None = None
+        self.metrics = Publisher(settings)
+
+    def start_metrics(self) -> None:
+        """The metrics endpoint and/or textfile, if minorch.toml asks for them (ConfigError if they cannot start);
+        they read the state file in their own threads, never in the scheduler's loop."""
+        try:
+            self.metrics.start()
+        except Exception:
+            self.close()
+            raise
 
     def start(self) -> None:
         """Recover, queue `@reboot` runs, say "scheduler ready" (with the ms since exec)."""
@@ -162,6 +173,7 @@ class Daemon:
                 }
             },
         )
+        self.metrics.ready = True
         sd_notify(f"READY=1\nSTATUS=scheduling {dags} DAGs")
 
     def request_stop(self) -> None:
@@ -196,9 +208,13 @@ class Daemon:
             self.scheduler.notifier.flush(EXIT_FLUSH)  # before the log says stopped
             log.info("scheduler stopped")
         finally:
-            self.scheduler.close()
-            self.store.close()
-            self.lock.release()
+            self.close()
+
+    def close(self) -> None:
+        self.metrics.stop()
+        self.scheduler.close()
+        self.store.close()
+        self.lock.release()
 
 
 def serve(settings: Settings, registry: Registry, *, ui: bool, log_format: str) -> int:
@@ -207,6 +223,7 @@ def serve(settings: Settings, registry: Registry, *, ui: bool, log_format: str) 
         return _serve_with_ui(settings, registry)
     setup_logging(log_format)
     daemon = Daemon(settings, registry)
+    daemon.start_metrics()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: daemon.request_stop())
     daemon.start()
@@ -223,6 +240,7 @@ def _serve_with_ui(settings: Settings, registry: Registry) -> int:
     with open(log_file, "a") as stream:
         setup_logging("text", stream)
         daemon = Daemon(settings, registry)
+        daemon.start_metrics()
         daemon.start()
         thread = threading.Thread(target=daemon.run, name="scheduler", daemon=True)
         thread.start()

@@ -732,6 +732,68 @@ class Store:
             result.setdefault(row[1], []).append(_run(row))
         return result
 
+    # ------------------------------------------------------------ metrics (aggregates over the whole file)
+
+    def run_state_counts(self) -> list[tuple[str, str, int]]:
+        """(dag_id, state, runs), sorted."""
+        return list(self.db.execute("SELECT dag_id, state, COUNT(*) FROM dag_runs GROUP BY 1, 2 ORDER BY 1, 2"))
+
+    def try_outcome_counts(self) -> list[tuple[str, str, int]]:
+        """(dag_id, outcome, tries), sorted; a try not ended yet counts as 'running'."""
+        return list(
+            self.db.execute(
+                "SELECT r.dag_id, COALESCE(a.outcome, 'running'), COUNT(*) FROM attempts a "
+                "JOIN dag_runs r ON r.id = a.run_pk GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+        )
+
+    def task_state_totals(self) -> dict[str, int]:
+        """{state: task instances} over every run."""
+        return dict(self.db.execute("SELECT state, COUNT(*) FROM task_instances GROUP BY state"))
+
+    def open_attempt_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM attempts WHERE end_date IS NULL").fetchone()[0]
+
+    def sla_miss_counts(self) -> dict[str, int]:
+        return dict(
+            self.db.execute("SELECT r.dag_id, COUNT(*) FROM sla_misses s JOIN dag_runs r ON r.id = s.run_pk GROUP BY 1")
+        )
+
+    def last_successes(self) -> dict[str, float]:
+        """{dag_id: end of its newest successful run}."""
+        return dict(
+            self.db.execute(
+                "SELECT dag_id, MAX(end_date) FROM dag_runs WHERE state = 'success' AND end_date IS NOT NULL GROUP BY 1"
+            )
+        )
+
+    def try_duration_histogram(self, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
+        """(dag_id, [finished tries lasting <= each bound, then all], sum of their durations) per DAG."""
+        return self._histogram(
+            "SELECT r.dag_id AS dag_id, a.duration AS value FROM attempts a JOIN dag_runs r ON r.id = a.run_pk "
+            "WHERE a.duration IS NOT NULL",
+            bounds,
+        )
+
+    def lateness_histogram(self, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
+        """As `try_duration_histogram`, of scheduled runs' lateness: their first try's start minus the
+        fire time (the end of the data interval)."""
+        return self._histogram(
+            "SELECT r.dag_id AS dag_id, "
+            "MAX(0.0, MIN(a.start_date) - CAST(strftime('%s', r.data_interval_end) AS REAL)) AS value "
+            "FROM dag_runs r JOIN attempts a ON a.run_pk = r.id WHERE r.run_type = 'scheduled' "
+            "AND r.data_interval_end IS NOT NULL AND a.start_date IS NOT NULL GROUP BY r.id",
+            bounds,
+        )
+
+    def _histogram(self, values_sql: str, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
+        bounds = [float(b) for b in bounds]
+        counts = ", ".join(f"SUM(value <= {b!r})" for b in bounds)
+        rows = self.db.execute(
+            f"SELECT dag_id, {counts}, COUNT(*), TOTAL(value) FROM ({values_sql}) GROUP BY dag_id ORDER BY dag_id"
+        )
+        return [(row[0], list(row[1:-1]), row[-1]) for row in rows]
+
     # ------------------------------------------------------------ operations
 
     def runs_between(self, dag_id: str, since: str, before: str) -> list[RunRecord]:

@@ -52,3 +52,31 @@ def gantt(
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(out.rstrip("\n"))
+
+
+@main.command()
+@click.option(
+    "--textfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file atomically (for node_exporter's textfile collector) instead of printing.",
+)
+@pass_ctx
+def metrics(app: Context, textfile: Path | None) -> None:
+    """Print the state file's metrics in Prometheus text format.
+
+    The same numbers `minorch up` serves with `metrics_port` and writes with `metrics = "textfile:PATH"`
+    (see docs/running.md), read once now; needs prometheus-client (pip install "minorch[metrics]").
+    """
+    from .. import metrics as m
+    from ..operations import scheduler_running
+
+    store = app.store(readonly=True)
+    try:
+        up = scheduler_running(app.settings)
+        data = m.exposition(m.registry(lambda: m.collect(store, up=up, ready=None, now=time.time())))
+    finally:
+        store.close()
+    if textfile is not None:
+        m.write_textfile(textfile, data)
+    else:
+        click.echo(data.decode(), nl=False)
