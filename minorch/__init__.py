@@ -15,8 +15,24 @@ The Python API for DAG files::
         extract >> load()
 """
 
-from .dag import DAG, chain, dag, sensor, setup, shell, task, teardown
+from .dag import DAG, Label, XComArg, chain, cross_downstream, dag, sensor, setup, shell, task, teardown
 from .errors import SkipTask
+from .taskgroup import TaskGroup, task_group
 
-__all__ = ["DAG", "SkipTask", "chain", "dag", "sensor", "setup", "shell", "task", "teardown"]
+__all__ = [
+    "DAG",
+    "Label",
+    "SkipTask",
+    "TaskGroup",
+    "XComArg",
+    "chain",
+    "cross_downstream",
+    "dag",
+    "sensor",
+    "setup",
+    "shell",
+    "task",
+    "task_group",
+    "teardown",
+]
 __version__ = "0.1.0"

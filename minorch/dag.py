@@ -20,8 +20,45 @@ from .options import TaskOptions
 # ---------------------------------------------------------------- model
 
 
-@dataclass
-class Task:
+class Dependency:
+    """Anything that can stand on either side of `>>`: a task, a task group, a task's result.
+    Links go from the left side's leaves to the right side's roots, as in Airflow."""
+
+    def _roots(self) -> list[Task]:
+        raise NotImplementedError
+
+    def _leaves(self) -> list[Task]:
+        raise NotImplementedError
+
+    def set_downstream(self, other) -> None:
+        _link(self, other)
+
+    def set_upstream(self, other) -> None:
+        _link(other, self)
+
+    def __rshift__(self, other):
+        if isinstance(other, Label):
+            return other.after(self)
+        _link(self, other)
+        return other
+
+    def __lshift__(self, other):
+        if isinstance(other, Label):
+            return other.before(self)
+        _link(other, self)
+        return other
+
+    def __rrshift__(self, other):
+        _link(other, self)
+        return self
+
+    def __rlshift__(self, other):
+        _link(self, other)
+        return self
+
+
+@dataclass(eq=False)
+class Task(Dependency):
     """One node. `command` for shell tasks; `python` ("pkg.mod:func") or `func` for Python tasks."""
 
     task_id: str
@@ -46,6 +83,9 @@ class Task:
     is_setup: bool = False
     is_teardown: bool = False
     on_failure_fail_dagrun: bool = False  # a teardown whose failure fails the run
+    group: str | None = None  # the id of the task group it belongs to (its id starts with it unless not prefixed)
+    labels: dict[str, str] = field(default_factory=dict)  # upstream task id -> the label of that edge
+    doc_md: str | None = None
 
     @property
     def kind(self) -> str:
@@ -53,31 +93,19 @@ class Task:
             return "sensor"
         return "shell" if self.command is not None else "python"
 
-    # --- dependencies: a >> b, a >> [b, c], [a, b] >> c, a << b
-    def set_downstream(self, other: Task | Iterable[Task]) -> None:
-        for item in _tasks(other):
-            if self.task_id not in item.upstream:
-                item.upstream.append(self.task_id)
+    def _roots(self) -> list[Task]:
+        return [self]
 
-    def set_upstream(self, other: Task | Iterable[Task]) -> None:
-        for item in _tasks(other):
-            item.set_downstream(self)
+    _leaves = _roots
 
-    def __rshift__(self, other):
-        self.set_downstream(other)
-        return other
+    @property
+    def output(self) -> XComArg:
+        """This task's result as an argument for another task (Airflow's `task.output`)."""
+        return XComArg(self)
 
-    def __lshift__(self, other):
-        self.set_upstream(other)
-        return other
-
-    def __rrshift__(self, other):
-        self.set_upstream(other)
-        return self
-
-    def __rlshift__(self, other):
-        self.set_downstream(other)
-        return self
+    def __getitem__(self, key: str) -> XComArg:
+        """One key of this task's results: `extract()["total"]` (with `multiple_outputs`)."""
+        return XComArg(self, key)
 
     # --- setup and teardown (Airflow 3): a teardown runs when its setup succeeded, whatever the work did
     def as_setup(self) -> Task:
@@ -89,7 +117,7 @@ class Task:
         """Mark this task a teardown of `setups` (each linked upstream of it); returns it. It runs once all its
         upstream tasks are done if one of its setups succeeded (`all_done_setup_success`); its own failure
         does not fail the run unless `on_failure_fail_dagrun=True`."""
-        found = [] if setups is None else _tasks(setups)
+        found = [] if setups is None else _ends(setups, "roots")
         for item in found:
             item.as_setup()
             item.set_downstream(self)
@@ -119,19 +147,103 @@ class Task:
                 item.set_downstream(teardown)
 
 
-def _tasks(value: Task | Iterable[Task]) -> list[Task]:
-    items = [value] if isinstance(value, Task) else list(value)
-    for item in items:
-        if not isinstance(item, Task):
-            raise DagError(f"cannot set a dependency on {item!r}; use tasks or lists of tasks")
-    return items
+@dataclass(frozen=True, eq=False)
+class XComArg(Dependency):
+    """A task's result (`key` "return_value") or one keyed result, passed as an argument to another
+    task; using it makes that task downstream of `task`."""
+
+    task: Task
+    key: str = "return_value"
+
+    def _roots(self) -> list[Task]:
+        return [self.task]
+
+    _leaves = _roots
+
+    def __getitem__(self, key: str) -> XComArg:
+        return XComArg(self.task, key)
 
 
-def chain(*items: Task | Iterable[Task]) -> None:
-    """chain(a, b, [c, d], e): a >> b >> [c, d] >> e."""
-    for left, right in zip(items, items[1:], strict=False):
-        for task in _tasks(left):
-            task.set_downstream(right)
+class Label:
+    """A label on the edges it stands on: `check >> Label("valid") >> load` (shown by `minorch graph`)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._upstream: list[Task] = []
+        self._downstream: list[Task] = []
+
+    def after(self, upstream) -> Label:
+        self._upstream = _ends(upstream, "leaves")
+        return self
+
+    __rrshift__ = after
+
+    def before(self, downstream) -> Label:
+        self._downstream = _ends(downstream, "roots")
+        return self
+
+    def __rshift__(self, other):
+        for down in _ends(other, "roots"):
+            for up in self._upstream:
+                _add_edge(up, down, self.label)
+        return other
+
+    def __lshift__(self, other):
+        for up in _ends(other, "leaves"):
+            for down in self._downstream:
+                _add_edge(up, down, self.label)
+        return other
+
+
+def _ends(value, which: str) -> list[Task]:
+    """The tasks of a dependency operand: a task, group, result or a list of them; for a group, its
+    roots (tasks with no upstream inside it) or leaves (no downstream inside it)."""
+    if isinstance(value, Dependency):
+        return value._roots() if which == "roots" else value._leaves()
+    if isinstance(value, (list, tuple, set)):
+        return [task for item in value for task in _ends(item, which)]
+    raise DagError(f"cannot set a dependency on {value!r}; use tasks, task groups or lists of them")
+
+
+def _add_edge(up: Task, down: Task, label: str | None = None) -> None:
+    if up.task_id not in down.upstream:
+        down.upstream.append(up.task_id)
+    if label is not None:
+        down.labels[up.task_id] = label
+
+
+def _link(upstream, downstream) -> None:
+    for down in _ends(downstream, "roots"):
+        for up in _ends(upstream, "leaves"):
+            _add_edge(up, down)
+
+
+def chain(*items) -> None:
+    """chain(a, b, [c, d], e) is a >> b >> [c, d] >> e, except that two lists next to each other are
+    linked one to one — chain([a, b], [c, d]) is a >> c and b >> d — and must have the same length.
+    A `Label` between two items labels the edges between them."""
+    for i, (left, right) in enumerate(zip(items, items[1:], strict=False)):
+        if isinstance(left, Label):
+            continue
+        if isinstance(right, Label):
+            if i + 2 < len(items):
+                right.after(left) >> items[i + 2]
+            continue
+        if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+            if len(left) != len(right):
+                raise DagError(
+                    f"chain() links two lists one to one, but got lists of {len(left)} and {len(right)} items",
+                    hint="give both lists the same length, or use cross_downstream(a, b) to link every pair",
+                )
+            for up, down in zip(left, right, strict=True):
+                _link(up, down)
+        else:
+            _link(left, right)
+
+
+def cross_downstream(from_tasks, to_tasks) -> None:
+    """Every task of `from_tasks` upstream of every task of `to_tasks`."""
+    _link(list(from_tasks), list(to_tasks))
 
 
 @dataclass
@@ -156,6 +268,8 @@ class Dag:
     file: str | None = None
     line: int | None = None
     source_path: str | None = None  # absolute path of a Python DAG file (its tasks re-import it)
+    groups: dict[str, dict] = field(default_factory=dict)  # group id -> {"parent", "tooltip", "prefix_group_id"}
+    doc_md: str | None = None
 
     # --- the Python API's context manager
     def __enter__(self) -> Dag:
@@ -175,6 +289,12 @@ class Dag:
             )
         task.dag = self
         self.tasks[task.task_id] = task
+        if _GROUPS and _GROUPS[-1].dag is self:
+            group = _GROUPS[-1]
+            task.group = group.group_id
+            for scope in _GROUPS:
+                for key, value in scope.default_args.items():
+                    task.given.setdefault(key, value)
         return task
 
     def downstream(self) -> dict[str, list[str]]:
@@ -235,7 +355,13 @@ class Dag:
 
 _CONTEXT: list[Dag] = []
 _SCOPES: list[tuple[Task, int]] = []  # open `with teardown:` blocks and the task count when each opened
+_GROUPS: list = []  # open task groups (minorch.taskgroup.TaskGroup), innermost last
 _COLLECTED: list[list[Dag]] = []  # load_dag_file collects every DAG a file creates
+
+
+def child_id(task_id: str) -> str:
+    """`task_id` as the innermost open task group names its members (`extract.load`)."""
+    return _GROUPS[-1].child_id(task_id) if _GROUPS else task_id
 
 
 def _caller_location() -> tuple[str | None, int | None]:
@@ -258,7 +384,8 @@ def _current_dag(what: str) -> Dag:
 def DAG(dag_id: str, **options: Any) -> Dag:  # noqa: N802 - Airflow's spelling
     """A DAG: `with DAG("etl", schedule="@daily", retries=2): ...`. Options as in TOML."""
     file, line = _caller_location()
-    dag = Dag(dag_id=dag_id, given=dict(options), file=file, line=line)
+    given = {**(options.pop("default_args", None) or {}), **options}
+    dag = Dag(dag_id=dag_id, given=given, file=file, line=line)
     if _COLLECTED:
         _COLLECTED[-1].append(dag)
     return dag
@@ -285,13 +412,17 @@ def shell(task_id: str, command: str, **options: Any) -> Task:
     file, line = _caller_location()
     description = options.pop("description", None)
     return _current_dag("shell task").add(
-        Task(task_id=task_id, command=command, given=options, description=description, file=file, line=line)
+        Task(task_id=child_id(task_id), command=command, given=options, description=description, file=file, line=line)
     )
 
 
 class _TaskFactory:
     def __init__(self, func: Callable, options: dict, fixed: dict | None = None) -> None:
         self.func, self.options, self.fixed = func, options, fixed or {}
+
+    def override(self, **options: Any) -> _TaskFactory:
+        """The same task with other options: `load.override(task_id="load_eu", retries=3)(data)`."""
+        return _TaskFactory(self.func, {**self.options, **options}, self.fixed)
 
     def partial(self, **kwargs: Any) -> _TaskFactory:
         """Arguments every mapped copy gets: `process.partial(day=ds).expand(table=tables)`."""
@@ -308,6 +439,8 @@ class _TaskFactory:
             )
         [(name, over)] = mapped.items()
         made = self(**self.fixed)
+        if isinstance(over, XComArg):
+            over = over.task
         if isinstance(over, Task):
             over.set_downstream(made)
             over = over.task_id
@@ -317,27 +450,57 @@ class _TaskFactory:
         return made
 
     def __call__(self, *args: Any, **kwargs: Any) -> Task:
-        if args:
-            raise DagError(
-                f"call task '{self.func.__name__}' with keyword arguments",
-                hint=f"write {self.func.__name__}(name=value)",
-            )
         file, line = _caller_location()
+        kwargs = self._bind(args, kwargs)
         options = dict(self.options)
-        task_id = options.pop("task_id", self.func.__name__)
+        dag = _current_dag("task")
+        task_id = _unique_id(dag, child_id(options.pop("task_id", self.func.__name__)))
         description = options.pop("description", inspect.getdoc(self.func))
         made = Task(task_id=task_id, func=self.func, given=options, description=description, file=file, line=line)
         upstream = []
         for name, value in kwargs.items():
             if isinstance(value, Task):
-                made.xcom_args[name] = value.task_id
-                upstream.append(value)
+                value = value.output
+            if isinstance(value, XComArg):
+                up_id = value.task.task_id
+                made.xcom_args[name] = up_id if value.key == "return_value" else [up_id, value.key]
+                upstream.append(value.task)
             else:
                 made.call_kwargs[name] = value
-        _current_dag("task").add(made)
+        dag.add(made)
         for up in upstream:
             up.set_downstream(made)
         return made
+
+    def _bind(self, args: tuple, kwargs: dict) -> dict:
+        """Positional arguments by the function's parameter names: `load(extract())`."""
+        if not args:
+            return kwargs
+        name = self.func.__name__
+        try:
+            bound = inspect.signature(self.func).bind_partial(*args, **kwargs)
+        except TypeError as e:
+            raise DagError(f"task '{name}' cannot be called so: {e}", hint=f"see the parameters of {name}()") from None
+        params = inspect.signature(self.func).parameters
+        if any(params[p].kind is inspect.Parameter.VAR_POSITIONAL for p in bound.arguments):
+            raise DagError(f"task '{name}' takes *args; pass its arguments by name", hint=f"write {name}(name=value)")
+        result = {}
+        for key, value in bound.arguments.items():
+            if params[key].kind is inspect.Parameter.VAR_KEYWORD:
+                result.update(value)
+            else:
+                result[key] = value
+        return result
+
+
+def _unique_id(dag: Dag, task_id: str) -> str:
+    """A TaskFlow function called again gets `f__1`, `f__2`, ... as Airflow names them."""
+    if task_id not in dag.tasks:
+        return task_id
+    base, n = task_id, 1
+    while f"{base}__{n}" in dag.tasks:
+        n += 1
+    return f"{base}__{n}"
 
 
 def task(func: Callable | None = None, **options: Any):
@@ -396,7 +559,13 @@ def sensor(
     }
     description = options.pop("description", None)
     return _current_dag("sensor").add(
-        Task(task_id=task_id, given={**options, "sensor": waits}, description=description, file=file_, line=line)
+        Task(
+            task_id=child_id(task_id),
+            given={**options, "sensor": waits},
+            description=description,
+            file=file_,
+            line=line,
+        )
     )
 
 

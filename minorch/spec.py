@@ -33,6 +33,7 @@ from .options import (
     unknown_key,
 )
 from .states import TriggerRule
+from .taskgroup import child_of, link_groups, spec_groups
 
 TASK_KEYS = TASK_OPTIONS | {
     "command",
@@ -47,6 +48,9 @@ TASK_KEYS = TASK_OPTIONS | {
     "map_as",
     "setup",
     "teardown",
+    "group",
+    "labels",
+    "doc_md",
 }
 DAG_KEYS = (
     frozenset(
@@ -66,6 +70,8 @@ DAG_KEYS = (
             "on_sla_miss",
             "source_line",
             "tasks",
+            "groups",
+            "doc_md",
         }
     )
     | TASK_OPTIONS
@@ -104,15 +110,23 @@ def dag_to_spec(made: Dag) -> dict:
         entry["_line"] = item.line
         entry["_callable"] = item.func is not None
         entry["_xcom_args"] = dict(item.xcom_args)
+        if item.group:
+            entry["_group"] = item.group
+        if item.labels:
+            entry["labels"] = dict(item.labels)
         if isinstance(entry.get("map_over"), str):
             entry["after"] = list(dict.fromkeys([*entry.get("after", []), entry["map_over"]]))
         spec["tasks"][tid] = entry
+    if made.groups:
+        spec["_groups"] = {gid: dict(info) for gid, info in made.groups.items()}
     spec["_line"] = made.line
     return spec
 
 
 Locator = Callable[[tuple[str, ...]], "int | None"]  # key path -> line in the file
-_PRIVATE_KEYS = frozenset({"_line", "_callable", "_xcom_args"})  # set by dag_to_spec, never by users
+_PRIVATE_KEYS = frozenset(
+    {"_line", "_callable", "_xcom_args", "_group", "_groups"}
+)  # set by dag_to_spec, never by users
 _SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m"'
 
 
@@ -201,8 +215,19 @@ def build_dag(
             f"DAG '{dag_id}' has no tasks", hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command"
         ).at(file, made.line)
     names = {"pools": None if pools is None else set(pools), "notifiers": None if notifiers is None else set(notifiers)}
-    for tid, entry in tasks.items():
-        made.add(_build_task(tid, entry, file, line_of, (default_layer, dag_layer), names))
+    made.doc_md = value("doc_md", lambda v: check_str("doc_md", v))
+    try:
+        groups, alias = spec_groups(spec.get("groups"), spec.get("_groups"))
+    except DagError as err:
+        raise fail(err, "groups", getattr(err, "group_key", "")) from None
+    made.groups = {gid: {k: v for k, v in info.items() if k != "after"} for gid, info in groups.items()}
+    for key, entry in tasks.items():
+        group = _task_group(key, entry, alias, lambda err, k=key: fail(err, "tasks", k, "group"))
+        tid = key if group is None or "_group" in entry else child_of(groups, group, key)
+        built = _build_task(tid, entry, file, line_of, (default_layer, dag_layer), names, key=key)
+        built.group = group
+        made.add(built)
+    link_groups(made, groups, alias)
     _check_graph(made, line_of)
     return made
 
@@ -216,13 +241,39 @@ def _check_catchup(value: Any) -> bool | str:
     return value
 
 
+def _task_group(key: str, entry: Any, alias: dict[str, str], fail) -> str | None:
+    """The full id of the group a task is in: `_group` (Python) or `group = "name"` (TOML)."""
+    if not isinstance(entry, Mapping):
+        return None
+    if entry.get("_group"):
+        return entry["_group"]
+    name = entry.get("group")
+    if name is None:
+        return None
+    if name not in alias:
+        raise fail(
+            DagError(
+                f"task '{key}' is in group {name!r}, which is not defined",
+                hint=did_you_mean(str(name), alias) or f"add a [dags.<id>.groups.{name}] table",
+            )
+        )
+    return alias[name]
+
+
 def _build_task(
-    tid: str, entry: Any, file: str | None, line_of: Callable[..., int | None], layers: tuple[dict, dict], names: dict
+    tid: str,
+    entry: Any,
+    file: str | None,
+    line_of: Callable[..., int | None],
+    layers: tuple[dict, dict],
+    names: dict,
+    key: str | None = None,
 ) -> Task:
-    where = (entry.get("_line") if isinstance(entry, Mapping) else None) or line_of("tasks", tid)
+    key_ = key or tid
+    where = (entry.get("_line") if isinstance(entry, Mapping) else None) or line_of("tasks", key_)
 
     def fail(err: MinorchError, key: str | None = None) -> MinorchError:
-        return err.at(file, (line_of("tasks", tid, key) if key else None) or where)
+        return err.at(file, (line_of("tasks", key_, key) if key else None) or where)
 
     try:
         _check_id("task id", tid)
@@ -245,7 +296,13 @@ def _build_task(
         )
     flavor = _check_flavor(tid, entry, fail)
     map_over, map_as = _check_mapping(tid, entry, fail)
-    for key in ("command", "python", "description"):
+    labels = entry.get("labels", {})
+    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+        raise fail(
+            DagError(f"labels must be a table of edge labels, not {labels!r}", hint='labels = { check = "valid" }'),
+            "labels",
+        )
+    for key in ("command", "python", "description", "doc_md"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise fail(DagError(f"{key} must be a string, not {entry[key]!r}", hint=f'write {key} = "..."'), key)
     if entry.get("python") is not None and ":" not in entry["python"]:
@@ -302,6 +359,8 @@ def _build_task(
         sensor=dict(entry["sensor"]) if flavor == "sensor" else None,
         map_over=map_over,
         map_as=map_as,
+        labels=dict(labels),
+        doc_md=entry.get("doc_md"),
         is_setup=is_setup,
         is_teardown=teardown is not None,
         on_failure_fail_dagrun=bool(teardown and teardown["on_failure_fail_dagrun"]),

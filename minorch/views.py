@@ -40,6 +40,7 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
                 "dag_id": dag_id,
                 "schedule": dag.schedule.expr if dag.schedule else None,
                 "description": dag.description,
+                "doc_md": dag.doc_md,
                 "tasks": len(dag.tasks),
                 "paused": paused,
                 "next_fire": upcoming,
@@ -50,28 +51,46 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
 
 
 def graph_text(dag: Dag, fmt: str) -> str:
-    """The DAG as text (tasks by depth with their upstreams), Graphviz dot, or Mermaid."""
+    """The DAG as text (tasks by depth with their upstreams), Graphviz dot, or Mermaid. Task groups are
+    clusters (dot) or subgraphs (Mermaid), edge labels are drawn on their edges."""
     order = dag.topological()
     if fmt == "dot":
         lines = [f'digraph "{dag.dag_id}" {{', "  rankdir=LR;"]
-        lines += [f'  "{tid}";' for tid in order]
-        lines += [f'  "{up}" -> "{tid}";' for tid in order for up in dag.tasks[tid].upstream]
+        lines += _nested(dag, order, lambda gid: f'subgraph "cluster_{gid}" {{ label="{gid}";', "}", '"{}";')
+        lines += [
+            f'  "{up}" -> "{tid}"'
+            + (f' [label="{dag.tasks[tid].labels[up]}"]' if up in dag.tasks[tid].labels else "")
+            + ";"
+            for tid in order
+            for up in dag.tasks[tid].upstream
+        ]
         return "\n".join(lines + ["}"])
     if fmt == "mermaid":
         lines = ["flowchart LR"]
-        lines += [f"  {_mermaid_id(tid)}[{tid}]" for tid in order]
-        lines += [f"  {_mermaid_id(up)} --> {_mermaid_id(tid)}" for tid in order for up in dag.tasks[tid].upstream]
+        lines += _nested(dag, order, lambda gid: f"subgraph {_mermaid_id(gid)} [{gid}]", "end", None)
+        lines += [
+            f"  {_mermaid_id(up)} -->"
+            + (f"|{dag.tasks[tid].labels[up]}|" if up in dag.tasks[tid].labels else "")
+            + f" {_mermaid_id(tid)}"
+            for tid in order
+            for up in dag.tasks[tid].upstream
+        ]
         return "\n".join(lines)
     depth: dict[str, int] = {}
     for tid in order:
         depth[tid] = max((depth[u] + 1 for u in dag.tasks[tid].upstream), default=0)
     schedule = dag.schedule.describe() if dag.schedule else "manual"
     lines = [f"{dag.dag_id}  ({schedule}, {len(dag.tasks)} tasks)"]
+    if dag.doc_md:
+        lines.append("  " + dag.doc_md.strip().splitlines()[0])
     for tid in sorted(order, key=lambda t: (depth[t], order.index(t))):
         task = dag.tasks[tid]
-        ups = f"  <- {', '.join(task.upstream)}" if task.upstream else ""
+        ups = [f"{u} ({task.labels[u]})" if u in task.labels else u for u in task.upstream]
+        ups_text = f"  <- {', '.join(ups)}" if ups else ""
         rule = f"  [{task.opts.trigger_rule.value}]" if task.opts.trigger_rule.value != "all_success" else ""
-        lines.append(f"{'  ' * depth[tid]}{tid}{ups}{rule}")
+        role = "  (setup)" if task.is_setup else "  (teardown)" if task.is_teardown else ""
+        group = f"  in group {task.group}" if task.group and not tid.startswith(task.group + ".") else ""
+        lines.append(f"{'  ' * depth[tid]}{tid}{ups_text}{rule}{role}{group}")
     return "\n".join(lines)
 
 
@@ -92,6 +111,24 @@ def graph_svg(dag: Dag) -> str:
     if done.returncode != 0:
         raise ConfigError(f"`dot -Tsvg` failed (exit {done.returncode}): {done.stderr.strip()[:200]}")
     return done.stdout
+
+
+def _nested(dag: Dag, order: list[str], opening, closing: str, node: str | None) -> list[str]:
+    """Node lines with each task group as a block around its members (nested groups inside)."""
+    lines: list[str] = []
+
+    def emit(gid: str | None, indent: str) -> None:
+        for tid in order:
+            if dag.tasks[tid].group == gid:
+                lines.append(indent + (node.format(tid) if node else f"{_mermaid_id(tid)}[{tid}]"))
+        for child, info in dag.groups.items():
+            if info["parent"] == gid:
+                lines.append(indent + opening(child))
+                emit(child, indent + "  ")
+                lines.append(indent + closing)
+
+    emit(None, "  ")
+    return lines
 
 
 def _mermaid_id(task_id: str) -> str:

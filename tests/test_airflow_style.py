@@ -182,3 +182,163 @@ def test_setup_and_teardown_in_toml(project):
     result = project.run("cluster")
     assert states(result) == {"create": "success", "work": "failed", "delete": "success"}
     assert result.run.state is RunState.FAILED
+
+
+# ---------------------------------------------------------------- task groups
+
+
+def test_task_groups_as_airflows_tutorial_writes_them_run_and_draw_as_blocks(project):
+    """Airflow's task group example: a start task, a group of two chained tasks, a nested group,
+    an end task; `start >> group >> end` links the group's roots and leaves."""
+    project.write(
+        "dags/grouped.py",
+        """
+        from minorch import DAG, TaskGroup, shell, task_group
+
+        with DAG("grouped", doc_md="Groups of tasks, as Airflow draws them.") as dag:
+            start = shell("start", "true")
+            with TaskGroup("section_1", tooltip="Tasks for section_1") as section_1:
+                task_1 = shell("task_1", "echo 1")
+                task_2 = shell("task_2", "echo 2")
+                with TaskGroup("inner_section_1") as inner:
+                    task_3 = shell("task_3", "echo 3")
+                task_1 >> [task_2, inner]
+
+            @task_group
+            def section_2():
+                shell("task_1", "echo 4")
+
+            end = shell("end", "true")
+            start >> section_1 >> section_2() >> end
+        """,
+    )
+    result = project.run("grouped")
+    assert states(result) == {
+        "start": "success",
+        "section_1.task_1": "success",
+        "section_1.task_2": "success",
+        "section_1.inner_section_1.task_3": "success",
+        "section_2.task_1": "success",
+        "end": "success",
+    }
+    tasks = result.dag.tasks
+    assert tasks["section_2.task_1"].upstream == ["section_1.task_2", "section_1.inner_section_1.task_3"]
+    dot = project.minorch("graph", "grouped", "--format", "dot").stdout
+    assert 'subgraph "cluster_section_1" { label="section_1";' in dot
+    assert '    subgraph "cluster_section_1.inner_section_1"' in dot
+    mermaid = project.minorch("graph", "grouped", "--format", "mermaid").stdout
+    assert "subgraph section_2 [section_2]" in mermaid
+    text = project.minorch("graph", "grouped").stdout
+    assert "Groups of tasks, as Airflow draws them." in text
+
+
+def test_task_groups_in_toml_link_by_group_name_and_short_names(project):
+    project.write(
+        "dags/grouped.toml",
+        """
+        [dags.grouped.groups.extract]
+        tooltip = "Pull the sources"
+
+        [dags.grouped.groups.load]
+        after = ["extract"]
+
+        [dags.grouped.groups.check]
+        group = "load"
+        prefix_group_id = false
+
+        [dags.grouped.tasks.orders]
+        group = "extract"
+        command = "echo orders"
+
+        [dags.grouped.tasks.customers]
+        group = "extract"
+        command = "echo customers"
+        after = ["orders"]
+
+        [dags.grouped.tasks.write]
+        group = "load"
+        command = "exit 1"
+
+        [dags.grouped.tasks.count]
+        group = "check"
+        command = "true"
+        after = ["load.write"]
+
+        [dags.grouped.tasks.report]
+        command = "true"
+        after = ["load"]
+        trigger_rule = "all_done"
+        """,
+    )
+    result = project.run("grouped")
+    assert states(result) == {
+        "extract.orders": "success",
+        "extract.customers": "success",
+        "load.write": "failed",
+        "load.count": "upstream_failed",  # group check does not prefix: its tasks take load's prefix
+        "report": "success",
+    }
+    assert result.dag.tasks["load.write"].upstream == ["extract.customers"]
+    assert result.dag.tasks["report"].upstream == ["load.count"]
+
+
+def test_an_unknown_task_group_is_one_line_with_a_suggestion(project):
+    project.write(
+        "dags/grouped.toml",
+        """
+        [dags.grouped.groups.extract]
+
+        [dags.grouped.tasks.orders]
+        group = "extrakt"
+        command = "true"
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 1
+    assert "dags/grouped.toml:5: task 'orders' is in group 'extrakt', which is not defined" in done.stdout + done.stderr
+    assert "did you mean 'extract'" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- TaskFlow calls
+
+
+def test_taskflow_calls_as_airflow_writes_them(project):
+    """Positional arguments, one function called three times (`add`, `add__1`, `add__2`), `.override`,
+    `chain` of two lists one to one, `cross_downstream`, a `Label` — run for real."""
+    project.write(
+        "dags/taskflow.py",
+        """
+        from minorch import DAG, Label, chain, cross_downstream, shell, task
+
+        with DAG("taskflow") as dag:
+            @task
+            def number(n):
+                return n
+
+            @task
+            def add(a, b):
+                return a + b
+
+            @task
+            def show(total, expected):
+                assert total == expected, (total, expected)
+
+            one, two = number(1), number.override(task_id="two")(2)
+            three = add(one, two)
+            six = add(three, add(one, 2))
+            show(six, 6)
+            left = [shell("l1", "true"), shell("l2", "true")]
+            right = [shell("r1", "true"), shell("r2", "true")]
+            chain(six, left, right)
+            cross_downstream(right, [shell("x1", "true"), shell("x2", "true")])
+            shell("audit", "true", trigger_rule="all_done") << Label("always audit") << six
+        """,
+    )
+    result = project.run("taskflow")
+    assert set(states(result).values()) == {"success"}
+    assert list(result.dag.tasks)[:6] == ["number", "two", "add", "add__1", "add__2", "show"]
+    tasks = result.dag.tasks
+    assert tasks["r1"].upstream == ["l1"] and tasks["r2"].upstream == ["l2"]
+    assert tasks["x2"].upstream == ["r1", "r2"]
+    assert "add__2 -->|always audit| audit" in project.minorch("graph", "taskflow", "--format", "mermaid").stdout

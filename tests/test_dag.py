@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from minorch import DAG, chain, dag, shell, task
+from minorch import DAG, Label, TaskGroup, chain, cross_downstream, dag, shell, task, task_group
 from minorch.durations import parse_duration
 from minorch.errors import ConfigError, DagError
 from minorch.options import TaskOptions, resolve_options
@@ -117,15 +117,91 @@ def test_at_task_call_with_task_results_records_xcom_args_and_upstreams():
     assert made.tasks["extract"].func is not None
 
 
-def test_at_task_with_positional_arguments_asks_for_keywords():
-    with DAG("etl"):
+def test_a_task_takes_positional_arguments_by_its_parameter_names():
+    with DAG("etl") as made:
 
         @task
-        def load(rows):
+        def extract():
+            return [1]
+
+        @task
+        def load(rows, table, **more):
             return rows
 
-        with pytest.raises(DagError, match="keyword arguments"):
-            load(1)
+        load(extract(), "orders", mode="append")
+    assert made.tasks["load"].xcom_args == {"rows": "extract"}
+    assert made.tasks["load"].call_kwargs == {"table": "orders", "mode": "append"}
+    assert made.tasks["load"].upstream == ["extract"]
+
+
+def test_one_function_called_again_gets_airflows_suffixed_ids_and_override_changes_options():
+    with DAG("etl") as made:
+
+        @task
+        def f():
+            return 1
+
+        f(), f(), f()
+        f.override(task_id="g", retries=3)()
+    assert list(made.tasks) == ["f", "f__1", "f__2", "g"]
+    assert made.tasks["g"].given == {"retries": 3}
+
+
+def test_chain_links_two_lists_one_to_one_and_refuses_unequal_lengths():
+    with DAG("etl") as made:
+        a, b, c, d, e = (shell(x, "true") for x in "abcde")
+        chain(a, [b, c], [d, e])
+        with pytest.raises(DagError, match="lists of 2 and 3 items"):
+            chain([b, c], [d, e, a])
+    assert made.tasks["d"].upstream == ["b"] and made.tasks["e"].upstream == ["c"]
+    assert made.tasks["b"].upstream == ["a"] and made.tasks["c"].upstream == ["a"]
+
+
+def test_cross_downstream_links_every_pair_and_labels_name_edges():
+    with DAG("etl") as made:
+        a, b, c, d = (shell(x, "true") for x in "abcd")
+        cross_downstream([a, b], [c, d])
+        e, f = shell("e", "true"), shell("f", "true")
+        a >> Label("valid") >> e
+        chain(b, Label("invalid"), f)
+    assert made.tasks["c"].upstream == ["a", "b"] and made.tasks["d"].upstream == ["a", "b"]
+    assert made.tasks["e"].labels == {"a": "valid"} and made.tasks["f"].labels == {"b": "invalid"}
+
+
+def test_task_groups_prefix_ids_nest_and_link_their_roots_and_leaves():
+    with DAG("etl") as made:
+        start = shell("start", "true")
+        with TaskGroup("extract") as extract:
+            a = shell("a", "true")
+            with TaskGroup("inner"):
+                b = shell("b", "true")
+            a >> b
+            shell("c", "true")
+        with TaskGroup("flat", prefix_group_id=False) as flat:
+            shell("d", "true")
+        end = shell("end", "true")
+        start >> extract >> flat >> end
+    assert list(made.tasks) == ["start", "extract.a", "extract.inner.b", "extract.c", "d", "end"]
+    assert made.tasks["extract.a"].upstream == ["start"] and made.tasks["extract.c"].upstream == ["start"]
+    assert made.tasks["d"].upstream == ["extract.inner.b", "extract.c"]
+    assert made.tasks["extract.inner.b"].group == "extract.inner"
+    assert made.groups["extract.inner"]["parent"] == "extract"
+
+
+def test_a_task_group_function_is_named_after_itself_and_returns_its_result():
+    with DAG("etl") as made:
+
+        @task_group
+        def clean():
+            """Tidy the data."""
+            return shell("tidy", "true")
+
+        first = clean()
+        second = clean()
+        first >> second
+    assert list(made.tasks) == ["clean.tidy", "clean__1.tidy"]
+    assert made.tasks["clean__1.tidy"].upstream == ["clean.tidy"]
+    assert made.groups["clean"]["tooltip"] == "Tidy the data."
 
 
 def test_a_task_id_used_twice_in_one_dag_is_an_error():
