@@ -411,6 +411,7 @@ def shell(task_id: str, command: str, **options: Any) -> Task:
     """A shell task in the current DAG; `command` is a Jinja template run by /bin/sh -c."""
     file, line = _caller_location()
     description = options.pop("description", None)
+    options.setdefault("do_xcom_push", True)  # as Airflow's BashOperator: the last line of output is the result
     return _current_dag("shell task").add(
         Task(task_id=child_id(task_id), command=command, given=options, description=description, file=file, line=line)
     )

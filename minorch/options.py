@@ -39,6 +39,8 @@ class TaskOptions:
     on_success: tuple = ()
     poke_interval: float = 60.0  # sensors: seconds between pokes
     soft_fail: bool = False  # sensors: a sensor that times out is skipped, not failed
+    do_xcom_push: bool | None = None  # store the result; None: yes for Python tasks, no for shell tasks
+    multiple_outputs: bool = False  # a Python task's dict result: each key is also a result of its own
 
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
@@ -95,7 +97,7 @@ def _coerce_task_option(name: str, value: Any) -> Any:
         return parse_duration(value, name=name)
     if name in ("max_retry_delay", "timeout", "sla"):
         return None if value is None else parse_duration(value, name=name)
-    if name in ("retry_exponential_backoff", "soft_fail"):
+    if name in ("retry_exponential_backoff", "soft_fail", "do_xcom_push", "multiple_outputs"):
         return check_bool(name, value)
     if name == "trigger_rule":
         try:

@@ -47,6 +47,9 @@ EXIT_SKIPPED = 99
 #: Context values that travel as ISO 8601 text and reach task functions as datetimes.
 DATETIME_KEYS = ("logical_date", "data_interval_start", "data_interval_end")
 
+#: Context values that are objects: not written to the spec (the task process makes its own `ti`, `dag_run`).
+_REBUILT = frozenset({"macros", "xcom", "ti", "task_instance", "dag_run", "dag", "task", "var", "conn"})
+
 _FIX_RESULT = "return a list, dict, str or number — or write big data to a file and return its path"
 
 
@@ -55,7 +58,13 @@ class _Failed(Exception):
 
 
 def write_spec(
-    path: str | os.PathLike, *, target: dict, context: dict, result_path: str | os.PathLike, max_result_bytes: int
+    path: str | os.PathLike,
+    *,
+    target: dict,
+    context: dict,
+    result_path: str | os.PathLike,
+    max_result_bytes: int,
+    results: dict | None = None,
 ) -> None:
     """Write the spec `main` reads, private to the user (0600).
 
@@ -65,7 +74,7 @@ def write_spec(
     plain = {
         key: value.isoformat() if isinstance(value, datetime) else value
         for key, value in context.items()
-        if key not in ("macros", "xcom")
+        if key not in _REBUILT
     }
     document = {
         "target": target,
@@ -73,6 +82,9 @@ def write_spec(
         "xcom": context["xcom"],
         "result_path": os.fspath(result_path),
         "max_result_bytes": max_result_bytes,
+        # where `ti.xcom_pull` reads and `ti.xcom_push` writes: {"db_path", "run_pk", "keys_path",
+        # "multiple_outputs", "do_xcom_push"}
+        "results": results or {},
     }
     _write_private(os.fspath(path), json.dumps(document).encode())
 
@@ -93,12 +105,23 @@ def main(argv: list[str]) -> int:
     result_path = spec["result_path"]
     if os.path.exists(result_path):  # a result left by an earlier try must not count for this one
         os.unlink(result_path)
+    results = spec.get("results", {})
+    context = _context(spec)
     try:
-        func, given, label = _resolve(spec["target"], spec["xcom"])
-        kwargs = _arguments(func, _context(spec), given, label)
+        func, given, label = _resolve(spec["target"], spec["xcom"], context["ti"])
+        kwargs = _arguments(func, context, given, label)
         result = _user_code(func, **kwargs)
-        if result is not None:
+        pushed = context["ti"].pushed
+        if results.get("multiple_outputs") and result is not None:
+            if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+                raise _Failed(
+                    f"multiple_outputs=True needs a dict with string keys, but the task returned {_a(result)}"
+                )
+            pushed.update(result)
+        if result is not None and results.get("do_xcom_push", True):
             _store(result, result_path, spec["max_result_bytes"])
+        if pushed and results.get("keys_path"):
+            _store(pushed, results["keys_path"], spec["max_result_bytes"])
     except SkipTask as e:
         _say(f"task skipped: {e}" if str(e) else "task skipped")
         return EXIT_SKIPPED
@@ -109,7 +132,7 @@ def main(argv: list[str]) -> int:
     return EXIT_SUCCESS
 
 
-def _resolve(target: dict, xcom: dict) -> tuple[Callable, dict, str]:
+def _resolve(target: dict, xcom: dict, ti: TaskInstance) -> tuple[Callable, dict, str]:
     """(function, arguments given in the DAG file, label for messages)."""
     if target["kind"] == "ref":
         return _import_ref(target["ref"], target.get("sys_path", [])), {}, target["ref"]
@@ -134,7 +157,11 @@ def _resolve(target: dict, xcom: dict) -> tuple[Callable, dict, str]:
         raise _Failed(f"DAG '{dag_id}' in {path} has no Python task '{task_id}' ({hint})")
     given = dict(task.call_kwargs)
     # An upstream that returned None stored no result; its argument is None, as in Airflow.
-    given.update({name: xcom.get(upstream) for name, upstream in task.xcom_args.items()})
+    for name, upstream in task.xcom_args.items():
+        if isinstance(upstream, list):  # [task id, key]: one keyed result
+            given[name] = ti.xcom_pull(task_ids=upstream[0], key=upstream[1])
+        else:
+            given[name] = xcom.get(upstream)
     return task.func, given, f"task '{task_id}' of DAG '{dag_id}'"
 
 
@@ -172,7 +199,86 @@ def _context(spec: dict) -> dict:
     for key in DATETIME_KEYS:
         context[key] = datetime.fromisoformat(context[key]).astimezone(zone)
     context["xcom"] = spec["xcom"]
+    results = spec.get("results", {})
+    context["ti"] = context["task_instance"] = TaskInstance(
+        dag_id=context["dag_id"],
+        task_id=context["task_id"],
+        run_id=context["run_id"],
+        try_number=context["try_number"],
+        map_index=context.get("map_index", -1),
+        pull=_store_puller(results.get("db_path"), results.get("run_pk")),
+    )
+    context["dag_run"] = dag_run_view(context)
     return context
+
+
+def _store_puller(db_path: str | None, run_pk: int | None) -> Callable:
+    """`pull(task_id, key, map_index)` reading the state file; opened on first use only."""
+    opened = []
+
+    def pull(task_id: str, key: str, map_index: int) -> object:
+        if db_path is None:
+            raise _Failed("xcom_pull is not available here (no state file was given to this task)")
+        if not opened:
+            from minorch.store import Store
+
+            opened.append(Store(db_path, readonly=True))
+        return opened[0].pull_xcom(run_pk, task_id, key, map_index)
+
+    return pull
+
+
+class Namespace(dict):
+    """A dict whose keys read as attributes too: `dag_run.conf` in Python, `{{ dag_run.conf }}` in templates."""
+
+    __getattr__ = dict.__getitem__
+
+
+def dag_run_view(context: dict) -> Namespace:
+    """Airflow's `dag_run` as far as minorch has it: run_id, run_type, conf, logical_date, data_interval_*."""
+    return Namespace(
+        dag_id=context["dag_id"],
+        run_id=context["run_id"],
+        run_type=context["run_id"].split("__", 1)[0],
+        conf=context.get("conf", {}),
+        logical_date=context["logical_date"],
+        data_interval_start=context["data_interval_start"],
+        data_interval_end=context["data_interval_end"],
+    )
+
+
+class TaskInstance:
+    """What a task sees as `ti` (Airflow's names): its ids and try, and results of the run's tasks —
+    `xcom_pull(task_ids=..., key=..., map_indexes=...)` from any task, `xcom_push(key, value)`."""
+
+    def __init__(self, *, dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int, pull) -> None:
+        self.dag_id, self.task_id, self.run_id = dag_id, task_id, run_id
+        self.try_number, self.map_index = try_number, map_index
+        self._pull = pull
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        if not isinstance(key, str) or not key or key == "return_value":
+            raise ValueError(f"xcom_push key must be a non-empty string other than 'return_value', not {key!r}")
+        self.pushed[key] = value
+
+    def xcom_pull(
+        self,
+        task_ids: str | list[str] | None = None,
+        key: str = "return_value",
+        map_indexes: int | list[int] | None = None,
+        default: object = None,
+    ) -> object:
+        """One value for one task id (and one map index); a list for a list of either. `task_ids=None`
+        means this task; `map_indexes=None` for a mapped task's return value is the list of its copies'."""
+        ids = [self.task_id if task_ids is None else task_ids] if not isinstance(task_ids, list) else task_ids
+        indexes = map_indexes if isinstance(map_indexes, list) else [-1 if map_indexes is None else map_indexes]
+        found = [self._pull(tid, key, index) for tid in ids for index in indexes]
+        found = [default if value is None else value for value in found]
+        return found if isinstance(task_ids, list) or isinstance(map_indexes, list) else found[0]
+
+    def __repr__(self) -> str:
+        return f"<TaskInstance {self.dag_id}.{self.task_id} {self.run_id} try {self.try_number}>"
 
 
 def _arguments(func: Callable, context: dict, given: dict, label: str) -> dict:

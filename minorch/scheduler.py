@@ -78,6 +78,7 @@ class _Inflight:
     spec_path: Path | None
     started: float
     map_index: int = -1
+    log_path: Path | None = None
 
 
 @dataclass(eq=False)
@@ -243,6 +244,7 @@ class Scheduler:
                 None,
                 started,
                 attempt.map_index,
+                Path(attempt.log_path) if attempt.log_path else None,
             )
             reason = f"exited with code {code} while no scheduler was running"
             done = Exit(
@@ -501,7 +503,7 @@ class Scheduler:
         attempt_id = self.attempt_tag + uuid.uuid4().hex[: 32 - len(self.attempt_tag)]
         log_path = self.log_path(run, task.task_id, try_number, map_index)
         xcom = self.store.xcoms(run.pk, task.upstream)
-        context = self._context(dag, task, run, try_number, xcom)
+        context = self._context(dag, task, run, try_number, xcom, map_index)
         if map_index >= 0:
             try:
                 context[task.map_as] = self.map_items(run, task)[map_index]
@@ -510,7 +512,6 @@ class Scheduler:
             context["map_index"] = map_index
         env = {
             **os.environ,
-            **task.opts.env,
             **_marker_env(dag, task, run, try_number, context),
             "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status")),
         }
@@ -518,12 +519,16 @@ class Scheduler:
         command = None
         source = task.command if task.sensor is None else task.sensor.get("command")
         try:
+            where = f"{dag.file}: task '{task.task_id}'"
+            env.update(
+                {name: render(value, context, shell=False, where=where) for name, value in task.opts.env.items()}
+            )
             if source is not None:
                 command = render(source, context, shell=True, where=f"{dag.file}: task '{task.task_id}'")
                 env["MINORCH_COMMAND"] = command
                 argv = [task.opts.shell, "-c", STATUS_WRAPPER]
             else:
-                spec_path, result_path = self._python_spec(dag, task, attempt_id, context, xcom)
+                spec_path, result_path = self._python_spec(dag, task, attempt_id, context, xcom, run.pk)
                 argv = [sys.executable, "-m", "minorch.runtime", str(spec_path)]
         except MinorchError as err:
             argv = [
@@ -580,6 +585,7 @@ class Scheduler:
             spec_path,
             waiting_since,
             map_index,
+            log_path,
         )
         return _Ready(run, launch, attempt, flight)
 
@@ -705,7 +711,7 @@ class Scheduler:
             self._dirty = True  # the next plan sees the new state (and when to poke again)
 
     def _drop_attempt_files(self, attempt_id: str) -> None:
-        for suffix in ("json", "result.json", "status"):
+        for suffix in ("json", "result.json", "keys.json", "status"):
             self._attempt_file(attempt_id, suffix).unlink(missing_ok=True)
 
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
@@ -718,13 +724,16 @@ class Scheduler:
         folder = self.settings.log_dir / run.dag_id / safe / task_id
         return (folder / f"map-{map_index}" if map_index >= 0 else folder) / f"{try_number}.log"
 
-    def _context(self, dag: Dag, task: Task, run: RunRecord, try_number: int, xcom: dict) -> dict:
+    def _context(self, dag: Dag, task: Task, run: RunRecord, try_number: int, xcom: dict, map_index: int = -1) -> dict:
         logical = from_iso(run.logical_date)
         schedule = dag.schedule
         prev_ = next_ = None
         if schedule is not None and schedule.kind in ("cron", "interval"):
             prev_, next_ = schedule.prev_fire(logical), schedule.next_fire(logical)
         return build_context(
+            conf=run.conf,
+            map_index=map_index,
+            pull=lambda tid, key, index: self.store.pull_xcom(run.pk, tid, key, index),
             dag_id=dag.dag_id,
             task_id=task.task_id,
             run_id=run.run_id,
@@ -739,7 +748,9 @@ class Scheduler:
             xcom=xcom,
         )
 
-    def _python_spec(self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict) -> tuple[Path, Path]:
+    def _python_spec(
+        self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict, run_pk: int
+    ) -> tuple[Path, Path]:
         if task.python is not None:
             target = {"kind": "ref", "ref": task.python, "sys_path": [str(self.settings.root)]}
         else:
@@ -751,6 +762,13 @@ class Scheduler:
             context={**context, "xcom": xcom},
             result_path=result_path,
             max_result_bytes=MAX_RESULT_BYTES,
+            results={
+                "db_path": str(self.settings.db_path),
+                "run_pk": run_pk,
+                "keys_path": str(self._attempt_file(attempt_id, "keys.json")),
+                "multiple_outputs": task.opts.multiple_outputs,
+                "do_xcom_push": task.opts.do_xcom_push is not False,
+            },
         )
         return spec_path, result_path
 
@@ -769,9 +787,14 @@ class Scheduler:
         task = dag.tasks.get(flight.task_id) if dag else None
         opts = task.opts if task else TaskOptions()
         returncode, reason = done.returncode, done.reason
-        result = None
+        result = keyed = None
         if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
             result = flight.result_path.read_text()
+        keys_file = self._attempt_file(done.attempt_id, "keys.json")
+        if returncode == 0 and keys_file.exists():
+            keyed = {key: json.dumps(value) for key, value in json.loads(keys_file.read_text()).items()}
+        if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
+            result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []
         if task is not None and task.flavor == "sensor":
             state, next_try_at = P.sensor_outcome(opts, returncode == 0 and not done.timed_out, flight.started, end)
@@ -793,6 +816,8 @@ class Scheduler:
         with self.store.write():
             if result is not None:
                 self.store.put_xcom(flight.run_pk, flight.task_id, result, map_index=flight.map_index)
+            if keyed:
+                self.store.put_xcom_keys(flight.run_pk, flight.task_id, keyed, map_index=flight.map_index)
             skips = [
                 skipped
                 for skipped in skips
@@ -931,6 +956,18 @@ def _dates_for_logical(dag: Dag, logical: datetime):
         return RunDates(logical, logical, end or logical)
     prev_ = schedule.prev_fire(logical)
     return RunDates(logical, prev_ or logical, logical)
+
+
+def last_line(path: Path, limit: int = 65536) -> str:
+    """The last non-empty line of a try's output (stdout and stderr, as Airflow's BashOperator reads it)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - limit))
+            tail = handle.read()
+    except OSError:
+        return ""
+    lines = [line for line in tail.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _read_status(path: Path) -> int | None:

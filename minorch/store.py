@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import StoreError
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -122,6 +122,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         deadline   REAL NOT NULL,
         noticed_at REAL NOT NULL,
         PRIMARY KEY (run_pk, task_id)
+    ) WITHOUT ROWID;
+    """,
+    ),
+    (
+        "xcom_keys",
+        """
+    CREATE TABLE xcom_keys (
+        run_pk    INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        task_id   TEXT NOT NULL,
+        map_index INTEGER NOT NULL DEFAULT -1,
+        key       TEXT NOT NULL,
+        value     TEXT NOT NULL,
+        PRIMARY KEY (run_pk, task_id, map_index, key)
     ) WITHOUT ROWID;
     """,
     ),
@@ -702,6 +715,29 @@ class Store:
                 (run_pk, task_id, map_index, value_json),
             )
 
+    def put_xcom_keys(self, run_pk: int, task_id: str, values: dict[str, str], map_index: int = -1) -> None:
+        """Results pushed under their own keys (`ti.xcom_push`, `multiple_outputs`); values are JSON text."""
+        with self.write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO xcom_keys (run_pk, task_id, map_index, key, value) VALUES (?, ?, ?, ?, ?)",
+                [(run_pk, task_id, map_index, key, value) for key, value in values.items()],
+            )
+
+    def pull_xcom(self, run_pk: int, task_id: str, key: str = "return_value", map_index: int = -1) -> object:
+        """One result of a task of the run: its return value (key "return_value"; for a mapped task at
+        map_index -1 the list of its copies' values) or a pushed key. None when there is none."""
+        if key == "return_value":
+            row = self.db.execute(
+                "SELECT value FROM xcom WHERE run_pk = ? AND task_id = ? AND map_index = ?",
+                (run_pk, task_id, map_index),
+            ).fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT value FROM xcom_keys WHERE run_pk = ? AND task_id = ? AND map_index = ? AND key = ?",
+                (run_pk, task_id, map_index, key),
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
     def xcoms(self, run_pk: int, task_ids: Iterable[str]) -> dict[str, object]:
         ids = list(task_ids)
         if not ids:
@@ -828,9 +864,11 @@ class Store:
                     f"({_placeholders(cleared)})",
                     (run_pk, *cleared),
                 )
-                db.execute(
-                    f"DELETE FROM xcom WHERE run_pk = ? AND task_id IN ({_placeholders(cleared)})", (run_pk, *cleared)
-                )
+                for table in ("xcom", "xcom_keys"):
+                    db.execute(
+                        f"DELETE FROM {table} WHERE run_pk = ? AND task_id IN ({_placeholders(cleared)})",
+                        (run_pk, *cleared),
+                    )
             return cleared
 
     def upsert_paused(self, dag_id: str, paused: bool) -> None:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import shlex
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import SimpleNamespace, TracebackType
@@ -57,6 +59,16 @@ CONTEXT_NAMES = frozenset(
         "timezone",
         "macros",
         "xcom",
+        "ti",
+        "task_instance",
+        "dag_run",
+        "conf",
+        "dag",
+        "task",
+        "task_instance_key_str",
+        "ts_nodash_with_tz",
+        "var",
+        "conn",
     }
 )
 
@@ -73,7 +85,30 @@ def ds_format(ds: str, input_format: str, output_format: str) -> str:
     return datetime.strptime(ds, input_format).strftime(output_format)
 
 
-MACROS = SimpleNamespace(ds_add=ds_add, ds_format=ds_format)
+MACROS = SimpleNamespace(
+    ds_add=ds_add,
+    ds_format=ds_format,
+    datetime=datetime,
+    timedelta=timedelta,
+    json=json,
+    uuid=uuid,
+    random=random.random,
+)
+
+
+class _NotYet:
+    """`var` and `conn` until minorch has Variables and Connections: any use is a clear error."""
+
+    def __init__(self, name: str, feature: str) -> None:
+        self._name, self._feature = name, feature
+
+    def __getattr__(self, key: str):
+        raise TemplateError(
+            f"template variable '{self._name}.{key}' needs {self._feature}, which minorch does not have yet",
+            hint="pass the value as a param (--conf / params) or an env option instead",
+        )
+
+    __getitem__ = __getattr__
 
 
 def build_context(
@@ -90,6 +125,9 @@ def build_context(
     try_number: int,
     timezone: str,
     xcom: dict[str, object],
+    conf: dict | None = None,
+    map_index: int = -1,
+    pull=None,
 ) -> dict:
     """The names a template (and a Python task) sees for one try of one task.
 
@@ -102,7 +140,7 @@ def build_context(
     """
     zone = ZoneInfo(timezone)
     logical = _in_zone(logical_date, zone)
-    return {
+    context = {
         "ds": _ds(logical),
         "ds_nodash": _ds(logical).replace("-", ""),
         "ts": logical.isoformat(),
@@ -121,6 +159,20 @@ def build_context(
         "macros": MACROS,
         "xcom": xcom,
     }
+    from .runtime import Namespace, TaskInstance, dag_run_view
+
+    context["conf"] = dict(conf or {})
+    context["ts_nodash_with_tz"] = logical.strftime("%Y%m%dT%H%M%S%z")
+    context["task_instance_key_str"] = f"{dag_id}__{task_id}__{context['ds_nodash']}"
+    context["dag"] = Namespace(dag_id=dag_id, timezone=timezone)
+    context["task"] = Namespace(task_id=task_id, dag_id=dag_id)
+    context["ti"] = context["task_instance"] = TaskInstance(
+        dag_id=dag_id, task_id=task_id, run_id=run_id, try_number=try_number, map_index=map_index, pull=pull
+    )
+    context["dag_run"] = dag_run_view(context)
+    context["var"] = _NotYet("var", "Variables")
+    context["conn"] = _NotYet("conn", "Connections")
+    return context
 
 
 def render(template: str, context: dict, *, shell: bool, where: str = "") -> str:
@@ -140,6 +192,8 @@ def render(template: str, context: dict, *, shell: bool, where: str = "") -> str
         return compiled.render(context)
     except _Missing as e:
         raise _unknown_name(e, template, context, where) from None
+    except TemplateError as e:
+        raise e.at(where or None) from None
     except Exception as e:  # any failure inside a user's template is a user error
         line = _failed_line(e.__traceback__)
         raise TemplateError(

@@ -4,6 +4,8 @@ the task states and run state Airflow documents for that DAG."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from minorch import operations
 from minorch.states import RunState
 
@@ -342,3 +344,97 @@ def test_taskflow_calls_as_airflow_writes_them(project):
     assert tasks["r1"].upstream == ["l1"] and tasks["r2"].upstream == ["l2"]
     assert tasks["x2"].upstream == ["r1", "r2"]
     assert "add__2 -->|always audit| audit" in project.minorch("graph", "taskflow", "--format", "mermaid").stdout
+
+
+# ---------------------------------------------------------------- results (XCom) as Airflow has them
+
+
+def test_keyed_results_multiple_outputs_shell_last_lines_and_pulls_from_any_task(project):
+    """Airflow's XCom tutorial: push under a key, pull by task_ids/key from a task that is not a direct
+    upstream, multiple_outputs, a Bash-style task's last output line, and ti.xcom_pull in a template."""
+    project.write(
+        "dags/xcoms.py",
+        """
+        from minorch import DAG, shell, task
+
+        with DAG("xcoms"):
+            @task
+            def push(ti):
+                ti.xcom_push(key="rows", value=42)
+                return "done"
+
+            @task(multiple_outputs=True)
+            def totals():
+                return {"count": 3, "sum": 12}
+
+            count = shell("count", "echo counting >&2; echo 7")
+
+            @task
+            def far(ti):
+                assert ti.xcom_pull(task_ids="push", key="rows") == 42
+                assert ti.xcom_pull(task_ids=["push", "count"]) == ["done", "7"]
+                assert ti.xcom_pull(task_ids="totals", key="sum") == 12
+                return ti.xcom_pull(task_ids="missing", default="none")
+
+            @task
+            def mean(count, total):
+                return total / count
+
+            pushed, sums = push(), totals()
+            middle = shell("middle", "true")
+            pushed >> middle >> far()
+            [sums, count] >> middle
+            mean(sums["count"], sums["sum"])
+            shell("report", "test {{ ti.xcom_pull(task_ids='push', key='rows') }} = 42 && echo {{ xcom.count }}",
+                  do_xcom_push=False) << count << pushed
+        """,
+    )
+    result = project.run("xcoms")
+    assert set(states(result).values()) == {"success"}, states(result)
+    store = project.store()
+    try:
+        pull = lambda tid, key="return_value": store.pull_xcom(result.run.pk, tid, key)  # noqa: E731
+        assert pull("push") == "done" and pull("push", "rows") == 42
+        assert pull("totals") == {"count": 3, "sum": 12} and pull("totals", "count") == 3
+        assert pull("count") == "7"
+        assert pull("far") == "none"
+        assert pull("mean") == 4.0
+        assert pull("report") is None
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- the template context
+
+
+def test_the_template_context_airflow_users_reach_for(project):
+    project.write(
+        "dags/context.py",
+        """
+        from minorch import DAG, shell, task
+
+        with DAG("context", params={"table": "orders"}):
+            shell(
+                "show",
+                "test '{{ dag_run.conf.region }}' = eu && test '{{ conf.region }}' = eu"
+                " && test '{{ ti.task_id }}' = show && test '{{ ti.try_number }}' = 1"
+                " && test '{{ task_instance_key_str }}' = context__show__20240115"
+                " && test '{{ macros.ds_add(ds, 1) }}' = 2024-01-16"
+                " && test '{{ dag.dag_id }}' = context && test '{{ dag_run.run_type }}' = manual"
+                " && test \\"$TARGET\\" = orders_20240115",
+                env={"TARGET": "{{ params.table }}_{{ ds_nodash }}"},
+            )
+
+            @task
+            def python_side(dag_run, ti, conf):
+                assert dag_run.conf == {"region": "eu"} and conf == {"region": "eu"}
+                assert ti.task_id == "python_side" and dag_run.logical_date.year == 2024
+
+            python_side()
+            shell("needs_var", "echo {{ var.value.bucket }}")
+        """,
+    )
+    result = project.run("context", params={"region": "eu"})
+    assert states(result) == {"show": "success", "python_side": "success", "needs_var": "failed"}
+    log = Path(result.attempts["needs_var"][-1].log_path).read_text()
+    assert "template variable 'var.value' needs Variables, which minorch does not have yet" in log

@@ -170,6 +170,12 @@ def test_a_kwargs_parameter_receives_the_rest_of_the_context(project):
             "try_number",
             "timezone",
             "xcom",
+            "conf",
+            "ts_nodash_with_tz",
+            "task_instance_key_str",
+            "ti",
+            "task_instance",
+            "dag_run",
         ]
     )
 
