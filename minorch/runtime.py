@@ -201,10 +201,10 @@ def _context(spec: dict) -> dict:
     context["xcom"] = spec["xcom"]
     results = spec.get("results", {})
     context["ti"] = context["task_instance"] = TaskInstance(
-        dag_id=context["dag_id"],
-        task_id=context["task_id"],
-        run_id=context["run_id"],
-        try_number=context["try_number"],
+        dag_id=context.get("dag_id", ""),
+        task_id=context.get("task_id", ""),
+        run_id=context.get("run_id", ""),
+        try_number=context.get("try_number", 0),
         map_index=context.get("map_index", -1),
         pull=_store_puller(results.get("db_path"), results.get("run_pk")),
     )
@@ -237,9 +237,9 @@ class Namespace(dict):
 def dag_run_view(context: dict) -> Namespace:
     """Airflow's `dag_run` as far as minorch has it: run_id, run_type, conf, logical_date, data_interval_*."""
     return Namespace(
-        dag_id=context["dag_id"],
-        run_id=context["run_id"],
-        run_type=context["run_id"].split("__", 1)[0],
+        dag_id=context.get("dag_id", ""),
+        run_id=context.get("run_id", ""),
+        run_type=context.get("run_id", "").split("__", 1)[0],
         conf=context.get("conf", {}),
         logical_date=context["logical_date"],
         data_interval_start=context["data_interval_start"],
