@@ -7,17 +7,17 @@ import math
 from html import escape
 
 from .durations import format_duration
-from .gantt import RETRY, RUN, WAIT, Bar, Gantt
+from .gantt import RETRY, RUN, WAIT, Bar, Gantt, Segment
 
 CHARS = {RUN: "█", WAIT: "░", RETRY: "╌"}  # one character per cell kind
 _PAINT_ORDER = {WAIT: 0, RETRY: 1, RUN: 2}  # where segments share a cell, the later kind wins
 LABEL_MAX = 28  # widest task label column, in cells
 
 
-def cells(gantt: Gantt, bar: Bar, width: int) -> list[str | None]:
-    """`width` cells across the run's time axis: the kind of segment each cell shows, or None.
-    A segment covers the cells its time overlaps; a running try shorter than a cell still gets one."""
-    out: list[str | None] = [None] * width
+def cells(gantt: Gantt, bar: Bar, width: int) -> list[Segment | None]:
+    """`width` cells across the run's time axis: the segment each cell shows, or None. A segment covers
+    the cells its time overlaps; a try shorter than a cell still gets one."""
+    out: list[Segment | None] = [None] * width
     if gantt.origin is None or width <= 0:
         return out
     span = gantt.wall or 1.0
@@ -29,7 +29,7 @@ def cells(gantt: Gantt, bar: Bar, width: int) -> list[str | None]:
                 continue
             last = first + 1
         for i in range(first, last):
-            out[i] = segment.kind
+            out[i] = segment
     return out
 
 
@@ -89,7 +89,7 @@ def text(gantt: Gantt, width: int, *, copies: bool = False) -> str:
     inner = max(10, width - left - right - 2)
     lines = [head, summary(gantt), " " * (left + 1) + axis(gantt, inner)]
     for (bar, _depth), name, took in zip(listed, names, times, strict=True):
-        drawn = "".join(CHARS[k] if k else " " for k in cells(gantt, bar, inner))
+        drawn = "".join(CHARS[c.kind] if c else " " for c in cells(gantt, bar, inner))
         lines.append(f"{name[:left].ljust(left)} {drawn} {took.rjust(right)}")
     lines.append(LEGEND)
     return "\n".join(lines)

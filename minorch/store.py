@@ -768,6 +768,24 @@ class Store:
             result.setdefault(row[1], []).append(_run(row))
         return result
 
+    def task_history(
+        self, dag_id: str, task_id: str, runs: int
+    ) -> list[tuple[str, str | None, float | None, float | None, int | None]]:
+        """A task over the DAG's newest `runs` runs, oldest first: (logical date, the task's state, its first
+        try's start, its last try's end (None while one runs), the highest peak RSS of its tries); one row per
+        run, with Nones where the run has no try of it. A mapped task's copies count as the task."""
+        return list(
+            self.db.execute(
+                "SELECT r.logical_date, (SELECT t.state FROM task_instances t WHERE t.run_pk = r.id AND t.task_id = ? "
+                "AND t.map_index = -1), MIN(a.start_date), CASE WHEN COUNT(a.start_date) > COUNT(a.end_date) "
+                "THEN NULL ELSE MAX(a.end_date) END, MAX(a.peak_rss) "
+                "FROM (SELECT id, logical_date FROM dag_runs WHERE dag_id = ? ORDER BY logical_date DESC, id DESC "
+                "LIMIT ?) r LEFT JOIN attempts a ON a.run_pk = r.id AND a.task_id = ? "
+                "GROUP BY r.id ORDER BY r.logical_date, r.id",
+                (task_id, dag_id, runs, task_id),
+            )
+        )
+
     # ------------------------------------------------------------ metrics (aggregates over the whole file)
 
     def run_state_counts(self) -> list[tuple[str, str, int]]:

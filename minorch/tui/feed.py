@@ -2,14 +2,15 @@
 
 `Feed.poll()` runs in one worker thread. It is cheap when nothing changed: one
 `PRAGMA data_version` (about 2 us) and, every `FILES_EVERY` seconds, a stat of the DAG
-files and a probe of the scheduler lock. When the store or the files changed, or a screen asked for something new, it
-rebuilds the models the open screens show (`model.py`). It also follows the log of the
-watched try: bytes appended since the last look, or the whole tail after a truncation.
+files and a probe of the scheduler lock. When the store or the files changed, or a screen
+asked for something new, it rebuilds the models the open screens show (`model.py`); the
+Gantt of a running run also each poll, as its bars grow with the clock. It also follows the
+log of the watched try: bytes appended since the last look, or the whole tail after a truncation.
 
-Thread safety: `watch_dag`, `watch_task`, `unwatch`, `wake` and `stop` are called from the UI thread; they
-replace one immutable `_Want` under `_lock` and set `_event`. Everything else belongs to
-the worker thread, which owns the `Store` (opened on its first poll, in that thread);
-it replaces `registry` and `scheduler` whole, and the UI thread only reads them.
+Thread safety: `watch_dag`, `watch_task`, `watch_picture`, `unwatch`, `wake` and `stop` are
+called from the UI thread; they replace one immutable `_Want` under `_lock` and set `_event`.
+Everything else belongs to the worker thread, which owns the `Store` (opened on its first poll,
+in that thread); it replaces `registry` and `scheduler` whole, and the UI thread only reads them.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Update:
     dag: model.DagDetail | None = None
     task: model.TaskDetail | None = None
     log: LogChunk | None = None
+    gantt: model.Gantt | None = None
+    durations: model.Durations | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class _Want:
     per_page: int = model.GRID_RUNS
     task: tuple[int, str] | None = None  # (run pk, task id)
     attempt_id: str | None = None  # the try whose log shows; None: the latest try
+    gantt: int | None = None  # the run pk whose Gantt shows
+    durations: tuple[str, str | None] | None = None  # (dag id, task id or None for the runs): a duration chart
 
 
 class Feed:
@@ -72,6 +77,7 @@ class Feed:
         self._version: int | None = None
         self._files_at = 0.0
         self._task: model.TaskDetail | None = None
+        self._live = False  # the watched Gantt is of a running run
         self.stopped = False
         self.scheduler = False  # whether a scheduler holds the state folder's lock, as of the last file check
         self._log_path: str | None = None
@@ -91,10 +97,27 @@ class Feed:
             self._want = replace(self._want, task=task, attempt_id=attempt_id)
         self._event.set()
 
-    def unwatch(self, *, dag_id: str | None = None, task: tuple[int, str] | None = None) -> None:
-        """Stop watching `dag_id` / `task` if still watched: a closing screen must not undo what the
+    def watch_picture(self, *, gantt: int | None = None, durations: tuple[str, str | None] | None = None) -> None:
+        """Show the Gantt of run `gantt`, or the duration chart of `durations` (dag id, task id or None)."""
+        with self._lock:
+            self._want = replace(self._want, gantt=gantt, durations=durations)
+        self._event.set()
+
+    def unwatch(
+        self,
+        *,
+        dag_id: str | None = None,
+        task: tuple[int, str] | None = None,
+        gantt: int | None = None,
+        durations: tuple[str, str | None] | None = None,
+    ) -> None:
+        """Stop watching `dag_id` / `task` / a picture if still watched: a closing screen must not undo what the
         screen opened after it asked for (its unmount can come after the new screen's mount)."""
         with self._lock:
+            if gantt is not None and self._want.gantt == gantt:
+                self._want = replace(self._want, gantt=None)
+            if durations is not None and self._want.durations == durations:
+                self._want = replace(self._want, durations=None)
             if dag_id is not None and self._want.dag_id == dag_id:
                 self._want = replace(self._want, dag_id=None)
             if task is not None and self._want.task == task:
@@ -133,6 +156,9 @@ class Feed:
             self._version = version
             update = self.build(want, now)
             self._task = update.task
+            self._live = update.gantt is not None and update.gantt.live
+        elif self._live and want.gantt is not None:  # a running run's bars grow with the clock
+            update = Update(gantt=model.gantt(self.store, self.registry, want.gantt, now))
         chunk = self._follow_log(
             want, reset=shown is None or want.task != shown.task or want.attempt_id != shown.attempt_id
         )
@@ -159,7 +185,11 @@ class Feed:
             else None
         )
         task = model.task_detail(self.store, self.registry, *want.task, default_tz=tz) if want.task else None
-        return Update(dags=dags, dag=dag, task=task)
+        gantt = model.gantt(self.store, self.registry, want.gantt, now) if want.gantt is not None else None
+        durations = (
+            model.durations(self.store, self.registry, *want.durations, now, default_tz=tz) if want.durations else None
+        )
+        return Update(dags=dags, dag=dag, task=task, gantt=gantt, durations=durations)
 
     def close(self) -> None:
         if self.store is not None:

@@ -23,11 +23,15 @@ from datetime import datetime
 from types import MappingProxyType
 
 from ..dag import Dag, Task
+from ..gantt import Gantt
 from ..registry import Registry
 from ..store import Attempt, DagRow, RunRecord, Store, TaskInstance, iso
+from ..trend import Point, Trend
+from ..views import run_gantt
 
 LIST_RUNS = 12  # run cells per DAG in the DAG list
 GRID_RUNS = 25  # run columns in a DAG's grid page, unless the screen asks for another number
+HISTORY_RUNS = 60  # runs a duration chart looks back over
 
 
 @dataclass(frozen=True)
@@ -247,3 +251,66 @@ def _template(task: Task | None) -> str | None:
         return task.command
     kind = f"python ({task.flavor.replace('_', '-')})" if task.flavor else "python"
     return f"{kind}: {task.python or getattr(task.func, '__qualname__', task.task_id)}"
+
+
+@dataclass(frozen=True)
+class Durations:
+    """A DAG's run durations (`task_id` None), or a task's duration and peak memory, over its newest runs."""
+
+    dag_id: str
+    task_id: str | None
+    timezone: str
+    duration: Trend
+    rss: Trend | None = None
+
+
+def durations(
+    store: Store,
+    registry: Registry,
+    dag_id: str,
+    task_id: str | None,
+    now: datetime,
+    *,
+    default_tz: str = "UTC",
+    runs: int = HISTORY_RUNS,
+) -> Durations:
+    """A running run or try counts up to `now`. A task's duration is from its first try's start to its last
+    try's end (retries and, for a mapped task, all its copies included); its `sla` is the chart's line."""
+    dag = registry.dags.get(dag_id)
+    tz = dag.timezone if dag is not None else default_tz
+    stamp = now.timestamp()
+    if task_id is None:
+        records = store.runs(dag_id, limit=runs)
+        records.reverse()
+        points = tuple(
+            Point(r.logical_date, str(r.state), _elapsed(r.start_date, r.end_date, stamp, r.state.finished))
+            for r in records
+        )
+        return Durations(dag_id, None, tz, Trend("run duration", "seconds", points))
+    rows = store.task_history(dag_id, task_id, runs)
+    task = dag.tasks.get(task_id) if dag is not None else None
+    took = tuple(Point(day, state or "none", _elapsed(start, end, stamp, False)) for day, state, start, end, _ in rows)
+    rss = tuple(Point(day, state or "none", float(peak) if peak else None) for day, state, _s, _e, peak in rows)
+    return Durations(
+        dag_id,
+        task_id,
+        tz,
+        Trend("duration", "seconds", took, task.opts.sla if task is not None else None),
+        Trend("peak RSS", "bytes", rss),
+    )
+
+
+def _elapsed(start: float | None, end: float | None, now: float, finished: bool) -> float | None:
+    if start is None:
+        return None
+    if end is None:
+        return None if finished else max(0.0, now - start)
+    return max(0.0, end - start)
+
+
+def gantt(store: Store, registry: Registry, run_pk: int, now: datetime) -> Gantt | None:
+    """The Gantt of run `run_pk` (None once it is gone); a running run's bars end at `now`."""
+    run = store.run(run_pk)
+    if run is None:
+        return None
+    return run_gantt(store, registry.dags.get(run.dag_id), run, now.timestamp())

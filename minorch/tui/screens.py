@@ -1,4 +1,5 @@
-"""The three screens: DAG list -> one DAG (grid and graph) -> one task instance (tries and log).
+"""The three screens: DAG list -> one DAG (grid and graph) -> one task instance (tries and log). From the
+DAG and task screens, `w` opens a run's Gantt and `d` durations over time (picture_screens.py).
 
 Screens route: they pass the feed's models to their widgets, tell the feed what they
 show, and open the next screen when a widget says so. Actions and data reading live
@@ -19,6 +20,7 @@ from .actions import Target
 from .feed import Update
 from .model import GRID_RUNS, DagDetail, DagItem, TaskDetail
 from .palette import legend, look_of, state_text
+from .picture_screens import DurationScreen, GanttScreen
 from .widgets.attempt_table import AttemptTable
 from .widgets.dag_table import DagTable
 from .widgets.log_view import LogView
@@ -119,6 +121,8 @@ class DagScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("g", "switch", "Grid/graph"),
+        Binding("w", "gantt", "Gantt"),
+        Binding("d", "durations", "Durations"),
         Binding("slash", "filter", "Filter", show=False),
         Binding("left_square_bracket", "page(1)", "Older runs", show=False),
         Binding("right_square_bracket", "page(-1)", "Newer runs", show=False),
@@ -263,6 +267,18 @@ class DagScreen(Screen):
         self.page += step
         self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
 
+    def action_gantt(self) -> None:
+        """The Gantt of the run under the cursor."""
+        run = self.detail.run(self.run_pk) if self.detail else None
+        if run is None:
+            self.notify("no run selected", timeout=2)
+            return
+        self.app.push_screen(GanttScreen(Target(self.dag_id, run.pk, run.run_id, None)))
+
+    def action_durations(self) -> None:
+        """The DAG's run durations over its newest runs."""
+        self.app.push_screen(DurationScreen(self.dag_id))
+
     def action_switch(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         switcher.current = "graph" if switcher.current == "grid" else "grid"
@@ -300,7 +316,11 @@ class DagScreen(Screen):
 
 class TaskScreen(Screen):
     AUTO_FOCUS = "AttemptTable"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("w", "gantt", "Gantt"),
+        Binding("d", "durations", "Durations"),
+    ]
 
     def __init__(self, subject: Target) -> None:
         super().__init__()
@@ -366,6 +386,15 @@ class TaskScreen(Screen):
         if task.result is not None:
             command.append_text(Text.assemble(("\nreturned: ", "grey62"), task.result))
         self.query_one("#command", Static).update(command)
+
+    def action_gantt(self) -> None:
+        """The Gantt of this task's run."""
+        subject = self.subject
+        self.app.push_screen(GanttScreen(Target(subject.dag_id, subject.run_pk, subject.run_id, None)))
+
+    def action_durations(self) -> None:
+        """This task's duration and peak memory over the DAG's newest runs."""
+        self.app.push_screen(DurationScreen(self.subject.dag_id, self.subject.task_id))
 
     def on_attempt_table_try_chosen(self, message: AttemptTable.TryChosen) -> None:
         chosen = self.query_one(AttemptTable).chosen
