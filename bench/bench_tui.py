@@ -10,9 +10,12 @@ file with every run finished and one try (with a log file) per task instance, th
 (b) `Feed.poll` when nothing changed: the cost of the twice-a-second look;
 (d) `Feed.build` as (a) with the grid paged back to the DAG's older runs (`[`): runs 26-50;
 (c) the UI thread applying a refresh in a headless app (80x24): DAG list, grid and graph
-    updated and redrawn after one task instance changed state, as process CPU time.
+    updated and redrawn after one task instance changed state, as process CPU time;
+(e) `Feed.build` as (a) with the picture screens' data too: the newest run's Gantt (20 bars)
+    and a task's durations over 50 runs;
+(f), (g) as (c) with the Gantt screen / the run-durations screen open on top of the DAG screen.
 
-Prints the median and 95th percentile of each. The target is (a) < 50 ms.
+Prints the median and 95th percentile of each. The targets: (a) < 50 ms; (c), (f), (g) p95 < 50 ms.
 
 Recorded on the development machine (Python 3.11, Textual 8.2):
 
@@ -130,12 +133,14 @@ def percentiles(samples: list[float]) -> str:
     return f"median {median * 1000:7.2f} ms   p95 {p95 * 1000:7.2f} ms"
 
 
-def time_feed(settings, registry, reps: int, page: int = 0) -> tuple[list[float], list[float]]:
+def time_feed(settings, registry, reps: int, page: int = 0, pictures: bool = False) -> tuple[list[float], list[float]]:
     feed = Feed(settings, registry)
     dag = registry.dags["dag050"]
     feed.store = Store(settings.db_path)
     newest = feed.store.runs(dag.dag_id, limit=1)[0]
     want = _Want(dag_id=dag.dag_id, page=page, task=(newest.pk, "t07"))
+    if pictures:  # the Gantt of the newest run and the task's durations open as well
+        want = _Want(dag_id=dag.dag_id, task=(newest.pk, "t07"), gantt=newest.pk, durations=(dag.dag_id, "t07"))
     now = START + timedelta(days=400)
     builds = []
     for _ in range(reps):
@@ -143,6 +148,7 @@ def time_feed(settings, registry, reps: int, page: int = 0) -> tuple[list[float]
         update = feed.build(want, now)
         builds.append(time.perf_counter() - began)
     assert len(update.dags.dags) == len(registry.dags) and len(update.dag.runs) == 25 and update.task.attempts
+    assert not pictures or (len(update.gantt.bars) == 20 and len(update.durations.duration.points) == 50)
     feed.watch_dag(dag.dag_id)
     feed.poll(now, 0.0)
     polls = []
@@ -154,9 +160,12 @@ def time_feed(settings, registry, reps: int, page: int = 0) -> tuple[list[float]
     return builds, polls
 
 
-def time_ui(settings, registry, store: Store, reps: int) -> list[float]:
-    """CPU time of App.on_refreshed and the redraw it causes, with the DAG screen open at 80x24."""
+def time_ui(settings, registry, store: Store, reps: int, picture: str | None = None) -> list[float]:
+    """CPU time of App.on_refreshed and the redraw it causes, with the DAG screen open at 80x24 (and on
+    top of it, with `picture`, the newest run's Gantt or the DAG's run durations)."""
+    from minorch.tui.actions import Target
     from minorch.tui.app import Refreshed, make_app
+    from minorch.tui.picture_screens import DurationScreen, GanttScreen
     from minorch.tui.screens import DagScreen
 
     samples: list[float] = []
@@ -169,12 +178,22 @@ def time_ui(settings, registry, store: Store, reps: int) -> list[float]:
             app.push_screen(DagScreen("dag050"))
             while app.latest.dag is None:
                 await pilot.pause(0.05)
+            run = store.runs("dag050", limit=1)[0]
+            want = _Want(dag_id="dag050")
+            if picture == "gantt":
+                app.push_screen(GanttScreen(Target("dag050", run.pk, run.run_id)))
+                want = _Want(dag_id="dag050", gantt=run.pk)
+                while app.latest.gantt is None:
+                    await pilot.pause(0.05)
+            elif picture == "durations":
+                app.push_screen(DurationScreen("dag050"))
+                want = _Want(dag_id="dag050", durations=("dag050", None))
+                while app.latest.durations is None:
+                    await pilot.pause(0.05)
             app.feed.stop()  # from here on only this loop's updates reach the app, and no worker runs beside it
             await pilot.pause(0.6)
             feed = Feed(settings, registry)
             feed.store = Store(settings.db_path)
-            run = store.runs("dag050", limit=1)[0]
-            want = _Want(dag_id="dag050")
             now = START + timedelta(days=400)
             for step in range(reps):
                 moved = (TaskState.SUCCESS, TaskState.FAILED) if step % 2 else (TaskState.FAILED, TaskState.SUCCESS)
@@ -213,6 +232,12 @@ def main() -> None:
         print(f"(c) refresh, UI thread (CPU, 80x24):    {percentiles(time_ui(settings, registry, store, 20))}")
         older, _polls = time_feed(settings, registry, args.reps, page=1)
         print(f"(d) refresh, worker, older runs page:  {percentiles(older)}")
+        pictures, _polls = time_feed(settings, registry, args.reps, pictures=True)
+        print(f"(e) refresh, worker, + Gantt + task durations: {percentiles(pictures)}")
+        gantt = time_ui(settings, registry, store, 20, picture="gantt")
+        print(f"(f) refresh, UI thread, Gantt open (CPU, 80x24): {percentiles(gantt)}")
+        durations = time_ui(settings, registry, store, 20, picture="durations")
+        print(f"(g) refresh, UI thread, run durations open (CPU, 80x24): {percentiles(durations)}")
         store.close()
 
 

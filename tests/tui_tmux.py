@@ -2,7 +2,7 @@
 
 Starts `minorch up` (scheduler + UI) in `tmux new -d -x 100 -y 30` on a fresh project,
 drives it with `tmux send-keys` and checks `tmux capture-pane -p` text: trigger a run,
-follow a running task's log, grid and graph, clear a failed task (its second try runs),
+follow a running task's log, grid and graph, the run's Gantt and run durations, clear a failed task (its second try runs),
 pause and unpause, resize to 160x48 and 80x24, then `minorch ui` from a second terminal on the
 same state file (whose q quits at once, where `minorch up` asks before stopping the scheduler).
 With `--cpu SECONDS` it also measures both processes' idle CPU with psutil.
@@ -133,6 +133,14 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         up.keys("Escape")
         up.wait(lambda text: up.line(" test ").split()[-1:] == ["✗"], "test failed in the grid")
         up.wait(lambda text: up.line(" publish").split()[-1:] == ["▲"], "publish upstream_failed")
+        up.keys("w")  # the run's Gantt: extract first, transform and report in parallel after it
+        up.see("critical path: extract → ")
+        up.wait(lambda text: "█" in up.line("*extract") and up.line("*extract").rstrip().endswith("s"), "bars")
+        up.wait(lambda text: up.line(" report").index("█") > up.line("*extract").index("█"), "report after extract")
+        up.keys("Escape", "d")  # the DAG's run durations
+        up.see("run duration, last 1 runs")
+        up.keys("Escape")
+        up.see("task (day)")
         up.keys("g")
         up.see("■ extract ──┬─▸ ■ transform ───▸ ✗ test ──┬─▸ ▲ publish")
         up.keys("g", "Down", "Down", "Down")  # to test

@@ -144,9 +144,17 @@ HELP_KEYS = [
             "[ ] older/newer runs (or arrow past the edge) · / filter tasks",
             "c clear task (run row: the whole run) · r retry failed tasks",
             "m mark task (run row: the run) · t p b as above · esc back",
+            "w the run's Gantt · d run durations",
         ],
     ),
-    ("Task", ["up/down pick a try · tab to its log · G log end", "c clear · m mark · r retry · esc back"]),
+    (
+        "Task",
+        [
+            "up/down pick a try · tab to its log · G log end",
+            "c clear · m mark · r retry · esc back · w Gantt · d durations",
+        ],
+    ),
+    ("Gantt", ["up/down move · space unfold/fold copies · enter the task's tries · esc back"]),
     (
         "Anywhere",
         ["ctrl+p every action by name · ? this help", "q quit (in `minorch up`: asks, then stops the scheduler)"],
