@@ -23,12 +23,14 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 from .config import Settings
+from .errors import StoreError
 from .foreground import format_event
 from .lock import SchedulerLock
 from .metrics import Publisher
@@ -135,7 +137,7 @@ class Daemon:
 
     def start(self) -> None:
         """Recover, queue `@reboot` runs, say "scheduler ready" (with the ms since exec)."""
-        recovered = self.scheduler.recover()
+        recovered = self._recover()
         if recovered:
             log.warning(
                 "recovered %d tries left open by a scheduler that stopped unexpectedly: tries still running "
@@ -176,6 +178,22 @@ class Daemon:
         self.metrics.ready = True
         sd_notify(f"READY=1\nSTATUS=scheduling {dags} DAGs")
 
+    def _recover(self) -> int:
+        """`Scheduler.recover`, tried again while the state file cannot be written (see `outage`),
+        until it succeeds or a stop is asked for."""
+        outage = self.scheduler.outage
+        while True:
+            try:
+                recovered = self.scheduler.recover()
+            except (sqlite3.Error, OSError) as err:
+                outage.failed(err, running=0, waiting=0)
+                if self.scheduler.stopping:
+                    return 0
+                time.sleep(max(0.0, outage.retry_at - self.scheduler.clock.monotonic()))
+                continue
+            outage.over()
+            return recovered
+
     def request_stop(self) -> None:
         """First call: no new runs or tries, running tries get `grace` seconds.
         A second call ends the grace period now."""
@@ -196,7 +214,12 @@ class Daemon:
     def run(self) -> None:
         """The loop until a stop was requested and the grace period is over or nothing runs."""
         try:
-            self.scheduler.run_loop(until=self._should_return)
+            try:
+                self.scheduler.run_loop(until=self._should_return)
+            except StoreError:
+                log.error("the state file cannot be used: stopping %d running tries", len(self.scheduler.inflight))
+                self.scheduler.executor.shutdown(self.settings.grace)
+                raise
             if self.scheduler.inflight:
                 log.info(
                     "grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL); they are recorded "

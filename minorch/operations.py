@@ -31,6 +31,7 @@ from .states import FAILED_LIKE, FINISHED, RunState, TaskState, can_move
 from .store import RunRecord, Store, iso
 
 MAX_BACKFILL = 10_000  # runs one backfill may create without `yes=True`
+BACKFILL_BATCH = 200  # dates per transaction of a backfill: the write lock is held for milliseconds
 _MARKABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
 
 
@@ -328,7 +329,10 @@ def backfill(
 
     Dates that already have a run (of any type): reprocess "none" skips them; "failed" also
     re-runs the failed tasks of a date whose newest run failed; "all" clears and re-runs every
-    finished run. Active (queued or running) runs are always left alone. All in one transaction.
+    finished run. Active (queued or running) runs are always left alone. Written in batches of
+    `BACKFILL_BATCH` dates, one transaction each, so the write lock is never held for long (a
+    running scheduler's writes go in between); a backfill stopped halfway keeps the runs written
+    so far, and running it again skips them.
     """
     if reprocess not in ("none", "failed", "all"):
         raise ConfigError(f"reprocess must be none, failed or all, not {reprocess!r}")
@@ -352,6 +356,21 @@ def backfill(
     for run in store.runs(dag.dag_id, since=iso(dates[0].logical_date), until=iso(dates[-1].logical_date), limit=None):
         existing.setdefault(run.logical_date, run)  # newest first: keep the newest per date
     plan = BackfillPlan(dag.dag_id, dry_run=dry_run)
+    for at in range(0, len(dates), BACKFILL_BATCH):
+        _backfill_batch(store, dag, dates[at : at + BACKFILL_BATCH], existing, reprocess, plan, now)
+    return plan
+
+
+def _backfill_batch(
+    store: Store,
+    dag: Dag,
+    dates: list,
+    existing: dict[str, RunRecord],
+    reprocess: str,
+    plan: BackfillPlan,
+    now: float,
+) -> None:
+    dry_run = plan.dry_run
     with nullcontext() if dry_run else store.write():
         for dates_of in dates:
             day = iso(dates_of.logical_date)
@@ -371,7 +390,6 @@ def backfill(
                     plan.run_pks.append(run.pk)
             else:
                 plan.skipped.append(day)
-    return plan
 
 
 # ---------------------------------------------------------------- housekeeping

@@ -13,6 +13,8 @@ import hashlib
 import json
 import logging
 import os
+import signal
+import sqlite3
 import sys
 import uuid
 from collections.abc import Callable
@@ -27,9 +29,10 @@ from .config import Settings, load_settings
 from .dag import Dag, Task
 from .errors import MinorchError
 from .executors.local import Exit, Launch, LocalExecutor
-from .executors.proctree import find_leftover, find_marked, stop_all
+from .executors.proctree import find_leftover, find_marked, signal_all, stop_all
 from .notify import Notifier
 from .options import TaskOptions
+from .outage import Outage
 from .registry import Registry, file_stamps, load
 from .runtime import write_spec
 from .schedule import run_dates
@@ -42,6 +45,7 @@ log = logging.getLogger("minorch.scheduler")
 POLL_INTERVAL = 0.5  # seconds between looks at the store's data_version
 RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
 MAX_RESULT_BYTES = 64 * 1024
+MAX_COMMAND_BYTES = 128 * 1024
 LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 # Shell tasks run as `sh -c STATUS_WRAPPER` with the command in $MINORCH_COMMAND: the EXIT trap
 # records the exit status in a file, so a scheduler restarted after a crash knows how a try that
@@ -118,6 +122,9 @@ class Scheduler:
         self.dags: dict[str, Dag] = dict(self.registry.dags)
         self.inflight: dict[str, _Inflight] = {}
         self.attempt_tag = attempt_tag(settings.state_dir)
+        self.outage = Outage(settings.db_path, self.clock.monotonic)
+        self._ended: list[tuple[_Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
+        self._pids: list[tuple[str, int | None, float | None]] = []  # pids of started tries not recorded yet
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self.stopping = False
         self._data_version = -1
@@ -192,18 +199,19 @@ class Scheduler:
     def recover(self) -> int:
         """Tries left open by a scheduler that died, and processes no state row knows.
 
-        Every process of an open try (found by pid + start time, and by the try's
-        ``MINORCH_ATTEMPT_ID``, which its whole tree inherits) and every process carrying one of
-        this state file's attempt ids that has no row is stopped, all within one grace period.
-        Then each open try is recorded: one that ended while no scheduler ran as it ended (its exit
-        status file says how, its mtime when), so a success is never run again; one that was still
-        running, or was recorded but never started, as interrupted: tried again, not counted
-        against retries."""
+        The processes of open tries (found by pid + start time, and by the try's
+        ``MINORCH_ATTEMPT_ID``, which its whole tree inherits) are frozen (SIGSTOP) first, so none
+        can end between this look and the next. A frozen try that already left its exit status is
+        ending on its own: it is let go and recorded as it ended. The others, and every process
+        carrying one of this state folder's attempt ids that has no row, are stopped, all within
+        one grace period. Then each open try is recorded: one that ended while no scheduler ran
+        as it ended (its exit status file says how, its mtime when), so a success is never run
+        again; one that was still running, or was recorded but never started, as interrupted:
+        tried again, not counted against retries."""
         now = self.clock.now().timestamp()
         opened = self.store.open_attempts()
         marked = find_marked(self.attempt_tag)
-        live: set[str] = set()
-        doomed = []
+        found: dict[str, list] = {}
         for attempt in opened:
             procs = marked.pop(attempt.attempt_id, [])
             if attempt.pid and attempt.create_time is not None:
@@ -211,15 +219,19 @@ class Scheduler:
                 if leader is not None and leader not in procs:
                     procs.append(leader)
             if procs:
-                live.add(attempt.attempt_id)
-                doomed += procs
+                found[attempt.attempt_id] = procs
         known = self.store.recorded_attempt_ids(marked)
         strays = [proc for attempt_id, procs in marked.items() if attempt_id not in known for proc in procs]
         if strays:
             log.warning("stopping %d processes of tries that no state row knows", len(strays))
-        stop_all(doomed + strays, self.settings.grace)
+        signal_all([proc for procs in found.values() for proc in procs], signal.SIGSTOP)
+        ending = {attempt_id for attempt_id in found if self._attempt_file(attempt_id, "status").exists()}
+        signal_all([proc for attempt_id in ending for proc in found[attempt_id]], signal.SIGCONT)
+        running = [proc for attempt_id, procs in found.items() if attempt_id not in ending for proc in procs]
+        stop_all(running + strays, self.settings.grace)
         for attempt in opened:
-            self._recover_attempt(attempt, attempt.attempt_id in live, now)
+            was_running = attempt.attempt_id in found and attempt.attempt_id not in ending
+            self._recover_attempt(attempt, was_running, now)
         return len(opened) + self._recover_orphan_states()
 
     def _recover_attempt(self, attempt: Attempt, was_running: bool, now: float) -> None:
@@ -524,7 +536,7 @@ class Scheduler:
                 {name: render(value, context, shell=False, where=where) for name, value in task.opts.env.items()}
             )
             if source is not None:
-                command = render(source, context, shell=True, where=f"{dag.file}: task '{task.task_id}'")
+                command = _checked_size(render(source, context, shell=True, where=where))
                 env["MINORCH_COMMAND"] = command
                 argv = [task.opts.shell, "-c", STATUS_WRAPPER]
             else:
@@ -627,9 +639,8 @@ class Scheduler:
             flight = ready.flight
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
             self._emit("task", ready.run, label, "running", f"try {flight.try_number} started", flight.try_number)
-        with self.store.write():
-            for attempt_id, pid, create_time in processes:
-                self.store.set_attempt_process(attempt_id, pid, create_time)
+        self._pids += processes
+        self._record_pending()
 
     def map_items(self, run: RunRecord, task: Task) -> list:
         """The list a mapped task maps over: its literal list, or its upstream task's result.
@@ -773,11 +784,34 @@ class Scheduler:
         return spec_path, result_path
 
     def handle_exits(self, exits: list[Exit]) -> None:
+        """Record the ends of these tries (raises what the store raises; the ends then wait)."""
+        self._collect(exits)
+        self._record_pending()
+
+    def _collect(self, exits: list[Exit]) -> None:
+        """Keep the ends of our tries, with when they were seen, until they are recorded."""
+        seen = self.clock.now().timestamp()
         for done in exits:
             flight = self.inflight.pop(done.attempt_id, None)
             if flight is not None:
                 self._dirty = True
-                self._record_exit(flight, done)
+                self._ended.append((flight, done, seen))
+
+    def _record_pids(self) -> None:
+        if self._pids:
+            with self.store.write():
+                for attempt_id, pid, create_time in self._pids:
+                    self.store.set_attempt_process(attempt_id, pid, create_time)
+            self._pids = []
+
+    def _record_pending(self) -> None:
+        """Write what an outage held back: pids of started tries, then ends of tries, oldest first.
+        Each end is one transaction; one that fails stays first in line."""
+        self._record_pids()
+        while self._ended:
+            flight, done, seen = self._ended[0]
+            self._record_exit(flight, done, end=seen)
+            self._ended.pop(0)
 
     def _record_exit(self, flight: _Inflight, done: Exit, *, end: float | None = None) -> None:
         """Result, attempt and task state of a finished try, in one transaction. `end`: when it ended
@@ -866,39 +900,58 @@ class Scheduler:
     # ------------------------------------------------------------ the loop
 
     def run_loop(self, *, until: Callable[[], bool] | None = None, only_runs: set[int] | None = None) -> None:
-        """Step, sleep, repeat until `until()` is true or `stop()` was called and nothing runs."""
+        """Step, sleep, repeat until `until()` is true or `stop()` was called and nothing runs.
+
+        A write the state file refuses (locked past the busy timeout, disk full, I/O error, no
+        permission) does not end the loop: no try starts, running tries are still supervised,
+        their ends wait in memory, and the loop tries again after a backoff (see `outage`). Only a
+        damaged state file raises `StoreError`."""
         while True:
-            mono = self.clock.monotonic()
-            if mono >= self._next_reload and only_runs is None and not self.stopping:
-                self._next_reload = mono + RELOAD_INTERVAL
+            if self.outage.due():
                 try:
-                    self.reload_if_changed()
-                except Exception:  # noqa: BLE001 - a reload must never stop the loop
-                    log.exception("reloading DAG files failed; keeping the loaded DAGs")
-            if mono >= self._next_poll:
-                self._next_poll = mono + POLL_INTERVAL
-                version = self.store.data_version()
-                if version != self._data_version:
-                    self._data_version = version
-                    self._dirty = True
-            if self._dirty or self._due:
-                self._dirty = False
-                self._wake_at = self.step(only_runs)
+                    self._look(only_runs)
+                except (sqlite3.Error, OSError) as err:
+                    self._dirty = True  # plan again once the store can be written
+                    self.outage.failed(err, running=len(self.inflight), waiting=len(self._ended))
+                else:
+                    self.outage.over()
             if until is not None and until():
                 return
-            if self.stopping and not self.inflight:
-                return
+            if self.stopping and not self.inflight and (not self._ended or self.outage.active):
+                return  # ends still unrecorded are recorded by the next start, from their status files
             timeout = max(0.0, self._next_poll - self.clock.monotonic())  # at most POLL_INTERVAL
             if self._wake_at is not None:
                 timeout = min(timeout, max(0.0, (self._wake_at - self.clock.now()).total_seconds()))
             if self._dirty:  # the step itself changed something (a new run to start): look again now
                 timeout = 0.0
+            if self.outage.active:
+                timeout = max(0.0, self.outage.retry_at - self.clock.monotonic())
             self.executor.wait(timeout)
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_r, 512)
-            exits = self.executor.poll()
-            if exits:
-                self.handle_exits(exits)
+            self._collect(self.executor.poll())
+
+    def _look(self, only_runs: set[int] | None) -> None:
+        """Record what waits to be recorded, reload changed DAG files, notice outside writes, step."""
+        self._record_pending()
+        mono = self.clock.monotonic()
+        if mono >= self._next_reload and only_runs is None and not self.stopping:
+            self._next_reload = mono + RELOAD_INTERVAL
+            try:
+                self.reload_if_changed()
+            except (sqlite3.Error, OSError):
+                raise
+            except Exception:  # noqa: BLE001 - a reload must never stop the loop
+                log.exception("reloading DAG files failed; keeping the loaded DAGs")
+        if mono >= self._next_poll:
+            self._next_poll = mono + POLL_INTERVAL
+            version = self.store.data_version()
+            if version != self._data_version:
+                self._data_version = version
+                self._dirty = True
+        if self._dirty or self._due:
+            self._dirty = False
+            self._wake_at = self.step(only_runs)
 
     @property
     def _due(self) -> bool:
@@ -924,19 +977,24 @@ class Scheduler:
     def kill_running(self, reason: str) -> None:
         """Stop every running try (SIGTERM, grace, SIGKILL). A try the stop cut short is recorded as
         interrupted (`reason` says by what): it is tried again and not counted against retries, as
-        after a crash. A try that ended on its own meanwhile is recorded as it ended."""
+        after a crash. A try that ended on its own meanwhile is recorded as it ended. What the state
+        file refuses to record now, the next start records (from the tries' exit status files)."""
+        self._collect(self.executor.shutdown(self.settings.grace))
         end = self.clock.now().timestamp()
-        for done in self.executor.shutdown(self.settings.grace):
-            flight = self.inflight.pop(done.attempt_id, None)
-            if flight is None:
-                continue
-            if not done.cancelled:
-                self._record_exit(flight, done)
-                continue
-            self._interrupt(
-                done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, end, done.duration, reason
-            )
-            self._drop_attempt_files(done.attempt_id)
+        try:
+            self._record_pids()
+            while self._ended:
+                flight, done, seen = self._ended[0]
+                if done.cancelled:
+                    self._interrupt(
+                        done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, end, done.duration, reason
+                    )
+                    self._drop_attempt_files(done.attempt_id)
+                else:
+                    self._record_exit(flight, done, end=seen)
+                self._ended.pop(0)
+        except (sqlite3.Error, OSError) as err:
+            log.error("could not record how %d tries ended (%s); the next start records them", len(self._ended), err)
 
     # ------------------------------------------------------------ events
 
@@ -968,6 +1026,18 @@ def last_line(path: Path, limit: int = 65536) -> str:
         return ""
     lines = [line for line in tail.decode(errors="replace").splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def _checked_size(command: str) -> str:
+    """The rendered command, if a process can be given it: Linux refuses a single argument or
+    environment string over 128 KiB (MAX_ARG_STRLEN), and the try's row stores it."""
+    size = len(command.encode(errors="replace"))
+    if size > MAX_COMMAND_BYTES:
+        raise MinorchError(
+            f"the rendered command is {size} bytes, more than {MAX_COMMAND_BYTES} (the most a process can be given)",
+            hint="pass big data through a file and its path",
+        )
+    return command
 
 
 def _read_status(path: Path) -> int | None:

@@ -142,11 +142,50 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 
 def unusable(path: Path, err: sqlite3.DatabaseError) -> StoreError:
-    """The one-line error for a state file SQLite cannot use (corrupt, not a database, ...)."""
-    return StoreError(
-        f"{path} cannot be used as a state file: {err}",
-        hint="move it away (minorch starts a new one) or restore it from a backup",
-    )
+    """The one-line error for a state file SQLite cannot use, with the advice its cause calls for:
+    only a damaged file is to be moved away."""
+    kind = trouble_kind(err)
+    if kind == "corrupt":
+        hint = "move it away (minorch starts a new one) or restore it from a backup"
+    elif kind == "busy":
+        hint = "another process holds a write lock on it; wait for it to finish, or stop it"
+    elif kind == "full":
+        hint = f"free some space on the disk that holds {path.parent}"
+    elif kind == "readonly":
+        hint = (
+            f"check that you may write {path.parent} and {path.name}, {path.name}-wal and {path.name}-shm in it "
+            "(a read-only -shm left by another user blocks writers)"
+        )
+    elif kind == "io":
+        hint = f"check the disk that holds {path.parent} (dmesg)"
+    else:
+        hint = "if this persists, run `minorch db check`"
+    return StoreError(f"{path} cannot be used as a state file: {err}", hint=hint)
+
+
+# SQLite's primary result codes (the low byte of an extended code) and what each means to us.
+_TROUBLE = {5: "busy", 6: "busy", 8: "readonly", 10: "io", 11: "corrupt", 13: "full", 14: "readonly", 26: "corrupt"}
+_TROUBLE_WORDS = (
+    ("locked", "busy"),
+    ("busy", "busy"),
+    ("malformed", "corrupt"),
+    ("not a database", "corrupt"),
+    ("is full", "full"),
+    ("readonly", "readonly"),
+    ("unable to open", "readonly"),
+    ("disk i/o", "io"),
+)
+
+
+def trouble_kind(err: sqlite3.Error) -> str:
+    """What kind of failure a SQLite error is: "busy" (locked by another process: retry), "full"
+    (no space), "io" (the disk failed a read or write), "readonly" (no permission), "corrupt"
+    (a damaged file) or "other"."""
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None and code & 0xFF in _TROUBLE:
+        return _TROUBLE[code & 0xFF]
+    text = str(err).lower()
+    return next((kind for word, kind in _TROUBLE_WORDS if word in text), "other")
 
 
 def iso(moment: datetime) -> str:

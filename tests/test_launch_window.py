@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 import uuid
 from collections import Counter
 
@@ -54,13 +55,17 @@ def marked(marker: str) -> dict[int, str | None]:
 
 
 def unknown_processes(project, marker: str) -> dict[int, str | None]:
-    """Marked processes whose try is not an open attempt of the state file."""
+    """Marked processes that no attempt row knows, or whose try was recorded as ended over a second ago."""
+    procs = marked(marker)  # first the processes, then the rows: a row is always written before its process
     store = project.store()
     try:
-        open_ids = {a.attempt_id for a in store.open_attempts()}
+        ended = {a.attempt_id: a.end_date for run in store.runs(limit=None) for a in store.attempts(run.pk)}
     finally:
         store.close()
-    return {pid: aid for pid, aid in marked(marker).items() if aid not in open_ids}
+    now = time.time()
+    return {
+        pid: aid for pid, aid in procs.items() if aid not in ended or (ended[aid] is not None and ended[aid] < now - 1)
+    }
 
 
 def burst_under_way(project) -> bool:

@@ -380,6 +380,23 @@ def test_backfill_creates_one_run_per_day_and_an_end_day_covers_the_whole_day(se
     assert runs[0].run_id == "backfill__2024-01-14T01:30:00+00:00"
 
 
+def test_a_big_backfill_writes_in_bounded_transactions_so_a_scheduler_can_write_in_between(settings, store):
+    dag = make_dag({**DAILY, "schedule": "30 2 * * *"}, "daily")
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    plan = ops.backfill(settings, store, dag, "2020-01-01", "2021-12-31", yes=True, now=NOW)
+    store.db.set_trace_callback(None)
+    assert len(plan.created) == 731 and len(store.runs("daily", limit=None)) == 731
+    begins = [i for i, sql in enumerate(statements) if sql == "BEGIN IMMEDIATE"]
+    commits = [i for i, sql in enumerate(statements) if sql == "COMMIT"]
+    assert len(begins) == len(commits) == -(-731 // ops.BACKFILL_BATCH)  # 4 transactions of at most 200 runs
+    inserts = [
+        sum(1 for sql in statements[b:c] if sql.startswith("INSERT OR IGNORE INTO dag_runs"))
+        for b, c in zip(begins, commits, strict=True)
+    ]
+    assert inserts == [200, 200, 200, 131]
+
+
 def test_a_dry_run_backfill_plans_without_writing(settings, store):
     dag = make_dag(DAILY, "daily")
     plan = ops.backfill(settings, store, dag, "2024-01-01", "2024-01-07", dry_run=True, now=NOW)

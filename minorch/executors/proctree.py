@@ -33,6 +33,18 @@ def kill_tree(pid: int, grace: float) -> None:
 def stop_all(procs: list[psutil.Process], grace: float) -> None:
     """`kill_tree` for several processes at once, so the grace period is waited for once:
     each process, its process group when it leads one, and all their descendants."""
+    tree = signal_all(procs, signal.SIGTERM)
+    signal_all(tree, signal.SIGCONT)  # a stopped process must see the SIGTERM
+    alive = wait_gone(tree, grace)
+    for proc in list(alive):  # add anything forked since the SIGTERM
+        alive += [d for d in descendants(proc) if d not in alive]
+    signal_all(alive, signal.SIGKILL)
+    wait_gone(alive, 1.0)
+
+
+def signal_all(procs: list[psutil.Process], sig: int) -> list[psutil.Process]:
+    """Send `sig` to each of `procs`, all their descendants, and the process group of each that
+    leads one. Returns the processes signalled (`procs` and their descendants)."""
     groups, tree = set(), []
     for proc in procs:
         with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
@@ -41,17 +53,10 @@ def stop_all(procs: list[psutil.Process], grace: float) -> None:
         for member in [proc, *descendants(proc)]:
             if member not in tree:
                 tree.append(member)
-    for sig in (signal.SIGTERM, signal.SIGCONT):
-        for group in groups:
-            signal_tree([], group, sig)
-        signal_tree(tree, None, sig)
-    alive = wait_gone(tree, grace)
-    for proc in list(alive):  # add anything forked since the SIGTERM
-        alive += [d for d in descendants(proc) if d not in alive]
     for group in groups:
-        signal_tree([], group, signal.SIGKILL)
-    signal_tree(alive, None, signal.SIGKILL)
-    wait_gone(alive, 1.0)
+        signal_tree([], group, sig)
+    signal_tree(tree, None, sig)
+    return tree
 
 
 def find_marked(prefix: str) -> dict[str, list[psutil.Process]]:
