@@ -15,19 +15,24 @@ The Python API for DAG files::
         extract >> load()
 """
 
+from .asset_decorators import asset, multi_asset
+from .assets import Asset
 from .dag import DAG, Label, XComArg, chain, cross_downstream, dag, sensor, setup, shell, task, teardown
 from .errors import SkipTask
 from .taskgroup import TaskGroup, task_group
 
 __all__ = [
     "DAG",
+    "Asset",
     "Label",
     "SkipTask",
     "TaskGroup",
     "XComArg",
+    "asset",
     "chain",
     "cross_downstream",
     "dag",
+    "multi_asset",
     "sensor",
     "setup",
     "shell",

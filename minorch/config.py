@@ -38,7 +38,7 @@ MINORCH_KEYS = {
     "metrics_address",
 }
 NOTIFIER_KINDS = ("command", "webhook", "mail")
-TOP_KEYS = {"minorch", "defaults", "notifiers", "dags"}
+TOP_KEYS = {"minorch", "defaults", "notifiers", "dags", "assets"}
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Settings:
     defaults: dict[str, Any] = field(default_factory=dict)
     notifiers: dict[str, dict] = field(default_factory=dict)
     dags: dict[str, Any] = field(default_factory=dict)  # [dags.*] tables of minorch.toml itself
+    assets: dict[str, Any] = field(default_factory=dict)  # [assets.*] tables of minorch.toml, checked by the registry
     text: str = ""
 
     @property
@@ -329,6 +330,7 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
     settings.defaults = _check_defaults(data.get("defaults", {}), name, locate)
     settings.notifiers = _check_notifiers(data.get("notifiers", {}), name, locate)
     settings.dags = dict(data.get("dags", {}))
+    settings.assets = dict(data.get("assets", {}))
     return settings
 
 

@@ -86,6 +86,8 @@ class Task(Dependency):
     group: str | None = None  # the id of the task group it belongs to (its id starts with it unless not prefixed)
     labels: dict[str, str] = field(default_factory=dict)  # upstream task id -> the label of that edge
     doc_md: str | None = None
+    outlets: tuple[str, ...] = ()  # assets a success of this task updates (one event each)
+    inlets: tuple[str, ...] = ()  # assets it reads (lineage, and `inlet_events` in its context)
 
     @property
     def kind(self) -> str:
@@ -270,6 +272,7 @@ class Dag:
     source_path: str | None = None  # absolute path of a Python DAG file (its tasks re-import it)
     groups: dict[str, dict] = field(default_factory=dict)  # group id -> {"parent", "tooltip", "prefix_group_id"}
     doc_md: str | None = None
+    assets: Any = None  # minorch.assets.AssetSchedule when runs wait for asset events
 
     # --- the Python API's context manager
     def __enter__(self) -> Dag:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from .dag import Dag
 from .options import TaskOptions
 from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
-from .store import DagRow, RunRecord, TaskInstance, from_iso, iso
+from .store import DagRow, QueuedEvent, RunRecord, TaskInstance, from_iso, iso
 
 MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
 MAX_FIRES_PER_PLAN = 500  # catchup of a long downtime is created in slices
@@ -27,6 +28,7 @@ class Snapshot:
     runs: list[RunRecord]  # queued and running runs
     tis: dict[int, dict[str, TaskInstance]]  # run pk -> task id -> instance
     mapped: dict[int, dict[str, dict[int, TaskInstance]]] = field(default_factory=dict)  # copies of mapped tasks
+    asset_queue: dict[str, list[QueuedEvent]] = field(default_factory=dict)  # dag id -> unconsumed asset events
 
 
 # ---- actions (the loop applies them in this order: fires, runs, task states, launches)
@@ -43,6 +45,16 @@ class SetFires:
 class CreateRun:
     dag_id: str
     fire: datetime
+
+
+@dataclass(frozen=True)
+class CreateAssetRun:
+    """The DAG's asset condition is met: queue a run and consume these events in one transaction.
+    `ds` (with match = "ds"): the day the events are for, and the run's logical date."""
+
+    dag_id: str
+    event_ids: tuple[int, ...]
+    ds: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,8 @@ def plan(
             row = snap.dag_rows.get(dag.dag_id)
             if row is not None and not row.paused:
                 _plan_fires(dag, row, now, result)
+                if dag.assets is not None and dag.dag_id in snap.asset_queue:
+                    _plan_asset_runs(dag, snap.asset_queue[dag.dag_id], snap.runs, result)
     runs = [r for r in snap.runs if r.dag_id in dags and (only_runs is None or r.pk in only_runs)]
     if only_runs is None:
         runs = [r for r in runs if not _paused(snap, r.dag_id)]
@@ -188,6 +202,33 @@ def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
         upcoming = None
     result.actions.append(SetFires(dag.dag_id, upcoming, due[-1] if due else None))
     result.wake(upcoming)
+
+
+def _plan_asset_runs(dag: Dag, queue: list[QueuedEvent], runs: list[RunRecord], result: Plan) -> None:
+    """Airflow's queue semantics: once the events queued for the DAG satisfy its condition, one
+    run consumes all of them (several events of one asset count once). With match = "ds", events
+    pair up by day: one run per day whose events satisfy the condition, unless a run for that day
+    is still active (its events then wait for it to finish, so new data is never lost)."""
+    condition = dag.assets.condition
+    if dag.assets.match is None:
+        if condition.satisfied({e.asset for e in queue}):
+            result.actions.append(CreateAssetRun(dag.dag_id, tuple(e.event_id for e in queue)))
+        return
+    by_day: dict[str, list[QueuedEvent]] = {}
+    for event in queue:
+        if event.ds is not None:
+            by_day.setdefault(event.ds, []).append(event)
+    active = {r.logical_date for r in runs if r.dag_id == dag.dag_id}
+    for ds in sorted(by_day):
+        events = by_day[ds]
+        if condition.satisfied({e.asset for e in events}) and iso(day_start(ds, dag.timezone)) not in active:
+            result.actions.append(CreateAssetRun(dag.dag_id, tuple(e.event_id for e in events), ds))
+
+
+def day_start(ds: str, tz: str) -> datetime:
+    """Midnight of day `ds` ("2024-01-05") in zone `tz`: the logical date of a per-day asset run."""
+    day = datetime.fromisoformat(ds)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
 
 
 def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now: datetime, result: Plan) -> None:

@@ -35,12 +35,14 @@ def _error_line(err: BaseException, path: str) -> int | None:
 
 
 def load_one(path: str, timeout: float) -> dict:
+    from .assets import DECLARED
     from .dag import load_dag_file
     from .errors import MinorchError
     from .spec import dag_to_spec
 
     path = os.path.abspath(path)
     signal.setitimer(signal.ITIMER_REAL, timeout)
+    DECLARED.append([])
     try:
         dags = load_dag_file(path)
     except _Hung as err:
@@ -69,6 +71,7 @@ def load_one(path: str, timeout: float) -> dict:
         }
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        assets = {a.name: a.declaration() for a in DECLARED.pop()}
     specs = {}
     for made in dags:
         if made.dag_id in specs:
@@ -88,7 +91,7 @@ def load_one(path: str, timeout: float) -> dict:
             "hint": "options must be strings, numbers, booleans, lists or dicts",
             "line": None,
         }
-    return {"file": path, "dags": specs}
+    return {"file": path, "dags": specs, "assets": assets}
 
 
 def main(argv: list[str]) -> None:

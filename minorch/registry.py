@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import lineage
+from .assets import check_declaration
 from .config import Settings, display_path, read_toml, toml_locator
 from .dag import Dag
 from .errors import DagError, MinorchError
@@ -29,6 +31,7 @@ class Registry:
     dags: dict[str, Dag] = field(default_factory=dict)
     errors: list[MinorchError] = field(default_factory=list)
     files: dict[Path, float] = field(default_factory=dict)  # every file read, with its mtime
+    assets: dict[str, dict] = field(default_factory=dict)  # declared assets: name -> uri, description, ...
 
     def _add(self, made: Dag) -> None:
         """Add a DAG; of two with one id, the one in the file changed longer ago stays, and the
@@ -96,6 +99,7 @@ def load(settings: Settings) -> Registry:
         "pools": settings.pools,
         "notifiers": settings.notifiers,
     }
+    _load_assets(reg, settings.assets, settings.text, display_path(settings.config_file))
     _load_tables(reg, settings.dags, settings.text, display_path(settings.config_file), build)
     for path in tomls:
         try:
@@ -104,7 +108,8 @@ def load(settings: Settings) -> Registry:
             reg.errors.append(err)
             continue
         name = display_path(path)
-        extra = set(data) - {"dags"}
+        _load_assets(reg, data.get("assets", {}), text, display_path(path))
+        extra = set(data) - {"dags", "assets"}
         if extra:
             key = sorted(extra)[0]
             reg.errors.append(
@@ -129,7 +134,26 @@ def load(settings: Settings) -> Registry:
                 continue
             made.source_path = result["file"]
             reg._add(made)
+        for asset, table in result.get("assets", {}).items():
+            try:
+                reg.assets[asset] = check_declaration(asset, table)
+            except MinorchError as err:
+                reg.errors.append(err.at(name))
+    reg.errors += lineage.check(reg.dags, reg.assets)
     return reg
+
+
+def _load_assets(reg: Registry, tables, text: str, name: str) -> None:
+    """[assets.NAME] tables: each a declaration; a bad one is one error."""
+    locate = toml_locator(text)
+    if not isinstance(tables, dict):
+        reg.errors.append(DagError("[assets] must hold tables", file=name, line=locate(("assets",))))
+        return
+    for asset, table in tables.items():
+        try:
+            reg.assets[asset] = check_declaration(asset, table)
+        except MinorchError as err:
+            reg.errors.append(err.at(name, locate(("assets", asset))))
 
 
 def _load_tables(reg: Registry, tables, text: str, name: str, build: dict) -> None:

@@ -19,8 +19,9 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import planner as P
 from . import sensors, sla
@@ -148,12 +149,13 @@ class Scheduler:
             self.store.sync_dag(
                 dag.dag_id,
                 file=dag.file,
-                schedule=dag.schedule.expr if dag.schedule else None,
+                schedule=str(dag.assets) if dag.assets else dag.schedule.expr if dag.schedule else None,
                 description=dag.description,
                 paused_default=dag.paused,
                 now=now,
             )
         self.store.set_load_errors((e.file, e.line, str(e)) for e in self.registry.errors)
+        self.store.set_asset_watches({d.dag_id: d.assets.condition.names() for d in self.dags.values() if d.assets})
 
     def reload_if_changed(self) -> bool:
         """Reload DAG files if any changed; a DAG whose file broke keeps its last good version."""
@@ -357,7 +359,13 @@ class Scheduler:
         now = self.clock.now()
         runs = self.store.active_runs()
         pks = [r.pk for r in runs]
-        snap = P.Snapshot(self.store.dag_rows(), runs, self.store.task_instances(pks), self.store.mapped_instances(pks))
+        snap = P.Snapshot(
+            self.store.dag_rows(),
+            runs,
+            self.store.task_instances(pks),
+            self.store.mapped_instances(pks),
+            self.store.asset_queue(),
+        )
         decided = P.plan(
             self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
         )
@@ -369,7 +377,7 @@ class Scheduler:
             if not (
                 isinstance(a, P.Launch)
                 and ((a.run_pk, a.task_id, a.map_index) in busy or self.stopping)
-                or isinstance(a, P.CreateRun)
+                or isinstance(a, (P.CreateRun, P.CreateAssetRun))
                 and self.stopping
             )
         ]
@@ -422,6 +430,8 @@ class Scheduler:
         elif isinstance(action, P.CreateRun):
             dag = self.dags[action.dag_id]
             self.create_run(dag, action.fire, "scheduled", now=now)
+        elif isinstance(action, P.CreateAssetRun):
+            self.create_asset_run(self.dags[action.dag_id], action, now)
         elif isinstance(action, P.StartRun):
             if self.store.set_run_state(action.run_pk, RunState.RUNNING, [RunState.QUEUED], now=stamp):
                 self._dirty = True  # plan once more with the run started: its SLA deadlines count from now
@@ -447,6 +457,9 @@ class Scheduler:
                 moved = self.store.set_task_state(
                     action.run_pk, action.task_id, action.state, [TaskState.RUNNING], end_date=stamp, note=action.note
                 )
+                if moved and action.state is TaskState.SUCCESS:
+                    run = by_pk[action.run_pk]
+                    self._record_outlets(run, self.dags[run.dag_id].tasks[action.task_id], None, stamp)
             if moved:
                 self._dirty = True
                 self._emit("task", by_pk[action.run_pk], action.task_id, action.state.value, action.note)
@@ -488,6 +501,40 @@ class Scheduler:
         self._dirty = True
         log.info("%s: queued run %s", dag.dag_id, run_id)
         return pk, True
+
+    def create_asset_run(self, dag: Dag, action: P.CreateAssetRun, now: datetime) -> None:
+        """Queue the run an asset condition asked for and consume its events, in one transaction: a
+        crash leaves either both (the run, events consumed) or neither (the events still queued).
+        A per-day run whose day already ran is cleared and runs again (the data was re-made)."""
+        with self.store.write():
+            if action.ds is None:
+                moment = now.replace(microsecond=0)
+                while self.store.run_by_id(dag.dag_id, P.run_id_for("asset_triggered", moment)) is not None:
+                    moment += timedelta(seconds=1)  # run ids have one-second resolution
+                pk, _ = self.create_run(dag, moment, "asset_triggered", now=now, logical=True)
+            else:
+                pk, created = self.create_run(
+                    dag, P.day_start(action.ds, dag.timezone), "asset_triggered", now=now, logical=True
+                )
+                if not created:
+                    self.store.clear_task_instances(pk, list(dag.tasks), set(TaskState), note="its assets were updated")
+                    self.store.set_run_state(
+                        pk, RunState.QUEUED, [RunState.SUCCESS, RunState.FAILED], now=now.timestamp()
+                    )
+            self.store.consume_asset_events(dag.dag_id, pk, action.event_ids)
+        self._dirty = True
+
+    def _record_outlets(self, run: RunRecord, task: Task, result: str | None, stamp: float) -> None:
+        """One event per outlet of a task that succeeded; called inside the transaction that records
+        the success, so the two commit together. Metadata: the task's result (mapped: the copies')."""
+        if not task.outlets or run is None:
+            return
+        extra = result if result is not None else json.dumps(self.store.xcoms(run.pk, [task.task_id]).get(task.task_id))
+        ds = from_iso(run.logical_date).astimezone(ZoneInfo(task.dag.timezone)).date().isoformat()
+        for name in task.outlets:
+            self.store.add_asset_event(
+                name, ds=ds, extra_json=extra, now=stamp, dag_id=run.dag_id, run_id=run.run_id, task_id=task.task_id
+            )
 
     def _finish_run(self, run: RunRecord, action: P.FinishRun, snap: P.Snapshot, stamp: float) -> None:
         if action.reason.startswith("run timed out"):
@@ -707,16 +754,20 @@ class Scheduler:
             if state is TaskState.SKIPPED:
                 note = f"sensor timed out (soft_fail): {result.detail}"
         previous = ti.state if ti is not None else TaskState.NONE
-        if self.store.set_task_state(
-            run.pk,
-            task.task_id,
-            state,
-            [previous],
-            start_date=first,
-            next_try_at=next_try_at,
-            end_date=None if state is TaskState.UP_FOR_RESCHEDULE else stamp,
-            note=note,
-        ):
+        with self.store.write():
+            moved = self.store.set_task_state(
+                run.pk,
+                task.task_id,
+                state,
+                [previous],
+                start_date=first,
+                next_try_at=next_try_at,
+                end_date=None if state is TaskState.UP_FOR_RESCHEDULE else stamp,
+                note=note,
+            )
+            if moved and state is TaskState.SUCCESS:
+                self._record_outlets(run, task, None, stamp)
+        if moved:
             if state is not previous:
                 self._emit("task", run, task.task_id, state.value, note)
             self._dirty = True  # the next plan sees the new state (and when to poke again)
@@ -741,6 +792,11 @@ class Scheduler:
         prev_ = next_ = None
         if schedule is not None and schedule.kind in ("cron", "interval"):
             prev_, next_ = schedule.prev_fire(logical), schedule.next_fire(logical)
+        # An inlet's event is the newest that started this run (for a per-day run: that day's),
+        # else the asset's newest event.
+        triggering = self.store.run_asset_events(run.pk) if run.run_type == "asset_triggered" else []
+        inlets = {k: e.as_dict() for k, e in self.store.latest_asset_events(task.inlets).items()}
+        inlets.update({e.asset: e.as_dict() for e in triggering if e.asset in task.inlets})
         return build_context(
             conf=run.conf,
             map_index=map_index,
@@ -757,6 +813,8 @@ class Scheduler:
             try_number=try_number,
             timezone=dag.timezone,
             xcom=xcom,
+            triggering_events=[e.as_dict() for e in triggering],
+            inlet_events=inlets,
         )
 
     def _python_spec(
@@ -887,6 +945,8 @@ class Scheduler:
                 next_try_at=next_try_at,
                 note=note,
             )
+            if moved and state is TaskState.SUCCESS and task is not None and flight.map_index < 0:
+                self._record_outlets(self.store.run(flight.run_pk), task, result, end)
         self._drop_attempt_files(done.attempt_id)
         run = self.store.run(flight.run_pk)
         if moved and run is not None:

@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .assets import Asset, asset_names, condition_spec, split_schedule
 from .dag import Dag, Task
 from .durations import parse_date, parse_duration
 from .errors import DagError, MinorchError, did_you_mean
@@ -51,6 +52,8 @@ TASK_KEYS = TASK_OPTIONS | {
     "group",
     "labels",
     "doc_md",
+    "outlets",
+    "inlets",
 }
 DAG_KEYS = (
     frozenset(
@@ -86,6 +89,8 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, TriggerRule):
         return value.value
+    if isinstance(value, Asset):
+        return value.name
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -95,7 +100,7 @@ def _plain(value: Any) -> Any:
 
 def dag_to_spec(made: Dag) -> dict:
     """A Python-defined DAG as a JSON-able spec (what the isolated loader sends back)."""
-    spec = {k: _plain(v) for k, v in made.given.items()}
+    spec = {k: _plain(condition_spec(v) if k == "schedule" else v) for k, v in made.given.items()}
     spec["tasks"] = {}
     for tid, item in made.tasks.items():
         entry = {k: _plain(v) for k, v in item.given.items()}
@@ -189,7 +194,10 @@ def build_dag(
 
     made.timezone = value("timezone", lambda v: check_str("timezone", v), default_timezone)
     try:
-        made.schedule = parse_schedule(spec.get("schedule"), made.timezone)
+        timed, made.assets = split_schedule(spec.get("schedule"))
+        made.schedule = parse_schedule(timed, made.timezone)
+        if made.assets is not None:
+            made.assets = replace(made.assets, line=line_of("schedule") or spec.get("_line"))
     except MinorchError as err:
         if err.hint is None and "schedule" in spec:
             err.hint = _SCHEDULE_HINT
@@ -295,6 +303,7 @@ def _build_task(
             )
         )
     flavor = _check_flavor(tid, entry, fail)
+    outlets, inlets = (_check_assets(entry, key, fail) for key in ("outlets", "inlets"))
     map_over, map_as = _check_mapping(tid, entry, fail)
     labels = entry.get("labels", {})
     if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
@@ -364,6 +373,8 @@ def _build_task(
         is_setup=is_setup,
         is_teardown=teardown is not None,
         on_failure_fail_dagrun=bool(teardown and teardown["on_failure_fail_dagrun"]),
+        outlets=outlets,
+        inlets=inlets,
     )
 
 
@@ -400,6 +411,14 @@ def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail) -> tuple[boo
     except MinorchError as err:
         raise fail(err, "teardown") from None
     return is_setup, {"setups": setups, "on_failure_fail_dagrun": fail_run}
+
+
+def _check_assets(entry: Mapping[str, Any], key: str, fail) -> tuple[str, ...]:
+    """`outlets` / `inlets`: asset names (or Asset objects in Python)."""
+    try:
+        return asset_names(entry.get(key, []), key)
+    except MinorchError as err:
+        raise fail(err, key) from None
 
 
 def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str | None, str]:

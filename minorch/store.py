@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import StoreError
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -135,6 +135,44 @@ MIGRATIONS: list[tuple[str, str]] = [
         key       TEXT NOT NULL,
         value     TEXT NOT NULL,
         PRIMARY KEY (run_pk, task_id, map_index, key)
+    ) WITHOUT ROWID;
+    """,
+    ),
+    (
+        "assets",
+        """
+    CREATE TABLE asset_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: consumers keep event ids
+        asset      TEXT NOT NULL,
+        ds         TEXT,                  -- the day the data is for: the producing run's ds, or emit --ds
+        dag_id     TEXT,                  -- the producing task (NULL for `minorch asset emit`)
+        run_id     TEXT,
+        task_id    TEXT,
+        created_at REAL NOT NULL,
+        extra      TEXT NOT NULL DEFAULT 'null'   -- metadata (JSON): the task's result, or emit --extra
+    );
+    CREATE INDEX asset_events_by_asset ON asset_events (asset, id);
+    CREATE TABLE asset_watches (          -- which DAG's schedule waits for which asset (from the DAG files)
+        dag_id TEXT NOT NULL,
+        asset  TEXT NOT NULL,
+        PRIMARY KEY (asset, dag_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE asset_queue (            -- events a waiting DAG has not consumed yet
+        dag_id   TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        asset    TEXT NOT NULL,
+        ds       TEXT,
+        PRIMARY KEY (dag_id, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE asset_run_events (       -- the events that started an asset-triggered run
+        run_pk   INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        event_id INTEGER NOT NULL,
+        PRIMARY KEY (run_pk, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE asset_stale (            -- freshness misses already notified, by the event they waited after
+        asset      TEXT PRIMARY KEY,
+        last_event INTEGER,
+        noticed_at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
     ),
@@ -302,6 +340,38 @@ _ATTEMPT_COLS = (
     "duration, exit_code, signal, timed_out, counted, outcome, reason, log_path, peak_rss, cpu_time, "
     "command"
 )
+
+
+@dataclass
+class AssetEvent:
+    id: int
+    asset: str
+    ds: str | None
+    dag_id: str | None
+    run_id: str | None
+    task_id: str | None
+    created_at: float
+    extra: object
+
+    def as_dict(self) -> dict:
+        """The form tasks see (`triggering_events`, `inlet_events`) and `--json` prints."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    """An event a waiting DAG has not consumed yet (plain data for the planner)."""
+
+    event_id: int
+    asset: str
+    ds: str | None
+
+
+_EVENT_COLS = "id, asset, ds, dag_id, run_id, task_id, created_at, extra"
+
+
+def _event(row) -> AssetEvent:
+    return AssetEvent(*row[:7], json.loads(row[7]))
 
 
 def _placeholders(items: Iterable) -> str:
@@ -1025,3 +1095,106 @@ class Store:
             ):
                 result[pk] = RunState(state)
         return result
+
+    # ------------------------------------------------------------ assets
+
+    def add_asset_event(
+        self,
+        asset: str,
+        *,
+        ds: str | None,
+        extra_json: str,
+        now: float,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        task_id: str | None = None,
+    ) -> int:
+        """Record an event and queue it for every DAG waiting for the asset, in one transaction
+        (the caller's, when it holds one: a task's success and its events commit together)."""
+        with self.write() as db:
+            event_id = db.execute(
+                "INSERT INTO asset_events (asset, ds, dag_id, run_id, task_id, created_at, extra) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (asset, ds, dag_id, run_id, task_id, now, extra_json),
+            ).lastrowid
+            db.execute(
+                "INSERT INTO asset_queue (dag_id, event_id, asset, ds) SELECT dag_id, ?, asset, ? "
+                "FROM asset_watches WHERE asset = ?",
+                (event_id, ds, asset),
+            )
+            return event_id
+
+    def set_asset_watches(self, watches: dict[str, Iterable[str]]) -> None:
+        """Replace which DAG waits for which assets ({dag_id: asset names}); queued events of
+        assets a DAG no longer waits for are dropped."""
+        pairs = {(a, d) for d, names in watches.items() for a in names}
+        with self.write() as db:
+            old = set(db.execute("SELECT asset, dag_id FROM asset_watches"))
+            gone = old - pairs
+            db.executemany("DELETE FROM asset_watches WHERE asset = ? AND dag_id = ?", gone)
+            db.executemany("DELETE FROM asset_queue WHERE asset = ? AND dag_id = ?", gone)
+            db.executemany("INSERT INTO asset_watches (asset, dag_id) VALUES (?, ?)", pairs - old)
+
+    def asset_queue(self) -> dict[str, list[QueuedEvent]]:
+        """{dag_id: its unconsumed events, oldest first}."""
+        result: dict[str, list[QueuedEvent]] = {}
+        for dag_id, event_id, asset, ds in self.db.execute(
+            "SELECT dag_id, event_id, asset, ds FROM asset_queue ORDER BY event_id"
+        ):
+            result.setdefault(dag_id, []).append(QueuedEvent(event_id, asset, ds))
+        return result
+
+    def consume_asset_events(self, dag_id: str, run_pk: int, event_ids: Iterable[int]) -> int:
+        """Take events off a DAG's queue and link them to the run they started; returns how many."""
+        ids = list(event_ids)
+        with self.write() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO asset_run_events (run_pk, event_id) VALUES (?, ?)", [(run_pk, i) for i in ids]
+            )
+            return sum(
+                db.execute("DELETE FROM asset_queue WHERE dag_id = ? AND event_id = ?", (dag_id, i)).rowcount
+                for i in ids
+            )
+
+    def run_asset_events(self, run_pk: int) -> list[AssetEvent]:
+        """The events that started a run (none for runs not triggered by assets)."""
+        rows = self.db.execute(
+            f"SELECT {', '.join('e.' + c.strip() for c in _EVENT_COLS.split(','))} FROM asset_run_events r "
+            "JOIN asset_events e ON e.id = r.event_id WHERE r.run_pk = ? ORDER BY e.id",
+            (run_pk,),
+        )
+        return [_event(r) for r in rows]
+
+    def latest_asset_events(self, assets: Iterable[str] | None = None) -> dict[str, AssetEvent]:
+        """{asset: its newest event} (of those named, or of every asset with an event)."""
+        names = None if assets is None else list(assets)
+        sql = f"SELECT {_EVENT_COLS} FROM asset_events WHERE id IN (SELECT MAX(id) FROM asset_events"
+        if names is not None:
+            if not names:
+                return {}
+            sql += f" WHERE asset IN ({_placeholders(names)})"
+        rows = self.db.execute(sql + " GROUP BY asset)", names or ())
+        return {row[1]: _event(row) for row in rows}
+
+    def asset_events(self, asset: str, limit: int = 50) -> list[AssetEvent]:
+        """An asset's events, newest first."""
+        rows = self.db.execute(
+            f"SELECT {_EVENT_COLS} FROM asset_events WHERE asset = ? ORDER BY id DESC LIMIT ?", (asset, limit)
+        )
+        return [_event(r) for r in rows]
+
+    def stale_noticed(self) -> dict[str, int | None]:
+        """{asset: the newest event id when its staleness was notified}."""
+        return dict(self.db.execute("SELECT asset, last_event FROM asset_stale"))
+
+    def record_stale(self, asset: str, last_event: int | None, now: float) -> bool:
+        """True the first time an asset is noticed stale after its event `last_event`: notify once."""
+        with self.write() as db:
+            row = db.execute("SELECT last_event FROM asset_stale WHERE asset = ?", (asset,)).fetchone()
+            if row is not None and row[0] == last_event:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO asset_stale (asset, last_event, noticed_at) VALUES (?, ?, ?)",
+                (asset, last_event, now),
+            )
+            return True

@@ -42,6 +42,8 @@ from minorch.errors import TemplateError, did_you_mean
 #: The names `build_context` provides; `check` accepts these and Jinja's own globals.
 CONTEXT_NAMES = frozenset(
     {
+        "triggering_events",
+        "inlet_events",
         "ds",
         "ds_nodash",
         "ts",
@@ -128,6 +130,8 @@ def build_context(
     conf: dict | None = None,
     map_index: int = -1,
     pull=None,
+    triggering_events: list[dict] | None = None,
+    inlet_events: dict[str, dict] | None = None,
 ) -> dict:
     """The names a template (and a Python task) sees for one try of one task.
 
@@ -137,6 +141,8 @@ def build_context(
     ``ts = "2024-01-15T00:30:00+01:00"``, ``ts_nodash = "20240115T003000"``.
     `prev_ds` / `next_ds` are None when the neighbouring logical date is unknown
     (a manual run, the first run). `xcom` maps upstream task ids to their results.
+    `triggering_events` are the asset events that started the run; `inlet_events` maps each of the
+    task's inlets to its newest event (each event a dict: asset, ds, dag_id, run_id, extra, ...).
     """
     zone = ZoneInfo(timezone)
     logical = _in_zone(logical_date, zone)
@@ -158,6 +164,8 @@ def build_context(
         "timezone": timezone,
         "macros": MACROS,
         "xcom": xcom,
+        "triggering_events": triggering_events or [],
+        "inlet_events": inlet_events or {},
     }
     from .runtime import Namespace, TaskInstance, dag_run_view
 

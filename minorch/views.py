@@ -38,7 +38,7 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
         result.append(
             {
                 "dag_id": dag_id,
-                "schedule": dag.schedule.expr if dag.schedule else None,
+                "schedule": str(dag.assets) if dag.assets else dag.schedule.expr if dag.schedule else None,
                 "description": dag.description,
                 "doc_md": dag.doc_md,
                 "tasks": len(dag.tasks),
@@ -79,7 +79,7 @@ def graph_text(dag: Dag, fmt: str) -> str:
     depth: dict[str, int] = {}
     for tid in order:
         depth[tid] = max((depth[u] + 1 for u in dag.tasks[tid].upstream), default=0)
-    schedule = dag.schedule.describe() if dag.schedule else "manual"
+    schedule = str(dag.assets) if dag.assets else dag.schedule.describe() if dag.schedule else "manual"
     lines = [f"{dag.dag_id}  ({schedule}, {len(dag.tasks)} tasks)"]
     if dag.doc_md:
         lines.append("  " + dag.doc_md.strip().splitlines()[0])

@@ -202,13 +202,22 @@ def test_the_top_level_minorch_toml_loads_the_bundled_examples():
     assert json.loads(done.stdout)["dags"] == [
         "after_pipeline",
         "branching",
+        "customers_bronze",
+        "customers_silver",
         "daily_pipeline",
         "disk_report",
         "mapping",
         "nightly_cleanup",
+        "orders_bronze",
+        "orders_mart",
+        "orders_silver",
+        "sales_report",
         "wait_for_file",
         "xcom",
     ]
+    done = minorch("-c", "examples/assets_toml", "validate", "--json", cwd=ROOT)  # the TOML twin of orders.py
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["dags"] == ["orders_bronze", "orders_mart", "orders_silver"]
 
 
 def test_dags_lists_each_dag_with_schedule_tasks_and_file(project):

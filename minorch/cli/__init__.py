@@ -1,5 +1,5 @@
 """The `minorch` command: the click group, what every command shares, and one module per family
-of commands (project, inspect, observe, run, ops, ui), which import only this module, never each other.
+of commands (project, inspect, observe, run, ops, ui, assets), which import only this module, never each other.
 
 Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
 `minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
@@ -148,4 +148,4 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 # Each family registers its commands on `main` when imported.
-from . import inspect, observe, ops, project, run, ui  # noqa: E402,F401
+from . import assets, inspect, observe, ops, project, run, ui  # noqa: E402,F401

@@ -92,16 +92,26 @@ def dags(app: Context, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("dag_id")
+@click.argument("dag_id", required=False)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg"]), default="text", show_default=True
 )
+@click.option("--assets", "lineage", is_flag=True, help="Print DAG -> asset -> DAG lineage of all DAGs instead.")
 @pass_ctx
-def graph(app: Context, dag_id: str, fmt: str) -> None:
+def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
     """Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid.
 
     `--format svg` draws it with Graphviz's `dot`, which must be on PATH.
     """
+    if lineage:
+        from ..lineage import build, render
+
+        if fmt == "svg":
+            raise click.UsageError("--assets draws text, dot or mermaid")
+        click.echo(render(build(app.registry.dags, app.registry.assets), fmt))
+        return
+    if dag_id is None:
+        raise click.UsageError("name a DAG, or pass --assets for the lineage of all DAGs")
     from ..views import graph_svg, graph_text
 
     dag = app.dag(dag_id)

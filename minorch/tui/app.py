@@ -63,6 +63,7 @@ class MinorchApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("A", "assets", "Assets"),
     ]
 
     def __init__(self, settings: Settings, registry: Registry | None = None, runs_scheduler: bool = False) -> None:
@@ -191,6 +192,12 @@ class MinorchApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_assets(self) -> None:
+        from .asset_screen import AssetsScreen
+
+        if not isinstance(self.screen, AssetsScreen):
+            self.push_screen(AssetsScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
