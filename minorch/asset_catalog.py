@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from . import lineage
+from . import freshness, lineage
 from .config import Settings
 from .errors import ConfigError, NotFound, did_you_mean
 from .registry import Registry
@@ -36,19 +36,13 @@ class AssetRow:
         return found
 
 
-def is_stale(fresh_within: float | None, last: AssetEvent | None, now: float) -> bool:
-    """Stale: it has a `fresh_within` and no event came within that many seconds before `now`."""
-    if fresh_within is None:
-        return False
-    return last is None or now - last.created_at > fresh_within
-
-
 def rows(registry: Registry, store: Store | None, now: float) -> list[AssetRow]:
     """Every asset known from the DAG files and declarations, by name. `store` None: no state yet."""
     found = lineage.build(registry.dags, registry.assets)
     names = found.names()
     latest = store.latest_asset_events(names) if store else {}
     queue = store.asset_queue() if store else {}
+    stale = {s.asset for s in freshness.check(freshness.watched(found.declared), latest, now).stale}
     result = []
     for name in names:
         declared = found.declared.get(name, {})
@@ -61,7 +55,7 @@ def rows(registry: Registry, store: Store | None, now: float) -> list[AssetRow]:
             consumers,
             latest.get(name),
             declared.get("fresh_within"),
-            is_stale(declared.get("fresh_within"), latest.get(name), now),
+            name in stale,
         )
         for dag_id in consumers:
             condition = registry.dags[dag_id].assets.condition

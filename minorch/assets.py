@@ -318,14 +318,14 @@ def check_declaration(name: str, table: Any) -> dict:
     check_name(name)
     if not isinstance(table, Mapping):
         raise DagError(f"assets.{name} must be a table", hint=f'write [assets.{name}] with uri = "..." or nothing')
-    unknown = [k for k in table if k not in ("uri", "description", "fresh_within", "source_line")]
+    unknown = [k for k in table if k not in ("uri", "description", "fresh_within", "on_stale")]
     if unknown:
         from .errors import did_you_mean
 
         raise DagError(
             f"unknown asset option '{unknown[0]}'",
-            hint=did_you_mean(unknown[0], ("uri", "description", "fresh_within"))
-            or "assets take uri, description and fresh_within",
+            hint=did_you_mean(unknown[0], ("uri", "description", "fresh_within", "on_stale"))
+            or "assets take uri, description, fresh_within and on_stale",
         )
     found = dict(table)
     for key in ("uri", "description"):
@@ -333,4 +333,8 @@ def check_declaration(name: str, table: Any) -> dict:
             raise DagError(f"{key} must be a string, not {found[key]!r}")
     if found.get("fresh_within") is not None:
         found["fresh_within"] = parse_duration(found["fresh_within"], name="fresh_within")
+    if "on_stale" in found:
+        from .options import check_notifiers
+
+        found["on_stale"] = list(check_notifiers("on_stale", found["on_stale"]))
     return found

@@ -6,6 +6,7 @@ do now and when to look again. Everything here is table-tested with plain data.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -139,13 +140,17 @@ def plan(
     """Decide. `only_runs` limits the work to those runs and creates no scheduled runs
     (the foreground `minorch run`); otherwise paused DAGs get neither new runs nor task launches."""
     result = Plan()
+    active = None  # (dag id, logical date) of queued and running runs, once an asset DAG needs it
     if only_runs is None:
         for dag in dags.values():
             row = snap.dag_rows.get(dag.dag_id)
             if row is not None and not row.paused:
-                _plan_fires(dag, row, now, result)
+                if dag.schedule is not None and dag.schedule.kind in ("cron", "interval"):
+                    _plan_fires(dag, row, now, result)
                 if dag.assets is not None and dag.dag_id in snap.asset_queue:
-                    _plan_asset_runs(dag, snap.asset_queue[dag.dag_id], snap.runs, result)
+                    if active is None:
+                        active = {(r.dag_id, r.logical_date) for r in snap.runs}
+                    _plan_asset_runs(dag, snap.asset_queue[dag.dag_id], active, result)
     runs = [r for r in snap.runs if r.dag_id in dags and (only_runs is None or r.pk in only_runs)]
     if only_runs is None:
         runs = [r for r in runs if not _paused(snap, r.dag_id)]
@@ -204,31 +209,42 @@ def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
     result.wake(upcoming)
 
 
-def _plan_asset_runs(dag: Dag, queue: list[QueuedEvent], runs: list[RunRecord], result: Plan) -> None:
+def _plan_asset_runs(dag: Dag, queue: list[QueuedEvent], active: set[tuple[str, str]], result: Plan) -> None:
     """Airflow's queue semantics: once the events queued for the DAG satisfy its condition, one
     run consumes all of them (several events of one asset count once). With match = "ds", events
     pair up by day: one run per day whose events satisfy the condition, unless a run for that day
     is still active (its events then wait for it to finish, so new data is never lost)."""
     condition = dag.assets.condition
     if dag.assets.match is None:
-        if condition.satisfied({e.asset for e in queue}):
-            result.actions.append(CreateAssetRun(dag.dag_id, tuple(e.event_id for e in queue)))
+        if condition.satisfied({asset for _, asset, _ in queue}):
+            result.actions.append(CreateAssetRun(dag.dag_id, tuple(event_id for event_id, _, _ in queue)))
         return
     by_day: dict[str, list[QueuedEvent]] = {}
     for event in queue:
-        if event.ds is not None:
-            by_day.setdefault(event.ds, []).append(event)
-    active = {r.logical_date for r in runs if r.dag_id == dag.dag_id}
+        if event[2] is not None:
+            by_day.setdefault(event[2], []).append(event)
     for ds in sorted(by_day):
         events = by_day[ds]
-        if condition.satisfied({e.asset for e in events}) and iso(day_start(ds, dag.timezone)) not in active:
-            result.actions.append(CreateAssetRun(dag.dag_id, tuple(e.event_id for e in events), ds))
+        if (
+            condition.satisfied({asset for _, asset, _ in events})
+            and (
+                dag.dag_id,
+                _day_iso(ds, dag.timezone),
+            )
+            not in active
+        ):
+            result.actions.append(CreateAssetRun(dag.dag_id, tuple(event_id for event_id, _, _ in events), ds))
 
 
 def day_start(ds: str, tz: str) -> datetime:
     """Midnight of day `ds` ("2024-01-05") in zone `tz`: the logical date of a per-day asset run."""
     day = datetime.fromisoformat(ds)
     return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_iso(ds: str, tz: str) -> str:
+    return iso(day_start(ds, tz))
 
 
 def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now: datetime, result: Plan) -> None:

@@ -22,7 +22,7 @@ from . import lineage
 from .assets import check_declaration
 from .config import Settings, display_path, read_toml, toml_locator
 from .dag import Dag
-from .errors import DagError, MinorchError
+from .errors import DagError, MinorchError, did_you_mean
 from .spec import build_dag
 
 
@@ -99,7 +99,7 @@ def load(settings: Settings) -> Registry:
         "pools": settings.pools,
         "notifiers": settings.notifiers,
     }
-    _load_assets(reg, settings.assets, settings.text, display_path(settings.config_file))
+    _load_assets(reg, settings.assets, settings.text, display_path(settings.config_file), settings.notifiers)
     _load_tables(reg, settings.dags, settings.text, display_path(settings.config_file), build)
     for path in tomls:
         try:
@@ -108,7 +108,7 @@ def load(settings: Settings) -> Registry:
             reg.errors.append(err)
             continue
         name = display_path(path)
-        _load_assets(reg, data.get("assets", {}), text, display_path(path))
+        _load_assets(reg, data.get("assets", {}), text, display_path(path), settings.notifiers)
         extra = set(data) - {"dags", "assets"}
         if extra:
             key = sorted(extra)[0]
@@ -143,17 +143,24 @@ def load(settings: Settings) -> Registry:
     return reg
 
 
-def _load_assets(reg: Registry, tables, text: str, name: str) -> None:
-    """[assets.NAME] tables: each a declaration; a bad one is one error."""
+def _load_assets(reg: Registry, tables, text: str, name: str, notifiers) -> None:
+    """[assets.NAME] tables: each a declaration; a bad one (or one naming an undefined notifier) is one error."""
     locate = toml_locator(text)
     if not isinstance(tables, dict):
         reg.errors.append(DagError("[assets] must hold tables", file=name, line=locate(("assets",))))
         return
     for asset, table in tables.items():
         try:
-            reg.assets[asset] = check_declaration(asset, table)
+            declared = check_declaration(asset, table)
+            for target in declared.get("on_stale", []):
+                if isinstance(target, str) and target not in notifiers:
+                    raise DagError(
+                        f"asset '{asset}' uses notifier '{target}', which is not defined",
+                        hint=did_you_mean(target, notifiers) or f"add a [notifiers.{target}] table to minorch.toml",
+                    )
+            reg.assets[asset] = declared
         except MinorchError as err:
-            reg.errors.append(err.at(name, locate(("assets", asset))))
+            reg.errors.append(err.at(name, locate(("assets", asset, "on_stale")) or locate(("assets", asset))))
 
 
 def _load_tables(reg: Registry, tables, text: str, name: str, build: dict) -> None:

@@ -19,12 +19,12 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from . import freshness, sensors, sla
 from . import planner as P
-from . import sensors, sla
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .dag import Dag, Task
@@ -127,6 +127,7 @@ class Scheduler:
         self._ended: list[tuple[_Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
         self._pids: list[tuple[str, int | None, float | None]] = []  # pids of started tries not recorded yet
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
+        self._stale_noticed: dict[str, int | None] | None = None  # asset -> the event its stale spell followed
         self.stopping = False
         self._data_version = -1
         self._next_poll = 0.0
@@ -370,6 +371,7 @@ class Scheduler:
             self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
         )
         self._check_slas(snap, now, decided)
+        self._check_freshness(now, decided)
         busy = self._cancel_changed(snap)
         decided.actions = [
             a
@@ -404,6 +406,31 @@ class Scheduler:
                 log.warning("%s.%s missed its SLA of %gs (run %s)", miss.dag_id, miss.task_id, miss.sla, miss.run_id)
                 self.notifier.sla_missed(self.dags[miss.dag_id], miss, now)
         decided.wake(found.wake_at)
+
+    def _check_freshness(self, now: datetime, decided: P.Plan) -> None:
+        """Notify each stale spell of an asset with `fresh_within` once (recorded in the store)."""
+        limits = freshness.watched(self.registry.assets)
+        if not limits:
+            return
+        if self._stale_noticed is None:
+            self._stale_noticed = self.store.stale_noticed()
+        found = freshness.check(limits, self.store.latest_asset_events(limits), now.timestamp())
+        for stale in found.stale:
+            last_id = stale.last.id if stale.last else None
+            if stale.asset in self._stale_noticed and self._stale_noticed[stale.asset] == last_id:
+                continue
+            self._stale_noticed[stale.asset] = last_id
+            if self.store.record_stale(stale.asset, last_id, now.timestamp()):
+                since = "never had an event" if stale.last is None else f"no event for {stale.fresh_within:g}s"
+                text = f"minorch: asset {stale.asset} is stale: {since} (fresh_within {stale.fresh_within:g}s)"
+                log.warning("%s", text)
+                self.notifier.send(
+                    self.registry.assets[stale.asset].get("on_stale", ()),
+                    {"event": "on_stale", "asset": stale.asset, "fresh_within": stale.fresh_within,
+                     "last_event": stale.last.as_dict() if stale.last else None, "time": iso(now), "text": text},
+                )  # fmt: skip
+        if found.wake_at is not None:
+            decided.wake(datetime.fromtimestamp(found.wake_at, timezone.utc))
 
     def _cancel_changed(self, snap: P.Snapshot) -> set[tuple[int, str, int]]:
         """Kill tries whose task instance was cleared or marked (or whose run was marked) while they ran.

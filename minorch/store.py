@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import StoreError
 from .states import RunState, TaskState
@@ -358,9 +359,9 @@ class AssetEvent:
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True)
-class QueuedEvent:
-    """An event a waiting DAG has not consumed yet (plain data for the planner)."""
+class QueuedEvent(NamedTuple):
+    """An event a waiting DAG has not consumed yet (plain data for the planner; a tuple, as a
+    step reads every queued row)."""
 
     event_id: int
     asset: str
@@ -1138,10 +1139,12 @@ class Store:
     def asset_queue(self) -> dict[str, list[QueuedEvent]]:
         """{dag_id: its unconsumed events, oldest first}."""
         result: dict[str, list[QueuedEvent]] = {}
-        for dag_id, event_id, asset, ds in self.db.execute(
-            "SELECT dag_id, event_id, asset, ds FROM asset_queue ORDER BY event_id"
-        ):
-            result.setdefault(dag_id, []).append(QueuedEvent(event_id, asset, ds))
+        make = QueuedEvent._make
+        for row in self.db.execute("SELECT dag_id, event_id, asset, ds FROM asset_queue ORDER BY dag_id, event_id"):
+            found = result.get(row[0])
+            if found is None:
+                found = result[row[0]] = []
+            found.append(make(row[1:]))
         return result
 
     def consume_asset_events(self, dag_id: str, run_pk: int, event_ids: Iterable[int]) -> int:

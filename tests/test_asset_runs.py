@@ -203,3 +203,72 @@ def test_the_cli_lists_assets_their_history_and_their_lineage(project):
     drawn = project.minorch("graph", "--assets", "--format", "mermaid")
     assert "asset_a --> dag_consumer" in drawn.stdout
     assert project.minorch("dags").stdout.count("assets: a & (b | c)") == 1
+
+
+FRESHNESS = """\
+[assets.feed]
+fresh_within = "1s"
+on_stale = [{ command = "cat >> stale.jsonl; echo >> stale.jsonl" }]
+
+[dags.reader]
+schedule = { assets = "feed" }
+[dags.reader.tasks.read]
+command = "true"
+"""
+
+
+def test_a_stale_asset_is_notified_once_per_stale_spell_also_across_restarts(project, up_processes):
+    project.write("dags/f.toml", FRESHNESS)
+    notes = project.root / "stale.jsonl"
+
+    def events() -> list[dict]:
+        return [json.loads(x) for x in notes.read_text().splitlines() if x.strip()] if notes.exists() else []
+
+    up = up_processes(project)
+    assert wait_until(lambda: len(events()) == 1, timeout=10)  # never had an event: stale at once
+    assert events()[0]["last_event"] is None and "feed is stale: never had an event" in events()[0]["text"]
+    assert project.minorch("asset", "emit", "feed").returncode == 0
+    assert wait_until(lambda: len(events()) == 2, timeout=10)  # fresh for a second, then stale again
+    assert events()[1]["last_event"]["asset"] == "feed"
+    up.kill()
+    again = up_processes(project)
+    again.ready()
+    time.sleep(1.5)
+    again.kill()
+    assert len(events()) == 2  # a restart does not repeat a notice
+    listed = json.loads(project.minorch("assets", "--json").stdout)
+    assert [(r["name"], r["stale"]) for r in listed] == [("feed", True)]
+
+
+MULTI = """\
+from minorch import DAG, Asset, multi_asset, sensor, task
+
+
+@multi_asset(outs=["orders", "customers"])
+def crm_export(ds):
+    return {"day": ds}
+
+
+with DAG("fanout"):
+    @task(outlets=[Asset("tables_done")])
+    def load(table):
+        return table
+
+    landed = sensor("landed", file="ready-{{ ds }}", poke_interval="1s", outlets=["landed_file"])
+    landed >> load.expand(table=["a", "b", "c"])
+"""
+
+
+def test_multi_asset_mapped_tasks_and_sensors_record_their_events_once_on_success(project):
+    project.write("dags/multi.py", MULTI)
+    (project.root / "ready-2024-01-15").touch()
+    assert project.run("crm_export").exit_code == 0
+    assert project.run("fanout").exit_code == 0
+    store = project.store()
+    [orders], [customers] = store.asset_events("orders"), store.asset_events("customers")
+    assert orders.extra == customers.extra == {"day": "2024-01-15"}
+    assert (orders.dag_id, orders.task_id) == ("crm_export", "crm_export")
+    [mapped] = store.asset_events("tables_done")  # once for the mapped task, not per copy
+    assert mapped.extra == ["a", "b", "c"] and mapped.task_id == "load"
+    [landed] = store.asset_events("landed_file")
+    assert landed.task_id == "landed" and landed.ds == "2024-01-15"

@@ -231,3 +231,40 @@ def test_lineage_is_drawn_as_text_dot_and_mermaid():
     ]
     assert '"dag:silver" -> "asset:orders_silver";' in render(lineage, "dot")
     assert "asset_orders_bronze --> dag_silver" in render(lineage, "mermaid")
+
+
+# ---------------------------------------------------------------- freshness
+
+
+def test_freshness_marks_assets_without_a_recent_event_stale_and_says_when_the_next_turns_stale():
+    from minorch.freshness import check
+    from minorch.store import AssetEvent
+
+    def event(name: str, at: float) -> AssetEvent:
+        return AssetEvent(1, name, None, None, None, None, at, None)
+
+    limits = {"daily": 26 * 3600.0, "hourly": 3600.0, "never": 60.0}
+    now = 1_000_000.0
+    latest = {"daily": event("daily", now - 25 * 3600), "hourly": event("hourly", now - 3600)}
+    found = check(limits, latest, now)
+    assert [s.asset for s in found.stale] == ["hourly", "never"]  # exactly fresh_within ago is stale
+    assert found.wake_at == now + 3600  # daily turns stale in an hour
+
+
+def test_bad_asset_declarations_are_one_line_each_and_the_dags_still_load(tmp_path):
+    from minorch.config import load_settings
+    from minorch.registry import load
+
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "minorch.toml").write_text('[minorch]\ndag_folders = ["dags"]\n[notifiers.ops]\ncommand = "cat"\n')
+    (tmp_path / "dags" / "a.toml").write_text(
+        '[assets.feed]\nfresh_within = "1d"\non_stale = ["opz"]\n\n'
+        '[assets.other]\nuri = "s3://x"\nfresh_witin = "1h"\n\n'
+        '[dags.ok]\n[dags.ok.tasks.t]\ncommand = "true"\noutlets = ["made"]\n'
+    )
+    registry = load(load_settings(tmp_path / "minorch.toml"))
+    assert [str(e).replace(f"{tmp_path}/", "") for e in registry.errors] == [
+        "dags/a.toml:3: asset 'feed' uses notifier 'opz', which is not defined (did you mean 'ops'?)",
+        "dags/a.toml:5: unknown asset option 'fresh_witin' (did you mean 'fresh_within'?)",
+    ]
+    assert list(registry.dags) == ["ok"]

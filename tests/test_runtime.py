@@ -176,6 +176,8 @@ def test_a_kwargs_parameter_receives_the_rest_of_the_context(project):
             "ti",
             "task_instance",
             "dag_run",
+            "triggering_events",
+            "inlet_events",
         ]
     )
 
