@@ -1168,6 +1168,20 @@ class Store:
         )
         return [_event(r) for r in rows]
 
+    def triggered_by(self, run_pks: Iterable[int]) -> dict[int, list[str]]:
+        """{run_pk: the assets whose events started it} for those of the runs an asset condition started."""
+        pks = list(run_pks)
+        result: dict[int, list[str]] = {}
+        for start in range(0, len(pks), 500):
+            chunk = pks[start : start + 500]
+            for pk, asset in self.db.execute(
+                "SELECT DISTINCT r.run_pk, e.asset FROM asset_run_events r JOIN asset_events e ON e.id = r.event_id "
+                f"WHERE r.run_pk IN ({_placeholders(chunk)}) ORDER BY r.run_pk, e.asset",
+                chunk,
+            ):
+                result.setdefault(pk, []).append(asset)
+        return result
+
     def latest_asset_events(self, assets: Iterable[str] | None = None) -> dict[str, AssetEvent]:
         """{asset: its newest event} (of those named, or of every asset with an event)."""
         names = None if assets is None else list(assets)

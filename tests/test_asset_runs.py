@@ -272,3 +272,26 @@ def test_multi_asset_mapped_tasks_and_sensors_record_their_events_once_on_succes
     assert mapped.extra == ["a", "b", "c"] and mapped.task_id == "load"
     [landed] = store.asset_events("landed_file")
     assert landed.task_id == "landed" and landed.ds == "2024-01-15"
+
+
+def test_the_bundled_bronze_silver_gold_example_runs_under_up(project, up_processes):
+    """examples/assets as shipped: a bronze run, an external event, and the report at the end."""
+    import shutil
+    from pathlib import Path
+
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "assets", project.root / "dags", dirs_exist_ok=True)
+    up = up_processes(project)
+    up.ready()
+    assert project.minorch("trigger", "orders_bronze", "--date", "2024-01-15").returncode == 0
+    assert project.minorch("asset", "emit", "customers_raw", "--ds", "2024-01-15").returncode == 0
+    store = project.store()
+    report = wait_until(lambda: [r for r in runs_of(store, "sales_report") if r.state.finished], timeout=60)
+    up.kill()
+    assert report and report[0].state is RunState.SUCCESS and report[0].logical_date.startswith("2024-01-15")
+    assert [r.logical_date[:10] for r in runs_of(store, "orders_mart")] == ["2024-01-15"]
+    [attempt] = store.attempts(report[0].pk)
+    log = Path(attempt.log_path).read_text()
+    assert "sales report for 2024-01-15; mart: .minorch/data/assets/orders_mart/2024-01-15.json" in log
+    assert "triggered by 2 events" in log
+    mart = json.loads((project.root / ".minorch/data/assets/orders_mart/2024-01-15.json").read_text())
+    assert sum(mart.values()) > 0

@@ -241,12 +241,13 @@ def doc_blocks(language: str) -> list[str]:
 def test_the_examples_in_the_toml_reference_load_without_errors(project, tmp_path):
     settings = [b for b in doc_blocks("toml") if not b.startswith("[dags")]
     dag_blocks = [b for b in doc_blocks("toml") if b.startswith("[dags")]
-    assert len(settings) == 3 and len(dag_blocks) == 3
+    assert len(settings) == 4 and len(dag_blocks) == 3  # [minorch], [defaults], [notifiers], [assets]
     project("minorch.toml", "\n".join(settings).replace('dag_folders = ["dags", "vendor/dags"]', ""))
     for number, block in enumerate(dag_blocks):
         project(f"dags/example_{number}.toml", block)
     reg = load(tmp_path)
     assert errors_of(reg) == [] and sorted(reg.dags) == ["etl", "nightly_cleanup", "warehouse"]
+    assert reg.assets["customers_raw"]["fresh_within"] == 26 * 3600
     for number in range(len(dag_blocks)):
         (tmp_path / "dags" / f"example_{number}.toml").unlink()
     project("dags/example.py", doc_blocks("python")[0])

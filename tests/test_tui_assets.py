@@ -80,3 +80,30 @@ def test_the_assets_screen_lists_shows_history_and_emits_after_a_confirmation(tm
     assert [e.asset for e in store.asset_events("raw")] == ["raw"]
     assert [q.asset for q in store.asset_queue()["silver"]] == ["orders_bronze", "raw"]
     store.close()
+
+
+def test_an_asset_triggered_run_says_which_assets_started_it(tmp_path: Path):
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "minorch.toml").write_text('[minorch]\nstate_dir = "state"\ndag_folders = ["dags"]\n')
+    (tmp_path / "dags" / "assets.toml").write_text(DAGS)
+    settings = load_settings(tmp_path / "minorch.toml")
+    registry = load(settings)
+    store = Store(settings.db_path)
+    store.set_asset_watches({"silver": ["orders_bronze", "raw"]})
+    events = [
+        store.add_asset_event(a, ds="2024-05-01", extra_json="null", now=time.time()) for a in ("orders_bronze", "raw")
+    ]
+    pk = store.create_run("silver", "asset_triggered__2024-05-01T00:00:00+00:00", "asset_triggered",
+                          "2024-05-01T00:00:00+00:00", None, None, ["clean"], now=time.time())  # fmt: skip
+    assert store.consume_asset_events("silver", pk, events) == 2
+    store.close()
+
+    async def main() -> None:
+        app = make_app(settings, registry=registry)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await until(pilot, lambda: "silver" in screen_text(app), what="DAG list shown")
+            app.open_dag("silver")
+            await until(pilot, lambda: "asset_triggered" in screen_text(app), what="the run's status line")
+            assert "asset_triggered" in screen_text(app) and "(by orders_bronze, raw)" in screen_text(app)
+
+    asyncio.run(main())

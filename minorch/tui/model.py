@@ -74,6 +74,7 @@ class DagDetail:
     page: int = 0
     per_page: int = GRID_RUNS
     older: bool = False
+    triggered_by: Mapping[int, list[str]] = field(default_factory=dict)  # run pk -> assets that started it
 
     def run(self, pk: int | None) -> RunRecord | None:
         return next((r for r in self.runs if r.pk == pk), None)
@@ -206,7 +207,15 @@ def dag_detail(
     upstream = {tid: tuple(t.upstream) for tid, t in dag.tasks.items()} if dag is not None else {}
     tis = {(pk, tid): ti for pk, tis_ in by_run.items() for tid, ti in tis_.items()}
     return DagDetail(
-        item, tuple(task_ids), MappingProxyType(upstream), tuple(records), MappingProxyType(tis), page, runs, older
+        item,
+        tuple(task_ids),
+        MappingProxyType(upstream),
+        tuple(records),
+        MappingProxyType(tis),
+        page,
+        runs,
+        older,
+        store.triggered_by(r.pk for r in records if r.run_type == "asset_triggered"),
     )
 
 

@@ -216,6 +216,8 @@ class DagScreen(Screen):
             text = Text.assemble(
                 fmt.when(run.logical_date, detail.item.timezone), " ", run.run_type, " ", state_text(str(run.state))
             )
+            if run.pk in detail.triggered_by:
+                text.append(f" (by {', '.join(detail.triggered_by[run.pk])})", style="cyan")
             ti = detail.tis.get((run.pk, self.task_id)) if self.task_id else None
             if ti is not None:
                 text.append_text(
