@@ -63,7 +63,7 @@ class MinorchApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
-        Binding("A", "assets", "Assets"),
+        Binding("A", "assets", "Assets", show=False),  # in the help, not the footer: it is the same on every screen
     ]
 
     def __init__(self, settings: Settings, registry: Registry | None = None, runs_scheduler: bool = False) -> None:

@@ -157,7 +157,10 @@ HELP_KEYS = [
     ("Gantt", ["up/down move · space unfold/fold copies · enter the task's tries · esc back"]),
     (
         "Anywhere",
-        ["ctrl+p every action by name · ? this help", "q quit (in `minorch up`: asks, then stops the scheduler)"],
+        [
+            "ctrl+p every action by name · ? this help · A assets",
+            "q quit (in `minorch up`: asks, then stops the scheduler)",
+        ],
     ),
 ]
 
