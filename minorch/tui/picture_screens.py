@@ -15,10 +15,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ..gantt import Gantt
 from ..gantt_draw import LEGEND, summary
 from . import fmt
 from .actions import Target
 from .feed import Update
+from .model import Durations
 from .palette import state_text
 from .widgets.duration_chart import DurationChart, format_value
 from .widgets.gantt_chart import GanttChart
@@ -33,6 +35,7 @@ class GanttScreen(Screen):
     def __init__(self, subject: Target) -> None:
         super().__init__()
         self.subject = subject  # its dag_id, run_pk and run_id
+        self.shown: Gantt | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"{self.subject.dag_id} › {self.subject.run_id} › Gantt", style="bold"), id="topbar")
@@ -51,6 +54,9 @@ class GanttScreen(Screen):
         chart = update.gantt
         if chart is None or (chart.dag_id, chart.run_id) != (self.subject.dag_id, self.subject.run_id):
             return
+        if chart == self.shown:
+            return  # another part of the state file changed: nothing to redraw here
+        self.shown = chart
         top = Text.assemble((f"{chart.dag_id} › {chart.run_id}", "bold"), "  ", state_text(chart.state))
         if chart.live:
             top.append("  live: drawn up to now", style="grey62")
@@ -74,6 +80,7 @@ class DurationScreen(Screen):
     def __init__(self, dag_id: str, task_id: str | None = None) -> None:
         super().__init__()
         self.key = (dag_id, task_id)
+        self.shown: Durations | None = None
 
     def compose(self) -> ComposeResult:
         dag_id, task_id = self.key
@@ -93,8 +100,9 @@ class DurationScreen(Screen):
 
     def show_update(self, update: Update) -> None:
         found = update.durations
-        if found is None or (found.dag_id, found.task_id) != self.key:
+        if found is None or (found.dag_id, found.task_id) != self.key or found == self.shown:
             return
+        self.shown = found
         self.query_one("#duration-chart", DurationChart).show(found.duration, found.timezone)
         if found.rss is not None:
             self.query_one("#rss-chart", DurationChart).show(found.rss, found.timezone)

@@ -8,6 +8,8 @@ logical dates shown. As many of the newest runs show as fit the width.
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
@@ -71,14 +73,17 @@ class DurationChart(Widget):
             elif row == bars - 1 and bars > 1:
                 scale = "0"
             out.append(scale.rjust(SCALE)[:SCALE] + "│", AXIS)
-            for i, (point, cells) in enumerate(zip(shown, columns, strict=True)):
-                char = cells[row]
+            cells: list[tuple[str, Style]] = []
+            for i, (point, drawn) in enumerate(zip(shown, columns, strict=True)):
+                char = drawn[row]
                 if char == " " and row == line_at:
-                    out.append("┄" * step, LIMIT)
+                    cells.append(("┄" * step, LIMIT))
                     continue
                 style = OUTLIER if i in outliers else Style.parse(look(point.state)[1] or "white")
-                out.append(char, style)
-                out.append(("┄" if row == line_at else " ") * (step - 1), LIMIT)
+                gap = "┄" if row == line_at else " "
+                cells.append((char + gap * (step - 1), style if gap == " " else LIMIT))
+            for style, group in groupby(cells, key=lambda cell: cell[1]):  # one span per run of a style
+                out.append("".join(text for text, _ in group), style)
             out.append("\n")
         dates = Text(" " * (SCALE + 1), AXIS)
         if shown:

@@ -9,6 +9,8 @@ Drawn with the line API: the time-axis row stays in place while the rows scroll.
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -101,14 +103,17 @@ class GanttChart(ScrollView, can_focus=True):
             if number == self.row:
                 line.stylize(CURSOR, 0, left - 1)
             band = CRITICAL if bar.critical and not depth else Style()
+            drawn: list[tuple[str, Style]] = []
             for cell in cells(gantt, bar, width):
                 if cell is None:
-                    line.append(" ", band)
+                    drawn.append((" ", band))
                 elif cell.kind == RUN:
                     colour = look(cell.outcome or ("running" if gantt.live and cell.end >= gantt.end else bar.state))[1]
-                    line.append(CHARS[RUN], band + Style.parse(colour or "white"))
+                    drawn.append((CHARS[RUN], band + Style.parse(colour or "white")))
                 else:
-                    line.append(CHARS[cell.kind], band + (RETRYING if cell.kind == RETRY else WAITING))
+                    drawn.append((CHARS[cell.kind], band + (RETRYING if cell.kind == RETRY else WAITING)))
+            for style, group in groupby(drawn, key=lambda cell: cell[1]):  # one span per run of a style
+                line.append("".join(char for char, _ in group), style)
             took = fmt.duration(bar.busy) if bar.segments else "-"
             tries = f"×{bar.tries}" if bar.tries > 1 else ""
             line.append(f" {took}{tries}".rjust(RIGHT), HEADER)
