@@ -1,7 +1,7 @@
 """Prometheus metrics read from the state file: served on `/metrics`, written as a node_exporter textfile,
 or printed by `minorch metrics`.
 
-`collect` reads the store (a few aggregate queries, about 20 ms on a 100,000-try state file) and
+`collect` reads the store (a few aggregate queries; see bench/bench_metrics.py for their cost) and
 returns plain `Family` records; `registry` wraps them for the official `prometheus-client` (an optional
 extra, imported only here, only when metrics are asked for). `Publisher` runs beside the scheduler: the
 HTTP endpoint (prometheus-client's own server thread, reading the store on each scrape) and/or a
@@ -59,8 +59,9 @@ def collect(store: Store, *, up: bool, ready: bool | None, now: float) -> list[F
         "Tries in the state file, by DAG and outcome (running: not ended yet).",
         ("dag_id", "outcome"),
     )
-    tries.samples.extend(((dag, outcome), n) for dag, outcome, n in store.try_outcome_counts())
-    states = store.task_state_totals()
+    outcomes, durations = store.try_summary(DURATION_BUCKETS)
+    tries.samples.extend(((dag, outcome), n) for dag, outcome, n in outcomes)
+    states = store.active_task_state_totals()
     families = [
         runs,
         tries,
@@ -80,7 +81,7 @@ def collect(store: Store, *, up: bool, ready: bool | None, now: float) -> list[F
             "minorch_try_duration_seconds",
             "How long finished tries ran, by DAG.",
             DURATION_BUCKETS,
-            store.try_duration_histogram(DURATION_BUCKETS),
+            durations,
         ),
         _histogram(
             "minorch_scheduling_lateness_seconds",

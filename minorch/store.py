@@ -375,6 +375,17 @@ def _event(row) -> AssetEvent:
     return AssetEvent(*row[:7], json.loads(row[7]))
 
 
+def _cumulate(rows: Iterable[tuple[str, int, int, float]], bounds: list[float]) -> list[tuple[str, list[int], float]]:
+    """(dag_id, bucket index, count, sum) rows -> per DAG (dag_id, cumulative counts per bound then all, sum)."""
+    result: dict[str, tuple[list[int], float]] = {}
+    for dag_id, index, count, total in rows:
+        counts, before = result.get(dag_id, ([0] * (len(bounds) + 1), 0.0))
+        for i in range(index, len(bounds) + 1):  # a value counts in its bucket and in every one above
+            counts[i] += count
+        result[dag_id] = (counts, before + total)
+    return [(dag_id, counts, total) for dag_id, (counts, total) in sorted(result.items())]
+
+
 def _placeholders(items: Iterable) -> str:
     return ",".join("?" * len(list(items)))
 
@@ -902,18 +913,34 @@ class Store:
         """(dag_id, state, runs), sorted."""
         return list(self.db.execute("SELECT dag_id, state, COUNT(*) FROM dag_runs GROUP BY 1, 2 ORDER BY 1, 2"))
 
-    def try_outcome_counts(self) -> list[tuple[str, str, int]]:
-        """(dag_id, outcome, tries), sorted; a try not ended yet counts as 'running'."""
-        return list(
+    def try_summary(
+        self, bounds: Iterable[float]
+    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, list[int], float]]]:
+        """One pass over the tries: (dag_id, outcome, tries) sorted, a try not ended yet counting as 'running';
+        and per DAG the finished tries' durations as a histogram (as `_histogram` returns it)."""
+        bounds = [float(b) for b in bounds]
+        bucket = " ".join(f"WHEN duration <= {b!r} THEN {i}" for i, b in enumerate(bounds))
+        rows = self.db.execute(
+            "WITH c AS MATERIALIZED (SELECT run_pk, COALESCE(outcome, 'running') AS outcome, "
+            f"CASE WHEN duration IS NULL THEN -1 {bucket} ELSE {len(bounds)} END AS bucket, COUNT(*) AS n, "
+            "TOTAL(duration) AS total FROM attempts GROUP BY 1, 2, 3) "
+            "SELECT r.dag_id, c.outcome, c.bucket, SUM(c.n), TOTAL(c.total) FROM c JOIN dag_runs r ON r.id = c.run_pk "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ).fetchall()
+        outcomes: dict[tuple[str, str], int] = {}
+        for dag_id, outcome, _bucket, count, _total in rows:
+            outcomes[dag_id, outcome] = outcomes.get((dag_id, outcome), 0) + count
+        durations = _cumulate(((dag_id, index, n, total) for dag_id, _o, index, n, total in rows if index >= 0), bounds)
+        return [(dag, outcome, n) for (dag, outcome), n in outcomes.items()], durations
+
+    def active_task_state_totals(self) -> dict[str, int]:
+        """{state: task instances} of the queued and running runs (only those have tasks that wait or run)."""
+        return dict(
             self.db.execute(
-                "SELECT r.dag_id, COALESCE(a.outcome, 'running'), COUNT(*) FROM attempts a "
-                "JOIN dag_runs r ON r.id = a.run_pk GROUP BY 1, 2 ORDER BY 1, 2"
+                "SELECT state, COUNT(*) FROM task_instances WHERE run_pk IN "
+                "(SELECT id FROM dag_runs WHERE state IN ('queued', 'running')) GROUP BY state"
             )
         )
-
-    def task_state_totals(self) -> dict[str, int]:
-        """{state: task instances} over every run."""
-        return dict(self.db.execute("SELECT state, COUNT(*) FROM task_instances GROUP BY state"))
 
     def open_attempt_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM attempts WHERE end_date IS NULL").fetchone()[0]
@@ -931,32 +958,30 @@ class Store:
             )
         )
 
-    def try_duration_histogram(self, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
-        """(dag_id, [finished tries lasting <= each bound, then all], sum of their durations) per DAG."""
-        return self._histogram(
-            "SELECT r.dag_id AS dag_id, a.duration AS value FROM attempts a JOIN dag_runs r ON r.id = a.run_pk "
-            "WHERE a.duration IS NOT NULL",
-            bounds,
-        )
-
     def lateness_histogram(self, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
         """As `try_duration_histogram`, of scheduled runs' lateness: their first try's start minus the
         fire time (the end of the data interval)."""
         return self._histogram(
-            "SELECT r.dag_id AS dag_id, "
-            "MAX(0.0, MIN(a.start_date) - CAST(strftime('%s', r.data_interval_end) AS REAL)) AS value "
-            "FROM dag_runs r JOIN attempts a ON a.run_pk = r.id WHERE r.run_type = 'scheduled' "
-            "AND r.data_interval_end IS NOT NULL AND a.start_date IS NOT NULL GROUP BY r.id",
+            "SELECT r.id AS run_pk, "
+            "MAX(0.0, (SELECT MIN(a.start_date) FROM attempts a WHERE a.run_pk = r.id) "
+            "- CAST(strftime('%s', r.data_interval_end) AS REAL)) AS value "
+            "FROM dag_runs r WHERE r.run_type = 'scheduled' AND r.data_interval_end IS NOT NULL",
             bounds,
         )
 
     def _histogram(self, values_sql: str, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
+        """Per DAG: counts of `values_sql`'s values (rows of run_pk, value; NULL values skipped) at or below each
+        bound, then all, and their sum. Each value is placed in its bucket once (materialized first, so a
+        computed value is computed once), counted per run, and only then joined to the runs."""
         bounds = [float(b) for b in bounds]
-        counts = ", ".join(f"SUM(value <= {b!r})" for b in bounds)
+        bucket = " ".join(f"WHEN value <= {b!r} THEN {i}" for i, b in enumerate(bounds))
         rows = self.db.execute(
-            f"SELECT dag_id, {counts}, COUNT(*), TOTAL(value) FROM ({values_sql}) GROUP BY dag_id ORDER BY dag_id"
+            f"WITH v AS MATERIALIZED ({values_sql}) "
+            f"SELECT r.dag_id, c.bucket, SUM(c.n), TOTAL(c.total) FROM (SELECT run_pk, CASE {bucket} "
+            f"ELSE {len(bounds)} END AS bucket, COUNT(*) AS n, TOTAL(value) AS total FROM v WHERE value IS NOT NULL "
+            "GROUP BY run_pk, bucket) c JOIN dag_runs r ON r.id = c.run_pk GROUP BY 1, 2 ORDER BY 1, 2"
         )
-        return [(row[0], list(row[1:-1]), row[-1]) for row in rows]
+        return _cumulate(rows, bounds)
 
     # ------------------------------------------------------------ operations
 
