@@ -197,3 +197,32 @@ def test_a_bad_metrics_setting_is_one_line_with_the_line_number(project):
     assert done.returncode == 2
     assert done.stderr.startswith('minorch: error: minorch.toml:6: metrics must be "textfile:PATH"')
     assert json.dumps(done.stderr).count("\\n") == 1
+
+
+def test_without_prometheus_client_metrics_say_how_to_install_it(project):
+    blocker = project.root / "blocker" / "prometheus_client"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('not installed here')\n")
+    env = project.env()
+    env["PYTHONPATH"] = f"{blocker.parent}:{env['PYTHONPATH']}"
+    project.write("dags/tick.toml", '[dags.tick.tasks.a]\ncommand = "true"\n')
+    assert project.minorch("trigger", "tick").returncode == 0  # a state file to read
+    done = subprocess.run(
+        [sys.executable, "-m", "minorch", "metrics"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "minorch: error: metrics need prometheus-client, which is not installed "
+        '(install the metrics extra: pip install "minorch[metrics]" (it adds prometheus-client))\n'
+    )
+    project.configure(minorch="metrics_port = 0")
+    up = subprocess.run(
+        [sys.executable, "-m", "minorch", "up", "--no-ui"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert up.returncode == 2 and "Traceback" not in up.stderr
+    assert up.stderr.splitlines()[-1].startswith("minorch: error: metrics need prometheus-client")
