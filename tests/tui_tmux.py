@@ -137,7 +137,9 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         up.see("critical path: extract → ")
         up.wait(lambda text: "█" in up.line("*extract") and up.line("*extract").rstrip().endswith("s"), "bars")
         up.wait(lambda text: up.line(" report").index("█") > up.line("*extract").index("█"), "report after extract")
-        up.keys("Escape", "d")  # the DAG's run durations
+        up.keys("Escape")
+        up.see("task (day)")
+        up.keys("d")  # the DAG's run durations
         up.see("run duration, last 1 runs")
         up.keys("Escape")
         up.see("task (day)")
