@@ -8,11 +8,15 @@ raw limit measured in the same run (Popen of `true`, 2 in flight), since machine
 (b) 200-task chain: gap between one task's end and the next one's start   goal median <= 10 ms, max <= 50 ms
 (c) 20-task chain, one-shot `minorch run` wall time (process start to exit)   goal <= 0.7 s
 (d) 1000 no-op Python tasks, parallelism 8
+
+`--secrets` defines a secret variable in the project, so every try's output passes through
+the masking relay (`minorch/executors/relay.py`): compare with a run without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -34,10 +38,15 @@ def raw_spawn_rate(count: int = 2000, in_flight: int = 2) -> float:
     return count / (time.perf_counter() - started)
 
 
+SECRETS = False  # --secrets: every try may see a secret, so its output goes through the masking relay
+SECRETS_TOML = '\n[variables]\napi_token = { env = "BENCH_TOKEN" }\n'
+
+
 def project(root: Path, toml: str, parallelism: int = 8) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "minorch.toml").write_text(
         f'[minorch]\nparallelism = {parallelism}\ndag_folders = ["dags"]\nstate_dir = ".minorch"\n'
+        + (SECRETS_TOML if SECRETS else "")
     )
     (root / "dags").mkdir(exist_ok=True)
     (root / "dags" / "bench.toml").write_text(toml)
@@ -73,7 +82,11 @@ def python_fan(root: Path, count: int) -> None:
 def run(root: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "minorch", "run", "bench", "--quiet"], cwd=root, capture_output=True, text=True
+        [sys.executable, "-m", "minorch", "run", "bench", "--quiet"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_TOKEN": "bench-secret-value"},
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -98,7 +111,10 @@ def first_to_last(rows) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--secrets", action="store_true", help="Define a secret: every try goes through the relay.")
     args = parser.parse_args()
+    global SECRETS
+    SECRETS = args.secrets
     results: dict[str, list[float]] = {k: [] for k in ("raw", "a", "b_med", "b_max", "c", "d")}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

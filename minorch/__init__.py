@@ -21,12 +21,24 @@ from .dag import DAG, Label, XComArg, chain, cross_downstream, dag, sensor, setu
 from .errors import SkipTask
 from .taskgroup import TaskGroup, task_group
 
+
+def __getattr__(name: str):
+    """`Variable` and `Connection` load on first use: `minorch --help` and the fork server stay light."""
+    if name in ("Variable", "Connection"):
+        from . import variables
+
+        return getattr(variables, name)
+    raise AttributeError(f"module 'minorch' has no attribute {name!r}")
+
+
 __all__ = [
     "DAG",
     "Asset",
+    "Connection",
     "Label",
     "SkipTask",
     "TaskGroup",
+    "Variable",
     "XComArg",
     "asset",
     "chain",

@@ -36,9 +36,12 @@ MINORCH_KEYS = {
     "metrics",
     "metrics_port",
     "metrics_address",
+    "task_env",
+    "env_passthrough",
 }
 NOTIFIER_KINDS = ("command", "webhook", "mail")
-TOP_KEYS = {"minorch", "defaults", "notifiers", "dags", "assets"}
+TOP_KEYS = {"minorch", "defaults", "notifiers", "dags", "assets", "variables", "connections"}
+TASK_ENVS = ("inherit", "clean")
 
 
 @dataclass
@@ -62,6 +65,17 @@ class Settings:
     dags: dict[str, Any] = field(default_factory=dict)  # [dags.*] tables of minorch.toml itself
     assets: dict[str, Any] = field(default_factory=dict)  # [assets.*] tables of minorch.toml, checked by the registry
     text: str = ""
+    env_name: str | None = None  # --env / $MINORCH_ENV: minorch.<env>.toml is layered over minorch.toml
+    task_env: str = "inherit"  # what a try's environment starts from: the scheduler's, or a minimal one
+    env_passthrough: list[str] = field(default_factory=list)  # names (or globs) a clean environment keeps
+    variables: dict[str, Any] = field(default_factory=dict)  # name -> secrets.Source
+    connections: dict[str, Any] = field(default_factory=dict)  # name -> {field: secrets.Source}
+
+    @property
+    def config_name(self) -> str:
+        """Where the settings come from: ``minorch.toml``, or ``minorch.toml + minorch.prod.toml``."""
+        base = display_path(self.config_file)
+        return f"{base} + {layer_path(self.config_file, self.env_name).name}" if self.env_name else base
 
     @property
     def db_path(self) -> Path:
@@ -207,36 +221,87 @@ def toml_locator(text: str):
     return locate
 
 
-def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Settings:
+def layer_path(config_file: Path, env: str) -> Path:
+    """minorch.prod.toml beside minorch.toml for env "prod"."""
+    return config_file.with_name(f"{config_file.stem}.{env}{config_file.suffix}")
+
+
+def merge_layer(base: Mapping, layer: Mapping) -> dict:
+    """`layer` over `base`: tables merged by key (recursively), anything else (lists too) replaced."""
+    merged = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_layer(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _has(data: Mapping, key: tuple[str, ...]) -> bool:
+    for part in key:
+        if not isinstance(data, Mapping) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def load_settings(
+    explicit: str | os.PathLike | None = None, cwd: Path | None = None, env: str | None = None
+) -> Settings:
     """Find, read and check minorch.toml; ConfigError (file:line, hint) for anything wrong.
 
-    Only [minorch], [defaults] and [notifiers] are checked here; [dags.*] tables are kept raw in
-    `Settings.dags` for the registry, which reports their errors without stopping other DAGs.
+    With an environment (`env`, else $MINORCH_ENV), minorch.<env>.toml beside it is layered
+    over it (`merge_layer`); an error in a key the layer sets names the layer's file and line.
+    Only [minorch], [defaults], [notifiers], [variables] and [connections] are checked here;
+    [dags.*] tables are kept raw in `Settings.dags` for the registry, which reports their errors
+    without stopping other DAGs.
     """
     path = find_config(explicit, cwd)
     data, text = read_toml(path)
-    name = display_path(path)
-    locate = toml_locator(text)
+    files = [(display_path(path), data, toml_locator(text))]
+    env = env if env is not None else os.environ.get("MINORCH_ENV") or None
     if not text.strip():
         raise ConfigError(
             "the file is empty",
-            file=name,
+            file=files[0][0],
             line=1,
             hint="add a [minorch] table and DAGs; `minorch init` writes a starter file",
         )
+    if env is not None:
+        layer = layer_path(path, env)
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", env) or not layer.is_file():
+            raise ConfigError(
+                f"environment {env!r}: no {layer.name} beside {files[0][0]}",
+                hint="create it with the settings that differ, or check --env / $MINORCH_ENV",
+            )
+        layer_data, layer_text = read_toml(layer)
+        files.append((display_path(layer), layer_data, toml_locator(layer_text)))
+        if "dags" in layer_data:
+            raise ConfigError(
+                "an environment's file cannot define [dags]",
+                file=files[1][0],
+                line=files[1][2](("dags",)),
+                hint="DAGs are shared by every environment: define them in minorch.toml or the DAG folders",
+            )
+        data = merge_layer(data, layer_data)
+
+    def where(key: tuple[str, ...]) -> dict:
+        """The file (the layer when it sets `key`) and line of a key path, as keyword arguments."""
+        name, _, locate = next((f for f in reversed(files) if _has(f[1], key)), files[0])
+        return {"file": name, "line": locate(key)}
+
     for key in data:
         if key not in TOP_KEYS:
             raise ConfigError(
                 f"unknown table [{key}]",
-                file=name,
-                line=locate((key,)),
+                **where((key,)),
                 hint=did_you_mean(key, TOP_KEYS) or "known tables: " + ", ".join(sorted(TOP_KEYS)),
             )
 
     def fail(message: str, *key: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(message, file=name, line=locate(key), hint=hint)
+        return ConfigError(message, **where(key), hint=hint)
 
-    for table in ("minorch", "defaults", "notifiers"):
+    for table in ("minorch", "defaults", "notifiers", "variables", "connections"):
         if not isinstance(data.get(table, {}), Mapping):
             raise fail(f"{table} must be a table", table, hint=f"write a [{table}] header with keys below it")
     section = data.get("minorch", {})
@@ -271,7 +336,12 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
             hint='write e.g. dag_folders = ["dags"]',
         )
     settings = Settings(
-        config_file=path, root=root, state_dir=root / state_dir, dag_folders=[root / f for f in folders], text=text
+        config_file=path,
+        root=root,
+        state_dir=root / state_dir,
+        dag_folders=[root / f for f in folders],
+        text=text,
+        env_name=env,
     )
     settings.timezone = section.get("timezone", "UTC")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -307,7 +377,7 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
         try:
             setattr(settings, key, parse_duration(section.get(key, getattr(settings, key)), name=key))
         except ConfigError as err:
-            raise err.at(name, locate(("minorch", key))) from None
+            raise err.at(**where(("minorch", key))) from None
     log_cap = section.get("log_cap", settings.log_cap)
     if isinstance(log_cap, bool) or not isinstance(log_cap, int) or log_cap < 1024:
         raise fail(
@@ -327,10 +397,12 @@ def load_settings(explicit: str | os.PathLike | None = None, cwd: Path | None = 
         )
     settings.max_map_length = max_map
     _check_metrics(settings, section, fail)
-    settings.defaults = _check_defaults(data.get("defaults", {}), name, locate)
-    settings.notifiers = _check_notifiers(data.get("notifiers", {}), name, locate)
+    settings.defaults = _check_defaults(data.get("defaults", {}), where)
+    settings.notifiers = _check_notifiers(data.get("notifiers", {}), where)
     settings.dags = dict(data.get("dags", {}))
     settings.assets = dict(data.get("assets", {}))
+    _check_task_env(settings, section, fail)
+    _check_secrets(settings, data, where)
     return settings
 
 
@@ -367,7 +439,44 @@ def _check_metrics(settings: Settings, section: Mapping, fail) -> None:
     settings.metrics_address = address
 
 
-def _check_defaults(defaults: Mapping, name: str, locate) -> dict:
+def _check_task_env(settings: Settings, section: Mapping, fail) -> None:
+    task_env = section.get("task_env", settings.task_env)
+    if task_env not in TASK_ENVS:
+        raise fail(
+            f"task_env must be one of {', '.join(TASK_ENVS)}, not {task_env!r}",
+            "minorch",
+            "task_env",
+            hint=did_you_mean(str(task_env), TASK_ENVS) or 'write task_env = "clean"',
+        )
+    settings.task_env = task_env
+    passthrough = section.get("env_passthrough", [])
+    if not isinstance(passthrough, list) or not all(isinstance(n, str) and n for n in passthrough):
+        raise fail(
+            "env_passthrough must be a list of environment variable names",
+            "minorch",
+            "env_passthrough",
+            hint='write e.g. env_passthrough = ["AWS_PROFILE", "SSH_AUTH_SOCK"]',
+        )
+    settings.env_passthrough = passthrough
+
+
+def _check_secrets(settings: Settings, data: Mapping, where) -> None:
+    """[variables] and [connections.NAME]: definitions only; nothing is resolved here."""
+    from .secrets import parse_connection, parse_source
+
+    for key, raw in data.get("variables", {}).items():
+        try:
+            settings.variables[key] = parse_source(raw, key)
+        except MinorchError as err:
+            raise ConfigError(f"variable {err.message}", **where(("variables", key)), hint=err.hint) from None
+    for key, raw in data.get("connections", {}).items():
+        try:
+            settings.connections[key] = parse_connection(raw, key)
+        except MinorchError as err:
+            raise ConfigError(err.message, **where(("connections", key)), hint=err.hint) from None
+
+
+def _check_defaults(defaults: Mapping, where) -> dict:
     """[defaults] holds task options; a wrong one is a ConfigError at its line."""
     from .options import TASK_OPTIONS, resolve_options, unknown_key
 
@@ -377,21 +486,20 @@ def _check_defaults(defaults: Mapping, name: str, locate) -> dict:
                 raise unknown_key(key, TASK_OPTIONS, "[defaults]")
             resolve_options({key: value})
         except MinorchError as err:
-            raise ConfigError(err.message, file=name, line=locate(("defaults", key)), hint=err.hint) from None
+            raise ConfigError(err.message, **where(("defaults", key)), hint=err.hint) from None
     return dict(defaults)
 
 
-def _check_notifiers(notifiers: Mapping, name: str, locate) -> dict[str, dict]:
+def _check_notifiers(notifiers: Mapping, where) -> dict[str, dict]:
     """Each [notifiers.NAME] holds exactly one of command, webhook, mail (a string);
     a webhook may add `timeout` (a duration)."""
     allowed = (*NOTIFIER_KINDS, "timeout")
     for key, spec in notifiers.items():
 
-        def fail(problem: str, *where: str, hint: str | None = None, key: str = key) -> ConfigError:
+        def fail(problem: str, *at: str, hint: str | None = None, key: str = key) -> ConfigError:
             return ConfigError(
                 f"notifier '{key}': {problem}",
-                file=name,
-                line=locate(("notifiers", key, *where)),
+                **where(("notifiers", key, *at)),
                 hint=hint
                 or f'write [notifiers.{key}] with command = "...", webhook = "https://..." or mail = "ops@example.com"',
             )
@@ -408,5 +516,5 @@ def _check_notifiers(notifiers: Mapping, name: str, locate) -> dict[str, dict]:
             try:
                 parse_duration(spec["timeout"], name="timeout")
             except ConfigError as err:
-                raise err.at(name, locate(("notifiers", key, "timeout"))) from None
+                raise err.at(**where(("notifiers", key, "timeout"))) from None
     return {key: dict(spec) for key, spec in notifiers.items()}

@@ -39,6 +39,7 @@ from .runtime import write_spec
 from .schedule import run_dates
 from .states import RunState, TaskState
 from .store import Attempt, RunRecord, Store, from_iso, iso
+from .taskenv import TryEnvironment
 from .templates import build_context, render
 
 log = logging.getLogger("minorch.scheduler")
@@ -189,7 +190,7 @@ class Scheduler:
         """minorch.toml changed: take its DAGs, defaults, notifiers, pools and limits; the state
         folder stays. A broken edit is logged and the settings in use stay."""
         try:
-            fresh = load_settings(self.settings.config_file)
+            fresh = load_settings(self.settings.config_file, env=self.settings.env_name)
         except MinorchError as err:
             log.error("%s (keeping the settings in use)", err)
             return
@@ -596,8 +597,9 @@ class Scheduler:
             except (MinorchError, IndexError):
                 context[task.map_as] = None  # the list changed under a cleared upstream: the copy sees None
             context["map_index"] = map_index
+        try_env = TryEnvironment(self.settings, self.store)
         env = {
-            **os.environ,
+            **try_env.base,
             **_marker_env(dag, task, run, try_number, context),
             "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status")),
         }
@@ -606,11 +608,10 @@ class Scheduler:
         source = task.command if task.sensor is None else task.sensor.get("command")
         try:
             where = f"{dag.file}: task '{task.task_id}'"
-            env.update(
-                {name: render(value, context, shell=False, where=where) for name, value in task.opts.env.items()}
-            )
+            names = {**context, **try_env.template_names()}
+            env.update({name: render(value, names, shell=False, where=where) for name, value in task.opts.env.items()})
             if source is not None:
-                command = _checked_size(render(source, context, shell=True, where=where))
+                command = _checked_size(render(source, names, shell=True, where=where))
                 env["MINORCH_COMMAND"] = command
                 argv = [task.opts.shell, "-c", STATUS_WRAPPER]
             else:
@@ -636,6 +637,7 @@ class Scheduler:
             timeout=timeout,
             grace=task.opts.grace,
             log_cap=self.settings.log_cap,
+            secrets=try_env.secrets(),
         )
         attempt = Attempt(
             attempt_id,
@@ -657,7 +659,7 @@ class Scheduler:
             str(log_path),
             None,
             None,
-            command,
+            try_env.mask(command),
         )
         counted = try_number - (ti.try_base if ti else 0)
         flight = _Inflight(

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from .errors import StoreError
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -174,6 +174,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         asset      TEXT PRIMARY KEY,
         last_event INTEGER,
         noticed_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    ),
+    (
+        "variables_connections",
+        """
+    CREATE TABLE variables (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL              -- JSON: {"value": v} or a reference {"file": ...}, never a secret value
+    ) WITHOUT ROWID;
+    CREATE TABLE connections (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL              -- JSON: fields, each a literal or <field>_<backend>, never a password
     ) WITHOUT ROWID;
     """,
     ),
@@ -1240,3 +1253,27 @@ class Store:
                 (asset, last_event, now),
             )
             return True
+
+    # ------------------------------------------------------------ variables and connections
+
+    def variables(self) -> dict[str, str]:
+        """Stored variables: name -> spec (JSON text, see `minorch.secrets.parse_source`)."""
+        return dict(self.db.execute("SELECT name, spec FROM variables"))
+
+    def connections(self) -> dict[str, str]:
+        """Stored connections: name -> spec (JSON text, see `minorch.secrets.parse_connection`)."""
+        return dict(self.db.execute("SELECT name, spec FROM connections"))
+
+    def put_definition(self, kind: str, name: str, spec: str) -> None:
+        """Insert or replace a variable (`kind` "variables") or connection ("connections")."""
+        table = _DEFINITIONS[kind]
+        with self.write():
+            self.db.execute(f"INSERT OR REPLACE INTO {table} (name, spec) VALUES (?, ?)", (name, spec))
+
+    def delete_definition(self, kind: str, name: str) -> bool:
+        table = _DEFINITIONS[kind]
+        with self.write():
+            return self.db.execute(f"DELETE FROM {table} WHERE name = ?", (name,)).rowcount > 0
+
+
+_DEFINITIONS = {"variables": "variables", "connections": "connections"}

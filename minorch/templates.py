@@ -37,7 +37,7 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
-from minorch.errors import TemplateError, did_you_mean
+from minorch.errors import MinorchError, TemplateError, did_you_mean
 
 #: The names `build_context` provides; `check` accepts these and Jinja's own globals.
 CONTEXT_NAMES = frozenset(
@@ -73,6 +73,8 @@ CONTEXT_NAMES = frozenset(
         "conn",
     }
 )
+#: Variables and connections (`minorch.variables.template_names`), resolved when a try starts.
+SECRET_NAMES = frozenset({"var", "conn"})
 
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives frames of templates made from strings
 
@@ -200,7 +202,7 @@ def render(template: str, context: dict, *, shell: bool, where: str = "") -> str
         return compiled.render(context)
     except _Missing as e:
         raise _unknown_name(e, template, context, where) from None
-    except TemplateError as e:
+    except MinorchError as e:  # a nested template's, or a variable or connection that cannot be resolved
         raise e.at(where or None) from None
     except Exception as e:  # any failure inside a user's template is a user error
         line = _failed_line(e.__traceback__)
@@ -221,7 +223,7 @@ def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()
         _PLAIN.compile(tree)  # unknown filters and tests are found here, not by parse
     except TemplateSyntaxError as e:
         raise _syntax_error(e, template, where) from None
-    known = CONTEXT_NAMES | set(_PLAIN.globals) | extra
+    known = CONTEXT_NAMES | SECRET_NAMES | set(_PLAIN.globals) | extra
     unknown = find_undeclared_variables(tree) - known
     if not unknown:
         return

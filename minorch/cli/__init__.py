@@ -1,5 +1,5 @@
 """The `minorch` command: the click group, what every command shares, and one module per family
-of commands (project, inspect, observe, run, ops, ui, assets), which import only this module, never each other.
+of commands (project, inspect, observe, run, ops, secrets, ui, assets), which import only this module, never each other.
 
 Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
 `minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
@@ -19,8 +19,9 @@ from ..errors import MinorchError
 class Context:
     """What every command needs, loaded on first use: settings, DAGs, the store."""
 
-    def __init__(self, config: str | None) -> None:
+    def __init__(self, config: str | None, env: str | None = None) -> None:
         self.config = config
+        self.env = env
         self._settings = None
         self._registry = None
 
@@ -29,7 +30,7 @@ class Context:
         if self._settings is None:
             from ..config import load_settings
 
-            self._settings = load_settings(self.config)
+            self._settings = load_settings(self.config, env=self.env)
         return self._settings
 
     @property
@@ -89,11 +90,18 @@ class MinorchGroup(click.Group):
     envvar="MINORCH_CONFIG",
     help="minorch.toml to use (default: $MINORCH_CONFIG, or the nearest minorch.toml upwards).",
 )
+@click.option(
+    "--env",
+    "env",
+    metavar="NAME",
+    envvar="MINORCH_ENV",
+    help="Environment: layer minorch.NAME.toml over minorch.toml (default: $MINORCH_ENV).",
+)
 @click.version_option(package_name="minorch")
 @click.pass_context
-def main(ctx: click.Context, config: str | None) -> None:
+def main(ctx: click.Context, config: str | None, env: str | None) -> None:
     """minorch: DAGs of tasks with cron schedules, retries and timeouts, in one process and one SQLite file."""
-    ctx.obj = Context(config)
+    ctx.obj = Context(config, env or None)
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -148,4 +156,4 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 # Each family registers its commands on `main` when imported.
-from . import assets, inspect, observe, ops, project, run, ui  # noqa: E402,F401
+from . import assets, inspect, observe, ops, project, run, secrets, ui  # noqa: E402,F401

@@ -22,13 +22,18 @@ FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--env", "env", metavar="NAME", help="Check with minorch.NAME.toml layered over minorch.toml.")
 @pass_ctx
-def validate(app: Context, as_json: bool) -> None:
+def validate(app: Context, as_json: bool, env: str | None) -> None:
     """Load every DAG file and check it; writes nothing.
 
-    Exit 0 if every DAG is valid, 1 if any DAG file has errors, 2 if minorch.toml itself is wrong.
+    Exit 0 if every DAG is valid, 1 if any DAG file has errors, 2 if minorch.toml (or the
+    environment's layer) is wrong.
     """
     from ..validate import check_registry, missing_folders
+
+    if env:
+        app.env = env
 
     registry = app.registry
     errors = registry.errors + check_registry(registry)
@@ -71,6 +76,8 @@ def dags(app: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    if app.settings.env_name:
+        click.echo(f"environment: {app.settings.env_name} ({app.settings.config_name})")
     click.echo(
         table(
             ["dag", "schedule", "tasks", "paused", "next run", "file"],

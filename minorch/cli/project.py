@@ -30,6 +30,8 @@ state_dir = ".minorch"      # minorch.db and logs/
 dag_folders = ["dags"]
 timezone = "UTC"            # default timezone of schedules
 parallelism = 8             # task processes at once
+task_env = "clean"          # tasks get a minimal environment, not the scheduler's (see docs/secrets.md)
+env_passthrough = []        # names (or globs) of the scheduler's variables tasks still get, e.g. ["AWS_PROFILE"]
 
 [minorch.pools]             # named pools limit tasks that share a resource
 # db = 2

@@ -14,7 +14,8 @@ runs; it leaves when its socket closes); each fork puts back a new interpreter's
 
 Protocol: a SOCK_SEQPACKET unix socket pair, one JSON object per message.
 
-    executor -> server  {"spec": path, "env": {...}, "cwd": dir}  + the log file's fd
+    executor -> server  {"spec": path, "env": {...}, "cwd": dir}  + the log file's fd (or the
+                        masking relay's pipe), and the mask pipe's when the try has one
     server -> executor  {"pid": pid}  + a pidfd of the task               the task runs
                      or {"errno": n, "error": text, "filename": f}       it could not start
                      or {"ended": pid, "status": wait status, "rss": bytes, "cpu": seconds}
@@ -51,6 +52,7 @@ import traceback
 from typing import NamedTuple
 
 from minorch import runtime
+from minorch.masking import MASK_FD_VAR
 
 MARKER = "MINORCH_ATTEMPT_ID"
 PLACEHOLDER = "-" * 64  # room for an attempt id (uuid4().hex is 32 characters)
@@ -152,11 +154,14 @@ class ForkServer:
     def pending(self) -> bool:
         return bool(self._ended)
 
-    def fork(self, spec: str, env: dict[str, str], cwd: str, logfd: int) -> tuple[int, int] | None:
+    def fork(
+        self, spec: str, env: dict[str, str], cwd: str, logfd: int, maskfd: int | None = None
+    ) -> tuple[int, int] | None:
         """Start a task: (its pid, a pidfd of it). None when the request does not fit in
-        one message (an environment over ~128 KB). Raises OSError as `subprocess.Popen`
-        would when the task cannot start (e.g. `cwd` missing, with ``filename == cwd``),
-        ServerGone when the server is gone or silent for `REPLY_TIMEOUT` seconds.
+        one message (an environment over ~128 KB). `maskfd`, when given, stays open in the
+        task, which finds its number in $MINORCH_MASK_FD (see `minorch.executors.relay`).
+        Raises OSError as `subprocess.Popen` would when the task cannot start (e.g. `cwd`
+        missing, with ``filename == cwd``), ServerGone when the server is gone or silent for `REPLY_TIMEOUT` seconds.
         Blocks until the fork has its own session: 1-2 ms (a few context switches and
         the fork of a ~18 MB process); the first request also waits for the server's
         start, ~0.1 s."""
@@ -164,7 +169,7 @@ class ForkServer:
         if len(request) > MAX_REQUEST:
             return None
         try:
-            socket.send_fds(self._sock, [request], [logfd])
+            socket.send_fds(self._sock, [request], [logfd] if maskfd is None else [logfd, maskfd])
         except OSError as err:  # EMSGSIZE: a small socket buffer; BlockingIOError: it stopped reading
             if err.errno == errno.EMSGSIZE:
                 return None
@@ -267,12 +272,12 @@ def serve(fd: int) -> None:
 
 def _answer(sock: socket.socket, selector: selectors.BaseSelector, marker_at: int, handlers: dict) -> bool:
     """Fork for one request and answer it; False when the executor closed its end."""
-    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
     if not data:
         return False
     request = json.loads(data)
     try:
-        reply, pidfd = _fork(request, fds[0], marker_at, handlers)
+        reply, pidfd = _fork(request, fds, marker_at, handlers)
     finally:
         for fd in fds:
             os.close(fd)
@@ -284,7 +289,7 @@ def _answer(sock: socket.socket, selector: selectors.BaseSelector, marker_at: in
     return True
 
 
-def _fork(request: dict, logfd: int, marker_at: int, handlers: dict) -> tuple[dict, int | None]:
+def _fork(request: dict, fds: list[int], marker_at: int, handlers: dict) -> tuple[dict, int | None]:
     """Fork the task; returns (reply, pidfd) once it runs in its own session, or
     (an error reply, None) when it could not start."""
     ready_r, ready_w = os.pipe()
@@ -295,7 +300,7 @@ def _fork(request: dict, logfd: int, marker_at: int, handlers: dict) -> tuple[di
         os.close(ready_w)
         return {"errno": err.errno, "error": err.strerror, "filename": None}, None
     if pid == 0:
-        _become_task(request, logfd, marker_at, handlers, ready_w)
+        _become_task(request, fds, marker_at, handlers, ready_w)
     os.close(ready_w)
     with os.fdopen(ready_r, "rb") as ready:
         failure = ready.read()  # EOF once the task has its signals, session, cwd, marker and log
@@ -351,8 +356,10 @@ def _find_marker() -> int:
 # -- the forked task -------------------------------------------------------------
 
 
-def _become_task(request: dict, logfd: int, marker_at: int, handlers: dict, ready: int) -> None:
-    """In the fork: become the task, run it, exit. Never returns, whatever happens."""
+def _become_task(request: dict, fds: list[int], marker_at: int, handlers: dict, ready: int) -> None:
+    """In the fork: become the task, run it, exit. Never returns, whatever happens.
+    `fds` is the log file (or the masking relay's pipe) and, optionally, the mask pipe."""
+    logfd, keep = fds[0], fds[1:]
     code = 1
     try:
         for sig, handler in handlers.items():  # before the server answers: a SIGTERM must not be lost
@@ -367,7 +374,12 @@ def _become_task(request: dict, logfd: int, marker_at: int, handlers: dict, read
             os.write(ready, json.dumps({"errno": err.errno, "error": err.strerror, "filename": err.filename}).encode())
             return
         # Closes the server's socket, pidfds and selector, and `ready`: the server answers now.
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        low = 3
+        for fd in keep:  # the mask pipe stays open, under the number the task reads
+            os.closerange(low, fd)
+            low = fd + 1
+            request["env"][MASK_FD_VAR] = str(fd)
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
         code = _run(request)
     finally:
         os._exit(code)

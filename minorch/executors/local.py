@@ -29,8 +29,11 @@ straight to the task's group and tree. If the server dies, its running tasks' en
 seen on their pidfds, "exit status lost: the fork server died", and the next launch
 starts a new one. One that never answered is not restarted (as with ``fork_server=False``).
 
-Resources: two file descriptors per running child (its pidfd and its log file), plus
-the fork server's socket while it runs.
+Masking: a launch with `secrets` writes to a pipe that the loop relays to its log file
+through a masker (`minorch.executors.relay`); `wait` also wakes when such a pipe is readable.
+
+Resources: two file descriptors per running child (its pidfd and its log file), four more
+for a masked one (its two pipes), plus the fork server's socket while it runs.
 """
 
 from __future__ import annotations
@@ -51,8 +54,10 @@ from typing import NamedTuple
 
 import psutil
 
+from ..masking import MASK_FD_VAR
 from .forkserver import ForkServer, ServerGone, spec_of
 from .proctree import boot_ticks, create_time_of, descendants, signal_tree, tree_alive
+from .relay import Relay
 
 log = logging.getLogger("minorch.executors.local")
 
@@ -76,6 +81,9 @@ class Launch:
     Missing parents of `log_path` are created with mode 0700 and the file with
     0600; the file is opened for appending, so a retry may share it.
     `timeout` and `grace` are seconds of wall time; `log_cap` is bytes.
+    `secrets`, when not None, sends the child's output through a masking relay
+    (`minorch.executors.relay`) that writes it to the log with these values (and any
+    the child registers on $MINORCH_MASK_FD) replaced by ``***``.
     """
 
     attempt_id: str
@@ -86,6 +94,7 @@ class Launch:
     timeout: float | None
     grace: float = 5.0
     log_cap: int = 10 * 2**20
+    secrets: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,7 @@ class _Child:
     killed: bool = False
     tree: list[psutil.Process] = field(default_factory=list)
     status: _Reaped | None = None  # set once the leader is reaped
+    relay: Relay | None = None  # masks its output on the way to the log file
 
 
 class LocalExecutor:
@@ -176,14 +186,19 @@ class LocalExecutor:
             return self._fail(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
         env = dict(launch.env)
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
+        relay = None if launch.secrets is None else Relay(logfd, launch.secrets)
         before = boot_ticks()
         try:
-            pid, popen, pidfd = self._spawn(launch, env, logfd)
+            pid, popen, pidfd = self._spawn(launch, env, logfd, relay)
         except (OSError, ValueError) as err:
             code, reason = _spawn_failure(launch, err)
+            if relay is not None:
+                relay.close()
             os.write(logfd, f"[minorch: {reason}]\n".encode())
             os.close(logfd)
             return self._fail(launch, code, reason)
+        if relay is not None:
+            relay.started()
         create_time = create_time_of(pid, before, boot_ticks())
         size = os.fstat(logfd).st_size
         child = _Child(
@@ -197,9 +212,12 @@ class LocalExecutor:
             log_next=now + LOG_FIRST_CHECK,
             log_size=size,
             log_at=now,
+            relay=relay,
         )
         if pidfd is not None and popen is not None:
             self._selector.register(pidfd, selectors.EVENT_READ, child)
+        if relay is not None:
+            self._selector.register(relay.fileno(), selectors.EVENT_READ, relay)
         self._children[launch.attempt_id] = child
         return Started(launch.attempt_id, pid, create_time)
 
@@ -219,6 +237,8 @@ class LocalExecutor:
         if server is not None and (server in ready or server.pending):
             self._collect(server, now)
         for child in list(self._children.values()):
+            if child.relay is not None and child.relay in ready and not child.relay.pump():
+                self._selector.unregister(child.relay.fileno())  # every writer is gone
             done = self._step(child, now, child.pidfd is None or child in ready)
             if done is not None:
                 exits.append(done)
@@ -281,10 +301,13 @@ class LocalExecutor:
     # -- the fork server ---------------------------------------------------------
 
     def _spawn(
-        self, launch: Launch, env: dict[str, str], logfd: int
+        self, launch: Launch, env: dict[str, str], logfd: int, relay: Relay | None
     ) -> tuple[int, subprocess.Popen | None, int | None]:
         """Start `launch` in a session of its own: (pid, its Popen or None when the fork
-        server forked it, pidfd). Raises what Popen raises; so does the server for a bad cwd."""
+        server forked it, pidfd). Its output goes to `logfd`, or to `relay`'s pipe.
+        Raises what Popen raises; so does the server for a bad cwd."""
+        outfd = logfd if relay is None else relay.out_w
+        maskfd = None if relay is None else relay.ctl_w
         base = os.environ if self._server is None else self._server.env
         spec = spec_of(launch.argv, launch.env, base, launch.attempt_id) if self._forking else None
         if spec is not None:
@@ -292,20 +315,23 @@ class LocalExecutor:
                 if self._server is None:
                     self._server = ForkServer(dict(os.environ))
                     self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
-                forked = self._server.fork(spec, env, os.fspath(launch.cwd or os.getcwd()), logfd)
+                forked = self._server.fork(spec, env, os.fspath(launch.cwd or os.getcwd()), outfd, maskfd)
                 if forked is not None:
                     return forked[0], None, forked[1]
             except ServerGone as gone:
                 self._drop_server(f"{gone}; this try starts a new interpreter")
+        if maskfd is not None:
+            env[MASK_FD_VAR] = str(maskfd)
         # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
         popen = subprocess.Popen(
             launch.argv,
             stdin=subprocess.DEVNULL,
-            stdout=logfd,
+            stdout=outfd,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=launch.cwd,
             close_fds=True,
+            pass_fds=() if maskfd is None else (maskfd,),
             start_new_session=True,
         )
         try:
@@ -351,6 +377,8 @@ class LocalExecutor:
     def _step(self, child: _Child, now: float, maybe_exited: bool) -> Exit | None:
         if child.status is None and maybe_exited:
             self._reap(child, now)
+        if child.status is not None and child.relay is not None:
+            self._close_relay(child)  # all the try wrote reaches the log before its Exit
         if child.status is None and child.ending is None and child.deadline is not None and now >= child.deadline:
             self._terminate(child, "timeout", child.launch.grace, now)
         if child.kill_at is not None and not child.killed and now >= child.kill_at:
@@ -469,8 +497,16 @@ class LocalExecutor:
 
     def _forget(self, child: _Child) -> None:
         self._drop_pidfd(child)
+        self._close_relay(child)
         os.close(child.logfd)
         del self._children[child.launch.attempt_id]
+
+    def _close_relay(self, child: _Child) -> None:
+        relay, child.relay = child.relay, None
+        if relay is not None:
+            if relay.fileno() in self._selector.get_map():
+                self._selector.unregister(relay.fileno())
+            relay.close()
 
     def _drop_pidfd(self, child: _Child) -> None:
         if child.pidfd is not None:

@@ -66,6 +66,8 @@ class DagListScreen(Screen):
         errors.display = bool(dags.errors)
         errors.update(Text("\n".join(f"✗ {e}" for e in dags.errors), style="red"))
         top = Text.assemble(("minorch", "bold"), f"  {len(dags.dags)} DAG{'s' * (len(dags.dags) != 1)}")
+        if self.app.settings.env_name:
+            top.append(f"  env {self.app.settings.env_name}", style="bold magenta")
         if dags.errors:
             count = len(dags.errors)
             top.append(f"  {count} file{'s' * (count != 1)} failed to load", style="bold red")
