@@ -270,6 +270,7 @@ def test_the_child_sees_minorch_variables_its_task_env_and_its_cwd(project):
     env = dict(line.split("=", 1) for line in lines[:-1])
     assert env == {
         "MINORCH_ATTEMPT_ID": attempt.attempt_id,
+        "MINORCH_CONFIG": str(project.root / "minorch.toml"),  # the project, for Variable.get and `minorch`
         "MINORCH_DAG_ID": "envy",
         "MINORCH_DS": "2024-01-15",
         "MINORCH_LOGICAL_DATE": "2024-01-15T00:00:00+00:00",
