@@ -73,8 +73,6 @@ CONTEXT_NAMES = frozenset(
         "conn",
     }
 )
-#: Variables and connections (`minorch.variables.template_names`), resolved when a try starts.
-SECRET_NAMES = frozenset({"var", "conn"})
 
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives frames of templates made from strings
 
@@ -98,21 +96,6 @@ MACROS = SimpleNamespace(
     uuid=uuid,
     random=random.random,
 )
-
-
-class _NotYet:
-    """`var` and `conn` until minorch has Variables and Connections: any use is a clear error."""
-
-    def __init__(self, name: str, feature: str) -> None:
-        self._name, self._feature = name, feature
-
-    def __getattr__(self, key: str):
-        raise TemplateError(
-            f"template variable '{self._name}.{key}' needs {self._feature}, which minorch does not have yet",
-            hint="pass the value as a param (--conf / params) or an env option instead",
-        )
-
-    __getitem__ = __getattr__
 
 
 def build_context(
@@ -180,8 +163,6 @@ def build_context(
         dag_id=dag_id, task_id=task_id, run_id=run_id, try_number=try_number, map_index=map_index, pull=pull
     )
     context["dag_run"] = dag_run_view(context)
-    context["var"] = _NotYet("var", "Variables")
-    context["conn"] = _NotYet("conn", "Connections")
     return context
 
 
@@ -223,7 +204,7 @@ def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()
         _PLAIN.compile(tree)  # unknown filters and tests are found here, not by parse
     except TemplateSyntaxError as e:
         raise _syntax_error(e, template, where) from None
-    known = CONTEXT_NAMES | SECRET_NAMES | set(_PLAIN.globals) | extra
+    known = CONTEXT_NAMES | set(_PLAIN.globals) | extra
     unknown = find_undeclared_variables(tree) - known
     if not unknown:
         return

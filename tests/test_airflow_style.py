@@ -437,4 +437,4 @@ def test_the_template_context_airflow_users_reach_for(project):
     result = project.run("context", params={"region": "eu"})
     assert states(result) == {"show": "success", "python_side": "success", "needs_var": "failed"}
     log = Path(result.attempts["needs_var"][-1].log_path).read_text()
-    assert "template variable 'var.value' needs Variables, which minorch does not have yet" in log
+    assert "unknown variable 'bucket' (define it under [variables] in minorch.toml" in log
