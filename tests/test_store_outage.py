@@ -142,11 +142,10 @@ def small_disk(project):
 def fill(folder: Path) -> Path:
     """Write a file until the disk is full."""
     filler = folder / "filler"
-    with open(filler, "wb") as out:
+    with open(filler, "wb", buffering=0) as out:  # unbuffered: nothing left to flush (and fail) at close
         try:
             while True:
                 out.write(b"x" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler
