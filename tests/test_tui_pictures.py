@@ -187,6 +187,32 @@ def test_a_running_runs_gantt_grows_with_the_clock_without_a_write(project):
     assert later.wall == 30 and later.bar("a").busy == 29
 
 
+def test_the_gantt_screen_of_a_running_run_is_live(project):
+    project.write("dags/pics.toml", '[dags.pics.tasks.a]\ncommand = "sleep 60"\n')
+    registry = load(project.settings())
+    store = project.store()
+    began = time.time() - 2
+    pk = ops.new_run(store, registry.dags["pics"], START, "manual", {}, began)
+    store.set_run_state(pk, RunState.RUNNING, [RunState.QUEUED], now=began)
+    record(store, pk, "a", [(began - T0 + 0.5, None, "success")])
+    store.close()
+
+    def wall(pilot) -> str:
+        return screen_text(pilot.app).splitlines()[1].split(" · ")[0]
+
+    async def scenario(pilot):
+        await pilot.app.push_screen(GanttScreen(Target("pics", pk, "manual__2024-05-01T00:00:00+00:00")))
+        await until(pilot, lambda: "live: drawn up to now" in screen_text(pilot.app), what="live Gantt")
+        first = wall(pilot)
+        await until(pilot, lambda: wall(pilot) != first, timeout=3, what="the wall time moves on with no write")
+        chart = pilot.app.screen.query_one(GanttChart)
+        row = screen_text(pilot.app).splitlines()[3]
+        bars = row[chart.label_width() : chart.label_width() + chart.bar_width()]
+        assert bars.endswith("█") and bars.strip(" ░█") == ""  # waiting, then the running try up to now
+
+    drive(project, scenario)
+
+
 # ---------------------------------------------------------------- durations
 
 
