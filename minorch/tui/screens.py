@@ -124,7 +124,7 @@ class DagScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("g", "switch", "Grid/graph"),
         Binding("w", "gantt", "Gantt"),
-        Binding("d", "durations", "Durations"),
+        Binding("d", "durations", "Trend"),
         Binding("slash", "filter", "Filter", show=False),
         Binding("left_square_bracket", "page(1)", "Older runs", show=False),
         Binding("right_square_bracket", "page(-1)", "Newer runs", show=False),
@@ -323,7 +323,7 @@ class TaskScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("w", "gantt", "Gantt"),
-        Binding("d", "durations", "Durations"),
+        Binding("d", "durations", "Trend"),
     ]
 
     def __init__(self, subject: Target) -> None:
