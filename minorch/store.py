@@ -972,7 +972,7 @@ class Store:
         )
 
     def lateness_histogram(self, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
-        """As `try_duration_histogram`, of scheduled runs' lateness: their first try's start minus the
+        """Per DAG, as `_histogram` returns it, scheduled runs' lateness: their first try's start minus the
         fire time (the end of the data interval)."""
         return self._histogram(
             "SELECT r.id AS run_pk, "
