@@ -934,10 +934,10 @@ class Store:
         bounds = [float(b) for b in bounds]
         bucket = " ".join(f"WHEN duration <= {b!r} THEN {i}" for i, b in enumerate(bounds))
         rows = self.db.execute(
-            "WITH c AS MATERIALIZED (SELECT run_pk, COALESCE(outcome, 'running') AS outcome, "
+            "SELECT r.dag_id, c.outcome, c.bucket, SUM(c.n), TOTAL(c.total) FROM (SELECT run_pk, "
+            "COALESCE(outcome, 'running') AS outcome, "
             f"CASE WHEN duration IS NULL THEN -1 {bucket} ELSE {len(bounds)} END AS bucket, COUNT(*) AS n, "
-            "TOTAL(duration) AS total FROM attempts GROUP BY 1, 2, 3) "
-            "SELECT r.dag_id, c.outcome, c.bucket, SUM(c.n), TOTAL(c.total) FROM c JOIN dag_runs r ON r.id = c.run_pk "
+            "TOTAL(duration) AS total FROM attempts GROUP BY 1, 2, 3) c JOIN dag_runs r ON r.id = c.run_pk "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ).fetchall()
         outcomes: dict[tuple[str, str], int] = {}
@@ -975,24 +975,25 @@ class Store:
         """Per DAG, as `_histogram` returns it, scheduled runs' lateness: their first try's start minus the
         fire time (the end of the data interval)."""
         return self._histogram(
-            "SELECT r.id AS run_pk, "
-            "MAX(0.0, (SELECT MIN(a.start_date) FROM attempts a WHERE a.run_pk = r.id) "
-            "- CAST(strftime('%s', r.data_interval_end) AS REAL)) AS value "
-            "FROM dag_runs r WHERE r.run_type = 'scheduled' AND r.data_interval_end IS NOT NULL",
+            "SELECT a.run_pk AS run_pk, "
+            "MAX(0.0, MIN(a.start_date) - CAST(strftime('%s', r.data_interval_end) AS REAL)) AS value "
+            "FROM attempts a JOIN dag_runs r ON r.id = a.run_pk WHERE r.run_type = 'scheduled' "
+            "AND r.data_interval_end IS NOT NULL AND a.start_date IS NOT NULL GROUP BY a.run_pk",
             bounds,
         )
 
     def _histogram(self, values_sql: str, bounds: Iterable[float]) -> list[tuple[str, list[int], float]]:
         """Per DAG: counts of `values_sql`'s values (rows of run_pk, value; NULL values skipped) at or below each
-        bound, then all, and their sum. Each value is placed in its bucket once (materialized first, so a
-        computed value is computed once), counted per run, and only then joined to the runs."""
+        bound, then all, and their sum. Each value is placed in its bucket once, counted per run, and only then
+        joined to the runs. `values_sql` is an aggregate query, which SQLite does not flatten into this one
+        (a flattened computed value would be computed once per use)."""
         bounds = [float(b) for b in bounds]
         bucket = " ".join(f"WHEN value <= {b!r} THEN {i}" for i, b in enumerate(bounds))
         rows = self.db.execute(
-            f"WITH v AS MATERIALIZED ({values_sql}) "
             f"SELECT r.dag_id, c.bucket, SUM(c.n), TOTAL(c.total) FROM (SELECT run_pk, CASE {bucket} "
-            f"ELSE {len(bounds)} END AS bucket, COUNT(*) AS n, TOTAL(value) AS total FROM v WHERE value IS NOT NULL "
-            "GROUP BY run_pk, bucket) c JOIN dag_runs r ON r.id = c.run_pk GROUP BY 1, 2 ORDER BY 1, 2"
+            f"ELSE {len(bounds)} END AS bucket, COUNT(*) AS n, TOTAL(value) AS total FROM ({values_sql}) "
+            "WHERE value IS NOT NULL GROUP BY run_pk, bucket) c JOIN dag_runs r ON r.id = c.run_pk "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
         )
         return _cumulate(rows, bounds)
 
