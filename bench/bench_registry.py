@@ -88,7 +88,7 @@ def time_load(config: Path, reps: int, files: int, tasks: int) -> tuple[list[flo
         _, pys = registry.dag_files(settings)
         if pys:
             begun = time.perf_counter()
-            registry._import_python(pys, settings.dag_file_timeout)
+            registry.import_python(pys, settings.dag_file_timeout)
             children.append((time.perf_counter() - begun) * 1000)
     return totals, children
 

@@ -38,6 +38,7 @@ MINORCH_KEYS = {
     "metrics_address",
     "task_env",
     "env_passthrough",
+    "airflow_compat",
 }
 NOTIFIER_KINDS = ("command", "webhook", "mail")
 TOP_KEYS = {"minorch", "defaults", "notifiers", "dags", "assets", "variables", "connections"}
@@ -57,6 +58,7 @@ class Settings:
     max_map_length: int = 1024  # most copies one mapped task may expand to
     grace: float = 5.0
     dag_file_timeout: float = 30.0
+    airflow_compat: str = "auto"  # serve `airflow.*` imports in DAG files: "auto" | "on" | "off"
     metrics_textfile: Path | None = None  # metrics = "textfile:PATH": node_exporter's textfile collector
     metrics_port: int | None = None  # serve /metrics here (0: any free port)
     metrics_address: str = "127.0.0.1"
@@ -365,6 +367,15 @@ def load_settings(
             hint="write e.g. parallelism = 8",
         )
     settings.parallelism = parallelism
+    compat = section.get("airflow_compat", "auto")
+    if compat not in ("auto", "on", "off"):
+        raise fail(
+            f'airflow_compat must be "auto", "on" or "off", not {compat!r}',
+            "minorch",
+            "airflow_compat",
+            hint='"auto" serves airflow.* imports to DAG files unless a real Airflow is installed',
+        )
+    settings.airflow_compat = compat
     pools = section.get("pools", {})
     if not isinstance(pools, Mapping) or any(
         isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pools.values()

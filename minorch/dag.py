@@ -578,6 +578,9 @@ def load_dag_file(path: str) -> list[Dag]:
     import importlib.util
     import sys
 
+    from .airflow import install
+
+    install()  # `import airflow...` in the file gets minorch's names ([minorch] airflow_compat)
     name = "minorch_dagfile_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(path))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -590,4 +593,7 @@ def load_dag_file(path: str) -> list[Dag]:
         spec.loader.exec_module(module)
     finally:
         found = _COLLECTED.pop()
+    from .airflow import finish_file
+
+    finish_file(found, os.path.abspath(path))
     return found

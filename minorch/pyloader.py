@@ -35,12 +35,14 @@ def _error_line(err: BaseException, path: str) -> int | None:
 
 
 def load_one(path: str, timeout: float) -> dict:
+    from . import airflow
     from .assets import DECLARED
     from .dag import load_dag_file
     from .errors import MinorchError
     from .spec import dag_to_spec
 
     path = os.path.abspath(path)
+    airflow.start_file()
     signal.setitimer(signal.ITIMER_REAL, timeout)
     DECLARED.append([])
     try:
@@ -91,10 +93,13 @@ def load_one(path: str, timeout: float) -> dict:
             "hint": "options must be strings, numbers, booleans, lists or dicts",
             "line": None,
         }
-    return {"file": path, "dags": specs, "assets": assets}
+    warnings = [{"line": line, "warning": text} for _, line, text in airflow.WARNINGS]
+    return {"file": path, "dags": specs, "assets": assets, **({"warnings": warnings} if warnings else {})}
 
 
 def main(argv: list[str]) -> None:
+    from . import airflow
+
     timeout = float(argv[0])
     signal.signal(signal.SIGALRM, _on_alarm)
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so neither
@@ -104,7 +109,12 @@ def main(argv: list[str]) -> None:
     sys.stdout = sys.stderr
     sys.dont_write_bytecode = True  # loading DAG files leaves no __pycache__ in DAG folders
     for path in argv[1:]:
-        out.write(json.dumps(load_one(path, timeout)) + "\n")
+        result = load_one(path, timeout)
+        if airflow.install() == "real airflow":
+            result["real_airflow"] = True
+        if airflow.USED or airflow.UNSUPPORTED:  # what `minorch airflow-check` reports
+            result.update(airflow_names=sorted(airflow.USED), unsupported=dict(airflow.UNSUPPORTED))
+        out.write(json.dumps(result) + "\n")
         out.flush()
 
 

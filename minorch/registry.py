@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lineage
+from . import airflow, lineage
 from .assets import check_declaration
 from .config import Settings, display_path, read_toml, toml_locator
 from .dag import Dag
@@ -32,6 +32,7 @@ class Registry:
     errors: list[MinorchError] = field(default_factory=list)
     files: dict[Path, float] = field(default_factory=dict)  # every file read, with its mtime
     assets: dict[str, dict] = field(default_factory=dict)  # declared assets: name -> uri, description, ...
+    warnings: list[str] = field(default_factory=list)  # `file:line: text` of arguments loaded but ignored
 
     def _add(self, made: Dag) -> None:
         """Add a DAG; of two with one id, the one in the file changed longer ago stays, and the
@@ -121,8 +122,16 @@ def load(settings: Settings) -> Registry:
                 )
             )
         _load_tables(reg, data.get("dags", {}), text, name, build)
-    for result in _import_python(pys, settings.dag_file_timeout):
+    os.environ[airflow.ENV] = settings.airflow_compat  # the loader child and task processes inherit it
+    results = import_python(pys, settings.dag_file_timeout)
+    if any(result.get("real_airflow") for result in results):
+        reg.warnings.append(airflow.REAL_AIRFLOW)
+    for result in results:
         name = display_path(Path(result["file"]))
+        reg.warnings.extend(
+            f"{name}:{w['line']}: {w['warning']}" if w["line"] else f"{name}: {w['warning']}"
+            for w in result.get("warnings", ())
+        )
         if "error" in result:
             reg.errors.append(DagError(result["error"], file=name, line=result.get("line"), hint=result.get("hint")))
             continue
@@ -181,7 +190,7 @@ def _load_tables(reg: Registry, tables, text: str, name: str, build: dict) -> No
         reg._add(made)
 
 
-def _import_python(paths: list[Path], timeout: float) -> list[dict]:
+def import_python(paths: list[Path], timeout: float) -> list[dict]:
     """Import files in a child; a child that stops answering is killed and restarted after the file.
 
     The child interrupts a slow file itself after `timeout` seconds; the parent waits `margin`

@@ -156,4 +156,4 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 # Each family registers its commands on `main` when imported.
-from . import assets, inspect, observe, ops, project, run, secrets, ui  # noqa: E402,F401
+from . import airflow, assets, inspect, observe, ops, project, run, secrets, ui  # noqa: E402,F401

@@ -37,7 +37,7 @@ def validate(app: Context, as_json: bool, env: str | None) -> None:
 
     registry = app.registry
     errors = registry.errors + check_registry(registry)
-    warnings = missing_folders(app.settings)
+    warnings = missing_folders(app.settings) + registry.warnings
     if as_json:
         click.echo(
             json.dumps(

@@ -1,0 +1,226 @@
+"""Which `airflow.*` module serves which names, and the meta-path finder that serves them.
+
+Airflow 2 and 3 put the same names under several paths (`airflow.operators.bash`,
+`airflow.providers.standard.operators.bash`, `airflow.sdk`, ...); each path below lists the names
+it offers, all taken from minorch.airflow's own modules. A path that is not listed (a provider
+minorch has no counterpart for) still imports, but naming anything from it is a load error that
+says what to use instead, so an unsupported operator is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import types
+
+from ..errors import DagError, did_you_mean
+
+_DAG = ("DAG", "dag")
+_TASKFLOW = ("task", "task_group", "setup", "teardown")
+_CHAIN = ("chain", "cross_downstream", "chain_linear")
+_BASH = ("BashOperator",)
+_PYTHON = ("PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "get_current_context")
+_SENSOR_BASE = ("BaseSensorOperator", "PokeReturnValue")
+_EXCEPTIONS = (
+    "AirflowException",
+    "AirflowSkipException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowTaskTimeout",
+)
+
+# module path -> the names it serves (each found in one of minorch.airflow's modules)
+SERVED: dict[str, tuple[str, ...]] = {
+    "airflow": ("DAG", "XComArg"),
+    "airflow.sdk": (
+        *_DAG,
+        *_TASKFLOW,
+        *_CHAIN,
+        "TaskGroup",
+        "Label",
+        "Param",
+        "BaseOperator",
+        "XComArg",
+        "get_current_context",
+        "PokeReturnValue",
+        "BaseSensorOperator",
+        "TriggerRule",
+    ),
+    "airflow.sdk.definitions.param": ("Param",),
+    "airflow.models": ("DAG", "BaseOperator", "Param", "XComArg"),
+    "airflow.models.dag": ("DAG",),
+    "airflow.models.baseoperator": ("BaseOperator", *_CHAIN),
+    "airflow.models.param": ("Param",),
+    "airflow.models.xcom_arg": ("XComArg",),
+    "airflow.decorators": (*_DAG, *_TASKFLOW),
+    "airflow.exceptions": _EXCEPTIONS,
+    "airflow.utils.trigger_rule": ("TriggerRule",),
+    "airflow.utils.task_group": ("TaskGroup",),
+    "airflow.utils.edgemodifier": ("Label",),
+    "airflow.utils.helpers": _CHAIN,
+    "airflow.utils.dates": ("days_ago",),
+    "airflow.utils.timezone": ("datetime", "utcnow", "make_aware", "utc"),
+    "airflow.utils.state": ("State", "TaskInstanceState", "DagRunState"),
+    "airflow.operators.bash": _BASH,
+    "airflow.operators.bash_operator": _BASH,
+    "airflow.operators.python": _PYTHON,
+    "airflow.operators.python_operator": _PYTHON,
+    "airflow.operators.empty": ("EmptyOperator",),
+    "airflow.operators.dummy": ("DummyOperator", "EmptyOperator"),
+    "airflow.operators.dummy_operator": ("DummyOperator",),
+    "airflow.operators.latest_only": ("LatestOnlyOperator",),
+    "airflow.operators.trigger_dagrun": ("TriggerDagRunOperator",),
+    "airflow.sensors.base": _SENSOR_BASE,
+    "airflow.sensors.bash": ("BashSensor",),
+    "airflow.sensors.python": ("PythonSensor",),
+    "airflow.sensors.filesystem": ("FileSensor",),
+    "airflow.sensors.time_sensor": ("TimeSensor",),
+    "airflow.sensors.time_delta": ("TimeDeltaSensor",),
+    "airflow.sensors.date_time": ("DateTimeSensor",),
+    "airflow.sensors.weekday": ("DayOfWeekSensor",),
+    "airflow.sensors.external_task": ("ExternalTaskSensor", "ExternalTaskMarker"),
+    "airflow.providers.standard.operators.bash": _BASH,
+    "airflow.providers.standard.operators.python": _PYTHON,
+    "airflow.providers.standard.operators.empty": ("EmptyOperator",),
+    "airflow.providers.standard.operators.latest_only": ("LatestOnlyOperator",),
+    "airflow.providers.standard.operators.trigger_dagrun": ("TriggerDagRunOperator",),
+    "airflow.providers.standard.sensors.bash": ("BashSensor",),
+    "airflow.providers.standard.sensors.python": ("PythonSensor",),
+    "airflow.providers.standard.sensors.filesystem": ("FileSensor",),
+    "airflow.providers.standard.sensors.time": ("TimeSensor",),
+    "airflow.providers.standard.sensors.time_delta": ("TimeDeltaSensor",),
+    "airflow.providers.standard.sensors.date_time": ("DateTimeSensor",),
+    "airflow.providers.standard.sensors.weekday": ("DayOfWeekSensor",),
+    "airflow.providers.standard.sensors.external_task": ("ExternalTaskSensor", "ExternalTaskMarker"),
+    "airflow.providers.standard.utils.weekday": ("WeekDay",),
+    "airflow.utils.weekday": ("WeekDay",),
+}
+
+# Where minorch.airflow keeps each name.
+_HOMES = ("operators", "sensors", "dagargs", "names")
+
+# What to write instead of classes minorch does not have (matched on the class name).
+_INSTEAD = (
+    ("SparkSubmit", "run `spark-submit ...` in a BashOperator (a minorch shell task)"),
+    ("KubernetesPod", "run the container with `kubectl run --rm -i ...` or `docker run ...` in a BashOperator"),
+    ("Docker", "run `docker run ...` in a BashOperator"),
+    ("SSH", "run `ssh host command` in a BashOperator"),
+    ("SFTP", "run `sftp`/`scp` in a BashOperator"),
+    ("Sql", "run `psql`/`sqlite3`/`mysql` in a BashOperator, or query with the driver in a @task"),
+    ("Postgres", "run `psql` in a BashOperator, or query with the driver in a @task"),
+    ("MySql", "run `mysql` in a BashOperator, or query with the driver in a @task"),
+    ("Email", "use a mail notifier (on_failure = [{ mail = ... }]) or `mail` in a BashOperator"),
+    ("Http", "call the URL with `curl -fsS` in a BashOperator, or with urllib in a @task"),
+    ("S3", "run `aws s3 ...` in a BashOperator, or use boto3 in a @task"),
+    ("GCS", "run `gsutil ...` in a BashOperator, or use the client library in a @task"),
+    ("BigQuery", "run `bq ...` in a BashOperator, or use the client library in a @task"),
+    ("Virtualenv", "run the other interpreter in a BashOperator (`/path/to/venv/bin/python script.py`)"),
+    ("ExternalPython", "run the other interpreter in a BashOperator (`/path/to/python script.py`)"),
+    ("Hook", "use the service's client library inside a @task function"),
+    ("Operator", "write it as a @task function or a BashOperator"),
+    ("Sensor", "write it as a @task.sensor function or a BashSensor"),
+)
+
+
+def unsupported(module: str, name: str) -> DagError:
+    """The load error for `from module import name` when minorch has no such thing there."""
+    homes = sorted(path for path, names in SERVED.items() if name in names)
+    if homes:
+        return DagError(f"{name} is not in {module}", hint=f"import it from {homes[0]}")
+    close = did_you_mean(name, SERVED.get(module, ()))
+    if close:
+        return DagError(f"{name} is not in {module}", hint=close)
+    hint = next((text for key, text in _INSTEAD if key.lower() in name.lower()), None)
+    return DagError(
+        f"{name} from {module} is not supported by minorch",
+        hint=hint or "see docs/moving-from-airflow.md for what minorch offers; `minorch airflow-check` lists it",
+    )
+
+
+def _lookup(name: str):
+    for home in _HOMES:
+        module = importlib.import_module(f"minorch.airflow.{home}")
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise LookupError(name)  # a name listed in SERVED but defined nowhere: a bug in this table
+
+
+def _is_package(fullname: str) -> bool:
+    return fullname == "airflow" or any(path.startswith(fullname + ".") for path in SERVED)
+
+
+class _Loader(importlib.abc.Loader):
+    """Each served module looks its names up when they are used, so the loader knows what a file used."""
+
+    def create_module(self, spec):
+        return None  # the default module object
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        fullname = module.__name__
+        names = SERVED.get(fullname, ())
+        known = fullname in SERVED or _is_package(fullname)
+
+        def attribute(name: str, _module: str = fullname, _names: tuple = names):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            if name in _names:
+                from . import USED
+
+                USED.add(name)
+                return _lookup(name)
+            return _missing(_module, name, known)
+
+        module.__getattr__ = attribute
+        module.__all__ = list(names)
+
+
+def _missing(module: str, name: str, known: bool):
+    """A name minorch does not serve: a load error, or (while `minorch airflow-check` runs) a stand-in."""
+    from . import CHECK_ENV, UNSUPPORTED
+
+    if known and name[:1].islower():
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    err = unsupported(module, name)
+    if not os.environ.get(CHECK_ENV):
+        raise err
+    UNSUPPORTED[name] = str(err)
+    from .operators import EmptyOperator
+
+    return type(name, (EmptyOperator,), {"__init__": _stand_in_init})
+
+
+def _stand_in_init(self, *args, task_id: str = "unsupported", **kwargs) -> None:
+    from .operators import EmptyOperator
+
+    EmptyOperator.__init__(self, task_id=task_id)
+
+
+class AirflowFinder(importlib.abc.MetaPathFinder):
+    """Finds `airflow` and every `airflow.*` module (served from minorch.airflow)."""
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname == "pendulum":
+            return self._pendulum()
+        if fullname != "airflow" and not fullname.startswith("airflow."):
+            return None
+        spec = importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=True)
+        spec.submodule_search_locations = []
+        return spec
+
+    def _pendulum(self):
+        """minorch's few pendulum calls, when the real pendulum is not installed."""
+        for finder in sys.meta_path:
+            if finder is not self and getattr(finder, "find_spec", None):
+                found = finder.find_spec("pendulum", None)
+                if found is not None:
+                    return None
+        return importlib.util.find_spec("minorch.airflow.pendulum")
+
+
+def served_names() -> set[str]:
+    """Every name some `airflow.*` path serves (for `minorch airflow-check`)."""
+    return {name for names in SERVED.values() for name in names}

@@ -1,0 +1,118 @@
+"""Small Airflow names with a direct minorch meaning: exceptions, trigger rules, params, states,
+week days and the date helpers DAG files use for `start_date`."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime as _datetime
+from datetime import timedelta
+from datetime import timezone as _timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..dag import Label, XComArg, chain, cross_downstream
+from ..errors import SkipTask
+from ..states import TriggerRule as _MinorchRule
+from ..taskgroup import TaskGroup, task_group
+
+__all__ = ["Label", "TaskGroup", "XComArg", "chain", "cross_downstream", "task_group"]  # served as they are
+
+utc = _timezone.utc
+
+
+class AirflowException(Exception):
+    """Raised by a task: the try fails (and is retried if it has retries left)."""
+
+
+class AirflowSkipException(AirflowException, SkipTask):
+    """Raised by a task: the try ends as skipped."""
+
+
+class AirflowFailException(AirflowException):
+    """Raised by a task: the try fails."""
+
+
+class AirflowSensorTimeout(AirflowException):
+    """A sensor waited longer than its timeout."""
+
+
+class AirflowTaskTimeout(AirflowException):
+    """A task ran longer than its execution_timeout."""
+
+
+# Airflow's TriggerRule, with the values minorch's own rules have (all 13 of them).
+TriggerRule = enum.Enum("TriggerRule", {rule.name: rule.value for rule in _MinorchRule}, type=str)
+
+
+class State(str, enum.Enum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UPSTREAM_FAILED = "upstream_failed"
+    RUNNING = "running"
+    QUEUED = "queued"
+    UP_FOR_RETRY = "up_for_retry"
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
+
+
+TaskInstanceState = State
+
+
+class DagRunState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class WeekDay(enum.IntEnum):
+    MONDAY = 1
+    TUESDAY = 2
+    WEDNESDAY = 3
+    THURSDAY = 4
+    FRIDAY = 5
+    SATURDAY = 6
+    SUNDAY = 7
+
+
+class Param:
+    """`Param(default, type=..., enum=..., minimum=..., description=...)`: a run parameter with checks."""
+
+    def __init__(self, default: Any = None, description: str | None = None, **schema: Any) -> None:
+        self.value = default
+        self.description = description
+        self.schema = schema
+
+    def to_minorch(self) -> Any:
+        """minorch's param: its default value (the checks are not applied yet)."""
+        return self.value
+
+
+def datetime(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, **kw: Any):
+    """`airflow.utils.timezone.datetime(...)`: an aware datetime, UTC unless `tzinfo` is given."""
+    tz = kw.pop("tzinfo", None) or kw.pop("tz", None) or utc
+    if isinstance(tz, str):
+        tz = ZoneInfo(tz)
+    return _datetime(year, month, day, hour, minute, second, tzinfo=tz, **kw)
+
+
+def utcnow() -> _datetime:
+    return _datetime.now(utc)
+
+
+def make_aware(value: _datetime, timezone: Any = None) -> _datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone or utc)
+
+
+def days_ago(n: int, hour: int = 0, minute: int = 0, second: int = 0) -> _datetime:
+    """Midnight UTC `n` days ago (Airflow 2's helper for start dates)."""
+    today = utcnow().replace(hour=hour, minute=minute, second=second, microsecond=0)
+    return today - timedelta(days=n)
+
+
+def chain_linear(*items: Any) -> None:
+    """Every task of each item upstream of every task of the next: chain_linear([a, b], [c, d])."""
+    for left, right in zip(items, items[1:], strict=False):
+        cross_downstream(
+            left if isinstance(left, (list, tuple)) else [left], right if isinstance(right, (list, tuple)) else [right]
+        )

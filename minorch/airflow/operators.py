@@ -1,0 +1,391 @@
+"""Airflow's operators and TaskFlow decorators as minorch tasks.
+
+Each operator, when created inside a DAG, adds one minorch task (a shell task for `BashOperator`,
+a Python task for `PythonOperator` and for any `BaseOperator` subclass with its own `execute`)
+and stands for it on either side of `>>`. Python callables are called with Airflow's convention:
+`op_args` positionally, `op_kwargs` by name, and context values (`ds`, `ti`, `params`, ...) for
+the parameters that name them, or all of them for `**kwargs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..dag import (
+    _CONTEXT,
+    Dependency,
+    Task,
+    _caller_location,
+    _current_dag,
+    child_id,
+)
+from ..dag import (
+    task as _minorch_task,
+)
+from ..dag import (
+    teardown as _minorch_teardown,
+)
+from ..errors import DagError
+from . import warn
+from .dagargs import task_options
+from .names import AirflowException, AirflowSkipException
+
+_CURRENT: contextvars.ContextVar[dict] = contextvars.ContextVar("airflow_context")
+
+
+def get_current_context() -> dict:
+    """The running task's context (inside a task only, as in Airflow)."""
+    try:
+        return _CURRENT.get()
+    except LookupError:
+        raise AirflowException("get_current_context() works only inside a running task") from None
+
+
+def call_airflow_style(fn: Callable, context: dict, args: Sequence = (), kwargs: dict | None = None) -> Any:
+    """fn(*args, **kwargs) plus the context values its other parameters name (all for **kwargs)."""
+    kwargs = dict(kwargs or {})
+    params = list(inspect.signature(fn).parameters.values())
+    positional = {p.name for p in params[: len(args)] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        extra = {k: v for k, v in context.items() if k not in positional}
+        kwargs = {**extra, **kwargs}
+    else:
+        by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        for p in params:
+            if p.name in context and p.name not in kwargs and p.name not in positional and p.kind in by_name:
+                kwargs[p.name] = context[p.name]
+    token = _CURRENT.set(context)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _CURRENT.reset(token)
+
+
+def render_value(value: Any, context: dict) -> Any:
+    """Jinja-render the strings in `value` (lists, tuples and dicts walked), as Airflow's templated fields."""
+    from ..templates import render
+
+    if isinstance(value, str):
+        return render(value, context, shell=False) if "{{" in value or "{%" in value else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(render_value(v, context) for v in value)
+    if isinstance(value, dict):
+        return {k: render_value(v, context) for k, v in value.items()}
+    return value
+
+
+_EXPRESSION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
+
+
+def unquoted(command: str) -> str:
+    """Airflow pastes template values into bash commands as they are; minorch quotes them unless they
+    pass through `raw`. `echo "{{ ds }}"` -> `echo "{{ (ds) | raw }}"`, so an Airflow command means
+    what it meant there."""
+    return _EXPRESSION.sub(lambda m: "{{" + m[1] + " (" + m[2].strip() + ") | raw " + m[3] + "}}", command)
+
+
+@contextlib.contextmanager
+def _within(dag: Any, group: Any) -> Iterator[None]:
+    """Make `dag=` / `task_group=` arguments the current DAG and group while the task is created."""
+    with contextlib.ExitStack() as stack:
+        if dag is not None and (not _CONTEXT or _CONTEXT[-1] is not dag):
+            stack.enter_context(dag)
+        if group is not None:
+            stack.enter_context(group)
+        yield
+
+
+class BaseOperator(Dependency):
+    """An Airflow operator: subclasses override `execute(context)` (run as a minorch Python task), or
+    `_create` to become another kind of minorch task. Attributes named in `template_fields` are
+    rendered with the context before `execute` runs."""
+
+    template_fields: Sequence[str] = ()
+    template_ext: Sequence[str] = ()
+
+    def __init__(self, *, task_id: str, dag: Any = None, task_group: Any = None, **kwargs: Any) -> None:
+        if not isinstance(task_id, str):
+            raise DagError(f"{type(self).__name__} needs a task_id", hint='write task_id="..."')
+        self._where = _caller_location()
+        options = task_options(kwargs, self._where)
+        with _within(dag, task_group):
+            self._task = self._create(task_id, options)
+
+    def _create(self, task_id: str, options: dict) -> Task:
+        return python_task(task_id, self._run, options, self._where)
+
+    def _run(self, **context: Any) -> Any:
+        context = _with_macros(context)
+        for name in self.template_fields:
+            if hasattr(self, name):
+                setattr(self, name, render_value(getattr(self, name), context))
+        token = _CURRENT.set(context)
+        try:
+            return self.execute(context)
+        finally:
+            _CURRENT.reset(token)
+
+    def execute(self, context: dict) -> Any:
+        raise AirflowException(f"{type(self).__name__} does not define execute(context)")
+
+    def _roots(self) -> list[Task]:
+        return [self._task]
+
+    _leaves = _roots
+
+    @property
+    def task_id(self) -> str:
+        return self._task.task_id
+
+    def __getattr__(self, name: str) -> Any:
+        task = self.__dict__.get("_task")
+        if task is None:
+            raise AttributeError(name)
+        return getattr(task, name)  # output, as_setup, as_teardown, ...
+
+
+def python_task(task_id: str, func: Callable, options: dict, where: tuple) -> Task:
+    file, line = where
+    made = Task(task_id=child_id(task_id), func=func, given=options, file=file, line=line)
+    return _current_dag(f"task '{task_id}'").add(made)
+
+
+class BashOperator(BaseOperator):
+    """`bash_command` run by bash; a command ending in .sh/.bash names a template file, looked up in the
+    DAG's template_searchpath and the DAG file's folder. The last line of output is the result."""
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        bash_command: str,
+        env: dict | None = None,
+        append_env: bool = False,
+        cwd: str | None = None,
+        skip_on_exit_code: int | Sequence[int] | None = 99,
+        output_encoding: str = "utf-8",
+        **kwargs: Any,
+    ) -> None:
+        self.bash_command, self.env, self.cwd = bash_command, env, cwd
+        self.skip_on_exit_code = skip_on_exit_code
+        super().__init__(task_id=task_id, **kwargs)
+
+    def _create(self, task_id: str, options: dict) -> Task:
+        command = _template_file(self.bash_command, self._where)
+        if self.env:
+            options["env"] = {**options.get("env", {}), **self.env}
+        if self.cwd:
+            options["cwd"] = self.cwd
+        code = self.skip_on_exit_code
+        if isinstance(code, (list, tuple)):
+            if len(code) > 1:
+                warn(f"skip_on_exit_code={list(code)}: minorch skips on one exit code, {code[0]}", *self._where)
+            code = code[0] if code else None
+        if code is not None:
+            options["skip_exit_code"] = code
+        options.setdefault("shell", "/bin/bash")
+        options.setdefault("do_xcom_push", True)
+        file, line = self._where
+        made = Task(task_id=child_id(task_id), command=unquoted(command), given=options, file=file, line=line)
+        return _current_dag(f"task '{task_id}'").add(made)
+
+
+def _template_file(command: str, where: tuple) -> str:
+    text = command.strip()
+    if not text.endswith((".sh", ".bash")) or " " in text:
+        return command
+    dag = _CONTEXT[-1] if _CONTEXT else None
+    folders = list((getattr(dag, "airflow", {}) or {}).get("template_searchpath") or [])
+    folders = [folders] if isinstance(folders, str) else folders
+    if where[0]:
+        folders.append(os.path.dirname(where[0]))
+    for folder in folders:
+        path = os.path.join(folder, text)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as file:
+                return file.read()
+    raise DagError(
+        f"bash_command names the template file {text!r}, which is not in {folders}",
+        hint="put it beside the DAG file or in a folder named by the DAG's template_searchpath",
+    )
+
+
+class PythonOperator(BaseOperator):
+    """`python_callable(*op_args, **op_kwargs)` with context values; op_args, op_kwargs and
+    templates_dict are rendered as templates first."""
+
+    _flavor: dict[str, Any] = {}
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        python_callable: Callable,
+        op_args: Sequence | None = None,
+        op_kwargs: dict | None = None,
+        templates_dict: dict | None = None,
+        templates_exts: Sequence[str] | None = None,
+        show_return_value_in_logs: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if not callable(python_callable):
+            raise DagError(f"python_callable of task '{task_id}' is not callable")
+        self.python_callable, self.op_args, self.op_kwargs = python_callable, list(op_args or ()), op_kwargs or {}
+        self.templates_dict = templates_dict
+        super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
+
+    def _run(self, **context: Any) -> Any:
+        context = _with_macros(context)
+        if self.templates_dict is not None:
+            context["templates_dict"] = render_value(self.templates_dict, context)
+        args = render_value(self.op_args, context)
+        kwargs = render_value(self.op_kwargs, context)
+        return call_airflow_style(self.python_callable, context, args, kwargs)
+
+
+class BranchPythonOperator(PythonOperator):
+    """The callable returns the task id(s) to follow among the direct downstream tasks."""
+
+    _flavor = {"branch": True}
+
+
+class ShortCircuitOperator(PythonOperator):
+    """A falsy return value skips every task downstream."""
+
+    _flavor = {"short_circuit": True}
+
+    def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
+        if not ignore_downstream_trigger_rules:
+            warn("ShortCircuitOperator(ignore_downstream_trigger_rules=False) skips all downstream tasks in minorch")
+        super().__init__(**kwargs)
+
+
+class EmptyOperator(BaseOperator):
+    """A task that does nothing and succeeds."""
+
+    def _create(self, task_id: str, options: dict) -> Task:
+        file, line = self._where
+        made = Task(task_id=child_id(task_id), command="true", given=options, file=file, line=line)
+        return _current_dag(f"task '{task_id}'").add(made)
+
+
+DummyOperator = EmptyOperator
+
+
+def _with_macros(context: dict) -> dict:
+    """The runtime's context plus the template names Airflow callables also reach for."""
+    from ..runtime import Namespace
+    from ..templates import MACROS
+
+    extra = {
+        "macros": MACROS,
+        "dag": Namespace(dag_id=context.get("dag_id"), timezone=context.get("timezone")),
+        "task": Namespace(task_id=context.get("task_id"), dag_id=context.get("dag_id")),
+    }
+    return {**extra, **context}
+
+
+# ---------------------------------------------------------------- TaskFlow
+
+
+def _airflow_callable(fn: Callable, body: Callable[[Callable, dict], Any]) -> Callable:
+    """A function minorch calls with its arguments and the whole context, that runs `body(fn, context)`;
+    it shows `fn`'s parameters (for `f(x)` calls in the DAG file) plus **context."""
+
+    @functools.wraps(fn)
+    def run(**context: Any) -> Any:
+        return body(fn, _with_macros(context))
+
+    params = list(inspect.signature(fn).parameters.values())
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        params.append(inspect.Parameter("context", inspect.Parameter.VAR_KEYWORD))
+    run.__signature__ = inspect.Signature(params)
+    del run.__wrapped__
+    return run
+
+
+def _call(fn: Callable, context: dict) -> Any:
+    names = inspect.signature(fn).parameters
+    given = {k: v for k, v in context.items() if k in names}
+    return call_airflow_style(fn, context, (), given)
+
+
+def _bash(fn: Callable, context: dict) -> Any:
+    from ..templates import render
+
+    command = _call(fn, context)
+    if not isinstance(command, str) or not command.strip():
+        raise AirflowException(f"@task.bash function {fn.__name__} must return a non-empty command, not {command!r}")
+    command = render(unquoted(command), context, shell=True)
+    last = None
+    sys.stdout.flush()
+    with subprocess.Popen(["/bin/bash", "-c", command], stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            last = line.rstrip("\n")
+    if proc.returncode == 99:
+        raise AirflowSkipException("bash command exited with 99: skipped")
+    if proc.returncode:
+        raise AirflowException(f"bash command failed: it exited with code {proc.returncode}")
+    return last
+
+
+def _decorator(body: Callable[[Callable, dict], Any], **fixed: Any) -> Callable:
+    def decorate(func: Callable | None = None, **kwargs: Any):
+        where = _caller_location()
+        for name in ("virtualenv", "requirements", "python_version"):
+            if name in kwargs:
+                raise DagError(f"@task argument {name} is not supported by minorch")
+
+        def wrap(fn: Callable):
+            options = {**task_options(kwargs, where), **fixed}
+            return _minorch_task(_airflow_callable(fn, body), **options)
+
+        return wrap(func) if func is not None else wrap
+
+    return decorate
+
+
+def _refused(kind: str, instead: str) -> Callable:
+    def decorate(*args: Any, **kwargs: Any):
+        raise DagError(f"@task.{kind} is not supported by minorch", hint=instead)
+
+    return decorate
+
+
+class _TaskDecorators:
+    """`airflow.decorators.task` / `airflow.sdk.task`: `@task`, `@task.bash`, `@task.branch`, ..."""
+
+    __call__ = staticmethod(_decorator(_call))
+    python = staticmethod(_decorator(_call))
+    bash = staticmethod(_decorator(_bash, do_xcom_push=True))
+    branch = staticmethod(_decorator(_call, branch=True))
+    short_circuit = staticmethod(_decorator(_call, short_circuit=True))
+    virtualenv = staticmethod(_refused("virtualenv", "run the other interpreter with @task.bash"))
+    external_python = staticmethod(_refused("external_python", "run the other interpreter with @task.bash"))
+    docker = staticmethod(_refused("docker", "return `docker run ...` from a @task.bash function"))
+    kubernetes = staticmethod(_refused("kubernetes", "return `kubectl run ...` from a @task.bash function"))
+
+
+task = _TaskDecorators()
+setup = _decorator(_call, setup=True)
+
+
+def teardown(func: Callable | None = None, *, on_failure_fail_dagrun: bool = False, **kwargs: Any):
+    where = _caller_location()
+
+    def wrap(fn: Callable):
+        return _minorch_teardown(
+            _airflow_callable(fn, _call), on_failure_fail_dagrun=on_failure_fail_dagrun, **task_options(kwargs, where)
+        )
+
+    return wrap(func) if func is not None else wrap
