@@ -122,7 +122,8 @@ def load(settings: Settings) -> Registry:
                 )
             )
         _load_tables(reg, data.get("dags", {}), text, name, build)
-    os.environ[airflow.ENV] = settings.airflow_compat  # the loader child and task processes inherit it
+    if settings.airflow_compat != "auto":  # the loader child and task processes inherit it
+        os.environ[airflow.ENV] = settings.airflow_compat
     results = import_python(pys, settings.dag_file_timeout)
     if any(result.get("real_airflow") for result in results):
         reg.warnings.append(airflow.REAL_AIRFLOW)
