@@ -175,3 +175,46 @@ def test_task_callbacks_run_in_a_child_with_the_airflow_context(project):
     lines = sorted(line.rsplit(" ", 1)[0] for line in out.read_text().splitlines())
     assert lines == ["broken failed 2024-01-15", "ok success 2024-01-15"]
     assert str(os.getpid()) not in out.read_text()
+
+
+DATASETS = """\
+from datetime import datetime
+from airflow import DAG, Dataset
+from airflow.decorators import task
+from airflow.models import Variable
+
+orders = Dataset("s3://bucket/orders.csv")
+customers = Dataset("s3://bucket/customers.csv")
+
+with DAG("producer", start_date=datetime(2024, 1, 1), schedule=None):
+    @task(outlets=[orders, customers])
+    def write():
+        with open("greeting.out", "w") as out:
+            out.write(Variable.get("greeting"))
+    write()
+
+with DAG("consumer", start_date=datetime(2024, 1, 1), schedule=[orders, customers]):
+    @task
+    def read():
+        pass
+    read()
+"""
+
+
+def test_datasets_outlets_and_variables_map_onto_minorch_assets_and_variables(project):
+    config = project.root / "minorch.toml"
+    config.write_text(config.read_text() + '\n[variables]\ngreeting = "hi"\n')
+    project.write("dags/datasets.py", DATASETS)
+    listed = json.loads(project.minorch("dags", "--json").stdout)
+    assert {d["dag_id"]: d["schedule"] for d in listed}["consumer"] == (
+        "assets: s3_bucket_orders.csv & s3_bucket_customers.csv"
+    )
+    assert project.minorch("run", "producer").returncode == 0
+    assert (project.root / "greeting.out").read_text() == "hi"
+    assets = {a["name"]: a for a in json.loads(project.minorch("assets", "--json").stdout)}
+    assert sorted(assets) == ["s3_bucket_customers.csv", "s3_bucket_orders.csv"]
+    assert assets["s3_bucket_orders.csv"]["uri"] == "s3://bucket/orders.csv"
+    assert all(a["last"]["dag_id"] == "producer" for a in assets.values())
+    assert assets["s3_bucket_orders.csv"]["waits"] == [
+        "consumer: has s3_bucket_customers.csv, s3_bucket_orders.csv, about to run"
+    ]

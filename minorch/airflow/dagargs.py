@@ -183,8 +183,14 @@ def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) ->
 
 
 def _schedule(value: Any, where) -> Any:
+    from ..assets import AssetAll, Condition
+
     if value is None:
         return None
+    if isinstance(value, Condition):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Condition) for v in value):
+        return value[0] if len(value) == 1 else AssetAll(*value)  # Airflow: a list of assets means all of them
     if isinstance(value, timedelta):
         return f"every {value.total_seconds():g}s"
     if isinstance(value, str):

@@ -35,7 +35,7 @@ _EXCEPTIONS = (
 
 # module path -> the names it serves (each found in one of minorch.airflow's modules)
 SERVED: dict[str, tuple[str, ...]] = {
-    "airflow": ("DAG", "XComArg"),
+    "airflow": ("DAG", "XComArg", "Dataset"),
     "airflow.sdk": (
         *_DAG,
         *_TASKFLOW,
@@ -45,13 +45,22 @@ SERVED: dict[str, tuple[str, ...]] = {
         "Param",
         "BaseOperator",
         "XComArg",
+        "Variable",
+        "Connection",
+        "Asset",
+        "BaseHook",
         "get_current_context",
         "PokeReturnValue",
         "BaseSensorOperator",
         "TriggerRule",
     ),
     "airflow.sdk.definitions.param": ("Param",),
-    "airflow.models": ("DAG", "BaseOperator", "Param", "XComArg"),
+    "airflow.models": ("DAG", "BaseOperator", "Param", "XComArg", "Variable", "Connection"),
+    "airflow.models.variable": ("Variable",),
+    "airflow.models.connection": ("Connection",),
+    "airflow.hooks.base": ("BaseHook",),
+    "airflow.datasets": ("Dataset",),
+    "airflow.sdk.definitions.asset": ("Asset",),
     "airflow.models.dag": ("DAG",),
     "airflow.models.baseoperator": ("BaseOperator", *_CHAIN),
     "airflow.models.param": ("Param",),

@@ -116,3 +116,58 @@ def chain_linear(*items: Any) -> None:
         cross_downstream(
             left if isinstance(left, (list, tuple)) else [left], right if isinstance(right, (list, tuple)) else [right]
         )
+
+
+def _asset_name(text: str) -> str:
+    """A minorch asset name for an Airflow asset identified by a URI: "s3://b/orders" -> "s3_b_orders"."""
+    import re
+
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", text)).strip("_") or "asset"
+
+
+def Asset(name: str | None = None, uri: str | None = None, **kwargs: Any):  # noqa: N802 - Airflow's spelling
+    """Airflow 3's `Asset(name, uri=...)` (a URI as the name is kept as the uri) as a minorch asset."""
+    from ..assets import Asset as MinorchAsset
+
+    given = name if name is not None else uri
+    if given is None:
+        from ..errors import DagError
+
+        raise DagError("Asset() needs a name or a uri", hint='write Asset("orders") or Asset(uri="s3://b/orders")')
+    if uri is None and "://" in given:
+        uri = given
+    description = kwargs.get("extra", {}).get("description") if isinstance(kwargs.get("extra"), dict) else None
+    return MinorchAsset(_asset_name(given), uri=uri, description=description)
+
+
+def Dataset(uri: str, extra: dict | None = None):  # noqa: N802 - Airflow 2's spelling
+    """Airflow 2's `Dataset(uri)`: a minorch asset named after the URI."""
+    return Asset(uri, uri=uri)
+
+
+def _variable():
+    from ..variables import Variable
+
+    return Variable
+
+
+def _connection():
+    from ..variables import Connection
+
+    return Connection
+
+
+class BaseHook:
+    """`BaseHook.get_connection(conn_id)`: a minorch connection."""
+
+    @staticmethod
+    def get_connection(conn_id: str):
+        return _connection().get(conn_id)
+
+
+def __getattr__(name: str):
+    if name == "Variable":
+        return _variable()
+    if name == "Connection":
+        return _connection()
+    raise AttributeError(name)
