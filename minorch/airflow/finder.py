@@ -150,12 +150,24 @@ def unsupported(module: str, name: str) -> DagError:
     )
 
 
+_NOT_YET = {
+    "LatestOnlyOperator": "skip the downstream tasks yourself with a @task.short_circuit that compares the run's date",
+    "TriggerDagRunOperator": "run `minorch trigger DAG` in a BashOperator",
+    "ExternalTaskMarker": "clear the dependent DAG's task with `minorch clear` as well",
+    "PythonSensor": "write the check as a BashSensor command that exits 0 when it holds",
+    "TimeDeltaSensor": "use a TimeSensor, or a BashSensor comparing times",
+    "DateTimeSensor": "use a TimeSensor, or a BashSensor comparing times",
+    "DayOfWeekSensor": "use a @task.short_circuit on the run's weekday",
+    "WeekDay": "compare dag_run.logical_date.isoweekday() in a @task.short_circuit",
+}
+
+
 def _lookup(name: str):
     for home in _HOMES:
         module = importlib.import_module(f"minorch.airflow.{home}")
         if hasattr(module, name):
             return getattr(module, name)
-    raise LookupError(name)  # a name listed in SERVED but defined nowhere: a bug in this table
+    raise DagError(f"{name} is not supported by minorch yet", hint=_NOT_YET.get(name))
 
 
 def _is_package(fullname: str) -> bool:
