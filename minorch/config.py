@@ -74,6 +74,11 @@ class Settings:
     connections: dict[str, Any] = field(default_factory=dict)  # name -> {field: secrets.Source}
 
     @property
+    def config_files(self) -> list[Path]:
+        """minorch.toml, and the layer of the environment in use: a change to either reloads the settings."""
+        return [self.config_file, *([layer_path(self.config_file, self.env_name)] if self.env_name else [])]
+
+    @property
     def config_name(self) -> str:
         """Where the settings come from: ``minorch.toml``, or ``minorch.toml + minorch.prod.toml``."""
         base = display_path(self.config_file)
@@ -226,6 +231,12 @@ def toml_locator(text: str):
 def layer_path(config_file: Path, env: str) -> Path:
     """minorch.prod.toml beside minorch.toml for env "prod"."""
     return config_file.with_name(f"{config_file.stem}.{env}{config_file.suffix}")
+
+
+def is_layer(path: Path, config_file: Path) -> bool:
+    """minorch.<anything>.toml beside minorch.toml: an environment's settings, never a DAG file."""
+    stem = config_file.stem + "."
+    return path.parent == config_file.parent and path.name.startswith(stem) and path.suffix == config_file.suffix
 
 
 def merge_layer(base: Mapping, layer: Mapping) -> dict:

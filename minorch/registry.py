@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import airflow, lineage
 from .assets import check_declaration
-from .config import Settings, display_path, read_toml, toml_locator
+from .config import Settings, display_path, is_layer, read_toml, toml_locator
 from .dag import Dag
 from .errors import DagError, MinorchError, did_you_mean
 from .spec import build_dag
@@ -60,7 +60,8 @@ class Registry:
 def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
     """(TOML files, Python files) in the DAG folders and their subfolders, sorted.
 
-    Skipped: minorch.toml itself, and every file or folder whose name starts with `_` or `.`
+    Skipped: minorch.toml itself and its environments' layers (minorch.prod.toml), and every
+    file or folder whose name starts with `_` or `.`
     (helper modules, `__pycache__`, `.venv`, `.git`).
     """
     tomls, pys = [], []
@@ -72,7 +73,7 @@ def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
             dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]  # never walk into .venv or .git
             found += [Path(top) / n for n in names if not n.startswith(("_", ".")) and n.endswith((".toml", ".py"))]
         for path in sorted(found):
-            if path != settings.config_file and path.is_file():
+            if path != settings.config_file and not is_layer(path, settings.config_file) and path.is_file():
                 (tomls if path.suffix == ".toml" else pys).append(path)
     return tomls, pys
 
@@ -85,9 +86,9 @@ def _mtime(path: Path) -> float:
 
 
 def file_stamps(settings: Settings, found: tuple[list[Path], list[Path]] | None = None) -> dict[Path, float]:
-    """minorch.toml and every DAG file with its mtime: a reload is due when this changes."""
+    """minorch.toml (and its layer) and every DAG file with its mtime: a reload is due when this changes."""
     tomls, pys = found or dag_files(settings)
-    return {path: _mtime(path) for path in [settings.config_file, *tomls, *pys]}
+    return {path: _mtime(path) for path in [*settings.config_files, *tomls, *pys]}
 
 
 def load(settings: Settings) -> Registry:

@@ -164,7 +164,7 @@ class Scheduler:
         stamps = file_stamps(self.settings)
         if stamps == self.registry.files:
             return False
-        if stamps.get(self.settings.config_file) != self.registry.files.get(self.settings.config_file):
+        if any(stamps.get(path) != self.registry.files.get(path) for path in self.settings.config_files):
             self._reload_settings()
         fresh = load(self.settings)
         broken = {e.file for e in fresh.errors}

@@ -482,3 +482,26 @@ def test_file_paths_expand_environment_variables(project, tmp_path: Path) -> Non
     (tmp_path / "creds" / "db").write_text(FROM_FILE + "\n")
     project.configure(defaults='[variables]\ndb = { file = "${CREDENTIALS_DIRECTORY}/db" }')
     assert resolver(project, {"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")}).variable("db") == FROM_FILE
+
+
+def test_layers_are_not_dag_files_and_an_edited_layer_reloads_the_settings(project) -> None:
+    from minorch.registry import load as load_registry
+    from minorch.scheduler import Scheduler
+    from minorch.store import Store
+
+    project.write("minorch.toml", '[minorch]\ndag_folders = ["."]\n')  # the project folder itself holds DAG files
+    project.write("minorch.prod.toml", '[variables]\nbucket = "prod-bucket"\n')
+    project.write("minorch.staging.toml", "[minorch]\nparallelism = 2\n")
+    project.write("d.toml", '[dags.d.tasks.t]\ncommand = "true"\n')
+    settings = load_settings(project.root / "minorch.toml", env="prod")
+    registry = load_registry(settings)
+    assert list(registry.dags) == ["d"] and registry.errors == []
+    scheduler = Scheduler(settings, Store(settings.db_path), registry=registry)
+    try:
+        layer = project.root / "minorch.prod.toml"
+        layer.write_text('[variables]\nbucket = "other-bucket"\n')
+        os.utime(layer, (layer.stat().st_mtime + 5,) * 2)
+        assert scheduler.reload_if_changed()
+        assert scheduler.settings.variables["bucket"].ref == "other-bucket"
+    finally:
+        scheduler.close()

@@ -211,7 +211,7 @@ class Feed:
             self.scheduler = running
             return True
         tomls, pys = dag_files(self.settings)
-        current = {p: _mtime(p) for p in [self.settings.config_file, *tomls, *pys]}
+        current = {p: _mtime(p) for p in [*self.settings.config_files, *tomls, *pys]}
         if current == self.registry.files:
             return False
         self.registry = load(self.settings)
