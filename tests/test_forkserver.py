@@ -288,6 +288,19 @@ def test_cancel_terminates_a_python_task_and_says_why(executor, folder):
 # -- the fork server itself ------------------------------------------------------
 
 
+def test_the_server_imports_our_minorch_even_when_only_our_sys_path_finds_it(folder, monkeypatch):
+    # Run from a source tree, minorch is found through the scheduler's sys.path, not PYTHONPATH.
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    ex = LocalExecutor()
+    try:
+        started = ex.start(python(folder, "a-1", "ok"))
+        assert "minorch.executors.forkserver" in " ".join(psutil.Process(started.pid).parent().cmdline())
+        assert run_all(ex)["a-1"].returncode == 0
+    finally:
+        ex.shutdown(0.1)
+        ex.close()
+
+
 def test_a_python_task_is_a_fork_of_the_server_that_find_leftover_knows(forking, folder):
     started = forking.start(python(folder, "a-7", "sleep"))
     task = psutil.Process(started.pid)

@@ -111,7 +111,7 @@ class ForkServer:
         self._why = ""
         self._ended: list[Ended] = []
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds minorch/
         # The same minorch as ours, whatever the working directory; then the path a new
         # interpreter would have (the fork puts the task's cwd first, as `-m` does).
         code = (
