@@ -22,10 +22,27 @@ from pathlib import Path
 import psutil
 import pytest
 
+import minorch
 from minorch.config import Settings, load_settings
 from minorch.foreground import RunResult, run_foreground
 from minorch.registry import load
 from minorch.store import Store
+
+# The folder the minorch under test was imported from: the source tree, or site-packages when the
+# suite runs against an installed wheel. Child processes get it first on PYTHONPATH: same code.
+MINORCH_HOME = str(Path(minorch.__file__).resolve().parent.parent)
+
+
+def child_env(**changes: str) -> dict[str, str]:
+    """This process's environment for a child that imports minorch, with `changes` applied."""
+    env = {**os.environ, **changes}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [MINORCH_HOME, env.get("PYTHONPATH")]))
+    return env
+
+
+def pytest_report_header() -> str:
+    return f"minorch {minorch.__version__} from {MINORCH_HOME}"
+
 
 CONFIG = """\
 [minorch]
@@ -90,8 +107,8 @@ class Project:
         )
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "MINORCH_CONFIG"}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")]))
+        env = child_env()
+        env.pop("MINORCH_CONFIG", None)
         return env
 
     def store(self) -> Store:

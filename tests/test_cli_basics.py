@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = '[dags.good]\nschedule = "@daily"\n\n[dags.good.tasks.a]\ncommand = "true"\n'
 
 
 def minorch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MINORCH_CONFIG"}
-    env["PYTHONPATH"] = str(ROOT)
+    env = child_env()
+    env.pop("MINORCH_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "minorch", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60
     )
@@ -326,7 +326,7 @@ def test_next_of_a_manual_dag_says_it_only_runs_when_triggered(project):
 
 
 def test_commands_that_do_not_show_the_ui_never_import_textual(project):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "minorch", "validate"],
         cwd=project,

@@ -4,7 +4,6 @@ backfill end to end with real task processes; actions racing a running `minorch 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import child_env
 
 from minorch import operations as ops
 from minorch.cli import main
@@ -137,9 +137,7 @@ def test_a_backfill_with_max_active_runs_1_runs_its_runs_one_after_another(proje
         "1",
     ]
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=10, env={**os.environ, "PYTHONPATH": str(ROOT)}
-        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10, env=child_env())
     except subprocess.TimeoutExpired:
         pytest.fail("the next queued run never started after the one before it finished")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -340,7 +338,7 @@ def test_every_command_has_help_and_a_section_in_the_docs():
 
 
 def start_scheduler(config: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
         stdout=subprocess.PIPE,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -9,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 from minorch.runtime import EXIT_SKIPPED, write_spec
 from minorch.templates import build_context
 
-ROOT = Path(__file__).resolve().parents[1]
 LOGICAL = datetime(2024, 1, 14, 23, 30, tzinfo=timezone.utc)  # 00:30 on the 15th in Berlin
 FIX_RESULT = "return a list, dict, str or number — or write big data to a file and return its path"
 
@@ -91,7 +90,7 @@ def run_task(
         cwd=folder,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=child_env(),
         timeout=30,
     )
     return done, json.loads(result.read_text()) if result.exists() else None
@@ -247,7 +246,7 @@ def test_an_unreadable_spec_exits_2(tmp_path):
         [sys.executable, "-m", "minorch.runtime", str(tmp_path / "missing.json")],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=child_env(),
     )
     assert done.returncode == 2
     assert done.stderr.startswith("minorch: cannot read the task spec")
