@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import platform
+import re
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -10,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import child_env
+
+from minorch import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = '[dags.good]\nschedule = "@daily"\n\n[dags.good.tasks.a]\ncommand = "true"\n'
@@ -135,6 +140,14 @@ def test_a_bad_minorch_toml_exits_2_with_one_line(project, text, line):
     done = minorch("-c", "minorch.toml", "validate", cwd=project)
     assert_one_clean_line(done, line, 2, project)
     assert done.stdout == ""
+
+
+def test_version_names_minorch_python_and_sqlite_and_needs_no_project(tmp_path):
+    done = minorch("--version", cwd=tmp_path)
+    expected = f"minorch {__version__} (Python {platform.python_version()}, SQLite {sqlite3.sqlite_version})\n"
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected, "")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_without_minorch_toml_validate_suggests_minorch_init(tmp_path):

@@ -97,7 +97,14 @@ class MinorchGroup(click.Group):
     envvar="MINORCH_ENV",
     help="Environment: layer minorch.NAME.toml over minorch.toml (default: $MINORCH_ENV).",
 )
-@click.version_option(package_name="minorch")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: show_version(ctx) if value else None,
+    help="Show the versions of minorch, Python and SQLite, and exit.",
+)
 @click.pass_context
 def main(ctx: click.Context, config: str | None, env: str | None) -> None:
     """minorch: DAGs of tasks with cron schedules, retries and timeouts, in one process and one SQLite file."""
@@ -105,6 +112,17 @@ def main(ctx: click.Context, config: str | None, env: str | None) -> None:
 
 
 # ---------------------------------------------------------------- shared helpers
+
+
+def show_version(ctx: click.Context) -> None:
+    """`minorch 0.1.0 (Python 3.11.7, SQLite 3.40.1)`: what a bug report needs first."""
+    import platform
+    import sqlite3
+
+    from .. import __version__
+
+    click.echo(f"minorch {__version__} (Python {platform.python_version()}, SQLite {sqlite3.sqlite_version})")
+    ctx.exit()
 
 
 def parse_params(items: tuple[str, ...]) -> dict:
