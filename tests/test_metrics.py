@@ -12,13 +12,13 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
+from conftest import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from minorch import operations as ops
 from minorch.metrics import collect, exposition, registry
 from minorch.registry import load
 from minorch.store import Attempt
-from tests.conftest import wait_until
 
 
 def parse(text: str) -> dict[tuple[str, tuple], float]:
