@@ -28,9 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minorch import planner as P  # noqa: E402
+from minorch.records import DagRow, RunRecord, TaskInstance, iso  # noqa: E402
 from minorch.spec import build_dag  # noqa: E402
 from minorch.states import RunState, TaskState  # noqa: E402
-from minorch.store import DagRow, RunRecord, Store, TaskInstance, iso  # noqa: E402
+from minorch.store import Store  # noqa: E402
 
 NOW = datetime(2024, 3, 1, 12, 0, 30, tzinfo=timezone.utc)
 

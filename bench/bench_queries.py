@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minorch import operations as ops  # noqa: E402
 from minorch.cli.inspect import run_rows, task_rows  # noqa: E402
+from minorch.records import iso  # noqa: E402
 from minorch.spec import build_dag  # noqa: E402
-from minorch.store import Store, iso  # noqa: E402
+from minorch.store import Store  # noqa: E402
 
 START = datetime(2023, 1, 1, tzinfo=timezone.utc)
 

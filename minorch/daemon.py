@@ -1,4 +1,4 @@
-"""`minorch up`: the scheduler loop until SIGTERM/SIGINT, headless or under the TUI.
+"""`minorch up`: the scheduler loop until SIGTERM/SIGINT, headless or under the TUI (`tui.host`).
 
 Start: take the state folder's lock (a second scheduler exits 2 naming the holder), recover
 the tries a crashed scheduler left open (a try still running is killed and tried again
@@ -25,7 +25,6 @@ import signal
 import socket
 import sqlite3
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -240,10 +239,9 @@ class Daemon:
         self.lock.release()
 
 
-def serve(settings: Settings, registry: Registry, *, ui: bool, log_format: str) -> int:
-    """`minorch up`: returns the exit code (0 after a requested stop)."""
-    if ui:
-        return _serve_with_ui(settings, registry)
+def serve(settings: Settings, registry: Registry, *, log_format: str) -> int:
+    """`minorch up` without the UI: returns the exit code (0 after a requested stop).
+    With the UI, `tui.host.serve` runs the same `Daemon` in a thread."""
     setup_logging(log_format)
     daemon = Daemon(settings, registry)
     daemon.start_metrics()
@@ -251,37 +249,4 @@ def serve(settings: Settings, registry: Registry, *, ui: bool, log_format: str) 
         signal.signal(sig, lambda signum, frame: daemon.request_stop())
     daemon.start()
     daemon.run()
-    return 0
-
-
-def _serve_with_ui(settings: Settings, registry: Registry) -> int:
-    """The scheduler in a background thread, the TUI in the main thread; quitting the TUI stops both."""
-    from .tui.app import make_app
-
-    log_file = settings.state_dir / "scheduler.log"
-    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(log_file, "a") as stream:
-        setup_logging("text", stream)
-        daemon = Daemon(settings, registry)
-        daemon.start_metrics()
-        daemon.start()
-        thread = threading.Thread(target=daemon.run, name="scheduler", daemon=True)
-        thread.start()
-        app = make_app(settings, registry=registry, runs_scheduler=True)
-
-        def on_sigterm(signum, frame) -> None:
-            daemon.request_stop()
-            app.exit()
-
-        signal.signal(signal.SIGTERM, on_sigterm)
-        try:
-            app.run()
-        finally:
-            running = len(daemon.scheduler.inflight)
-            if running:
-                sys.stderr.write(
-                    f"minorch: stopping: {running} running tries get {settings.grace:g}s to finish (log: {log_file})\n"
-                )
-            daemon.request_stop()
-            thread.join()
     return 0

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .records import Attempt, RunRecord, TaskInstance
 from .states import TaskState
-from .store import Attempt, RunRecord, TaskInstance
 
 WAIT, RUN, RETRY = "wait", "run", "retry"
 _LIVE = frozenset({TaskState.SCHEDULED, TaskState.QUEUED})  # ready and not yet started: waiting now

@@ -26,9 +26,10 @@ from .dag import Dag
 from .durations import parse_date
 from .errors import ConfigError, MinorchError, NotFound, ScheduleError, did_you_mean
 from .planner import run_id_for
+from .records import RunRecord, iso
 from .schedule import RunDates, logical_dates_in
 from .states import FAILED_LIKE, FINISHED, RunState, TaskState, can_move
-from .store import RunRecord, Store, iso
+from .store import Store
 
 MAX_BACKFILL = 10_000  # runs one backfill may create without `yes=True`
 BACKFILL_BATCH = 200  # dates per transaction of a backfill: the write lock is held for milliseconds

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from .dag import Dag
 from .options import TaskOptions
+from .records import DagRow, QueuedEvent, RunRecord, TaskInstance, from_iso, iso
 from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
-from .store import DagRow, QueuedEvent, RunRecord, TaskInstance, from_iso, iso
 
 MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
 MAX_FIRES_PER_PLAN = 500  # catchup of a long downtime is created in slices

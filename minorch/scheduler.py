@@ -34,11 +34,12 @@ from .executors.proctree import find_leftover, find_marked, signal_all, stop_all
 from .notify import Notifier
 from .options import TaskOptions
 from .outage import Outage
+from .records import Attempt, RunRecord, from_iso, iso
 from .registry import Registry, file_stamps, load
 from .runtime import write_spec
 from .schedule import run_dates
 from .states import RunState, TaskState
-from .store import Attempt, RunRecord, Store, from_iso, iso
+from .store import Store
 from .taskenv import TryEnvironment
 from .templates import build_context, render
 

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from .dag import Dag, Task
 from .durations import parse_date
-from .store import Store, iso
+from .records import iso
+from .store import Store
 from .templates import render
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .dag import Dag
-from .store import RunRecord, TaskInstance
+from .records import RunRecord, TaskInstance
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,10 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
 
 from .errors import StoreError
+from .records import AssetEvent, Attempt, DagRow, QueuedEvent, RunRecord, TaskInstance
 from .states import RunState, TaskState
 
 SCHEMA_VERSION = 5
@@ -240,86 +238,6 @@ def trouble_kind(err: sqlite3.Error) -> str:
     return next((kind for word, kind in _TROUBLE_WORDS if word in text), "other")
 
 
-def iso(moment: datetime) -> str:
-    """UTC ISO text with seconds: sorts like time and names runs."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-@dataclass
-class DagRow:
-    dag_id: str
-    paused: bool
-    file: str | None
-    schedule: str | None
-    description: str | None
-    next_fire: str | None
-    last_fire: str | None
-    error: str | None
-
-
-@dataclass
-class RunRecord:
-    pk: int
-    dag_id: str
-    run_id: str
-    run_type: str
-    logical_date: str
-    data_interval_start: str | None
-    data_interval_end: str | None
-    state: RunState
-    conf: dict
-    queued_at: float | None
-    start_date: float | None
-    end_date: float | None
-
-
-@dataclass
-class TaskInstance:
-    run_pk: int
-    task_id: str
-    map_index: int
-    state: TaskState
-    try_number: int
-    try_base: int
-    next_try_at: float | None
-    start_date: float | None
-    end_date: float | None
-    duration: float | None
-    note: str | None
-
-    @property
-    def tries_since_clear(self) -> int:
-        return self.try_number - self.try_base
-
-
-@dataclass
-class Attempt:
-    attempt_id: str
-    run_pk: int
-    task_id: str
-    map_index: int
-    try_number: int
-    pid: int | None
-    create_time: float | None
-    start_date: float | None
-    end_date: float | None
-    duration: float | None
-    exit_code: int | None
-    signal: int | None
-    timed_out: bool
-    counted: bool
-    outcome: str | None
-    reason: str | None
-    log_path: str | None
-    peak_rss: int | None
-    cpu_time: float | None
-    command: str | None
-
-
 def _run(row) -> RunRecord:
     return RunRecord(
         row[0],
@@ -354,31 +272,6 @@ _ATTEMPT_COLS = (
     "duration, exit_code, signal, timed_out, counted, outcome, reason, log_path, peak_rss, cpu_time, "
     "command"
 )
-
-
-@dataclass
-class AssetEvent:
-    id: int
-    asset: str
-    ds: str | None
-    dag_id: str | None
-    run_id: str | None
-    task_id: str | None
-    created_at: float
-    extra: object
-
-    def as_dict(self) -> dict:
-        """The form tasks see (`triggering_events`, `inlet_events`) and `--json` prints."""
-        return dict(self.__dict__)
-
-
-class QueuedEvent(NamedTuple):
-    """An event a waiting DAG has not consumed yet (plain data for the planner; a tuple, as a
-    step reads every queued row)."""
-
-    event_id: int
-    asset: str
-    ds: str | None
 
 
 _EVENT_COLS = "id, asset, ds, dag_id, run_id, task_id, created_at, extra"

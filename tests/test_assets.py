@@ -12,9 +12,9 @@ from minorch import planner as P
 from minorch.assets import AssetAll, AssetAny, ConditionError, parse_condition, split_schedule
 from minorch.errors import DagError
 from minorch.lineage import build, check, find_cycle, render
+from minorch.records import DagRow, QueuedEvent, RunRecord, iso
 from minorch.spec import build_dag
 from minorch.states import RunState
-from minorch.store import DagRow, QueuedEvent, RunRecord, iso
 
 NOW = datetime(2024, 3, 1, 12, 0, 30, tzinfo=timezone.utc)
 

@@ -10,9 +10,9 @@ import pytest
 
 from minorch import planner as P
 from minorch.options import TaskOptions, resolve_options
+from minorch.records import DagRow, RunRecord, TaskInstance, iso
 from minorch.spec import build_dag
 from minorch.states import RunState, TaskState
-from minorch.store import DagRow, RunRecord, TaskInstance, iso
 
 NOW = datetime(2024, 3, 1, 12, 0, 30, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)

@@ -54,9 +54,13 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
     (minorch.grace), then they are killed and recorded as interrupted: they run again at
     the next start, not counted against retries.
     """
-    from ..daemon import serve
+    if no_ui or not sys.stdout.isatty():
+        from ..daemon import serve
 
-    sys.exit(serve(app.settings, app.registry, ui=not no_ui and sys.stdout.isatty(), log_format=log_format))
+        sys.exit(serve(app.settings, app.registry, log_format=log_format))
+    from ..tui.host import serve as serve_with_ui
+
+    sys.exit(serve_with_ui(app.settings, app.registry))
 
 
 @main.command()

@@ -24,8 +24,9 @@ from types import MappingProxyType
 
 from ..dag import Dag, Task
 from ..gantt import Gantt
+from ..records import Attempt, DagRow, RunRecord, TaskInstance, iso
 from ..registry import Registry
-from ..store import Attempt, DagRow, RunRecord, Store, TaskInstance, iso
+from ..store import Store
 from ..trend import Point, Trend
 from ..views import run_gantt
 
