@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,12 +180,16 @@ _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-"']+)\s*=""")
 
 
+Locator = Callable[[tuple[str, ...]], int | None]  # a key path -> its line in a TOML file
+Where = Callable[[tuple[str, ...]], dict]  # a key path -> the file= and line= of an error there
+
+
 def _split_key(text: str) -> tuple[str, ...]:
     parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
     return tuple(next(p for p in part if p) if any(part) else "" for part in parts)
 
 
-def toml_locator(text: str):
+def toml_locator(text: str) -> Locator:
     """A function mapping a key path (("dags", "etl", "tasks", "load", "after")) to its line.
 
     A path that is not written in the file maps to its nearest written parent's line
@@ -428,7 +432,7 @@ def load_settings(
     return settings
 
 
-def _check_metrics(settings: Settings, section: Mapping, fail) -> None:
+def _check_metrics(settings: Settings, section: Mapping, fail: Callable[..., ConfigError]) -> None:
     """`metrics = "textfile:PATH"`, `metrics_port` (0-65535) and `metrics_address` (a host to bind)."""
     target = section.get("metrics")
     if target is not None:
@@ -461,7 +465,7 @@ def _check_metrics(settings: Settings, section: Mapping, fail) -> None:
     settings.metrics_address = address
 
 
-def _check_task_env(settings: Settings, section: Mapping, fail) -> None:
+def _check_task_env(settings: Settings, section: Mapping, fail: Callable[..., ConfigError]) -> None:
     task_env = section.get("task_env", settings.task_env)
     if task_env not in TASK_ENVS:
         raise fail(
@@ -482,7 +486,7 @@ def _check_task_env(settings: Settings, section: Mapping, fail) -> None:
     settings.env_passthrough = passthrough
 
 
-def _check_secrets(settings: Settings, data: Mapping, where) -> None:
+def _check_secrets(settings: Settings, data: Mapping, where: Where) -> None:
     """[variables] and [connections.NAME]: definitions only; nothing is resolved here."""
     from .secrets import parse_connection, parse_source
 
@@ -498,7 +502,7 @@ def _check_secrets(settings: Settings, data: Mapping, where) -> None:
             raise ConfigError(err.message, **where(("connections", key)), hint=err.hint) from None
 
 
-def _check_defaults(defaults: Mapping, where) -> dict:
+def _check_defaults(defaults: Mapping, where: Where) -> dict:
     """[defaults] holds task options; a wrong one is a ConfigError at its line."""
     from .options import TASK_OPTIONS, resolve_options, unknown_key
 
@@ -512,7 +516,7 @@ def _check_defaults(defaults: Mapping, where) -> dict:
     return dict(defaults)
 
 
-def _check_notifiers(notifiers: Mapping, where) -> dict[str, dict]:
+def _check_notifiers(notifiers: Mapping, where: Where) -> dict[str, dict]:
     """Each [notifiers.NAME] holds exactly one of command, webhook, mail (a string);
     a webhook may add `timeout` (a duration)."""
     allowed = (*NOTIFIER_KINDS, "timeout")

@@ -17,6 +17,8 @@ from .options import TaskOptions
 from .records import DagRow, QueuedEvent, RunRecord, TaskInstance, from_iso, iso
 from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
 
+Ready = tuple[RunRecord, str, int]  # a task (or a mapped task's copy, by index; -1 for none) ready to launch
+
 MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
 MAX_FIRES_PER_PLAN = 500  # catchup of a long downtime is created in slices
 
@@ -155,7 +157,7 @@ def plan(
     if only_runs is None:
         runs = [r for r in runs if not _paused(snap, r.dag_id)]
     _plan_runs(dags, runs, snap, now, result)
-    ready = []
+    ready: list[Ready] = []
     for run in runs:
         if run.state is RunState.RUNNING or any(isinstance(a, StartRun) and a.run_pk == run.pk for a in result.actions):
             ready += _plan_tasks(
@@ -286,7 +288,7 @@ def _plan_tasks(
     """Trigger rules in topological order (so failures cascade in one pass); returns ready
     (run, task id, map index) triples."""
     states = {tid: ti.state for tid, ti in tis.items()}
-    ready = []
+    ready: list[Ready] = []
     for tid in dag.topological():
         state = states.get(tid, TaskState.NONE)
         task = dag.tasks[tid]
@@ -345,7 +347,7 @@ def run_state_leaves(dag: Dag) -> list[str]:
 
 
 def _plan_copies(
-    run: RunRecord, tid: str, copies: dict[int, TaskInstance], now: datetime, ready: list, result: Plan
+    run: RunRecord, tid: str, copies: dict[int, TaskInstance], now: datetime, ready: list[Ready], result: Plan
 ) -> TaskState | None:
     """The copies of a running mapped task: ready ones, and the task's state once all finished."""
     for index in sorted(copies):
@@ -371,7 +373,9 @@ def _plan_copies(
     return final
 
 
-def _plan_launches(dags, ready, snap: Snapshot, parallelism: int, pools: dict[str, int], result: Plan) -> None:
+def _plan_launches(
+    dags: dict[str, Dag], ready: list[Ready], snap: Snapshot, parallelism: int, pools: dict[str, int], result: Plan
+) -> None:
     active = 0
     per_pool: dict[str, int] = {}
     per_dag: dict[str, int] = {}

@@ -36,6 +36,9 @@ from .options import (
 from .states import TriggerRule
 from .taskgroup import child_of, link_groups, spec_groups
 
+# Places a task's error at the line of one of its keys: fail(err, key) -> the error to raise.
+Fail = Callable[[MinorchError, str], MinorchError]
+
 TASK_KEYS = TASK_OPTIONS | {
     "command",
     "python",
@@ -230,7 +233,10 @@ def build_dag(
         raise fail(err, "groups", getattr(err, "group_key", "")) from None
     made.groups = {gid: {k: v for k, v in info.items() if k != "after"} for gid, info in groups.items()}
     for key, entry in tasks.items():
-        group = _task_group(key, entry, alias, lambda err, k=key: fail(err, "tasks", k, "group"))
+        try:
+            group = _task_group(key, entry, alias)
+        except MinorchError as err:
+            raise fail(err, "tasks", key, "group") from None
         tid = key if group is None or "_group" in entry else child_of(groups, group, key)
         built = _build_task(tid, entry, file, line_of, (default_layer, dag_layer), names, key=key)
         built.group = group
@@ -249,8 +255,9 @@ def _check_catchup(value: Any) -> bool | str:
     return value
 
 
-def _task_group(key: str, entry: Any, alias: dict[str, str], fail) -> str | None:
-    """The full id of the group a task is in: `_group` (Python) or `group = "name"` (TOML)."""
+def _task_group(key: str, entry: Any, alias: dict[str, str]) -> str | None:
+    """The full id of the group a task is in: `_group` (Python) or `group = "name"` (TOML).
+    Raises DagError for an unknown group."""
     if not isinstance(entry, Mapping):
         return None
     if entry.get("_group"):
@@ -259,11 +266,9 @@ def _task_group(key: str, entry: Any, alias: dict[str, str], fail) -> str | None
     if name is None:
         return None
     if name not in alias:
-        raise fail(
-            DagError(
-                f"task '{key}' is in group {name!r}, which is not defined",
-                hint=did_you_mean(str(name), alias) or f"add a [dags.<id>.groups.{name}] table",
-            )
+        raise DagError(
+            f"task '{key}' is in group {name!r}, which is not defined",
+            hint=did_you_mean(str(name), alias) or f"add a [dags.<id>.groups.{name}] table",
         )
     return alias[name]
 
@@ -378,7 +383,7 @@ def _build_task(
     )
 
 
-def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail) -> tuple[bool, dict | None]:
+def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[bool, dict | None]:
     """`setup = true` and `teardown = true | { setups = [...], on_failure_fail_dagrun = false }`."""
     is_setup = entry.get("setup", False)
     if not isinstance(is_setup, bool):
@@ -413,7 +418,7 @@ def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail) -> tuple[boo
     return is_setup, {"setups": setups, "on_failure_fail_dagrun": fail_run}
 
 
-def _check_assets(entry: Mapping[str, Any], key: str, fail) -> tuple[str, ...]:
+def _check_assets(entry: Mapping[str, Any], key: str, fail: Fail) -> tuple[str, ...]:
     """`outlets` / `inlets`: asset names (or Asset objects in Python)."""
     try:
         return asset_names(entry.get(key, []), key)
@@ -421,7 +426,7 @@ def _check_assets(entry: Mapping[str, Any], key: str, fail) -> tuple[str, ...]:
         raise fail(err, key) from None
 
 
-def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str | None, str]:
+def _check_mapping(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[list | str | None, str]:
     """`map_over` (a list, or the id of an upstream task that returns one) and `map_as` (a name)."""
     over, name = entry.get("map_over"), entry.get("map_as", "item")
     if not isinstance(name, str) or not name.isidentifier():
@@ -448,7 +453,7 @@ def _check_mapping(tid: str, entry: Mapping[str, Any], fail) -> tuple[list | str
 SENSOR_KINDS = ("file", "until", "dag", "command")
 
 
-def _check_flavor(tid: str, entry: Mapping[str, Any], fail) -> str | None:
+def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
     """ "branch", "short_circuit" (Python tasks only), "sensor" (with a valid `sensor` table) or None."""
     for key in ("branch", "short_circuit"):
         if key in entry and not isinstance(entry[key], bool):
