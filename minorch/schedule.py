@@ -220,8 +220,8 @@ class Schedule:
             return None
         cron, local = self._cron, after.astimezone(self._tz)
         wall, best = local.replace(tzinfo=None, fold=0), None
-        second_offset = local.replace(fold=1).utcoffset()
-        repeat = local.utcoffset() - second_offset
+        second_offset = _offset(local.replace(fold=1))
+        repeat = _offset(local) - second_offset
         if cron.wildcard and local.fold == 0 and repeat > timedelta(0):
             # `after` is in the first pass of a repeated hour: second-pass fires of wall
             # times at or before `wall` still lie ahead of `after`.
@@ -247,8 +247,8 @@ class Schedule:
             return None
         cron, local = self._cron, before.astimezone(self._tz)
         wall, best = local.replace(tzinfo=None, fold=0), None
-        first_offset = local.replace(fold=0).utcoffset()
-        repeat = first_offset - local.utcoffset()
+        first_offset = _offset(local.replace(fold=0))
+        repeat = first_offset - _offset(local)
         if local.fold == 1 and repeat > timedelta(0):
             # `before` is in the second pass of a repeated hour: first-pass fires of wall
             # times at or after `wall` already happened.
@@ -281,13 +281,15 @@ class Schedule:
             return "at scheduler start"
         if self.kind == "interval":
             return self.expr
+        assert self._cron is not None  # every other kind returned above
         text = self._cron.describe() or self.expr
         return text if self.timezone == "UTC" else f"{text} ({self.timezone})"
 
     def _instants(self, wall: datetime) -> tuple[datetime, ...]:
         """The UTC instants at which the matching wall time `wall` fires (module rule)."""
+        assert self._cron is not None  # only cron schedules have wall times
         first = wall.replace(tzinfo=self._tz, fold=0)
-        early, late = first.utcoffset(), first.replace(fold=1).utcoffset()
+        early, late = _offset(first), _offset(first.replace(fold=1))
         if early == late:
             return ((wall - early).replace(tzinfo=UTC),)
         if early > late:  # repeated wall time: first pass at early offset
@@ -375,10 +377,20 @@ def logical_dates_in(
         )
     fires = list(schedule.fires(start, end))
     if interval_semantics:
-        ends = [*fires[1:], schedule.next_fire(fires[-1])] if fires else []
-        return [RunDates(f, f, e) for f, e in zip(fires, ends, strict=False)]
+        if not fires:
+            return []
+        after = schedule.next_fire(fires[-1])
+        assert after is not None  # a schedule that fired fires again
+        return [RunDates(f, f, e) for f, e in zip(fires, [*fires[1:], after], strict=True)]
     starts = [schedule.prev_fire(fires[0]) or fires[0], *fires[:-1]] if fires else []
     return [RunDates(f, s, f) for s, f in zip(starts, fires, strict=False)]
+
+
+def _offset(moment: datetime) -> timedelta:
+    """The UTC offset of an aware datetime (`utcoffset()` is None only for naive ones)."""
+    offset = moment.utcoffset()
+    assert offset is not None, moment
+    return offset
 
 
 def _parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ...], expr: str) -> list[int]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import StoreError
 from .records import AssetEvent, Attempt, DagRow, QueuedEvent, RunRecord, TaskInstance
@@ -238,7 +239,7 @@ def trouble_kind(err: sqlite3.Error) -> str:
     return next((kind for word, kind in _TROUBLE_WORDS if word in text), "other")
 
 
-def _run(row) -> RunRecord:
+def _run(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         row[0],
         row[1],
@@ -258,7 +259,7 @@ def _run(row) -> RunRecord:
 _TASK_STATES = {s.value: s for s in TaskState}  # a dict lookup is ~10x cheaper than TaskState(value)
 
 
-def _ti(row) -> TaskInstance:
+def _ti(row: Sequence[Any]) -> TaskInstance:
     return TaskInstance(row[0], row[1], row[2], _TASK_STATES[row[3]], *row[4:])
 
 
@@ -540,14 +541,14 @@ class Store:
         return [_run(r) for r in rows]
 
     def set_run_state(self, pk: int, new: RunState, expect: Iterable[RunState], *, now: float) -> bool:
-        expect = [str(s) for s in expect]
+        allowed = [str(s) for s in expect]
         stamp = "start_date = COALESCE(start_date, ?)" if new is RunState.RUNNING else "end_date = ?"
         if new is RunState.QUEUED:
             stamp = "end_date = NULL, start_date = NULL, queued_at = ?"
         with self.write() as db:
             cur = db.execute(
-                f"UPDATE dag_runs SET state = ?, {stamp} WHERE id = ? AND state IN ({_placeholders(expect)})",
-                (str(new), now, pk, *expect),
+                f"UPDATE dag_runs SET state = ?, {stamp} WHERE id = ? AND state IN ({_placeholders(allowed)})",
+                (str(new), now, pk, *allowed),
             )
             return cur.rowcount == 1
 
@@ -622,16 +623,23 @@ class Store:
         return [json.loads(found[i]) if i in found else None for i in range(count)]
 
     def set_task_state(
-        self, run_pk: int, task_id: str, new: TaskState, expect: Iterable[TaskState], *, map_index: int = -1, **fields
+        self,
+        run_pk: int,
+        task_id: str,
+        new: TaskState,
+        expect: Iterable[TaskState],
+        *,
+        map_index: int = -1,
+        **fields: object,
     ) -> bool:
         """Guarded move; `fields` sets other columns (try_number, next_try_at, start_date, end_date, duration, note)."""
-        expect = [str(s) for s in expect]
+        allowed = [str(s) for s in expect]
         sets = ", ".join(["state = ?"] + [f"{name} = ?" for name in fields])
         with self.write() as db:
             cur = db.execute(
                 f"UPDATE task_instances SET {sets} WHERE run_pk = ? AND task_id = ? AND map_index = ? "
-                f"AND state IN ({_placeholders(expect)})",
-                (str(new), *fields.values(), run_pk, task_id, map_index, *expect),
+                f"AND state IN ({_placeholders(allowed)})",
+                (str(new), *fields.values(), run_pk, task_id, map_index, *allowed),
             )
             return cur.rowcount == 1
 
@@ -906,16 +914,16 @@ class Store:
     ) -> list[str]:
         """Move those of `task_ids` whose state is in `expect` back to 'none' with fresh retries
         (try_base = try_number) and delete their XCom, in one transaction. Returns the ids moved."""
-        ids, expect = list(task_ids), [str(s) for s in expect]
-        if not ids or not expect:
+        ids, allowed = list(task_ids), [str(s) for s in expect]
+        if not ids or not allowed:
             return []
         with self.write() as db:
             rows = db.execute(
                 "UPDATE task_instances SET state = 'none', try_base = try_number, next_try_at = NULL, "
                 "start_date = NULL, end_date = NULL, duration = NULL, note = ? "
                 f"WHERE run_pk = ? AND task_id IN ({_placeholders(ids)}) AND map_index = -1 "
-                f"AND state IN ({_placeholders(expect)}) RETURNING task_id",
-                (note, run_pk, *ids, *expect),
+                f"AND state IN ({_placeholders(allowed)}) RETURNING task_id",
+                (note, run_pk, *ids, *allowed),
             ).fetchall()
             cleared = sorted({r[0] for r in rows})
             if cleared:  # a cleared mapped task expands afresh when it runs again
