@@ -18,6 +18,7 @@ every violation was caught.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,10 +36,20 @@ def run(command: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 def wheel_smoke() -> subprocess.CompletedProcess:
-    """Build the wheel, install it in a fresh virtualenv, run the smoke outside the tree."""
+    """Build the wheel from a copy of the tree's files (as a fresh clone has them: no build/ or
+    *.egg-info left over, whose file lists setuptools would reuse), install it in a fresh
+    virtualenv, and run the smoke outside the tree."""
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        built = run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--quiet", "-w", str(work / "dist")])
+        listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"]).stdout
+        for name in filter(None, listed.split("\0")):
+            if (ROOT / name).is_file():
+                (work / "tree" / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, work / "tree" / name)
+        built = run(
+            [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--quiet", "-w", str(work / "dist")],
+            cwd=work / "tree",
+        )
         assert built.returncode == 0, built.stderr
         [wheel] = (work / "dist").glob("*.whl")
         assert run([sys.executable, "-m", "venv", str(work / "venv")]).returncode == 0
