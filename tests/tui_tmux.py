@@ -2,9 +2,10 @@
 
 Starts `minorch up` (scheduler + UI) in `tmux new -d -x 100 -y 30` on a fresh project,
 drives it with `tmux send-keys` and checks `tmux capture-pane -p` text: trigger a run,
-follow a running task's log, grid and graph, the run's Gantt and run durations, clear a failed task (its second try runs),
-pause and unpause, resize to 160x48 and 80x24, then `minorch ui` from a second terminal on the
-same state file (whose q quits at once, where `minorch up` asks before stopping the scheduler).
+follow a running task's log, grid and graph, the run's Gantt and run durations, clear a failed
+task (its second try runs), pause and unpause, resize to 160x48 and 80x24, then `minorch ui`
+from a second terminal on the same state file (whose q quits at once, where `minorch up` asks
+before stopping the scheduler).
 With `--cpu SECONDS` it also measures both processes' idle CPU with psutil.
 
 Not collected by pytest (it takes ~20 s and needs tmux): run `python tests/tui_tmux.py [--cpu 20]`.
