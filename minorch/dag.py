@@ -7,15 +7,20 @@ The model does no I/O and reads no clock.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import DagError
 from .options import TaskOptions
+
+# The right side of `>>` / `<<` (a task, group, result, label or a list of them), returned as is
+# so that `a >> b >> c` chains.
+_Operand = TypeVar("_Operand")
 
 # ---------------------------------------------------------------- model
 
@@ -30,29 +35,31 @@ class Dependency:
     def _leaves(self) -> list[Task]:
         raise NotImplementedError
 
-    def set_downstream(self, other) -> None:
+    def set_downstream(self, other: object) -> None:
         _link(self, other)
 
-    def set_upstream(self, other) -> None:
+    def set_upstream(self, other: object) -> None:
         _link(other, self)
 
-    def __rshift__(self, other):
+    def __rshift__(self, other: _Operand) -> _Operand:
         if isinstance(other, Label):
-            return other.after(self)
-        _link(self, other)
+            other.after(self)
+        else:
+            _link(self, other)
         return other
 
-    def __lshift__(self, other):
+    def __lshift__(self, other: _Operand) -> _Operand:
         if isinstance(other, Label):
-            return other.before(self)
-        _link(other, self)
+            other.before(self)
+        else:
+            _link(other, self)
         return other
 
-    def __rrshift__(self, other):
+    def __rrshift__(self, other: object) -> Dependency:
         _link(other, self)
         return self
 
-    def __rlshift__(self, other):
+    def __rlshift__(self, other: object) -> Dependency:
         _link(self, other)
         return self
 
@@ -134,9 +141,11 @@ class Task(Dependency):
         _SCOPES.append((self, len(_current_dag("a setup/teardown scope").tasks)))
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         teardown, first = _SCOPES.pop()
         made = self.dag
+        if made is None:
+            raise DagError(f"task '{self.task_id}' is in no DAG", hint="make it inside `with DAG(...):`")
         inside = list(made.tasks.values())[first:]
         ids = {t.task_id for t in inside}
         setups = [made.tasks[s] for s in teardown.given.get("teardown", {}).get("setups", [])]
@@ -174,30 +183,30 @@ class Label:
         self._upstream: list[Task] = []
         self._downstream: list[Task] = []
 
-    def after(self, upstream) -> Label:
+    def after(self, upstream: object) -> Label:
         self._upstream = _ends(upstream, "leaves")
         return self
 
     __rrshift__ = after
 
-    def before(self, downstream) -> Label:
+    def before(self, downstream: object) -> Label:
         self._downstream = _ends(downstream, "roots")
         return self
 
-    def __rshift__(self, other):
+    def __rshift__(self, other: _Operand) -> _Operand:
         for down in _ends(other, "roots"):
             for up in self._upstream:
                 _add_edge(up, down, self.label)
         return other
 
-    def __lshift__(self, other):
+    def __lshift__(self, other: _Operand) -> _Operand:
         for up in _ends(other, "leaves"):
             for down in self._downstream:
                 _add_edge(up, down, self.label)
         return other
 
 
-def _ends(value, which: str) -> list[Task]:
+def _ends(value: object, which: str) -> list[Task]:
     """The tasks of a dependency operand: a task, group, result or a list of them; for a group, its
     roots (tasks with no upstream inside it) or leaves (no downstream inside it)."""
     if isinstance(value, Dependency):
@@ -214,13 +223,13 @@ def _add_edge(up: Task, down: Task, label: str | None = None) -> None:
         down.labels[up.task_id] = label
 
 
-def _link(upstream, downstream) -> None:
+def _link(upstream: object, downstream: object) -> None:
     for down in _ends(downstream, "roots"):
         for up in _ends(upstream, "leaves"):
             _add_edge(up, down)
 
 
-def chain(*items) -> None:
+def chain(*items: object) -> None:
     """chain(a, b, [c, d], e) is a >> b >> [c, d] >> e, except that two lists next to each other are
     linked one to one — chain([a, b], [c, d]) is a >> c and b >> d — and must have the same length.
     A `Label` between two items labels the edges between them."""
@@ -243,7 +252,7 @@ def chain(*items) -> None:
             _link(left, right)
 
 
-def cross_downstream(from_tasks, to_tasks) -> None:
+def cross_downstream(from_tasks: Iterable[object], to_tasks: Iterable[object]) -> None:
     """Every task of `from_tasks` upstream of every task of `to_tasks`."""
     _link(list(from_tasks), list(to_tasks))
 
@@ -279,7 +288,7 @@ class Dag:
         _CONTEXT.append(self)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         _CONTEXT.pop()
 
     def add(self, task: Task) -> Task:
@@ -394,17 +403,18 @@ def DAG(dag_id: str, **options: Any) -> Dag:  # noqa: N802 - Airflow's spelling
     return dag
 
 
-def dag(func: Callable | None = None, **options: Any):
-    """`@dag(schedule=...)` on a function that creates tasks; calling it builds the DAG."""
+def dag(func: Callable | None = None, **options: Any) -> Any:
+    """`@dag(schedule=...)` on a function that creates tasks; calling it builds the DAG.
+    Returns the builder (`@dag`), or a decorator that makes one (`@dag(...)`)."""
 
-    def wrap(fn: Callable):
-        def build(*args, **kwargs) -> Dag:
+    def wrap(fn: Callable) -> Callable[..., Dag]:
+        @functools.wraps(fn)
+        def build(*args: Any, **kwargs: Any) -> Dag:
             rest = {k: v for k, v in options.items() if k != "dag_id"}
             with DAG(options.get("dag_id", fn.__name__), **rest) as made:
                 fn(*args, **kwargs)
             return made
 
-        build.__wrapped__ = fn
         return build
 
     return wrap(func) if func is not None else wrap
@@ -507,34 +517,34 @@ def _unique_id(dag: Dag, task_id: str) -> str:
     return f"{base}__{n}"
 
 
-def task(func: Callable | None = None, **options: Any):
-    """`@task` / `@task(retries=3)`: calling the function inside a DAG creates the task."""
-    if func is not None:
-        return _TaskFactory(func, options)
-    return lambda fn: _TaskFactory(fn, options)
+class _TaskDecorator:
+    """`@task` / `@task(retries=3)`: calling the function inside a DAG creates the task.
+    Each form returns a task factory (`@task`), or a decorator that makes one (`@task(...)`)."""
+
+    def __call__(self, func: Callable | None = None, **options: Any) -> Any:
+        if func is not None:
+            return _TaskFactory(func, options)
+        return lambda fn: _TaskFactory(fn, options)
+
+    def branch(self, func: Callable | None = None, **options: Any) -> Any:
+        """`@task.branch`: the function returns the task id (or list of ids) of the direct downstream
+        tasks to follow; the other direct downstream tasks are skipped."""
+        return self(func, **options, branch=True)
+
+    def short_circuit(self, func: Callable | None = None, **options: Any) -> Any:
+        """`@task.short_circuit`: a falsy return value skips every task downstream of it."""
+        return self(func, **options, short_circuit=True)
 
 
-def _branch(func: Callable | None = None, **options: Any):
-    """`@task.branch`: the function returns the task id (or list of ids) of the direct downstream
-    tasks to follow; the other direct downstream tasks are skipped."""
-    return task(func, **options, branch=True)
+task = _TaskDecorator()
 
 
-def _short_circuit(func: Callable | None = None, **options: Any):
-    """`@task.short_circuit`: a falsy return value skips every task downstream of it."""
-    return task(func, **options, short_circuit=True)
-
-
-task.branch = _branch
-task.short_circuit = _short_circuit
-
-
-def setup(func: Callable | None = None, **options: Any):
+def setup(func: Callable | None = None, **options: Any) -> Any:
     """`@setup`: a Python task that is a setup task (see `Task.as_setup`)."""
     return task(func, **options, setup=True)
 
 
-def teardown(func: Callable | None = None, *, on_failure_fail_dagrun: bool = False, **options: Any):
+def teardown(func: Callable | None = None, *, on_failure_fail_dagrun: bool = False, **options: Any) -> Any:
     """`@teardown`: a Python task that is a teardown task; its setups are the setup tasks directly
     upstream of it (`setup_task >> teardown_task`, or `.as_teardown(setups=...)`)."""
     marker = {"setups": [], "on_failure_fail_dagrun": on_failure_fail_dagrun}
@@ -583,6 +593,8 @@ def load_dag_file(path: str) -> list[Dag]:
     install()  # `import airflow...` in the file gets minorch's names ([minorch] airflow_compat)
     name = "minorch_dagfile_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(path))
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # not a file Python can load as a module
+        raise DagError(f"{path}: cannot be imported as Python", hint="DAG files in Python end in .py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     folder = os.path.dirname(os.path.abspath(path))
