@@ -293,9 +293,10 @@ def test_the_server_imports_our_minorch_even_when_only_our_sys_path_finds_it(fol
     monkeypatch.delenv("PYTHONPATH", raising=False)
     ex = LocalExecutor()
     try:
-        started = ex.start(python(folder, "a-1", "ok"))
+        started = ex.start(python(folder, "a-1", "sleep"))  # alive until cancelled: its parent can be read
         assert "minorch.executors.forkserver" in " ".join(psutil.Process(started.pid).parent().cmdline())
-        assert run_all(ex)["a-1"].returncode == 0
+        ex.cancel("a-1", "done")
+        assert run_all(ex)["a-1"].cancelled
     finally:
         ex.shutdown(0.1)
         ex.close()
