@@ -278,8 +278,8 @@ _ATTEMPT_COLS = (
 _EVENT_COLS = "id, asset, ds, dag_id, run_id, task_id, created_at, extra"
 
 
-def _event(row) -> AssetEvent:
-    return AssetEvent(*row[:7], json.loads(row[7]))
+def _event(row: Sequence[Any]) -> AssetEvent:
+    return AssetEvent(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
 
 
 def _cumulate(rows: Iterable[tuple[str, int, int, float]], bounds: list[float]) -> list[tuple[str, list[int], float]]:
@@ -1058,6 +1058,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (asset, ds, dag_id, run_id, task_id, now, extra_json),
             ).lastrowid
+            assert event_id is not None  # set by every INSERT
             db.execute(
                 "INSERT INTO asset_queue (dag_id, event_id, asset, ds) SELECT dag_id, ?, asset, ? "
                 "FROM asset_watches WHERE asset = ?",
