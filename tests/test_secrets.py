@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import run_all
+from conftest import child_env, run_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -393,7 +393,7 @@ def test_relay_masks_split_writes_and_values_the_child_registers(tmp_path: Path)
         result_path=tmp_path / "result.json",
         max_result_bytes=1024,
     )
-    env = {**os.environ, "MINORCH_CONFIG": str(tmp_path / "minorch.toml"), "PYTHONPATH": str(Path.cwd())}
+    env = child_env(MINORCH_CONFIG=str(tmp_path / "minorch.toml"))
     register = f"from minorch.masking import register; register({FROM_FILE!r}); print('x{FROM_FILE}x')"
     launches = {
         "sh": ["sh", "-c", f"printf '{FROM_ENV[:5]}'; sleep 0.1; printf '{FROM_ENV[5:]}\\n'"],

@@ -300,7 +300,7 @@ def test_d_on_the_dag_screen_shows_run_durations_and_on_the_task_screen_the_task
 def pictures(project):
     """`nightly` plus one run of `pics` at fixed times: parallel tasks, a retry, three mapped copies."""
     nightly(project)
-    from tests.conftest import PICTURES_DAG
+    from conftest import PICTURES_DAG
 
     project.write("dags/pics.toml", PICTURES_DAG)
     settings = project.settings()
