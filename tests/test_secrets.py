@@ -505,3 +505,16 @@ def test_layers_are_not_dag_files_and_an_edited_layer_reloads_the_settings(proje
         assert scheduler.settings.variables["bucket"].ref == "other-bucket"
     finally:
         scheduler.close()
+
+
+def test_a_secret_passed_through_a_task_env_template_is_masked_and_get_takes_a_default(project) -> None:
+    project.configure(defaults=f'[connections.pg]\nuri = "postgresql://bob:{quote(DB_PASSWORD, safe="")}@h:5432/db"')
+    project.write(
+        "dags/d.toml",
+        "[dags.d.tasks.t]\n"
+        "command = \"echo pw=$PGPASSWORD {{ var.value.get('missing', 'fallback') }}\"\n"
+        'env = { PGPASSWORD = "{{ conn.pg.password }}" }\n',
+    )
+    result = project.run("d")
+    assert result.run.state == "success"
+    assert next((project.root / ".minorch/logs").rglob("*.log")).read_text() == "pw=*** fallback\n"
