@@ -17,7 +17,21 @@ The Python API for DAG files::
 
 from .asset_decorators import asset, multi_asset
 from .assets import Asset
-from .dag import DAG, Label, XComArg, chain, cross_downstream, dag, sensor, setup, shell, task, teardown
+from .dag import (
+    DAG,
+    Label,
+    XComArg,
+    chain,
+    cross_downstream,
+    dag,
+    empty,
+    latest_only,
+    sensor,
+    setup,
+    shell,
+    task,
+    teardown,
+)
 from .errors import SkipTask
 from .taskgroup import TaskGroup, task_group
 
@@ -45,6 +59,8 @@ __all__ = [
     "cross_downstream",
     "dag",
     "multi_asset",
+    "empty",
+    "latest_only",
     "sensor",
     "setup",
     "shell",

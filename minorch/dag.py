@@ -95,11 +95,14 @@ class Task(Dependency):
     doc_md: str | None = None
     outlets: tuple[str, ...] = ()  # assets a success of this task updates (one event each)
     inlets: tuple[str, ...] = ()  # assets it reads (lineage, and `inlet_events` in its context)
+    weight: int = 1  # priority_weight summed by weight_rule (set when the DAG is built)
 
     @property
     def kind(self) -> str:
         if self.sensor is not None:
             return "sensor"
+        if self.flavor in ("empty", "latest_only"):
+            return self.flavor
         return "shell" if self.command is not None else "python"
 
     def _roots(self) -> list[Task]:
@@ -549,6 +552,24 @@ def teardown(func: Callable | None = None, *, on_failure_fail_dagrun: bool = Fal
     upstream of it (`setup_task >> teardown_task`, or `.as_teardown(setups=...)`)."""
     marker = {"setups": [], "on_failure_fail_dagrun": on_failure_fail_dagrun}
     return task(func, **options, teardown=marker)
+
+
+def empty(task_id: str, **options: Any) -> Task:
+    """A task that runs no process and succeeds once its trigger rule lets it (Airflow's EmptyOperator)."""
+    file, line = _caller_location()
+    description = options.pop("description", None)
+    return _current_dag("empty task").add(
+        Task(task_id=child_id(task_id), given={**options, "empty": True}, description=description, file=file, line=line)
+    )
+
+
+def latest_only(task_id: str = "latest_only", **options: Any) -> Task:
+    """Skips the tasks directly downstream of it unless the run is the latest scheduled one or a manual run
+    (Airflow's LatestOnlyOperator). Runs no process."""
+    file, line = _caller_location()
+    return _current_dag("latest-only task").add(
+        Task(task_id=child_id(task_id), given={**options, "latest_only": True}, file=file, line=line)
+    )
 
 
 def sensor(

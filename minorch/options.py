@@ -41,9 +41,33 @@ class TaskOptions:
     soft_fail: bool = False  # sensors: a sensor that times out is skipped, not failed
     do_xcom_push: bool | None = None  # store the result; None: yes for Python tasks, no for shell tasks
     multiple_outputs: bool = False  # a Python task's dict result: each key is also a result of its own
+    depends_on_past: bool = False  # run only if this task succeeded (or was skipped) in the previous run
+    wait_for_downstream: bool = False  # ... and the tasks directly downstream of it there are done too
+    priority_weight: int = 1  # when slots are short, higher total weight launches first
+    weight_rule: str = "downstream"  # total weight: own + downstream ("downstream"), + upstream, or "absolute"
+    max_active_tis_per_dag: int | None = None  # running copies of this task across all runs of the DAG
+    max_active_tis_per_dagrun: int | None = None  # running copies of this task (mapped copies) in one run
 
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
+WEIGHT_RULES = ("downstream", "upstream", "absolute")
+
+#: Airflow's names for what minorch calls otherwise: an unknown option named here gets this hint.
+AIRFLOW_NAMES = {
+    "schedule_interval": "schedule",
+    "execution_timeout": "timeout",
+    "bash_command": "command",
+    "python_callable": "python",
+    "task_concurrency": "max_active_tis_per_dag",
+    "concurrency": "max_active_tasks",
+    "on_failure_callback": "on_failure",
+    "on_success_callback": "on_success",
+    "on_retry_callback": "on_retry",
+    "sla_miss_callback": "on_sla_miss",
+    "retry_exponential_backoff_max": "max_retry_delay",
+    "doc": "doc_md",
+    "tooltip": "description",
+}
 _MERGED = ("env", "params")  # dict options merge along settings < DAG < task instead of replacing
 
 
@@ -97,7 +121,29 @@ def _coerce_task_option(name: str, value: Any) -> Any:
         return parse_duration(value, name=name)
     if name in ("max_retry_delay", "timeout", "sla"):
         return None if value is None else parse_duration(value, name=name)
-    if name in ("retry_exponential_backoff", "soft_fail", "do_xcom_push", "multiple_outputs"):
+    if name in ("max_active_tis_per_dag", "max_active_tis_per_dagrun"):
+        return None if value is None else check_int(name, value, 1)
+    if name == "priority_weight":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DagError(
+                f"priority_weight must be a whole number, not {value!r}", hint="write e.g. priority_weight = 10"
+            )
+        return value
+    if name == "weight_rule":
+        if value not in WEIGHT_RULES:
+            raise DagError(
+                f"weight_rule {value!r} is unknown",
+                hint=did_you_mean(str(value), WEIGHT_RULES) or "one of " + ", ".join(WEIGHT_RULES),
+            )
+        return value
+    if name in (
+        "retry_exponential_backoff",
+        "soft_fail",
+        "do_xcom_push",
+        "multiple_outputs",
+        "depends_on_past",
+        "wait_for_downstream",
+    ):
         return check_bool(name, value)
     if name == "trigger_rule":
         try:
@@ -151,7 +197,9 @@ def merge_layers(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
 
 
 def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
-    return DagError(
-        f"unknown {what} option '{key}'",
-        hint=did_you_mean(key, allowed) or "see docs/toml-reference.md for the options",
-    )
+    allowed = list(allowed)
+    if AIRFLOW_NAMES.get(key) in allowed:
+        hint = f"Airflow's '{key}' is '{AIRFLOW_NAMES[key]}' in minorch"
+    else:
+        hint = did_you_mean(key, allowed) or "see docs/toml-reference.md for the options"
+    return DagError(f"unknown {what} option '{key}'", hint=hint)

@@ -369,6 +369,14 @@ class Scheduler:
             self.store.mapped_instances(pks),
             self.store.asset_queue(),
         )
+        for run in runs:  # depends_on_past / wait_for_downstream look at the previous run
+            dag = self.dags.get(run.dag_id)
+            if dag is not None and any(
+                t.opts.depends_on_past or t.opts.wait_for_downstream for t in dag.tasks.values()
+            ):
+                previous = self.store.previous_run_states(run.dag_id, run.logical_date)
+                if previous is not None:
+                    snap.previous[run.pk] = previous
         decided = P.plan(
             self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
         )

@@ -57,6 +57,8 @@ TASK_KEYS = TASK_OPTIONS | {
     "doc_md",
     "outlets",
     "inlets",
+    "empty",
+    "latest_only",
 }
 DAG_KEYS = (
     frozenset(
@@ -198,7 +200,7 @@ def build_dag(
     made.timezone = value("timezone", lambda v: check_str("timezone", v), default_timezone)
     try:
         timed, made.assets = split_schedule(spec.get("schedule"))
-        made.schedule = parse_schedule(timed, made.timezone)
+        made.schedule = parse_schedule(_schedule_text(timed), made.timezone)
         if made.assets is not None:
             made.assets = replace(made.assets, line=line_of("schedule") or spec.get("_line"))
     except MinorchError as err:
@@ -243,7 +245,38 @@ def build_dag(
         made.add(built)
     link_groups(made, groups, alias)
     _check_graph(made, line_of)
+    _set_weights(made)
     return made
+
+
+def _schedule_text(value: Any) -> Any:
+    """A schedule given as a number of seconds (a `timedelta` in Python) is an interval: 3600 -> "every 3600s"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if value <= 0 or value != int(value):
+        raise DagError(
+            f"schedule {value!r} seconds is not a whole positive number of seconds", hint='write e.g. "every 10m"'
+        )
+    return f"every {int(value)}s"
+
+
+def _set_weights(made: Dag) -> None:
+    """Each task's priority: its priority_weight plus, by its weight_rule, those of all tasks downstream
+    ("downstream", Airflow's default) or upstream of it ("upstream"), or only its own ("absolute")."""
+    downstream = made.downstream()
+    for task in made.tasks.values():
+        rule = task.opts.weight_rule
+        if rule == "absolute":
+            task.weight = task.opts.priority_weight
+            continue
+        edges = downstream if rule == "downstream" else {t: made.tasks[t].upstream for t in made.tasks}
+        seen, stack = set(), list(edges[task.task_id])
+        while stack:
+            tid = stack.pop()
+            if tid not in seen:
+                seen.add(tid)
+                stack.extend(edges[tid])
+        task.weight = task.opts.priority_weight + sum(made.tasks[t].opts.priority_weight for t in seen)
 
 
 def _check_catchup(value: Any) -> bool | str:
@@ -297,18 +330,22 @@ def _build_task(
     for key in entry:
         if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
             raise fail(unknown_key(key, TASK_KEYS, "task"), key)
-    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + (
-        ["_callable"] if entry.get("_callable") else []
-    )
+    for key in ("empty", "latest_only"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
+    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + [
+        k for k in ("_callable", "empty", "latest_only") if entry.get(k)
+    ]
     if len(kinds) != 1:
         raise fail(
             DagError(
-                f"task '{tid}' needs exactly one of command, python or sensor",
+                f"task '{tid}' needs exactly one of command, python, sensor, empty or latest_only",
                 hint='write command = "..." for a shell task or python = "module:function"',
             )
         )
     flavor = _check_flavor(tid, entry, fail)
     outlets, inlets = (_check_assets(entry, key, fail) for key in ("outlets", "inlets"))
+    flavor = kinds[0] if kinds[0] in ("empty", "latest_only") else _check_flavor(tid, entry, fail)
     map_over, map_as = _check_mapping(tid, entry, fail)
     labels = entry.get("labels", {})
     if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):

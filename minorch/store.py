@@ -554,6 +554,19 @@ class Store:
 
     # ------------------------------------------------------------ task instances
 
+    def previous_run_states(self, dag_id: str, logical_date: str) -> dict[str, TaskState] | None:
+        """Task states of the DAG's run just before `logical_date` (None when there is none)."""
+        row = self.db.execute(
+            "SELECT id FROM dag_runs WHERE dag_id = ? AND logical_date < ? ORDER BY logical_date DESC LIMIT 1",
+            (dag_id, logical_date),
+        ).fetchone()
+        if row is None:
+            return None
+        rows = self.db.execute(
+            "SELECT task_id, state FROM task_instances WHERE run_pk = ? AND map_index = -1", (row[0],)
+        )
+        return {tid: TaskState(state) for tid, state in rows}
+
     def task_instances(self, run_pks: Iterable[int]) -> dict[int, dict[str, TaskInstance]]:
         """{run_pk: {task_id: ti}}: one row per task (map_index -1; for a mapped task, the row
         that stands for all its copies)."""

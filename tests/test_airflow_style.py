@@ -438,3 +438,156 @@ def test_the_template_context_airflow_users_reach_for(project):
     assert states(result) == {"show": "success", "python_side": "success", "needs_var": "failed"}
     log = Path(result.attempts["needs_var"][-1].log_path).read_text()
     assert "unknown variable 'bucket' (define it under [variables] in minorch.toml" in log
+
+
+# ---------------------------------------------------------------- scheduling options
+
+
+def _drive(project, dag_id: str, *moments: tuple[str, str]) -> list:
+    """Runs of `dag_id` for (ISO date, run type) pairs, created together and run to the end for real."""
+    from minorch.durations import parse_date
+    from minorch.foreground import drive
+    from minorch.registry import load
+
+    settings = project.settings()
+    registry = load(settings)
+    assert not registry.errors, [str(e) for e in registry.errors]
+    dag = registry.dags[dag_id]
+
+    def create(sched):
+        now = sched.clock.now()
+        made = []
+        for date, run_type in moments:
+            moment = parse_date(date, name="date", tz=dag.timezone)
+            made.append(sched.create_run(dag, moment, run_type, now=now, logical=True)[0])
+        return made
+
+    return drive(settings, registry, create, lambda line: None, install_signals=False)
+
+
+def test_branching_between_empty_start_and_join_as_airflows_example_branch_operator(project):
+    project.write(
+        "dags/branchy.py",
+        """
+        from minorch import DAG, empty, task
+
+        with DAG("branchy"):
+            run_this_first = empty("run_this_first")
+
+            @task.branch
+            def branching():
+                return "branch_b"
+
+            chosen = branching()
+            join = empty("join", trigger_rule="none_failed_min_one_success")
+            run_this_first >> chosen
+            for option in ("branch_a", "branch_b", "branch_c"):
+                chosen >> empty(option) >> empty(f"follow_{option}") >> join
+        """,
+    )
+    result = project.run("branchy")
+    assert states(result) == {
+        "run_this_first": "success",
+        "branching": "success",
+        "branch_a": "skipped",
+        "follow_branch_a": "skipped",
+        "branch_b": "success",
+        "follow_branch_b": "success",
+        "branch_c": "skipped",
+        "follow_branch_c": "skipped",
+        "join": "success",
+    }
+    assert result.attempts.get("join", []) == [] and result.attempts.get("run_this_first", []) == []  # no process
+
+
+def test_depends_on_past_holds_a_task_until_its_previous_instance_succeeded(project):
+    project.write(
+        "dags/past.toml",
+        """
+        [dags.past]
+        schedule = "@daily"
+        max_active_runs = 2
+
+        [dags.past.tasks.prepare]
+        command = "true"
+
+        [dags.past.tasks.load]
+        command = "echo start {{ ds }} >> order.txt; sleep 0.5; echo end {{ ds }} >> order.txt"
+        depends_on_past = true
+        """,
+    )
+    first, second = _drive(project, "past", ("2024-01-15", "scheduled"), ("2024-01-16", "scheduled"))
+    assert states(first) == states(second) == {"prepare": "success", "load": "success"}
+    events = [line.split() for line in (project.root / "order.txt").read_text().splitlines()]
+    assert [e[:2] for e in events] == [
+        ["start", "2024-01-15"],
+        ["end", "2024-01-15"],
+        ["start", "2024-01-16"],
+        ["end", "2024-01-16"],
+    ]
+
+
+def test_latest_only_skips_downstream_in_an_old_scheduled_run_but_not_in_a_manual_one(project):
+    """Airflow's example_latest_only_with_trigger: latest_only >> task1 >> [task3, task4]; task2 >> ..."""
+    project.write(
+        "dags/latest.py",
+        """
+        from datetime import timedelta
+        from minorch import DAG, empty, latest_only
+
+        with DAG("latest", schedule=timedelta(hours=4)):
+            latest = latest_only("latest_only")
+            task1, task2 = empty("task1"), empty("task2")
+            task3, task4 = empty("task3"), empty("task4", trigger_rule="all_done")
+            latest >> task1 >> [task3, task4]
+            task2 >> [task3, task4]
+        """,
+    )
+    [old] = _drive(project, "latest", ("2024-01-15T08:00", "scheduled"))
+    assert states(old) == {
+        "latest_only": "success",
+        "task1": "skipped",
+        "task2": "success",
+        "task3": "skipped",
+        "task4": "success",
+    }
+    assert old.dag.schedule.kind == "interval"
+    assert set(states(project.run("latest")).values()) == {"success"}
+
+
+def test_priority_weight_orders_launches_when_slots_are_short(project):
+    config = project.root / "minorch.toml"
+    config.write_text(config.read_text().replace("parallelism = 4", "parallelism = 1"))
+    project.write(
+        "dags/prio.py",
+        """
+        from minorch import DAG, shell
+
+        with DAG("prio", weight_rule="absolute"):
+            for name, weight in (("low", 1), ("high", 10), ("middle", 5)):
+                shell(name, f"echo {name} >> order.txt", priority_weight=weight)
+        """,
+    )
+    assert project.run("prio").exit_code == 0
+    assert (project.root / "order.txt").read_text().split() == ["high", "middle", "low"]
+
+
+def test_airflow_names_get_a_hint_with_minorchs_name(project):
+    project.write(
+        "dags/old.py",
+        """
+        from minorch import DAG, shell
+
+        with DAG("old", schedule_interval="@daily"):
+            shell("a", "true")
+        """,
+    )
+    project.write("dags/timeout.toml", '[dags.t.tasks.a]\ncommand = "true"\nexecution_timeout = "1h"\n')
+    done = project.minorch("validate")
+    out = done.stdout + done.stderr
+    assert "dags/old.py:4: unknown DAG option 'schedule_interval' (Airflow's 'schedule_interval' is 'schedule'" in out
+    assert (
+        "dags/timeout.toml:3: unknown task option 'execution_timeout' (Airflow's 'execution_timeout' is 'timeout'"
+        in out
+    )
+    assert done.returncode == 1 and "Traceback" not in out
