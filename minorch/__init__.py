@@ -33,6 +33,7 @@ from .dag import (
     teardown,
 )
 from .errors import SkipTask
+from .params import Param
 from .taskgroup import TaskGroup, task_group
 
 
@@ -50,6 +51,7 @@ __all__ = [
     "Asset",
     "Connection",
     "Label",
+    "Param",
     "SkipTask",
     "TaskGroup",
     "Variable",

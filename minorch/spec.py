@@ -33,6 +33,7 @@ from .options import (
     merge_layers,
     unknown_key,
 )
+from .params import Param, split_params
 from .states import TriggerRule
 from .taskgroup import child_of, link_groups, spec_groups
 
@@ -96,6 +97,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, Asset):
         return value.name
+    if isinstance(value, Param):
+        return _plain(value.as_spec())
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -219,7 +222,12 @@ def build_dag(
     made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
     made.on_sla_miss = value("on_sla_miss", lambda v: check_notifiers("on_sla_miss", v), ())
     dag_layer = coerce_layer(spec, lambda err, key: fail(err, key))
-    made.params = dict(dag_layer.get("params", {}))
+    try:
+        made.params, made.param_schemas = split_params(dag_layer.get("params", {}))
+    except DagError as err:
+        raise fail(err, "params", getattr(err, "param", "")) from None
+    if made.param_schemas:
+        dag_layer["params"] = dict(made.params)
     default_layer = coerce_layer(defaults or {})
 
     tasks = spec.get("tasks")

@@ -591,3 +591,73 @@ def test_airflow_names_get_a_hint_with_minorchs_name(project):
         in out
     )
     assert done.returncode == 1 and "Traceback" not in out
+
+
+# ---------------------------------------------------------------- typed params
+
+
+def test_typed_params_are_checked_when_a_run_is_made(project):
+    """Airflow's params example: typed Params with defaults; --param/--conf values are checked before
+    any run exists, and a wrong one is one line naming the param, exit 2."""
+    project.write(
+        "dags/report.py",
+        """
+        from minorch import DAG, Param, task
+
+        with DAG("report", params={
+            "days": Param(7, type="integer", minimum=1, maximum=31),
+            "region": Param("eu", type="string", enum=["eu", "us"]),
+            "note": "plain value",
+        }):
+            @task
+            def show(params):
+                print(params["days"], params["region"], params["note"])
+                return [params["days"], params["region"]]
+
+            show()
+        """,
+    )
+    project.write(
+        "dags/typed.toml",
+        """
+        [dags.typed.params]
+        level = { default = "info", enum = ["info", "debug"] }
+
+        [dags.typed.tasks.echo]
+        command = "test {{ params.level }} = debug"
+        """,
+    )
+    done = project.minorch("run", "report", "--conf", '{"days": 14}', "--param", "region=us")
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = project.minorch("run", "report", "--param", "days=40")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "minorch: error: param 'days': 40 is more than the maximum 31 "
+        "(pass --param days=... with a value of type integer)"
+    )
+    wrong = project.minorch("trigger", "report", "--conf", '{"region": "asia"}')
+    assert wrong.returncode == 2 and "param 'region': 'asia' is not one of ['eu', 'us']" in wrong.stderr
+    assert project.minorch("run", "typed", "--param", "level=debug").returncode == 0
+    assert project.minorch("run", "typed", "--param", "level=trace").returncode == 2
+    store = project.store()
+    try:
+        assert [r.state.value for r in store.runs("report")] == ["success"]  # the refused ones made no run
+        assert store.pull_xcom(store.runs("report")[0].pk, "show") == [14, "us"]
+    finally:
+        store.close()
+
+
+def test_a_default_that_breaks_its_own_param_is_a_load_error_with_the_line(project):
+    project.write(
+        "dags/bad.toml",
+        """
+        [dags.bad.params]
+        days = { default = 0, type = "integer", minimum = 1 }
+
+        [dags.bad.tasks.a]
+        command = "true"
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 1
+    assert "dags/bad.toml:3: param 'days': its default 0 is less than the minimum 1" in done.stderr

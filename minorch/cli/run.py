@@ -8,19 +8,27 @@ from pathlib import Path
 
 import click
 
-from . import Context, main, parse_params, pass_ctx
+from . import Context, main, parse_conf, pass_ctx
 
 
 @main.command()
 @click.argument("dag_id")
 @click.option("--date", "date", metavar="DATE", help="Logical date (YYYY-MM-DD or ISO time); default: now.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
+@click.option("--conf", "conf_json", metavar="JSON", help='The run\'s conf as a JSON object: \'{"region": "eu"}\'.')
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @pass_ctx
 def run(
-    app: Context, dag_id: str, date: str | None, params: tuple[str, ...], as_json: bool, junit: Path | None, quiet: bool
+    app: Context,
+    dag_id: str,
+    date: str | None,
+    params: tuple[str, ...],
+    conf_json: str | None,
+    as_json: bool,
+    junit: Path | None,
+    quiet: bool,
 ) -> None:
     """Run one DAG run in the foreground and exit 0 if it succeeded, 1 if it failed.
 
@@ -30,7 +38,7 @@ def run(
     from ..foreground import run_foreground
     from ..reports import junit_xml, run_json, summary_table
 
-    conf = parse_params(params)
+    conf = parse_conf(conf_json, params)
     dag = app.dag(dag_id)
     echo = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line))
     result = run_foreground(app.settings, app.registry, dag, date, conf, echo)
@@ -67,12 +75,13 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
 @click.argument("dag_id")
 @click.option("--date", "date", metavar="DATE", help="Logical date (default: now).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
+@click.option("--conf", "conf_json", metavar="JSON", help='The run\'s conf as a JSON object: \'{"region": "eu"}\'.')
 @pass_ctx
-def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...]) -> None:
+def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...], conf_json: str | None) -> None:
     """Queue a manual run; a running `minorch up` starts it within a second, else the next one does."""
     from ..operations import trigger as trigger_run
 
-    run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_params(params))
+    run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_conf(conf_json, params))
     from ..operations import scheduler_running
 
     effect = (
