@@ -284,6 +284,7 @@ class Dag:
     source_path: str | None = None  # absolute path of a Python DAG file (its tasks re-import it)
     groups: dict[str, dict] = field(default_factory=dict)  # group id -> {"parent", "tooltip", "prefix_group_id"}
     param_schemas: dict[str, dict] = field(default_factory=dict)  # typed params: name -> schema (params.py)
+    prioritized: bool = False  # a task sets priority_weight or weight_rule: launches go by weight
     doc_md: str | None = None
     assets: Any = None  # minorch.assets.AssetSchedule when runs wait for asset events
 

@@ -450,7 +450,8 @@ def _plan_launches(
                     per_task[key] = per_task.get(key, 0) + 1
     # Higher priority first (Airflow's priority_weight with weight_rule); equal ones keep their order:
     # runs oldest first, tasks in topological order.
-    ready = sorted(ready, key=lambda r: -dags[r[0].dag_id].tasks[r[1]].weight)
+    # A DAG that sets no priority keeps that order (its tasks all count as weight 0 here).
+    ready = sorted(ready, key=lambda r: -dags[r[0].dag_id].tasks[r[1]].weight if dags[r[0].dag_id].prioritized else 0)
     for run, tid, index in ready:
         dag = dags[run.dag_id]
         opts = dag.tasks[tid].opts

@@ -272,6 +272,9 @@ def _set_weights(made: Dag) -> None:
     """Each task's priority: its priority_weight plus, by its weight_rule, those of all tasks downstream
     ("downstream", Airflow's default) or upstream of it ("upstream"), or only its own ("absolute")."""
     downstream = made.downstream()
+    made.prioritized = any(
+        t.opts.priority_weight != 1 or t.opts.weight_rule != "downstream" for t in made.tasks.values()
+    )
     for task in made.tasks.values():
         rule = task.opts.weight_rule
         if rule == "absolute":
