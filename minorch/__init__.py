@@ -20,17 +20,22 @@ from .assets import Asset
 from .dag import (
     DAG,
     Label,
+    PokeReturnValue,
     XComArg,
     chain,
     cross_downstream,
     dag,
+    date_time_sensor,
+    day_of_week_sensor,
     empty,
+    external_task_sensor,
     latest_only,
     sensor,
     setup,
     shell,
     task,
     teardown,
+    time_delta_sensor,
 )
 from .errors import SkipTask
 from .params import Param
@@ -52,6 +57,7 @@ __all__ = [
     "Connection",
     "Label",
     "Param",
+    "PokeReturnValue",
     "SkipTask",
     "TaskGroup",
     "Variable",
@@ -61,7 +67,10 @@ __all__ = [
     "cross_downstream",
     "dag",
     "multi_asset",
+    "date_time_sensor",
+    "day_of_week_sensor",
     "empty",
+    "external_task_sensor",
     "latest_only",
     "sensor",
     "setup",
@@ -69,5 +78,6 @@ __all__ = [
     "task",
     "task_group",
     "teardown",
+    "time_delta_sensor",
 ]
 __version__ = "0.1.0"

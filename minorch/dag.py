@@ -540,8 +540,22 @@ class _TaskDecorator:
         """`@task.short_circuit`: a falsy return value skips every task downstream of it."""
         return self(func, **options, short_circuit=True)
 
+    def sensor(self, func: Callable | None = None, **options: Any) -> Any:
+        """`@task.sensor(poke_interval=..., timeout=..., soft_fail=...)`: the function is poked as a short try
+        until it returns something truthy (or `PokeReturnValue(is_done=True, xcom_value=...)`); between pokes
+        it holds no slot. An exception fails it."""
+        return self(func, **options, sensor={"python": "@task.sensor"})
+
 
 task = _TaskDecorator()
+
+
+@dataclass(frozen=True)
+class PokeReturnValue:
+    """What a Python sensor may return: done or not, and the result to store when done."""
+
+    is_done: bool
+    xcom_value: Any = None
 
 
 def setup(func: Callable | None = None, **options: Any) -> Any:
@@ -582,6 +596,10 @@ def sensor(
     dag: str | None = None,
     task: str | None = None,
     command: str | None = None,
+    weekday: str | list[str] | None = None,
+    execution_delta: Any = None,
+    allowed_states: list[str] | None = None,
+    failed_states: list[str] | None = None,
     **options: Any,
 ) -> Task:
     """A task that waits for a condition without holding a slot between pokes:
@@ -591,7 +609,17 @@ def sensor(
     file_, line = _caller_location()
     waits = {
         k: v
-        for k, v in (("file", file), ("until", until), ("dag", dag), ("task", task), ("command", command))
+        for k, v in (
+            ("file", file),
+            ("until", until),
+            ("dag", dag),
+            ("task", task),
+            ("command", command),
+            ("weekday", weekday),
+            ("execution_delta", execution_delta),
+            ("allowed_states", allowed_states),
+            ("failed_states", failed_states),
+        )
         if v is not None
     }
     description = options.pop("description", None)
@@ -604,6 +632,27 @@ def sensor(
             line=line,
         )
     )
+
+
+def time_delta_sensor(task_id: str, delta: Any, **options: Any) -> Task:
+    """Airflow's TimeDeltaSensor: wait until `delta` (a timedelta or seconds) after the run's data interval end."""
+    seconds = delta.total_seconds() if hasattr(delta, "total_seconds") else float(delta)
+    return sensor(task_id, until=f"{{{{ data_interval_end + macros.timedelta(seconds={seconds:g}) }}}}", **options)
+
+
+def date_time_sensor(task_id: str, target_time: str, **options: Any) -> Task:
+    """Airflow's DateTimeSensor: wait until `target_time` (a templated time; naive ones in the DAG's zone)."""
+    return sensor(task_id, until=target_time, **options)
+
+
+def day_of_week_sensor(task_id: str, week_day: str | list[str], **options: Any) -> Task:
+    """Airflow's DayOfWeekSensor: wait until today (in the DAG's zone) is one of `week_day` ("monday", ...)."""
+    return sensor(task_id, weekday=week_day, **options)
+
+
+def external_task_sensor(task_id: str, external_dag_id: str, external_task_id: str, **options: Any) -> Task:
+    """Airflow's ExternalTaskSensor: wait for that task of another DAG (see `sensor(dag=..., task=...)`)."""
+    return sensor(task_id, dag=external_dag_id, task=external_task_id, **options)
 
 
 def load_dag_file(path: str) -> list[Dag]:

@@ -19,6 +19,7 @@ from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
 
 Ready = tuple[RunRecord, str, int]  # a task (or a mapped task's copy, by index; -1 for none) ready to launch
 
+RUN_AS_TRY = frozenset({"command", "python"})  # sensors poked by a short try; the others the scheduler pokes
 MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
 MAX_FIRES_PER_PLAN = 500  # catchup of a long downtime is created in slices
 
@@ -466,7 +467,7 @@ def _plan_launches(
         ):
             continue
         waits = dag.tasks[tid].sensor
-        if waits is not None and "command" not in waits:
+        if waits is not None and not RUN_AS_TRY.intersection(waits):
             result.actions.append(Poke(run.pk, tid))
             continue
         if active >= parallelism:

@@ -789,6 +789,8 @@ class Scheduler:
                 task.opts, result.met, first, stamp, result.check_at.timestamp() if result.check_at else None
             )
             note = result.detail if state is not TaskState.FAILED else f"sensor timed out: {result.detail}"
+            if result.failed:
+                state, next_try_at, note = TaskState.FAILED, None, f"sensor failed: {result.detail}"
             if state is TaskState.SKIPPED:
                 note = f"sensor timed out (soft_fail): {result.detail}"
         previous = ti.state if ti is not None else TaskState.NONE
@@ -875,6 +877,7 @@ class Scheduler:
                 "keys_path": str(self._attempt_file(attempt_id, "keys.json")),
                 "multiple_outputs": task.opts.multiple_outputs,
                 "do_xcom_push": task.opts.do_xcom_push is not False,
+                "sensor": task.flavor == "sensor",
             },
         )
         return spec_path, result_path
@@ -926,7 +929,9 @@ class Scheduler:
         if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
             result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []
-        if task is not None and task.flavor == "sensor":
+        if task is not None and task.flavor == "sensor" and "python" in task.sensor and returncode not in (0, 100):
+            state, next_try_at, note = TaskState.FAILED, None, f"sensor failed: {reason}"  # it raised
+        elif task is not None and task.flavor == "sensor":
             state, next_try_at = P.sensor_outcome(opts, returncode == 0 and not done.timed_out, flight.started, end)
             note = {
                 TaskState.UP_FOR_RESCHEDULE: f"not yet ({reason}); next poke in {opts.poke_interval:g}s",

@@ -34,7 +34,7 @@ from .options import (
     unknown_key,
 )
 from .params import Param, split_params
-from .states import TriggerRule
+from .states import TaskState, TriggerRule
 from .taskgroup import child_of, link_groups, spec_groups
 
 # Places a task's error at the line of one of its keys: fail(err, key) -> the error to raise.
@@ -347,6 +347,8 @@ def _build_task(
     kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + [
         k for k in ("_callable", "empty", "latest_only") if entry.get(k)
     ]
+    if kinds == ["sensor", "_callable"] and isinstance(entry["sensor"], Mapping) and "python" in entry["sensor"]:
+        kinds = ["sensor"]  # @task.sensor: the decorated function is what is poked
     if len(kinds) != 1:
         raise fail(
             DagError(
@@ -409,7 +411,7 @@ def _build_task(
     return Task(
         task_id=tid,
         command=entry.get("command"),
-        python=entry.get("python"),
+        python=entry.get("python") or _python_sensor_ref(entry),
         upstream=after,
         given={**entry, "teardown": teardown} if teardown is not None else dict(entry),
         xcom_args=dict(entry.get("_xcom_args", {})),
@@ -429,6 +431,14 @@ def _build_task(
         outlets=outlets,
         inlets=inlets,
     )
+
+
+def _python_sensor_ref(entry: Mapping[str, Any]) -> str | None:
+    """`sensor = { python = "mod:func" }` pokes that function (a decorated @task.sensor has its own)."""
+    waits = entry.get("sensor")
+    if isinstance(waits, Mapping) and "python" in waits and not entry.get("_callable"):
+        return waits["python"]
+    return None
 
 
 def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[bool, dict | None]:
@@ -498,7 +508,7 @@ def _check_mapping(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[list
     return over, name
 
 
-SENSOR_KINDS = ("file", "until", "dag", "command")
+SENSOR_KINDS = ("file", "until", "dag", "command", "weekday", "python")
 
 
 def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
@@ -519,26 +529,54 @@ def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
         )
     if entry.get("sensor") is None:
         return flags[0] if flags else None
-    waits = entry["sensor"]
+    return _check_sensor(tid, entry["sensor"], fail)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SENSOR_EXTRAS = ("task", "execution_delta", "allowed_states", "failed_states")  # with `dag` only
+
+
+def _check_sensor(tid: str, waits: Any, fail) -> str:
+    """A `sensor` table: exactly one of SENSOR_KINDS, its values checked (and normalized in place)."""
     hint = (
         'write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
-        '{ dag = "other", task = "load" } or { command = "test -f ready" }'
+        '{ dag = "other", task = "load" }, { weekday = ["saturday", "sunday"] }, { python = "mod:func" } '
+        'or { command = "test -f ready" }'
     )
     if not isinstance(waits, Mapping):
         raise fail(DagError(f"sensor must be a table, not {waits!r}", hint=hint), "sensor")
-    unknown = [k for k in waits if k not in SENSOR_KINDS + ("task",)]
+    allowed = SENSOR_KINDS + _SENSOR_EXTRAS
+    unknown = [k for k in waits if k not in allowed]
     if unknown:
         raise fail(
-            DagError(
-                f"unknown sensor key '{unknown[0]}'", hint=did_you_mean(unknown[0], SENSOR_KINDS + ("task",)) or hint
-            ),
-            "sensor",
+            DagError(f"unknown sensor key '{unknown[0]}'", hint=did_you_mean(unknown[0], allowed) or hint), "sensor"
         )
     kinds = [k for k in SENSOR_KINDS if k in waits]
-    if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]):
+    extras = [k for k in _SENSOR_EXTRAS if k in waits]
+    if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]) or (extras and kinds != ["dag"]):
         raise fail(DagError(f"sensor '{tid}' must wait for exactly one thing", hint=hint), "sensor")
-    if any(not isinstance(v, str) or not v for v in waits.values()):
-        raise fail(DagError(f"sensor '{tid}': values must be non-empty strings", hint=hint), "sensor")
+    try:
+        for key, value in waits.items():
+            if key == "weekday":
+                days = [value] if isinstance(value, str) else value
+                if not isinstance(days, list) or not days or any(str(d).lower() not in WEEKDAYS for d in days):
+                    raise DagError(
+                        f"sensor weekday {value!r} is not a day name", hint='write e.g. ["saturday", "sunday"]'
+                    )
+            elif key == "execution_delta":
+                parse_duration(value, name="execution_delta")
+            elif key in ("allowed_states", "failed_states"):
+                names = [value] if isinstance(value, str) else value
+                states = [s.value for s in TaskState]
+                wrong = [n for n in names if n not in states] if isinstance(names, list) else [value]
+                if wrong:
+                    raise DagError(
+                        f"sensor {key}: {wrong[0]!r} is not a task state", hint=did_you_mean(str(wrong[0]), states)
+                    )
+            elif not isinstance(value, str) or not value:
+                raise DagError(f"sensor '{tid}': {key} must be a non-empty string", hint=hint)
+    except MinorchError as err:
+        raise fail(err, "sensor") from None
     return "sensor"
 
 

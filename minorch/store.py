@@ -450,6 +450,15 @@ class Store:
             )
             return pk
 
+    def task_states_between(self, dag_id: str, task_id: str, since: str, until: str) -> list[str]:
+        """The states of `task_id` in the runs of `dag_id` with since <= logical_date < until (ISO UTC)."""
+        rows = self.db.execute(
+            "SELECT t.state FROM dag_runs r JOIN task_instances t ON t.run_pk = r.id "
+            "WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date < ? AND t.task_id = ? AND t.map_index = -1",
+            (dag_id, since, until, task_id),
+        )
+        return [state for (state,) in rows]
+
     def task_succeeded_between(self, dag_id: str, task_id: str, since: str, until: str) -> bool:
         """Did `task_id` succeed in a run of `dag_id` with since <= logical_date < until (ISO UTC)?"""
         row = self.db.execute(

@@ -661,3 +661,93 @@ def test_a_default_that_breaks_its_own_param_is_a_load_error_with_the_line(proje
     done = project.minorch("validate")
     assert done.returncode == 1
     assert "dags/bad.toml:3: param 'days': its default 0 is less than the minimum 1" in done.stderr
+
+
+# ---------------------------------------------------------------- sensors
+
+
+def test_a_python_sensor_pokes_as_short_tries_until_done_and_passes_its_value(project):
+    """Airflow's @task.sensor example: falsy until ready, then PokeReturnValue(is_done=True, xcom_value=...)."""
+    project.write(
+        "dags/sensing.py",
+        """
+        from minorch import DAG, PokeReturnValue, task
+
+        with DAG("sensing"):
+            @task.sensor(poke_interval=0.1, timeout=20)
+            def wait_for_upstream():
+                import os
+                pokes = int(open("pokes").read()) + 1 if os.path.exists("pokes") else 1
+                open("pokes", "w").write(str(pokes))
+                return PokeReturnValue(is_done=pokes >= 3, xcom_value={"pokes": pokes})
+
+            @task
+            def use(found):
+                assert found == {"pokes": 3}, found
+
+            use(wait_for_upstream())
+
+            @task.sensor(poke_interval=0.1, timeout=20)
+            def broken():
+                raise RuntimeError("cannot reach the API")
+
+            broken()
+        """,
+    )
+    result = project.run("sensing")
+    assert states(result) == {"wait_for_upstream": "success", "use": "success", "broken": "failed"}
+    assert (project.root / "pokes").read_text() == "3"
+    assert len(result.attempts["wait_for_upstream"]) == 3 and len(result.attempts["broken"]) == 1
+
+
+def test_time_weekday_and_cross_dag_sensors_as_airflow_has_them(project):
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).strftime("%A").lower()
+    project.write(
+        "dags/upstream.toml",
+        """
+        [dags.upstream.tasks.load]
+        command = "exit 1"
+
+        [dags.upstream.tasks.publish]
+        command = "true"
+        """,
+    )
+    project.write(
+        "dags/waiting.py",
+        f"""
+        from datetime import timedelta
+        from minorch import DAG, day_of_week_sensor, external_task_sensor, time_delta_sensor
+
+        with DAG("waiting", poke_interval=0.1, timeout=20):
+            time_delta_sensor("after_interval", timedelta(0))
+            day_of_week_sensor("weekday", ["{today}"])
+            external_task_sensor("published", "upstream", "publish", execution_delta=timedelta(hours=1))
+            external_task_sensor("loaded", "upstream", "load", failed_states=["failed", "upstream_failed"])
+        """,
+    )
+    assert project.run("upstream", date="2024-01-15T05:00").exit_code == 1
+    result = project.run("waiting", date="2024-01-15T06:00")
+    assert states(result) == {
+        "after_interval": "success",
+        "weekday": "success",
+        "published": "success",
+        "loaded": "failed",  # failed_states: at once, not after the 20 s timeout
+    }
+    assert result.duration < 15
+    assert "sensor failed: upstream.load is failed for 2024-01-15" in result.tis["loaded"].note
+
+
+def test_a_weekday_sensor_waits_until_the_next_midnight_on_another_day():
+    from datetime import datetime, timezone
+
+    from minorch import sensors
+    from minorch.dag import Task
+
+    task = Task(task_id="w", sensor={"weekday": ["saturday", "sunday"]})
+    monday = datetime(2024, 1, 15, 10, 0, tzinfo=timezone.utc)
+    found = sensors.poke(task, {"timezone": "UTC"}, root=None, now=monday, store=None, dags={})
+    assert (found.met, found.check_at) == (False, datetime(2024, 1, 16, tzinfo=timezone.utc))
+    saturday = datetime(2024, 1, 20, 10, 0, tzinfo=timezone.utc)
+    assert sensors.poke(task, {"timezone": "UTC"}, root=None, now=saturday, store=None, dags={}).met
