@@ -36,6 +36,7 @@ from .dag import (
     task,
     teardown,
     time_delta_sensor,
+    trigger_dag,
 )
 from .errors import SkipTask
 from .params import Param
@@ -79,5 +80,6 @@ __all__ = [
     "task_group",
     "teardown",
     "time_delta_sensor",
+    "trigger_dag",
 ]
 __version__ = "0.1.0"

@@ -607,7 +607,8 @@ def sensor(
     DAG succeeded for the same day), or `command` (exits 0). Options: poke_interval, timeout
     (the whole wait), soft_fail (skip instead of fail when it times out)."""
     file_, line = _caller_location()
-    waits = {
+    given_waits = options.pop("_waits", None)
+    waits = given_waits or {
         k: v
         for k, v in (
             ("file", file),
@@ -632,6 +633,31 @@ def sensor(
             line=line,
         )
     )
+
+
+def trigger_dag(
+    task_id: str,
+    trigger_dag_id: str,
+    *,
+    conf: dict | None = None,
+    wait_for_completion: bool = False,
+    logical_date: str | None = None,
+    allowed_states: list[str] | None = None,
+    failed_states: list[str] | None = None,
+    **options: Any,
+) -> Task:
+    """Airflow's TriggerDagRunOperator: queue a run of `trigger_dag_id` (run id `trig__<logical date>`, its
+    conf's string values templated); with `wait_for_completion`, wait (no slot) until it is in
+    `allowed_states` (default success) and fail if it is in `failed_states` (default failed)."""
+    waits = {"trigger_dag": trigger_dag_id, "conf": dict(conf or {}), "wait_for_completion": wait_for_completion}
+    for key, value in (
+        ("logical_date", logical_date),
+        ("allowed_states", allowed_states),
+        ("failed_states", failed_states),
+    ):
+        if value is not None:
+            waits[key] = value
+    return sensor(task_id, **options, _waits=waits)
 
 
 def time_delta_sensor(task_id: str, delta: Any, **options: Any) -> Task:

@@ -61,7 +61,36 @@ def poke(task: Task, context: dict, *, root: Path, now: datetime, store: Store, 
             hour=0, minute=0, second=0, microsecond=0
         )
         return Poke(False, f"waiting for {' or '.join(sorted(wanted))} (today is {today})", check_at=tomorrow)
+    if "trigger_dag" in waits:
+        return _trigger(waits, context, store, dags, now)
     return _poke_other_dag(waits, context, store, dags)
+
+
+def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now: datetime) -> Poke:
+    """Queue the run of the other DAG (once: its run id is fixed by the logical date), then, with
+    wait_for_completion, report its state."""
+    from .errors import MinorchError
+    from .operations import new_run
+
+    other = dags.get(waits["trigger_dag"])
+    if other is None:
+        raise MinorchError(f"trigger_dag: DAG '{waits['trigger_dag']}' is not loaded")
+    raw = waits.get("logical_date")
+    logical = parse_date(render(raw, context, shell=False), name="logical_date", tz=other.timezone) if raw else None
+    logical = logical or context["logical_date"]
+    run_id = f"trig__{iso(logical)}"
+    conf = {k: render(v, context, shell=False) if isinstance(v, str) else v for k, v in waits.get("conf", {}).items()}
+    if store.run_by_id(other.dag_id, run_id) is None:
+        new_run(store, other, logical, "manual", conf, now.timestamp(), run_id=run_id)
+    name = f"{other.dag_id} run {run_id}"
+    if not waits.get("wait_for_completion"):
+        return Poke(True, f"triggered {name}")
+    state = store.run_by_id(other.dag_id, run_id).state.value
+    if state in _names(waits.get("failed_states", ["failed"])):
+        return Poke(False, f"triggered {name} is {state}", failed=True)
+    if state in _names(waits.get("allowed_states", ["success"])):
+        return Poke(True, f"triggered {name} is {state}")
+    return Poke(False, f"waiting for triggered {name} ({state})")
 
 
 def _poke_other_dag(waits: dict, context: dict, store: Store, dags: dict[str, Dag]) -> Poke:

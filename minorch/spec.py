@@ -508,7 +508,7 @@ def _check_mapping(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[list
     return over, name
 
 
-SENSOR_KINDS = ("file", "until", "dag", "command", "weekday", "python")
+SENSOR_KINDS = ("file", "until", "dag", "command", "weekday", "python", "trigger_dag")
 
 
 def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
@@ -534,6 +534,7 @@ def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SENSOR_EXTRAS = ("task", "execution_delta", "allowed_states", "failed_states")  # with `dag` only
+_TRIGGER_EXTRAS = ("conf", "wait_for_completion", "logical_date", "allowed_states", "failed_states")
 
 
 def _check_sensor(tid: str, waits: Any, fail) -> str:
@@ -545,14 +546,15 @@ def _check_sensor(tid: str, waits: Any, fail) -> str:
     )
     if not isinstance(waits, Mapping):
         raise fail(DagError(f"sensor must be a table, not {waits!r}", hint=hint), "sensor")
-    allowed = SENSOR_KINDS + _SENSOR_EXTRAS
+    trigger = "trigger_dag" in waits
+    allowed = SENSOR_KINDS + (_TRIGGER_EXTRAS if trigger else _SENSOR_EXTRAS)
     unknown = [k for k in waits if k not in allowed]
     if unknown:
         raise fail(
             DagError(f"unknown sensor key '{unknown[0]}'", hint=did_you_mean(unknown[0], allowed) or hint), "sensor"
         )
     kinds = [k for k in SENSOR_KINDS if k in waits]
-    extras = [k for k in _SENSOR_EXTRAS if k in waits]
+    extras = [k for k in _SENSOR_EXTRAS if k in waits and not trigger]
     if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]) or (extras and kinds != ["dag"]):
         raise fail(DagError(f"sensor '{tid}' must wait for exactly one thing", hint=hint), "sensor")
     try:
@@ -565,6 +567,13 @@ def _check_sensor(tid: str, waits: Any, fail) -> str:
                     )
             elif key == "execution_delta":
                 parse_duration(value, name="execution_delta")
+            elif key == "conf":
+                if not isinstance(value, Mapping):
+                    raise DagError(
+                        f"trigger_dag conf must be a table, not {value!r}", hint='write conf = { region = "eu" }'
+                    )
+            elif key == "wait_for_completion":
+                check_bool("wait_for_completion", value)
             elif key in ("allowed_states", "failed_states"):
                 names = [value] if isinstance(value, str) else value
                 states = [s.value for s in TaskState]

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from conftest import wait_until
+
 from minorch import operations
 from minorch.states import RunState
 
@@ -751,3 +754,61 @@ def test_a_weekday_sensor_waits_until_the_next_midnight_on_another_day():
     assert (found.met, found.check_at) == (False, datetime(2024, 1, 16, tzinfo=timezone.utc))
     saturday = datetime(2024, 1, 20, 10, 0, tzinfo=timezone.utc)
     assert sensors.poke(task, {"timezone": "UTC"}, root=None, now=saturday, store=None, dags={}).met
+
+
+# ---------------------------------------------------------------- triggering another DAG
+
+
+TRIGGERING = """
+from minorch import DAG, shell, trigger_dag
+
+with DAG("controller"):
+    trigger_dag("trigger", "target", conf={{"message": "hello {{{{ ds }}}}"}}, wait_for_completion={wait},
+                poke_interval=0.2, timeout=30)
+
+with DAG("target"):
+    shell("show", "test {{{{ dag_run.conf.message }}}} = 'hello 2024-01-15'{fail}")
+"""
+
+
+def test_trigger_dag_queues_a_linked_run_of_the_other_dag_with_templated_conf(project):
+    """Airflow's example_trigger_controller_dag: the controller triggers the target with a conf."""
+    project.write("dags/controller.py", TRIGGERING.format(wait=False, fail=""))
+    result = project.run("controller")
+    assert states(result) == {"trigger": "success"}
+    assert result.tis["trigger"].note == "triggered target run trig__2024-01-15T00:00:00+00:00"
+    store = project.store()
+    try:
+        [triggered] = store.runs("target")
+        assert (triggered.run_id, triggered.conf) == (
+            "trig__2024-01-15T00:00:00+00:00",
+            {"message": "hello 2024-01-15"},
+        )
+    finally:
+        store.close()
+    assert project.run("controller").exit_code == 0  # running it again finds the same run: no second one
+    store = project.store()
+    try:
+        assert len(store.runs("target")) == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("fail", "outcome"), [("", "success"), (" && exit 1", "failed")])
+def test_trigger_dag_waits_for_completion_under_a_scheduler(project, up_processes, fail, outcome):
+    project.write("dags/controller.py", TRIGGERING.format(wait=True, fail=fail))
+    up = up_processes(project)
+    up.ready()
+    assert project.minorch("trigger", "controller", "--date", "2024-01-15").returncode == 0
+    found = wait_until(lambda: _finished_run(project, "controller"), timeout=30)
+    assert found == outcome
+    assert _finished_run(project, "target") == outcome
+
+
+def _finished_run(project, dag_id: str) -> str | None:
+    store = project.store()
+    try:
+        runs = store.runs(dag_id)
+        return runs[0].state.value if runs and runs[0].state.finished else None
+    finally:
+        store.close()
