@@ -112,9 +112,11 @@ def _poke_other_dag(waits: dict, context: dict, store: Store, dags: dict[str, Da
     states = store.task_states_between(other.dag_id, waits["task"], since, until)
     if any(s in failed for s in states):
         return Poke(False, f"{name} is {', '.join(s for s in states if s in failed)} for {when}", failed=True)
-    if any(s in allowed for s in states):
-        return Poke(True, f"{name} is {', '.join(s for s in states if s in allowed)} for {when}")
-    return Poke(False, f"waiting for {name} to be {' or '.join(allowed)} for {when}")
+    met = [s for s in states if s in allowed]
+    if met:
+        return Poke(True, f"{name} {'succeeded' if 'success' in met else 'is ' + met[0]} for {when}")
+    wanted = "succeed" if allowed == ["success"] else "be " + " or ".join(allowed)
+    return Poke(False, f"waiting for {name} to {wanted} for {when}")
 
 
 def _names(value: str | list[str]) -> list[str]:

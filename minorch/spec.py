@@ -583,7 +583,7 @@ def _check_sensor(tid: str, waits: Any, fail) -> str:
                         f"sensor {key}: {wrong[0]!r} is not a task state", hint=did_you_mean(str(wrong[0]), states)
                     )
             elif not isinstance(value, str) or not value:
-                raise DagError(f"sensor '{tid}': {key} must be a non-empty string", hint=hint)
+                raise DagError(f"sensor '{tid}': values must be non-empty strings ({key})", hint=hint)
     except MinorchError as err:
         raise fail(err, "sensor") from None
     return "sensor"
