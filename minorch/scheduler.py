@@ -929,7 +929,13 @@ class Scheduler:
         if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
             result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []
-        if task is not None and task.flavor == "sensor" and "python" in task.sensor and returncode not in (0, 100):
+        if (
+            task is not None
+            and task.flavor == "sensor"
+            and "python" in task.sensor
+            and not done.timed_out
+            and returncode not in (0, 100)
+        ):
             state, next_try_at, note = TaskState.FAILED, None, f"sensor failed: {reason}"  # it raised
         elif task is not None and task.flavor == "sensor":
             state, next_try_at = P.sensor_outcome(opts, returncode == 0 and not done.timed_out, flight.started, end)

@@ -677,7 +677,7 @@ def test_a_python_sensor_pokes_as_short_tries_until_done_and_passes_its_value(pr
         from minorch import DAG, PokeReturnValue, task
 
         with DAG("sensing"):
-            @task.sensor(poke_interval=0.1, timeout=20)
+            @task.sensor(poke_interval=1, timeout=30)
             def wait_for_upstream():
                 import os
                 pokes = int(open("pokes").read()) + 1 if os.path.exists("pokes") else 1
@@ -690,7 +690,7 @@ def test_a_python_sensor_pokes_as_short_tries_until_done_and_passes_its_value(pr
 
             use(wait_for_upstream())
 
-            @task.sensor(poke_interval=0.1, timeout=20)
+            @task.sensor(poke_interval=1, timeout=30)
             def broken():
                 raise RuntimeError("cannot reach the API")
 
