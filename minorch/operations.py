@@ -78,15 +78,7 @@ def _next_midnight(day: datetime, tz: str) -> datetime:
 # ---------------------------------------------------------------- creating runs
 
 
-def new_run(
-    store: Store,
-    dag: Dag,
-    logical_date: datetime,
-    run_type: str,
-    conf: dict | None,
-    now: float,
-    run_id: str | None = None,
-) -> int | None:
+def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf: dict | None, now: float) -> int | None:
     """Queue a run for a logical date with its task instances; its pk, or None if that run id exists.
 
     Run id "<run_type>__<logical date ISO UTC>". Data interval: [previous fire, logical date]
@@ -103,7 +95,7 @@ def new_run(
         dates = RunDates(logical, schedule.prev_fire(logical) or logical, logical)
     return store.create_run(
         dag.dag_id,
-        run_id or run_id_for(run_type, logical),
+        run_id_for(run_type, logical),
         run_type,
         iso(dates.logical_date),
         iso(dates.data_interval_start),

@@ -70,7 +70,6 @@ def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now
     """Queue the run of the other DAG (once: its run id is fixed by the logical date), then, with
     wait_for_completion, report its state."""
     from .errors import MinorchError
-    from .operations import new_run
 
     other = dags.get(waits["trigger_dag"])
     if other is None:
@@ -80,8 +79,11 @@ def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now
     logical = logical or context["logical_date"]
     run_id = f"trig__{iso(logical)}"
     conf = {k: render(v, context, shell=False) if isinstance(v, str) else v for k, v in waits.get("conf", {}).items()}
-    if store.run_by_id(other.dag_id, run_id) is None:
-        new_run(store, other, logical, "manual", conf, now.timestamp(), run_id=run_id)
+    if store.run_by_id(other.dag_id, run_id) is None:  # a manual run: its data interval is its logical date
+        stamp = iso(logical)
+        store.create_run(
+            other.dag_id, run_id, "manual", stamp, stamp, stamp, list(other.tasks), conf=conf, now=now.timestamp()
+        )
     name = f"{other.dag_id} run {run_id}"
     if not waits.get("wait_for_completion"):
         return Poke(True, f"triggered {name}")

@@ -537,7 +537,7 @@ _SENSOR_EXTRAS = ("task", "execution_delta", "allowed_states", "failed_states") 
 _TRIGGER_EXTRAS = ("conf", "wait_for_completion", "logical_date", "allowed_states", "failed_states")
 
 
-def _check_sensor(tid: str, waits: Any, fail) -> str:
+def _check_sensor(tid: str, waits: Any, fail: Fail) -> str:
     """A `sensor` table: exactly one of SENSOR_KINDS, its values checked (and normalized in place)."""
     hint = (
         'write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
