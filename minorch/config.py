@@ -39,9 +39,21 @@ MINORCH_KEYS = {
     "task_env",
     "env_passthrough",
     "airflow_compat",
+    "executor",
+    "on_restart",
+}
+EXECUTORS = ("local", "dask")
+DASK_KEYS = {
+    "address",
+    "tls_ca_file",
+    "tls_cert",
+    "tls_key",
+    "allow_insecure",
+    "worker_lost_after",
+    "start_timeout",
 }
 NOTIFIER_KINDS = ("command", "webhook", "mail")
-TOP_KEYS = {"minorch", "defaults", "notifiers", "dags", "assets", "variables", "connections"}
+TOP_KEYS = {"minorch", "defaults", "notifiers", "dags", "assets", "variables", "connections", "executor"}
 TASK_ENVS = ("inherit", "clean")
 
 
@@ -66,6 +78,9 @@ class Settings:
     notifiers: dict[str, dict] = field(default_factory=dict)
     dags: dict[str, Any] = field(default_factory=dict)  # [dags.*] tables of minorch.toml itself
     assets: dict[str, Any] = field(default_factory=dict)  # [assets.*] tables of minorch.toml, checked by the registry
+    executor: str = "local"  # where tasks run unless they say otherwise
+    on_restart: str = "adopt"  # what a restarted scheduler does with tries still running: adopt | kill
+    dask: DaskSettings | None = None  # [executor.dask]
     text: str = ""
     env_name: str | None = None  # --env / $MINORCH_ENV: minorch.<env>.toml is layered over minorch.toml
     task_env: str = "inherit"  # what a try's environment starts from: the scheduler's, or a minimal one
@@ -91,6 +106,19 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
+
+
+@dataclass
+class DaskSettings:
+    """[executor.dask]: the Dask scheduler to use and how to reach it safely. Paths are absolute."""
+
+    address: str
+    tls_ca_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_insecure: bool = False
+    worker_lost_after: float = 30.0
+    start_timeout: float = 10.0
 
 
 def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path:
@@ -423,6 +451,7 @@ def load_settings(
         )
     settings.max_map_length = max_map
     _check_metrics(settings, section, fail)
+    _check_executor(settings, section, data.get("executor", {}), fail)
     settings.defaults = _check_defaults(data.get("defaults", {}), where)
     settings.notifiers = _check_notifiers(data.get("notifiers", {}), where)
     settings.dags = dict(data.get("dags", {}))
@@ -500,6 +529,67 @@ def _check_secrets(settings: Settings, data: Mapping, where: Where) -> None:
             settings.connections[key] = parse_connection(raw, key)
         except MinorchError as err:
             raise ConfigError(err.message, **where(("connections", key)), hint=err.hint) from None
+
+
+def _check_executor(settings: Settings, section: Mapping, tables: Any, fail: Callable[..., ConfigError]) -> None:
+    """[minorch] executor and on_restart, and [executor.dask]."""
+    for key, allowed in (("executor", EXECUTORS), ("on_restart", ("adopt", "kill"))):
+        value = section.get(key, getattr(settings, key))
+        if value not in allowed:
+            raise fail(
+                f"{key} must be one of {', '.join(allowed)}, not {value!r}",
+                "minorch",
+                key,
+                hint=f'write e.g. {key} = "{allowed[0]}"',
+            )
+        setattr(settings, key, value)
+    if not isinstance(tables, Mapping) or any(k != "dask" for k in tables):
+        raise fail("[executor] holds only [executor.dask]", "executor", hint="write [executor.dask] with address = ...")
+    dask = tables.get("dask")
+    if dask is None:
+        if settings.executor == "dask":
+            raise fail(
+                'executor = "dask" needs an [executor.dask] table with the Dask scheduler\'s address',
+                "minorch",
+                "executor",
+                hint='add [executor.dask] with address = "tcp://127.0.0.1:8786"',
+            )
+        return
+    if not isinstance(dask, Mapping):
+        raise fail("[executor.dask] must be a table", "executor", "dask")
+    for key in dask:
+        if key not in DASK_KEYS:
+            raise fail(
+                f"unknown [executor.dask] option '{key}'",
+                "executor",
+                "dask",
+                key,
+                hint=did_you_mean(key, DASK_KEYS) or "see docs/scale-out.md",
+            )
+    address = dask.get("address")
+    if not isinstance(address, str) or "://" not in address:
+        raise fail(
+            f"[executor.dask] address must be a URL like tcp://host:8786, not {address!r}",
+            "executor",
+            "dask",
+            "address",
+            hint='write e.g. address = "tls://scheduler.example:8786"',
+        )
+    made = DaskSettings(address)
+    for key in ("tls_ca_file", "tls_cert", "tls_key"):
+        if key in dask:
+            if not isinstance(dask[key], str):
+                raise fail(f"{key} must be a file path", "executor", "dask", key)
+            setattr(made, key, settings.root / dask[key])
+    if not isinstance(dask.get("allow_insecure", False), bool):
+        raise fail("allow_insecure must be true or false", "executor", "dask", "allow_insecure")
+    made.allow_insecure = dask.get("allow_insecure", False)
+    for key in ("worker_lost_after", "start_timeout"):
+        try:
+            setattr(made, key, parse_duration(dask.get(key, getattr(made, key)), name=key))
+        except ConfigError as err:
+            raise fail(str(err.message), "executor", "dask", key, hint=err.hint) from None
+    settings.dask = made
 
 
 def _check_defaults(defaults: Mapping, where: Where) -> dict:

@@ -1,15 +1,17 @@
 """`minorch up`: the scheduler loop until SIGTERM/SIGINT, headless or under the TUI (`tui.host`).
 
 Start: take the state folder's lock (a second scheduler exits 2 naming the holder), recover
-the tries a crashed scheduler left open (a try still running is killed and tried again
+the tries the previous scheduler left open (``on_restart = "adopt"``, the default: a try still
+running is adopted and recorded once when it ends; ``"kill"``: it is stopped and tried again
 without counting against retries; one that ended meanwhile is recorded as it ended), create
 `@reboot` runs, log "scheduler ready" and, under systemd with `Type=notify`, send READY=1.
 
 Shutdown on SIGTERM or SIGINT: create no more runs or tries and give running tries
-`grace` seconds (minorch.grace) to finish; then the executor sends SIGTERM to what is
-left, waits `grace` again and sends SIGKILL; those tries are recorded as interrupted: they
-run again at the next start, not counted against retries (as after a crash).
-A second signal skips the first wait.
+`grace` seconds (minorch.grace) to finish. Then, with ``on_restart = "adopt"``, the tries
+still running are left running for the next start to adopt (a restart or an upgrade does not
+kill a long job). With ``"kill"`` the executor sends SIGTERM to what is left, waits `grace`
+again and sends SIGKILL; those tries are recorded as interrupted: they run again at the next
+start, not counted against retries (as after a crash). A second signal skips the first wait.
 Exit code 0. The longest stop is therefore 2 x grace + 2 s (a child stuck in the kernel).
 
 Logs go to stdout as text or JSON lines (one object per line: time, level, logger, message
@@ -139,10 +141,12 @@ class Daemon:
         recovered = self._recover()
         if recovered:
             log.warning(
-                "recovered %d tries left open by a scheduler that stopped unexpectedly: tries still running "
-                "were stopped and run again without counting against retries, ended ones recorded as they "
-                "ended",
+                "recovered %d tries left open by the previous scheduler: %s, ended ones recorded as they "
+                "ended, lost ones run again without counting against retries",
                 recovered,
+                "tries still running were adopted"
+                if self.settings.on_restart == "adopt"
+                else "tries still running were stopped and run again",
             )
         now = self.scheduler.clock.now()
         for dag in self.scheduler.dags.values():
@@ -219,7 +223,14 @@ class Daemon:
                 log.error("the state file cannot be used: stopping %d running tries", len(self.scheduler.inflight))
                 self.scheduler.executor.shutdown(self.settings.grace)
                 raise
-            if self.scheduler.inflight:
+            if self.scheduler.inflight and self.settings.on_restart == "adopt":
+                left = self.scheduler.leave_running()
+                log.info(
+                    "grace period over: %d tries keep running; the next minorch up adopts them "
+                    '(on_restart = "kill" stops them instead)',
+                    left,
+                )
+            elif self.scheduler.inflight:
                 log.info(
                     "grace period over: stopping %d running tries (SIGTERM, %gs, SIGKILL); they are recorded "
                     "as interrupted and run again at the next start, not counted against retries",

@@ -47,6 +47,8 @@ class TaskOptions:
     weight_rule: str = "downstream"  # total weight: own + downstream ("downstream"), + upstream, or "absolute"
     max_active_tis_per_dag: int | None = None  # running copies of this task across all runs of the DAG
     max_active_tis_per_dagrun: int | None = None  # running copies of this task (mapped copies) in one run
+    executor: str | None = None  # "local" or "dask"; None: [minorch] executor
+    queue: str | None = None  # the Dask worker resource (`minorch worker --queue NAME`) its tries need
 
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
@@ -154,8 +156,12 @@ def _coerce_task_option(name: str, value: Any) -> Any:
                 hint=did_you_mean(str(value), [r.value for r in TriggerRule])
                 or "one of " + ", ".join(r.value for r in TriggerRule),
             ) from None
-    if name in ("pool", "cwd"):
+    if name in ("pool", "cwd", "queue"):
         return None if value is None else check_str(name, value)
+    if name == "executor":
+        if value not in ("local", "dask"):
+            raise DagError(f"executor must be local or dask, not {value!r}", hint='write executor = "dask"')
+        return value
     if name == "shell":
         return check_str(name, value)
     if name == "env":

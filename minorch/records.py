@@ -88,6 +88,9 @@ class Attempt:
     peak_rss: int | None
     cpu_time: float | None
     command: str | None
+    executor: str = "local"  # local | dask
+    external_id: str | None = None  # the executor's name for the try (a Dask key)
+    host: str | None = None  # where it runs (None: this host)
 
 
 @dataclass

@@ -13,12 +13,11 @@ import hashlib
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,8 +28,9 @@ from .clock import SystemClock
 from .config import Settings, load_settings
 from .dag import Dag, Task
 from .errors import MinorchError
-from .executors.local import Exit, Launch, LocalExecutor
-from .executors.proctree import find_leftover, find_marked, signal_all, stop_all
+from .executors.base import Adopted, Ended, Executor, Exit, Launch, OpenTry, Running
+from .executors.pick import executor_for
+from .executors.proctree import find_marked, stop_all
 from .notify import Notifier
 from .options import TaskOptions
 from .outage import Outage
@@ -111,14 +111,14 @@ class Scheduler:
         store: Store,
         *,
         registry: Registry | None = None,
-        executor: LocalExecutor | None = None,
+        executor: Executor | None = None,
         clock: SystemClock | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or SystemClock()
-        self.executor = executor or LocalExecutor(self.clock.monotonic)
+        self.executor = executor or executor_for(settings, self.clock.monotonic)
         self.on_event = on_event or (lambda event: None)
         self.notifier = Notifier(settings.notifiers, cwd=str(settings.root))
         self.registry = registry or load(settings)
@@ -127,7 +127,7 @@ class Scheduler:
         self.attempt_tag = attempt_tag(settings.state_dir)
         self.outage = Outage(settings.db_path, self.clock.monotonic)
         self._ended: list[tuple[_Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
-        self._pids: list[tuple[str, int | None, float | None]] = []  # pids of started tries not recorded yet
+        self._pids: list[Running] = []  # where started tries run, not recorded yet
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self._stale_noticed: dict[str, int | None] | None = None  # asset -> the event its stale spell followed
         self.stopping = False
@@ -202,81 +202,100 @@ class Scheduler:
     # ------------------------------------------------------------ crash recovery
 
     def recover(self) -> int:
-        """Tries left open by a scheduler that died, and processes no state row knows.
+        """Tries left open by a scheduler that stopped, and processes no state row knows.
 
-        The processes of open tries (found by pid + start time, and by the try's
-        ``MINORCH_ATTEMPT_ID``, which its whole tree inherits) are frozen (SIGSTOP) first, so none
-        can end between this look and the next. A frozen try that already left its exit status is
-        ending on its own: it is let go and recorded as it ended. The others, and every process
-        carrying one of this state folder's attempt ids that has no row, are stopped, all within
-        one grace period. Then each open try is recorded: one that ended while no scheduler ran
-        as it ended (its exit status file says how, its mtime when), so a success is never run
-        again; one that was still running, or was recorded but never started, as interrupted:
-        tried again, not counted against retries."""
+        Each open try goes to the executor that ran it (`Executor.recover`). With ``on_restart =
+        "adopt"`` (the default) a try that still runs is adopted: watched again and recorded once
+        when it ends; with ``"kill"`` it is stopped, tree and all. A try that ended while no
+        scheduler ran is recorded as it ended (its exit status says how), so a success is never run
+        again; one that was lost, killed here, or recorded but never started is recorded as
+        interrupted: tried again, not counted against retries. Processes carrying one of this state
+        file's attempt ids that no row knows are stopped, all within one grace period."""
         now = self.clock.now().timestamp()
         opened = self.store.open_attempts()
         marked = find_marked(self.attempt_tag)
-        found: dict[str, list] = {}
-        for attempt in opened:
-            procs = marked.pop(attempt.attempt_id, [])
-            if attempt.pid and attempt.create_time is not None:
-                leader = find_leftover(attempt.pid, attempt.create_time, attempt.attempt_id)
-                if leader is not None and leader not in procs:
-                    procs.append(leader)
-            if procs:
-                found[attempt.attempt_id] = procs
         known = self.store.recorded_attempt_ids(marked)
         strays = [proc for attempt_id, procs in marked.items() if attempt_id not in known for proc in procs]
         if strays:
             log.warning("stopping %d processes of tries that no state row knows", len(strays))
-        signal_all([proc for procs in found.values() for proc in procs], signal.SIGSTOP)
-        ending = {attempt_id for attempt_id in found if self._attempt_file(attempt_id, "status").exists()}
-        signal_all([proc for attempt_id in ending for proc in found[attempt_id]], signal.SIGCONT)
-        running = [proc for attempt_id, procs in found.items() if attempt_id not in ending for proc in procs]
-        stop_all(running + strays, self.settings.grace)
-        for attempt in opened:
-            was_running = attempt.attempt_id in found and attempt.attempt_id not in ending
-            self._recover_attempt(attempt, was_running, now)
+            stop_all(strays, self.settings.grace)
+        by_id = {a.attempt_id: a for a in opened}
+        tries = [
+            OpenTry(
+                self._launch_of(a), max(0.0, now - (a.start_date or now)), a.pid, a.create_time, a.external_id, a.host
+            )
+            for a in opened
+        ]
+        for answer in self.executor.recover(tries, adopt=self.settings.on_restart == "adopt"):
+            attempt = by_id[answer.attempt_id]
+            flight = self._flight_of(attempt, now)
+            if isinstance(answer, Adopted) and flight is not None:
+                self.inflight[attempt.attempt_id] = flight
+                log.info("%s.%s: adopted try %d, still running", flight.dag_id, flight.task_id, flight.try_number)
+            elif isinstance(answer, Ended) and flight is not None:
+                self._record_exit(flight, *self._ended_at(attempt, answer.exit, now))
+            elif isinstance(answer, Adopted):  # its run is gone: nothing would record it
+                self.executor.cancel(attempt.attempt_id, "cancelled: its run no longer exists")
+            else:
+                reason = answer.reason if not isinstance(answer, Ended) else answer.exit.reason
+                self._interrupt(
+                    attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason
+                )
+                self._drop_attempt_files(attempt.attempt_id)
         return len(opened) + self._recover_orphan_states()
 
-    def _recover_attempt(self, attempt: Attempt, was_running: bool, now: float) -> None:
-        status = self._attempt_file(attempt.attempt_id, "status")
-        code = None if was_running else _read_status(status)
+    def _launch_of(self, attempt: Attempt) -> Launch:
+        """What an open try was started with, as far as recovery needs it: files, timeout, grace, executor."""
+        dag = self.dags.get(self.store.run(attempt.run_pk).dag_id) if self.store.run(attempt.run_pk) else None
+        task = dag.tasks.get(attempt.task_id) if dag else None
+        opts = task.opts if task else TaskOptions()
+        timeout = opts.poke_interval if task is not None and task.flavor == "sensor" else opts.timeout
+        return Launch(
+            attempt_id=attempt.attempt_id,
+            argv=[],
+            env={},
+            cwd=None,
+            log_path=Path(attempt.log_path) if attempt.log_path else self._attempt_file(attempt.attempt_id, "log"),
+            timeout=timeout,
+            # An adopted try keeps its own grace for its timeout; one killed at the restart gets the
+            # scheduler's, as at a stop.
+            grace=opts.grace if self.settings.on_restart == "adopt" else self.settings.grace,
+            log_cap=self.settings.log_cap,
+            status_path=self._attempt_file(attempt.attempt_id, "status"),
+            result_path=self._attempt_file(attempt.attempt_id, "result.json"),
+            executor=attempt.executor,
+            queue=opts.queue,
+        )
+
+    def _flight_of(self, attempt: Attempt, now: float) -> _Inflight | None:
+        """What the loop keeps for an open try (None when its run or task instance is gone)."""
         ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
         run = self.store.run(attempt.run_pk)
-        if code is not None and ti is not None and run is not None:
-            started = attempt.start_date or now
-            try:
-                ended = min(max(status.stat().st_mtime, started), now)
-            except OSError:
-                ended = now
-            flight = _Inflight(
-                attempt.run_pk,
-                run.dag_id,
-                run.run_id,
-                attempt.task_id,
-                attempt.try_number,
-                attempt.try_number - ti.try_base,
-                self._attempt_file(attempt.attempt_id, "result.json"),
-                None,
-                started,
-                attempt.map_index,
-                Path(attempt.log_path) if attempt.log_path else None,
-            )
-            reason = f"exited with code {code} while no scheduler was running"
-            done = Exit(
-                attempt.attempt_id, attempt.pid or 0, code, None, ended - started, False, False, None, None, reason
-            )
-            self._record_exit(flight, done, end=ended)
-            return
-        if was_running:
-            reason = "interrupted: the scheduler stopped while this try ran"
-        elif attempt.pid is None:
-            reason = "never started: the scheduler stopped between recording this try and starting it"
-        else:
-            reason = "lost: the scheduler stopped while this try ran and it left no exit status"
-        self._interrupt(attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason)
-        status.unlink(missing_ok=True)
+        if ti is None or run is None:
+            return None
+        return _Inflight(
+            attempt.run_pk,
+            run.dag_id,
+            run.run_id,
+            attempt.task_id,
+            attempt.try_number,
+            attempt.try_number - ti.try_base,
+            self._attempt_file(attempt.attempt_id, "result.json"),
+            None,
+            attempt.start_date or now,
+            attempt.map_index,
+            Path(attempt.log_path) if attempt.log_path else None,
+        )
+
+    def _ended_at(self, attempt: Attempt, done: Exit, now: float) -> tuple[Exit, float]:
+        """A try that ended while no scheduler ran, with its real end: the mtime of the status file
+        it wrote on its way out (a remote try: now)."""
+        started = attempt.start_date or now
+        try:
+            ended = min(max(self._attempt_file(attempt.attempt_id, "status").stat().st_mtime, started), now)
+        except OSError:
+            ended = now
+        return replace(done, duration=ended - started), ended
 
     def _interrupt(
         self,
@@ -647,6 +666,11 @@ class Scheduler:
             grace=task.opts.grace,
             log_cap=self.settings.log_cap,
             secrets=try_env.secrets(),
+            status_path=self._attempt_file(attempt_id, "status"),
+            spec_path=spec_path,
+            result_path=result_path,
+            executor=task.opts.executor or self.settings.executor,
+            queue=task.opts.queue,
         )
         attempt = Attempt(
             attempt_id,
@@ -669,6 +693,7 @@ class Scheduler:
             None,
             None,
             try_env.mask(command),
+            launch.executor,
         )
         counted = try_number - (ti.try_base if ti else 0)
         flight = _Inflight(
@@ -720,7 +745,7 @@ class Scheduler:
         for ready in recorded:
             started = self.executor.start(ready.launch)
             self.inflight[ready.attempt.attempt_id] = ready.flight
-            processes.append((ready.attempt.attempt_id, started.pid or None, started.create_time or None))
+            processes.append(started)
             flight = ready.flight
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
             self._emit("task", ready.run, label, "running", f"try {flight.try_number} started", flight.try_number)
@@ -882,15 +907,25 @@ class Scheduler:
         )
         return spec_path, result_path
 
-    def handle_exits(self, exits: list[Exit]) -> None:
-        """Record the ends of these tries (raises what the store raises; the ends then wait)."""
+    def _placed(self, started: Running) -> None:
+        self.store.set_attempt_process(
+            started.attempt_id, started.pid or None, started.create_time or None, started.external_id, started.host
+        )
+
+    def handle_exits(self, exits: list[Exit | Running]) -> None:
+        """Record what the executor reported: where tries run and how they ended (raises what the
+        store raises; the facts then wait)."""
         self._collect(exits)
         self._record_pending()
 
-    def _collect(self, exits: list[Exit]) -> None:
-        """Keep the ends of our tries, with when they were seen, until they are recorded."""
+    def _collect(self, exits: list[Exit | Running]) -> None:
+        """Keep the facts about our tries (ends with when they were seen) until they are recorded."""
         seen = self.clock.now().timestamp()
         for done in exits:
+            if isinstance(done, Running):
+                if done.attempt_id in self.inflight:
+                    self._pids.append(done)
+                continue
             flight = self.inflight.pop(done.attempt_id, None)
             if flight is not None:
                 self._dirty = True
@@ -899,20 +934,27 @@ class Scheduler:
     def _record_pids(self) -> None:
         if self._pids:
             with self.store.write():
-                for attempt_id, pid, create_time in self._pids:
-                    self.store.set_attempt_process(attempt_id, pid, create_time)
+                for started in self._pids:
+                    self._placed(started)
             self._pids = []
 
     def _record_pending(self) -> None:
-        """Write what an outage held back: pids of started tries, then ends of tries, oldest first.
-        Each end is one transaction; one that fails stays first in line."""
+        """Write what an outage held back: where started tries run, then ends of tries, oldest first.
+        Each end is one transaction; one that fails stays first in line. A lost try (its Dask worker
+        went away) is interrupted: tried again, not counted."""
         self._record_pids()
         while self._ended:
             flight, done, seen = self._ended[0]
-            self._record_exit(flight, done, end=seen)
+            if done.lost:
+                self._interrupt(
+                    done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, seen, done.duration, done.reason
+                )
+                self._drop_attempt_files(done.attempt_id)
+            else:
+                self._record_exit(flight, done, end=seen)
             self._ended.pop(0)
 
-    def _record_exit(self, flight: _Inflight, done: Exit, *, end: float | None = None) -> None:
+    def _record_exit(self, flight: _Inflight, done: Exit, end: float | None = None) -> None:
         """Result, attempt and task state of a finished try, in one transaction. `end`: when it ended
         (default: now)."""
         end = self.clock.now().timestamp() if end is None else end
@@ -1083,6 +1125,12 @@ class Scheduler:
         os.close(self._wake_r)
         os.close(self._wake_w)
 
+    def leave_running(self) -> int:
+        """Stop watching running tries and leave them running, for the next scheduler to adopt
+        (``on_restart = "adopt"``). Their attempts stay open. Returns how many."""
+        self.inflight.clear()
+        return self.executor.detach()
+
     def kill_running(self, reason: str) -> None:
         """Stop every running try (SIGTERM, grace, SIGKILL). A try the stop cut short is recorded as
         interrupted (`reason` says by what): it is tried again and not counted against retries, as
@@ -1094,7 +1142,7 @@ class Scheduler:
             self._record_pids()
             while self._ended:
                 flight, done, seen = self._ended[0]
-                if done.cancelled:
+                if done.cancelled or done.lost:
                     self._interrupt(
                         done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, end, done.duration, reason
                     )

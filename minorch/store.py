@@ -26,7 +26,7 @@ from .errors import StoreError
 from .records import AssetEvent, Attempt, DagRow, QueuedEvent, RunRecord, TaskInstance
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -189,6 +189,16 @@ MIGRATIONS: list[tuple[str, str]] = [
     ) WITHOUT ROWID;
     """,
     ),
+    (
+        "attempt_placement",
+        """
+    -- executor: local or dask, external_id: the executor's name for the try (a Dask key),
+    -- host: where it runs (NULL: this host). No comment may follow a column: SQLite keeps the text.
+    ALTER TABLE attempts ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE attempts ADD COLUMN external_id TEXT;
+    ALTER TABLE attempts ADD COLUMN host TEXT
+    """,
+    ),
 ]
 
 
@@ -271,7 +281,7 @@ _TI_COLS = "run_pk, task_id, map_index, state, try_number, try_base, next_try_at
 _ATTEMPT_COLS = (
     "attempt_id, run_pk, task_id, map_index, try_number, pid, create_time, start_date, end_date, "
     "duration, exit_code, signal, timed_out, counted, outcome, reason, log_path, peak_rss, cpu_time, "
-    "command"
+    "command, executor, external_id, host"
 )
 
 
@@ -670,7 +680,7 @@ class Store:
     def start_attempt(self, attempt: Attempt) -> None:
         with self.write() as db:
             db.execute(
-                f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({_placeholders(range(20))})",
+                f"INSERT INTO attempts ({_ATTEMPT_COLS}) VALUES ({_placeholders(range(23))})",
                 (
                     attempt.attempt_id,
                     attempt.run_pk,
@@ -692,6 +702,9 @@ class Store:
                     attempt.peak_rss,
                     attempt.cpu_time,
                     attempt.command,
+                    attempt.executor,
+                    attempt.external_id,
+                    attempt.host,
                 ),
             )
 
@@ -730,12 +743,21 @@ class Store:
                 ),
             )
 
-    def set_attempt_process(self, attempt_id: str, pid: int | None, create_time: float | None) -> None:
-        """The process of a try recorded before it started (its pid is known only after the spawn)."""
+    def set_attempt_process(
+        self,
+        attempt_id: str,
+        pid: int | None,
+        create_time: float | None,
+        external_id: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        """The process of a try recorded before it started (its pid is known only after the spawn),
+        and where it runs: the executor's name for it and its host (kept when not given)."""
         with self.write() as db:
             db.execute(
-                "UPDATE attempts SET pid = ?, create_time = ? WHERE attempt_id = ? AND end_date IS NULL",
-                (pid, create_time, attempt_id),
+                "UPDATE attempts SET pid = ?, create_time = ?, external_id = COALESCE(?, external_id), "
+                "host = COALESCE(?, host) WHERE attempt_id = ? AND end_date IS NULL",
+                (pid, create_time, external_id, host, attempt_id),
             )
 
     def recorded_attempt_ids(self, attempt_ids: Iterable[str]) -> set[str]:

@@ -212,13 +212,15 @@ def up_processes():
 
 
 def run_all(ex, limit: float = 5.0) -> dict:
-    """Wait and poll a LocalExecutor until every started attempt is reported; each exactly once."""
+    """Wait and poll an executor until every started attempt is reported; each exactly once."""
     exits: dict = {}
     deadline = time.monotonic() + limit
     while ex.running():
         assert time.monotonic() < deadline, "tries did not finish in time"
         ex.wait(deadline - time.monotonic())
         for done in ex.poll():
+            if not hasattr(done, "returncode"):
+                continue  # a Running record: where a try runs, not how it ended
             assert done.attempt_id not in exits, "reported twice"
             exits[done.attempt_id] = done
     return exits
@@ -268,3 +270,15 @@ def picture_run(project) -> RunResult:
     result = project.run("pics", date=None)
     assert result.run.state.value == "success", result.tis
     return result
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """One real Dask scheduler and two `minorch worker` processes (host0, host1) on 127.0.0.1,
+    shared by the tests of a session that only submit tries (fault tests make their own)."""
+    pytest.importorskip("distributed")
+    from dask_cluster import DaskCluster
+
+    cluster = DaskCluster(tmp_path_factory.mktemp("dask")).start()
+    yield cluster
+    cluster.stop()

@@ -93,6 +93,7 @@ command = "if [ -e napped ]; then exit 0; fi; touch napped; sleep 30"
 def test_a_stop_interrupts_tries_still_running_at_the_end_of_the_grace_and_the_next_start_reruns_them(
     project, up_processes, survivors
 ):
+    project.configure(minorch='on_restart = "kill"')
     project.write("dags/sleeper.toml", SLEEP_ONCE)  # retries = 0: a counted failure would fail the run
     queue_run(project, "sleeper")
     up = up_processes(project)
@@ -121,6 +122,7 @@ def test_a_stop_interrupts_tries_still_running_at_the_end_of_the_grace_and_the_n
 
 
 def test_a_second_signal_ends_the_grace_period_at_once(project, up_processes, survivors):
+    project.configure(minorch='on_restart = "kill"')
     set_grace(project, "60s")
     project.write("dags/sleeper.toml", SLEEPER.format(seconds=30))
     queue_run(project, "sleeper")

@@ -241,7 +241,9 @@ def doc_blocks(language: str) -> list[str]:
 def test_the_examples_in_the_toml_reference_load_without_errors(project, tmp_path):
     settings = [b for b in doc_blocks("toml") if not b.startswith("[dags")]
     dag_blocks = [b for b in doc_blocks("toml") if b.startswith("[dags")]
-    assert len(settings) == 5 and len(dag_blocks) == 3  # [minorch], [variables], [defaults], [notifiers], [assets]
+    assert (
+        len(settings) == 6 and len(dag_blocks) == 3
+    )  # [minorch], [variables], [defaults], [notifiers], [assets], [executor.dask]
     project("minorch.toml", "\n".join(settings).replace('dag_folders = ["dags", "vendor/dags"]', ""))
     for number, block in enumerate(dag_blocks):
         project(f"dags/example_{number}.toml", block)

@@ -1,5 +1,6 @@
 """The `minorch` command: the click group, what every command shares, and one module per family
-of commands (project, inspect, observe, run, ops, secrets, ui, assets), which import only this module, never each other.
+of commands (project, inspect, observe, run, ops, secrets, ui, assets, worker), which import only this module,
+never each other.
 
 Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
 `minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
@@ -189,4 +190,4 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 # Each family registers its commands on `main` when imported.
-from . import airflow, assets, inspect, observe, ops, project, run, secrets, ui  # noqa: E402,F401
+from . import airflow, assets, inspect, observe, ops, project, run, secrets, ui, worker  # noqa: E402,F401

@@ -59,8 +59,9 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
     """Run the scheduler and the executor (and, on a terminal, the UI) until stopped.
 
     SIGTERM or SIGINT stops it: no new runs or tries, running tries get the grace period
-    (minorch.grace), then they are killed and recorded as interrupted: they run again at
-    the next start, not counted against retries.
+    (minorch.grace). Tries still running then keep running and the next start adopts them
+    (minorch.on_restart = "adopt", the default); with on_restart = "kill" they are killed and
+    recorded as interrupted: they run again at the next start, not counted against retries.
     """
     if no_ui or not sys.stdout.isatty():
         from ..daemon import serve

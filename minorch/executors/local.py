@@ -32,6 +32,11 @@ starts a new one. One that never answered is not restarted (as with ``fork_serve
 Masking: a launch with `secrets` writes to a pipe that the loop relays to its log file
 through a masker (`minorch.executors.relay`); `wait` also wakes when such a pipe is readable.
 
+Adoption: after a restart, `recover` watches the tries an earlier scheduler left running
+through pidfds (they are not our children, so their exit code comes from the status file
+they write on their way out), with their timeouts counted from their recorded start.
+`detach` leaves every running try running for the next scheduler.
+
 Resources: two file descriptors per running child (its pidfd and its log file), four more
 for a masked one (its two pipes), plus the fork server's socket while it runs.
 """
@@ -55,8 +60,18 @@ from typing import NamedTuple
 import psutil
 
 from ..masking import MASK_FD_VAR
+from .base import Adopted, Ended, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
 from .forkserver import ForkServer, ServerGone, spec_of
-from .proctree import boot_ticks, create_time_of, descendants, signal_tree, tree_alive
+from .proctree import (
+    boot_ticks,
+    create_time_of,
+    descendants,
+    find_leftover,
+    find_marked,
+    signal_tree,
+    stop_all,
+    tree_alive,
+)
 from .relay import Relay
 
 log = logging.getLogger("minorch.executors.local")
@@ -70,65 +85,6 @@ KILL_SETTLE = 1.0  # seconds after SIGKILL an Exit waits for the tree to be gone
 STUCK_AFTER_KILL = 2.0  # seconds `shutdown` waits after its grace before giving up on a child
 
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux, bytes on macOS
-
-
-@dataclass(frozen=True)
-class Launch:
-    """What to run for one attempt.
-
-    `env` is the full environment of the child; the executor adds
-    ``MINORCH_ATTEMPT_ID=<attempt_id>`` (the marker `find_leftover` checks).
-    Missing parents of `log_path` are created with mode 0700 and the file with
-    0600; the file is opened for appending, so a retry may share it.
-    `timeout` and `grace` are seconds of wall time; `log_cap` is bytes.
-    `secrets`, when not None, sends the child's output through a masking relay
-    (`minorch.executors.relay`) that writes it to the log with these values (and any
-    the child registers on $MINORCH_MASK_FD) replaced by ``***``.
-    """
-
-    attempt_id: str
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str | None
-    log_path: Path
-    timeout: float | None
-    grace: float = 5.0
-    log_cap: int = 10 * 2**20
-    secrets: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Started:
-    """A child is running. `create_time` is psutil's ``Process.create_time()``
-    (seconds since the epoch). ``pid == 0`` means it never started; its `Exit`
-    comes with the next `poll`."""
-
-    attempt_id: str
-    pid: int
-    create_time: float
-
-
-@dataclass(frozen=True)
-class Exit:
-    """How an attempt ended. Exactly one per started attempt.
-
-    `returncode` is None when a signal ended the process (then `signal` says
-    which); `duration` is seconds from start to reaping; `peak_rss` is bytes and
-    `cpu_time` user+system seconds of the child and the children it waited for.
-    `reason` is one sentence for the user: "exited with code 3",
-    "timed out after 5s and was terminated", "killed by signal 9 (SIGKILL)".
-    """
-
-    attempt_id: str
-    pid: int
-    returncode: int | None
-    signal: int | None
-    duration: float
-    timed_out: bool
-    cancelled: bool
-    peak_rss: int | None
-    cpu_time: float | None
-    reason: str
 
 
 class _Reaped(NamedTuple):
@@ -159,10 +115,13 @@ class _Child:
     tree: list[psutil.Process] = field(default_factory=list)
     status: _Reaped | None = None  # set once the leader is reaped
     relay: Relay | None = None  # masks its output on the way to the log file
+    adopted: bool = False  # started by an earlier scheduler: its end is read from its status file
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs attempts as child processes of this process. See the module docstring."""
+
+    name = "local"
 
     def __init__(self, clock_monotonic: Callable[[], float] = time.monotonic, fork_server: bool = True) -> None:
         self._now = clock_monotonic
@@ -172,7 +131,7 @@ class LocalExecutor:
         self._forking = fork_server and hasattr(os, "pidfd_open")
         self._server: ForkServer | None = None
 
-    def start(self, launch: Launch) -> Started:
+    def start(self, launch: Launch) -> Running:
         """Spawn `launch` now. A spawn that fails (command or cwd missing, not
         executable, log file unwritable) does not raise: it returns ``pid == 0``
         and the next `poll` reports an Exit with code 127 (missing) or 126 (other),
@@ -183,7 +142,7 @@ class LocalExecutor:
         try:
             logfd = _open_log(launch.log_path)
         except OSError as err:
-            return self._fail(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
+            return self.refuse(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
         env = dict(launch.env)
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
         relay = None if launch.secrets is None else Relay(logfd, launch.secrets)
@@ -196,7 +155,7 @@ class LocalExecutor:
                 relay.close()
             os.write(logfd, f"[minorch: {reason}]\n".encode())
             os.close(logfd)
-            return self._fail(launch, code, reason)
+            return self.refuse(launch, code, reason)
         if relay is not None:
             relay.started()
         create_time = create_time_of(pid, before, boot_ticks())
@@ -219,7 +178,7 @@ class LocalExecutor:
         if relay is not None:
             self._selector.register(relay.fileno(), selectors.EVENT_READ, relay)
         self._children[launch.attempt_id] = child
-        return Started(launch.attempt_id, pid, create_time)
+        return Running(launch.attempt_id, pid, create_time)
 
     def running(self) -> int:
         """Attempts started whose Exit has not been returned yet."""
@@ -297,6 +256,102 @@ class LocalExecutor:
             exits.append(self._abandon(child))
         self._stop_server()
         return exits
+
+    def recover(self, tries: list[OpenTry], adopt: bool = True) -> list[Recovered]:
+        """Tries an earlier scheduler on this host left open. A try whose process still runs
+        (same pid, start time and ``MINORCH_ATTEMPT_ID``) is watched again through a pidfd: its
+        timeout counts from its recorded start, its log keeps its cap, and its exit code comes
+        from its status file when it ends. With ``adopt=False`` it is killed instead (`Lost`).
+        A try whose leader is gone is `Ended` when its status file says how, else `Lost`; what
+        is left of its tree (found by its ``MINORCH_ATTEMPT_ID``) is killed. Kills share one grace."""
+        marked = find_marked("") if tries else {}
+        answers: list[Recovered] = []
+        doomed: list[psutil.Process] = []
+        killed: list[tuple[int, OpenTry]] = []
+        for open_try in tries:
+            launch = open_try.launch
+            leader = None
+            if open_try.pid and open_try.create_time is not None:
+                leader = find_leftover(open_try.pid, open_try.create_time, launch.attempt_id)
+            rest = [p for p in marked.get(launch.attempt_id, []) if leader is None or p.pid != leader.pid]
+            if leader is not None and adopt:
+                if self._adopt(open_try, leader.pid):
+                    running = Running(launch.attempt_id, leader.pid, open_try.create_time)
+                    answers.append(Adopted(launch.attempt_id, running))
+                    continue
+                leader = None  # it ended a moment ago: its status file says how
+            if leader is not None:
+                doomed += [leader, *rest]
+                killed.append((len(answers), open_try))
+                answers.append(Lost(launch.attempt_id, "interrupted: the scheduler stopped while this try ran"))
+                continue
+            doomed += rest
+            code = _read_status(launch.status_path)
+            if code is not None:
+                reason = f"exited with code {code} while no scheduler was running"
+                answers.append(
+                    Ended(Exit(launch.attempt_id, open_try.pid or 0, code, None, 0.0, False, False, None, None, reason))
+                )
+            elif not open_try.pid:
+                answers.append(
+                    Lost(
+                        launch.attempt_id,
+                        "never started: the scheduler stopped between recording this try and starting it",
+                    )
+                )
+            else:
+                answers.append(
+                    Lost(launch.attempt_id, "lost: the scheduler stopped while this try ran and it left no exit status")
+                )
+        stop_all(doomed, max((t.launch.grace for t in tries), default=0.0))
+        for index, open_try in killed:
+            # It may have ended on its own just before the SIGTERM: then its status file says how
+            # (a shell killed by the signal itself leaves none, or 128 + the signal).
+            code = _read_status(open_try.launch.status_path)
+            if code is not None and code not in (128 + signal.SIGTERM, 128 + signal.SIGKILL):
+                reason = f"exited with code {code} while no scheduler was running"
+                attempt_id = open_try.launch.attempt_id
+                done = Exit(attempt_id, open_try.pid or 0, code, None, 0.0, False, False, None, None, reason)
+                answers[index] = Ended(done)
+        return answers
+
+    def _adopt(self, open_try: OpenTry, pid: int) -> bool:
+        """Watch a running process this scheduler did not start; False if it ended meanwhile."""
+        launch = open_try.launch
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return False
+        try:
+            logfd = _open_log(launch.log_path)
+        except OSError:  # it still runs and is watched; only its log goes uncapped
+            logfd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        now = self._now()
+        started = now - open_try.elapsed
+        child = _Child(
+            launch,
+            pid,
+            None,
+            pidfd,
+            logfd,
+            started=started,
+            deadline=None if launch.timeout is None else started + launch.timeout,
+            log_next=now,
+            log_size=os.fstat(logfd).st_size,
+            log_at=now,
+            adopted=True,
+        )
+        self._selector.register(pidfd, selectors.EVENT_READ, child)
+        self._children[launch.attempt_id] = child
+        return True
+
+    def detach(self) -> int:
+        """Forget every running try and leave it running, for the next scheduler to adopt."""
+        count = len(self._children)
+        for child in list(self._children.values()):
+            self._forget(child)
+        self._stop_server()  # its forks run on as orphans
+        return count
 
     # -- the fork server ---------------------------------------------------------
 
@@ -397,6 +452,11 @@ class LocalExecutor:
         return self._finish(child)
 
     def _reap(self, child: _Child, now: float) -> None:
+        if child.adopted:  # not our child: no wait status, but the exit code it left in its status file
+            code = _read_status(child.launch.status_path)
+            child.status = _Reaped(code, None, now - child.started, None, None)
+            self._drop_pidfd(child)
+            return
         if child.popen is None:  # forked by a fork server that died: its exit status is gone
             child.status = _Reaped(None, None, now - child.started, None, None)
             self._drop_pidfd(child)
@@ -526,13 +586,16 @@ class LocalExecutor:
         if sig is not None:
             return f"killed by signal {sig} ({_signal_name(sig)})"
         if code is None:
+            if child.adopted:
+                return "ended without leaving an exit status (killed by a signal?)"
             if child.popen is None:
                 return "exit status lost: the fork server died"
             return "ended, but its exit status was collected elsewhere"
         hint = {126: " (not executable?)", 127: " (command not found?)"}.get(code, "")
         return f"exited with code {code}{hint}"
 
-    def _fail(self, launch: Launch, code: int, reason: str) -> Started:
+    def refuse(self, launch: Launch, code: int, reason: str) -> Running:
+        """Report `launch` as never started: its Exit (`code`, `reason`) comes with the next `poll`."""
         self._failed.append(
             Exit(
                 launch.attempt_id,
@@ -547,7 +610,7 @@ class LocalExecutor:
                 reason=reason,
             )
         )
-        return Started(launch.attempt_id, 0, 0.0)
+        return Running(launch.attempt_id, 0, 0.0)
 
     def _next_due(self) -> float | None:
         due: list[float] = []
@@ -571,6 +634,16 @@ def _status(status: int, duration: float, rss: int, cpu: float) -> _Reaped:
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     return _Reaped(code, sig, duration, rss, cpu)
+
+
+def _read_status(path: Path | None) -> int | None:
+    """The exit code a try wrote on its way out, or None if it did not (killed, or still running)."""
+    if path is None:
+        return None
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _read_tail(path: Path, size: int, count: int) -> bytes:

@@ -1,0 +1,457 @@
+"""DaskExecutor: runs each try on a Dask worker under a minorch supervisor, and reports facts.
+
+Dask carries and places tries; minorch supervises them (`executors.supervisor`, started by
+`executors.dask_worker.run_try` on the worker). Each try is one Dask task keyed
+``minorch-<attempt id>``, submitted with ``pure=False`` and, for a task with a ``queue``, the
+worker resource ``queue-<name>``. Dask must not run a task twice: on connecting, the Dask
+scheduler's ``allowed_failures`` is set to 0 (minorch's retries are the only retries), and a
+worker claims each try with a folder keyed by the attempt id.
+
+Facts come back three ways: ``minorch-started`` events (which worker, pid) become `Running`
+records; ``minorch-log`` events are written into the try's local log file at their offsets
+(so a repeat is harmless); the Dask task's result is the try's end. Callbacks run in the Dask
+client's thread: they only queue what they got and write to a pipe that `wait` watches.
+
+When a try's worker or the Dask scheduler goes away, the try is not given up at once: its
+supervisor outlives both. The executor looks for a worker with the same name every second and
+watches the try there again (``watch_only``: never a second start). If none comes within
+`lost_after` seconds (plus the try's grace), the try is reported lost (``Exit.lost``): its
+supervisor has killed it by then, and the scheduler tries it again without counting it.
+
+Thread safety: one thread (the scheduler loop) calls every method; Dask's callbacks touch only
+`_inbox` (a deque) and the wakeup pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from .base import Adopted, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
+from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, forget_try, run_try
+
+RELOOK_INTERVAL = 1.0  # seconds between looks for the worker of a try whose watch broke
+FORGET_INTERVAL = 1.0  # seconds between batches of "delete these try folders" sent to workers
+LATE_KEPT = 1000  # reported tries whose late log events are still written
+
+
+def import_distributed():
+    """The `distributed` module, or one clear line when the optional extra is missing."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            'executor = "dask" needs Dask distributed, which is not installed',
+            hint='pip install "minorch[dask]"',
+        ) from None
+    return distributed
+
+
+def security_for(address: str, dask, role: str = "client"):
+    """A `distributed.Security` for `address` from [executor.dask]-like settings (`tls_ca_file`,
+    `tls_cert`, `tls_key`, `allow_insecure`), or None for plain TCP. `role` is "client" or
+    "worker". A plain address off this host is refused unless `allow_insecure`: whoever reaches
+    a Dask scheduler can run code on every worker."""
+    scheme, _, rest = address.partition("://")
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    if scheme == "tls":
+        if not (dask.tls_ca_file and dask.tls_cert and dask.tls_key):
+            raise ConfigError(
+                f"{address}: TLS needs a CA file, a certificate and its key",
+                hint="set tls_ca_file, tls_cert and tls_key (docs/scale-out.md shows how to make them)",
+            )
+        distributed = import_distributed()
+        files = {"tls_ca_file": str(dask.tls_ca_file), "require_encryption": True}
+        files[f"tls_{role}_cert"] = str(dask.tls_cert)
+        files[f"tls_{role}_key"] = str(dask.tls_key)
+        return distributed.Security(**files)
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback and not dask.allow_insecure:
+        raise ConfigError(
+            f"{address}: a Dask scheduler on another host without TLS lets anyone who reaches it "
+            "run code on the workers",
+            hint="use a tls:// address with tls_ca_file, tls_cert and tls_key (docs/scale-out.md), "
+            "or set allow_insecure = true on a network you trust",
+        )
+    return None
+
+
+def _no_retries(dask_scheduler=None) -> int:
+    """Run on the Dask scheduler: a task whose worker died must fail, not run again elsewhere."""
+    dask_scheduler.allowed_failures = 0
+    return dask_scheduler.allowed_failures
+
+
+@dataclass(eq=False)
+class _Remote:
+    launch: Launch
+    future: object
+    started: float  # monotonic
+    host: str | None = None
+    cancel_reason: str | None = None
+    broken_at: float | None = None  # monotonic: when its watch broke (worker or Dask scheduler gone)
+    next_look: float = 0.0
+    watches: int = 0
+
+
+class DaskExecutor(Executor):
+    """See the module docstring. `lost_after` is seconds; `connect` a ready `distributed.Client`
+    factory (for tests), else a client for `address` with `security` is made."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        security=None,
+        lost_after: float = 30.0,
+        start_timeout: float = 10.0,
+        clock_monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        distributed = import_distributed()
+        self._now = clock_monotonic
+        self.lost_after = lost_after
+        self.client = distributed.Client(
+            address, timeout=start_timeout, set_as_default=False, security=security, asynchronous=False
+        )
+        self.client.run_on_scheduler(_no_retries)
+        self._tries: dict[str, _Remote] = {}
+        self._inbox: deque = deque()
+        self._forget: dict[str, list[str]] = {}  # worker name -> attempt ids whose folder may go
+        self._addresses: dict[str, str | None] = {}  # worker name -> address, as its tries last said
+        self._forget_at = 0.0
+        self._doomed: dict[str, str] = {}  # tries cancelled before they were placed -> the reason
+        self._late: dict[str, Path] = {}  # log files of tries just reported, for log events still on their way
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self)
+        self.client.subscribe_topic(LOG_TOPIC, self._on_log)
+        self.client.subscribe_topic(START_TOPIC, self._on_started)
+
+    # -- the interface ------------------------------------------------------------
+
+    def start(self, launch: Launch) -> Running:
+        key = f"minorch-{launch.attempt_id}"
+        remote = _Remote(launch, None, self._now())
+        self._tries[launch.attempt_id] = remote
+        self._submit(remote, self._payload(launch))
+        return Running(launch.attempt_id, 0, 0.0, external_id=key)
+
+    def poll(self) -> list[Exit | Running]:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        out: list[Exit | Running] = []
+        while self._inbox:
+            kind, attempt_id, value = self._inbox.popleft()
+            remote = self._tries.get(attempt_id)
+            if remote is None and kind == "started" and attempt_id in self._doomed:
+                # Taken back from Dask before it was placed, yet it started: stop it there.
+                self._send_cancel_to(value["host"], attempt_id, self._doomed.pop(attempt_id))
+            if remote is None:
+                continue
+            if kind == "started":
+                remote.host = value["host"]
+                self._addresses[remote.host] = value.get("address")
+                out.append(Running(attempt_id, value.get("pid") or 0, value.get("ct") or 0.0, None, remote.host))
+                if remote.cancel_reason is not None:
+                    self._send_cancel(remote)
+            elif kind == "done" and value is remote.future:
+                reported = remote.host
+                done = self._end_of(remote)
+                if done is not None and remote.host is not None and reported is None:
+                    out.append(Running(attempt_id, done.pid, 0.0, None, remote.host))  # ended before it said where
+                if done is not None:
+                    out.append(done)
+        now = self._now()
+        for remote in list(self._tries.values()):
+            if remote.broken_at is not None and now >= remote.next_look:
+                done = self._relook(remote, now)
+                if done is not None:
+                    out.append(done)
+        self._send_forgets(now)
+        return out
+
+    def wait(self, timeout: float | None) -> None:
+        if self._inbox:
+            return
+        left = self.next_look()
+        if left is not None:
+            timeout = left if timeout is None else min(timeout, left)
+        self._selector.select(timeout)
+
+    def next_look(self) -> float | None:
+        """Seconds until `poll` has work of its own (a try whose watch broke); None: only events."""
+        if self._inbox:
+            return 0.0
+        broken = [r.next_look for r in self._tries.values() if r.broken_at is not None]
+        return max(0.0, min(broken) - self._now()) if broken else None
+
+    def wakeup_fd(self) -> int:
+        """A file descriptor that is readable when `poll` has news (drained by `poll`)."""
+        return self._wake_r
+
+    def add_wakeup_fd(self, fd: int) -> None:
+        self._selector.register(fd, selectors.EVENT_READ, None)
+
+    def remove_wakeup_fd(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def running(self) -> int:
+        return len(self._tries)
+
+    def cancel(self, attempt_id: str, reason: str) -> None:
+        remote = self._tries.get(attempt_id)
+        if remote is None or remote.cancel_reason is not None:
+            return
+        remote.cancel_reason = reason
+        if remote.host is not None:
+            self._send_cancel(remote)
+        else:  # not on a worker yet: take it back from Dask; should it start meanwhile, its start event cancels it
+            remote.future.cancel()
+
+    def recover(self, tries: list[OpenTry], adopt: bool = True) -> list[Recovered]:
+        """Watch each open try again on the worker named by its host (`Adopted`); a try that ended
+        meanwhile comes back from that watch as a normal `Exit`. A try with no host never reached
+        a worker: `Lost`. With ``adopt=False`` tries are cancelled and answered `Lost`."""
+        answers: list[Recovered] = []
+        for open_try in tries:
+            launch = open_try.launch
+            if not open_try.host:
+                answers.append(Lost(launch.attempt_id, "interrupted before it reached a Dask worker"))
+                continue
+            remote = _Remote(launch, None, self._now() - open_try.elapsed, host=open_try.host)
+            self._tries[launch.attempt_id] = remote
+            if not adopt:
+                remote.cancel_reason = 'killed by the scheduler\'s restart (on_restart = "kill")'
+                self._send_cancel(remote)
+            self._watch_again(remote)
+            if adopt:
+                running = Running(launch.attempt_id, open_try.pid or 0, open_try.create_time or 0.0, None, remote.host)
+                answers.append(Adopted(launch.attempt_id, running))
+            else:
+                answers.append(Lost(launch.attempt_id, remote.cancel_reason))
+        if not adopt:
+            deadline = self._now() + max((t.launch.grace for t in tries), default=0) + 5.0
+            while any(self._tries.get(t.launch.attempt_id) for t in tries) and self._now() < deadline:
+                self.wait(deadline - self._now())
+                self.poll()
+            for open_try in tries:
+                self._tries.pop(open_try.launch.attempt_id, None)
+        return answers
+
+    def shutdown(self, grace: float) -> list[Exit]:
+        for attempt_id in list(self._tries):
+            self.cancel(attempt_id, "cancelled by the scheduler shutting down")
+        deadline = self._now() + grace + 5.0
+        exits: list[Exit] = []
+        while self._tries and self._now() < deadline:
+            self.wait(deadline - self._now())
+            exits += [e for e in self.poll() if isinstance(e, Exit)]
+        for attempt_id, remote in list(self._tries.items()):
+            del self._tries[attempt_id]
+            exits.append(self._exit(remote, None, "did not report its end after being cancelled (worker unreachable?)"))
+        return exits
+
+    def detach(self) -> int:
+        count = len(self._tries)
+        self._tries.clear()
+        self._send_forgets()
+        return count
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.unsubscribe_topic(LOG_TOPIC)
+            self.client.unsubscribe_topic(START_TOPIC)
+        self.client.close(timeout=5)
+        self._selector.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # -- Dask -----------------------------------------------------------------------
+
+    def _payload(self, launch: Launch) -> dict:
+        """What the worker needs, with this host's paths as placeholders it fills in: the
+        interpreter, a Python task's spec and result files. The environment travels as the
+        difference to this process's own (the worker's environment is the base there)."""
+        spec = None
+        placeholders = {sys.executable: "{python}"}
+        if launch.spec_path is not None:
+            document = json.loads(launch.spec_path.read_text())
+            document["result_path"] = "{result}"
+            spec = json.dumps(document)
+            placeholders[str(launch.spec_path)] = "{spec}"
+        env = {k: v for k, v in launch.env.items() if os.environ.get(k) != v and k != "MINORCH_STATUS_FILE"}
+        return {
+            "attempt_id": launch.attempt_id,
+            "argv": [placeholders.get(arg, arg) for arg in launch.argv],
+            "env": env,
+            "unset": [k for k in os.environ if k not in launch.env],
+            "cwd": launch.cwd,
+            "timeout": launch.timeout,
+            "grace": launch.grace,
+            "log_cap": launch.log_cap,
+            "lost_after": self.lost_after,
+            "spec": spec,
+            "secrets": None if launch.secrets is None else list(launch.secrets),
+        }
+
+    def _submit(self, remote: _Remote, payload: dict, workers: list[str] | None = None) -> None:
+        launch = remote.launch
+        key = f"minorch-{launch.attempt_id}" + (f"-watch{remote.watches}" if remote.watches else "")
+        resources = {f"queue-{launch.queue}": 1} if launch.queue else None
+        future = self.client.submit(
+            run_try, payload, key=key, pure=False, resources=resources, workers=workers, allow_other_workers=False
+        )
+        remote.future = future
+        attempt_id = launch.attempt_id
+        future.add_done_callback(lambda f: self._post(("done", attempt_id, f)))
+
+    def _watch_again(self, remote: _Remote) -> None:
+        """Watch a try again on the worker named `remote.host` (never starts it)."""
+        remote.watches += 1
+        remote.broken_at = None
+        payload = {"attempt_id": remote.launch.attempt_id, "grace": remote.launch.grace, "watch_only": True}
+        self._submit(remote, payload, workers=[remote.host])
+
+    def _relook(self, remote: _Remote, now: float) -> Exit | None:
+        """A try whose watch broke: watch it again once its worker is back, or call it lost."""
+        remote.next_look = now + RELOOK_INTERVAL
+        if remote.host is not None and remote.host in self._worker_names():
+            self._watch_again(remote)
+            return None
+        if now - remote.broken_at >= self.lost_after + remote.launch.grace + 2.0:
+            del self._tries[remote.launch.attempt_id]
+            where = f"worker {remote.host}" if remote.host else "the Dask scheduler"
+            return self._exit(remote, None, f"lost: {where} went away for more than {self.lost_after:g}s", lost=True)
+        return None
+
+    def _worker_names(self) -> set[str]:
+        try:
+            info = self.client.scheduler_info(n_workers=-1)
+        except Exception:  # noqa: BLE001 - the Dask scheduler is away: no workers for now
+            return set()
+        return {str(w.get("name")) for w in info.get("workers", {}).values()}
+
+    def _end_of(self, remote: _Remote) -> Exit | None:
+        """The Exit of a finished Dask task, or None when its watch broke (then `_relook`)."""
+        future = remote.future
+        attempt_id = remote.launch.attempt_id
+        if future.status == "finished":
+            end = future.result()
+            if end.get("missing"):
+                del self._tries[attempt_id]
+                return self._exit(remote, None, f"lost: it never reached worker {end.get('host')}", lost=True)
+            remote.host = end.get("host") or remote.host
+            self._addresses[remote.host] = end.get("address")
+            offset, tail, restart = end.get("log") or (0, b"", False)
+            _write_log(remote.launch.log_path, offset, tail, restart)
+            del self._tries[attempt_id]
+            self._late[attempt_id] = remote.launch.log_path
+            while len(self._late) > LATE_KEPT:
+                del self._late[next(iter(self._late))]
+            self._forget.setdefault(remote.host, []).append(attempt_id)
+            if end.get("exit") is None:
+                return self._exit(remote, None, f"lost: {end.get('lost')}", lost=True)
+            if end.get("result") is not None and remote.launch.result_path is not None:
+                remote.launch.result_path.write_text(end["result"])
+            facts = dict(end["exit"])
+            lost = facts.pop("lost", False)
+            return Exit(**{**facts, "attempt_id": attempt_id}, lost=lost)
+        if remote.cancel_reason is not None and remote.host is None and future.status == "cancelled":
+            del self._tries[attempt_id]  # taken back before it reached a worker
+            self._doomed[attempt_id] = remote.cancel_reason
+            return self._exit(remote, None, remote.cancel_reason, cancelled=True)
+        if future.status == "error" and not _worker_gone(future):
+            del self._tries[attempt_id]
+            return self._exit(remote, 126, f"could not run on Dask: {future.exception()}")
+        self._addresses.pop(remote.host, None)  # a worker that comes back listens elsewhere
+        remote.broken_at = self._now()  # its worker died, or the Dask scheduler restarted
+        remote.next_look = remote.broken_at
+        return None
+
+    def _exit(
+        self, remote: _Remote, code: int | None, reason: str, *, cancelled: bool = False, lost: bool = False
+    ) -> Exit:
+        duration = self._now() - remote.started
+        return Exit(remote.launch.attempt_id, 0, code, None, duration, False, cancelled, None, None, reason, lost=lost)
+
+    def _send_cancel(self, remote: _Remote) -> None:
+        self._send_cancel_to(remote.host, remote.launch.attempt_id, remote.cancel_reason)
+
+    def _send_cancel_to(self, host: str | None, attempt_id: str, reason: str) -> None:
+        address = self._address_of(host)
+        if address is not None:
+            self.client.run(cancel_try, attempt_id, reason, workers=[address], wait=False)
+
+    def _send_forgets(self, now: float | None = None) -> None:
+        """Let workers delete the folders of recorded tries; at most once a second (`now`), or now."""
+        if now is not None and now < self._forget_at:
+            return
+        self._forget_at = (now or 0.0) + FORGET_INTERVAL
+        for host, ids in list(self._forget.items()):
+            address = self._address_of(host)
+            if address is not None:
+                self.client.run(forget_try, ids, workers=[address], wait=False)
+            del self._forget[host]
+
+    def _address_of(self, name: str | None) -> str | None:
+        if self._addresses.get(name):
+            return self._addresses[name]
+        try:
+            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        except Exception:  # noqa: BLE001 - the Dask scheduler is away
+            return None
+        return next((addr for addr, w in workers.items() if str(w.get("name")) == name), None)
+
+    # -- callbacks from the Dask client's thread -----------------------------------
+
+    def _post(self, item: tuple) -> None:
+        self._inbox.append(item)
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"x")
+
+    def _on_started(self, event: tuple) -> None:
+        msg = event[1]
+        self._post(("started", msg["id"], msg))
+
+    def _on_log(self, event: tuple) -> None:
+        msg = event[1]
+        remote = self._tries.get(msg["id"])
+        path = remote.launch.log_path if remote is not None else self._late.get(msg["id"])
+        if path is not None:
+            _write_log(path, msg["at"], msg["data"], msg.get("restart", False))
+
+
+def _worker_gone(future) -> bool:
+    """True when the task failed because its worker died (KilledWorker), not by its own error."""
+    from distributed import KilledWorker
+
+    return isinstance(future.exception(), KilledWorker)
+
+
+def _write_log(path: Path, offset: int, data: bytes, restart: bool = False) -> None:
+    """Write `data` at `offset` of the local log file (0600 in 0700 folders), idempotently.
+    `restart`: the worker's copy was cut back under its cap; so is this one, to `offset`."""
+    if not data and not restart:
+        return
+    for parent in reversed(path.parents):
+        if not parent.exists():
+            with contextlib.suppress(FileExistsError):
+                parent.mkdir(mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if restart:
+            os.ftruncate(fd, offset)
+        os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)

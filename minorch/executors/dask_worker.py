@@ -1,0 +1,258 @@
+"""The worker side of the Dask executor: what `minorch worker` runs, and the functions Dask calls there.
+
+`serve` runs a Dask worker in this process with minorch's plugin: the plugin names the folder
+standing for this host (``--dir``) and marks it served (``worker.json``), so supervisors of
+tries started by an earlier worker on it keep running. Dask runs `run_try` in one of the
+worker's threads (``--slots`` of them): it claims the try, forks its supervisor
+(`minorch.executors.supervisor`), and watches it to its end while it streams the try's log to
+the scheduler host as events on the ``minorch-log`` topic. Its return value is the try's end
+(exit facts, a Python task's result, the rest of the log). Watching again after a restart of
+minorch or of the Dask scheduler is `run_try` with ``watch_only``: it never starts a try.
+
+`cancel_try` and `forget_try` run through ``Client.run`` in the worker process itself, so they
+work while every slot is busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import sys
+from pathlib import Path
+
+from . import supervisor as S
+
+PLUGIN = "minorch"
+LOG_TOPIC = "minorch-log"
+START_TOPIC = "minorch-started"
+LOG_INTERVAL = 0.1  # seconds between looks at a running try's log
+LOG_CHUNK = 256 * 1024  # bytes per log event
+RECONNECT_DELAY = 1.0  # seconds before a worker that lost its scheduler starts again
+
+
+def _root() -> tuple[Path, object]:
+    from distributed import get_worker
+
+    worker = get_worker()
+    plugin = worker.plugins.get(PLUGIN)
+    if plugin is None:
+        raise RuntimeError("this Dask worker was not started by `minorch worker` (no minorch plugin)")
+    return plugin.root, worker
+
+
+def run_try(payload: dict) -> dict:
+    """Run (or, for a second delivery or ``watch_only``, watch) one try; returns its end:
+    ``{"exit": {...}, "result": text or None, "log": [offset, bytes, restart], "host": name}``, or
+    ``{"missing": True}`` when a watched try never reached this folder."""
+    root, worker = _root()
+    attempt_id = payload["attempt_id"]
+    folder = S.folder_of(root, attempt_id)
+    if payload.get("watch_only"):
+        if not folder.exists():
+            return {"missing": True, "host": worker.name}
+    elif (claimed := S.claim(root, attempt_id)) is not None:
+        _prepare(claimed, payload)
+        zygote = worker.plugins[PLUGIN].zygote
+        return _watch(folder, attempt_id, worker, payload["grace"], zygote.spawn(claimed))
+    return _watch(folder, attempt_id, worker, payload["grace"])
+
+
+def _prepare(folder: Path, payload: dict) -> None:
+    """Write the try's launch (and a Python task's spec) with this host's paths filled in."""
+    paths = {"{python}": sys.executable, "{spec}": str(folder / "spec.json"), "{result}": str(folder / "result.json")}
+    if payload.get("spec") is not None:
+        spec = payload["spec"].replace('"{result}"', '"' + paths["{result}"] + '"')
+        (folder / "spec.json").write_text(spec)
+    env = {**os.environ, **payload["env"], "MINORCH_STATUS_FILE": str(folder / "status")}
+    for key in payload.get("unset", ()):
+        env.pop(key, None)
+    S.write_json(
+        folder / "launch.json",
+        {
+            "argv": [paths.get(arg, arg) for arg in payload["argv"]],
+            "env": env,
+            "cwd": payload["cwd"],
+            "timeout": payload["timeout"],
+            "grace": payload["grace"],
+            "log_cap": payload["log_cap"],
+            "lost_after": payload["lost_after"],
+            "secrets": payload.get("secrets"),
+        },
+    )
+
+
+def _watch(folder: Path, attempt_id: str, worker, grace: float, started: int = 0) -> dict:
+    """Stream the log until ``exit.json`` appears; then return the end. `started`: the pid of the
+    supervisor this worker just forked (watched at once, before it wrote its own pid file)."""
+    offset = 0
+    told = False
+    with selectors.DefaultSelector() as selector:
+        pidfd = None
+        if started:
+            with contextlib.suppress(OSError):
+                pidfd = os.pidfd_open(started)
+                selector.register(pidfd, selectors.EVENT_READ)
+        while not (folder / "exit.json").exists():
+            proc = S.supervisor_of(folder)
+            if proc is None:
+                if (folder / "exit.json").exists():
+                    break
+                if S.read_json(folder / "supervisor.json") is not None or not _starting(folder):
+                    S.kill_orphaned_try(folder, grace)  # its supervisor was killed: nothing else can stop it
+                    return {"exit": None, "lost": f"its supervisor on {worker.name} died", "host": worker.name}
+            elif pidfd is None:
+                try:
+                    pidfd = os.pidfd_open(proc.pid)
+                    selector.register(pidfd, selectors.EVENT_READ)
+                except (OSError, AttributeError):
+                    pidfd = -1
+            if not told and proc is not None:
+                told = True
+                named = S.read_json(folder / "supervisor.json") or {}
+                worker.log_event(
+                    START_TOPIC,
+                    {
+                        "id": attempt_id,
+                        "host": worker.name,
+                        "address": worker.address,
+                        "pid": named.get("child"),
+                        "ct": named.get("child_create_time"),
+                    },
+                )
+            offset = _stream(folder / "log", offset, attempt_id, worker)
+            selector.select(LOG_INTERVAL)
+        if pidfd is not None and pidfd >= 0:
+            selector.unregister(pidfd)
+            os.close(pidfd)
+    end = S.read_json(folder / "exit.json")
+    result = folder / "result.json"
+    tail = _read_from(folder / "log", offset)
+    restart = not tail and (folder / "log").exists() and (folder / "log").stat().st_size < offset
+    if restart:  # cut back under its cap after the last event: the whole (short) log again
+        offset, tail = 0, _read_from(folder / "log", 0)
+    return {
+        "exit": end,
+        "result": result.read_text() if end and end.get("returncode") == 0 and result.exists() else None,
+        "log": [offset, tail, restart],
+        "host": worker.name,
+        "address": worker.address,
+    }
+
+
+def _starting(folder: Path) -> bool:
+    """A just-claimed try whose supervisor has not written its pid yet (a few ms)."""
+    import time
+
+    return time.time() - folder.stat().st_mtime < 5.0
+
+
+def _stream(path: Path, offset: int, attempt_id: str, worker) -> int:
+    """Send what the log gained since `offset`; a log cut back under its cap is sent again from 0."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return offset
+    restart = size < offset  # cut back under its cap: send it again from the start
+    if restart:
+        offset = 0
+    while size > offset or restart:
+        data = _read_from(path, offset, LOG_CHUNK)
+        if not data and not restart:
+            break
+        worker.log_event(LOG_TOPIC, {"id": attempt_id, "at": offset, "data": data, "restart": restart})
+        offset += len(data)
+        restart = False
+    return offset
+
+
+def _read_from(path: Path, offset: int, count: int = -1) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(count)
+    except OSError:
+        return b""
+
+
+async def cancel_try(attempt_id: str, reason: str, dask_worker=None) -> bool:
+    """Stop a try on this worker (its supervisor kills the tree). Run through ``Client.run``."""
+    root = dask_worker.plugins[PLUGIN].root
+    folder = S.folder_of(root, attempt_id)
+    return folder.exists() and S.cancel(folder, reason)
+
+
+async def forget_try(attempt_ids: list[str], dask_worker=None) -> int:
+    """Delete the folders of tries whose end the scheduler recorded. Run through ``Client.run``."""
+    import shutil
+
+    root = dask_worker.plugins[PLUGIN].root
+    count = 0
+    for attempt_id in attempt_ids:
+        folder = S.folder_of(root, attempt_id)
+        if (folder / "exit.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            count += 1
+    return count
+
+
+def tries_here(dask_worker=None) -> list[str]:
+    """Attempt ids with a folder on this worker's host. Run through ``Client.run``."""
+    root = dask_worker.plugins[PLUGIN].root / "tries"
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+async def serve(address: str, *, root: Path, slots: int, queues: list[str], name: str, security=None) -> None:
+    """Run a Dask worker for minorch until SIGINT/SIGTERM (running tries go on under their
+    supervisors; a worker started again on the same folder reports them)."""
+    import asyncio
+    import signal
+
+    from distributed import Worker, WorkerPlugin
+
+    class MinorchPlugin(WorkerPlugin):
+        """The folder for this host's tries, marked served while this worker runs, and the
+        zygote that forks their supervisors."""
+
+        name = PLUGIN
+
+        def __init__(self, root: Path, zygote: S.Zygote) -> None:
+            self.root = root
+            self.zygote = zygote
+
+        def setup(self, worker) -> None:
+            S.mark_worker(self.root)
+
+    resources = {f"queue-{q}": float(slots) for q in queues}
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    zygote = S.Zygote()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    current: list = []
+
+    def on_signal() -> None:
+        stop.set()
+        for worker in current:
+            asyncio.ensure_future(worker.close(reason="minorch worker stopped"))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    # A Dask worker closes when it loses its scheduler; this process then starts a new one with
+    # the same name and folder, which waits for the scheduler to be back. Tries run on meanwhile.
+    while not stop.is_set():
+        worker = Worker(
+            address,
+            nthreads=slots,
+            name=name,
+            resources=resources or None,
+            local_directory=str(root / "dask"),
+            plugins={MinorchPlugin(root, zygote)},
+            security=security,
+        )
+        current[:] = [worker]
+        await worker
+        print(f"minorch worker {name}: {slots} slots at {worker.address}, tries in {root}", flush=True)
+        await worker.finished()
+        if not stop.is_set():
+            print(f"minorch worker {name}: lost the Dask scheduler; connecting again", flush=True)
+            await asyncio.sleep(RECONNECT_DELAY)

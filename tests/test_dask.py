@@ -1,0 +1,249 @@
+"""minorch on Dask: real `minorch up`/`minorch run` with tasks on two `minorch worker` processes
+(each with its own folder standing in for a host), a real Dask scheduler, real kills.
+
+The fault tests (marked `dask`, run with ``pytest -m dask``) make a cluster of their own and kill
+minorch, a worker or the Dask scheduler with SIGKILL while tries run; every task's side effect
+must happen once where it succeeded, and no process carrying a try's attempt id may be left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import wait_until
+from dask_cluster import DaskCluster
+
+from minorch.states import RunState
+
+pytest.importorskip("distributed")
+
+MODULE = """\
+def give(ds):
+    print("giving", ds)
+    return {"ds": ds, "n": 3}
+"""
+
+PIPELINE = """\
+[dags.remote]
+executor = "dask"
+
+[dags.remote.tasks.flaky]
+command = "echo try $MINORCH_TRY_NUMBER; test -e flaky.once || { touch flaky.once; exit 3; }"
+retries = 1
+retry_delay = "0s"
+
+[dags.remote.tasks.give]
+python = "helpers:give"
+after = ["flaky"]
+
+[dags.remote.tasks.slow]
+command = "setsid sleep 300 & sleep 300"
+timeout = "1s"
+grace = "0.3s"
+after = ["flaky"]
+
+[dags.remote.tasks.home]
+command = "echo here"
+executor = "local"
+after = ["give"]
+"""
+
+
+def use_dask(project, cluster, extra: str = "", dask: str = "") -> None:
+    """Configure the project for `cluster`: lines `extra` in [minorch], `dask` in [executor.dask]."""
+    project.configure(minorch=f'executor = "dask"\n{extra}\n[executor.dask]\naddress = "{cluster.address}"\n{dask}\n')
+
+
+def test_a_run_on_dask_retries_returns_results_times_out_trees_and_streams_logs(project, dask_cluster, survivors):
+    use_dask(project, dask_cluster)
+    project.write("helpers.py", MODULE)
+    project.write("dags/remote.toml", PIPELINE)
+    result = project.run("remote")
+    assert result.run.state is RunState.FAILED  # `slow` timed out
+    states = {tid: ti.state.value for tid, ti in result.tis.items()}
+    assert states["flaky"] == "success", [(a.reason, a.host) for a in result.attempts["flaky"]]
+    assert states == {"flaky": "success", "give": "success", "slow": "failed", "home": "success"}
+    flaky = result.attempts["flaky"]
+    assert [(a.exit_code, a.executor) for a in flaky] == [(3, "dask"), (0, "dask")]
+    assert all(a.host in ("host0", "host1") for a in flaky)
+    assert [Path(a.log_path).read_text() for a in flaky] == ["try 1\n", "try 2\n"]
+    [give] = result.attempts["give"]
+    assert "giving 2024-01-15" in Path(give.log_path).read_text()
+    store = project.store()
+    assert store.xcoms(result.run.pk, ["give"])["give"] == {"ds": "2024-01-15", "n": 3}
+    [slow] = result.attempts["slow"]
+    assert slow.timed_out and slow.reason == "timed out after 1s and was terminated"
+    [home] = result.attempts["home"]
+    assert (home.executor, home.host) == ("local", None)
+    assert survivors([], {a.attempt_id for tries in result.attempts.values() for a in tries}) == []
+    store.close()
+
+
+def test_executor_dask_without_a_reachable_address_is_one_line(project):
+    project.configure(minorch='executor = "dask"\n[executor.dask]\naddress = "tcp://10.255.255.1:8786"\n')
+    project.write("dags/remote.toml", "[dags.d]\n[dags.d.tasks.t]\ncommand = 'true'\n")
+    done = project.minorch("run", "d")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "allow_insecure" in done.stderr, done.stderr
+
+
+WIDE = """\
+[dags.wide]
+executor = "dask"
+"""
+WIDE_TASK = """
+[dags.wide.tasks.t{index:02d}]
+command = "echo start $MINORCH_TASK_ID >> ledger; sleep {pause}; echo done $MINORCH_TASK_ID >> ledger"
+"""
+
+
+class Fault:
+    """A project whose DAG `wide` runs `tasks` parallel tries on a cluster of its own."""
+
+    def __init__(self, project, tmp_path, tasks: int = 8, pause: float = 3.0, lost_after: str = "30s") -> None:
+        self.project = project
+        self.cluster = DaskCluster(tmp_path / "hosts").start()
+        use_dask(project, self.cluster, dask=f'worker_lost_after = "{lost_after}"')
+        config = project.root / "minorch.toml"
+        config.write_text(config.read_text().replace("parallelism = 4", "parallelism = 8"))
+        project.write("dags/wide.toml", WIDE + "".join(WIDE_TASK.format(index=i, pause=pause) for i in range(tasks)))
+        self.tasks = [f"t{i:02d}" for i in range(tasks)]
+        assert project.minorch("trigger", "wide").returncode == 0
+        self.store = project.store()
+        [self.run] = self.store.runs("wide")
+
+    def placed(self) -> dict[str, str]:
+        """task id -> host of its open try, for tries that reached a worker."""
+        return {a.task_id: a.host for a in self.store.open_attempts() if a.host}
+
+    def ledger(self) -> list[str]:
+        path = self.project.root / "ledger"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def finish(self, up) -> None:
+        assert wait_until(lambda: self.store.run(self.run.pk).state.finished, timeout=60), self.ledger()
+        assert up.signal(signal.SIGTERM) == 0
+
+    def attempts(self) -> dict[str, list]:
+        found: dict[str, list] = {}
+        for attempt in self.store.attempts(self.run.pk):
+            found.setdefault(attempt.task_id, []).append(attempt)
+        return found
+
+    def close(self) -> None:
+        """Stop the cluster, and the tries a test left running (their supervisors then end)."""
+        ids = {a.attempt_id for a in self.store.attempts(self.run.pk)}
+        self.store.close()
+        self.cluster.stop()
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if proc.environ().get("MINORCH_ATTEMPT_ID") in ids:
+                    proc.kill()
+
+
+@pytest.fixture
+def fault(project, tmp_path):
+    made: list[Fault] = []
+
+    def make(**options) -> Fault:
+        made.append(Fault(project, tmp_path, **options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def done_once(fault: Fault) -> None:
+    done = Counter(line for line in fault.ledger() if line.startswith("done "))
+    assert done == Counter({f"done {t}": 1 for t in fault.tasks}), fault.ledger()
+
+
+@pytest.mark.dask
+def test_kill_9_of_minorch_mid_run_adopts_remote_tries_and_runs_nothing_twice(fault, up_processes, survivors):
+    f = fault()
+    up = up_processes(f.project)
+    assert wait_until(lambda: len(f.placed()) == 8, timeout=30)
+    up.kill()
+    again = up_processes(f.project)
+    f.finish(again)
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS
+    done_once(f)
+    assert sorted(line for line in f.ledger() if line.startswith("start")) == [f"start {t}" for t in f.tasks]
+    assert all([(a.outcome, a.counted) for a in tries] == [("success", True)] for tries in f.attempts().values())
+    assert survivors([], {a.attempt_id for tries in f.attempts().values() for a in tries}) == []
+
+
+@pytest.mark.dask
+def test_kill_9_of_a_worker_that_comes_back_loses_no_try(fault, up_processes, survivors):
+    f = fault()
+    up = up_processes(f.project)
+    assert wait_until(lambda: len(f.placed()) == 8, timeout=30)
+    assert "host0" in f.placed().values()
+    f.cluster.kill_worker("host0")
+    time.sleep(1.0)
+    f.cluster.start_worker("host0")
+    f.finish(up)
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS
+    done_once(f)
+    assert all([(a.outcome, a.counted) for a in tries] == [("success", True)] for tries in f.attempts().values())
+    assert survivors([], {a.attempt_id for tries in f.attempts().values() for a in tries}) == []
+
+
+@pytest.mark.dask
+def test_a_worker_that_does_not_come_back_gives_each_of_its_tries_one_uncounted_retry(fault, up_processes, survivors):
+    f = fault(pause=6.0, lost_after="2s")
+    up = up_processes(f.project)
+    assert wait_until(lambda: len(f.placed()) == 8, timeout=30)
+    on_host0 = {t for t, host in f.placed().items() if host == "host0"}
+    assert on_host0
+    f.cluster.kill_worker("host0")
+    f.finish(up)
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS
+    done_once(f)
+    tries = f.attempts()
+    for task_id in on_host0:
+        assert [(a.outcome, a.counted) for a in tries[task_id]] == [("interrupted", False), ("success", True)]
+        assert tries[task_id][0].reason.startswith("lost: worker host0 went away")
+        assert tries[task_id][1].host == "host1"
+    for task_id in set(f.tasks) - on_host0:
+        assert [(a.outcome, a.counted) for a in tries[task_id]] == [("success", True)]
+    assert survivors([], {a.attempt_id for ts in tries.values() for a in ts}) == []
+
+
+@pytest.mark.dask
+def test_kill_9_of_the_dask_scheduler_mid_run_loses_no_try(fault, up_processes, survivors):
+    f = fault(pause=5.0)
+    up = up_processes(f.project)
+    assert wait_until(lambda: len(f.placed()) == 8, timeout=30)
+    f.cluster.kill_scheduler()
+    time.sleep(1.0)
+    f.cluster.start_scheduler()
+    f.finish(up)
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS, f.attempts()
+    done_once(f)
+    assert all([(a.outcome, a.counted) for a in tries] == [("success", True)] for tries in f.attempts().values())
+    assert survivors([], {a.attempt_id for tries in f.attempts().values() for a in tries}) == []
+
+
+@pytest.mark.dask
+def test_clearing_a_task_while_it_runs_on_a_worker_kills_its_tree_there(fault, up_processes, survivors):
+    f = fault(tasks=1, pause=1000)
+    f.project.write("dags/wide.toml", (f.project.root / "dags/wide.toml").read_text().replace("sleep", "setsid sleep"))
+    up = up_processes(f.project)
+    assert wait_until(lambda: len(f.placed()) == 1, timeout=30)
+    [first] = f.store.open_attempts()
+    assert wait_until(lambda: survivors([], {first.attempt_id}), timeout=10)
+    cleared = f.project.minorch("clear", "wide", f.run.run_id, "t00", "--yes")
+    assert cleared.returncode == 0, cleared.stderr
+    assert wait_until(lambda: not survivors([], {first.attempt_id}), timeout=15)
+    assert wait_until(lambda: f.store.attempts(f.run.pk)[0].end_date is not None, timeout=15)
+    ended = f.store.attempts(f.run.pk)[0]
+    assert ended.reason.startswith("cancelled: the task was cleared or marked while it ran")
+    assert up.signal(signal.SIGTERM) == 0
