@@ -209,10 +209,11 @@ class Scheduler:
         can end between this look and the next. A frozen try that already left its exit status is
         ending on its own: it is let go and recorded as it ended. The others, and every process
         carrying one of this state folder's attempt ids that has no row, are stopped, all within
-        one grace period. Then each open try is recorded: one that ended while no scheduler ran
-        as it ended (its exit status file says how, its mtime when), so a success is never run
-        again; one that was still running, or was recorded but never started, as interrupted:
-        tried again, not counted against retries."""
+        one grace period. Then each open try is recorded: one that ended while no scheduler ran,
+        or that finished on its own during that grace period (it ignored the SIGTERM), as it ended
+        (its exit status file says how, its mtime when), so a success is never run again; one that
+        was still running, or was recorded but never started, as interrupted: tried again, not
+        counted against retries."""
         now = self.clock.now().timestamp()
         opened = self.store.open_attempts()
         marked = find_marked(self.attempt_tag)
@@ -241,7 +242,9 @@ class Scheduler:
 
     def _recover_attempt(self, attempt: Attempt, was_running: bool, now: float) -> None:
         status = self._attempt_file(attempt.attempt_id, "status")
-        code = None if was_running else _read_status(status)
+        code = _read_status(status)
+        if was_running and code == 128 + signal.SIGTERM:
+            code = None  # its shell recorded the SIGTERM of this recovery: interrupted, not failed
         ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
         run = self.store.run(attempt.run_pk)
         if code is not None and ti is not None and run is not None:
@@ -316,43 +319,46 @@ class Scheduler:
 
     def _recover_orphan_states(self) -> int:
         """Task instances that say running/queued with no open attempt (a state file from an older
-        or interrupted writer): finish them as their last recorded try ended, else try them again."""
+        or interrupted writer): finish them as their last recorded try ended, else try them again.
+        Two queries and one pass, whatever the number of queued runs; stops early on `stop()`."""
         count = 0
-        runs = self.store.active_runs()
-        for run_pk, tis in self.store.task_instances(r.pk for r in runs).items():
-            dag = self.dags.get(next(r.dag_id for r in runs if r.pk == run_pk))
-            for tid, ti in tis.items():
-                if not ti.state.active or (dag is not None and tid in dag.tasks and dag.tasks[tid].map_over):
-                    continue  # a running mapped task stands for its copies, which have the attempts
-                tries = [
-                    a for a in self.store.attempts(run_pk, tid) if a.try_number == ti.try_number and a.map_index == -1
-                ]
-                latest = tries[-1] if tries else None
-                if latest is not None and latest.end_date is None:
-                    continue  # an open attempt: handled by recover()
-                count += 1
-                task = dag.tasks.get(tid) if dag else None
-                if latest is not None and latest.outcome != "interrupted" and task is not None:
-                    code = None if latest.timed_out else latest.exit_code
-                    state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, latest.end_date)
-                    self.store.set_task_state(
-                        run_pk,
-                        tid,
-                        state,
-                        [ti.state],
-                        end_date=latest.end_date,
-                        next_try_at=next_try_at,
-                        note=latest.reason,
-                    )
-                else:
-                    self.store.set_task_state(
-                        run_pk,
-                        tid,
-                        TaskState.NONE,
-                        [ti.state],
-                        try_number=max(ti.try_base, ti.try_number - 1),
-                        note="no record of its last try: tried again",
-                    )
+        stuck = [
+            (dag_id, ti)
+            for dag_id, ti in self.store.stuck_task_instances()
+            if not (dag_id in self.dags and ti.task_id in self.dags[dag_id].tasks)
+            or not self.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
+        ]
+        latest = self.store.last_tries((ti.run_pk, ti.task_id, ti.try_number) for _, ti in stuck)
+        for dag_id, ti in stuck:
+            if self.stopping:
+                break
+            last = latest.get((ti.run_pk, ti.task_id, ti.try_number))
+            if last is not None and last.end_date is None:
+                continue  # an open attempt: handled by recover()
+            count += 1
+            dag = self.dags.get(dag_id)
+            task = dag.tasks.get(ti.task_id) if dag else None
+            if last is not None and last.outcome != "interrupted" and task is not None:
+                code = None if last.timed_out else last.exit_code
+                state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, last.end_date)
+                self.store.set_task_state(
+                    ti.run_pk,
+                    ti.task_id,
+                    state,
+                    [ti.state],
+                    end_date=last.end_date,
+                    next_try_at=next_try_at,
+                    note=last.reason,
+                )
+            else:
+                self.store.set_task_state(
+                    ti.run_pk,
+                    ti.task_id,
+                    TaskState.NONE,
+                    [ti.state],
+                    try_number=max(ti.try_base, ti.try_number - 1),
+                    note="no record of its last try: tried again",
+                )
         return count
 
     # ------------------------------------------------------------ one step
