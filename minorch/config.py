@@ -369,7 +369,7 @@ def load_settings(
 
     try:
         ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file
         raise fail(
             f"unknown timezone {settings.timezone!r}",
             "minorch",

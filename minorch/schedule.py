@@ -469,7 +469,7 @@ def _parse_interval(text: str) -> timedelta:
 def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         known = available_timezones()
         same = [zone for zone in known if zone.lower() == str(name).lower()]
         hint = f"did you mean '{same[0]}'?" if same else did_you_mean(str(name), known)

@@ -311,7 +311,7 @@ def _task_group(key: str, entry: Any, alias: dict[str, str]) -> str | None:
     name = entry.get("group")
     if name is None:
         return None
-    if name not in alias:
+    if not isinstance(name, str) or name not in alias:
         raise DagError(
             f"task '{key}' is in group {name!r}, which is not defined",
             hint=did_you_mean(str(name), alias) or f"add a [dags.<id>.groups.{name}] table",
