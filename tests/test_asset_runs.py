@@ -312,7 +312,10 @@ def test_a_crash_at_each_dangerous_point_of_an_asset_handoff_creates_the_consume
     # (1) kill while the producer's try sleeps; it finishes on its own with no scheduler
     assert project.minorch("trigger", "producer", "--date", "2024-04-01").returncode == 0
     up = up_processes(project)
-    assert wait_until(lambda: any(a.end_date is None for r in runs_of(store, "producer") for a in store.attempts(r.pk)))
+    started = lambda: any(  # noqa: E731 - a try's pid is recorded once its process runs
+        a.pid and a.end_date is None for r in runs_of(store, "producer") for a in store.attempts(r.pk)
+    )
+    assert wait_until(started)
     up.proc.send_signal(signal.SIGKILL)
     up.proc.wait(5)
     assert store.asset_events("data") == []
