@@ -73,11 +73,13 @@ AIRFLOW_NAMES = {
 _MERGED = ("env", "params")  # dict options merge along settings < DAG < task instead of replacing
 
 
-def check_int(name: str, value: Any, minimum: int) -> int:
+def check_int(name: str, value: Any, minimum: int, maximum: int = 100_000) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DagError(f"{name} must be a whole number, not {value!r}", hint=f"write e.g. {name} = {max(minimum, 1)}")
     if value < minimum:
         raise DagError(f"{name} must be {minimum} or more, not {value}", hint=f"write e.g. {name} = {max(minimum, 2)}")
+    if value > maximum:
+        raise DagError(f"{name} must be {maximum} or less, not {value}", hint=f"write e.g. {name} = {max(minimum, 2)}")
     return value
 
 
@@ -99,6 +101,23 @@ def check_table(name: str, value: Any) -> dict:
     return dict(value)
 
 
+MAX_DEPTH = 32  # levels of nested tables and lists a value may have (templates and JSON recurse into them)
+
+
+def _check_depth(name: str, value: Any) -> Any:
+    level, items = 0, [value]
+    while items:
+        level += 1
+        if level > MAX_DEPTH:
+            raise DagError(f"{name} is nested more than {MAX_DEPTH} levels deep", hint="flatten it")
+        items = [
+            inner
+            for item in items
+            for inner in (item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else ())
+        ]
+    return value
+
+
 def check_notifiers(name: str, value: Any) -> tuple:
     items = value if isinstance(value, (list, tuple)) else [value]
     for item in items:
@@ -116,9 +135,9 @@ def check_notifiers(name: str, value: Any) -> tuple:
 
 def _coerce_task_option(name: str, value: Any) -> Any:
     if name == "retries":
-        return check_int(name, value, 0)
+        return check_int(name, value, 0, 1000)
     if name == "skip_exit_code":
-        return check_int(name, value, 0)
+        return check_int(name, value, 0, 255)
     if name in ("retry_delay", "grace", "poke_interval"):
         return parse_duration(value, name=name)
     if name in ("max_retry_delay", "timeout", "sla"):
@@ -167,7 +186,7 @@ def _coerce_task_option(name: str, value: Any) -> Any:
     if name == "env":
         return {str(k): str(v) for k, v in check_table(name, value).items()}
     if name == "params":
-        return check_table(name, value)
+        return _check_depth(name, check_table(name, value))
     if name in ("on_failure", "on_retry", "on_success"):
         return check_notifiers(name, value)
     raise AssertionError(name)

@@ -335,43 +335,46 @@ class Scheduler:
 
     def _recover_orphan_states(self) -> int:
         """Task instances that say running/queued with no open attempt (a state file from an older
-        or interrupted writer): finish them as their last recorded try ended, else try them again."""
+        or interrupted writer): finish them as their last recorded try ended, else try them again.
+        Two queries and one pass, whatever the number of queued runs; stops early on `stop()`."""
         count = 0
-        runs = self.store.active_runs()
-        for run_pk, tis in self.store.task_instances(r.pk for r in runs).items():
-            dag = self.dags.get(next(r.dag_id for r in runs if r.pk == run_pk))
-            for tid, ti in tis.items():
-                if not ti.state.active or (dag is not None and tid in dag.tasks and dag.tasks[tid].map_over):
-                    continue  # a running mapped task stands for its copies, which have the attempts
-                tries = [
-                    a for a in self.store.attempts(run_pk, tid) if a.try_number == ti.try_number and a.map_index == -1
-                ]
-                latest = tries[-1] if tries else None
-                if latest is not None and latest.end_date is None:
-                    continue  # an open attempt: handled by recover()
-                count += 1
-                task = dag.tasks.get(tid) if dag else None
-                if latest is not None and latest.outcome != "interrupted" and task is not None:
-                    code = None if latest.timed_out else latest.exit_code
-                    state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, latest.end_date)
-                    self.store.set_task_state(
-                        run_pk,
-                        tid,
-                        state,
-                        [ti.state],
-                        end_date=latest.end_date,
-                        next_try_at=next_try_at,
-                        note=latest.reason,
-                    )
-                else:
-                    self.store.set_task_state(
-                        run_pk,
-                        tid,
-                        TaskState.NONE,
-                        [ti.state],
-                        try_number=max(ti.try_base, ti.try_number - 1),
-                        note="no record of its last try: tried again",
-                    )
+        stuck = [
+            (dag_id, ti)
+            for dag_id, ti in self.store.stuck_task_instances()
+            if not (dag_id in self.dags and ti.task_id in self.dags[dag_id].tasks)
+            or not self.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
+        ]
+        latest = self.store.last_tries((ti.run_pk, ti.task_id, ti.try_number) for _, ti in stuck)
+        for dag_id, ti in stuck:
+            if self.stopping:
+                break
+            last = latest.get((ti.run_pk, ti.task_id, ti.try_number))
+            if last is not None and last.end_date is None:
+                continue  # an open attempt: handled by recover()
+            count += 1
+            dag = self.dags.get(dag_id)
+            task = dag.tasks.get(ti.task_id) if dag else None
+            if last is not None and last.outcome != "interrupted" and task is not None:
+                code = None if last.timed_out else last.exit_code
+                state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, last.end_date)
+                self.store.set_task_state(
+                    ti.run_pk,
+                    ti.task_id,
+                    state,
+                    [ti.state],
+                    end_date=last.end_date,
+                    next_try_at=next_try_at,
+                    note=last.reason,
+                )
+            else:
+                self.store.set_task_state(
+                    ti.run_pk,
+                    ti.task_id,
+                    TaskState.NONE,
+                    [ti.state],
+                    try_number=max(ti.try_base, ti.try_number - 1),
+                    note="no record of its last try: tried again",
+                )
         return count
 
     # ------------------------------------------------------------ one step

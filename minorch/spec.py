@@ -109,6 +109,8 @@ def _plain(value: Any) -> Any:
 def dag_to_spec(made: Dag) -> dict:
     """A Python-defined DAG as a JSON-able spec (what the isolated loader sends back)."""
     spec = {k: _plain(condition_spec(v) if k == "schedule" else v) for k, v in made.given.items()}
+    if isinstance(made.given.get("schedule"), timedelta):  # Airflow's timedelta schedule: an interval
+        spec["schedule"] = f"every {int(made.given['schedule'].total_seconds())}s"
     spec["tasks"] = {}
     for tid, item in made.tasks.items():
         entry = {k: _plain(v) for k, v in item.given.items()}
@@ -309,7 +311,7 @@ def _task_group(key: str, entry: Any, alias: dict[str, str]) -> str | None:
     name = entry.get("group")
     if name is None:
         return None
-    if name not in alias:
+    if not isinstance(name, str) or name not in alias:
         raise DagError(
             f"task '{key}' is in group {name!r}, which is not defined",
             hint=did_you_mean(str(name), alias) or f"add a [dags.<id>.groups.{name}] table",

@@ -743,6 +743,33 @@ class Store:
                 ),
             )
 
+    def stuck_task_instances(self) -> list[tuple[str, TaskInstance]]:
+        """(dag_id, task instance) of every unmapped task instance that says queued or running, in
+        a queued or running run: one query, whatever the number of runs."""
+        cols = ", ".join(f"t.{c}" for c in _TI_COLS.split(", "))
+        rows = self.db.execute(
+            f"SELECT r.dag_id, {cols} FROM task_instances t JOIN dag_runs r ON r.id = t.run_pk "
+            "WHERE t.state IN ('queued', 'running') AND t.map_index = -1 AND r.state IN ('queued', 'running') "
+            "ORDER BY t.run_pk, t.task_id"
+        )
+        return [(row[0], _ti(row[1:])) for row in rows]
+
+    def last_tries(self, keys: Iterable[tuple[int, str, int]]) -> dict[tuple[int, str, int], Attempt]:
+        """The newest unmapped attempt of each (run_pk, task_id, try_number) that has one."""
+        keys = list(keys)
+        found: dict[tuple[int, str, int], Attempt] = {}
+        for at in range(0, len(keys), 300):
+            chunk = keys[at : at + 300]
+            rows = self.db.execute(
+                f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE map_index = -1 AND (run_pk, task_id, try_number) IN "
+                f"(VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) ORDER BY id",
+                [value for key in chunk for value in key],
+            )
+            for row in rows:
+                attempt = Attempt(*row)
+                found[(attempt.run_pk, attempt.task_id, attempt.try_number)] = attempt
+        return found
+
     def set_attempt_process(
         self,
         attempt_id: str,

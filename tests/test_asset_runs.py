@@ -295,3 +295,45 @@ def test_the_bundled_bronze_silver_gold_example_runs_under_up(project, up_proces
     assert "triggered by 2 events" in log
     mart = json.loads((project.root / ".minorch/data/assets/orders_mart/2024-01-15.json").read_text())
     assert sum(mart.values()) > 0
+
+
+SLOW_PRODUCER = CRASH_DAGS.replace('command = "echo', 'command = "sleep 1; echo')
+
+
+def test_a_crash_at_each_dangerous_point_of_an_asset_handoff_creates_the_consumer_run_exactly_once(
+    project, up_processes
+):
+    """Deterministic points: (1) the producer's try ends while no scheduler runs (recovery records
+    its success and its event together); (2) success and event are committed but the consumer's
+    run is not (the state a kill right after that commit leaves); (3) the run is created and its
+    events consumed (a restart must not create another)."""
+    project.write("dags/c.toml", SLOW_PRODUCER)
+    store = project.store()
+    # (1) kill while the producer's try sleeps; it finishes on its own with no scheduler
+    assert project.minorch("trigger", "producer", "--date", "2024-04-01").returncode == 0
+    up = up_processes(project)
+    started = lambda: any(  # noqa: E731 - a try's pid is recorded once its process runs
+        a.pid and a.end_date is None for r in runs_of(store, "producer") for a in store.attempts(r.pk)
+    )
+    assert wait_until(started)
+    up.proc.send_signal(signal.SIGKILL)
+    up.proc.wait(5)
+    assert store.asset_events("data") == []
+    assert wait_until(lambda: (project.root / "made-2024-04-01").exists(), timeout=10)
+    time.sleep(0.3)  # its exit status is written as it exits
+    # (2) a producer success with its event, committed, and no consumer run yet
+    store.add_asset_event("data", ds="2024-04-02", extra_json="null", now=time.time(), dag_id="producer",
+                          run_id="manual__2024-04-02T00:00:00+00:00", task_id="make")  # fmt: skip
+    for _restart in range(2):  # (3) the second start finds both runs made and their events consumed
+        up = up_processes(project)
+        up.ready()
+        assert wait_until(lambda: len([r for r in runs_of(store, "consumer") if r.state.finished]) >= 2, timeout=20)
+        time.sleep(0.5)
+        up.proc.send_signal(signal.SIGKILL)
+        up.proc.wait(5)
+    assert sorted(e.ds for e in store.asset_events("data")) == ["2024-04-01", "2024-04-02"]
+    assert sorted(r.logical_date[:10] for r in runs_of(store, "consumer")) == ["2024-04-01", "2024-04-02"]
+    assert store.asset_queue() == {}
+    assert [line for line in (project.root / "ledger").read_text().splitlines() if line.startswith("make")] == [
+        "make 2024-04-01"  # recovered from its exit status: not run again
+    ]

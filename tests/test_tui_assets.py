@@ -64,7 +64,8 @@ def test_the_assets_screen_lists_shows_history_and_emits_after_a_confirmation(tm
             text = screen_text(app)
             assert "STALE" in text  # raw has fresh_within and no event
             assert "silver: has orders_bronze, waits for raw" in text
-            assert "bronze -> [orders_bronze] -> silver" in text  # the lineage
+            assert "■ bronze ───▸ ◆ [orders_bronze]" in text  # the lineage, drawn
+            assert "▸ ■ silver ───▸ ◆ [orders_silver]" in text
             await pilot.press("down")  # orders_bronze (rows sort by name: orders_bronze, orders_silver, raw)
             await pilot.press("up")
             await pilot.press("enter")

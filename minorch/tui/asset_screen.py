@@ -1,5 +1,5 @@
 """The Assets screen: every asset with its last event and freshness, what each waiting DAG still
-needs, the lineage, and (enter) the selected asset's history. `e` emits an event after a confirmation.
+needs, the lineage drawn as a graph, and (enter) the selected asset's history. `e` emits an event after a confirmation.
 
 It reads the store in worker threads with its own read-only connection (the UI thread never touches
 SQLite), when it opens, whenever the app's feed saw the store change, and after an emit.
@@ -23,6 +23,7 @@ from ..errors import MinorchError
 from ..store import AssetEvent, Store
 from .dialogs import ActionDialog
 from .widgets.asset_table import AssetTable, when
+from .widgets.lineage_view import LineageView
 
 
 class AssetsScreen(Screen):
@@ -44,7 +45,7 @@ class AssetsScreen(Screen):
         yield AssetTable(id="assets")
         yield Static(id="waits")
         yield Static(id="history")
-        yield Static(id="lineage")
+        yield LineageView()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -74,8 +75,9 @@ class AssetsScreen(Screen):
         waits = [w for r in message.rows for w in r.waits]
         self.query_one("#waits", Static).update(Text("\n".join(dict.fromkeys(waits)), style="grey62"))
         registry = self.app.feed.registry
-        drawn = lineage.render(lineage.build(registry.dags, registry.assets), "text") if registry else ""
-        self.query_one("#lineage", Static).update(Text("lineage\n" + drawn, style="cyan"))
+        if registry is not None:
+            stale = {r.name for r in message.rows if r.stale}
+            self.query_one(LineageView).show(lineage.build(registry.dags, registry.assets), stale)
         if message.history is not None:
             name, events = message.history
             lines = [f"history of {name}" + ("" if events else ": no events yet")]
