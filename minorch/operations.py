@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from .config import Settings
 from .dag import Dag
 from .durations import parse_date
-from .errors import ConfigError, MinorchError, NotFound, ScheduleError, did_you_mean
+from .errors import ConfigError, Conflict, MinorchError, NotFound, ScheduleError, did_you_mean
 from .planner import run_id_for
 from .records import RunRecord, iso
 from .schedule import RunDates, logical_dates_in
@@ -141,12 +141,25 @@ def select_clear(
     failed_only: bool = False,
 ) -> list[str]:
     """The task ids `clear` with the same arguments would clear (for a confirmation), in DAG order."""
-    chosen = set(_known_tasks(store, dag, run, task_ids))
+    return _pick(
+        store, dag, run, clear_scope(dag, _known_tasks(store, dag, run, task_ids), downstream, upstream), failed_only
+    )
+
+
+def clear_scope(dag: Dag, named: Iterable[str], downstream: bool, upstream: bool) -> set[str]:
+    """The named tasks, plus their descendants (downstream) and their ancestors (upstream); both
+    are taken from the named tasks only, so a sibling of an ancestor is never included. The
+    setups and teardowns of the chosen work tasks come along."""
+    named = set(named)
+    chosen = set(named)
     if downstream:
-        chosen |= _reach(chosen, dag.downstream())
+        chosen |= _reach(named, dag.downstream())
     if upstream:
-        chosen |= _reach(chosen, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
-    chosen = dag.with_setups_and_teardowns(chosen)
+        chosen |= _reach(named, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
+    return dag.with_setups_and_teardowns(chosen)
+
+
+def _pick(store: Store, dag: Dag, run: RunRecord, chosen: set[str], failed_only: bool) -> list[str]:
     tis = store.task_instances([run.pk])[run.pk]
     wanted = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
     return [tid for tid in in_dag_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
@@ -214,7 +227,10 @@ def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, 
         if not store.set_task_state(
             run.pk, task_id, new, [ti.state], end_date=now, next_try_at=None, note=f"marked {new.value} by user"
         ):
-            raise MinorchError(f"task '{task_id}' of run {run.run_id} changed while marking it", hint="try again")
+            raise Conflict(
+                f"task '{task_id}' of run {run.run_id} changed meanwhile (it is no longer {ti.state.value})",
+                hint=f"`minorch tasks {dag.dag_id} {run.run_id}` shows its state now",
+            )
         if new is not TaskState.FAILED:
             below = [t for t in in_dag_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
             store.clear_task_instances(run.pk, below, FAILED_LIKE, note="cleared")

@@ -201,8 +201,10 @@ class _Progress:
 @click.argument("dag_id")
 @click.argument("run")
 @click.argument("task_ids", nargs=-1, metavar="[TASK]...")
-@click.option("--downstream", is_flag=True, help="Also clear the tasks downstream of those named.")
-@click.option("--upstream", is_flag=True, help="Also clear the tasks upstream of those named.")
+@click.option(
+    "--downstream", is_flag=True, help="Also clear the descendants of the tasks named (what depends on them)."
+)
+@click.option("--upstream", is_flag=True, help="Also clear the ancestors of the tasks named (what they depend on).")
 @click.option("--failed-only", is_flag=True, help="Clear only tasks that failed or whose upstream failed.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
@@ -265,7 +267,8 @@ def retry(app: Context, dag_id: str, run: str) -> None:
 def mark(app: Context, dag_id: str, run: str, task_id: str, state: str) -> None:
     """Set TASK of RUN to success, failed or skipped (a running try is killed).
 
-    Marking success or skipped clears the failed tasks downstream, so the run goes on.
+    Marking success or skipped clears the failed tasks downstream, so the run goes on. If the task
+    changed meanwhile (a scheduler or another command got there first), nothing is set and it exits 1.
     """
     from .. import operations as ops
 
