@@ -95,8 +95,8 @@ def _coerce_task_option(name: str, value: Any) -> Any:
         return check_int(name, value, 0)
     if name in ("retry_delay", "grace", "poke_interval"):
         return parse_duration(value, name=name)
-    if name in ("max_retry_delay", "timeout", "sla"):
-        return None if value is None else parse_duration(value, name=name)
+    if name in ("max_retry_delay", "timeout", "sla"):  # "none" (TOML has no null) undoes a lower layer's value
+        return None if value is None or value == "none" else parse_duration(value, name=name)
     if name in ("retry_exponential_backoff", "soft_fail", "do_xcom_push", "multiple_outputs"):
         return check_bool(name, value)
     if name == "trigger_rule":
