@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -441,21 +442,46 @@ def prune(
 
 
 def scheduler_running(settings: Settings) -> bool:
-    """Whether a scheduler (`minorch up`, or a foreground run) holds the state folder's lock.
+    """Whether a scheduler (`minorch up`, or a foreground run) holds the state folder's lock."""
+    return scheduler_holder(settings) is not None
+
+
+@dataclass
+class Holder:
+    """Who holds the scheduler lock, from the lock file's line "pid 1234, minorch up since ..."."""
+
+    pid: int | None
+    what: str  # "minorch up", "minorch run", or the raw line when it does not parse
+    since: str | None
+    version: str | None
+
+    @property
+    def is_up(self) -> bool:
+        """A `minorch up`, which works on every run; a foreground run only works on its own."""
+        return self.what == "minorch up"
+
+
+def scheduler_holder(settings: Settings) -> Holder | None:
+    """The holder of the state folder's scheduler lock, or None when nothing holds it.
 
     Probes with a shared, non-blocking flock released at once, leaving the lock file's text alone."""
     path = settings.state_dir / "scheduler.lock"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return False
+        return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            line = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            match = re.fullmatch(r"pid (\d+), (.+) since ([^\s,]+)(?:, version (\S+))?", line)
+            if match is None:
+                return Holder(None, line or "unknown", None, None)
+            return Holder(int(match.group(1)), match.group(2), match.group(3), match.group(4))
     finally:
         os.close(fd)  # closing drops a lock we got
-    return False
+    return None
 
 
 def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:

@@ -296,6 +296,21 @@ def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(pro
     drive(project, scenario)
 
 
+def test_escape_sequences_in_a_log_are_shown_as_text_not_sent_to_the_terminal(project):
+    async def scenario(pilot, settings):
+        for log in settings.log_dir.glob("*/test/1.log"):
+            with open(log, "ab") as stream:
+                stream.write(b"\x1b[2J\x1b]0;pwned\x07cleared the screen\r\n")
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")
+        await until(pilot, lambda: "cleared the screen" in screen_text(pilot.app), what="log shown")
+        line = next(t for t in screen_text(pilot.app).splitlines() if "cleared the screen" in t)
+        assert "\\x1b[2J\\x1b]0;pwned\\x07cleared the screen" in line
+        assert "\\x0d" not in line  # a CRLF line end is just a line end
+
+    drive(project, scenario)
+
+
 def test_a_change_written_by_another_connection_shows_within_a_second(project):
     async def scenario(pilot, settings):
         await open_etl(pilot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 import time
@@ -15,13 +16,14 @@ import click
 from ..durations import format_duration
 from ..errors import MinorchError, NotFound
 from ..states import RunState, TaskState
-from . import Context, local_time, main, pass_ctx, resolve_run, table
+from ..visible import visible
+from . import Context, json_option, local_time, main, pass_ctx, resolve_run, table
 
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
 @click.option("--env", "env", metavar="NAME", help="Check with minorch.NAME.toml layered over minorch.toml.")
 @pass_ctx
 def validate(app: Context, as_json: bool, env: str | None) -> None:
@@ -64,7 +66,7 @@ def validate(app: Context, as_json: bool, env: str | None) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@json_option("Print the list as JSON.")
 @pass_ctx
 def dags(app: Context, as_json: bool) -> None:
     """List the DAGs: schedule, tasks, paused, next fire, file."""
@@ -125,20 +127,39 @@ def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
     click.echo(graph_svg(dag) if fmt == "svg" else graph_text(dag, fmt))
 
 
+MAX_NEXT = 10_000  # fire times `minorch next` lists at most
+
+
 @main.command("next")
 @click.argument("dag_id")
-@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1), help="How many fire times.")
-@click.option("--after", metavar="ISO", help="Start after this time (default: now).")
+@click.option(
+    "-n",
+    "count",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1, max=MAX_NEXT),
+    help=f"How many fire times (at most {MAX_NEXT:,}).",
+)
+@click.option("--after", metavar="ISO", help="Start after this time (default: now, or start_date if later).")
+@json_option("Print the fire times as JSON.")
 @pass_ctx
-def next_(app: Context, dag_id: str, count: int, after: str | None) -> None:
-    """Print a DAG's next fire times and the logical dates their runs get."""
+def next_(app: Context, dag_id: str, count: int, after: str | None, as_json: bool) -> None:
+    """Print a DAG's next fire times and the logical dates their runs get (from its start_date on,
+    up to its end_date)."""
     from ..views import next_fires
 
     dag = app.dag(dag_id)
     rows = next_fires(dag, count, after)
+    if as_json:
+        keys = ("fires_at", "fires_at_utc", "logical_date")
+        click.echo(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=2))
+        return
     if not rows and dag.schedule.kind in ("none", "reboot"):
         when = "once each time `minorch up` starts" if dag.schedule.kind == "reboot" else "only when triggered"
         click.echo(f"{dag_id} has no timed schedule ({dag.schedule.expr}): it runs {when}")
+        return
+    if not rows:
+        click.echo(f"{dag_id} fires no more: its end_date ({dag.end_date.isoformat()}) has passed")
         return
     click.echo(table(["fires at (local)", "fires at (UTC)", "logical date"], rows))
 
@@ -177,7 +198,7 @@ def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
 @click.argument("dag_id")
 @click.option("--state", type=click.Choice([s.value for s in RunState]), help="Only runs in this state.")
 @click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@json_option("Print the runs as JSON.")
 @pass_ctx
 def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool) -> None:
     """List a DAG's runs, newest first: state, logical date, start, duration, task states."""
@@ -243,7 +264,7 @@ def task_rows(store, dag, run) -> list[dict]:
 @main.command()
 @click.argument("dag_id")
 @click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
+@json_option("Print the tasks as JSON.")
 @pass_ctx
 def tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
@@ -294,11 +315,25 @@ def _short_path(path: str | None) -> str:
     metavar="I",
     help="For a mapped task: which copy (default: the copy that ran last).",
 )
+@click.option("--raw", is_flag=True, help="Pass the bytes through as the task wrote them, escape sequences too.")
+@json_option("Print JSON Lines: one record per log line, with its task, try and line number.")
 @pass_ctx
 def logs(
-    app: Context, dag_id: str, run: str, task_id: str, try_number: int | None, follow: bool, map_index: int | None
+    app: Context,
+    dag_id: str,
+    run: str,
+    task_id: str,
+    try_number: int | None,
+    follow: bool,
+    map_index: int | None,
+    raw: bool,
+    as_json: bool,
 ) -> None:
-    """Print the log of a try of TASK in RUN."""
+    """Print the log of a try of TASK in RUN.
+
+    Control characters a task printed (colours, cursor moves, terminal titles) are shown as text
+    such as \\x1b, so a log cannot take over your terminal; --raw passes them through.
+    """
     dag, store, found = resolve_run(app, dag_id, run)
     if task_id not in dag.tasks:
         from ..errors import did_you_mean
@@ -331,21 +366,62 @@ def logs(
             f"the log of try {attempt.try_number} ({path}) is gone",
             hint="`minorch db prune` deletes the logs of old runs",
         )
-    out = sys.stdout.buffer
+    if as_json:
+        record = {
+            "dag_id": dag_id,
+            "run_id": found.run_id,
+            "task_id": task_id,
+            "map_index": attempt.map_index,
+            "try_number": attempt.try_number,
+        }
+        write = _JsonLines(record).write
+    else:
+        write = _Terminal(raw).write
     with path.open("rb") as log:
         while True:
             chunk = log.read(65536)
             if chunk:
-                out.write(chunk)
-                out.flush()
+                write(chunk)
                 continue
             if not follow or _ended(store, found.pk, attempt.attempt_id):
                 if follow:
-                    out.write(log.read())  # what the try wrote just before it ended
+                    write(log.read())  # what the try wrote just before it ended
+                write(b"", final=True)
                 return
             if path.stat().st_size < log.tell():  # truncated in place by the log size cap
                 log.seek(0)
             time.sleep(FOLLOW_INTERVAL)
+
+
+class _Terminal:
+    """Log bytes to stdout: control characters made visible unless raw."""
+
+    def __init__(self, raw: bool) -> None:
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder("utf-8")("backslashreplace")
+
+    def write(self, data: bytes, final: bool = False) -> None:
+        if not self.raw:
+            data = visible(self.decoder.decode(data, final), keep_cr=True).encode()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+class _JsonLines:
+    """Log bytes as JSON Lines, one record per complete line (a last line without newline at the end)."""
+
+    def __init__(self, record: dict) -> None:
+        self.record = record
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.pending = ""
+        self.number = 0
+
+    def write(self, data: bytes, final: bool = False) -> None:
+        lines = (self.pending + self.decoder.decode(data, final)).split("\n")
+        self.pending = "" if final else lines.pop()
+        for line in lines if not final or lines[-1] else lines[:-1]:
+            self.number += 1
+            click.echo(json.dumps({**self.record, "line": self.number, "text": line.removesuffix("\r")}))
 
 
 def _ended(store, run_pk: int, attempt_id: str) -> bool:

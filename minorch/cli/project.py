@@ -49,12 +49,18 @@ timeout = "1h"
 def init(folder: Path) -> None:
     """Create minorch.toml and dags/hello.toml in FOLDER (default: here)."""
     config, hello = folder / "minorch.toml", folder / "dags" / "hello.toml"
+    if folder.exists() and not folder.is_dir():
+        raise MinorchError(f"{folder} is not a folder", hint="name a folder (it is created if missing)")
     for path in (config, hello):
         if path.exists():
             raise MinorchError(f"{path} already exists", hint="edit it, or run init in an empty folder")
-    hello.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(INIT_TOML)
-    hello.write_text(HELLO_TOML)
+    try:
+        hello.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(INIT_TOML)
+        hello.write_text(HELLO_TOML)
+    except OSError as err:
+        where = err.filename or folder
+        raise MinorchError(f"cannot create {where}: {err.strerror}", hint="choose a folder you can write to") from None
     click.echo(f"created {config} and {hello}\nnext: `minorch validate`, then `minorch run hello` or `minorch up`")
 
 
