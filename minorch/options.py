@@ -150,8 +150,21 @@ def merge_layers(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
     return TaskOptions(**values)
 
 
+# Airflow's names for minorch's options, for a did-you-mean that a spelling match would miss.
+AIRFLOW_NAMES = {
+    "retry": "retries",
+    "schedule_interval": "schedule",
+    "timetable": "schedule",
+    "execution_timeout": "timeout",
+    "bash_command": "command",
+    "depends_on": "after",
+}
+
+
 def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
-    return DagError(
-        f"unknown {what} option '{key}'",
-        hint=did_you_mean(key, allowed) or "see docs/toml-reference.md for the options",
-    )
+    allowed = set(allowed)
+    if key in AIRFLOW_NAMES and AIRFLOW_NAMES[key] in allowed:
+        hint = f"did you mean '{AIRFLOW_NAMES[key]}'? (Airflow's '{key}' is '{AIRFLOW_NAMES[key]}' in minorch)"
+    else:
+        hint = did_you_mean(key, allowed) or "see docs/toml-reference.md for the options"
+    return DagError(f"unknown {what} option '{key}'", hint=hint)
