@@ -546,8 +546,27 @@ def test_p_pauses_the_dag_and_p_again_unpauses_it(project):
             lambda: "yes" in next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl")),
             what="paused shown",
         )
+        etl_row = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl"))
+        assert " paused " in etl_row and "2024-" not in etl_row  # a paused DAG has no next run
         await pilot.press("p")
         await until(pilot, lambda: not paused(settings), what="etl unpaused")
+        await until(
+            pilot,
+            lambda: " +00:00 " in next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl")),
+            what="next run with its offset shown",
+        )
+
+    drive(project, scenario)
+
+
+def test_colon_opens_the_command_palette(project):
+    from textual.command import CommandPalette
+
+    async def scenario(pilot, settings):
+        await pilot.press(":")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), what="palette open")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, CommandPalette), what="palette closed")
 
     drive(project, scenario)
 

@@ -225,7 +225,7 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
                 tasks,
             ]
         )
-    click.echo(table(["run", "state", f"logical date ({tz})", "started", "duration", "tasks"], lines))
+    click.echo(table(["run", "state", f"logical date ({tz})", f"started ({tz})", "duration", "tasks"], lines))
 
 
 def task_rows(store, dag, run) -> list[dict]:

@@ -64,6 +64,7 @@ class MinorchApp(App):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("A", "assets", "Assets", show=False),  # in the help, not the footer: it is the same on every screen
+        Binding("colon", "command_palette", "Commands", show=False),  # as in k9s and vim; ctrl+p too
     ]
 
     def __init__(self, settings: Settings, registry: Registry | None = None, runs_scheduler: bool = False) -> None:
