@@ -74,3 +74,60 @@ def test_a_toml_cycle_still_speaks_of_after(project):
     )
     done = project.minorch("validate")
     assert done.returncode == 1 and "from the `after` list of" in done.stderr
+
+
+# ---------------------------------------------------------------- deeper checks
+
+
+def test_python_targets_that_a_try_could_not_call_are_errors(project):
+    project.write("jobs/__init__.py", "")
+    project.write("jobs/work.py", "def load():\n    return 1\n\nNOT_A_FUNCTION = 3\n")
+    project.write("jobs/broken.py", "import no_such_module_anywhere\n")
+    project.write("jobs/slow.py", "import time\ntime.sleep(60)\n\ndef go():\n    pass\n")
+    project.configure(minorch='dag_file_timeout = "1s"')
+    project.write(
+        "dags/targets.toml",
+        """
+        [dags.targets]
+        schedule = "manual"
+        [dags.targets.tasks.good]
+        python = "jobs.work:load"
+        [dags.targets.tasks.typo]
+        python = "jobs.work:lod"
+        [dags.targets.tasks.value]
+        python = "jobs.work:NOT_A_FUNCTION"
+        [dags.targets.tasks.missing]
+        python = "jobs.gone:run"
+        [dags.targets.tasks.broken]
+        python = "jobs.broken:run"
+        [dags.targets.tasks.slow]
+        python = "jobs.slow:go"
+        """,
+    )
+    done = project.minorch("validate", "--json")
+    assert done.returncode == 1, done.stderr
+    errors = {e["message"].split("'")[1]: e for e in json.loads(done.stdout)["errors"]}
+    assert set(errors) == {"typo", "value", "missing", "broken", "slow"}
+    assert "has no 'lod' (did you mean 'load'?)" in errors["typo"]["message"]
+    assert "is a int, not a function" in errors["value"]["message"]
+    assert "cannot import 'jobs.gone'" in errors["missing"]["message"]
+    assert "no_such_module_anywhere" in errors["broken"]["message"]
+    assert "did not finish within 1s" in errors["slow"]["message"]
+    assert {e["file"] for e in errors.values()} == {"dags/targets.toml"} and all(e["line"] for e in errors.values())
+
+
+def test_a_python_file_that_defines_no_dag_is_warned_about(project):
+    project.write(
+        "dags/forgot.py",
+        """
+        from minorch import dag, shell
+
+        @dag(schedule="@daily")
+        def nightly():
+            shell("a", "true")
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 0  # a warning, not an error: the file may be a helper module
+    assert "warning: dags/forgot.py: defines no DAG (a @dag function must be called" in done.stderr
+    assert done.stdout.startswith("0 DAGs")

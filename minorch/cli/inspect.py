@@ -29,17 +29,21 @@ FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 def validate(app: Context, as_json: bool, env: str | None) -> None:
     """Load every DAG file and check it; writes nothing.
 
+    Beyond loading: command templates parse, every `python = "module:function"` target imports
+    and is callable (imported as a try would, with dag_file_timeout), and a Python file that
+    defines no DAG is a warning.
+
     Exit 0 if every DAG is valid, 1 if any DAG file has errors, 2 if minorch.toml (or the
     environment's layer) is wrong.
     """
-    from ..validate import check_registry, missing_folders
+    from ..validate import check_registry, check_targets, empty_files, missing_folders
 
     if env:
         app.env = env
 
     registry = app.registry
-    errors = registry.errors + check_registry(registry)
-    warnings = missing_folders(app.settings) + registry.warnings
+    errors = registry.errors + check_registry(registry) + check_targets(app.settings, registry)
+    warnings = missing_folders(app.settings) + registry.warnings + empty_files(registry)
     if as_json:
         click.echo(
             json.dumps(
