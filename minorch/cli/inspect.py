@@ -17,7 +17,7 @@ from ..durations import format_duration
 from ..errors import MinorchError, NotFound
 from ..states import RunState, TaskState
 from ..visible import visible
-from . import Context, json_option, local_time, main, pass_ctx, resolve_run, table
+from . import Context, json_option, local_time, main, parse_params, pass_ctx, resolve_run, table
 
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
@@ -265,12 +265,27 @@ def task_rows(store, dag, run) -> list[dict]:
     return rows
 
 
-@main.command()
+class _ListByDefault(click.Group):
+    """`minorch tasks DAG RUN` is `minorch tasks list DAG RUN`: a first word that is not a
+    subcommand (nor --help) means `list`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_ListByDefault)
+def tasks() -> None:
+    """The tasks of a run: list them (the default: `minorch tasks DAG RUN`), or test one."""
+
+
+@tasks.command("list")
 @click.argument("dag_id")
 @click.argument("run")
 @json_option("Print the tasks as JSON.")
 @pass_ctx
-def tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
+def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
     dag, store, found = resolve_run(app, dag_id, run)
     rows = task_rows(store, dag, found)
@@ -297,6 +312,41 @@ def tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
             ]
         )
     click.echo(table(["task", "state", "tries", "duration", "exit", "log", "note"], lines))
+
+
+@tasks.command("test")
+@click.argument("dag_id")
+@click.argument("task_id", metavar="TASK")
+@click.option("--date", "date", metavar="DATE", help="Logical date (YYYY-MM-DD or ISO time); default: now.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this try.")
+@click.option("--record", is_flag=True, help="Record the try in the state file as a try of that date's run.")
+@pass_ctx
+def test_task(app: Context, dag_id: str, task_id: str, date: str | None, params: tuple[str, ...], record: bool) -> None:
+    """Run TASK once now in the foreground, print its log as it runs, and exit with its exit code.
+
+    Its upstream tasks' results come from the latest run of that date (none if there is none);
+    no other task runs, no retry waits, and nothing is recorded unless --record. It works while
+    `minorch up` runs. Like Airflow's `tasks test`.
+    """
+    from ..errors import did_you_mean
+    from ..task_test import test_task as run_test
+
+    dag = app.dag(dag_id)
+    if task_id not in dag.tasks:
+        raise NotFound(f"DAG '{dag_id}' has no task '{task_id}'", hint=did_you_mean(task_id, dag.tasks))
+    terminal = _Terminal(raw=False)
+    result = run_test(
+        app.settings, app.registry, dag, task_id, date, parse_params(params), terminal.write, record=record
+    )
+    terminal.write(b"", final=True)
+    upstream = ", ".join(result.upstream_results) or "none"
+    recorded = f"; recorded in {result.run_id}" if result.recorded else "; nothing recorded"
+    click.echo(
+        f"{dag_id}.{task_id}: {result.state.value} (exit {result.exit_code}); upstream results used: {upstream}"
+        + recorded,
+        err=True,
+    )
+    sys.exit(result.exit_code)
 
 
 def _short_path(path: str | None) -> str:
