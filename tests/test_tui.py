@@ -296,6 +296,78 @@ def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(pro
     drive(project, scenario)
 
 
+def test_a_log_that_fills_the_pane_keeps_following_and_g_G_f_work_from_the_tries_table(project):
+    def append(settings, text: str) -> None:
+        for log in settings.log_dir.glob("*/test/1.log"):
+            with open(log, "a") as stream:
+                stream.write(text)
+
+    def shown(pilot, text: str) -> bool:
+        return text in screen_text(pilot.app)
+
+    async def scenario(pilot, settings):
+        append(settings, "".join(f"filler line {i}\n" for i in range(300)))
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")
+        await until(pilot, lambda: shown(pilot, "filler line 299"), what="the log's end shown on open")
+        assert pilot.app.focused is pilot.app.screen.query_one("AttemptTable")  # the log is not focused
+        append(settings, "written after opening 1\n")
+        await until(pilot, lambda: shown(pilot, "written after opening 1"), timeout=2.0, what="followed")
+        await pilot.press("g")  # to the top: following stops
+        await until(pilot, lambda: shown(pilot, "testing day"), what="top shown")
+        append(settings, "written after opening 2\n")
+        await pilot.pause(1.0)
+        assert not shown(pilot, "written after opening 2") and shown(pilot, "testing day")
+        await pilot.press("G")  # the end, following again
+        await until(pilot, lambda: shown(pilot, "written after opening 2"), what="end shown")
+        append(settings, "written after opening 3\n")
+        await until(pilot, lambda: shown(pilot, "written after opening 3"), timeout=2.0, what="followed again")
+        await pilot.press("f")  # off
+        append(settings, "".join(f"more line {i}\n" for i in range(100)))
+        await pilot.pause(1.0)
+        assert not shown(pilot, "more line 99")
+        await pilot.press("f")  # on: to the end
+        await until(pilot, lambda: shown(pilot, "more line 99"), what="f follows again")
+
+    drive(project, scenario)
+
+
+def test_an_earlier_failed_try_shows_its_own_outcome_not_the_later_tries_result(tmp_path):
+    from minorch.foreground import run_foreground
+
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "minorch.toml").write_text('[minorch]\nstate_dir = "state"\n[defaults]\nretry_delay = "0s"\n')
+    (tmp_path / "dags" / "etl.py").write_text(
+        "from minorch import DAG, task\n\n"
+        "with DAG('etl', schedule='@daily', retries=1):\n\n"
+        "    @task\n"
+        "    def answer(try_number):\n"
+        "        if try_number == 1:\n"
+        "            raise SystemExit(3)\n"
+        "        return 42\n\n"
+        "    answer()\n"
+    )
+    settings = load_settings(tmp_path / "minorch.toml")
+    registry = load(settings)
+    done = run_foreground(settings, registry, registry.dags["etl"], "2024-05-01", {}, lambda line: None)
+    assert done.run.state is RunState.SUCCESS and len(done.attempts["answer"]) == 2
+
+    async def scenario(pilot, settings):
+        await open_etl_task(pilot)
+        await until(pilot, lambda: "returned: 42" in screen_text(pilot.app), what="the latest try's result")
+        await pilot.press("up")  # the first try, which failed
+        await until(pilot, lambda: "this try: exited with code 3" in screen_text(pilot.app), what="its own outcome")
+        assert "returned: 42" not in screen_text(pilot.app)
+
+    async def open_etl_task(pilot):
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagScreen), what="grid")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen), what="task screen")
+
+    drive((settings, registry), scenario)
+
+
 def test_escape_sequences_in_a_log_are_shown_as_text_not_sent_to_the_terminal(project):
     async def scenario(pilot, settings):
         for log in settings.log_dir.glob("*/test/1.log"):

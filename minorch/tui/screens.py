@@ -324,6 +324,10 @@ class TaskScreen(Screen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("w", "gantt", "Gantt"),
         Binding("d", "durations", "Trend"),
+        # The log's keys work wherever the focus is (the tries table has it first).
+        Binding("G", "log('follow_end')", "Log end", show=False),
+        Binding("g", "log('top')", "Log top", show=False),
+        Binding("f", "log('toggle_follow')", "Follow log"),
     ]
 
     def __init__(self, subject: Target) -> None:
@@ -387,9 +391,15 @@ class TaskScreen(Screen):
             )
         else:
             command = Text.assemble(("not run yet; it runs: ", "grey62"), task.template or "-")
-        if task.result is not None:
+        # The result belongs to the latest try: a chosen earlier (failed) try shows its own outcome instead.
+        if task.result is not None and (attempt is None or attempt is task.attempt(None)):
             command.append_text(Text.assemble(("\nreturned: ", "grey62"), task.result))
+        elif attempt is not None and attempt.end_date is not None and attempt is not task.attempt(None):
+            command.append_text(Text.assemble(("\nthis try: ", "grey62"), attempt.reason or attempt.outcome or "-"))
         self.query_one("#command", Static).update(command)
+
+    def action_log(self, name: str) -> None:
+        getattr(self.query_one(LogView), f"action_{name}")()
 
     def action_gantt(self) -> None:
         """The Gantt of this task's run."""
