@@ -444,22 +444,55 @@ def test_resizing_between_80x24_and_a_large_terminal_keeps_every_screen_drawn(pr
 
 def test_brackets_page_back_through_older_runs_and_the_arrows_cross_pages(project):
     settings, registry = project
-    add_daily_runs(settings, registry, 1, 30)  # with May 1-3: 33 runs, 25 to a page
+    add_daily_runs(settings, registry, 1, 30)  # with May 1-3: 33 runs; a page holds what fits across
 
     async def scenario(pilot, settings):
         await open_etl(pilot)
-        assert grid_header(pilot.app)[-1] == "03" and "newest 25 runs" in screen_text(pilot.app)
+        per = pilot.app.screen.query_one(RunGrid).fits()
+        assert 5 <= per < 33
+        await until(pilot, lambda: f"newest {per} runs" in screen_text(pilot.app), what="a page of what fits")
+        assert grid_header(pilot.app)[-1] == "03" and len(grid_header(pilot.app)) == per  # all of it in view
         assert "[ older" in screen_text(pilot.app)
         await pilot.press("left_square_bracket")
-        await until(pilot, lambda: "runs 26-33 from the newest" in screen_text(pilot.app), what="older page")
-        assert grid_header(pilot.app) == [f"{day:02d}" for day in range(1, 9)]  # April 1-8
-        assert "2024-04-01 .. 2024-04-08" in screen_text(pilot.app)
-        assert "2024-04-08 00:00 scheduled" in screen_text(pilot.app)  # the cursor on the page's newest run
+        older = 33 - per  # April 1 .. April `older`
+        await until(pilot, lambda: f"runs {per + 1}-33 from the newest" in screen_text(pilot.app), what="older page")
+        assert grid_header(pilot.app) == [f"{day:02d}" for day in range(1, older + 1)]
+        assert f"2024-04-01 .. 2024-04-{older:02d}" in screen_text(pilot.app)
+        assert f"2024-04-{older:02d} 00:00 scheduled" in screen_text(pilot.app)  # the cursor on the page's newest run
         await pilot.press("right")  # past the page's newest run: the next page, on its oldest run
-        await until(pilot, lambda: "newest 25 runs" in screen_text(pilot.app), what="newer page")
-        await until(pilot, lambda: "2024-04-09 00:00 scheduled" in screen_text(pilot.app), what="cursor on April 9")
+        await until(pilot, lambda: f"newest {per} runs" in screen_text(pilot.app), what="newer page")
+        await until(
+            pilot, lambda: f"2024-04-{older + 1:02d} 00:00 scheduled" in screen_text(pilot.app), what="cursor moved"
+        )
 
-    drive(project, scenario, size=(80, 24))  # 25 runs to a page here; a wider grid asks for more
+    drive(project, scenario, size=(80, 24))  # fewer runs fit than the default page of 25
+
+
+def test_runs_sharing_a_day_get_an_hour_row_and_a_new_run_takes_the_cursor(project):
+    settings, registry = project
+
+    def add_run(hour: int) -> None:
+        store = Store(settings.db_path)
+        ops.new_run(store, registry.dags["etl"], datetime(2024, 5, 3, hour, tzinfo=timezone.utc), "manual", {}, STAMP)
+        store.close()
+
+    def hour_row(app) -> list[str]:
+        lines = screen_text(app).splitlines()
+        at = next(i for i, line in enumerate(lines) if "task (day)" in line)
+        return lines[at + 1].split()[1:] if "(hour)" in lines[at + 1] else []
+
+    add_run(12)  # a manual run on May 3, the day of the newest scheduled run
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        assert grid_header(pilot.app) == ["01", "02", "03", "03"]  # every column names its day
+        assert hour_row(pilot.app) == ["00", "00", "00", "12"]
+        assert "2024-05-03 12:00 manual" in screen_text(pilot.app)  # the cursor on the newest run
+        add_run(18)  # triggered while the grid is open
+        await until(pilot, lambda: "2024-05-03 18:00 manual" in screen_text(pilot.app), what="new run has the cursor")
+        assert hour_row(pilot.app) == ["00", "00", "00", "12", "18"]
+
+    drive(project, scenario)
 
 
 def test_slash_on_the_dag_screen_keeps_the_tasks_whose_id_matches(project):

@@ -32,6 +32,7 @@ from ..views import first_look, run_gantt
 
 LIST_RUNS = 12  # run cells per DAG in the DAG list
 GRID_RUNS = 25  # run columns in a DAG's grid page, unless the screen asks for another number
+MIN_PAGE = 5  # runs per grid page on the narrowest terminal (a page holds what fits across)
 HISTORY_RUNS = 60  # runs a duration chart looks back over
 
 

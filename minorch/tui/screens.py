@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from . import fmt
 from .actions import Target
 from .feed import Update
-from .model import GRID_RUNS, DagDetail, DagItem, TaskDetail
+from .model import GRID_RUNS, MIN_PAGE, DagDetail, DagItem, TaskDetail
 from .palette import legend, look_of, state_text
 from .picture_screens import DurationScreen, GanttScreen
 from .widgets.attempt_table import AttemptTable
@@ -165,8 +165,9 @@ class DagScreen(Screen):
             self.call_after_refresh(self._legend)
 
     def _fit(self) -> None:
-        """Ask for as many runs as fit across the grid (at least `GRID_RUNS`)."""
-        per_page = max(GRID_RUNS, self.query_one(RunGrid).fits())
+        """Ask for as many runs as fit across the grid, so the page line counts the runs one sees."""
+        fits = self.query_one(RunGrid).fits()
+        per_page = max(MIN_PAGE, fits) if fits else GRID_RUNS
         if per_page != self.per_page:
             self.per_page = per_page
             self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)

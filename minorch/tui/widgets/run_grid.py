@@ -100,7 +100,10 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         """Draw `detail`, keeping the cursor on the same run and row (the newest run at first)."""
         first = self.detail is None
         new_page = not first and detail.page != self.detail.page
-        row_key, run_pk = self._cursor_keys()
+        before = self._cursor_keys()
+        row_key, run_pk = before
+        if not first and not new_page and detail.page == 0 and self.detail.runs and run_pk == self.detail.runs[-1].pk:
+            run_pk = detail.runs[-1].pk if detail.runs else None  # on the newest run: a newer one takes the cursor
         self.detail = detail
         self.keys = [RUN_ROW, *(t for t in detail.task_ids if self._matches(t))]
         pks = [r.pk for r in detail.runs]
@@ -115,7 +118,7 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         self._paint()
         if first:  # scroll to the newest run once the widget has its size
             self.call_after_refresh(self._moved, scroll=True)
-        elif new_page or (row_key, run_pk) != self._cursor_keys():
+        elif new_page or before != self._cursor_keys():
             self._moved(scroll=True)
 
     def set_filter(self, text: str) -> None:
