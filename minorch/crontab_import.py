@@ -75,7 +75,7 @@ def import_crontab(
     if to_stdout:
         sys.stdout.write(text)
         return None, converted
-    if not converted.entries:
+    if not converted.entries or target is None:
         return None, converted
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

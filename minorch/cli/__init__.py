@@ -80,7 +80,7 @@ class MinorchGroup(click.Group):
         except sqlite3.DatabaseError as err:  # a state file damaged after it was opened
             from ..store import unusable
 
-            fail(ctx.obj, MinorchError(unusable(ctx.obj.settings.db_path, err)))
+            fail(ctx.obj, unusable(ctx.obj.settings.db_path, err))
         except click.UsageError as err:
             if ctx.obj is None or not ctx.obj.json_errors:
                 raise
