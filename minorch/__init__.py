@@ -17,8 +17,29 @@ The Python API for DAG files::
 
 from .asset_decorators import asset, multi_asset
 from .assets import Asset
-from .dag import DAG, Label, XComArg, chain, cross_downstream, dag, sensor, setup, shell, task, teardown
+from .dag import (
+    DAG,
+    Label,
+    PokeReturnValue,
+    XComArg,
+    chain,
+    cross_downstream,
+    dag,
+    date_time_sensor,
+    day_of_week_sensor,
+    empty,
+    external_task_sensor,
+    latest_only,
+    sensor,
+    setup,
+    shell,
+    task,
+    teardown,
+    time_delta_sensor,
+    trigger_dag,
+)
 from .errors import SkipTask
+from .params import Param
 from .taskgroup import TaskGroup, task_group
 
 
@@ -36,6 +57,8 @@ __all__ = [
     "Asset",
     "Connection",
     "Label",
+    "Param",
+    "PokeReturnValue",
     "SkipTask",
     "TaskGroup",
     "Variable",
@@ -45,11 +68,18 @@ __all__ = [
     "cross_downstream",
     "dag",
     "multi_asset",
+    "date_time_sensor",
+    "day_of_week_sensor",
+    "empty",
+    "external_task_sensor",
+    "latest_only",
     "sensor",
     "setup",
     "shell",
     "task",
     "task_group",
     "teardown",
+    "time_delta_sensor",
+    "trigger_dag",
 ]
 __version__ = "0.1.0"

@@ -135,6 +135,10 @@ def read_toml(path: Path) -> tuple[dict, str]:
         ) from None
     try:
         return tomllib.loads(text), text
+    except RecursionError:
+        raise ConfigError(
+            "values are nested too deeply to read", file=name, hint="nest tables and lists at most a few levels deep"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         match = re.search(r"\(at line (\d+), column \d+\)", str(err))
         problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err)) or "invalid TOML"
@@ -365,7 +369,7 @@ def load_settings(
 
     try:
         ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file
         raise fail(
             f"unknown timezone {settings.timezone!r}",
             "minorch",
@@ -374,9 +378,9 @@ def load_settings(
             or 'write an IANA name like "Europe/Berlin"',
         ) from None
     parallelism = section.get("parallelism", 8)
-    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
+    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or not 1 <= parallelism <= 100_000:
         raise fail(
-            f"parallelism must be a whole number of 1 or more, not {parallelism!r}",
+            f"parallelism must be a whole number from 1 to 100000, not {parallelism!r}",
             "minorch",
             "parallelism",
             hint="write e.g. parallelism = 8",
@@ -393,10 +397,13 @@ def load_settings(
     settings.airflow_compat = compat
     pools = section.get("pools", {})
     if not isinstance(pools, Mapping) or any(
-        isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pools.values()
+        isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 100_000 for v in pools.values()
     ):
         raise fail(
-            "pools must map names to slot counts of 1 or more", "minorch", "pools", hint="write e.g. pools = { db = 2 }"
+            "pools must map names to slot counts from 1 to 100000",
+            "minorch",
+            "pools",
+            hint="write e.g. pools = { db = 2 }",
         )
     settings.pools = dict(pools)
     for key in ("grace", "dag_file_timeout"):
@@ -405,18 +412,18 @@ def load_settings(
         except ConfigError as err:
             raise err.at(**where(("minorch", key))) from None
     log_cap = section.get("log_cap", settings.log_cap)
-    if isinstance(log_cap, bool) or not isinstance(log_cap, int) or log_cap < 1024:
+    if isinstance(log_cap, bool) or not isinstance(log_cap, int) or not 1024 <= log_cap <= 2**40:
         raise fail(
-            "log_cap must be a number of bytes of 1024 or more",
+            "log_cap must be a number of bytes from 1024 to 2**40 (1 TiB)",
             "minorch",
             "log_cap",
             hint="write e.g. log_cap = 10485760",
         )
     settings.log_cap = log_cap
     max_map = section.get("max_map_length", settings.max_map_length)
-    if isinstance(max_map, bool) or not isinstance(max_map, int) or max_map < 1:
+    if isinstance(max_map, bool) or not isinstance(max_map, int) or not 1 <= max_map <= 1_000_000:
         raise fail(
-            "max_map_length must be a whole number of 1 or more",
+            "max_map_length must be a whole number from 1 to 1000000",
             "minorch",
             "max_map_length",
             hint="write e.g. max_map_length = 1024",

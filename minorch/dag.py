@@ -95,11 +95,14 @@ class Task(Dependency):
     doc_md: str | None = None
     outlets: tuple[str, ...] = ()  # assets a success of this task updates (one event each)
     inlets: tuple[str, ...] = ()  # assets it reads (lineage, and `inlet_events` in its context)
+    weight: int = 1  # priority_weight summed by weight_rule (set when the DAG is built)
 
     @property
     def kind(self) -> str:
         if self.sensor is not None:
             return "sensor"
+        if self.flavor in ("empty", "latest_only"):
+            return self.flavor
         return "shell" if self.command is not None else "python"
 
     def _roots(self) -> list[Task]:
@@ -280,6 +283,8 @@ class Dag:
     line: int | None = None
     source_path: str | None = None  # absolute path of a Python DAG file (its tasks re-import it)
     groups: dict[str, dict] = field(default_factory=dict)  # group id -> {"parent", "tooltip", "prefix_group_id"}
+    param_schemas: dict[str, dict] = field(default_factory=dict)  # typed params: name -> schema (params.py)
+    prioritized: bool = False  # a task sets priority_weight or weight_rule: launches go by weight
     doc_md: str | None = None
     assets: Any = None  # minorch.assets.AssetSchedule when runs wait for asset events
 
@@ -535,8 +540,22 @@ class _TaskDecorator:
         """`@task.short_circuit`: a falsy return value skips every task downstream of it."""
         return self(func, **options, short_circuit=True)
 
+    def sensor(self, func: Callable | None = None, **options: Any) -> Any:
+        """`@task.sensor(poke_interval=..., timeout=..., soft_fail=...)`: the function is poked as a short try
+        until it returns something truthy (or `PokeReturnValue(is_done=True, xcom_value=...)`); between pokes
+        it holds no slot. An exception fails it."""
+        return self(func, **options, sensor={"python": "@task.sensor"})
+
 
 task = _TaskDecorator()
+
+
+@dataclass(frozen=True)
+class PokeReturnValue:
+    """What a Python sensor may return: done or not, and the result to store when done."""
+
+    is_done: bool
+    xcom_value: Any = None
 
 
 def setup(func: Callable | None = None, **options: Any) -> Any:
@@ -551,6 +570,24 @@ def teardown(func: Callable | None = None, *, on_failure_fail_dagrun: bool = Fal
     return task(func, **options, teardown=marker)
 
 
+def empty(task_id: str, **options: Any) -> Task:
+    """A task that runs no process and succeeds once its trigger rule lets it (Airflow's EmptyOperator)."""
+    file, line = _caller_location()
+    description = options.pop("description", None)
+    return _current_dag("empty task").add(
+        Task(task_id=child_id(task_id), given={**options, "empty": True}, description=description, file=file, line=line)
+    )
+
+
+def latest_only(task_id: str = "latest_only", **options: Any) -> Task:
+    """Skips the tasks directly downstream of it unless the run is the latest scheduled one or a manual run
+    (Airflow's LatestOnlyOperator). Runs no process."""
+    file, line = _caller_location()
+    return _current_dag("latest-only task").add(
+        Task(task_id=child_id(task_id), given={**options, "latest_only": True}, file=file, line=line)
+    )
+
+
 def sensor(
     task_id: str,
     *,
@@ -559,6 +596,10 @@ def sensor(
     dag: str | None = None,
     task: str | None = None,
     command: str | None = None,
+    weekday: str | list[str] | None = None,
+    execution_delta: Any = None,
+    allowed_states: list[str] | None = None,
+    failed_states: list[str] | None = None,
     **options: Any,
 ) -> Task:
     """A task that waits for a condition without holding a slot between pokes:
@@ -566,9 +607,20 @@ def sensor(
     DAG succeeded for the same day), or `command` (exits 0). Options: poke_interval, timeout
     (the whole wait), soft_fail (skip instead of fail when it times out)."""
     file_, line = _caller_location()
-    waits = {
+    given_waits = options.pop("_waits", None)
+    waits = given_waits or {
         k: v
-        for k, v in (("file", file), ("until", until), ("dag", dag), ("task", task), ("command", command))
+        for k, v in (
+            ("file", file),
+            ("until", until),
+            ("dag", dag),
+            ("task", task),
+            ("command", command),
+            ("weekday", weekday),
+            ("execution_delta", execution_delta),
+            ("allowed_states", allowed_states),
+            ("failed_states", failed_states),
+        )
         if v is not None
     }
     description = options.pop("description", None)
@@ -581,6 +633,52 @@ def sensor(
             line=line,
         )
     )
+
+
+def trigger_dag(
+    task_id: str,
+    trigger_dag_id: str,
+    *,
+    conf: dict | None = None,
+    wait_for_completion: bool = False,
+    logical_date: str | None = None,
+    allowed_states: list[str] | None = None,
+    failed_states: list[str] | None = None,
+    **options: Any,
+) -> Task:
+    """Airflow's TriggerDagRunOperator: queue a run of `trigger_dag_id` (run id `trig__<logical date>`, its
+    conf's string values templated); with `wait_for_completion`, wait (no slot) until it is in
+    `allowed_states` (default success) and fail if it is in `failed_states` (default failed)."""
+    waits = {"trigger_dag": trigger_dag_id, "conf": dict(conf or {}), "wait_for_completion": wait_for_completion}
+    for key, value in (
+        ("logical_date", logical_date),
+        ("allowed_states", allowed_states),
+        ("failed_states", failed_states),
+    ):
+        if value is not None:
+            waits[key] = value
+    return sensor(task_id, **options, _waits=waits)
+
+
+def time_delta_sensor(task_id: str, delta: Any, **options: Any) -> Task:
+    """Airflow's TimeDeltaSensor: wait until `delta` (a timedelta or seconds) after the run's data interval end."""
+    seconds = delta.total_seconds() if hasattr(delta, "total_seconds") else float(delta)
+    return sensor(task_id, until=f"{{{{ data_interval_end + macros.timedelta(seconds={seconds:g}) }}}}", **options)
+
+
+def date_time_sensor(task_id: str, target_time: str, **options: Any) -> Task:
+    """Airflow's DateTimeSensor: wait until `target_time` (a templated time; naive ones in the DAG's zone)."""
+    return sensor(task_id, until=target_time, **options)
+
+
+def day_of_week_sensor(task_id: str, week_day: str | list[str], **options: Any) -> Task:
+    """Airflow's DayOfWeekSensor: wait until today (in the DAG's zone) is one of `week_day` ("monday", ...)."""
+    return sensor(task_id, weekday=week_day, **options)
+
+
+def external_task_sensor(task_id: str, external_dag_id: str, external_task_id: str, **options: Any) -> Task:
+    """Airflow's ExternalTaskSensor: wait for that task of another DAG (see `sensor(dag=..., task=...)`)."""
+    return sensor(task_id, dag=external_dag_id, task=external_task_id, **options)
 
 
 def load_dag_file(path: str) -> list[Dag]:

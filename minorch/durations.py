@@ -1,15 +1,21 @@
 """Durations and dates as users write them in TOML, on the command line and in Python.
 
 Durations: ``"45s"``, ``"5m"``, ``"1h30m"``, ``"2d"``, ``"250ms"``, a plain number of seconds,
-or a `datetime.timedelta`. ``parse_duration("1h30m") == 5400.0``.
+or a `datetime.timedelta`. ``parse_duration("1h30m") == 5400.0``. Every duration is 0 to 100
+years, every date within the years 1900 to 9000: beyond that, date arithmetic at run time
+would overflow.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 
 from .errors import ConfigError
+
+MAX_DURATION = 100 * 365.25 * 86400  # seconds: 100 years, the longest duration any option accepts
+FIRST_YEAR, LAST_YEAR = 1900, 9000  # the years a date option may name
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -40,8 +46,12 @@ def parse_duration(value: object, *, name: str = "duration") -> float:
                 ) from None
     else:
         raise ConfigError(f"{name} must be a duration, not {value!r}", hint='write e.g. "90s", "5m" or "1h30m"')
+    if math.isnan(seconds):
+        raise ConfigError(f"{name} must be a duration, not {value!r}", hint='write e.g. "90s", "5m" or "1h30m"')
     if seconds < 0:
         raise ConfigError(f"{name} {value!r} is negative", hint="durations are zero or more")
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"{name} {value!r} is longer than 100 years", hint='write e.g. "30d" or "365d"')
     return seconds
 
 
@@ -79,6 +89,10 @@ def parse_date(value: object, *, name: str = "date", tz: str = "UTC") -> datetim
             ) from None
     else:
         raise ConfigError(f"{name} {value!r} is not a date", hint="write YYYY-MM-DD")
+    if not FIRST_YEAR <= result.year <= LAST_YEAR:
+        raise ConfigError(
+            f"{name} {value!r} is out of range: years {FIRST_YEAR} to {LAST_YEAR}", hint="write e.g. 2024-01-15"
+        )
     if result.tzinfo is None:
         result = result.replace(tzinfo=zone)
     return result

@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+_ONE_LINE = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
 
 class MinorchError(Exception):
     """Base class. `exit_code` is what the CLI exits with when this is uncaught."""
@@ -35,7 +37,7 @@ class MinorchError(Exception):
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return text.translate(_ONE_LINE)  # a value quoted in the message may hold a newline
 
     def at(self, file: str | None, line: int | None = None) -> MinorchError:
         """Fill in the location if it is not known yet; returns self for `raise e.at(...)`."""

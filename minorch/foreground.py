@@ -17,6 +17,7 @@ from .config import Settings
 from .dag import Dag
 from .durations import format_duration, parse_date
 from .lock import SchedulerLock
+from .params import check_conf
 from .registry import Registry
 from .scheduler import Event, Scheduler
 from .states import RunState, TaskState
@@ -124,6 +125,7 @@ def run_foreground(
     for the same date is run again from scratch, so CI can repeat a command; an unfinished one
     (cleared, or left by a stopped scheduler) is taken up where it is."""
     logical = parse_date(date, name="--date", tz=dag.timezone) if date else None
+    check_conf(dag.param_schemas, dag.params, conf)
 
     def create(sched: Scheduler) -> list[int]:
         now = sched.clock.now()

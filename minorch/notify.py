@@ -18,6 +18,7 @@ Thread safety: a `Notifier` belongs to the scheduler thread. Webhook threads onl
 from __future__ import annotations
 
 import atexit
+import base64
 import functools
 import json
 import logging
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -183,7 +185,7 @@ def _timeout(spec: Mapping) -> float:
     try:
         return parse_duration(raw, name="timeout")
     except MinorchError as err:
-        log.error("webhook %s: %s; using %gs", spec["webhook"], err, WEBHOOK_TIMEOUT)
+        log.error("webhook %s: %s; using %gs", shown(spec["webhook"]), err, WEBHOOK_TIMEOUT)
         return WEBHOOK_TIMEOUT
 
 
@@ -195,15 +197,34 @@ def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener()
 
 
-def _post(url: str, event: dict, timeout: float) -> None:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(event).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "minorch"},
-    )
+def shown(url: str) -> str:
+    """What a log may say of a webhook URL: its scheme and host. The path of a Slack-style hook
+    and a `user:password@` part are secrets."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if _port(parts) else ''}/..."
+
+
+def _port(parts: urllib.parse.SplitResult) -> int | None:
     try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+def _post(url: str, event: dict, timeout: float) -> None:
+    """POST the event; a `user:password@` in the URL becomes an Authorization: Basic header."""
+    headers = {"Content-Type": "application/json", "User-Agent": "minorch"}
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:
+        login = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+        netloc = parts.hostname + (f":{parts.port}" if _port(parts) else "")
+        url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    try:
+        request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST", headers=headers)
         with _opener().open(request, timeout=timeout) as response:
             response.read()
     except Exception as err:  # noqa: BLE001 - a webhook failure is logged, never fatal
-        log.error("webhook %s failed for %s.%s: %s", url, event.get("dag_id"), event.get("task_id"), err)
+        reason = str(err).replace(url, shown(url))
+        log.error("webhook %s failed for %s.%s: %s", shown(url), event.get("dag_id"), event.get("task_id"), reason)

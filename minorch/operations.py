@@ -26,6 +26,7 @@ from .config import Settings
 from .dag import Dag
 from .durations import parse_date
 from .errors import ConfigError, Conflict, MinorchError, NotFound, ScheduleError, did_you_mean
+from .params import check_conf
 from .planner import run_id_for
 from .records import RunRecord, iso
 from .schedule import RunDates, logical_dates_in
@@ -111,6 +112,7 @@ def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: 
     second). Returns its run id, "manual__2024-01-15T00:00:00+00:00"."""
     now = datetime.now(timezone.utc).timestamp() if now is None else now
     logical = parse_date(date, name="--date", tz=dag.timezone) if date else datetime.fromtimestamp(now, timezone.utc)
+    check_conf(dag.param_schemas, dag.params, conf)
     store = Store(settings.db_path)
     try:
         pk = new_run(store, dag, logical, "manual", conf, now)

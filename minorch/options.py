@@ -41,17 +41,43 @@ class TaskOptions:
     soft_fail: bool = False  # sensors: a sensor that times out is skipped, not failed
     do_xcom_push: bool | None = None  # store the result; None: yes for Python tasks, no for shell tasks
     multiple_outputs: bool = False  # a Python task's dict result: each key is also a result of its own
+    depends_on_past: bool = False  # run only if this task succeeded (or was skipped) in the previous run
+    wait_for_downstream: bool = False  # ... and the tasks directly downstream of it there are done too
+    priority_weight: int = 1  # when slots are short, higher total weight launches first
+    weight_rule: str = "downstream"  # total weight: own + downstream ("downstream"), + upstream, or "absolute"
+    max_active_tis_per_dag: int | None = None  # running copies of this task across all runs of the DAG
+    max_active_tis_per_dagrun: int | None = None  # running copies of this task (mapped copies) in one run
 
 
 TASK_OPTIONS = frozenset(f.name for f in fields(TaskOptions))
+WEIGHT_RULES = ("downstream", "upstream", "absolute")
+
+#: Airflow's names for what minorch calls otherwise: an unknown option named here gets this hint.
+AIRFLOW_NAMES = {
+    "schedule_interval": "schedule",
+    "execution_timeout": "timeout",
+    "bash_command": "command",
+    "python_callable": "python",
+    "task_concurrency": "max_active_tis_per_dag",
+    "concurrency": "max_active_tasks",
+    "on_failure_callback": "on_failure",
+    "on_success_callback": "on_success",
+    "on_retry_callback": "on_retry",
+    "sla_miss_callback": "on_sla_miss",
+    "retry_exponential_backoff_max": "max_retry_delay",
+    "doc": "doc_md",
+    "tooltip": "description",
+}
 _MERGED = ("env", "params")  # dict options merge along settings < DAG < task instead of replacing
 
 
-def check_int(name: str, value: Any, minimum: int) -> int:
+def check_int(name: str, value: Any, minimum: int, maximum: int = 100_000) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DagError(f"{name} must be a whole number, not {value!r}", hint=f"write e.g. {name} = {max(minimum, 1)}")
     if value < minimum:
         raise DagError(f"{name} must be {minimum} or more, not {value}", hint=f"write e.g. {name} = {max(minimum, 2)}")
+    if value > maximum:
+        raise DagError(f"{name} must be {maximum} or less, not {value}", hint=f"write e.g. {name} = {max(minimum, 2)}")
     return value
 
 
@@ -73,6 +99,23 @@ def check_table(name: str, value: Any) -> dict:
     return dict(value)
 
 
+MAX_DEPTH = 32  # levels of nested tables and lists a value may have (templates and JSON recurse into them)
+
+
+def _check_depth(name: str, value: Any) -> Any:
+    level, items = 0, [value]
+    while items:
+        level += 1
+        if level > MAX_DEPTH:
+            raise DagError(f"{name} is nested more than {MAX_DEPTH} levels deep", hint="flatten it")
+        items = [
+            inner
+            for item in items
+            for inner in (item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else ())
+        ]
+    return value
+
+
 def check_notifiers(name: str, value: Any) -> tuple:
     items = value if isinstance(value, (list, tuple)) else [value]
     for item in items:
@@ -90,14 +133,36 @@ def check_notifiers(name: str, value: Any) -> tuple:
 
 def _coerce_task_option(name: str, value: Any) -> Any:
     if name == "retries":
-        return check_int(name, value, 0)
+        return check_int(name, value, 0, 1000)
     if name == "skip_exit_code":
-        return check_int(name, value, 0)
+        return check_int(name, value, 0, 255)
     if name in ("retry_delay", "grace", "poke_interval"):
         return parse_duration(value, name=name)
     if name in ("max_retry_delay", "timeout", "sla"):  # "none" (TOML has no null) undoes a lower layer's value
         return None if value is None or value == "none" else parse_duration(value, name=name)
-    if name in ("retry_exponential_backoff", "soft_fail", "do_xcom_push", "multiple_outputs"):
+    if name in ("max_active_tis_per_dag", "max_active_tis_per_dagrun"):
+        return None if value is None else check_int(name, value, 1)
+    if name == "priority_weight":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DagError(
+                f"priority_weight must be a whole number, not {value!r}", hint="write e.g. priority_weight = 10"
+            )
+        return value
+    if name == "weight_rule":
+        if value not in WEIGHT_RULES:
+            raise DagError(
+                f"weight_rule {value!r} is unknown",
+                hint=did_you_mean(str(value), WEIGHT_RULES) or "one of " + ", ".join(WEIGHT_RULES),
+            )
+        return value
+    if name in (
+        "retry_exponential_backoff",
+        "soft_fail",
+        "do_xcom_push",
+        "multiple_outputs",
+        "depends_on_past",
+        "wait_for_downstream",
+    ):
         return check_bool(name, value)
     if name == "trigger_rule":
         try:
@@ -115,7 +180,7 @@ def _coerce_task_option(name: str, value: Any) -> Any:
     if name == "env":
         return {str(k): str(v) for k, v in check_table(name, value).items()}
     if name == "params":
-        return check_table(name, value)
+        return _check_depth(name, check_table(name, value))
     if name in ("on_failure", "on_retry", "on_success"):
         return check_notifiers(name, value)
     raise AssertionError(name)

@@ -19,6 +19,7 @@ from .states import FAILED_LIKE, RunState, TaskState, evaluate_trigger
 
 Ready = tuple[RunRecord, str, int]  # a task (or a mapped task's copy, by index; -1 for none) ready to launch
 
+RUN_AS_TRY = frozenset({"command", "python"})  # sensors poked by a short try; the others the scheduler pokes
 MISSED_AFTER = timedelta(seconds=60)  # with catchup=false, a fire older than this when seen was missed
 MAX_FIRES_PER_PLAN = 500  # catchup of a long downtime is created in slices
 
@@ -32,6 +33,8 @@ class Snapshot:
     tis: dict[int, dict[str, TaskInstance]]  # run pk -> task id -> instance
     mapped: dict[int, dict[str, dict[int, TaskInstance]]] = field(default_factory=dict)  # copies of mapped tasks
     asset_queue: dict[str, list[QueuedEvent]] = field(default_factory=dict)  # dag id -> unconsumed asset events
+    # run pk -> task states of the DAG's previous run (by logical date), for depends_on_past; absent: none
+    previous: dict[int, dict[str, TaskState]] = field(default_factory=dict)
 
 
 # ---- actions (the loop applies them in this order: fires, runs, task states, launches)
@@ -161,7 +164,13 @@ def plan(
     for run in runs:
         if run.state is RunState.RUNNING or any(isinstance(a, StartRun) and a.run_pk == run.pk for a in result.actions):
             ready += _plan_tasks(
-                dags[run.dag_id], run, snap.tis.get(run.pk, {}), snap.mapped.get(run.pk, {}), now, result
+                dags[run.dag_id],
+                run,
+                snap.tis.get(run.pk, {}),
+                snap.mapped.get(run.pk, {}),
+                now,
+                result,
+                snap.previous.get(run.pk),
             )
     _plan_launches(dags, ready, snap, parallelism, pools, result)
     return result
@@ -284,9 +293,10 @@ def _plan_tasks(
     mapped: dict[str, dict[int, TaskInstance]],
     now: datetime,
     result: Plan,
+    previous: dict[str, TaskState] | None = None,
 ) -> list:
     """Trigger rules in topological order (so failures cascade in one pass); returns ready
-    (run, task id, map index) triples."""
+    (run, task id, map index) triples. Empty and latest-only tasks finish here, with no process."""
     states = {tid: ti.state for tid, ti in tis.items()}
     ready: list[Ready] = []
     for tid in dag.topological():
@@ -303,8 +313,25 @@ def _plan_tasks(
                 [states.get(u, TaskState.NONE) for u in task.upstream],
                 [states.get(u, TaskState.NONE) for u in task.upstream if dag.tasks[u].is_setup],
             )
+            if verdict is TaskState.SCHEDULED and not past_allows(dag, tid, previous):
+                continue  # depends_on_past: wait for the previous run's instance of this task
             if verdict is TaskState.SCHEDULED and task.map_over is not None:
                 result.actions.append(Expand(run.pk, tid))
+            elif verdict is TaskState.SCHEDULED and task.flavor in ("empty", "latest_only"):
+                states[tid] = TaskState.SUCCESS
+                note = "empty task: no process"
+                skips = [] if task.flavor == "empty" else latest_only_skips(dag, tid, run, now)
+                if task.flavor == "latest_only":
+                    note = "not the latest run: downstream skipped" if skips else "the latest run (or a manual one)"
+                result.actions.append(SetTaskState(run.pk, tid, TaskState.SUCCESS, TaskState.NONE, note))
+                for down in skips:
+                    if states.get(down, TaskState.NONE) is TaskState.NONE:
+                        states[down] = TaskState.SKIPPED
+                        result.actions.append(
+                            SetTaskState(
+                                run.pk, down, TaskState.SKIPPED, TaskState.NONE, f"skipped by latest-only '{tid}'"
+                            )
+                        )
             elif verdict is TaskState.SCHEDULED:
                 ready.append((run, tid, -1))
             elif verdict is not None:
@@ -331,6 +358,33 @@ def _plan_tasks(
         else:
             result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
     return ready
+
+
+def past_allows(dag: Dag, task_id: str, previous: dict[str, TaskState] | None) -> bool:
+    """depends_on_past: the previous run's instance of the task succeeded or was skipped (or there is no
+    previous run, or the task is new); wait_for_downstream: so did the tasks directly downstream of it."""
+    opts = dag.tasks[task_id].opts
+    if previous is None or not (opts.depends_on_past or opts.wait_for_downstream):
+        return True
+    done = (TaskState.SUCCESS, TaskState.SKIPPED)
+    if previous.get(task_id, TaskState.SUCCESS) not in done:
+        return False
+    if opts.wait_for_downstream:
+        return all(previous.get(down, TaskState.SUCCESS) in done for down in dag.downstream()[task_id])
+    return True
+
+
+def latest_only_skips(dag: Dag, task_id: str, run: RunRecord, now: datetime) -> list[str]:
+    """Airflow's LatestOnlyOperator: in a scheduled run that is not the latest one (the schedule has
+    fired again since), the tasks directly downstream are skipped; a manual run skips nothing."""
+    schedule = dag.schedule
+    if run.run_type == "manual" or schedule is None or schedule.kind not in ("cron", "interval"):
+        return []
+    fire = from_iso(run.data_interval_end if dag.interval_semantics and run.data_interval_end else run.logical_date)
+    following = schedule.next_fire(fire)
+    if following is None or following > now:
+        return []
+    return list(dag.downstream()[task_id])
 
 
 def run_state_leaves(dag: Dag) -> list[str]:
@@ -379,6 +433,7 @@ def _plan_launches(
     active = 0
     per_pool: dict[str, int] = {}
     per_dag: dict[str, int] = {}
+    per_task: dict[tuple, int] = {}  # (dag id, task id) and (run pk, task id) -> running copies
     for run in snap.runs:
         dag = dags.get(run.dag_id)
         tasks = dag.tasks if dag else {}
@@ -392,10 +447,27 @@ def _plan_launches(
                 pool = tasks[tid].opts.pool if tid in tasks else None
                 if pool:
                     per_pool[pool] = per_pool.get(pool, 0) + 1
-    for run, tid, index in ready:  # runs oldest first, tasks in topological order
+                for key in ((run.dag_id, tid), (run.pk, tid)):
+                    per_task[key] = per_task.get(key, 0) + 1
+    # Higher priority first (Airflow's priority_weight with weight_rule); equal ones keep their order:
+    # runs oldest first, tasks in topological order.
+    # A DAG that sets no priority keeps that order (its tasks all count as weight 0 here).
+    ready = sorted(ready, key=lambda r: -dags[r[0].dag_id].tasks[r[1]].weight if dags[r[0].dag_id].prioritized else 0)
+    for run, tid, index in ready:
         dag = dags[run.dag_id]
+        opts = dag.tasks[tid].opts
+        if (
+            opts.max_active_tis_per_dag is not None
+            and per_task.get((dag.dag_id, tid), 0) >= opts.max_active_tis_per_dag
+        ):
+            continue
+        if (
+            opts.max_active_tis_per_dagrun is not None
+            and per_task.get((run.pk, tid), 0) >= opts.max_active_tis_per_dagrun
+        ):
+            continue
         waits = dag.tasks[tid].sensor
-        if waits is not None and "command" not in waits:
+        if waits is not None and not RUN_AS_TRY.intersection(waits):
             result.actions.append(Poke(run.pk, tid))
             continue
         if active >= parallelism:
@@ -409,6 +481,8 @@ def _plan_launches(
         per_dag[dag.dag_id] = per_dag.get(dag.dag_id, 0) + 1
         if pool:
             per_pool[pool] = per_pool.get(pool, 0) + 1
+        for key in ((dag.dag_id, tid), (run.pk, tid)):
+            per_task[key] = per_task.get(key, 0) + 1
         result.actions.append(Launch(run.pk, tid, index))
 
 

@@ -58,6 +58,14 @@ class Registry:
         return next((m for path, m in self.files.items() if display_path(path) == name), 0.0)
 
 
+def is_folder(path: Path) -> bool:
+    """Whether `path` is a folder; a name the file system refuses (too long) is none."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
     """(TOML files, Python files) in the DAG folders and their subfolders, sorted.
 
@@ -67,7 +75,7 @@ def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
     """
     tomls, pys = [], []
     for folder in settings.dag_folders:
-        if not folder.is_dir():
+        if not is_folder(folder):
             continue
         found = []
         for top, dirs, names in os.walk(folder):

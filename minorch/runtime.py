@@ -43,6 +43,7 @@ EXIT_SUCCESS = 0
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
 EXIT_SKIPPED = 99
+EXIT_NOT_YET = 100  # a Python sensor's condition is not met yet
 
 #: Context values that travel as ISO 8601 text and reach task functions as datetimes.
 DATETIME_KEYS = ("logical_date", "data_interval_start", "data_interval_end")
@@ -111,6 +112,12 @@ def main(argv: list[str]) -> int:
         func, given, label = _resolve(spec["target"], spec["xcom"], context["ti"])
         kwargs = _arguments(func, context, given, label)
         result = _user_code(func, **kwargs)
+        if results.get("sensor"):  # a Python sensor: truthy (or PokeReturnValue.is_done) means met
+            done = result.is_done if hasattr(result, "is_done") else bool(result)
+            result = getattr(result, "xcom_value", None) if hasattr(result, "is_done") else None
+            if not done:
+                _say("not yet")
+                return EXIT_NOT_YET
         pushed = context["ti"].pushed
         if results.get("multiple_outputs") and result is not None:
             if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):

@@ -47,6 +47,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from minorch.durations import MAX_DURATION
 from minorch.errors import ScheduleError, did_you_mean
 
 __all__ = ["RunDates", "Schedule", "logical_dates_in", "parse_schedule", "run_dates"]
@@ -208,12 +209,18 @@ class Schedule:
         return hash((self.kind, self.expr, self.timezone))
 
     def next_fire(self, after: datetime) -> datetime | None:
-        """The first fire strictly after `after`, in UTC; None for kinds none and reboot.
+        """The first fire strictly after `after`, in UTC; None for kinds none and reboot, and
+        when the next fire would be past the end of the calendar (year 9999).
 
         Walks matching wall times forward from `after`'s wall time and maps each to
         its instants; about 10 us per call for common expressions, no re-parsing.
         """
-        after = _as_utc(after)
+        try:
+            return self._next_fire(_as_utc(after))
+        except OverflowError:
+            return None
+
+    def _next_fire(self, after: datetime) -> datetime | None:
         if self._every is not None:
             return EPOCH + ((after - EPOCH) // self._every + 1) * self._every
         if self._cron is None:
@@ -238,8 +245,14 @@ class Schedule:
         return best
 
     def prev_fire(self, before: datetime) -> datetime | None:
-        """The last fire strictly before `before`, in UTC; None for kinds none and reboot."""
-        before = _as_utc(before)
+        """The last fire strictly before `before`, in UTC; None for kinds none and reboot, and
+        when it would be before the start of the calendar (year 1)."""
+        try:
+            return self._prev_fire(_as_utc(before))
+        except OverflowError:
+            return None
+
+    def _prev_fire(self, before: datetime) -> datetime | None:
         if self._every is not None:
             steps, rest = divmod(before - EPOCH, self._every)
             return EPOCH + (steps if rest else steps - 1) * self._every
@@ -315,6 +328,8 @@ class Schedule:
 def parse_schedule(expr: str | None, timezone: str = "UTC") -> Schedule:
     """Parse a schedule expression for an IANA time zone; ScheduleError if either is wrong."""
     _check_timezone(timezone)
+    if expr is not None and not isinstance(expr, str):
+        raise ScheduleError(f"schedule must be text, not {expr!r}")
     text = " ".join((expr or "").split())
     word = text.lower()
     if word in NONE_WORDS:
@@ -446,13 +461,15 @@ def _parse_interval(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in re.findall(r"(\d+)\s*([smhd])", match[1]))
     if seconds == 0:
         raise ScheduleError(f"interval '{text}' is zero", hint="use at least 'every 1s'")
+    if seconds > MAX_DURATION:
+        raise ScheduleError(f"interval '{text}' is longer than 100 years", hint="use e.g. 'every 365d' or '@yearly'")
     return timedelta(seconds=seconds)
 
 
 def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         known = available_timezones()
         same = [zone for zone in known if zone.lower() == str(name).lower()]
         hint = f"did you mean '{same[0]}'?" if same else did_you_mean(str(name), known)

@@ -216,10 +216,11 @@ class Scheduler:
         can end between this look and the next. A frozen try that already left its exit status is
         ending on its own: it is let go and recorded as it ended. The others, and every process
         carrying one of this state folder's attempt ids that has no row, are stopped, all within
-        one grace period. Then each open try is recorded: one that ended while no scheduler ran
-        as it ended (its exit status file says how, its mtime when), so a success is never run
-        again; one that was still running, or was recorded but never started, as interrupted:
-        tried again, not counted against retries."""
+        one grace period. Then each open try is recorded: one that ended while no scheduler ran,
+        or that finished on its own during that grace period (it ignored the SIGTERM), as it ended
+        (its exit status file says how, its mtime when), so a success is never run again; one that
+        was still running, or was recorded but never started, as interrupted: tried again, not
+        counted against retries."""
         now = self.clock.now().timestamp()
         opened = self.store.open_attempts()
         marked = find_marked(self.attempt_tag)
@@ -248,7 +249,9 @@ class Scheduler:
 
     def _recover_attempt(self, attempt: Attempt, was_running: bool, now: float) -> None:
         status = self._attempt_file(attempt.attempt_id, "status")
-        code = None if was_running else _read_status(status)
+        code = _read_status(status)
+        if was_running and code == 128 + signal.SIGTERM:
+            code = None  # its shell recorded the SIGTERM of this recovery: interrupted, not failed
         ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
         run = self.store.run(attempt.run_pk)
         if code is not None and ti is not None and run is not None:
@@ -323,43 +326,46 @@ class Scheduler:
 
     def _recover_orphan_states(self) -> int:
         """Task instances that say running/queued with no open attempt (a state file from an older
-        or interrupted writer): finish them as their last recorded try ended, else try them again."""
+        or interrupted writer): finish them as their last recorded try ended, else try them again.
+        Two queries and one pass, whatever the number of queued runs; stops early on `stop()`."""
         count = 0
-        runs = self.store.active_runs()
-        for run_pk, tis in self.store.task_instances(r.pk for r in runs).items():
-            dag = self.dags.get(next(r.dag_id for r in runs if r.pk == run_pk))
-            for tid, ti in tis.items():
-                if not ti.state.active or (dag is not None and tid in dag.tasks and dag.tasks[tid].map_over):
-                    continue  # a running mapped task stands for its copies, which have the attempts
-                tries = [
-                    a for a in self.store.attempts(run_pk, tid) if a.try_number == ti.try_number and a.map_index == -1
-                ]
-                latest = tries[-1] if tries else None
-                if latest is not None and latest.end_date is None:
-                    continue  # an open attempt: handled by recover()
-                count += 1
-                task = dag.tasks.get(tid) if dag else None
-                if latest is not None and latest.outcome != "interrupted" and task is not None:
-                    code = None if latest.timed_out else latest.exit_code
-                    state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, latest.end_date)
-                    self.store.set_task_state(
-                        run_pk,
-                        tid,
-                        state,
-                        [ti.state],
-                        end_date=latest.end_date,
-                        next_try_at=next_try_at,
-                        note=latest.reason,
-                    )
-                else:
-                    self.store.set_task_state(
-                        run_pk,
-                        tid,
-                        TaskState.NONE,
-                        [ti.state],
-                        try_number=max(ti.try_base, ti.try_number - 1),
-                        note="no record of its last try: tried again",
-                    )
+        stuck = [
+            (dag_id, ti)
+            for dag_id, ti in self.store.stuck_task_instances()
+            if not (dag_id in self.dags and ti.task_id in self.dags[dag_id].tasks)
+            or not self.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
+        ]
+        latest = self.store.last_tries((ti.run_pk, ti.task_id, ti.try_number) for _, ti in stuck)
+        for dag_id, ti in stuck:
+            if self.stopping:
+                break
+            last = latest.get((ti.run_pk, ti.task_id, ti.try_number))
+            if last is not None and last.end_date is None:
+                continue  # an open attempt: handled by recover()
+            count += 1
+            dag = self.dags.get(dag_id)
+            task = dag.tasks.get(ti.task_id) if dag else None
+            if last is not None and last.outcome != "interrupted" and task is not None:
+                code = None if last.timed_out else last.exit_code
+                state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, last.end_date)
+                self.store.set_task_state(
+                    ti.run_pk,
+                    ti.task_id,
+                    state,
+                    [ti.state],
+                    end_date=last.end_date,
+                    next_try_at=next_try_at,
+                    note=last.reason,
+                )
+            else:
+                self.store.set_task_state(
+                    ti.run_pk,
+                    ti.task_id,
+                    TaskState.NONE,
+                    [ti.state],
+                    try_number=max(ti.try_base, ti.try_number - 1),
+                    note="no record of its last try: tried again",
+                )
         return count
 
     # ------------------------------------------------------------ one step
@@ -376,6 +382,14 @@ class Scheduler:
             self.store.mapped_instances(pks),
             self.store.asset_queue(),
         )
+        for run in runs:  # depends_on_past / wait_for_downstream look at the previous run
+            dag = self.dags.get(run.dag_id)
+            if dag is not None and any(
+                t.opts.depends_on_past or t.opts.wait_for_downstream for t in dag.tasks.values()
+            ):
+                previous = self.store.previous_run_states(run.dag_id, run.logical_date)
+                if previous is not None:
+                    snap.previous[run.pk] = previous
         decided = P.plan(
             self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
         )
@@ -788,6 +802,8 @@ class Scheduler:
                 task.opts, result.met, first, stamp, result.check_at.timestamp() if result.check_at else None
             )
             note = result.detail if state is not TaskState.FAILED else f"sensor timed out: {result.detail}"
+            if result.failed:
+                state, next_try_at, note = TaskState.FAILED, None, f"sensor failed: {result.detail}"
             if state is TaskState.SKIPPED:
                 note = f"sensor timed out (soft_fail): {result.detail}"
         previous = ti.state if ti is not None else TaskState.NONE
@@ -871,6 +887,7 @@ class Scheduler:
                 "keys_path": str(self._attempt_file(attempt_id, "keys.json")),
                 "multiple_outputs": task.opts.multiple_outputs,
                 "do_xcom_push": task.opts.do_xcom_push is not False,
+                "sensor": task.flavor == "sensor",
             },
         )
         return spec_path, result_path
@@ -922,7 +939,15 @@ class Scheduler:
         if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
             result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []
-        if task is not None and task.flavor == "sensor":
+        if (
+            task is not None
+            and task.flavor == "sensor"
+            and "python" in task.sensor
+            and not done.timed_out
+            and returncode not in (0, 100)
+        ):
+            state, next_try_at, note = TaskState.FAILED, None, f"sensor failed: {reason}"  # it raised
+        elif task is not None and task.flavor == "sensor":
             state, next_try_at = P.sensor_outcome(opts, returncode == 0 and not done.timed_out, flight.started, end)
             note = {
                 TaskState.UP_FOR_RESCHEDULE: f"not yet ({reason}); next poke in {opts.poke_interval:g}s",

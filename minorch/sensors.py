@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .dag import Dag, Task
-from .durations import parse_date
+from .durations import parse_date, parse_duration
 from .records import iso
 from .store import Store
 from .templates import render
@@ -32,6 +32,7 @@ class Poke:
     met: bool
     detail: str  # what was checked, for the task's note
     check_at: datetime | None = None  # the earliest instant worth poking again (e.g. `until`)
+    failed: bool = False  # the condition can no longer be met (`failed_states`): fail now, do not wait
 
 
 def poke(task: Task, context: dict, *, root: Path, now: datetime, store: Store, dags: dict[str, Dag]) -> Poke:
@@ -50,10 +51,75 @@ def poke(task: Task, context: dict, *, root: Path, now: datetime, store: Store, 
         if now >= moment:
             return Poke(True, f"reached {moment.isoformat()}")
         return Poke(False, f"waiting until {moment.isoformat()}", check_at=moment)
+    if "weekday" in waits:
+        days = [waits["weekday"]] if isinstance(waits["weekday"], str) else waits["weekday"]
+        wanted = {d.lower() for d in days}
+        today = now.astimezone(ZoneInfo(context["timezone"])).strftime("%A").lower()
+        if today in wanted:
+            return Poke(True, f"today is {today}")
+        tomorrow = (now.astimezone(ZoneInfo(context["timezone"])) + timedelta(days=1)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        return Poke(False, f"waiting for {' or '.join(sorted(wanted))} (today is {today})", check_at=tomorrow)
+    if "trigger_dag" in waits:
+        return _trigger(waits, context, store, dags, now)
+    return _poke_other_dag(waits, context, store, dags)
+
+
+def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now: datetime) -> Poke:
+    """Queue the run of the other DAG (once: its run id is fixed by the logical date), then, with
+    wait_for_completion, report its state."""
+    from .errors import MinorchError
+
+    other = dags.get(waits["trigger_dag"])
+    if other is None:
+        raise MinorchError(f"trigger_dag: DAG '{waits['trigger_dag']}' is not loaded")
+    raw = waits.get("logical_date")
+    logical = parse_date(render(raw, context, shell=False), name="logical_date", tz=other.timezone) if raw else None
+    logical = logical or context["logical_date"]
+    run_id = f"trig__{iso(logical)}"
+    conf = {k: render(v, context, shell=False) if isinstance(v, str) else v for k, v in waits.get("conf", {}).items()}
+    if store.run_by_id(other.dag_id, run_id) is None:  # a manual run: its data interval is its logical date
+        stamp = iso(logical)
+        store.create_run(
+            other.dag_id, run_id, "manual", stamp, stamp, stamp, list(other.tasks), conf=conf, now=now.timestamp()
+        )
+    name = f"{other.dag_id} run {run_id}"
+    if not waits.get("wait_for_completion"):
+        return Poke(True, f"triggered {name}")
+    state = store.run_by_id(other.dag_id, run_id).state.value
+    if state in _names(waits.get("failed_states", ["failed"])):
+        return Poke(False, f"triggered {name} is {state}", failed=True)
+    if state in _names(waits.get("allowed_states", ["success"])):
+        return Poke(True, f"triggered {name} is {state}")
+    return Poke(False, f"waiting for triggered {name} ({state})")
+
+
+def _poke_other_dag(waits: dict, context: dict, store: Store, dags: dict[str, Dag]) -> Poke:
+    """Another DAG's task: by default in a run on the same day (`ds`); with `execution_delta`, in the run whose
+    logical date is this one's minus the delta. Met when it is in `allowed_states` (default success);
+    `failed_states` fail the sensor at once."""
     other = dags.get(waits["dag"])
+    name = f"{waits['dag']}.{waits['task']}"
     if other is None:
         return Poke(False, f"waiting for DAG '{waits['dag']}', which is not loaded")
-    day = datetime.strptime(context["ds"], "%Y-%m-%d").replace(tzinfo=ZoneInfo(other.timezone))
-    if store.task_succeeded_between(other.dag_id, waits["task"], iso(day), iso(day + timedelta(days=1))):
-        return Poke(True, f"{other.dag_id}.{waits['task']} succeeded for {context['ds']}")
-    return Poke(False, f"waiting for {other.dag_id}.{waits['task']} to succeed for {context['ds']}")
+    allowed = _names(waits.get("allowed_states", ["success"]))
+    failed = _names(waits.get("failed_states", []))
+    if "execution_delta" in waits:
+        moment = context["logical_date"] - timedelta(seconds=parse_duration(waits["execution_delta"]))
+        since, until, when = iso(moment), iso(moment + timedelta(seconds=1)), moment.isoformat()
+    else:
+        day = datetime.strptime(context["ds"], "%Y-%m-%d").replace(tzinfo=ZoneInfo(other.timezone))
+        since, until, when = iso(day), iso(day + timedelta(days=1)), context["ds"]
+    states = store.task_states_between(other.dag_id, waits["task"], since, until)
+    if any(s in failed for s in states):
+        return Poke(False, f"{name} is {', '.join(s for s in states if s in failed)} for {when}", failed=True)
+    met = [s for s in states if s in allowed]
+    if met:
+        return Poke(True, f"{name} {'succeeded' if 'success' in met else 'is ' + met[0]} for {when}")
+    wanted = "succeed" if allowed == ["success"] else "be " + " or ".join(allowed)
+    return Poke(False, f"waiting for {name} to {wanted} for {when}")
+
+
+def _names(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)

@@ -33,7 +33,8 @@ from .options import (
     merge_layers,
     unknown_key,
 )
-from .states import TriggerRule
+from .params import Param, split_params
+from .states import TaskState, TriggerRule
 from .taskgroup import child_of, link_groups, spec_groups
 
 # Places a task's error at the line of one of its keys: fail(err, key) -> the error to raise.
@@ -57,6 +58,8 @@ TASK_KEYS = TASK_OPTIONS | {
     "doc_md",
     "outlets",
     "inlets",
+    "empty",
+    "latest_only",
 }
 DAG_KEYS = (
     frozenset(
@@ -94,6 +97,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, Asset):
         return value.name
+    if isinstance(value, Param):
+        return _plain(value.as_spec())
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -104,6 +109,8 @@ def _plain(value: Any) -> Any:
 def dag_to_spec(made: Dag) -> dict:
     """A Python-defined DAG as a JSON-able spec (what the isolated loader sends back)."""
     spec = {k: _plain(condition_spec(v) if k == "schedule" else v) for k, v in made.given.items()}
+    if isinstance(made.given.get("schedule"), timedelta):  # Airflow's timedelta schedule: an interval
+        spec["schedule"] = f"every {int(made.given['schedule'].total_seconds())}s"
     spec["tasks"] = {}
     for tid, item in made.tasks.items():
         entry = {k: _plain(v) for k, v in item.given.items()}
@@ -198,7 +205,7 @@ def build_dag(
     made.timezone = value("timezone", lambda v: check_str("timezone", v), default_timezone)
     try:
         timed, made.assets = split_schedule(spec.get("schedule"))
-        made.schedule = parse_schedule(timed, made.timezone)
+        made.schedule = parse_schedule(_schedule_text(timed), made.timezone)
         if made.assets is not None:
             made.assets = replace(made.assets, line=line_of("schedule") or spec.get("_line"))
     except MinorchError as err:
@@ -217,7 +224,12 @@ def build_dag(
     made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
     made.on_sla_miss = value("on_sla_miss", lambda v: check_notifiers("on_sla_miss", v), ())
     dag_layer = coerce_layer(spec, lambda err, key: fail(err, key))
-    made.params = dict(dag_layer.get("params", {}))
+    try:
+        made.params, made.param_schemas = split_params(dag_layer.get("params", {}))
+    except DagError as err:
+        raise fail(err, "params", getattr(err, "param", "")) from None
+    if made.param_schemas:
+        dag_layer["params"] = dict(made.params)
     default_layer = coerce_layer(defaults or {})
 
     tasks = spec.get("tasks")
@@ -243,7 +255,41 @@ def build_dag(
         made.add(built)
     link_groups(made, groups, alias)
     _check_graph(made, line_of)
+    _set_weights(made)
     return made
+
+
+def _schedule_text(value: Any) -> Any:
+    """A schedule given as a number of seconds (a `timedelta` in Python) is an interval: 3600 -> "every 3600s"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if value <= 0 or value != int(value):
+        raise DagError(
+            f"schedule {value!r} seconds is not a whole positive number of seconds", hint='write e.g. "every 10m"'
+        )
+    return f"every {int(value)}s"
+
+
+def _set_weights(made: Dag) -> None:
+    """Each task's priority: its priority_weight plus, by its weight_rule, those of all tasks downstream
+    ("downstream", Airflow's default) or upstream of it ("upstream"), or only its own ("absolute")."""
+    downstream = made.downstream()
+    made.prioritized = any(
+        t.opts.priority_weight != 1 or t.opts.weight_rule != "downstream" for t in made.tasks.values()
+    )
+    for task in made.tasks.values():
+        rule = task.opts.weight_rule
+        if rule == "absolute":
+            task.weight = task.opts.priority_weight
+            continue
+        edges = downstream if rule == "downstream" else {t: made.tasks[t].upstream for t in made.tasks}
+        seen, stack = set(), list(edges[task.task_id])
+        while stack:
+            tid = stack.pop()
+            if tid not in seen:
+                seen.add(tid)
+                stack.extend(edges[tid])
+        task.weight = task.opts.priority_weight + sum(made.tasks[t].opts.priority_weight for t in seen)
 
 
 def _check_catchup(value: Any) -> bool | str:
@@ -265,7 +311,7 @@ def _task_group(key: str, entry: Any, alias: dict[str, str]) -> str | None:
     name = entry.get("group")
     if name is None:
         return None
-    if name not in alias:
+    if not isinstance(name, str) or name not in alias:
         raise DagError(
             f"task '{key}' is in group {name!r}, which is not defined",
             hint=did_you_mean(str(name), alias) or f"add a [dags.<id>.groups.{name}] table",
@@ -297,18 +343,24 @@ def _build_task(
     for key in entry:
         if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
             raise fail(unknown_key(key, TASK_KEYS, "task"), key)
-    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + (
-        ["_callable"] if entry.get("_callable") else []
-    )
+    for key in ("empty", "latest_only"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
+    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + [
+        k for k in ("_callable", "empty", "latest_only") if entry.get(k)
+    ]
+    if kinds == ["sensor", "_callable"] and isinstance(entry["sensor"], Mapping) and "python" in entry["sensor"]:
+        kinds = ["sensor"]  # @task.sensor: the decorated function is what is poked
     if len(kinds) != 1:
         raise fail(
             DagError(
-                f"task '{tid}' needs exactly one of command, python or sensor",
+                f"task '{tid}' needs exactly one of command, python, sensor, empty or latest_only",
                 hint='write command = "..." for a shell task or python = "module:function"',
             )
         )
     flavor = _check_flavor(tid, entry, fail)
     outlets, inlets = (_check_assets(entry, key, fail) for key in ("outlets", "inlets"))
+    flavor = kinds[0] if kinds[0] in ("empty", "latest_only") else _check_flavor(tid, entry, fail)
     map_over, map_as = _check_mapping(tid, entry, fail)
     labels = entry.get("labels", {})
     if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
@@ -361,7 +413,7 @@ def _build_task(
     return Task(
         task_id=tid,
         command=entry.get("command"),
-        python=entry.get("python"),
+        python=entry.get("python") or _python_sensor_ref(entry),
         upstream=after,
         given={**entry, "teardown": teardown} if teardown is not None else dict(entry),
         xcom_args=dict(entry.get("_xcom_args", {})),
@@ -381,6 +433,14 @@ def _build_task(
         outlets=outlets,
         inlets=inlets,
     )
+
+
+def _python_sensor_ref(entry: Mapping[str, Any]) -> str | None:
+    """`sensor = { python = "mod:func" }` pokes that function (a decorated @task.sensor has its own)."""
+    waits = entry.get("sensor")
+    if isinstance(waits, Mapping) and "python" in waits and not entry.get("_callable"):
+        return waits["python"]
+    return None
 
 
 def _check_setup_teardown(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[bool, dict | None]:
@@ -450,7 +510,7 @@ def _check_mapping(tid: str, entry: Mapping[str, Any], fail: Fail) -> tuple[list
     return over, name
 
 
-SENSOR_KINDS = ("file", "until", "dag", "command")
+SENSOR_KINDS = ("file", "until", "dag", "command", "weekday", "python", "trigger_dag")
 
 
 def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
@@ -471,26 +531,63 @@ def _check_flavor(tid: str, entry: Mapping[str, Any], fail: Fail) -> str | None:
         )
     if entry.get("sensor") is None:
         return flags[0] if flags else None
-    waits = entry["sensor"]
+    return _check_sensor(tid, entry["sensor"], fail)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SENSOR_EXTRAS = ("task", "execution_delta", "allowed_states", "failed_states")  # with `dag` only
+_TRIGGER_EXTRAS = ("conf", "wait_for_completion", "logical_date", "allowed_states", "failed_states")
+
+
+def _check_sensor(tid: str, waits: Any, fail: Fail) -> str:
+    """A `sensor` table: exactly one of SENSOR_KINDS, its values checked (and normalized in place)."""
     hint = (
         'write sensor = { file = "data/{{ ds }}/*.csv" }, { until = "{{ ds }}T06:00" }, '
-        '{ dag = "other", task = "load" } or { command = "test -f ready" }'
+        '{ dag = "other", task = "load" }, { weekday = ["saturday", "sunday"] }, { python = "mod:func" } '
+        'or { command = "test -f ready" }'
     )
     if not isinstance(waits, Mapping):
         raise fail(DagError(f"sensor must be a table, not {waits!r}", hint=hint), "sensor")
-    unknown = [k for k in waits if k not in SENSOR_KINDS + ("task",)]
+    trigger = "trigger_dag" in waits
+    allowed = SENSOR_KINDS + (_TRIGGER_EXTRAS if trigger else _SENSOR_EXTRAS)
+    unknown = [k for k in waits if k not in allowed]
     if unknown:
         raise fail(
-            DagError(
-                f"unknown sensor key '{unknown[0]}'", hint=did_you_mean(unknown[0], SENSOR_KINDS + ("task",)) or hint
-            ),
-            "sensor",
+            DagError(f"unknown sensor key '{unknown[0]}'", hint=did_you_mean(unknown[0], allowed) or hint), "sensor"
         )
     kinds = [k for k in SENSOR_KINDS if k in waits]
-    if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]):
+    extras = [k for k in _SENSOR_EXTRAS if k in waits and not trigger]
+    if len(kinds) != 1 or ("task" in waits) != (kinds == ["dag"]) or (extras and kinds != ["dag"]):
         raise fail(DagError(f"sensor '{tid}' must wait for exactly one thing", hint=hint), "sensor")
-    if any(not isinstance(v, str) or not v for v in waits.values()):
-        raise fail(DagError(f"sensor '{tid}': values must be non-empty strings", hint=hint), "sensor")
+    try:
+        for key, value in waits.items():
+            if key == "weekday":
+                days = [value] if isinstance(value, str) else value
+                if not isinstance(days, list) or not days or any(str(d).lower() not in WEEKDAYS for d in days):
+                    raise DagError(
+                        f"sensor weekday {value!r} is not a day name", hint='write e.g. ["saturday", "sunday"]'
+                    )
+            elif key == "execution_delta":
+                parse_duration(value, name="execution_delta")
+            elif key == "conf":
+                if not isinstance(value, Mapping):
+                    raise DagError(
+                        f"trigger_dag conf must be a table, not {value!r}", hint='write conf = { region = "eu" }'
+                    )
+            elif key == "wait_for_completion":
+                check_bool("wait_for_completion", value)
+            elif key in ("allowed_states", "failed_states"):
+                names = [value] if isinstance(value, str) else value
+                states = [s.value for s in TaskState]
+                wrong = [n for n in names if n not in states] if isinstance(names, list) else [value]
+                if wrong:
+                    raise DagError(
+                        f"sensor {key}: {wrong[0]!r} is not a task state", hint=did_you_mean(str(wrong[0]), states)
+                    )
+            elif not isinstance(value, str) or not value:
+                raise DagError(f"sensor '{tid}': values must be non-empty strings ({key})", hint=hint)
+    except MinorchError as err:
+        raise fail(err, "sensor") from None
     return "sensor"
 
 

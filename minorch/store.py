@@ -450,6 +450,15 @@ class Store:
             )
             return pk
 
+    def task_states_between(self, dag_id: str, task_id: str, since: str, until: str) -> list[str]:
+        """The states of `task_id` in the runs of `dag_id` with since <= logical_date < until (ISO UTC)."""
+        rows = self.db.execute(
+            "SELECT t.state FROM dag_runs r JOIN task_instances t ON t.run_pk = r.id "
+            "WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date < ? AND t.task_id = ? AND t.map_index = -1",
+            (dag_id, since, until, task_id),
+        )
+        return [state for (state,) in rows]
+
     def task_succeeded_between(self, dag_id: str, task_id: str, since: str, until: str) -> bool:
         """Did `task_id` succeed in a run of `dag_id` with since <= logical_date < until (ISO UTC)?"""
         row = self.db.execute(
@@ -553,6 +562,19 @@ class Store:
             return cur.rowcount == 1
 
     # ------------------------------------------------------------ task instances
+
+    def previous_run_states(self, dag_id: str, logical_date: str) -> dict[str, TaskState] | None:
+        """Task states of the DAG's run just before `logical_date` (None when there is none)."""
+        row = self.db.execute(
+            "SELECT id FROM dag_runs WHERE dag_id = ? AND logical_date < ? ORDER BY logical_date DESC LIMIT 1",
+            (dag_id, logical_date),
+        ).fetchone()
+        if row is None:
+            return None
+        rows = self.db.execute(
+            "SELECT task_id, state FROM task_instances WHERE run_pk = ? AND map_index = -1", (row[0],)
+        )
+        return {tid: TaskState(state) for tid, state in rows}
 
     def task_instances(self, run_pks: Iterable[int]) -> dict[int, dict[str, TaskInstance]]:
         """{run_pk: {task_id: ti}}: one row per task (map_index -1; for a mapped task, the row
@@ -707,6 +729,33 @@ class Store:
                     attempt_id,
                 ),
             )
+
+    def stuck_task_instances(self) -> list[tuple[str, TaskInstance]]:
+        """(dag_id, task instance) of every unmapped task instance that says queued or running, in
+        a queued or running run: one query, whatever the number of runs."""
+        cols = ", ".join(f"t.{c}" for c in _TI_COLS.split(", "))
+        rows = self.db.execute(
+            f"SELECT r.dag_id, {cols} FROM task_instances t JOIN dag_runs r ON r.id = t.run_pk "
+            "WHERE t.state IN ('queued', 'running') AND t.map_index = -1 AND r.state IN ('queued', 'running') "
+            "ORDER BY t.run_pk, t.task_id"
+        )
+        return [(row[0], _ti(row[1:])) for row in rows]
+
+    def last_tries(self, keys: Iterable[tuple[int, str, int]]) -> dict[tuple[int, str, int], Attempt]:
+        """The newest unmapped attempt of each (run_pk, task_id, try_number) that has one."""
+        keys = list(keys)
+        found: dict[tuple[int, str, int], Attempt] = {}
+        for at in range(0, len(keys), 300):
+            chunk = keys[at : at + 300]
+            rows = self.db.execute(
+                f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE map_index = -1 AND (run_pk, task_id, try_number) IN "
+                f"(VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) ORDER BY id",
+                [value for key in chunk for value in key],
+            )
+            for row in rows:
+                attempt = Attempt(*row)
+                found[(attempt.run_pk, attempt.task_id, attempt.try_number)] = attempt
+        return found
 
     def set_attempt_process(self, attempt_id: str, pid: int | None, create_time: float | None) -> None:
         """The process of a try recorded before it started (its pid is known only after the spawn)."""

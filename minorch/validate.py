@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import Settings, display_path, toml_locator
 from .errors import DagError, MinorchError
-from .registry import Registry
+from .registry import Registry, is_folder
 from .templates import check
 
 
@@ -99,5 +99,5 @@ def missing_folders(settings: Settings) -> list[str]:
     return [
         f"{where}: DAG folder '{display_path(folder)}' does not exist (create it, or fix dag_folders)"
         for folder in settings.dag_folders
-        if not folder.is_dir()
+        if not is_folder(folder)
     ]

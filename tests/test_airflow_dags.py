@@ -29,6 +29,9 @@ def test_an_airflow_dag_file_runs_unmodified_with_the_states_airflow_documents(p
     tries = {t["task_id"]: t["tries"] for t in report["tasks"]}
     for task_id, count in expected.get("tries", {}).items():
         assert tries[task_id] == count
+    if "triggered" in expected:  # a TriggerDagRunOperator queued one run of that DAG
+        runs = json.loads(project.minorch("runs", expected["triggered"], "--json").stdout)
+        assert [r["run_id"][:6] for r in runs] == ["trig__"]
     for file, text in expected.get("files", {}).items():
         assert (project.root / file).read_text() == text, file
 

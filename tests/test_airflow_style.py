@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from conftest import wait_until
+
 from minorch import operations
 from minorch.states import RunState
 
@@ -438,3 +441,374 @@ def test_the_template_context_airflow_users_reach_for(project):
     assert states(result) == {"show": "success", "python_side": "success", "needs_var": "failed"}
     log = Path(result.attempts["needs_var"][-1].log_path).read_text()
     assert "unknown variable 'bucket' (define it under [variables] in minorch.toml" in log
+
+
+# ---------------------------------------------------------------- scheduling options
+
+
+def _drive(project, dag_id: str, *moments: tuple[str, str]) -> list:
+    """Runs of `dag_id` for (ISO date, run type) pairs, created together and run to the end for real."""
+    from minorch.durations import parse_date
+    from minorch.foreground import drive
+    from minorch.registry import load
+
+    settings = project.settings()
+    registry = load(settings)
+    assert not registry.errors, [str(e) for e in registry.errors]
+    dag = registry.dags[dag_id]
+
+    def create(sched):
+        now = sched.clock.now()
+        made = []
+        for date, run_type in moments:
+            moment = parse_date(date, name="date", tz=dag.timezone)
+            made.append(sched.create_run(dag, moment, run_type, now=now, logical=True)[0])
+        return made
+
+    return drive(settings, registry, create, lambda line: None, install_signals=False)
+
+
+def test_branching_between_empty_start_and_join_as_airflows_example_branch_operator(project):
+    project.write(
+        "dags/branchy.py",
+        """
+        from minorch import DAG, empty, task
+
+        with DAG("branchy"):
+            run_this_first = empty("run_this_first")
+
+            @task.branch
+            def branching():
+                return "branch_b"
+
+            chosen = branching()
+            join = empty("join", trigger_rule="none_failed_min_one_success")
+            run_this_first >> chosen
+            for option in ("branch_a", "branch_b", "branch_c"):
+                chosen >> empty(option) >> empty(f"follow_{option}") >> join
+        """,
+    )
+    result = project.run("branchy")
+    assert states(result) == {
+        "run_this_first": "success",
+        "branching": "success",
+        "branch_a": "skipped",
+        "follow_branch_a": "skipped",
+        "branch_b": "success",
+        "follow_branch_b": "success",
+        "branch_c": "skipped",
+        "follow_branch_c": "skipped",
+        "join": "success",
+    }
+    assert result.attempts.get("join", []) == [] and result.attempts.get("run_this_first", []) == []  # no process
+
+
+def test_depends_on_past_holds_a_task_until_its_previous_instance_succeeded(project):
+    project.write(
+        "dags/past.toml",
+        """
+        [dags.past]
+        schedule = "@daily"
+        max_active_runs = 2
+
+        [dags.past.tasks.prepare]
+        command = "true"
+
+        [dags.past.tasks.load]
+        command = "echo start {{ ds }} >> order.txt; sleep 0.5; echo end {{ ds }} >> order.txt"
+        depends_on_past = true
+        """,
+    )
+    first, second = _drive(project, "past", ("2024-01-15", "scheduled"), ("2024-01-16", "scheduled"))
+    assert states(first) == states(second) == {"prepare": "success", "load": "success"}
+    events = [line.split() for line in (project.root / "order.txt").read_text().splitlines()]
+    assert [e[:2] for e in events] == [
+        ["start", "2024-01-15"],
+        ["end", "2024-01-15"],
+        ["start", "2024-01-16"],
+        ["end", "2024-01-16"],
+    ]
+
+
+def test_latest_only_skips_downstream_in_an_old_scheduled_run_but_not_in_a_manual_one(project):
+    """Airflow's example_latest_only_with_trigger: latest_only >> task1 >> [task3, task4]; task2 >> ..."""
+    project.write(
+        "dags/latest.py",
+        """
+        from datetime import timedelta
+        from minorch import DAG, empty, latest_only
+
+        with DAG("latest", schedule=timedelta(hours=4)):
+            latest = latest_only("latest_only")
+            task1, task2 = empty("task1"), empty("task2")
+            task3, task4 = empty("task3"), empty("task4", trigger_rule="all_done")
+            latest >> task1 >> [task3, task4]
+            task2 >> [task3, task4]
+        """,
+    )
+    [old] = _drive(project, "latest", ("2024-01-15T08:00", "scheduled"))
+    assert states(old) == {
+        "latest_only": "success",
+        "task1": "skipped",
+        "task2": "success",
+        "task3": "skipped",
+        "task4": "success",
+    }
+    assert old.dag.schedule.kind == "interval"
+    assert set(states(project.run("latest")).values()) == {"success"}
+
+
+def test_priority_weight_orders_launches_when_slots_are_short(project):
+    config = project.root / "minorch.toml"
+    config.write_text(config.read_text().replace("parallelism = 4", "parallelism = 1"))
+    project.write(
+        "dags/prio.py",
+        """
+        from minorch import DAG, shell
+
+        with DAG("prio", weight_rule="absolute"):
+            for name, weight in (("low", 1), ("high", 10), ("middle", 5)):
+                shell(name, f"echo {name} >> order.txt", priority_weight=weight)
+        """,
+    )
+    assert project.run("prio").exit_code == 0
+    assert (project.root / "order.txt").read_text().split() == ["high", "middle", "low"]
+
+
+def test_airflow_names_get_a_hint_with_minorchs_name(project):
+    project.write(
+        "dags/old.py",
+        """
+        from minorch import DAG, shell
+
+        with DAG("old", schedule_interval="@daily"):
+            shell("a", "true")
+        """,
+    )
+    project.write("dags/timeout.toml", '[dags.t.tasks.a]\ncommand = "true"\nexecution_timeout = "1h"\n')
+    done = project.minorch("validate")
+    out = done.stdout + done.stderr
+    assert "dags/old.py:4: unknown DAG option 'schedule_interval' (Airflow's 'schedule_interval' is 'schedule'" in out
+    assert (
+        "dags/timeout.toml:3: unknown task option 'execution_timeout' (Airflow's 'execution_timeout' is 'timeout'"
+        in out
+    )
+    assert done.returncode == 1 and "Traceback" not in out
+
+
+# ---------------------------------------------------------------- typed params
+
+
+def test_typed_params_are_checked_when_a_run_is_made(project):
+    """Airflow's params example: typed Params with defaults; --param/--conf values are checked before
+    any run exists, and a wrong one is one line naming the param, exit 2."""
+    project.write(
+        "dags/report.py",
+        """
+        from minorch import DAG, Param, task
+
+        with DAG("report", params={
+            "days": Param(7, type="integer", minimum=1, maximum=31),
+            "region": Param("eu", type="string", enum=["eu", "us"]),
+            "note": "plain value",
+        }):
+            @task
+            def show(params):
+                print(params["days"], params["region"], params["note"])
+                return [params["days"], params["region"]]
+
+            show()
+        """,
+    )
+    project.write(
+        "dags/typed.toml",
+        """
+        [dags.typed.params]
+        level = { default = "info", enum = ["info", "debug"] }
+
+        [dags.typed.tasks.echo]
+        command = "test {{ params.level }} = debug"
+        """,
+    )
+    done = project.minorch("run", "report", "--conf", '{"days": 14}', "--param", "region=us")
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = project.minorch("run", "report", "--param", "days=40")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "minorch: error: param 'days': 40 is more than the maximum 31 "
+        "(pass --param days=... with a value of type integer)"
+    )
+    wrong = project.minorch("trigger", "report", "--conf", '{"region": "asia"}')
+    assert wrong.returncode == 2 and "param 'region': 'asia' is not one of ['eu', 'us']" in wrong.stderr
+    assert project.minorch("run", "typed", "--param", "level=debug").returncode == 0
+    assert project.minorch("run", "typed", "--param", "level=trace").returncode == 2
+    store = project.store()
+    try:
+        assert [r.state.value for r in store.runs("report")] == ["success"]  # the refused ones made no run
+        assert store.pull_xcom(store.runs("report")[0].pk, "show") == [14, "us"]
+    finally:
+        store.close()
+
+
+def test_a_default_that_breaks_its_own_param_is_a_load_error_with_the_line(project):
+    project.write(
+        "dags/bad.toml",
+        """
+        [dags.bad.params]
+        days = { default = 0, type = "integer", minimum = 1 }
+
+        [dags.bad.tasks.a]
+        command = "true"
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 1
+    assert "dags/bad.toml:3: param 'days': its default 0 is less than the minimum 1" in done.stderr
+
+
+# ---------------------------------------------------------------- sensors
+
+
+def test_a_python_sensor_pokes_as_short_tries_until_done_and_passes_its_value(project):
+    """Airflow's @task.sensor example: falsy until ready, then PokeReturnValue(is_done=True, xcom_value=...)."""
+    project.write(
+        "dags/sensing.py",
+        """
+        from minorch import DAG, PokeReturnValue, task
+
+        with DAG("sensing"):
+            @task.sensor(poke_interval=1, timeout=30)
+            def wait_for_upstream():
+                import os
+                pokes = int(open("pokes").read()) + 1 if os.path.exists("pokes") else 1
+                open("pokes", "w").write(str(pokes))
+                return PokeReturnValue(is_done=pokes >= 3, xcom_value={"pokes": pokes})
+
+            @task
+            def use(found):
+                assert found == {"pokes": 3}, found
+
+            use(wait_for_upstream())
+
+            @task.sensor(poke_interval=1, timeout=30)
+            def broken():
+                raise RuntimeError("cannot reach the API")
+
+            broken()
+        """,
+    )
+    result = project.run("sensing")
+    assert states(result) == {"wait_for_upstream": "success", "use": "success", "broken": "failed"}
+    assert (project.root / "pokes").read_text() == "3"
+    assert len(result.attempts["wait_for_upstream"]) == 3 and len(result.attempts["broken"]) == 1
+
+
+def test_time_weekday_and_cross_dag_sensors_as_airflow_has_them(project):
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).strftime("%A").lower()
+    project.write(
+        "dags/upstream.toml",
+        """
+        [dags.upstream.tasks.load]
+        command = "exit 1"
+
+        [dags.upstream.tasks.publish]
+        command = "true"
+        """,
+    )
+    project.write(
+        "dags/waiting.py",
+        f"""
+        from datetime import timedelta
+        from minorch import DAG, day_of_week_sensor, external_task_sensor, time_delta_sensor
+
+        with DAG("waiting", poke_interval=0.1, timeout=20):
+            time_delta_sensor("after_interval", timedelta(0))
+            day_of_week_sensor("weekday", ["{today}"])
+            external_task_sensor("published", "upstream", "publish", execution_delta=timedelta(hours=1))
+            external_task_sensor("loaded", "upstream", "load", failed_states=["failed", "upstream_failed"])
+        """,
+    )
+    assert project.run("upstream", date="2024-01-15T05:00").exit_code == 1
+    result = project.run("waiting", date="2024-01-15T06:00")
+    assert states(result) == {
+        "after_interval": "success",
+        "weekday": "success",
+        "published": "success",
+        "loaded": "failed",  # failed_states: at once, not after the 20 s timeout
+    }
+    assert result.duration < 15
+    assert "sensor failed: upstream.load is failed for 2024-01-15" in result.tis["loaded"].note
+
+
+def test_a_weekday_sensor_waits_until_the_next_midnight_on_another_day():
+    from datetime import datetime, timezone
+
+    from minorch import sensors
+    from minorch.dag import Task
+
+    task = Task(task_id="w", sensor={"weekday": ["saturday", "sunday"]})
+    monday = datetime(2024, 1, 15, 10, 0, tzinfo=timezone.utc)
+    found = sensors.poke(task, {"timezone": "UTC"}, root=None, now=monday, store=None, dags={})
+    assert (found.met, found.check_at) == (False, datetime(2024, 1, 16, tzinfo=timezone.utc))
+    saturday = datetime(2024, 1, 20, 10, 0, tzinfo=timezone.utc)
+    assert sensors.poke(task, {"timezone": "UTC"}, root=None, now=saturday, store=None, dags={}).met
+
+
+# ---------------------------------------------------------------- triggering another DAG
+
+
+TRIGGERING = """
+from minorch import DAG, shell, trigger_dag
+
+with DAG("controller"):
+    trigger_dag("trigger", "target", conf={{"message": "hello {{{{ ds }}}}"}}, wait_for_completion={wait},
+                poke_interval=0.2, timeout=30)
+
+with DAG("target"):
+    shell("show", "test {{{{ dag_run.conf.message }}}} = 'hello 2024-01-15'{fail}")
+"""
+
+
+def test_trigger_dag_queues_a_linked_run_of_the_other_dag_with_templated_conf(project):
+    """Airflow's example_trigger_controller_dag: the controller triggers the target with a conf."""
+    project.write("dags/controller.py", TRIGGERING.format(wait=False, fail=""))
+    result = project.run("controller")
+    assert states(result) == {"trigger": "success"}
+    assert result.tis["trigger"].note == "triggered target run trig__2024-01-15T00:00:00+00:00"
+    store = project.store()
+    try:
+        [triggered] = store.runs("target")
+        assert (triggered.run_id, triggered.conf) == (
+            "trig__2024-01-15T00:00:00+00:00",
+            {"message": "hello 2024-01-15"},
+        )
+    finally:
+        store.close()
+    assert project.run("controller").exit_code == 0  # running it again finds the same run: no second one
+    store = project.store()
+    try:
+        assert len(store.runs("target")) == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("fail", "outcome"), [("", "success"), (" && exit 1", "failed")])
+def test_trigger_dag_waits_for_completion_under_a_scheduler(project, up_processes, fail, outcome):
+    project.write("dags/controller.py", TRIGGERING.format(wait=True, fail=fail))
+    up = up_processes(project)
+    up.ready()
+    assert project.minorch("trigger", "controller", "--date", "2024-01-15").returncode == 0
+    found = wait_until(lambda: _finished_run(project, "controller"), timeout=30)
+    assert found == outcome
+    assert _finished_run(project, "target") == outcome
+
+
+def _finished_run(project, dag_id: str) -> str | None:
+    store = project.store()
+    try:
+        runs = store.runs(dag_id)
+        return runs[0].state.value if runs and runs[0].state.finished else None
+    finally:
+        store.close()

@@ -132,13 +132,13 @@ def test_an_empty_minorch_toml_says_what_to_add(tmp_path):
         (
             "[minorch]\nparallelism = 0\n",
             2,
-            "parallelism must be a whole number of 1 or more, not 0",
+            "parallelism must be a whole number from 1 to 100000, not 0",
             "write e.g. parallelism = 8",
         ),
         (
             "[minorch]\npools = { db = 0 }\n",
             2,
-            "pools must map names to slot counts of 1 or more",
+            "pools must map names to slot counts from 1 to 100000",
             "write e.g. pools = { db = 2 }",
         ),
         (

@@ -3,8 +3,9 @@ finishes with every task succeeding exactly once, no task process left behind, a
 crash held against a task's retries.
 
 The DAG is a chain of twelve shell tasks; each appends "start TASK TRY" and, when done,
-"success TASK TRY" to a ledger file. A first try of a task the test kills sleeps 3 s, so
-it is still running when the restarted scheduler recovers it; a try that sees its own
+"success TASK TRY" to a ledger file. A first try of a task the test kills sleeps 8 s, so
+it is still running when the restarted scheduler recovers it (a try that ends during recovery
+is recorded as it ended, not as interrupted); a try that sees its own
 earlier start line (a re-run) is quick.
 """
 
@@ -39,18 +40,18 @@ echo "success $T $N" >> ledger
 
 # task id -> its command's arguments; the chain runs them in this order
 TASKS = {
-    "t01": "3",
-    "t02": "3",
-    "t03": "3",
-    "t04": "3",
-    "t05": "3",
+    "t01": "8",
+    "t02": "8",
+    "t03": "8",
+    "t04": "8",
+    "t05": "8",
     "t06": "0.05 fail-first",
-    "t07": "3",
-    "t08": "3 ignore-term",
+    "t07": "8",
+    "t08": "8 ignore-term",
     "t09": "0.05",
-    "t10": "3 grandchild",
+    "t10": "8 grandchild",
     "t11": "0.05",
-    "t12": "3",
+    "t12": "8",
 }
 
 

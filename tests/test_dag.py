@@ -333,8 +333,11 @@ def test_keys_starting_with_underscore_are_unknown_options_too():
 @pytest.mark.parametrize(
     ("task_spec", "message"),
     [
-        ({"command": "true", "python": "m:f"}, "task 'a' needs exactly one of command, python or sensor"),
-        ({}, "task 'a' needs exactly one of command, python or sensor"),
+        (
+            {"command": "true", "python": "m:f"},
+            "task 'a' needs exactly one of command, python, sensor, empty or latest_only",
+        ),
+        ({}, "task 'a' needs exactly one of command, python, sensor, empty or latest_only"),
         ({"python": "etl.load"}, "python = 'etl.load' is not a reference"),
         ({"command": 3}, "command must be a string, not 3"),
         ({"command": "true", "after": "b c"}, "task 'a' depends on 'b c', which does not exist"),
@@ -420,3 +423,56 @@ def test_an_after_option_in_python_adds_to_the_shift_links():
         shell("a", "true")
         shell("c", "true", after=["a"]) << shell("b", "true")
     assert build_dag("etl", dag_to_spec(made), file=None).tasks["c"].upstream == ["a", "b"]
+
+
+# ---------------------------------------------------------------- bad input on the Airflow-grade options
+
+BAD_NEW_OPTIONS = [
+    (
+        spec(
+            s={"command": "true", "setup": True},
+            t={"command": "true", "teardown": {"setups": ["s"]}, "trigger_rule": "all_done"},
+        ),
+        "teardown 't' has trigger_rule 'all_done'; a teardown's rule is all_done_setup_success",
+    ),
+    (
+        spec(a="true", t={"command": "true", "teardown": {"setups": ["a"]}}),
+        "teardown 't' names 'a' as its setup, but 'a' is not a setup task",
+    ),
+    (spec(t={"command": "true", "teardown": {"setup": ["a"]}}), "unknown teardown option 'setup'"),
+    (spec(a={"command": "true", "weight_rule": "downstrem"}), "weight_rule 'downstrem' is unknown"),
+    (spec(a={"command": "true", "max_active_tis_per_dag": 0}), "max_active_tis_per_dag must be 1 or more, not 0"),
+    (spec(a={"empty": "yes"}), "empty must be true or false, not 'yes'"),
+    (spec(a={"command": "true", "labels": ["x"]}), "labels must be a table of edge labels, not ['x']"),
+    (spec(a={"sensor": {"weekday": "funday"}}), "sensor weekday 'funday' is not a day name"),
+    (spec(a={"sensor": {"trigger_dag": "b", "conf": "x"}}), "trigger_dag conf must be a table, not 'x'"),
+    (
+        spec(a={"sensor": {"dag": "b", "task": "c", "failed_states": ["broken"]}}),
+        "sensor failed_states: 'broken' is not a task state",
+    ),
+    ({**spec(a="true"), "params": {"n": {"default": 1, "type": "integr"}}}, "param 'n': unknown type 'integr'"),
+    ({**spec(a="true"), "schedule": -5}, "schedule -5 seconds is not a whole positive number of seconds"),
+    ({**spec(a="true"), "groups": {"g": {"tooltp": "x"}}}, "unknown task group option 'tooltp'"),
+    (
+        {**spec(a={"command": "true", "group": "h"}), "groups": {"g": {}}},
+        "task 'a' is in group 'h', which is not defined",
+    ),
+]
+
+
+@pytest.mark.parametrize(("dag_spec", "message"), BAD_NEW_OPTIONS, ids=[m for _, m in BAD_NEW_OPTIONS])
+def test_each_new_option_refuses_bad_input_with_one_message(dag_spec, message):
+    assert error_of(dag_spec).message == message
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [("schedule_interval", "'schedule'"), ("execution_timeout", "'timeout'"), ("bash_command", "'command'")],
+)
+def test_airflows_names_are_refused_with_minorchs_name_as_the_hint(key, hint):
+    err = (
+        error_of(spec(a={"command": "true", key: "x"}))
+        if key != "schedule_interval"
+        else error_of({**spec(a="true"), key: "@daily"})
+    )
+    assert err.hint == f"Airflow's '{key}' is {hint} in minorch"

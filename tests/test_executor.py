@@ -86,6 +86,21 @@ def test_a_missing_command_is_an_exit_127_not_an_exception(executor, logs):
     assert executor.running() == 0
 
 
+def test_a_log_path_planted_as_a_symlink_fails_the_try_and_leaves_the_target_whole(executor, logs, tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_bytes(b"keep me\n" * 75_000)  # ~589 KB, over the 4 KB cap below
+    logs.mkdir()
+    (logs / "a.log").symlink_to(victim)
+    executor.start(shell(logs, "a", "yes | head -c 100000", log_cap=4096))
+    [done] = run_all(executor).values()
+    assert done.returncode == 126
+    assert done.reason == (
+        f"its log file {logs / 'a.log'} is a symbolic link; minorch does not write or cut logs through links "
+        "(remove the link)"
+    )
+    assert victim.read_bytes() == b"keep me\n" * 75_000
+
+
 def test_a_missing_working_directory_is_an_exit_127_with_a_clear_reason(executor, logs, tmp_path):
     executor.start(shell(logs, "a", "true", cwd=str(tmp_path / "gone")))
     [done] = executor.poll()

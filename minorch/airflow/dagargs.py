@@ -140,7 +140,7 @@ def plain_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
     out = {}
     for key, value in (params or {}).items():
-        out[key] = value.to_minorch() if isinstance(value, Param) else value
+        out[key] = value.as_spec() if isinstance(value, Param) else value
     return out
 
 

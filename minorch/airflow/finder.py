@@ -151,14 +151,7 @@ def unsupported(module: str, name: str) -> DagError:
 
 
 _NOT_YET = {
-    "LatestOnlyOperator": "skip the downstream tasks yourself with a @task.short_circuit that compares the run's date",
-    "TriggerDagRunOperator": "run `minorch trigger DAG` in a BashOperator",
     "ExternalTaskMarker": "clear the dependent DAG's task with `minorch clear` as well",
-    "PythonSensor": "write the check as a BashSensor command that exits 0 when it holds",
-    "TimeDeltaSensor": "use a TimeSensor, or a BashSensor comparing times",
-    "DateTimeSensor": "use a TimeSensor, or a BashSensor comparing times",
-    "DayOfWeekSensor": "use a @task.short_circuit on the run's weekday",
-    "WeekDay": "compare dag_run.logical_date.isoweekday() in a @task.short_circuit",
 }
 
 

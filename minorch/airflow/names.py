@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from ..dag import Label, XComArg, chain, cross_downstream
 from ..errors import SkipTask
+from ..params import Param
 from ..states import TriggerRule as _MinorchRule
 from ..taskgroup import TaskGroup, task_group
 
-__all__ = ["Label", "TaskGroup", "XComArg", "chain", "cross_downstream", "task_group"]  # served as they are
+__all__ = ["Label", "Param", "TaskGroup", "XComArg", "chain", "cross_downstream", "task_group"]  # served as they are
 
 utc = _timezone.utc
 
@@ -73,19 +74,6 @@ class WeekDay(enum.IntEnum):
     FRIDAY = 5
     SATURDAY = 6
     SUNDAY = 7
-
-
-class Param:
-    """`Param(default, type=..., enum=..., minimum=..., description=...)`: a run parameter with checks."""
-
-    def __init__(self, default: Any = None, description: str | None = None, **schema: Any) -> None:
-        self.value = default
-        self.description = description
-        self.schema = schema
-
-    def to_minorch(self) -> Any:
-        """minorch's param: its default value (the checks are not applied yet)."""
-        return self.value
 
 
 def datetime(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, **kw: Any):

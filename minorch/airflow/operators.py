@@ -27,16 +27,15 @@ from ..dag import (
     _caller_location,
     _current_dag,
     child_id,
+    empty,
+    latest_only,
+    trigger_dag,
 )
-from ..dag import (
-    task as _minorch_task,
-)
-from ..dag import (
-    teardown as _minorch_teardown,
-)
+from ..dag import task as _minorch_task
+from ..dag import teardown as _minorch_teardown
 from ..errors import DagError
 from . import warn
-from .dagargs import task_options
+from .dagargs import seconds, task_options
 from .names import AirflowException, AirflowSkipException
 
 _CURRENT: contextvars.ContextVar[dict] = contextvars.ContextVar("airflow_context")
@@ -270,12 +269,49 @@ class ShortCircuitOperator(PythonOperator):
 
 
 class EmptyOperator(BaseOperator):
-    """A task that does nothing and succeeds."""
+    """A task that runs no process and succeeds."""
 
     def _create(self, task_id: str, options: dict) -> Task:
-        file, line = self._where
-        made = Task(task_id=child_id(task_id), command="true", given=options, file=file, line=line)
-        return _current_dag(f"task '{task_id}'").add(made)
+        return empty(task_id, **options)
+
+
+class LatestOnlyOperator(BaseOperator):
+    """Skips the tasks directly downstream unless the run is the latest scheduled one (or manual)."""
+
+    def _create(self, task_id: str, options: dict) -> Task:
+        return latest_only(task_id, **options)
+
+
+class TriggerDagRunOperator(BaseOperator):
+    """Queues a run of `trigger_dag_id`; with `wait_for_completion`, waits for it without a slot."""
+
+    def __init__(
+        self,
+        *,
+        trigger_dag_id: str,
+        conf: dict | None = None,
+        wait_for_completion: bool = False,
+        logical_date: Any = None,
+        allowed_states: Sequence[str] | None = None,
+        failed_states: Sequence[str] | None = None,
+        poke_interval: Any = 60,
+        reset_dag_run: bool = False,
+        trigger_run_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._trigger = {
+            "trigger_dag_id": trigger_dag_id,
+            "conf": conf,
+            "wait_for_completion": wait_for_completion,
+            "logical_date": logical_date.isoformat() if hasattr(logical_date, "isoformat") else logical_date,
+            "allowed_states": list(allowed_states) if allowed_states else None,
+            "failed_states": list(failed_states) if failed_states else None,
+        }
+        kwargs["poke_interval"] = seconds(poke_interval)
+        super().__init__(**kwargs)
+
+    def _create(self, task_id: str, options: dict) -> Task:
+        return trigger_dag(task_id, **{k: v for k, v in self._trigger.items() if v is not None}, **options)
 
 
 DummyOperator = EmptyOperator
@@ -370,6 +406,7 @@ class _TaskDecorators:
     bash = staticmethod(_decorator(_bash, do_xcom_push=True))
     branch = staticmethod(_decorator(_call, branch=True))
     short_circuit = staticmethod(_decorator(_call, short_circuit=True))
+    sensor = staticmethod(_decorator(_call, sensor={"python": "@task.sensor"}))
     virtualenv = staticmethod(_refused("virtualenv", "run the other interpreter with @task.bash"))
     external_python = staticmethod(_refused("external_python", "run the other interpreter with @task.bash"))
     docker = staticmethod(_refused("docker", "return `docker run ...` from a @task.bash function"))

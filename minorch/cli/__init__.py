@@ -167,6 +167,21 @@ def parse_params(items: tuple[str, ...]) -> dict:
     return conf
 
 
+def parse_conf(conf_json: str | None, params: tuple[str, ...]) -> dict:
+    """A run's conf: the --conf JSON object, with --param KEY=VALUE pairs over it."""
+    from ..errors import ConfigError
+
+    conf = {}
+    if conf_json is not None:
+        try:
+            conf = json.loads(conf_json)
+        except ValueError as e:
+            raise ConfigError(f"--conf is not JSON: {e}", hint='write e.g. --conf \'{"region": "eu"}\'') from None
+        if not isinstance(conf, dict):
+            raise ConfigError("--conf must be a JSON object", hint='write e.g. --conf \'{"region": "eu"}\'')
+    return {**conf, **parse_params(params)}
+
+
 def scheduler_effect(app: Context, verb: str = "acts on it") -> str:
     """What happens next to a change in the state file: who will pick it up, and when."""
     from .. import operations

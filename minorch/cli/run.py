@@ -9,19 +9,27 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from . import Context, json_option, main, parse_params, pass_ctx, scheduler_effect
+from . import Context, json_option, main, parse_conf, pass_ctx, scheduler_effect
 
 
 @main.command()
 @click.argument("dag_id")
 @click.option("--date", "date", metavar="DATE", help="Logical date (YYYY-MM-DD or ISO time); default: now.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
+@click.option("--conf", "conf_json", metavar="JSON", help='The run\'s conf as a JSON object: \'{"region": "eu"}\'.')
 @json_option("Print the result as JSON instead of a table.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @pass_ctx
 def run(
-    app: Context, dag_id: str, date: str | None, params: tuple[str, ...], as_json: bool, junit: Path | None, quiet: bool
+    app: Context,
+    dag_id: str,
+    date: str | None,
+    params: tuple[str, ...],
+    conf_json: str | None,
+    as_json: bool,
+    junit: Path | None,
+    quiet: bool,
 ) -> None:
     """Run one DAG run in the foreground and exit 0 if it succeeded, 1 if it failed.
 
@@ -32,7 +40,7 @@ def run(
     from ..foreground import run_foreground
     from ..reports import failure_report, junit_xml, run_json, summary_table
 
-    conf = parse_params(params)
+    conf = parse_conf(conf_json, params)
     dag = app.dag(dag_id)
     if junit:
         _check_writable(junit)
@@ -94,14 +102,17 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
 @click.argument("dag_id")
 @click.option("--date", "date", metavar="DATE", help="Logical date (default: now).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
+@click.option("--conf", "conf_json", metavar="JSON", help='The run\'s conf as a JSON object: \'{"region": "eu"}\'.')
 @json_option("Print the queued run as JSON.")
 @pass_ctx
-def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...], as_json: bool) -> None:
+def trigger(
+    app: Context, dag_id: str, date: str | None, params: tuple[str, ...], conf_json: str | None, as_json: bool
+) -> None:
     """Queue a manual run; a running `minorch up` starts it within a second, else the next one does."""
     from ..operations import scheduler_holder
     from ..operations import trigger as trigger_run
 
-    run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_params(params))
+    run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_conf(conf_json, params))
     holder = scheduler_holder(app.settings)
     store = app.store(readonly=True)
     try:

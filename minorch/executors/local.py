@@ -183,6 +183,13 @@ class LocalExecutor:
         try:
             logfd = _open_log(launch.log_path)
         except OSError as err:
+            if err.errno == errno.ELOOP:  # O_NOFOLLOW met a link planted where the log goes
+                return self._fail(
+                    launch,
+                    126,
+                    f"its log file {launch.log_path} is a symbolic link; minorch does not write or cut logs "
+                    "through links (remove the link)",
+                )
             return self._fail(launch, 126, f"could not open its log file {launch.log_path}: {err.strerror}")
         env = dict(launch.env)
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
@@ -586,7 +593,9 @@ def _read_tail(path: Path, size: int, count: int) -> bytes:
 
 
 def _open_log(path: Path) -> int:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    """The log file, opened for appending; never through a symbolic link (O_NOFOLLOW: the log cap
+    truncates the file in place, which must not cut a file the link points to)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
     try:
         return os.open(path, flags, 0o600)
     except FileNotFoundError:
