@@ -1,4 +1,5 @@
 """LatestOnlyOperator in a manual run, PythonSensor, a sensor class of one's own, TriggerDagRunOperator."""
+
 from datetime import datetime
 from pathlib import Path
 
