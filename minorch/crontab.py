@@ -1,11 +1,12 @@
 """Crontab text -> minorch DAGs: the core of `minorch import-crontab`.
 
-`parse_crontab` reads cronie/Vixie syntax and `to_toml` writes a DAG file. What maps to what:
+`parse_crontab` reads cronie/Vixie syntax; `crontab_output` writes the DAG file. What maps to what:
 
 - ``m h dom mon dow command`` (or ``@daily`` ...) -> one DAG with one task ``run``; the schedule is
   copied as written and checked with `minorch.schedule.parse_schedule`.
 - ``NAME=value`` / ``NAME = "value"`` (quotes stripped, as cronie's ``load_env``) applies to the
-  lines below it and becomes the task's ``env``; ``CRON_TZ`` (else ``TZ``) -> ``timezone``;
+  lines below it and becomes the task's ``env``; ``CRON_TZ`` -> ``timezone`` (``TZ`` only sets the
+  command's environment, and an empty ``CRON_TZ=`` means the host zone, as in cronie);
   ``SHELL`` other than /bin/sh -> the task's ``shell``; ``MAILTO`` -> ``on_failure`` mail
   notifiers (``MAILTO=""`` -> none).
 - ``%``: the first unescaped ``%`` ends the command, the rest is stdin with each further ``%``
@@ -26,7 +27,6 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
-from datetime import datetime
 
 from .errors import ConfigError, MinorchError, did_you_mean
 from .schedule import parse_schedule
@@ -45,7 +45,7 @@ class CronEntry:
     comment: str | None
     dag_id: str
     text: str = ""  # the crontab line as written
-    timezone: str | None = None  # CRON_TZ, else TZ, else the host zone given to parse_crontab
+    timezone: str | None = None  # CRON_TZ, else the host zone given to parse_crontab
 
     @property
     def mail(self) -> list[str] | None:
@@ -107,7 +107,7 @@ def parse_crontab(
     text: str | bytes, *, source: str = "-", system: bool = False, timezone: str | None = None
 ) -> ConvertedCrontab:
     """Read a crontab. `system`: lines have a user field; `timezone`: the zone cron would use
-    for lines without CRON_TZ/TZ (pass `host_timezone()`; None leaves it to minorch.toml).
+    for lines without CRON_TZ (pass `host_timezone()`; None leaves it to minorch.toml).
 
     Raises ConfigError ("source:line: not a crontab: ...") for binary data, a script, or a file
     whose first line that is not a comment or NAME=value is not a cron entry.
@@ -232,11 +232,18 @@ def _entry(
             f"expected {'an @preset' if count == 1 else 'five time fields'}{', a user' if system else ''} and a command"
         )
     schedule = " ".join(parts[:count])
-    if count == 1 and schedule.lower() not in CRON_PRESETS:  # minorch's own words (@none) are not cron's
+    if count == 1 and schedule not in CRON_PRESETS:  # minorch's own words (@none) are not cron's
+        if schedule.lower() in CRON_PRESETS:
+            raise _Skip(f"cron reads '{schedule}' case-sensitively and never ran this line (write {schedule.lower()})")
         hint = did_you_mean(schedule.lower(), CRON_PRESETS) or "cron has " + ", ".join(CRON_PRESETS)
         raise _Skip(f"unknown cron preset '{schedule}' ({hint})")
+    if any(part.startswith("*") for part in parts[count:]):
+        raise _Skip(
+            "the command starts with '*': a sixth time field (seconds or years)? cron has five, "
+            "and cronie and Debian's cron refuse such a line"
+        )
     user = parts[count] if system else None
-    tz = env.get("CRON_TZ") or env.get("TZ", "").lstrip(":") or default_tz
+    tz = env.get("CRON_TZ") or default_tz  # TZ= is only the command's environment
     try:
         parse_schedule(schedule, tz or "UTC")
     except MinorchError as err:
@@ -469,102 +476,3 @@ def _assign_ids(entries: list[CronEntry]) -> None:
             dag_id = f"{base}_{n}"
         used.add(dag_id)
         entry.dag_id = dag_id
-
-
-# ---------------------------------------------------------------- TOML
-
-
-def task_command(entry: CronEntry) -> str:
-    """The command minorch runs for `entry`: the user wrapper and the stdin here-document applied."""
-    command = entry.command
-    if entry.user not in (None, "root"):
-        command = f"runuser -u {shlex.quote(entry.user)} -- {entry.shell} -c {shlex.quote(command)}"
-    if not entry.stdin:
-        return command  # cron's empty input (a trailing %) is no input
-    mark = "MINORCH_STDIN"
-    while mark in entry.stdin.split("\n"):
-        mark += "_"
-    body = entry.stdin if entry.stdin.endswith("\n") else entry.stdin + "\n"
-    # Anything but a plain command gets braces, so the whole command reads the input as under cron.
-    if re.search(r"[;&|#<>()`\\]|\$\(|^\s*(if|for|while|until|case|!|\{)\s", command):
-        command = f"{{\n{command}\n}}"
-    return f"{command} <<'{mark}'\n{body}{mark}"
-
-
-def to_toml(converted: ConvertedCrontab, *, anacron: bool = False, now: datetime | None = None) -> str:
-    """The text of a dags/crontab.toml: one DAG per entry, a header saying where it came from
-    (with the date of `now` when given) and every skipped line with its reason."""
-    entries = converted.entries
-    when = f" on {now:%Y-%m-%d}" if now else ""
-    head = [
-        f"Imported from {converted.source} by minorch import-crontab{when}.",
-        "Review before use; see docs/moving-from-cron.md.",
-        "Defaults: max_active_runs = 1 (a run never overlaps the previous one) and "
-        + (
-            'catchup = "latest"\n(after downtime the latest missed fire runs once, like anacron).'
-            if anacron
-            else "catchup = false\n(fires missed while minorch is down are skipped, like cron)."
-        ),
-    ]
-    if any(e.mail for e in entries):
-        head.append("MAILTO became on_failure mail: minorch mails when a run fails; cron mailed any output.")
-    if any(e.user not in (None, "root") for e in entries):
-        head.append("Commands of users other than root run through runuser, which needs minorch to run as root.")
-    if any(e.stdin for e in entries):
-        head.append("Input after % is given as a here-document, which always ends with a newline.")
-    if converted.skipped:
-        head.append(f"{len(converted.skipped)} line(s) not imported:")
-        head += [f"  line {s.line}: {s.text.strip()}\n    {s.reason}" for s in converted.skipped]
-    out = [_comment(h) for text in head for h in text.split("\n")]
-    for entry in entries:
-        table = f"dags.{entry.dag_id}"
-        out += ["", _comment(f"line {entry.line}: {entry.text.strip()}")]
-        if entry.user not in (None, "root"):
-            out.append(_comment(f"runs as {entry.user} through runuser: minorch must run as root"))
-        out += [f"[{table}]", f"schedule = {_string(entry.schedule)}"]
-        if entry.timezone:
-            out.append(f"timezone = {_string(entry.timezone)}")
-        if entry.comment:
-            out.append(f"description = {_text(entry.comment)}")
-        out += ["max_active_runs = 1", f"catchup = {_string('latest') if anacron else 'false'}"]
-        if entry.mail:
-            out.append("on_failure = [" + ", ".join(f"{{ mail = {_string(a)} }}" for a in entry.mail) + "]")
-        out += [f"source_line = {entry.line}", "", f"[{table}.tasks.run]", f"command = {_text(task_command(entry))}"]
-        if entry.env:
-            out.append("env = { " + ", ".join(f"{_key(k)} = {_string(v)}" for k, v in entry.env.items()) + " }")
-        if entry.shell != "/bin/sh" and entry.user in (None, "root"):
-            out.append(f"shell = {_string(entry.shell)}")
-    return "\n".join(out) + "\n"
-
-
-_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def _escape(text: str, keep: str = "") -> str:
-    return "".join(
-        ch if ch in keep else _ESCAPES.get(ch) or (f"\\u{ord(ch):04X}" if _CONTROL.match(ch) else ch) for ch in text
-    )
-
-
-def _string(text: str) -> str:
-    """A one-line TOML basic string."""
-    return f'"{_escape(text)}"'
-
-
-def _text(text: str) -> str:
-    """A TOML string; multi-line text as a literal '''block''' when it can be, else an escaped \"\"\"block\"\"\"."""
-    if "\n" not in text:
-        return _string(text)
-    if "'''" not in text and not text.endswith("'") and not _CONTROL.search(text.replace("\n", "")):
-        return f"'''\n{text}'''"  # the newline right after the opening quotes is not part of the value
-    return f'"""\n{_escape(text, keep=chr(10) + chr(9))}"""'
-
-
-def _key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _string(name)
-
-
-def _comment(text: str) -> str:
-    """A TOML comment line; control characters, which comments may not hold, are shown escaped."""
-    return "# " + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -7,7 +7,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .crontab import ConvertedCrontab, host_timezone, is_system_crontab, parse_crontab, to_toml
+from .crontab import ConvertedCrontab, host_timezone, is_system_crontab, parse_crontab
+from .crontab_output import to_python, to_toml
 from .errors import ConfigError, MinorchError
 
 
@@ -41,20 +42,44 @@ def default_output(app) -> Path:
     return folders[0] / "crontab.toml"
 
 
+WRITERS = {".toml": to_toml, ".py": to_python}
+
+
 def import_crontab(
-    app, source: str | None, *, system: bool, output: Path | None, anacron: bool, force: bool
+    app,
+    source: str | None,
+    *,
+    system: bool,
+    output: Path | None,
+    anacron: bool,
+    force: bool,
+    retries: int = 0,
+    retry_delay: float = 300.0,
 ) -> tuple[Path | None, ConvertedCrontab]:
-    """Convert and write; returns (path written or None for stdout, the conversion)."""
+    """Convert and write; returns (path written, or None for stdout or when nothing was imported,
+    the conversion). The output's suffix picks the format: .toml or .py; stdout gets TOML."""
+    to_stdout = output is not None and str(output) == "-"
+    target = None if to_stdout else output or default_output(app)
+    if target is not None:
+        if target.suffix not in WRITERS:
+            raise ConfigError(
+                f"-o {target}: a DAG file ends in .toml or .py", hint=f"write e.g. -o {target.with_suffix('.toml')}"
+            )
+        if target.exists() and not force:
+            raise ConfigError(f"{target} already exists", hint="pass --force to overwrite, or -o another file")
     content, name = read_source(source)
     system = system or (source not in (None, "-") and is_system_crontab(source))
     converted = parse_crontab(content, source=name, system=system, timezone=host_timezone())
-    text = to_toml(converted, anacron=anacron, now=datetime.now().astimezone())
-    if output is not None and str(output) == "-":
+    write = WRITERS[".toml" if target is None else target.suffix]
+    text = write(converted, anacron=anacron, retries=retries, retry_delay=retry_delay, now=datetime.now().astimezone())
+    if to_stdout:
         sys.stdout.write(text)
         return None, converted
-    target = output or default_output(app)
-    if target.exists() and not force:
-        raise ConfigError(f"{target} already exists", hint="pass --force to overwrite, or -o another file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    if not converted.entries or target is None:
+        return None, converted
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as err:
+        raise ConfigError(f"cannot write {target}: {err.strerror}", hint="choose another file with -o") from None
     return target, converted

@@ -72,6 +72,12 @@ class NotFound(MinorchError):
     """A DAG, run or task named on the command line does not exist."""
 
 
+class Conflict(MinorchError):
+    """Something changed between reading it and acting on it (another scheduler or command won)."""
+
+    exit_code = 1
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest choice, or None: ``did you mean 'transform'?``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -2,7 +2,8 @@
 
 The kernel drops the lock when the holder dies (exit, crash, kill -9), so a stale lock
 file never blocks a restart. The file holds one line, "pid 1234, minorch up since
-2024-05-01T10:00:00+02:00", for the message a second scheduler prints.
+2024-05-01T10:00:00+02:00, version 0.1.0", for the message a second scheduler prints
+and for `minorch status`.
 
 Task processes never inherit the lock: its descriptor is O_CLOEXEC and tasks are spawned
 with close_fds (a lock inherited through a plain fork would outlive the scheduler).
@@ -38,8 +39,10 @@ class SchedulerLock:
                 f"another minorch scheduler is using {self.path.parent} ({holder})",
                 hint="stop it first, or use `minorch trigger DAG` to queue a run for it",
             ) from None
+        from . import __version__
+
         since = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-        line = f"pid {os.getpid()}, {what} since {since}\n".encode()
+        line = f"pid {os.getpid()}, {what} since {since}, version {__version__}\n".encode()
         # Write first, then cut: a reader never sees an empty file, only the old or the new line.
         os.pwrite(fd, line, 0)
         os.ftruncate(fd, len(line))

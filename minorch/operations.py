@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 from .config import Settings
 from .dag import Dag
 from .durations import parse_date
-from .errors import ConfigError, MinorchError, NotFound, ScheduleError, did_you_mean
+from .errors import ConfigError, Conflict, MinorchError, NotFound, ScheduleError, did_you_mean
 from .params import check_conf
 from .planner import run_id_for
 from .records import RunRecord, iso
@@ -143,12 +144,25 @@ def select_clear(
     failed_only: bool = False,
 ) -> list[str]:
     """The task ids `clear` with the same arguments would clear (for a confirmation), in DAG order."""
-    chosen = set(_known_tasks(store, dag, run, task_ids))
+    return _pick(
+        store, dag, run, clear_scope(dag, _known_tasks(store, dag, run, task_ids), downstream, upstream), failed_only
+    )
+
+
+def clear_scope(dag: Dag, named: Iterable[str], downstream: bool, upstream: bool) -> set[str]:
+    """The named tasks, plus their descendants (downstream) and their ancestors (upstream); both
+    are taken from the named tasks only, so a sibling of an ancestor is never included. The
+    setups and teardowns of the chosen work tasks come along."""
+    named = set(named)
+    chosen = set(named)
     if downstream:
-        chosen |= _reach(chosen, dag.downstream())
+        chosen |= _reach(named, dag.downstream())
     if upstream:
-        chosen |= _reach(chosen, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
-    chosen = dag.with_setups_and_teardowns(chosen)
+        chosen |= _reach(named, {tid: list(t.upstream) for tid, t in dag.tasks.items()})
+    return dag.with_setups_and_teardowns(chosen)
+
+
+def _pick(store: Store, dag: Dag, run: RunRecord, chosen: set[str], failed_only: bool) -> list[str]:
     tis = store.task_instances([run.pk])[run.pk]
     wanted = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
     return [tid for tid in in_dag_order(dag, tis) if tid in chosen and tis[tid].state in wanted]
@@ -216,7 +230,10 @@ def mark_task(store: Store, dag: Dag, run: RunRecord, task_id: str, state: str, 
         if not store.set_task_state(
             run.pk, task_id, new, [ti.state], end_date=now, next_try_at=None, note=f"marked {new.value} by user"
         ):
-            raise MinorchError(f"task '{task_id}' of run {run.run_id} changed while marking it", hint="try again")
+            raise Conflict(
+                f"task '{task_id}' of run {run.run_id} changed meanwhile (it is no longer {ti.state.value})",
+                hint=f"`minorch tasks {dag.dag_id} {run.run_id}` shows its state now",
+            )
         if new is not TaskState.FAILED:
             below = [t for t in in_dag_order(dag, dag.tasks) if t in _reach({task_id}, dag.downstream())]
             store.clear_task_instances(run.pk, below, FAILED_LIKE, note="cleared")
@@ -427,21 +444,46 @@ def prune(
 
 
 def scheduler_running(settings: Settings) -> bool:
-    """Whether a scheduler (`minorch up`, or a foreground run) holds the state folder's lock.
+    """Whether a scheduler (`minorch up`, or a foreground run) holds the state folder's lock."""
+    return scheduler_holder(settings) is not None
+
+
+@dataclass
+class Holder:
+    """Who holds the scheduler lock, from the lock file's line "pid 1234, minorch up since ..."."""
+
+    pid: int | None
+    what: str  # "minorch up", "minorch run", or the raw line when it does not parse
+    since: str | None
+    version: str | None
+
+    @property
+    def is_up(self) -> bool:
+        """A `minorch up`, which works on every run; a foreground run only works on its own."""
+        return self.what == "minorch up"
+
+
+def scheduler_holder(settings: Settings) -> Holder | None:
+    """The holder of the state folder's scheduler lock, or None when nothing holds it.
 
     Probes with a shared, non-blocking flock released at once, leaving the lock file's text alone."""
     path = settings.state_dir / "scheduler.lock"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return False
+        return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            line = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            match = re.fullmatch(r"pid (\d+), (.+) since ([^\s,]+)(?:, version (\S+))?", line)
+            if match is None:
+                return Holder(None, line or "unknown", None, None)
+            return Holder(int(match.group(1)), match.group(2), match.group(3), match.group(4))
     finally:
         os.close(fd)  # closing drops a lock we got
-    return False
+    return None
 
 
 def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:

@@ -140,8 +140,8 @@ def _coerce_task_option(name: str, value: Any) -> Any:
         return check_int(name, value, 0, 255)
     if name in ("retry_delay", "grace", "poke_interval"):
         return parse_duration(value, name=name)
-    if name in ("max_retry_delay", "timeout", "sla"):
-        return None if value is None else parse_duration(value, name=name)
+    if name in ("max_retry_delay", "timeout", "sla"):  # "none" (TOML has no null) undoes a lower layer's value
+        return None if value is None or value == "none" else parse_duration(value, name=name)
     if name in ("max_active_tis_per_dag", "max_active_tis_per_dagrun"):
         return None if value is None else check_int(name, value, 1)
     if name == "priority_weight":
@@ -221,10 +221,21 @@ def merge_layers(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
     return TaskOptions(**values)
 
 
+# Airflow's names for minorch's options, for a did-you-mean that a spelling match would miss.
+AIRFLOW_NAMES = {
+    "retry": "retries",
+    "schedule_interval": "schedule",
+    "timetable": "schedule",
+    "execution_timeout": "timeout",
+    "bash_command": "command",
+    "depends_on": "after",
+}
+
+
 def unknown_key(key: str, allowed: Iterable[str], what: str) -> DagError:
-    allowed = list(allowed)
-    if AIRFLOW_NAMES.get(key) in allowed:
-        hint = f"Airflow's '{key}' is '{AIRFLOW_NAMES[key]}' in minorch"
+    allowed = set(allowed)
+    if key in AIRFLOW_NAMES and AIRFLOW_NAMES[key] in allowed:
+        hint = f"did you mean '{AIRFLOW_NAMES[key]}'? (Airflow's '{key}' is '{AIRFLOW_NAMES[key]}' in minorch)"
     else:
         hint = did_you_mean(key, allowed) or "see docs/toml-reference.md for the options"
     return DagError(f"unknown {what} option '{key}'", hint=hint)

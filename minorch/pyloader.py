@@ -2,6 +2,9 @@
 
 Run as ``python -m minorch.pyloader TIMEOUT FILE...``. For each file it prints one JSON line:
 ``{"file": ..., "dags": {dag_id: spec}}`` or ``{"file": ..., "error": ..., "line": N}``.
+``python -m minorch.pyloader --targets TIMEOUT ROOT REF...`` imports task targets
+(``python = "module:function"``) instead, as a try would, and prints ``{"ref": ..., "error": ...}``
+for each (``error`` null when it imports and is callable).
 A file that runs longer than TIMEOUT seconds is interrupted by SIGALRM and reported as hung
 (with the line it was running);
 the parent (registry) also kills this process if a file blocks in C code and ignores the alarm.
@@ -97,9 +100,32 @@ def load_one(path: str, timeout: float) -> dict:
     return {"file": path, "dags": specs, "assets": assets, **({"warnings": warnings} if warnings else {})}
 
 
+def check_target(ref: str, root: str, timeout: float) -> dict:
+    """Import a task target as a try would; the error a try would fail with, or None."""
+    from .runtime import _Failed, _import_ref
+
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        _import_ref(ref, [root])
+    except _Hung:
+        return {"ref": ref, "error": f"importing it did not finish within {timeout:g}s"}
+    except _Failed as err:
+        cause = err.__context__  # no message: the import raised, and a try would print its traceback
+        message = str(err) or (f"importing it raised {type(cause).__name__}: {cause}" if cause else "it failed")
+        return {"ref": ref, "error": message}
+    except BaseException as err:  # noqa: BLE001 - SystemExit, SkipTask at import: reported, never fatal
+        return {"ref": ref, "error": f"{type(err).__name__} while importing: {err}"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return {"ref": ref, "error": None}
+
+
 def main(argv: list[str]) -> None:
     from . import airflow
 
+    targets = argv[0] == "--targets"
+    if targets:
+        argv = argv[1:]
     timeout = float(argv[0])
     signal.signal(signal.SIGALRM, _on_alarm)
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so neither
@@ -108,6 +134,11 @@ def main(argv: list[str]) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     sys.dont_write_bytecode = True  # loading DAG files leaves no __pycache__ in DAG folders
+    if targets:
+        for ref in argv[2:]:
+            out.write(json.dumps(check_target(ref, argv[1], timeout)) + "\n")
+            out.flush()
+        return
     for path in argv[1:]:
         result = load_one(path, timeout)
         if airflow.install() == "real airflow":

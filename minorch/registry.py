@@ -33,6 +33,7 @@ class Registry:
     files: dict[Path, float] = field(default_factory=dict)  # every file read, with its mtime
     assets: dict[str, dict] = field(default_factory=dict)  # declared assets: name -> uri, description, ...
     warnings: list[str] = field(default_factory=list)  # `file:line: text` of arguments loaded but ignored
+    empty: list[str] = field(default_factory=list)  # Python DAG files that loaded but defined no DAG
 
     def _add(self, made: Dag) -> None:
         """Add a DAG; of two with one id, the one in the file changed longer ago stays, and the
@@ -145,6 +146,8 @@ def load(settings: Settings) -> Registry:
         if "error" in result:
             reg.errors.append(DagError(result["error"], file=name, line=result.get("line"), hint=result.get("hint")))
             continue
+        if not result["dags"]:
+            reg.empty.append(name)
         for dag_id, spec in result["dags"].items():
             try:
                 made = build_dag(dag_id, spec, file=name, **build)

@@ -104,6 +104,13 @@ def attempt_tag(state_dir: Path) -> str:
     return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
 
 
+def log_path(log_dir: Path, run: RunRecord, task_id: str, try_number: int, map_index: int = -1) -> Path:
+    """logs/<dag>/<run>/<task>/<try>.log; a mapped task's copies: <task>/map-<index>/<try>.log."""
+    safe = run.run_id.replace(":", "-").replace("+", "_")
+    folder = log_dir / run.dag_id / safe / task_id
+    return (folder / f"map-{map_index}" if map_index >= 0 else folder) / f"{try_number}.log"
+
+
 class Scheduler:
     def __init__(
         self,
@@ -849,10 +856,7 @@ class Scheduler:
         return self.settings.state_dir / "tmp" / f"{attempt_id}.{suffix}"
 
     def log_path(self, run: RunRecord, task_id: str, try_number: int, map_index: int = -1) -> Path:
-        """logs/<dag>/<run>/<task>/<try>.log; a mapped task's copies: <task>/map-<index>/<try>.log."""
-        safe = run.run_id.replace(":", "-").replace("+", "_")
-        folder = self.settings.log_dir / run.dag_id / safe / task_id
-        return (folder / f"map-{map_index}" if map_index >= 0 else folder) / f"{try_number}.log"
+        return log_path(self.settings.log_dir, run, task_id, try_number, map_index)
 
     def _context(self, dag: Dag, task: Task, run: RunRecord, try_number: int, xcom: dict, map_index: int = -1) -> dict:
         logical = from_iso(run.logical_date)

@@ -597,19 +597,22 @@ def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
     def line(tid: str) -> int | None:
         return line_of("tasks", tid, "after") or made.tasks[tid].line
 
+    python = (made.file or "").endswith(".py")  # links are written `a >> b` there, not `after = [...]`
+
     for item in made.tasks.values():
         for up in item.upstream:
             if up == item.task_id:
                 raise DagError(
                     f"task '{up}' depends on itself",
-                    hint="remove it from its own `after` list",
+                    hint=f"remove `{up} >> {up}`" if python else "remove it from its own `after` list",
                     file=made.file,
                     line=line(up),
                 )
             if up not in made.tasks:
                 raise DagError(
                     f"task '{item.task_id}' depends on '{up}', which does not exist",
-                    hint=did_you_mean(up, made.tasks) or "check the `after` list",
+                    hint=did_you_mean(up, made.tasks)
+                    or ("check its upstream tasks" if python else "check the `after` list"),
                     file=made.file,
                     line=line(item.task_id),
                 )
@@ -626,7 +629,11 @@ def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
     if cycle:
         raise DagError(
             "tasks depend on each other in a cycle: " + " -> ".join(cycle),
-            hint=f"remove '{cycle[-2]}' from the `after` list of '{cycle[-1]}', or another link",
+            hint=(
+                f"remove `{cycle[-2]} >> {cycle[-1]}`, or another link of the cycle"
+                if python
+                else f"remove '{cycle[-2]}' from the `after` list of '{cycle[-1]}', or another link"
+            ),
             file=made.file,
             line=line(cycle[-1]),
         )

@@ -804,6 +804,13 @@ class Store:
         rows = self.db.execute(f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE end_date IS NULL ORDER BY id")
         return [Attempt(*r) for r in rows]
 
+    def last_failed_attempt(self) -> Attempt | None:
+        """The try that most recently ended as failed, if any."""
+        row = self.db.execute(
+            f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE outcome = 'failed' ORDER BY end_date DESC, id DESC LIMIT 1"
+        ).fetchone()
+        return Attempt(*row) if row else None
+
     def attempts(self, run_pk: int, task_id: str | None = None) -> list[Attempt]:
         sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE run_pk = ?"
         args: list = [run_pk]

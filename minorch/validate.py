@@ -1,10 +1,16 @@
 """Checks beyond loading, for `minorch validate`: command templates parse and name known values,
-DAG folders exist."""
+Python task targets import and are callable, DAG folders exist, Python files define DAGs."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from .config import Settings, display_path, toml_locator
-from .errors import MinorchError
+from .errors import DagError, MinorchError
 from .registry import Registry, is_folder
 from .templates import check
 
@@ -32,6 +38,58 @@ def check_registry(registry: Registry) -> list[MinorchError]:
                 err.file, err.line = dag.file, task.line
                 errors.append(err)
     return errors
+
+
+def check_targets(settings: Settings, registry: Registry) -> list[MinorchError]:
+    """Import every `python = "module:function"` target in a loader child, as a try would, with
+    the DAG file timeout for each; one error per task whose target a try could not call."""
+    users: dict[str, list] = {}
+    for dag in registry.dags.values():
+        for task in dag.tasks.values():
+            if task.python is not None:
+                users.setdefault(task.python, []).append((dag, task))
+    if not users:
+        return []
+    timeout = settings.dag_file_timeout
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "minorch.pyloader", "--targets", str(timeout), str(settings.root), *users]
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=settings.root,
+            timeout=(timeout + 1.0) * len(users) + 5.0,
+        )
+        answers = {r["ref"]: r["error"] for r in map(json.loads, done.stdout.decode().splitlines())}
+    except subprocess.TimeoutExpired:
+        answers = {}
+    errors: list[MinorchError] = []
+    for ref, tasks in users.items():
+        problem = answers.get(ref, "importing it did not finish (the loader was stopped)")
+        if problem is None:
+            continue
+        for dag, task in tasks:
+            errors.append(
+                DagError(
+                    f"task '{task.task_id}': {problem}",
+                    file=dag.file,
+                    line=task.line,
+                    hint="every try of this task would fail the same way",
+                )
+            )
+    return errors
+
+
+def empty_files(registry: Registry) -> list[str]:
+    """One warning per Python DAG file that defines no DAG (a `@dag` function never called?)."""
+    return [
+        f"{name}: defines no DAG (a @dag function must be called, e.g. `etl()` at the end of the file; "
+        "a DAG made with `with DAG(...)` must be at the top level)"
+        for name in registry.empty
+    ]
 
 
 def missing_folders(settings: Settings) -> list[str]:

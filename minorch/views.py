@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from .config import Settings
@@ -32,7 +32,7 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
         paused = row.paused if row else dag.paused
         upcoming = None
         if not paused and dag.schedule is not None and dag.schedule.kind in ("cron", "interval"):
-            fire = dag.schedule.next_fire(max(now, dag.start_date or now))
+            fire = dag.schedule.next_fire(first_look(dag, now))
             if fire is not None and (dag.end_date is None or fire <= dag.end_date):
                 upcoming = fire.astimezone(ZoneInfo(dag.timezone)).isoformat()
         result.append(
@@ -48,6 +48,14 @@ def dag_summaries(settings: Settings, registry: Registry, now: datetime) -> list
             }
         )
     return result
+
+
+def first_look(dag: Dag, moment: datetime) -> datetime:
+    """Where to look for the next fire after `moment`: not before the DAG's start_date, as the
+    scheduler's first look does (a fire at start_date itself counts only with catchup = true)."""
+    if dag.start_date is not None and moment < dag.start_date:
+        return dag.start_date - timedelta(microseconds=1) if dag.catchup is True else dag.start_date
+    return moment
 
 
 def graph_text(dag: Dag, fmt: str) -> str:
@@ -142,6 +150,7 @@ def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = N
     if schedule is None or schedule.kind not in ("cron", "interval"):
         return []
     moment = parse_date(after, name="--after", tz=dag.timezone) if after else (now or datetime.now(timezone.utc))
+    moment = first_look(dag, moment)
     zone = ZoneInfo(dag.timezone)
     rows = []
     for _ in range(count):

@@ -588,10 +588,13 @@ def test_airflow_names_get_a_hint_with_minorchs_name(project):
     project.write("dags/timeout.toml", '[dags.t.tasks.a]\ncommand = "true"\nexecution_timeout = "1h"\n')
     done = project.minorch("validate")
     out = done.stdout + done.stderr
-    assert "dags/old.py:4: unknown DAG option 'schedule_interval' (Airflow's 'schedule_interval' is 'schedule'" in out
     assert (
-        "dags/timeout.toml:3: unknown task option 'execution_timeout' (Airflow's 'execution_timeout' is 'timeout'"
-        in out
+        "dags/old.py:4: unknown DAG option 'schedule_interval' "
+        "(did you mean 'schedule'? (Airflow's 'schedule_interval' is 'schedule'" in out
+    )
+    assert (
+        "dags/timeout.toml:3: unknown task option 'execution_timeout' "
+        "(did you mean 'timeout'? (Airflow's 'execution_timeout' is 'timeout'" in out
     )
     assert done.returncode == 1 and "Traceback" not in out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,7 +19,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from minorch.crontab import host_timezone, is_system_crontab, parse_crontab, split_percent, task_command, to_toml
+from minorch.crontab import host_timezone, is_system_crontab, parse_crontab, split_percent
+from minorch.crontab_output import task_command, to_python, to_toml
 from minorch.errors import ConfigError
 from minorch.schedule import parse_schedule
 from minorch.spec import build_dag
@@ -376,3 +378,140 @@ def test_every_imported_dag_builds_as_a_minorch_dag():
             for dag_id, spec in tomllib.loads(to_toml(load(name), anacron=anacron))["dags"].items():
                 made = build_dag(dag_id, spec, file=name)
                 assert list(made.tasks) == ["run"]
+
+
+# ---------------------------------------------------------------- cron's edge cases
+
+
+def test_tz_sets_only_the_commands_environment_and_an_empty_cron_tz_means_the_host_zone():
+    converted = parse_crontab(
+        "TZ=Asia/Tokyo\n0 1 * * * date\nCRON_TZ=Europe/Berlin\n0 2 * * * date\nCRON_TZ=\n0 3 * * * date\n",
+        timezone="America/Chicago",
+    )
+    tokyo, berlin, empty = converted.entries
+    assert tokyo.timezone == "America/Chicago" and tokyo.env["TZ"] == "Asia/Tokyo"
+    assert berlin.timezone == "Europe/Berlin"
+    assert empty.timezone == "America/Chicago"
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("0 8 2 * * * /usr/bin/backup", "sixth time field"),
+        ("*/10 * * * * * /usr/bin/poll", "sixth time field"),
+        ("@DAILY /usr/bin/backup", "case-sensitively"),
+        ("@Hourly /usr/bin/backup", "case-sensitively"),
+    ],
+)
+def test_lines_cron_itself_never_ran_are_refused(line, reason):
+    converted = parse_crontab(line + "\n0 1 * * * true\n")
+    assert [s.line for s in converted.skipped] == [1] and reason in converted.skipped[0].reason
+    assert [e.command for e in converted.entries] == ["true"]
+
+
+def test_a_six_field_system_line_is_refused_rather_than_run_as_user_star():
+    converted = parse_crontab("0 8 2 * * * root /usr/bin/backup\n", system=True)
+    assert not converted.entries and "sixth time field" in converted.skipped[0].reason
+
+
+def test_a_leading_dash_is_noted_in_the_written_file():
+    text = to_toml(parse_crontab("-0 5 * * * /usr/bin/true\n"))
+    assert "# the leading '-' only turned off cronie's syslog line" in text
+
+
+# ---------------------------------------------------------------- Python output and cron's promises
+
+
+def python_dags(text: str, tmp_path: Path) -> dict:
+    """The DAGs a written Python DAG file defines, loaded as minorch loads DAG files."""
+    from minorch.config import load_settings
+    from minorch.registry import load as load_registry
+
+    (tmp_path / "dags").mkdir(exist_ok=True)
+    (tmp_path / "dags" / "crontab.py").write_text(text)
+    (tmp_path / "minorch.toml").write_text('[minorch]\nstate_dir = ".minorch"\n[defaults]\ntimeout = "1h"\n')
+    registry = load_registry(load_settings(tmp_path / "minorch.toml"))
+    assert not registry.errors, [str(e) for e in registry.errors]
+    return registry.dags
+
+
+@pytest.mark.parametrize("name", SYSTEM_FILES + USER_FILES)
+def test_the_python_file_defines_the_same_dags_as_the_toml_file(name, tmp_path):
+    converted = load(name)
+    dags = python_dags(to_python(converted, retries=2, retry_delay=90), tmp_path)
+    specs = tomllib.loads(to_toml(converted, retries=2, retry_delay=90))["dags"]
+    assert list(dags) == list(specs) == [e.dag_id for e in converted.entries]
+    for entry in converted.entries:
+        made, from_toml = dags[entry.dag_id], build_dag(entry.dag_id, specs[entry.dag_id], file=name)
+        assert made.tasks["run"].command == from_toml.tasks["run"].command == task_command(entry)
+        assert (made.schedule.expr, made.timezone) == (from_toml.schedule.expr, from_toml.timezone)
+        assert made.description == from_toml.description
+        for dag in (made, from_toml):
+            opts = dag.tasks["run"].opts
+            assert (opts.timeout, opts.retries, opts.retry_delay) == (None, 2, 90.0)
+            assert opts.env == {**entry.env}
+            assert dag.max_active_runs == 1
+
+
+def test_imported_dags_have_no_timeout_whatever_the_defaults_say(tmp_path):
+    dags = python_dags(to_python(load("user-alice")), tmp_path)
+    assert {d.tasks["run"].opts.timeout for d in dags.values()} == {None}
+    assert {d.tasks["run"].opts.retries for d in dags.values()} == {0}
+    spec = tomllib.loads(to_toml(load("user-alice")))["dags"]["cron_backup_sh"]
+    assert spec["timeout"] == "none" and spec["retries"] == 0 and "retry_delay" not in spec
+
+
+def test_awkward_commands_survive_the_python_file_byte_for_byte(tmp_path):
+    converted = parse_crontab(NASTY)
+    dags = python_dags(to_python(converted), tmp_path)
+    assert {e.dag_id: task_command(e) for e in converted.entries} == {
+        dag_id: dag.tasks["run"].command for dag_id, dag in dags.items()
+    }
+
+
+# ---------------------------------------------------------------- the command, as a user runs it
+
+ALICE = DATA / "user-alice"
+
+
+def test_import_to_a_py_file_writes_python_that_validates(project):
+    done = project.minorch("import-crontab", str(ALICE), "-o", "dags/cron.py")
+    assert done.returncode == 0, done.stderr
+    assert "wrote 9 DAGs to dags/cron.py" in done.stdout
+    assert (project.root / "dags" / "cron.py").read_text().count("with DAG(") == 9
+    checked = project.minorch("validate")
+    assert checked.returncode == 0 and checked.stdout.startswith("9 DAGs, 9 tasks, 0 errors"), checked
+
+
+def test_import_refuses_an_output_that_is_neither_toml_nor_python(project):
+    done = project.minorch("import-crontab", str(ALICE), "-o", "dags/cron.txt")
+    assert done.returncode == 2 and not (project.root / "dags" / "cron.txt").exists()
+    assert done.stderr.splitlines() == [
+        "minorch: error: -o dags/cron.txt: a DAG file ends in .toml or .py (write e.g. -o dags/cron.toml)"
+    ]
+
+
+def test_an_imported_job_outlives_the_projects_default_timeout_and_retries_as_asked(project):
+    """[defaults] timeout = 1s would kill a 2 s job; cron would not, and neither does the import."""
+    project.configure(defaults='timeout = "1s"')
+    crontab = project.write("jobs.crontab", "0 3 * * * sleep 2; echo slept >> slept.txt\n0 4 * * * false\n")
+    done = project.minorch(
+        "import-crontab", str(crontab), "-o", "dags/cron.toml", "--retries", "1", "--retry-delay", "0s"
+    )
+    assert done.returncode == 0, done.stderr
+    slow = project.minorch("run", "cron_sleep", "-q")
+    assert slow.returncode == 0, slow.stdout + slow.stderr
+    assert (project.root / "slept.txt").read_text() == "slept\n"
+    failing = project.minorch("run", "cron_false", "--json")
+    assert failing.returncode == 1
+    assert [t["tries"] for t in json.loads(failing.stdout)["tasks"]] == [2]  # the first try and one retry
+
+
+def test_import_exits_1_and_writes_nothing_when_no_line_could_be_imported(project):
+    crontab = project.write("bad.crontab", "61 2 * * * /usr/bin/late\n@DAILY /usr/bin/backup\n")
+    done = project.minorch("import-crontab", str(crontab), "-o", "dags/cron.toml")
+    assert done.returncode == 1 and not (project.root / "dags" / "cron.toml").exists()
+    assert "bad.crontab:1: not imported" in done.stderr and "bad.crontab:2: not imported" in done.stderr
+    assert done.stderr.splitlines()[-1] == f"minorch: error: {crontab}: no cron entry could be imported"
+    empty = project.write("empty.crontab", "# nothing here\n")
+    assert project.minorch("import-crontab", str(empty), "-o", "dags/cron.toml").returncode == 1

@@ -296,6 +296,93 @@ def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(pro
     drive(project, scenario)
 
 
+def test_a_log_that_fills_the_pane_keeps_following_and_g_G_f_work_from_the_tries_table(project):
+    def append(settings, text: str) -> None:
+        for log in settings.log_dir.glob("*/test/1.log"):
+            with open(log, "a") as stream:
+                stream.write(text)
+
+    def shown(pilot, text: str) -> bool:
+        return text in screen_text(pilot.app)
+
+    async def scenario(pilot, settings):
+        append(settings, "".join(f"filler line {i}\n" for i in range(300)))
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")
+        await until(pilot, lambda: shown(pilot, "filler line 299"), what="the log's end shown on open")
+        assert pilot.app.focused is pilot.app.screen.query_one("AttemptTable")  # the log is not focused
+        append(settings, "written after opening 1\n")
+        await until(pilot, lambda: shown(pilot, "written after opening 1"), timeout=2.0, what="followed")
+        await pilot.press("g")  # to the top: following stops
+        await until(pilot, lambda: shown(pilot, "testing day"), what="top shown")
+        append(settings, "written after opening 2\n")
+        await pilot.pause(1.0)
+        assert not shown(pilot, "written after opening 2") and shown(pilot, "testing day")
+        await pilot.press("G")  # the end, following again
+        await until(pilot, lambda: shown(pilot, "written after opening 2"), what="end shown")
+        append(settings, "written after opening 3\n")
+        await until(pilot, lambda: shown(pilot, "written after opening 3"), timeout=2.0, what="followed again")
+        await pilot.press("f")  # off
+        append(settings, "".join(f"more line {i}\n" for i in range(100)))
+        await pilot.pause(1.0)
+        assert not shown(pilot, "more line 99")
+        await pilot.press("f")  # on: to the end
+        await until(pilot, lambda: shown(pilot, "more line 99"), what="f follows again")
+
+    drive(project, scenario)
+
+
+def test_an_earlier_failed_try_shows_its_own_outcome_not_the_later_tries_result(tmp_path):
+    from minorch.foreground import run_foreground
+
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "minorch.toml").write_text('[minorch]\nstate_dir = "state"\n[defaults]\nretry_delay = "0s"\n')
+    (tmp_path / "dags" / "etl.py").write_text(
+        "from minorch import DAG, task\n\n"
+        "with DAG('etl', schedule='@daily', retries=1):\n\n"
+        "    @task\n"
+        "    def answer(try_number):\n"
+        "        if try_number == 1:\n"
+        "            raise SystemExit(3)\n"
+        "        return 42\n\n"
+        "    answer()\n"
+    )
+    settings = load_settings(tmp_path / "minorch.toml")
+    registry = load(settings)
+    done = run_foreground(settings, registry, registry.dags["etl"], "2024-05-01", {}, lambda line: None)
+    assert done.run.state is RunState.SUCCESS and len(done.attempts["answer"]) == 2
+
+    async def scenario(pilot, settings):
+        await open_etl_task(pilot)
+        await until(pilot, lambda: "returned: 42" in screen_text(pilot.app), what="the latest try's result")
+        await pilot.press("up")  # the first try, which failed
+        await until(pilot, lambda: "this try: exited with code 3" in screen_text(pilot.app), what="its own outcome")
+        assert "returned: 42" not in screen_text(pilot.app)
+
+    async def open_etl_task(pilot):
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagScreen), what="grid")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen), what="task screen")
+
+    drive((settings, registry), scenario)
+
+
+def test_escape_sequences_in_a_log_are_shown_as_text_not_sent_to_the_terminal(project):
+    async def scenario(pilot, settings):
+        for log in settings.log_dir.glob("*/test/1.log"):
+            with open(log, "ab") as stream:
+                stream.write(b"\x1b[2J\x1b]0;pwned\x07cleared the screen\r\n")
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")
+        await until(pilot, lambda: "cleared the screen" in screen_text(pilot.app), what="log shown")
+        line = next(t for t in screen_text(pilot.app).splitlines() if "cleared the screen" in t)
+        assert "\\x1b[2J\\x1b]0;pwned\\x07cleared the screen" in line
+        assert "\\x0d" not in line  # a CRLF line end is just a line end
+
+    drive(project, scenario)
+
+
 def test_a_change_written_by_another_connection_shows_within_a_second(project):
     async def scenario(pilot, settings):
         await open_etl(pilot)
@@ -357,22 +444,55 @@ def test_resizing_between_80x24_and_a_large_terminal_keeps_every_screen_drawn(pr
 
 def test_brackets_page_back_through_older_runs_and_the_arrows_cross_pages(project):
     settings, registry = project
-    add_daily_runs(settings, registry, 1, 30)  # with May 1-3: 33 runs, 25 to a page
+    add_daily_runs(settings, registry, 1, 30)  # with May 1-3: 33 runs; a page holds what fits across
 
     async def scenario(pilot, settings):
         await open_etl(pilot)
-        assert grid_header(pilot.app)[-1] == "03" and "newest 25 runs" in screen_text(pilot.app)
+        per = pilot.app.screen.query_one(RunGrid).fits()
+        assert 5 <= per < 33
+        await until(pilot, lambda: f"newest {per} runs" in screen_text(pilot.app), what="a page of what fits")
+        assert grid_header(pilot.app)[-1] == "03" and len(grid_header(pilot.app)) == per  # all of it in view
         assert "[ older" in screen_text(pilot.app)
         await pilot.press("left_square_bracket")
-        await until(pilot, lambda: "runs 26-33 from the newest" in screen_text(pilot.app), what="older page")
-        assert grid_header(pilot.app) == [f"{day:02d}" for day in range(1, 9)]  # April 1-8
-        assert "2024-04-01 .. 2024-04-08" in screen_text(pilot.app)
-        assert "2024-04-08 00:00 scheduled" in screen_text(pilot.app)  # the cursor on the page's newest run
+        older = 33 - per  # April 1 .. April `older`
+        await until(pilot, lambda: f"runs {per + 1}-33 from the newest" in screen_text(pilot.app), what="older page")
+        assert grid_header(pilot.app) == [f"{day:02d}" for day in range(1, older + 1)]
+        assert f"2024-04-01 .. 2024-04-{older:02d}" in screen_text(pilot.app)
+        assert f"2024-04-{older:02d} 00:00 scheduled" in screen_text(pilot.app)  # the cursor on the page's newest run
         await pilot.press("right")  # past the page's newest run: the next page, on its oldest run
-        await until(pilot, lambda: "newest 25 runs" in screen_text(pilot.app), what="newer page")
-        await until(pilot, lambda: "2024-04-09 00:00 scheduled" in screen_text(pilot.app), what="cursor on April 9")
+        await until(pilot, lambda: f"newest {per} runs" in screen_text(pilot.app), what="newer page")
+        await until(
+            pilot, lambda: f"2024-04-{older + 1:02d} 00:00 scheduled" in screen_text(pilot.app), what="cursor moved"
+        )
 
-    drive(project, scenario, size=(80, 24))  # 25 runs to a page here; a wider grid asks for more
+    drive(project, scenario, size=(80, 24))  # fewer runs fit than the default page of 25
+
+
+def test_runs_sharing_a_day_get_an_hour_row_and_a_new_run_takes_the_cursor(project):
+    settings, registry = project
+
+    def add_run(hour: int) -> None:
+        store = Store(settings.db_path)
+        ops.new_run(store, registry.dags["etl"], datetime(2024, 5, 3, hour, tzinfo=timezone.utc), "manual", {}, STAMP)
+        store.close()
+
+    def hour_row(app) -> list[str]:
+        lines = screen_text(app).splitlines()
+        at = next(i for i, line in enumerate(lines) if "task (day)" in line)
+        return lines[at + 1].split()[1:] if "(hour)" in lines[at + 1] else []
+
+    add_run(12)  # a manual run on May 3, the day of the newest scheduled run
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        assert grid_header(pilot.app) == ["01", "02", "03", "03"]  # every column names its day
+        assert hour_row(pilot.app) == ["00", "00", "00", "12"]
+        assert "2024-05-03 12:00 manual" in screen_text(pilot.app)  # the cursor on the newest run
+        add_run(18)  # triggered while the grid is open
+        await until(pilot, lambda: "2024-05-03 18:00 manual" in screen_text(pilot.app), what="new run has the cursor")
+        assert hour_row(pilot.app) == ["00", "00", "00", "12", "18"]
+
+    drive(project, scenario)
 
 
 def test_slash_on_the_dag_screen_keeps_the_tasks_whose_id_matches(project):
@@ -531,8 +651,27 @@ def test_p_pauses_the_dag_and_p_again_unpauses_it(project):
             lambda: "yes" in next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl")),
             what="paused shown",
         )
+        etl_row = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl"))
+        assert " paused " in etl_row and "2024-" not in etl_row  # a paused DAG has no next run
         await pilot.press("p")
         await until(pilot, lambda: not paused(settings), what="etl unpaused")
+        await until(
+            pilot,
+            lambda: " +00:00 " in next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl")),
+            what="next run with its offset shown",
+        )
+
+    drive(project, scenario)
+
+
+def test_colon_opens_the_command_palette(project):
+    from textual.command import CommandPalette
+
+    async def scenario(pilot, settings):
+        await pilot.press(":")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), what="palette open")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, CommandPalette), what="palette closed")
 
     drive(project, scenario)
 

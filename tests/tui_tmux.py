@@ -1,11 +1,13 @@
 """End-to-end check of the terminal UI in a real terminal (tmux), with a real scheduler.
 
 Starts `minorch up` (scheduler + UI) in `tmux new -d -x 100 -y 30` on a fresh project,
-drives it with `tmux send-keys` and checks `tmux capture-pane -p` text: trigger a run,
-follow a running task's log, grid and graph, the run's Gantt and run durations, clear a failed
-task (its second try runs), pause and unpause, resize to 160x48 and 80x24, then `minorch ui`
-from a second terminal on the same state file (whose q quits at once, where `minorch up` asks
-before stopping the scheduler).
+drives it with `tmux send-keys` and checks `tmux capture-pane -p` text: each DAG's next run
+with its zone's offset, trigger a run, follow a running task's log, grid and graph, the run's
+Gantt and run durations, clear a failed task (its second try runs), pause (the next run reads
+"paused") and unpause, a log that fills the pane keeps following (G, g and f from the tries
+table), grid labels after a backfill and a second run on one day (the day, then the hour under
+it), resize to 160x48 and 80x24, then `minorch ui` from a second terminal on the same state
+file (whose q quits at once, where `minorch up` asks before stopping the scheduler).
 With `--cpu SECONDS` it also measures both processes' idle CPU with psutil.
 
 Not collected by pytest (it takes ~20 s and needs tmux): run `python tests/tui_tmux.py [--cpu 20]`.
@@ -43,6 +45,14 @@ after = ["transform"]
 [dags.etl.tasks.publish]
 command = "echo publish"
 after = ["test", "report"]
+"""
+STREAM = """
+[dags.stream]
+schedule = "0 6 * * *"
+timezone = "Europe/Berlin"
+
+[dags.stream.tasks.talk]
+command = "for i in $(seq 1 80); do echo filler $i; done; for i in $(seq 1 12); do sleep 1; echo tick $i; done"
 """
 BROKEN = '[dags.broken.tasks.a]\ncommand = "true"\nafter = ["b"]\n'
 
@@ -115,12 +125,15 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
     (folder / "dags").mkdir()
     (folder / "minorch.toml").write_text('[minorch]\nstate_dir = ".minorch"\ndag_folders = ["dags"]\n')
     (folder / "dags" / "etl.toml").write_text(ETL)
+    (folder / "dags" / "stream.toml").write_text(STREAM)
     (folder / "dags" / "broken.toml").write_text(BROKEN)
     up = Pane("minorch-up", f"{sys.executable} -m minorch up", folder, show)
     ui = None
     try:
         up.see("scheduler running")
         up.see("broken.toml")  # the load error is listed under the DAGs
+        up.wait(lambda text: " +00:00 " in up.line(" etl"), "etl's next run with its offset")
+        up.wait(lambda text: " 06:00 +01:00 " in up.line(" stream"), "stream's next run in Berlin time, offset shown")
         up.keys("t")
         up.see("queues run manual__")
         up.keys("Enter")
@@ -159,9 +172,45 @@ def scenario(folder: Path, show: bool, cpu_seconds: float) -> None:
         up.keys("Escape", "Escape")
         up.see("runs  paused")
         up.keys("p")
-        up.wait(lambda text: " yes " in f"{up.line(' etl')} ", "etl paused")
+        up.wait(lambda text: " yes " in f"{up.line(' etl')} " and " paused " in up.line(" etl"), "etl paused")
         up.keys("p")
-        up.wait(lambda text: " no " in f"{up.line(' etl')} ", "etl unpaused")
+        up.wait(lambda text: " no " in f"{up.line(' etl')} " and " +00:00 " in up.line(" etl"), "etl unpaused")
+        # A log that already fills the pane when it opens keeps following; G, g, f from the tries table.
+        up.keys("Down", "t")
+        up.see("queues run manual__")
+        up.keys("Enter")
+        up.wait(lambda text: "▶" in up.line(" stream"), "stream running")
+        up.keys("Enter")
+        up.see("task (day)")
+        up.keys("Enter")
+        up.see("tick 2", timeout=15)
+        up.see("tick 4")  # no key pressed: the view followed the end
+        up.keys("g")
+        up.see("filler 1\n")
+        up.keys("G")
+        up.see("tick ")
+        up.keys("f")
+        up.see("not following")
+        up.keys("f")
+        up.see("following the log")
+        up.keys("Escape", "Escape")
+        # Grid labels after a backfill plus a second run on one day: the day, with the hour under it.
+        done = subprocess.run(
+            [sys.executable, "-m", "minorch", "backfill", "stream", "--start", "2024-01-01", "--end", "2024-01-03"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        subprocess.run(
+            [sys.executable, "-m", "minorch", "trigger", "stream", "--date", "2024-01-03T12:00"], cwd=folder, check=True
+        )
+        up.keys("Enter")
+        up.wait(lambda text: up.line(" task (day)").split()[2:5] == ["01", "02", "03"], "days as labels")
+        up.wait(lambda text: up.line(" (hour)").split()[1:5] == ["06", "06", "06", "12"], "the hour under the day")
+        up.keys("Escape")
+        up.see("runs  paused")
+        up.keys("Up")
         subprocess.run(["tmux", "resize-window", "-t", up.name, "-x", "160", "-y", "48"], check=True)
         up.wait(
             lambda text: len(text.splitlines()) == 48 and "orders: extract" in up.line(" etl"),

@@ -1,16 +1,19 @@
 """The `minorch` command: the click group, what every command shares, and one module per family
-of commands (project, inspect, observe, run, ops, secrets, ui, assets, worker), which import only this module,
+of commands (project, inspect, observe, run, ops, secrets, ui, assets, health, worker, airflow), which import only
+this module,
 never each other.
 
 Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
 `minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
-a failed run or check exits 1.
+a failed run or check exits 1. A command given --json also writes its errors as one JSON
+object on stdout: ``{"error": {"message": ..., "hint": ..., "file": ..., "line": ..., "exit_code": 2}}``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -23,6 +26,7 @@ class Context:
     def __init__(self, config: str | None, env: str | None = None) -> None:
         self.config = config
         self.env = env
+        self.json_errors = False  # set by --json: errors go to stdout as JSON too
         self._settings = None
         self._registry = None
 
@@ -73,13 +77,24 @@ class MinorchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MinorchError as err:
-            click.echo(f"minorch: error: {err}", err=True)
-            sys.exit(err.exit_code)
+            fail(ctx.obj, err)
         except sqlite3.DatabaseError as err:  # a state file damaged after it was opened
             from ..store import unusable
 
-            click.echo(f"minorch: error: {unusable(ctx.obj.settings.db_path, err)}", err=True)
-            sys.exit(2)
+            fail(ctx.obj, unusable(ctx.obj.settings.db_path, err))
+        except click.UsageError as err:
+            if ctx.obj is None or not ctx.obj.json_errors:
+                raise
+            fail(ctx.obj, MinorchError(err.format_message(), hint="see --help"))
+
+
+def fail(app: Context | None, err: MinorchError) -> None:
+    """Report `err` (one line on stderr; also a JSON object on stdout after --json) and exit."""
+    click.echo(f"minorch: error: {err}", err=True)
+    if app is not None and app.json_errors:
+        error = {"message": err.message, "hint": err.hint, "file": err.file, "line": err.line}
+        click.echo(json.dumps({"error": {**error, "exit_code": err.exit_code}}, indent=2))
+    sys.exit(err.exit_code)
 
 
 @click.group(cls=MinorchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,6 +141,17 @@ def show_version(ctx: click.Context) -> None:
     ctx.exit()
 
 
+def json_option(help_text: str = "Print the result as JSON (errors too).") -> Callable:
+    """--json: the command prints JSON, and its errors become a JSON object on stdout as well."""
+
+    def remember(ctx: click.Context, param, value: bool) -> bool:
+        if value and ctx.obj is not None:
+            ctx.obj.json_errors = True
+        return value
+
+    return click.option("--json", "as_json", is_flag=True, is_eager=True, callback=remember, help=help_text)
+
+
 def parse_params(items: tuple[str, ...]) -> dict:
     """--param k=v pairs; values that parse as JSON (numbers, true, lists) keep their type."""
     from ..errors import ConfigError
@@ -157,12 +183,19 @@ def parse_conf(conf_json: str | None, params: tuple[str, ...]) -> dict:
     return {**conf, **parse_params(params)}
 
 
-def scheduler_effect(app: Context) -> str:
+def scheduler_effect(app: Context, verb: str = "acts on it") -> str:
+    """What happens next to a change in the state file: who will pick it up, and when."""
     from .. import operations
 
-    if operations.scheduler_running(app.settings):
-        return "the running scheduler acts on it within a second"
-    return "no scheduler is running: the next `minorch up` acts on it"
+    holder = operations.scheduler_holder(app.settings)
+    if holder is None:
+        return f"no scheduler is running: the next `minorch up` {verb}"
+    if holder.is_up:
+        return f"the running scheduler {verb} within a second"
+    return (
+        f"only a foreground `{holder.what}` (pid {holder.pid}) is running, and it works on its own run only: "
+        f"the next `minorch up` {verb}"
+    )
 
 
 def resolve_run(app: Context, dag_id: str, ref: str):
@@ -190,4 +223,4 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 # Each family registers its commands on `main` when imported.
-from . import airflow, assets, inspect, observe, ops, project, run, secrets, ui, worker  # noqa: E402,F401
+from . import airflow, assets, health, inspect, observe, ops, project, run, secrets, ui, worker  # noqa: E402,F401

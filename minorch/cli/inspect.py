@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 import time
@@ -15,29 +16,34 @@ import click
 from ..durations import format_duration
 from ..errors import MinorchError, NotFound
 from ..states import RunState, TaskState
-from . import Context, local_time, main, pass_ctx, resolve_run, table
+from ..visible import visible
+from . import Context, json_option, local_time, main, parse_params, pass_ctx, resolve_run, table
 
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
 @click.option("--env", "env", metavar="NAME", help="Check with minorch.NAME.toml layered over minorch.toml.")
 @pass_ctx
 def validate(app: Context, as_json: bool, env: str | None) -> None:
     """Load every DAG file and check it; writes nothing.
 
+    Beyond loading: command templates parse, every `python = "module:function"` target imports
+    and is callable (imported as a try would, with dag_file_timeout), and a Python file that
+    defines no DAG is a warning.
+
     Exit 0 if every DAG is valid, 1 if any DAG file has errors, 2 if minorch.toml (or the
     environment's layer) is wrong.
     """
-    from ..validate import check_registry, missing_folders
+    from ..validate import check_registry, check_targets, empty_files, missing_folders
 
     if env:
         app.env = env
 
     registry = app.registry
-    errors = registry.errors + check_registry(registry)
-    warnings = missing_folders(app.settings) + registry.warnings
+    errors = registry.errors + check_registry(registry) + check_targets(app.settings, registry)
+    warnings = missing_folders(app.settings) + registry.warnings + empty_files(registry)
     if as_json:
         click.echo(
             json.dumps(
@@ -64,7 +70,7 @@ def validate(app: Context, as_json: bool, env: str | None) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@json_option("Print the list as JSON.")
 @pass_ctx
 def dags(app: Context, as_json: bool) -> None:
     """List the DAGs: schedule, tasks, paused, next fire, file."""
@@ -125,20 +131,39 @@ def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
     click.echo(graph_svg(dag) if fmt == "svg" else graph_text(dag, fmt))
 
 
+MAX_NEXT = 10_000  # fire times `minorch next` lists at most
+
+
 @main.command("next")
 @click.argument("dag_id")
-@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1), help="How many fire times.")
-@click.option("--after", metavar="ISO", help="Start after this time (default: now).")
+@click.option(
+    "-n",
+    "count",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1, max=MAX_NEXT),
+    help=f"How many fire times (at most {MAX_NEXT:,}).",
+)
+@click.option("--after", metavar="ISO", help="Start after this time (default: now, or start_date if later).")
+@json_option("Print the fire times as JSON.")
 @pass_ctx
-def next_(app: Context, dag_id: str, count: int, after: str | None) -> None:
-    """Print a DAG's next fire times and the logical dates their runs get."""
+def next_(app: Context, dag_id: str, count: int, after: str | None, as_json: bool) -> None:
+    """Print a DAG's next fire times and the logical dates their runs get (from its start_date on,
+    up to its end_date)."""
     from ..views import next_fires
 
     dag = app.dag(dag_id)
     rows = next_fires(dag, count, after)
+    if as_json:
+        keys = ("fires_at", "fires_at_utc", "logical_date")
+        click.echo(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=2))
+        return
     if not rows and dag.schedule.kind in ("none", "reboot"):
         when = "once each time `minorch up` starts" if dag.schedule.kind == "reboot" else "only when triggered"
         click.echo(f"{dag_id} has no timed schedule ({dag.schedule.expr}): it runs {when}")
+        return
+    if not rows:
+        click.echo(f"{dag_id} fires no more: its end_date ({dag.end_date.isoformat()}) has passed")
         return
     click.echo(table(["fires at (local)", "fires at (UTC)", "logical date"], rows))
 
@@ -177,7 +202,7 @@ def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
 @click.argument("dag_id")
 @click.option("--state", type=click.Choice([s.value for s in RunState]), help="Only runs in this state.")
 @click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@json_option("Print the runs as JSON.")
 @pass_ctx
 def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool) -> None:
     """List a DAG's runs, newest first: state, logical date, start, duration, task states."""
@@ -204,7 +229,7 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
                 tasks,
             ]
         )
-    click.echo(table(["run", "state", f"logical date ({tz})", "started", "duration", "tasks"], lines))
+    click.echo(table(["run", "state", f"logical date ({tz})", f"started ({tz})", "duration", "tasks"], lines))
 
 
 def task_rows(store, dag, run) -> list[dict]:
@@ -240,12 +265,27 @@ def task_rows(store, dag, run) -> list[dict]:
     return rows
 
 
-@main.command()
+class _ListByDefault(click.Group):
+    """`minorch tasks DAG RUN` is `minorch tasks list DAG RUN`: a first word that is not a
+    subcommand (nor --help) means `list`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_ListByDefault)
+def tasks() -> None:
+    """The tasks of a run: list them (the default: `minorch tasks DAG RUN`), or test one."""
+
+
+@tasks.command("list")
 @click.argument("dag_id")
 @click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
+@json_option("Print the tasks as JSON.")
 @pass_ctx
-def tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
+def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
     dag, store, found = resolve_run(app, dag_id, run)
     rows = task_rows(store, dag, found)
@@ -274,6 +314,41 @@ def tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     click.echo(table(["task", "state", "tries", "duration", "exit", "log", "note"], lines))
 
 
+@tasks.command("test")
+@click.argument("dag_id")
+@click.argument("task_id", metavar="TASK")
+@click.option("--date", "date", metavar="DATE", help="Logical date (YYYY-MM-DD or ISO time); default: now.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this try.")
+@click.option("--record", is_flag=True, help="Record the try in the state file as a try of that date's run.")
+@pass_ctx
+def test_task(app: Context, dag_id: str, task_id: str, date: str | None, params: tuple[str, ...], record: bool) -> None:
+    """Run TASK once now in the foreground, print its log as it runs, and exit with its exit code.
+
+    Its upstream tasks' results come from the latest run of that date (none if there is none);
+    no other task runs, no retry waits, and nothing is recorded unless --record. It works while
+    `minorch up` runs. Like Airflow's `tasks test`.
+    """
+    from ..errors import did_you_mean
+    from ..task_test import test_task as run_test
+
+    dag = app.dag(dag_id)
+    if task_id not in dag.tasks:
+        raise NotFound(f"DAG '{dag_id}' has no task '{task_id}'", hint=did_you_mean(task_id, dag.tasks))
+    terminal = _Terminal(raw=False)
+    result = run_test(
+        app.settings, app.registry, dag, task_id, date, parse_params(params), terminal.write, record=record
+    )
+    terminal.write(b"", final=True)
+    upstream = ", ".join(result.upstream_results) or "none"
+    recorded = f"; recorded in {result.run_id}" if result.recorded else "; nothing recorded"
+    click.echo(
+        f"{dag_id}.{task_id}: {result.state.value} (exit {result.exit_code}); upstream results used: {upstream}"
+        + recorded,
+        err=True,
+    )
+    sys.exit(result.exit_code)
+
+
 def _short_path(path: str | None) -> str:
     if not path:
         return "-"
@@ -294,11 +369,25 @@ def _short_path(path: str | None) -> str:
     metavar="I",
     help="For a mapped task: which copy (default: the copy that ran last).",
 )
+@click.option("--raw", is_flag=True, help="Pass the bytes through as the task wrote them, escape sequences too.")
+@json_option("Print JSON Lines: one record per log line, with its task, try and line number.")
 @pass_ctx
 def logs(
-    app: Context, dag_id: str, run: str, task_id: str, try_number: int | None, follow: bool, map_index: int | None
+    app: Context,
+    dag_id: str,
+    run: str,
+    task_id: str,
+    try_number: int | None,
+    follow: bool,
+    map_index: int | None,
+    raw: bool,
+    as_json: bool,
 ) -> None:
-    """Print the log of a try of TASK in RUN."""
+    """Print the log of a try of TASK in RUN.
+
+    Control characters a task printed (colours, cursor moves, terminal titles) are shown as text
+    such as \\x1b, so a log cannot take over your terminal; --raw passes them through.
+    """
     dag, store, found = resolve_run(app, dag_id, run)
     if task_id not in dag.tasks:
         from ..errors import did_you_mean
@@ -331,21 +420,62 @@ def logs(
             f"the log of try {attempt.try_number} ({path}) is gone",
             hint="`minorch db prune` deletes the logs of old runs",
         )
-    out = sys.stdout.buffer
+    if as_json:
+        record = {
+            "dag_id": dag_id,
+            "run_id": found.run_id,
+            "task_id": task_id,
+            "map_index": attempt.map_index,
+            "try_number": attempt.try_number,
+        }
+        write = _JsonLines(record).write
+    else:
+        write = _Terminal(raw).write
     with path.open("rb") as log:
         while True:
             chunk = log.read(65536)
             if chunk:
-                out.write(chunk)
-                out.flush()
+                write(chunk)
                 continue
             if not follow or _ended(store, found.pk, attempt.attempt_id):
                 if follow:
-                    out.write(log.read())  # what the try wrote just before it ended
+                    write(log.read())  # what the try wrote just before it ended
+                write(b"", final=True)
                 return
             if path.stat().st_size < log.tell():  # truncated in place by the log size cap
                 log.seek(0)
             time.sleep(FOLLOW_INTERVAL)
+
+
+class _Terminal:
+    """Log bytes to stdout: control characters made visible unless raw."""
+
+    def __init__(self, raw: bool) -> None:
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder("utf-8")("backslashreplace")
+
+    def write(self, data: bytes, final: bool = False) -> None:
+        if not self.raw:
+            data = visible(self.decoder.decode(data, final), keep_cr=True).encode()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+class _JsonLines:
+    """Log bytes as JSON Lines, one record per complete line (a last line without newline at the end)."""
+
+    def __init__(self, record: dict) -> None:
+        self.record = record
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.pending = ""
+        self.number = 0
+
+    def write(self, data: bytes, final: bool = False) -> None:
+        lines = (self.pending + self.decoder.decode(data, final)).split("\n")
+        self.pending = "" if final else lines.pop()
+        for line in lines if not final or lines[-1] else lines[:-1]:
+            self.number += 1
+            click.echo(json.dumps({**self.record, "line": self.number, "text": line.removesuffix("\r")}))
 
 
 def _ended(store, run_pk: int, attempt_id: str) -> bool:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import datetime
@@ -14,7 +15,7 @@ import click
 from ..durations import parse_duration
 from ..errors import ConfigError
 from ..states import RunState
-from . import Context, main, pass_ctx, resolve_run, scheduler_effect, table
+from . import Context, json_option, main, pass_ctx, resolve_run, scheduler_effect, table
 
 if TYPE_CHECKING:  # imported inside the commands: `minorch --help` does not pay for the planner
     from .. import operations as ops
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # imported inside the commands: `minorch --help` does not pay
     "exit 0 if all succeeded, 1 if any failed.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Allow a backfill beyond the safety limit on its number of runs.")
+@json_option("Print the plan (and, with --wait, each run's outcome) as JSON instead of text.")
 @pass_ctx
 def backfill(
     app: Context,
@@ -56,6 +58,7 @@ def backfill(
     dry_run: bool,
     wait: bool,
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Create one run per logical date the DAG's schedule yields from --start to --end."""
     from .. import operations as ops
@@ -74,23 +77,56 @@ def backfill(
             app.settings, store, dag, start, end, reprocess=reprocess, dry_run=dry_run, yes=yes, now=now
         )
 
+    report = _JsonReport(app) if as_json else None
     if dry_run or not wait or ops.scheduler_running(app.settings):
+        if wait and max_active_runs and not dry_run:
+            raise ConfigError(
+                "--max-active-runs cannot limit a running scheduler",
+                hint="stop `minorch up`, or drop --max-active-runs",
+            )
         plan = plan_with(app.store(), time.time())
-        _print_plan(plan, dag)
+        _print_plan(plan, dag, report)
         if wait and plan.run_pks:
-            if max_active_runs:
-                raise ConfigError(
-                    "--max-active-runs cannot limit a running scheduler",
-                    hint="stop `minorch up`, or drop --max-active-runs",
-                )
-            sys.exit(_wait_for(app, plan.run_pks))
-        if not dry_run and plan.run_pks:
-            click.echo(scheduler_effect(app))
+            code = _wait_for(app, plan.run_pks, quiet=as_json)
+        else:
+            code = 0
+            if not dry_run and plan.run_pks and not as_json:
+                click.echo(scheduler_effect(app))
+        if report:
+            report.emit(plan, wait=wait)
+        sys.exit(code)
+    sys.exit(_drive(app, dag, plan_with, max_active_runs, report))
+
+
+class _JsonReport:
+    """backfill --json: the plan, and with --wait each run's final state and failed tasks."""
+
+    def __init__(self, app: Context) -> None:
+        self.app = app
+        self.plan: ops.BackfillPlan | None = None
+
+    def emit(self, plan: ops.BackfillPlan, *, wait: bool) -> None:
+        record = {
+            "dag_id": plan.dag_id,
+            "dry_run": plan.dry_run,
+            "created": plan.created,
+            "re_run": plan.cleared,
+            "skipped": plan.skipped,
+        }
+        store = self.app.store()
+        runs = [store.run(pk) for pk in plan.run_pks]
+        record["runs"] = [{"run_id": r.run_id, "logical_date": r.logical_date, "state": r.state.value} for r in runs]
+        if wait:
+            for row, run in zip(record["runs"], runs, strict=True):
+                tis = store.task_instances([run.pk])[run.pk]
+                row["failed_tasks"] = [t for t, ti in tis.items() if ti.state.value in ("failed", "upstream_failed")]
+        click.echo(json.dumps(record, indent=2))
+
+
+def _print_plan(plan: ops.BackfillPlan, dag, report: _JsonReport | None = None) -> None:
+    if report is not None:
+        report.plan = plan
         return
-    sys.exit(_drive(app, dag, plan_with, max_active_runs))
-
-
-def _print_plan(plan: ops.BackfillPlan, dag) -> None:
     verb = "would create" if plan.dry_run else "created"
     again = "would re-run" if plan.dry_run else "re-running"
     click.echo(
@@ -111,7 +147,7 @@ def _print_plan(plan: ops.BackfillPlan, dag) -> None:
         click.echo(table([f"logical date ({dag.timezone})", "UTC", "action"], shown))
 
 
-def _drive(app: Context, dag, plan_with, max_active_runs: int | None) -> int:
+def _drive(app: Context, dag, plan_with, max_active_runs: int | None, report: _JsonReport | None) -> int:
     """Take the scheduler lock, create the runs and run them here; the exit code."""
     from dataclasses import replace
 
@@ -125,26 +161,29 @@ def _drive(app: Context, dag, plan_with, max_active_runs: int | None) -> int:
             registry.errors,
             registry.files,
         )
-    progress = _Progress(app)
+    progress = _Progress(app, quiet=report is not None)
 
     def create(sched) -> list[int]:  # under the scheduler lock, so no other scheduler starts these runs
         plan = plan_with(sched.store, sched.clock.now().timestamp())
-        _print_plan(plan, dag)
+        _print_plan(plan, dag, report)
         progress.pks = plan.run_pks
         return plan.run_pks
 
     results = drive(app.settings, registry, create, lambda line: progress.update())
     progress.update(final=True)
+    if report is not None:
+        report.emit(report.plan, wait=True)
     if any(r.interrupted for r in results):
         return EXIT_INTERRUPTED
     return progress.report()
 
 
-def _wait_for(app: Context, pks: list[int]) -> int:
+def _wait_for(app: Context, pks: list[int], *, quiet: bool = False) -> int:
     """Watch a running scheduler work through the runs; the exit code."""
-    progress = _Progress(app)
+    progress = _Progress(app, quiet=quiet)
     progress.pks = pks
-    click.echo("waiting for the running scheduler (Ctrl-C stops waiting; the runs go on)")
+    if not quiet:
+        click.echo("waiting for the running scheduler (Ctrl-C stops waiting; the runs go on)")
     try:
         while not progress.update():
             time.sleep(0.5)
@@ -158,7 +197,8 @@ def _wait_for(app: Context, pks: list[int]) -> int:
 class _Progress:
     """One line of progress for a set of runs, read from the store (at most 5 times a second)."""
 
-    def __init__(self, app: Context) -> None:
+    def __init__(self, app: Context, *, quiet: bool = False) -> None:
+        self.quiet = quiet  # --json: no progress lines, no failed-run lines
         self.store = app.store()
         self.pks: list[int] = []
         self.tty = sys.stdout.isatty()
@@ -176,6 +216,8 @@ class _Progress:
         width = 30
         bar = "#" * (width * done // len(self.pks))
         text = f"[{bar:<{width}}] {done}/{len(self.pks)} runs done, {failed} failed"
+        if self.quiet:
+            return done == len(self.pks)
         if text != self.last_text:
             self.last_text = text
             if self.tty:
@@ -189,7 +231,7 @@ class _Progress:
     def report(self) -> int:
         """List the failed runs with their failed tasks; 0 if every run succeeded, else 1."""
         failed = [pk for pk, s in self.store.run_states(self.pks).items() if s is not RunState.SUCCESS]
-        for pk in failed:
+        for pk in [] if self.quiet else failed:
             run = self.store.run(pk)
             tis = self.store.task_instances([pk])[pk]
             bad = [f"{tid} ({ti.state.value})" for tid, ti in tis.items() if ti.state.value != "success"]
@@ -201,8 +243,10 @@ class _Progress:
 @click.argument("dag_id")
 @click.argument("run")
 @click.argument("task_ids", nargs=-1, metavar="[TASK]...")
-@click.option("--downstream", is_flag=True, help="Also clear the tasks downstream of those named.")
-@click.option("--upstream", is_flag=True, help="Also clear the tasks upstream of those named.")
+@click.option(
+    "--downstream", is_flag=True, help="Also clear the descendants of the tasks named (what depends on them)."
+)
+@click.option("--upstream", is_flag=True, help="Also clear the ancestors of the tasks named (what they depend on).")
 @click.option("--failed-only", is_flag=True, help="Clear only tasks that failed or whose upstream failed.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
@@ -265,7 +309,8 @@ def retry(app: Context, dag_id: str, run: str) -> None:
 def mark(app: Context, dag_id: str, run: str, task_id: str, state: str) -> None:
     """Set TASK of RUN to success, failed or skipped (a running try is killed).
 
-    Marking success or skipped clears the failed tasks downstream, so the run goes on.
+    Marking success or skipped clears the failed tasks downstream, so the run goes on. If the task
+    changed meanwhile (a scheduler or another command got there first), nothing is set and it exits 1.
     """
     from .. import operations as ops
 
@@ -353,15 +398,28 @@ def prune(app: Context, older_than: str, yes: bool) -> None:
 
 @db.command("check")
 @click.option("--full", is_flag=True, help="Read every page (SQLite integrity_check): slower, more thorough.")
+@json_option("Print the problems found as JSON.")
 @pass_ctx
-def check_db(app: Context, full: bool) -> None:
+def check_db(app: Context, full: bool, as_json: bool) -> None:
     """Check the state file; exit 1 if there are problems."""
+    import sqlite3
+
     from .. import operations as ops
+    from ..errors import MinorchError
     from ..store import Store
 
-    problems = ops.check(app.settings, Store(app.settings.db_path, readonly=True), full=full)
+    path = app.settings.db_path
+    if not path.exists():
+        raise ConfigError(f"no state file at {path}", hint="`minorch up` or `minorch run` creates it")
+    try:
+        problems = ops.check(app.settings, Store(path, readonly=True), full=full)
+    except (MinorchError, sqlite3.DatabaseError) as err:  # damaged beyond opening: a problem found, not a usage error
+        problems = [str(err)]
+    if as_json:
+        click.echo(json.dumps({"state_file": str(path), "ok": not problems, "problems": problems}, indent=2))
+        sys.exit(1 if problems else 0)
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"{app.settings.db_path}: no problems found")
+    click.echo(f"{path}: no problems found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -48,12 +49,18 @@ timeout = "1h"
 def init(folder: Path) -> None:
     """Create minorch.toml and dags/hello.toml in FOLDER (default: here)."""
     config, hello = folder / "minorch.toml", folder / "dags" / "hello.toml"
+    if folder.exists() and not folder.is_dir():
+        raise MinorchError(f"{folder} is not a folder", hint="name a folder (it is created if missing)")
     for path in (config, hello):
         if path.exists():
             raise MinorchError(f"{path} already exists", hint="edit it, or run init in an empty folder")
-    hello.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(INIT_TOML)
-    hello.write_text(HELLO_TOML)
+    try:
+        hello.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(INIT_TOML)
+        hello.write_text(HELLO_TOML)
+    except OSError as err:
+        where = err.filename or folder
+        raise MinorchError(f"cannot create {where}: {err.strerror}", hint="choose a folder you can write to") from None
     click.echo(f"created {config} and {hello}\nnext: `minorch validate`, then `minorch run hello` or `minorch up`")
 
 
@@ -67,20 +74,53 @@ def init(folder: Path) -> None:
     help="DAG file to write (default: dags/crontab.toml in the first DAG folder; - for stdout).",
 )
 @click.option("--anacron", is_flag=True, help='Run the latest missed fire after downtime (catchup = "latest").')
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Retry a failed job N times (cron never does).",
+)
+@click.option("--retry-delay", default="5m", show_default=True, metavar="DURATION", help="Wait before a retry.")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @pass_ctx
 def import_crontab(
-    app: Context, source: str | None, system: bool, output: Path | None, anacron: bool, force: bool
+    app: Context,
+    source: str | None,
+    system: bool,
+    output: Path | None,
+    anacron: bool,
+    retries: int,
+    retry_delay: str,
+    force: bool,
 ) -> None:
-    """Turn a crontab into DAGs: one DAG per line, no overlapping runs, history, retries and alerts.
+    """Turn a crontab into DAGs: one DAG per line, no overlapping runs, history and alerts.
 
-    FILE defaults to your own crontab (`crontab -l`); - reads standard input.
+    FILE defaults to your own crontab (`crontab -l`); - reads standard input. The output's
+    suffix picks the format: .toml, or .py for a DAG file using the Python API. Imported DAGs
+    have no timeout, whatever minorch.toml's [defaults] say: cron never kills a job. Exits 1
+    if no line could be imported (and then writes no file).
     """
     from ..crontab_import import import_crontab as convert
+    from ..durations import parse_duration
 
-    written, converted = convert(app, source, system=system, output=output, anacron=anacron, force=force)
+    delay = parse_duration(retry_delay, name="--retry-delay")
+    written, converted = convert(
+        app,
+        source,
+        system=system,
+        output=output,
+        anacron=anacron,
+        force=force,
+        retries=retries,
+        retry_delay=delay,
+    )
     for skipped in converted.skipped:
         click.echo(f"warning: {converted.source}:{skipped.line}: not imported: {skipped.reason}", err=True)
+    if not converted.entries:
+        click.echo(f"minorch: error: {converted.source}: no cron entry could be imported", err=True)
+        sys.exit(1)
     if written is None:
         return
     click.echo(

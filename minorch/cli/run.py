@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from . import Context, main, parse_conf, pass_ctx
+from ..errors import ConfigError
+from . import Context, json_option, main, parse_conf, pass_ctx, scheduler_effect
 
 
 @main.command()
@@ -16,7 +17,7 @@ from . import Context, main, parse_conf, pass_ctx
 @click.option("--date", "date", metavar="DATE", help="Logical date (YYYY-MM-DD or ISO time); default: now.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
 @click.option("--conf", "conf_json", metavar="JSON", help='The run\'s conf as a JSON object: \'{"region": "eu"}\'.')
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@json_option("Print the result as JSON instead of a table.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @pass_ctx
@@ -33,22 +34,48 @@ def run(
     """Run one DAG run in the foreground and exit 0 if it succeeded, 1 if it failed.
 
     Records the run in the same state file as `minorch up`. Ctrl-C kills running tasks,
-    records them as failed and exits 130.
+    records them as failed and exits 130. After a failure, each failed task's reason and
+    the last lines of its log go to stderr (with --json: its `log_tail`).
     """
     from ..foreground import run_foreground
-    from ..reports import junit_xml, run_json, summary_table
+    from ..reports import failure_report, junit_xml, run_json, summary_table
 
     conf = parse_conf(conf_json, params)
     dag = app.dag(dag_id)
+    if junit:
+        _check_writable(junit)
     echo = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line))
     result = run_foreground(app.settings, app.registry, dag, date, conf, echo)
     if junit:
-        junit.write_text(junit_xml(result))
+        try:
+            junit.write_text(junit_xml(result))
+        except OSError as err:
+            click.echo(f"minorch: error: cannot write --junit {junit}: {err.strerror}", err=True)
     if as_json:
         click.echo(json.dumps(run_json(result), indent=2))
     else:
         click.echo(summary_table(result))
+        if result.exit_code == 1:
+            click.echo(failure_report(result), err=True)
     sys.exit(result.exit_code)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a --junit path the report could not be written to, before anything runs."""
+    import os
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"{folder} is not a folder"
+    elif path.exists() and not os.access(path, os.W_OK):
+        problem = "is not writable"
+    elif not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"{folder} is not writable"
+    else:
+        return
+    raise ConfigError(f"--junit {path}: {problem}", hint="give a file in a writable folder")
 
 
 @main.command()
@@ -77,24 +104,32 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
 @click.option("--date", "date", metavar="DATE", help="Logical date (default: now).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Set params.KEY for this run.")
 @click.option("--conf", "conf_json", metavar="JSON", help='The run\'s conf as a JSON object: \'{"region": "eu"}\'.')
+@json_option("Print the queued run as JSON.")
 @pass_ctx
-def trigger(app: Context, dag_id: str, date: str | None, params: tuple[str, ...], conf_json: str | None) -> None:
+def trigger(
+    app: Context, dag_id: str, date: str | None, params: tuple[str, ...], conf_json: str | None, as_json: bool
+) -> None:
     """Queue a manual run; a running `minorch up` starts it within a second, else the next one does."""
+    from ..operations import scheduler_holder
     from ..operations import trigger as trigger_run
 
     run_id = trigger_run(app.settings, app.dag(dag_id), date, parse_conf(conf_json, params))
-    from ..operations import scheduler_running
-
-    effect = (
-        "the running scheduler starts it within a second"
-        if scheduler_running(app.settings)
-        else "no scheduler is running: the next `minorch up` starts it"
-    )
-    click.echo(f"queued {dag_id} run {run_id}; {effect}")
+    holder = scheduler_holder(app.settings)
     store = app.store(readonly=True)
     try:
         row = store.dag_rows().get(dag_id)
     finally:
         store.close()
-    if row is not None and row.paused:
+    paused = row is not None and row.paused
+    if as_json:
+        record = {
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "paused": paused,
+            "scheduler": None if holder is None else {"pid": holder.pid, "what": holder.what, "since": holder.since},
+        }
+        click.echo(json.dumps(record, indent=2))
+        return
+    click.echo(f"queued {dag_id} run {run_id}; {scheduler_effect(app, 'starts it')}")
+    if paused:
         click.echo(f"warning: {dag_id} is paused: the run waits until `minorch unpause {dag_id}`", err=True)

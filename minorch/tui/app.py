@@ -64,6 +64,7 @@ class MinorchApp(App):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("A", "assets", "Assets", show=False),  # in the help, not the footer: it is the same on every screen
+        Binding("colon", "palette", "Commands", show=False),  # as in k9s and vim; ctrl+p too
     ]
 
     def __init__(self, settings: Settings, registry: Registry | None = None, runs_scheduler: bool = False) -> None:
@@ -189,6 +190,10 @@ class MinorchApp(App):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, DagListScreen):
             self.pop_screen()
         self.push_screen(DagScreen(dag_id))
+
+    def action_palette(self) -> None:
+        """`:` opens the command palette (its own action name, so the footer keeps showing ^p for it)."""
+        self.action_command_palette()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -26,6 +26,7 @@ from ..config import Settings
 from ..operations import scheduler_running
 from ..registry import Registry, dag_files, load
 from ..store import Store
+from ..visible import visible
 from . import model
 
 FILES_EVERY = 2.0  # seconds between looks at DAG file mtimes
@@ -240,7 +241,8 @@ class Feed:
             stream.seek(self._log_offset)
             data = stream.read(size - self._log_offset)
         self._log_offset += len(data)
-        return LogChunk(path, self._decoder.decode(data), reset)
+        # Escape sequences in task output are shown as text (\x1b[31m), never sent to the terminal.
+        return LogChunk(path, visible(self._decoder.decode(data).replace("\r\n", "\n")), reset)
 
 
 def _mtime(path: Path) -> float:

@@ -6,9 +6,10 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 
-def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) -> str:
+def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False, offset: bool = False) -> str:
     """A time (epoch seconds or ISO text) in the zone `tz`: "2024-05-01 12:05", or with `seconds`
-    the shorter "05-01 12:05:03" (for tries, whose year is rarely in doubt).
+    the shorter "05-01 12:05:03" (for tries, whose year is rarely in doubt); `offset` adds the
+    zone's UTC offset: "2024-05-01 12:05 +02:00".
 
     ISO text is how the store names logical dates; epoch seconds are how it stamps starts and ends.
     """
@@ -16,7 +17,11 @@ def when(moment: float | str | None, tz: str = "UTC", *, seconds: bool = False) 
         return "-"
     stamp = datetime.fromisoformat(moment) if isinstance(moment, str) else datetime.fromtimestamp(moment, timezone.utc)
     local = stamp.astimezone(ZoneInfo(tz))
-    return local.strftime("%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    text = local.strftime("%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    if offset:
+        zone = local.strftime("%z")
+        text += f" {zone[:3]}:{zone[3:]}"
+    return text
 
 
 def span(first: str, last: str, tz: str = "UTC") -> str:

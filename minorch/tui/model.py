@@ -28,10 +28,11 @@ from ..records import Attempt, DagRow, RunRecord, TaskInstance, iso
 from ..registry import Registry
 from ..store import Store
 from ..trend import Point, Trend
-from ..views import run_gantt
+from ..views import first_look, run_gantt
 
 LIST_RUNS = 12  # run cells per DAG in the DAG list
 GRID_RUNS = 25  # run columns in a DAG's grid page, unless the screen asks for another number
+MIN_PAGE = 5  # runs per grid page on the narrowest terminal (a page holds what fits across)
 HISTORY_RUNS = 60  # runs a duration chart looks back over
 
 
@@ -131,7 +132,7 @@ def _item(
     schedule = dag.schedule.expr if dag is not None and dag.schedule else (row.schedule if row else None)
     next_fire = row.next_fire if row else None
     if next_fire is None and dag is not None and dag.schedule is not None:
-        fire = dag.schedule.next_fire(now)
+        fire = dag.schedule.next_fire(first_look(dag, now))
         next_fire = iso(fire) if fire else None
     return DagItem(
         dag_id=dag_id,

@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from . import fmt
 from .actions import Target
 from .feed import Update
-from .model import GRID_RUNS, DagDetail, DagItem, TaskDetail
+from .model import GRID_RUNS, MIN_PAGE, DagDetail, DagItem, TaskDetail
 from .palette import legend, look_of, state_text
 from .picture_screens import DurationScreen, GanttScreen
 from .widgets.attempt_table import AttemptTable
@@ -165,8 +165,9 @@ class DagScreen(Screen):
             self.call_after_refresh(self._legend)
 
     def _fit(self) -> None:
-        """Ask for as many runs as fit across the grid (at least `GRID_RUNS`)."""
-        per_page = max(GRID_RUNS, self.query_one(RunGrid).fits())
+        """Ask for as many runs as fit across the grid, so the page line counts the runs one sees."""
+        fits = self.query_one(RunGrid).fits()
+        per_page = max(MIN_PAGE, fits) if fits else GRID_RUNS
         if per_page != self.per_page:
             self.per_page = per_page
             self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
@@ -324,6 +325,10 @@ class TaskScreen(Screen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("w", "gantt", "Gantt"),
         Binding("d", "durations", "Trend"),
+        # The log's keys work wherever the focus is (the tries table has it first).
+        Binding("G", "log('follow_end')", "Log end", show=False),
+        Binding("g", "log('top')", "Log top", show=False),
+        Binding("f", "log('toggle_follow')", "Follow log"),
     ]
 
     def __init__(self, subject: Target) -> None:
@@ -387,9 +392,15 @@ class TaskScreen(Screen):
             )
         else:
             command = Text.assemble(("not run yet; it runs: ", "grey62"), task.template or "-")
-        if task.result is not None:
+        # The result belongs to the latest try: a chosen earlier (failed) try shows its own outcome instead.
+        if task.result is not None and (attempt is None or attempt is task.attempt(None)):
             command.append_text(Text.assemble(("\nreturned: ", "grey62"), task.result))
+        elif attempt is not None and attempt.end_date is not None and attempt is not task.attempt(None):
+            command.append_text(Text.assemble(("\nthis try: ", "grey62"), attempt.reason or attempt.outcome or "-"))
         self.query_one("#command", Static).update(command)
+
+    def action_log(self, name: str) -> None:
+        getattr(self.query_one(LogView), f"action_{name}")()
 
     def action_gantt(self) -> None:
         """The Gantt of this task's run."""

@@ -48,7 +48,7 @@ class DagTable(ActionKeys, DataTable):
     def on_mount(self) -> None:
         self.add_column("DAG", key="dag")
         self.add_column("schedule", key="schedule")
-        self.add_column("next run", key="next", width=16)
+        self.add_column("next run", key="next", width=23)
         self.add_column(Text("runs", justify="right"), key="runs", width=LIST_RUNS)
         self.add_column("paused", key="paused", width=6)
         self.add_column("description", key="description")
@@ -118,10 +118,12 @@ def _cells(item: DagItem, room: int) -> tuple:
     for state in item.recent:
         runs.append_text(glyph(state))
     paused = Text("yes", style="bold yellow") if item.paused else Text("no", style="grey50")
+    # Each DAG's next run in its own zone, with the offset, so rows in different zones are not mixed up.
+    upcoming = Text("paused", style="yellow") if item.paused else fmt.when(item.next_fire, item.timezone, offset=True)
     return (
         name,
         item.schedule or Text("-", style="grey50"),
-        fmt.when(item.next_fire, item.timezone),
+        upcoming,
         runs,
         paused,
         _cut(item.description or "", room),

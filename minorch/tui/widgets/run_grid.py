@@ -1,8 +1,9 @@
 """The grid: runs as columns (oldest left, newest right, as in Airflow) and tasks as rows.
 
 The first row holds the runs' own states; every other cell is one task instance. Column
-labels are the runs' day of month (or hour, or minute, whichever tells neighbours apart);
-the screen's status line names the highlighted run in full. The task column and the
+labels are the runs' day of month, with the hour on a second label row when two runs of the
+page share a day (and the minute on a third when they share the hour too), so a column always
+names its run's day; the screen's status line names the highlighted run in full. The task column and the
 label row stay in place while the cells scroll.
 
 The grid shows one page of runs (`DagDetail.page`); moving left past the oldest run of the
@@ -35,13 +36,16 @@ CURSOR = Style(reverse=True)
 HEADER = Style(color="grey62")
 
 
-def _labels(detail: DagDetail) -> tuple[str, list[str]]:
-    """(unit, one two-digit label per run): the coarsest of day/hour/minute that differs between runs."""
+def _labels(detail: DagDetail) -> list[tuple[str, list[str]]]:
+    """Label rows: [(unit, one two-digit label per run), ...]: the day of month, then the hour if
+    two runs share a day, then the minute if two share a day and hour."""
     stamps = [fmt.when(r.logical_date, detail.item.timezone) for r in detail.runs]  # "YYYY-MM-DD HH:MM"
-    for unit, cut in (("day", 10), ("hour", 13), ("minute", 16)):
+    rows = [("day", [s[8:10] for s in stamps])]
+    for unit, cut in (("hour", 10), ("minute", 13)):
         if len({s[:cut] for s in stamps}) == len(stamps):
-            return unit, [s[cut - 2 : cut] for s in stamps]
-    return "minute", [s[14:16] for s in stamps]
+            break
+        rows.append((unit, [s[cut + 1 : cut + 3] for s in stamps]))
+    return rows
 
 
 class RunGrid(ActionKeys, ScrollView, can_focus=True):
@@ -88,14 +92,18 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         self.label_width = 0  # columns of the task column, which does not scroll
         self.words: list[str] = []  # the task filter
         self.land: int | None = None  # where the cursor goes on a new page: 1 its newest run, -1 its oldest
-        self._header = (Strip.blank(0), Strip.blank(0))
+        self._label_rows: list[tuple[str, list[str]]] = []  # (unit, a label per run) per label row
+        self._header: list[tuple[Strip, Strip]] = []  # the label rows, drawn
         self._rows: list[tuple[Strip, Strip]] = []
 
     def show(self, detail: DagDetail) -> None:
         """Draw `detail`, keeping the cursor on the same run and row (the newest run at first)."""
         first = self.detail is None
         new_page = not first and detail.page != self.detail.page
-        row_key, run_pk = self._cursor_keys()
+        before = self._cursor_keys()
+        row_key, run_pk = before
+        if not first and not new_page and detail.page == 0 and self.detail.runs and run_pk == self.detail.runs[-1].pk:
+            run_pk = detail.runs[-1].pk if detail.runs else None  # on the newest run: a newer one takes the cursor
         self.detail = detail
         self.keys = [RUN_ROW, *(t for t in detail.task_ids if self._matches(t))]
         pks = [r.pk for r in detail.runs]
@@ -104,14 +112,13 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         if new_page:
             self.column = 0 if self.land == -1 else len(pks) - 1
             self.land = None
-        unit, labels = _labels(detail)
-        self._unit, self._run_labels = unit, labels
-        self.label_width = max([len(t) + 2 for t in detail.task_ids] + [len(unit) + 9])
-        self.virtual_size = Size(self.label_width + CELL * len(pks), len(self.keys) + 1)
+        self._label_rows = _labels(detail)
+        self.label_width = max([len(t) + 2 for t in detail.task_ids] + [len(u) + 9 for u, _ in self._label_rows])
+        self.virtual_size = Size(self.label_width + CELL * len(pks), len(self.keys) + self.head)
         self._paint()
         if first:  # scroll to the newest run once the widget has its size
             self.call_after_refresh(self._moved, scroll=True)
-        elif new_page or (row_key, run_pk) != self._cursor_keys():
+        elif new_page or before != self._cursor_keys():
             self._moved(scroll=True)
 
     def set_filter(self, text: str) -> None:
@@ -122,6 +129,11 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
 
     def _matches(self, task_id: str) -> bool:
         return all(word in task_id.lower() for word in self.words)
+
+    @property
+    def head(self) -> int:
+        """How many label rows stand above the cells."""
+        return max(1, len(self._label_rows))
 
     def fits(self) -> int:
         """How many runs fit across the widget as it is now (0 before it has a size)."""
@@ -140,10 +152,13 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         def strip(text: Text) -> Strip:
             return Strip(list(text.render(console)), text.cell_len)
 
-        header_cells = Text()
-        for index, label in enumerate(self._run_labels):
-            header_cells.append(f"{label:>2} ", CURSOR if index == self.column else HEADER)
-        self._header = (strip(Text(f" task ({self._unit})".ljust(self.label_width), HEADER)), strip(header_cells))
+        self._header = []
+        for number, (unit, labels) in enumerate(self._label_rows):
+            header_cells = Text()
+            for index, label in enumerate(labels):
+                header_cells.append(f"{label:>2} ", CURSOR if index == self.column else HEADER)
+            title = f" task ({unit})" if number == 0 else f" ({unit})"
+            self._header.append((strip(Text(title.ljust(self.label_width), HEADER)), strip(header_cells)))
         self._rows = []
         for number, key in enumerate(self.keys):
             label = Text(" run" if key == RUN_ROW else f" {key}", style="bold" if number == self.row else "")
@@ -165,10 +180,10 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         scroll_y = self.scroll_offset.y
-        if y == 0:
-            label, cells = self._header
-        elif y - 1 + scroll_y < len(self._rows):
-            label, cells = self._rows[y - 1 + scroll_y]
+        if y < len(self._header):
+            label, cells = self._header[y]
+        elif 0 <= y - self.head + scroll_y < len(self._rows):
+            label, cells = self._rows[y - self.head + scroll_y]
         else:
             return Strip.blank(width, self.rich_style)
         fixed = min(self.label_width, width)
@@ -186,9 +201,10 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
 
     def _moved(self, *, scroll: bool) -> None:
         if scroll and self.keys:
-            # The label row and the task column do not scroll: keep the cursor clear of them.
-            region = Region(self.label_width + CELL * max(0, self.column), self.row + 1, CELL, 1)
-            self.scroll_to_region(region, spacing=Spacing(1, 0, 0, self.label_width), animate=False, force=True)
+            # The label rows and the task column do not scroll: keep the cursor clear of them.
+            region = Region(self.label_width + CELL * max(0, self.column), self.row + self.head, CELL, 1)
+            spacing = Spacing(self.head, 0, 0, self.label_width)
+            self.scroll_to_region(region, spacing=spacing, animate=False, force=True)
         self.post_message(self.Highlighted(*self.selection()))
 
     def action_move(self, rows: int, columns: int) -> None:
@@ -225,9 +241,9 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is None or self.detail is None or offset.y == 0:
+        if offset is None or self.detail is None or offset.y < self.head:
             return
-        row = offset.y - 1 + self.scroll_offset.y
+        row = offset.y - self.head + self.scroll_offset.y
         column = self.column
         if offset.x >= self.label_width:
             column = (offset.x - self.label_width + self._first_cell()) // CELL
