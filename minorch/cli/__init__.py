@@ -1,7 +1,6 @@
 """The `minorch` command: the click group, what every command shares, and one module per family
-of commands (project, inspect, observe, run, ops, secrets, ui, assets, health, worker, airflow), which import only
-this module,
-never each other.
+of commands (project, inspect, observe, run, ops, secrets, ui, assets, health, worker, airflow), which
+import only this module, never each other.
 
 Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
 `minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
