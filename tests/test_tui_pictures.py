@@ -331,6 +331,9 @@ def test_snapshot(project, snap_compare, screen, size):
         if screen == "gantt":
             await app.push_screen(GanttScreen(Target("pics", pk, "manual__2024-05-01T00:00:00+00:00")))
             await until(pilot, lambda: "critical path" in screen_text(app), what="Gantt shown")
+            # A screen pushed from here (not by its key) may not have moved the focus yet: give it the chart.
+            app.screen.query_one(GanttChart).focus()
+            await pilot.pause()
             await pilot.press("down", "down", "down", "space")
             await until(pilot, lambda: "[2]" in screen_text(app), what="copies unfolded")
         else:
