@@ -34,6 +34,10 @@ FROM_ENV = "env-Secret-4711"
 FROM_FILE = "file-Secret-0815"
 FROM_CMD = "cmd-Secret-1234"
 FROM_KEYRING = "keyring-Secret-9999"
+# The test keyring (tests/keyring_backend.py), found through tests/ on the path: pytest puts it on
+# sys.path for this process, secret_env on PYTHONPATH for children, wherever the suite runs from.
+TESTS = str(Path(__file__).resolve().parent)
+BACKEND = "keyring_backend.FileKeyring"
 DB_PASSWORD = "db-p@ss:w0rd/77"  # characters a URI must percent-encode
 SECRETS = [FROM_ENV, FROM_FILE, FROM_CMD, FROM_KEYRING, DB_PASSWORD]
 
@@ -127,10 +131,11 @@ def secret_project(project, keyring_file: Path):
 
 def secret_env(project, keyring_file: Path) -> dict[str, str]:
     env = project.env()
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], TESTS])  # where the test backend's module is
     env.update(
         APP_TOKEN=FROM_ENV,
         DB_PASSWORD=DB_PASSWORD,
-        PYTHON_KEYRING_BACKEND="tests.keyring_backend.FileKeyring",
+        PYTHON_KEYRING_BACKEND=BACKEND,
         MINORCH_TEST_KEYRING=str(keyring_file),
     )
     return env
@@ -246,7 +251,7 @@ def resolver(project, environ: dict | None = None) -> Resolver:
 
 
 def test_each_backend_resolves_and_marks_secrets(secret_project, keyring_file: Path, monkeypatch) -> None:
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", BACKEND)
     monkeypatch.setenv("MINORCH_TEST_KEYRING", str(keyring_file))
     found = resolver(secret_project, {"APP_TOKEN": FROM_ENV, "DB_PASSWORD": DB_PASSWORD})
     assert found.variable("bucket") == "my-data-bucket"
@@ -287,7 +292,7 @@ def test_environment_forms_of_variables_and_connections(project) -> None:
     ],
 )
 def test_a_backend_that_fails_names_the_variable(project, keyring_file, monkeypatch, definition, message) -> None:
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", BACKEND)
     monkeypatch.setenv("MINORCH_TEST_KEYRING", str(keyring_file))
     project.configure(defaults=f"[variables]\n{definition}")
     with pytest.raises(SecretError, match=message):
