@@ -42,6 +42,7 @@ from .states import RunState, TaskState
 from .store import Store
 from .taskenv import TryEnvironment
 from .templates import build_context, render
+from .watcher import DagWatcher
 
 log = logging.getLogger("minorch.scheduler")
 
@@ -141,6 +142,7 @@ class Scheduler:
         self._data_version = -1
         self._next_poll = 0.0
         self._next_reload = 0.0
+        self._watcher = DagWatcher()  # says when DAG files need a look (inotify), instead of stat-ing them all
         self._dirty = True
         self._wake_at: datetime | None = None  # when the planner next wants to look, with no event
         # A pipe that stop() (from a signal handler or another thread) writes to, so the
@@ -169,6 +171,8 @@ class Scheduler:
 
     def reload_if_changed(self) -> bool:
         """Reload DAG files if any changed; a DAG whose file broke keeps its last good version."""
+        if not self._watcher.changed(self.settings.dag_folders, self.settings.config_files, self.settings.state_dir):
+            return False
         stamps = file_stamps(self.settings)
         if stamps == self.registry.files:
             return False
@@ -1101,6 +1105,7 @@ class Scheduler:
                 raise
             except Exception:  # noqa: BLE001 - a reload must never stop the loop
                 log.exception("reloading DAG files failed; keeping the loaded DAGs")
+                self._watcher.close()  # look again next time, events or not
         if mono >= self._next_poll:
             self._next_poll = mono + POLL_INTERVAL
             version = self.store.data_version()
@@ -1129,6 +1134,7 @@ class Scheduler:
     def close(self) -> None:
         self.executor.remove_wakeup_fd(self._wake_r)
         self.executor.close()
+        self._watcher.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
