@@ -78,7 +78,7 @@ def dags(app: Context, as_json: bool) -> None:
 
     from ..views import dag_summaries
 
-    rows = dag_summaries(app.settings, app.registry, datetime.now(timezone.utc))
+    rows = dag_summaries(app.settings, app.listed_registry, datetime.now(timezone.utc))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
