@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -31,6 +30,8 @@ def airflow_check(app: Context, paths: tuple[Path, ...], as_json: bool, timeout:
 
     reports = check(list(paths) or [Path(".")], timeout)
     if as_json:
+        from dataclasses import asdict
+
         click.echo(json.dumps([asdict(r) for r in reports], indent=2))
     else:
         rows = [

@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -173,6 +172,8 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _local(ts: float | None, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
     return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if ts is not None else "-"
 
 
