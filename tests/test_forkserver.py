@@ -520,9 +520,11 @@ def test_a_try_in_flight_keeps_the_version_it_started_with(forking, folder):
 
 
 def test_a_dag_file_that_fails_to_import_fails_each_try_as_before(forking, folder):
-    (folder / "etl.py").write_text("from minorch import DAG\nraise RuntimeError('bad file')\n")
-    for name in ("a", "b", "c"):
+    (folder / "etl.py").write_text("open('imports.txt', 'a').write('x\\n')\nraise RuntimeError('bad file')\n")
+    names = [f"t{i}" for i in range(6)]
+    for name in names:
         forking.start(dag_try(folder, name))
         done = run_all(forking)[name]
         assert done.returncode == 1
         assert "RuntimeError: bad file" in log_of(folder, name)
+    assert len(imports(folder)) <= len(names) + 1  # each try, and one failed generation for this version

@@ -435,24 +435,28 @@ class _Server:
 
     # -- generations
 
-    def _hear(self, generation: _Generation) -> None:
-        """What a generation said on its own: loaded, failed to, or a task's end."""
+    def _hear(self, generation: _Generation) -> bool:
+        """Take one thing a generation said on its own: loaded, failed to, or a task's end.
+        False when it has nothing more to say now (or it closed its end: then it is closed)."""
         generation.sock.setblocking(False)
         try:
             message, _ = _receive_from(generation.sock)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             message = None
         if message is None:
-            self._gone(generation)
-        elif "ended" in message:
+            self._close(generation, keep_failure=generation.failed)
+            return False
+        if "ended" in message:
             self._relay_end(generation, message)
         elif "loaded" in message:
             generation.stamps = message["loaded"]
         elif "failed" in message:
             generation.failed = True
             self._close(generation, keep_failure=True)
+            return False
+        return True
 
     def _relay_end(self, generation: _Generation, message: dict) -> None:
         generation.tries.discard(message["ended"])
@@ -469,8 +473,10 @@ class _Server:
             self._close(generation)
 
     def _gone(self, generation: _Generation) -> None:
-        """A generation ended on its own (killed)."""
-        self._close(generation)
+        """A generation ended on its own (it failed to load, or was killed): first what it said."""
+        while generation in self.alive and self._hear(generation):
+            pass
+        self._close(generation, keep_failure=generation.failed)
 
     def _close(self, generation: _Generation, keep_failure: bool = False, at_exit: bool = False) -> None:
         """Stop and reap a generation. One with tries running leaves no one to report their end:
