@@ -5,7 +5,9 @@ Run: `python bench/bench_cli.py [--reps 11] [--files 200] [--tasks 20]`. Prints 
 load average and a markdown table of medians. Goals (issue 18): `--help` <= 0.04 s and `dags`
 <= 0.08 s on the bundled examples (this repository's minorch.toml), `validate` of FILES TOML DAG
 files x TASKS tasks (bench_registry's files: a chain with a fan-in, templated commands) <= 0.3 s.
-The machine's limit is `python -c pass`.
+The machine's limit is `python -c pass`. The goals were set on a quiet machine whose interpreter
+started in 0.011 s; on a loaded machine every process is slower, so each goal is also given as
+a multiple of the interpreter start (goal / 0.011 s) and judged that way in the last column.
 
 Each command is a real `python -m minorch ...` process, timed from spawn to exit. Byte code is
 written and used (PYTHONDONTWRITEBYTECODE is removed), as after an install; `dags` runs once
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_registry import make_project  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+QUIET_START = 0.011  # seconds: `python -c pass` on the quiet machine the goals were set on
 
 
 def timed(argv: list[str], cwd: Path, env: dict[str, str], reps: int) -> float:
@@ -72,12 +75,14 @@ def main() -> None:
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
     )
     print()
-    print("| command (median) | seconds | x interpreter start | goal | |")
-    print("|---|---:|---:|---|---|")
-    print(f"| `python -c pass` (the machine's limit) | {floor:.3f} | 1.0 | | |")
+    print("| command (median) | seconds | x interpreter start | goal | | goal as x start | |")
+    print("|---|---:|---:|---|---|---:|---|")
+    print(f"| `python -c pass` (the machine's limit) | {floor:.3f} | 1.0 | | | | |")
     for name, took, goal in rows:
         verdict = "met" if took <= goal else "missed"
-        print(f"| {name} | {took:.3f} | {took / floor:.1f} | <= {goal} s | {verdict} |")
+        ratio = goal / QUIET_START
+        by_ratio = "met" if took / floor <= ratio else "missed"
+        print(f"| {name} | {took:.3f} | {took / floor:.1f} | <= {goal} s | {verdict} | <= {ratio:.1f} | {by_ratio} |")
 
 
 if __name__ == "__main__":
