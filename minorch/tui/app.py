@@ -36,6 +36,7 @@ from ..registry import Registry
 from .actions import ACTIONS, ActionRequested, Target
 from .dialogs import ActionDialog, HelpScreen, StopDialog
 from .feed import Feed, Update
+from .live import LiveScreen, seen_screens
 from .perform import fields_for, perform, preview, stop_preview
 from .screens import DagListScreen, DagScreen
 
@@ -109,11 +110,16 @@ class MinorchApp(App):
     def on_refreshed(self, message: Refreshed) -> None:
         new = message.update
         self.latest = replace(self.latest, **{k: v for k, v in vars(new).items() if v is not None})
+        seen = seen_screens(self.screen_stack)
         for screen in self.screen_stack:
             # A screen still composing gets `latest` from its own on_mount instead.
-            if hasattr(screen, "show_update") and screen.is_mounted:
-                with contextlib.suppress(NoMatches):  # the app is closing: the screen's widgets are already gone
-                    screen.show_update(new)
+            if not isinstance(screen, LiveScreen) or not screen.is_mounted:
+                continue
+            if screen not in seen:
+                screen.behind = True
+                continue
+            with contextlib.suppress(NoMatches):  # the app is closing: the screen's widgets are already gone
+                screen.show_update(new)
 
     # ------------------------------------------------------------ acting
 

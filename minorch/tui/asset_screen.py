@@ -15,18 +15,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from .. import asset_catalog, lineage
 from ..errors import MinorchError
 from ..store import AssetEvent, Store
 from .dialogs import ActionDialog
+from .live import LiveScreen
 from .widgets.asset_table import AssetTable, when
 from .widgets.lineage_view import LineageView
 
 
-class AssetsScreen(Screen):
+class AssetsScreen(LiveScreen):
     AUTO_FOCUS = "AssetTable"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 

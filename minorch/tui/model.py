@@ -124,7 +124,7 @@ def _item(
     dag_id: str,
     dag: Dag | None,
     row: DagRow | None,
-    runs: list[RunRecord],
+    recent: list[str],
     default_tz: str,
     now: datetime,
     problem: str | None,
@@ -141,7 +141,7 @@ def _item(
         next_fire=next_fire,
         timezone=dag.timezone if dag is not None else default_tz,
         paused=row.paused if row else bool(dag and dag.paused),
-        recent=tuple(str(r.state) for r in reversed(runs)),
+        recent=tuple(reversed(recent)),
         tasks=len(dag.tasks) if dag is not None else 0,
         problem=problem,
     )
@@ -159,7 +159,7 @@ def dag_list(
     """Every DAG, and the DAG files that failed to load: as the running scheduler last loaded them
     (`scheduler` true), else as `registry` did."""
     rows = store.dag_rows()
-    recent = store.recent_runs(runs)
+    recent = store.recent_states(runs)
     ids = sorted(set(rows) | set(registry.dags))
     items = tuple(
         _item(

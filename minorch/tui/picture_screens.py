@@ -12,7 +12,6 @@ import statistics
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..gantt import Gantt
@@ -20,13 +19,14 @@ from ..gantt_draw import LEGEND, summary
 from . import fmt
 from .actions import Target
 from .feed import Update
+from .live import LiveScreen
 from .model import Durations
 from .palette import state_text
 from .widgets.duration_chart import DurationChart, format_value
 from .widgets.gantt_chart import GanttChart
 
 
-class GanttScreen(Screen):
+class GanttScreen(LiveScreen):
     """The Gantt of one run; `enter` on a row opens that task's tries and log."""
 
     AUTO_FOCUS = "GanttChart"
@@ -72,7 +72,7 @@ class GanttScreen(Screen):
         self.app.push_screen(TaskScreen(Target(subject.dag_id, subject.run_pk, subject.run_id, message.task_id)))
 
 
-class DurationScreen(Screen):
+class DurationScreen(LiveScreen):
     """Durations over the newest runs: a DAG's runs (`task_id` None), or a task's tries and peak memory."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]

@@ -12,12 +12,12 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from . import fmt
 from .actions import Target
 from .feed import Update
+from .live import LiveScreen
 from .model import GRID_RUNS, MIN_PAGE, DagDetail, DagItem, TaskDetail
 from .palette import legend, look_of, state_text
 from .picture_screens import DurationScreen, GanttScreen
@@ -39,7 +39,7 @@ def _dag_line(item: DagItem) -> Text:
     return text
 
 
-class DagListScreen(Screen):
+class DagListScreen(LiveScreen):
     AUTO_FOCUS = "DagTable"
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
@@ -115,7 +115,7 @@ class DagListScreen(Screen):
         self.query_one(DagTable).focus()
 
 
-class DagScreen(Screen):
+class DagScreen(LiveScreen):
     """One DAG: its grid or graph of one page of runs, a line with the page and the states' legend,
     and the status of the selected run and task. `[` / `]` page to older / newer runs, `/` filters tasks."""
 
@@ -319,7 +319,7 @@ class DagScreen(Screen):
         self.query_one(f"#{self.query_one(ContentSwitcher).current}").focus()
 
 
-class TaskScreen(Screen):
+class TaskScreen(LiveScreen):
     AUTO_FOCUS = "AttemptTable"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
