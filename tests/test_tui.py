@@ -25,7 +25,7 @@ from minorch.tui.app import make_app
 from minorch.tui.dialogs import StopDialog
 from minorch.tui.feed import Feed
 from minorch.tui.layout import layout
-from minorch.tui.model import dag_list
+from minorch.tui.model import dag_detail, dag_list
 from minorch.tui.palette import look
 from minorch.tui.screens import DagListScreen, DagScreen, TaskScreen
 from minorch.tui.widgets.run_grid import RunGrid
@@ -858,7 +858,9 @@ def test_the_dag_list_shows_each_dags_newest_runs_oldest_first_up_to_its_width(p
     hello = ops.new_run(store, registry.dags["hello"], NOW, "manual", {}, STAMP)
     store.set_run_state(hello, RunState.RUNNING, [RunState.QUEUED], now=STAMP)
     listed = dag_list(store, registry, NOW, runs=5)
+    detail = dag_detail(store, registry, "etl", NOW)
     store.close()
+    assert detail.item.recent[-5:] == listed.get("etl").recent  # the DAG screen's line says the same
     assert listed.get("etl").recent == ("success", "success", "failed", "failed", "failed")
     assert listed.get("hello").recent == ("running",)
     assert listed.get("broken") is None or listed.get("broken").recent == ()

@@ -201,7 +201,8 @@ def dag_detail(
     records.reverse()
     by_run = store.task_instances(r.pk for r in records)
     row = store.dag_rows().get(dag_id)
-    item = _item(dag_id, dag, row, newest[:LIST_RUNS], default_tz, now, _problem(dag, row, registry, scheduler))
+    recent = [str(r.state) for r in newest[:LIST_RUNS]]
+    item = _item(dag_id, dag, row, recent, default_tz, now, _problem(dag, row, registry, scheduler))
     task_ids = dag.topological() if dag is not None else []
     known = set(task_ids)
     # Tasks since removed from the DAG file still have rows in old runs: list them last.
