@@ -19,13 +19,18 @@ class LiveScreen(Screen):
 
     behind = False  # an update arrived while this screen was covered
 
+    @property
+    def minorch(self) -> MinorchApp:
+        """The app, with its feed, settings and latest state."""
+        return cast("MinorchApp", self.app)
+
     def show_update(self, update: Update) -> None:
         raise NotImplementedError
 
     def on_screen_resume(self) -> None:
         if self.behind:
             self.behind = False
-            self.show_update(cast("MinorchApp", self.app).latest)
+            self.show_update(self.minorch.latest)
 
 
 def seen_screens(stack: list[Screen]) -> list[Screen]:

@@ -255,7 +255,7 @@ def _template(task: Task | None) -> str | None:
     sensor the scheduler checks itself, what it waits for: "file = in/{{ ds }}.csv"."""
     if task is None:
         return None
-    if _poked(task):
+    if task.sensor is not None and _poked(task):
         return ", ".join(f"{key} = {value}" for key, value in task.sensor.items())
     if task.sensor is not None:
         return f"sensor command: {task.sensor['command']}"

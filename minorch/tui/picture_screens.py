@@ -45,10 +45,10 @@ class GanttScreen(LiveScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.app.feed.watch_picture(gantt=self.subject.run_pk)
+        self.minorch.feed.watch_picture(gantt=self.subject.run_pk)
 
     def on_unmount(self) -> None:
-        self.app.feed.unwatch(gantt=self.subject.run_pk)
+        self.minorch.feed.unwatch(gantt=self.subject.run_pk)
 
     def show_update(self, update: Update) -> None:
         chart = update.gantt
@@ -93,10 +93,10 @@ class DurationScreen(LiveScreen):
 
     def on_mount(self) -> None:
         self.query_one("#rss-chart").display = self.key[1] is not None
-        self.app.feed.watch_picture(durations=self.key)
+        self.minorch.feed.watch_picture(durations=self.key)
 
     def on_unmount(self) -> None:
-        self.app.feed.unwatch(durations=self.key)
+        self.minorch.feed.unwatch(durations=self.key)
 
     def show_update(self, update: Update) -> None:
         found = update.durations
