@@ -279,6 +279,13 @@ def test_environment_forms_of_variables_and_connections(project) -> None:
     assert {"eu-central-1", "from-minorch-1", "json-Secret-1"} <= set(found.secrets)
 
 
+@pytest.mark.parametrize("port", ['"http"', '"5432.5x"', "inf", "[5432]"])
+def test_a_connection_port_that_is_not_a_number_is_one_line(project, port: str) -> None:
+    document = f'{{"conn_type": "http", "host": "api.example", "port": {port.replace("inf", "1e999")}}}'
+    with pytest.raises(SecretError, match="connection 'api': port must be a number"):
+        resolver(project, {"AIRFLOW_CONN_API": document}).connection("api")
+
+
 @pytest.mark.parametrize(
     ("definition", "message"),
     [
