@@ -23,7 +23,7 @@ from conftest import child_env, run_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minorch.config import load_settings
+from minorch.config import display_path, load_settings
 from minorch.errors import ConfigError
 from minorch.executors.local import Launch, LocalExecutor
 from minorch.masking import Masker, looks_sensitive
@@ -336,7 +336,7 @@ def test_a_try_whose_secret_cannot_be_resolved_fails_with_one_line(project) -> N
     log = next((project.root / ".minorch/logs").rglob("*.log")).read_text()
     [line] = log.strip().splitlines()
     assert line == (
-        f"minorch: {project.root}/dags/d.toml: task 't': variable 'db_password': "
+        f"minorch: {display_path(project.root / 'dags/d.toml')}: task 't': variable 'db_password': "
         "cannot read /nonexistent/db: No such file or directory"
     )
 
