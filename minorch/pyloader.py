@@ -74,7 +74,7 @@ def _error_line(err: BaseException, path: str) -> int | None:
 def load_one(path: str, timeout: float) -> dict:
     from . import airflow
     from .assets import DECLARED
-    from .dag import load_dag_file
+    from .dagfile import load_dag_file
     from .errors import MinorchError
     from .spec import dag_to_spec
 

@@ -144,7 +144,7 @@ def _resolve(target: dict, xcom: dict, ti: TaskInstance) -> tuple[Callable, dict
     if target["kind"] == "ref":
         return _import_ref(target["ref"], target.get("sys_path", [])), {}, target["ref"]
     path, dag_id, task_id = target["path"], target["dag_id"], target["task_id"]
-    from minorch.dag import load_dag_file
+    from minorch.dagfile import load_dag_file
 
     try:
         dags = PRELOADED.get(path) or load_dag_file(path)
@@ -179,7 +179,7 @@ PRELOADED: dict[str, list] = {}
 
 def preload(path: str) -> None:
     """Import the DAG file at `path` now, for tries forked later; raises what importing raises."""
-    from minorch.dag import load_dag_file
+    from minorch.dagfile import load_dag_file
 
     PRELOADED[path] = load_dag_file(path)
 

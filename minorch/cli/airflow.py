@@ -26,7 +26,7 @@ def airflow_check(app: Context, paths: tuple[Path, ...], as_json: bool, timeout:
     PATHS are files or folders (default: the current folder). Needs no minorch.toml. Exit 0 when
     every file loads, 1 when some cannot.
     """
-    from ..airflow.check import check
+    from ..airflow_check import check
 
     reports = check(list(paths) or [Path(".")], timeout)
     if as_json:
