@@ -26,7 +26,7 @@ from .errors import StoreError
 from .records import AssetEvent, Attempt, DagRow, QueuedEvent, RunRecord, TaskInstance
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -197,6 +197,13 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE attempts ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
     ALTER TABLE attempts ADD COLUMN external_id TEXT;
     ALTER TABLE attempts ADD COLUMN host TEXT
+    """,
+    ),
+    (
+        "active_task_instances",
+        """
+    -- Crash recovery looks for task instances that say queued or running: a handful among millions.
+    CREATE INDEX task_instances_active ON task_instances (state) WHERE state IN ('queued', 'running')
     """,
     ),
 ]
