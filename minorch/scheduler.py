@@ -30,6 +30,7 @@ from .dag import Dag, Task
 from .errors import MinorchError
 from .executors.base import Executor, Exit, Launch, Running
 from .executors.pick import executor_for
+from .live import LiveState
 from .notify import Notifier
 from .options import TaskOptions
 from .outage import Outage
@@ -117,6 +118,8 @@ class Scheduler:
         self.registry = registry or load(settings)
         self.dags: dict[str, Dag] = dict(self.registry.dags)
         self.inflight: dict[str, Inflight] = {}
+        self.live = LiveState(store)  # the active runs' task instances, from the store's change feed
+        self._memory: dict[int, P.RunMemory] = {}  # what incremental planning keeps between steps
         self.attempt_tag = attempt_tag(settings.state_dir)
         self.outage = Outage(settings.db_path, self.clock.monotonic)
         self._ended: list[tuple[Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
@@ -168,6 +171,7 @@ class Scheduler:
         kept = {d.dag_id: d for d in self.dags.values() if d.file in broken and d.dag_id not in fresh.dags}
         self.registry = fresh
         self.dags = {**kept, **fresh.dags}
+        self._memory.clear()  # the DAGs' shapes may have changed: plan every run whole once
         self.sync_dags()
         for dag_id, dag in kept.items():
             error = next(str(e) for e in fresh.errors if e.file == dag.file)
@@ -243,25 +247,31 @@ class Scheduler:
     def step(self, only_runs: set[int] | None = None) -> datetime | None:
         """Look at the store, decide, act. Returns when the planner next wants to look."""
         now = self.clock.now()
-        runs = self.store.active_runs()
-        pks = [r.pk for r in runs]
+        self.live.refresh()
+        runs = self.live.ordered_runs()
         snap = P.Snapshot(
             self.store.dag_rows(),
             runs,
-            self.store.task_instances(pks),
-            self.store.mapped_instances(pks),
+            self.live.tis,
+            self.live.mapped,
             self.store.asset_queue(),
+            held=self.live.held,
         )
         for run in runs:  # depends_on_past / wait_for_downstream look at the previous run
             dag = self.dags.get(run.dag_id)
-            if dag is not None and any(
-                t.opts.depends_on_past or t.opts.wait_for_downstream for t in dag.tasks.values()
-            ):
+            if dag is not None and P.links(dag).looks_at_past:
                 previous = self.store.previous_run_states(run.dag_id, run.logical_date)
                 if previous is not None:
                     snap.previous[run.pk] = previous
         decided = P.plan(
-            self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
+            self.dags,
+            snap,
+            now,
+            parallelism=self.settings.parallelism,
+            pools=self.settings.pools,
+            only_runs=only_runs,
+            memory=self._memory,
+            changed=self.live.take_changed(),
         )
         self._check_slas(snap, now, decided)
         self._check_freshness(now, decided)
