@@ -113,7 +113,8 @@ def recover(host: Host) -> int:
 
 def _launch_of(host: Host, attempt: Attempt) -> Launch:
     """What an open try was started with, as far as recovery needs it: files, timeout, grace, executor."""
-    dag = host.dags.get(host.store.run(attempt.run_pk).dag_id) if host.store.run(attempt.run_pk) else None
+    run = host.store.run(attempt.run_pk)
+    dag = host.dags.get(run.dag_id) if run else None
     task = dag.tasks.get(attempt.task_id) if dag else None
     opts = task.opts if task else TaskOptions()
     timeout = opts.poke_interval if task is not None and task.flavor == "sensor" else opts.timeout
@@ -188,7 +189,7 @@ def _recover_orphan_states(host: Host) -> int:
         count += 1
         dag = host.dags.get(dag_id)
         task = dag.tasks.get(ti.task_id) if dag else None
-        if last is not None and last.outcome != "interrupted" and task is not None:
+        if last is not None and last.end_date is not None and last.outcome != "interrupted" and task is not None:
             code = None if last.timed_out else last.exit_code
             state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, last.end_date)
             host.store.set_task_state(
