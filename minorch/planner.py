@@ -189,7 +189,8 @@ def plan(
         runs = [r for r in runs if not _paused(snap, r.dag_id)]
     if memory is not None:
         changed = changed or {}
-        for pk in [pk for pk in memory if pk not in {r.pk for r in runs}]:
+        planned = {r.pk for r in runs}
+        for pk in [pk for pk in memory if pk not in planned]:
             del memory[pk]  # gone, or not planned now (paused): looked at whole when it comes back
         for pk, tasks in changed.items():
             if tasks is WHOLE:
