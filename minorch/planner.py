@@ -186,7 +186,8 @@ def plan(
                     _plan_asset_runs(dag, snap.asset_queue[dag.dag_id], active, result)
     runs = [r for r in snap.runs if r.dag_id in dags and (only_runs is None or r.pk in only_runs)]
     if only_runs is None:
-        runs = [r for r in runs if not _paused(snap, r.dag_id)]
+        paused = {dag_id for dag_id, row in snap.dag_rows.items() if row.paused}
+        runs = [r for r in runs if r.dag_id not in paused]
     if memory is not None:
         changed = changed or {}
         planned = {r.pk for r in runs}
@@ -217,11 +218,6 @@ def plan(
             )
     _plan_launches(dags, ready, snap, parallelism, pools, result)
     return result
-
-
-def _paused(snap: Snapshot, dag_id: str) -> bool:
-    row = snap.dag_rows.get(dag_id)
-    return bool(row and row.paused)
 
 
 def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
