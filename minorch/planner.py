@@ -498,7 +498,7 @@ def _plan_tasks(
             result.actions.append(FinishRun(run.pk, RunState.FAILED, reason))
         else:
             result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
-    return ready if memo is None else _merged(run, order, list(memo.ready), later)
+    return ready if memo is None else _merged(run, order, memo.ready, later)
 
 
 def _discard(places: list[int], place: int) -> None:
@@ -508,8 +508,9 @@ def _discard(places: list[int], place: int) -> None:
 
 
 def _merged(run: RunRecord, order: list[str], places: list[int], later: list[tuple[int, Ready]]) -> Iterator[Ready]:
-    """A run's ready tasks in topological order, made as they are asked for: the ones remembered
-    as ready (`places`) and the copies and retries found ready in this pass (`later`, by place)."""
+    """A run's ready tasks in topological order, made as they are asked for (within this plan: the
+    next plan changes `places`): the ones remembered as ready (`places`) and the copies and retries
+    found ready in this pass (`later`, by place)."""
     at = 0
     for place in places:
         while at < len(later) and later[at][0] < place:
