@@ -277,6 +277,7 @@ class Dag:
     description: str | None = None
     tags: tuple[str, ...] = ()
     interval_semantics: bool = False
+    data_interval: str = "previous_fire"  # "point": data_interval_start = _end = logical date (Airflow 3)
     paused: bool = False
     on_sla_miss: tuple = ()
     params: dict = field(default_factory=dict)

@@ -29,7 +29,7 @@ from .errors import ConfigError, Conflict, MinorchError, NotFound, ScheduleError
 from .params import check_conf
 from .planner import run_id_for
 from .records import RunRecord, iso
-from .schedule import RunDates, logical_dates_in
+from .schedule import dates_for_logical, logical_dates_in
 from .states import FAILED_LIKE, FINISHED, RunState, TaskState, can_move
 from .store import Store
 
@@ -87,13 +87,7 @@ def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf:
     logical date = interval start = interval end.
     """
     logical = logical_date.astimezone(timezone.utc).replace(microsecond=0)
-    schedule = dag.schedule
-    if schedule is None or schedule.kind in ("none", "reboot"):
-        dates = RunDates(logical, logical, logical)
-    elif dag.interval_semantics:
-        dates = RunDates(logical, logical, schedule.next_fire(logical) or logical)
-    else:
-        dates = RunDates(logical, schedule.prev_fire(logical) or logical, logical)
+    dates = dates_for_logical(dag.schedule, logical, dag.interval_semantics, dag.data_interval == "point")
     return store.create_run(
         dag.dag_id,
         run_id_for(run_type, logical),
@@ -360,7 +354,7 @@ def backfill(
     last = parse_date(end, name="--end", tz=dag.timezone)
     if len(end.strip()) == 10:
         last = _next_midnight(last, dag.timezone) - timedelta(microseconds=1)
-    dates = logical_dates_in(dag.schedule, first, last, dag.interval_semantics)
+    dates = logical_dates_in(dag.schedule, first, last, dag.interval_semantics, dag.data_interval == "point")
     if not dates:
         raise ScheduleError(
             f"schedule '{dag.schedule.expr}' of DAG '{dag.dag_id}' does not fire between {start} and {end}",

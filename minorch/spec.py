@@ -75,6 +75,7 @@ DAG_KEYS = (
             "description",
             "tags",
             "interval_semantics",
+            "data_interval",
             "paused",
             "on_sla_miss",
             "source_line",
@@ -219,6 +220,9 @@ def build_dag(
     made.max_active_tasks = value("max_active_tasks", lambda v: check_int("max_active_tasks", v, 1), 16)
     made.dagrun_timeout = value("dagrun_timeout", lambda v: parse_duration(v, name="dagrun_timeout"))
     made.interval_semantics = value("interval_semantics", lambda v: check_bool("interval_semantics", v), False)
+    made.data_interval = value(
+        "data_interval", lambda v: _check_data_interval(v, made.interval_semantics), made.data_interval
+    )
     made.paused = value("paused", lambda v: check_bool("paused", v), False)
     made.description = value("description", lambda v: check_str("description", v))
     made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
@@ -297,6 +301,20 @@ def _check_catchup(value: Any) -> bool | str:
         raise DagError(
             f'catchup must be true, false or "latest", not {value!r}',
             hint='true creates every missed run, false none, "latest" only the most recent',
+        )
+    return value
+
+
+def _check_data_interval(value: Any, interval_semantics: bool) -> str:
+    if value not in ("previous_fire", "point"):
+        raise DagError(
+            f'data_interval must be "previous_fire" or "point", not {value!r}',
+            hint='"previous_fire": data_interval_start is the fire before; "point": it equals the logical date',
+        )
+    if value == "point" and interval_semantics:
+        raise DagError(
+            'data_interval = "point" contradicts interval_semantics = true (a run covering [previous fire, fire))',
+            hint="drop one of the two options",
         )
     return value
 

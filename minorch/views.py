@@ -160,7 +160,7 @@ def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = N
         fire = schedule.next_fire(moment)
         if fire is None or (dag.end_date is not None and fire > dag.end_date):
             break
-        logical = run_dates(schedule, fire, dag.interval_semantics).logical_date
+        logical = run_dates(schedule, fire, dag.interval_semantics, dag.data_interval == "point").logical_date
         rows.append(
             [
                 fire.astimezone(zone).isoformat(sep=" "),

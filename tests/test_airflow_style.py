@@ -599,6 +599,59 @@ def test_airflow_names_get_a_hint_with_minorchs_name(project):
     assert done.returncode == 1 and "Traceback" not in out
 
 
+# ---------------------------------------------------------------- data intervals
+
+
+def test_data_interval_point_makes_the_interval_the_logical_date_as_airflow_3_does(project):
+    """Airflow 3's CronTriggerTimetable: data_interval_start == data_interval_end == logical date.
+    minorch's default keeps [previous fire, this fire]; `data_interval = "point"` asks for Airflow 3's."""
+    for dag_id, extra in (("prev", ""), ("point", 'data_interval = "point"')):
+        project.write(
+            f"dags/{dag_id}.toml",
+            f"""
+            [dags.{dag_id}]
+            schedule = "30 2 * * *"
+            {extra}
+            [dags.{dag_id}.tasks.show]
+            command = "echo '{{{{ data_interval_start }}}} {{{{ data_interval_end }}}}' > {dag_id}.txt"
+            """,
+        )
+    project.write(
+        "dags/af.py",
+        """
+        from datetime import datetime
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+
+        with DAG("af", schedule="30 2 * * *", start_date=datetime(2024, 1, 1)):
+            BashOperator(task_id="show", bash_command="echo '{{ data_interval_start }}' > af.txt")
+        """,
+    )
+    for dag_id in ("prev", "point", "af"):
+        assert states(project.run(dag_id, "2024-01-15T02:30:00+00:00")) == {"show": "success"}
+    assert (project.root / "prev.txt").read_text().split() == ["2024-01-14T02:30:00+00:00", "2024-01-15T02:30:00+00:00"]
+    assert (project.root / "point.txt").read_text().split() == ["2024-01-15T02:30:00+00:00"] * 2
+    assert (project.root / "af.txt").read_text().strip() == "2024-01-15T02:30:00+00:00"  # Airflow 3's default
+
+
+def test_data_interval_point_with_interval_semantics_is_one_line_naming_both(project):
+    project.write(
+        "dags/both.toml",
+        """
+        [dags.both]
+        schedule = "@daily"
+        interval_semantics = true
+        data_interval = "point"
+        [dags.both.tasks.a]
+        command = "true"
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 1
+    assert 'dags/both.toml:5: data_interval = "point" contradicts interval_semantics = true' in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # ---------------------------------------------------------------- typed params
 
 
