@@ -13,6 +13,8 @@ from conftest import wait_until
 from minorch import operations
 from minorch.states import RunState
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def states(result) -> dict[str, str]:
     return {tid: ti.state.value for tid, ti in result.tis.items()}
@@ -1034,3 +1036,43 @@ def _finished_run(project, dag_id: str) -> str | None:
         return runs[0].state.value if runs and runs[0].state.finished else None
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- the bundled examples
+
+
+def test_the_bundled_airflow_style_examples_run_with_minorch_run(project):
+    """examples/airflow_style as shipped: groups with setup/teardown, and a controller triggering a target
+    (typed params, the run link, an execution_date_fn sensor and a marker that clears across DAGs)."""
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "airflow_style", project.root / "dags", dirs_exist_ok=True)
+    done = project.minorch("run", "example_task_group", "--date", "2024-01-15", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {t["task_id"]: t["state"] for t in json.loads(done.stdout)["tasks"]} == dict.fromkeys(
+        (
+            "start",
+            "create_workdir",
+            "extract.orders",
+            "extract.customers",
+            "transform.join",
+            "transform.checks.rows",
+            "transform.checks.nulls",
+            "report",
+            "remove_workdir",
+        ),
+        "success",
+    )
+    assert not list((project.root / ".minorch" / "data" / "example_task_group").iterdir())  # the teardown ran
+    refused = project.minorch("run", "example_trigger_controller", "--date", "2024-01-15", "--param", "rows=0")
+    assert refused.returncode == 2 and "param 'rows': 0 is less than the minimum 1" in refused.stderr
+    args = ("--date", "2024-01-15", "--param", "rows=5")
+    assert project.minorch("run", "example_trigger_controller", *args).returncode == 0
+    assert project.minorch("run", "example_trigger_target", "--date", "2024-01-15").returncode == 0
+    runs = json.loads(project.minorch("runs", "example_trigger_target", "--json").stdout)
+    assert {r["run_id"]: r["triggered_by"] for r in runs} == {
+        "manual__2024-01-15T00:00:00+00:00": None,
+        "trig__2024-01-15T00:00:00+00:00": "example_trigger_controller/manual__2024-01-15T00:00:00+00:00",
+    }
+    cleared = project.minorch("clear", "example_trigger_controller", "latest", "prepare", "--downstream", "-y")
+    assert "through a marker, 2 tasks of example_trigger_target run manual__2024-01-15T00:00:00+00:00" in cleared.stdout
