@@ -93,6 +93,69 @@ def test_executor_dask_without_a_reachable_address_is_one_line(project):
     assert done.stderr.count("\n") == 1 and "allow_insecure" in done.stderr, done.stderr
 
 
+PYJOB = """\
+from minorch import DAG, task
+
+with DAG("pyjob", executor="dask", retries=0):
+    @task
+    def work():
+        open("ran_{version}", "w").write("{version}")
+        return "{version}"
+
+    work()
+"""
+
+
+def test_a_worker_whose_copy_of_the_dag_file_differs_refuses_the_try(project, tmp_path, survivors):
+    """The worker (in a mount namespace of its own, standing in for another host) sees another version of
+    dags/pyjob.py at the same path: it refuses the try with one line, and neither version's code runs."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("needs unshare -m (root) to give the worker its own view of the project folder")
+    dag_file = project.write("dags/pyjob.py", PYJOB.format(version="scheduler_host"))
+    other = project.write("elsewhere/pyjob.py", PYJOB.format(version="worker_host"))
+    cluster = DaskCluster(tmp_path / "hosts", workers=0)
+    cluster.start_scheduler()
+    worker = [sys.executable, "-m", "minorch", "worker", cluster.address, "--dir", str(tmp_path / "hosts" / "host0")]
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f'mount --bind "{other}" "{dag_file}" && exec "$@"',
+            "sh",
+            *worker,
+            "--name",
+            "host0",
+        ],
+        env=cluster.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    cluster.workers["host0"] = proc
+    try:
+        cluster.wait_workers(1)
+        use_dask(project, cluster)
+        result = project.run("pyjob")
+        [attempt] = result.attempts["work"]
+        assert result.tis["work"].state.value == "failed" and attempt.host is None
+        assert attempt.reason.startswith(f"refused on host0: its copy of {dag_file} differs (sha256 ")
+        assert attempt.reason.endswith("from the scheduler host's; deploy the same project folder to every worker host")
+        assert "minorch: refused on host0" in Path(attempt.log_path).read_text()
+        assert not list(project.root.glob("ran_*"))  # neither version ran
+        dag_file.write_text(other.read_text())  # deployed: the same file on both "hosts"
+        again = project.run("pyjob", date="2024-01-16")
+        assert again.tis["work"].state.value == "success", again.attempts["work"][0].reason
+        assert (project.root / "ran_worker_host").exists()
+    finally:
+        cluster.stop()
+
+
 WIDE = """\
 [dags.wide]
 executor = "dask"

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .base import Adopted, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
-from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, forget_try, run_try
+from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, file_digest, forget_try, run_try
 
 RELOOK_INTERVAL = 1.0  # seconds between looks for the worker of a try whose watch broke
 FORGET_INTERVAL = 1.0  # seconds between batches of "delete these try folders" sent to workers
@@ -283,13 +283,16 @@ class DaskExecutor(Executor):
         """What the worker needs, with this host's paths as placeholders it fills in: the
         interpreter, a Python task's spec and result files. The environment travels as the
         difference to this process's own (the worker's environment is the base there)."""
-        spec = None
+        spec = code = None
         placeholders = {sys.executable: "{python}"}
         if launch.spec_path is not None:
             document = json.loads(launch.spec_path.read_text())
             document["result_path"] = "{result}"
             spec = json.dumps(document)
             placeholders[str(launch.spec_path)] = "{spec}"
+            path = code_file(document.get("target", {}))
+            digest = file_digest(path) if path else None
+            code = {"path": path, "sha256": digest} if digest else None
         env = {k: v for k, v in launch.env.items() if os.environ.get(k) != v and k != "MINORCH_STATUS_FILE"}
         return {
             "attempt_id": launch.attempt_id,
@@ -302,6 +305,7 @@ class DaskExecutor(Executor):
             "log_cap": launch.log_cap,
             "lost_after": self.lost_after,
             "spec": spec,
+            "code": code,
             "secrets": None if launch.secrets is None else list(launch.secrets),
         }
 
@@ -348,6 +352,10 @@ class DaskExecutor(Executor):
         attempt_id = remote.launch.attempt_id
         if future.status == "finished":
             end = future.result()
+            if end.get("refused"):
+                del self._tries[attempt_id]
+                _write_log(remote.launch.log_path, 0, f"minorch: {end['refused']}\n".encode())
+                return self._exit(remote, 126, end["refused"])
             if end.get("missing"):
                 del self._tries[attempt_id]
                 return self._exit(remote, None, f"lost: it never reached worker {end.get('host')}", lost=True)
@@ -430,6 +438,20 @@ class DaskExecutor(Executor):
         path = remote.launch.log_path if remote is not None else self._late.get(msg["id"])
         if path is not None:
             _write_log(path, msg["at"], msg["data"], msg.get("restart", False))
+
+
+def code_file(target: dict) -> str | None:
+    """The file a Python task's code comes from, on this host: its DAG file, or the module of a
+    ``python = "pkg.mod:func"`` reference under the project folder (None when not found there).
+    A worker runs the try only when its copy of that file is the same (`dask_worker._other_code`)."""
+    if target.get("kind") == "dagfile":
+        return target.get("path")
+    module = str(target.get("ref", "")).partition(":")[0].replace(".", "/")
+    for root in target.get("sys_path", []):
+        for candidate in (Path(root) / f"{module}.py", Path(root) / module / "__init__.py"):
+            if module and candidate.is_file():
+                return str(candidate)
+    return None
 
 
 def _worker_gone(future) -> bool:
