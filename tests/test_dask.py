@@ -156,6 +156,64 @@ def test_a_worker_whose_copy_of_the_dag_file_differs_refuses_the_try(project, tm
         cluster.stop()
 
 
+LOCAL_UP = """\
+[dags.d]
+[dags.d.tasks.remote]
+command = "echo remote"
+[dags.d.tasks.home]
+command = "echo home"
+executor = "local"
+after = ["remote"]
+"""
+
+
+def _cluster_of(up) -> list[psutil.Process]:
+    """The Dask scheduler and the workers `up --dask-local` started (its direct children)."""
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(up.pid).children()
+    return []
+
+
+def test_up_dask_local_runs_tasks_on_a_cluster_of_its_own_and_stops_it_with_itself(project, survivors):
+    """`minorch up --dask-local 2`: a Dask scheduler and two workers start with `up`; tasks run on them (the
+    host column says where); a SIGTERM to `up` stops them, and a SIGKILL of `up` takes them down too."""
+    from conftest import running
+
+    project.write("dags/d.toml", LOCAL_UP)
+    up = project.start("up", "--no-ui", "--dask-local", "2")
+    started: list[psutil.Process] = []
+    try:
+        assert wait_until(lambda: len(_cluster_of(up)) == 3, timeout=60), up.stderr
+        started = _cluster_of(up)
+        assert project.minorch("trigger", "d").returncode == 0
+        store = project.store()
+        assert wait_until(lambda: store.runs("d")[0].state.finished, timeout=60)
+        assert store.runs("d")[0].state is RunState.SUCCESS
+        store.close()
+        listed = project.minorch("tasks", "d", "latest").stdout.splitlines()
+        assert listed[1].split()[:6] == ["task", "state", "tries", "duration", "exit", "host"]
+        hosts = {line.split()[0]: line.split()[5] for line in listed[3:]}
+        assert hosts["remote"] in ("local0", "local1") and hosts["home"] == "-"
+        assert (project.root / ".minorch" / "dask-local" / "local0").is_dir()
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert wait_until(lambda: not running(started), timeout=30), running(started)
+        # a SIGKILL of `up` leaves no cluster behind either
+        up = project.start("up", "--no-ui", "--dask-local", "1")
+        assert wait_until(lambda: len(_cluster_of(up)) == 2, timeout=60)
+        started = _cluster_of(up)
+        up.kill()
+        up.wait(10)
+        assert wait_until(lambda: not running(started), timeout=30), running(started)
+    finally:
+        for proc in [*started, *(_cluster_of(up) if up.poll() is None else [])]:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+
+
 WIDE = """\
 [dags.wide]
 executor = "dask"

@@ -8,6 +8,7 @@ would; every action test checks the state file afterwards. Waiting is for a cond
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -344,6 +345,24 @@ def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(pro
         assert log.exists()
 
     drive(project, scenario)
+
+
+def test_a_task_screen_shows_a_host_column_once_a_try_ran_on_another_host(project):
+    settings, _ = project
+    db = sqlite3.connect(settings.db_path)
+    with db:  # the newest run's `test` try ran on a Dask worker
+        db.execute("UPDATE attempts SET executor = 'dask', host = 'worker7' WHERE attempt_id = 'a3'")
+    db.close()
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")  # extract -> transform -> report -> test
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen), what="task screen")
+        await until(pilot, lambda: "worker7" in screen_text(pilot.app), what="the host shown")
+        header = next(line for line in screen_text(pilot.app).splitlines() if "outcome" in line)
+        assert header.split()[-1] == "host"
+
+    drive(project, scenario, size=(140, 30))
 
 
 def test_a_log_that_fills_the_pane_keeps_following_and_g_G_f_work_from_the_tries_table(project):

@@ -267,6 +267,7 @@ def task_rows(store, dag, run) -> list[dict]:
                 "signal": attempt.signal if attempt else None,
                 "timed_out": bool(attempt.timed_out) if attempt else False,
                 "log_path": attempt.log_path if attempt else None,
+                "host": attempt.host if attempt else None,
                 "note": ti.note,
             }
         )
@@ -294,13 +295,14 @@ def tasks() -> None:
 @json_option("Print the tasks as JSON.")
 @pass_ctx
 def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
-    """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
+    """List the tasks of RUN: state, tries, duration, exit code, host and the log of the latest try."""
     dag, store, found = resolve_run(app, dag_id, run)
     rows = task_rows(store, dag, found)
     if as_json:
         click.echo(json.dumps({"run_id": found.run_id, "state": found.state.value, "tasks": rows}, indent=2))
         return
     click.echo(f"{dag_id} run {found.run_id}: {found.state.value}")
+    remote = any(r["host"] for r in rows)  # a try ran on a Dask worker: say where each latest try ran
     lines = []
     for r in rows:
         code = "-" if r["exit_code"] is None else str(r["exit_code"])
@@ -315,11 +317,13 @@ def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
                 r["tries"],
                 format_duration(r["duration"]),
                 code,
+                *([r["host"] or "-"] if remote else []),
                 _short_path(r["log_path"]),
                 r["note"] or "",
             ]
         )
-    click.echo(table(["task", "state", "tries", "duration", "exit", "log", "note"], lines))
+    heads = ["task", "state", "tries", "duration", "exit", *(["host"] if remote else []), "log", "note"]
+    click.echo(table(heads, lines))
 
 
 @tasks.command("test")
