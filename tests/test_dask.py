@@ -243,6 +243,22 @@ class Fault:
         """task id -> host of its open try, for tries that reached a worker."""
         return {a.task_id: a.host for a in self.store.open_attempts() if a.host}
 
+    def done(self) -> int:
+        return sum(line.startswith("done ") for line in self.ledger())
+
+    def leftovers(self) -> list[psutil.Process]:
+        """Processes of this cluster's "hosts" other than the workers and their zygotes: supervisors or tries
+        left behind (a supervisor is a fork of its worker, so it carries the worker's --dir on its command line)."""
+        workers = {proc.pid for proc in self.cluster.workers.values()}
+        found = []
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if proc.status() == psutil.STATUS_ZOMBIE or proc.pid in workers or proc.ppid() in workers:
+                    continue
+                if any(str(self.cluster.base) in arg for arg in proc.cmdline()):
+                    found.append(proc)
+        return found
+
     def ledger(self) -> list[str]:
         path = self.project.root / "ledger"
         return path.read_text().splitlines() if path.exists() else []
@@ -284,6 +300,90 @@ def fault(project, tmp_path):
 def done_once(fault: Fault) -> None:
     done = Counter(line for line in fault.ledger() if line.startswith("done "))
     assert done == Counter({f"done {t}": 1 for t in fault.tasks}), fault.ledger()
+
+
+def story(f: Fault) -> str:
+    """The ledger and every try (outcome, counted, host, reason), for a failure's message."""
+    tries = [
+        f"{t}: " + "; ".join(f"{a.outcome} {a.counted} {a.host} {a.reason}" for a in ts)
+        for t, ts in sorted(f.attempts().items())
+    ]
+    return "\n".join([" ".join(f.ledger()), *tries])
+
+
+def kill_at_points(f: Fault, up, points: tuple[int, ...], kill, survivors) -> None:
+    """For each point: once that many tasks are done and tries are running on the workers, `kill(up)` (which
+    returns the `minorch up` to go on with); then let the run finish and check that every task's side effect
+    happened exactly once, that each task has one counted try (a success) and that nothing is left running."""
+    for point in points:
+        reached = wait_until(lambda point=point: f.done() >= point and f.placed(), timeout=120)
+        assert reached, f"point {point} not reached:\n{story(f)}\n" + "".join(up.stderr[-30:]) + str(up.events[-30:])
+        up = kill(up)
+    finished = wait_until(lambda: f.store.run(f.run.pk).state.finished, timeout=120)
+    assert finished, f"the run did not finish:\n{story(f)}\n" + "".join(up.stderr[-30:])
+    assert up.signal(signal.SIGTERM) == 0
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS, story(f)
+    done = Counter(line for line in f.ledger() if line.startswith("done "))
+    assert done == Counter({f"done {t}": 1 for t in f.tasks}), story(f)
+    starts = Counter(line for line in f.ledger() if line.startswith("start "))
+    assert starts == Counter({f"start {t}": 1 for t in f.tasks}), f.ledger()  # never started twice either
+    for task_id, tries in f.attempts().items():
+        assert [(a.outcome, a.counted) for a in tries if a.counted] == [("success", True)], (task_id, tries)
+    ids = {a.attempt_id for tries in f.attempts().values() for a in tries}
+    assert survivors([], ids) == []  # no try's process on any "host"
+    assert wait_until(lambda: not f.leftovers(), timeout=30), f.leftovers()  # nor a supervisor
+
+
+def test_kill_9_of_minorch_at_two_points_of_a_30_task_dag_runs_each_task_once(fault, up_processes, survivors):
+    """The fast version (default run): 30 short tasks, `minorch up` killed twice, as the first tries run and
+    once 12 are done; the restarted scheduler adopts the running tries."""
+    f = fault(tasks=30, pause=0.5)
+
+    def kill_minorch(up):
+        up.kill()
+        return up_processes(f.project)
+
+    kill_at_points(f, up_processes(f.project), (0, 12), kill_minorch, survivors)
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("points", [(0, 10, 20), (5, 15, 25)])
+def test_kill_9_of_minorch_at_several_points_of_a_30_task_dag(fault, up_processes, survivors, points):
+    f = fault(tasks=30, pause=2.0)
+
+    def kill_minorch(up):
+        up.kill()
+        return up_processes(f.project)
+
+    kill_at_points(f, up_processes(f.project), points, kill_minorch, survivors)
+
+
+@pytest.mark.dask
+def test_kill_9_of_a_worker_at_several_points_of_a_30_task_dag(fault, up_processes, survivors):
+    """A worker killed while it runs tries, three times, and started again with the same folder and name."""
+    f = fault(tasks=30, pause=2.0)
+
+    def kill_worker(up):
+        host = sorted(set(f.placed().values()))[0]
+        f.cluster.kill_worker(host)
+        time.sleep(1.0)
+        f.cluster.start_worker(host)
+        return up
+
+    kill_at_points(f, up_processes(f.project), (0, 10, 20), kill_worker, survivors)
+
+
+@pytest.mark.dask
+def test_kill_9_of_the_dask_scheduler_at_several_points_of_a_30_task_dag(fault, up_processes, survivors):
+    f = fault(tasks=30, pause=2.0)
+
+    def kill_dask_scheduler(up):
+        f.cluster.kill_scheduler()
+        time.sleep(1.0)
+        f.cluster.start_scheduler()
+        return up
+
+    kill_at_points(f, up_processes(f.project), (0, 10, 20), kill_dask_scheduler, survivors)
 
 
 @pytest.mark.dask

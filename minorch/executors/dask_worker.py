@@ -228,6 +228,26 @@ async def forget_try(attempt_ids: list[str], dask_worker=None) -> int:
     return count
 
 
+async def find_or_fence(attempt_ids: list[str], reason: str, dask_worker=None) -> list[str]:
+    """For a restarted scheduler that never heard where these tries went: those of `attempt_ids` this host
+    claimed (they run or ran here: to be watched again), and a fence for each of the others, a claimed
+    folder with an ``exit.json`` saying `reason`, so that a late delivery of that try finds it claimed and
+    never starts it (the scheduler runs such a try again under a new attempt id). Run through ``Client.run``."""
+    root = dask_worker.plugins[PLUGIN].root
+    here = []
+    for attempt_id in attempt_ids:
+        folder = S.claim(root, attempt_id)
+        if folder is None:
+            if not (S.folder_of(root, attempt_id) / "fence").exists():  # a real claim, not an earlier fence
+                here.append(attempt_id)
+            continue
+        (folder / "fence").touch()
+        fence = {"attempt_id": attempt_id, "pid": 0, "returncode": None, "signal": None, "duration": 0.0}
+        fence.update(timed_out=False, cancelled=True, peak_rss=None, cpu_time=None, reason=reason, lost=True)
+        S.write_json(folder / "exit.json", fence)
+    return here
+
+
 def tries_here(dask_worker=None) -> list[str]:
     """Attempt ids with a folder on this worker's host. Run through ``Client.run``."""
     root = dask_worker.plugins[PLUGIN].root / "tries"
