@@ -40,6 +40,7 @@ from .base import Adopted, Executor, Exit, Launch, Lost, OpenTry, Recovered, Run
 from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, file_digest, find_or_fence, forget_try, run_try
 
 RELOOK_INTERVAL = 1.0  # seconds between looks for the worker of a try whose watch broke
+GATHER_TIMEOUT = 5.0  # seconds to fetch a finished watch's result before calling the watch broken
 UNPLACED_AFTER = 5.0  # seconds a try may wait unplaced before the Dask scheduler is asked whether it knows it
 FORGET_INTERVAL = 1.0  # seconds between batches of "delete these try folders" sent to workers
 LATE_KEPT = 1000  # reported tries whose late log events are still written
@@ -460,7 +461,10 @@ class DaskExecutor(Executor):
         future = remote.future
         attempt_id = remote.launch.attempt_id
         if future.status == "finished":
-            end = future.result()
+            try:
+                end = future.result(timeout=GATHER_TIMEOUT)
+            except Exception:  # noqa: BLE001 - its worker or the Dask scheduler went away before the end came back
+                return self._broke(remote)
             if end.get("refused"):
                 del self._tries[attempt_id]
                 _write_log(remote.launch.log_path, 0, f"minorch: {end['refused']}\n".encode())
@@ -488,13 +492,18 @@ class DaskExecutor(Executor):
             del self._tries[attempt_id]  # taken back before it reached a worker
             self._doomed[attempt_id] = remote.cancel_reason
             return self._exit(remote, None, remote.cancel_reason, cancelled=True)
-        if future.status == "error" and not _worker_gone(future):
+        error = _error_of(future) if future.status == "error" else None
+        if error is not None:
             del self._tries[attempt_id]
-            return self._exit(remote, 126, f"could not run on Dask: {future.exception()}")
+            return self._exit(remote, 126, f"could not run on Dask: {error}")
+        return self._broke(remote)
+
+    def _broke(self, remote: _Remote) -> None:
+        """Its watch broke (its worker died, or the Dask scheduler restarted): `_relook` takes it up again;
+        the try's end waits in its folder on the worker."""
         self._addresses.pop(remote.host, None)  # a worker that comes back listens elsewhere
-        remote.broken_at = self._now()  # its worker died, or the Dask scheduler restarted
+        remote.broken_at = self._now()
         remote.next_look = remote.broken_at
-        return None
 
     def _exit(
         self, remote: _Remote, code: int | None, reason: str, *, cancelled: bool = False, lost: bool = False
@@ -574,11 +583,16 @@ def code_file(target: dict) -> str | None:
     return None
 
 
-def _worker_gone(future) -> bool:
-    """True when the task failed because its worker died (KilledWorker), not by its own error."""
+def _error_of(future) -> BaseException | None:
+    """The error a failed Dask task raised itself; None when its worker died (KilledWorker) or the error
+    cannot be fetched now (the Dask scheduler is away): then its watch is broken, not the try."""
     from distributed import KilledWorker
 
-    return isinstance(future.exception(), KilledWorker)
+    try:
+        error = future.exception(timeout=GATHER_TIMEOUT)
+    except Exception:  # noqa: BLE001 - the Dask scheduler went away
+        return None
+    return None if isinstance(error, KilledWorker) else error
 
 
 def _write_log(path: Path, offset: int, data: bytes, restart: bool = False) -> None:
