@@ -38,7 +38,7 @@ from .records import Attempt, RunRecord, from_iso, iso
 from .recovery import Inflight
 from .registry import Registry, file_stamps, load
 from .runtime import write_spec
-from .schedule import run_dates
+from .schedule import dates_for_logical, run_dates
 from .states import RunState, TaskState
 from .store import Store
 from .taskenv import TryEnvironment
@@ -412,9 +412,9 @@ class Scheduler:
         Returns (run pk, created); an existing run with the same id is returned as is."""
         manual = dag.schedule is None or dag.schedule.kind in ("none", "reboot")
         if logical and not manual:
-            dates = _dates_for_logical(dag, moment)
+            dates = dates_for_logical(dag.schedule, moment, dag.interval_semantics, dag.data_interval == "point")
         else:
-            dates = run_dates(dag.schedule, moment, dag.interval_semantics)
+            dates = run_dates(dag.schedule, moment, dag.interval_semantics, dag.data_interval == "point")
         run_id = P.run_id_for(run_type, dates.logical_date)
         pk = self.store.create_run(
             dag.dag_id,
@@ -1039,18 +1039,6 @@ class Scheduler:
         self, kind: str, run: RunRecord, task_id: str | None, state: str, message: str, try_number: int = 0
     ) -> None:
         self.on_event(Event(kind, run.dag_id, run.run_id, task_id, state, message, try_number))
-
-
-def _dates_for_logical(dag: Dag, logical: datetime):
-    """RunDates for a run asked for by logical date (trigger --date, backfill)."""
-    from .schedule import RunDates
-
-    schedule = dag.schedule
-    if dag.interval_semantics:
-        end = schedule.next_fire(logical)
-        return RunDates(logical, logical, end or logical)
-    prev_ = schedule.prev_fire(logical)
-    return RunDates(logical, prev_ or logical, logical)
 
 
 def last_line(path: Path, limit: int = 65536) -> str:

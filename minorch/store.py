@@ -941,6 +941,24 @@ class Store:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def run_links(self, dag_id: str, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """{run_id: (dag_id, run_id) of the run that triggered it} for those of `run_ids` of `dag_id` that a
+        trigger_dag task queued: that task's results `trigger_dag_id` and `trigger_run_id` name them."""
+        wanted = [json.dumps(r) for r in run_ids]
+        links: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.db.execute(
+                "SELECT b.value, r.dag_id, r.run_id FROM xcom_keys a JOIN xcom_keys b ON b.run_pk = a.run_pk "
+                "AND b.task_id = a.task_id AND b.map_index = a.map_index AND b.key = 'trigger_run_id' "
+                "JOIN dag_runs r ON r.id = a.run_pk WHERE a.key = 'trigger_dag_id' AND a.value = ? "
+                f"AND b.value IN ({_placeholders(chunk)}) ORDER BY r.id",
+                (json.dumps(dag_id), *chunk),
+            )
+            for value, parent_dag, parent_run in rows:
+                links.setdefault(json.loads(value), (parent_dag, parent_run))
+        return links
+
     def xcoms(self, run_pk: int, task_ids: Iterable[str]) -> dict[str, object]:
         ids = list(task_ids)
         if not ids:
