@@ -34,10 +34,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .base import Adopted, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
 from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, file_digest, find_or_fence, forget_try, run_try
+
+if TYPE_CHECKING:
+    from distributed import Future
 
 RELOOK_INTERVAL = 1.0  # seconds between looks for the worker of a try whose watch broke
 GATHER_TIMEOUT = 5.0  # seconds to fetch a finished watch's result before calling the watch broken
@@ -101,7 +105,7 @@ def _no_retries(dask_scheduler=None) -> int:
 @dataclass(eq=False)
 class _Remote:
     launch: Launch
-    future: object
+    future: Future | None  # None only while a recovered try waits for its first watch
     started: float  # monotonic
     host: str | None = None
     cancel_reason: str | None = None
@@ -211,9 +215,9 @@ class DaskExecutor(Executor):
                 out.append(Running(attempt_id, value.get("pid") or 0, value.get("ct") or 0.0, None, remote.host))
                 if remote.cancel_reason is not None:
                     self._send_cancel(remote)
-            elif kind == "done" and value is remote.future:
+            elif kind == "done" and remote.future is not None and value is remote.future:
                 reported = remote.host
-                done = self._end_of(remote)
+                done = self._end_of(remote, remote.future)
                 if done is not None and remote.host is not None and reported is None:
                     out.append(Running(attempt_id, done.pid, 0.0, None, remote.host))  # ended before it said where
                 if done is not None:
@@ -223,7 +227,7 @@ class DaskExecutor(Executor):
         self._check_unplaced(now)
         for remote in list(self._tries.values()):
             if remote.broken_at is not None and now >= remote.next_look:
-                done = self._relook(remote, now)
+                done = self._relook(remote, remote.broken_at, now)
                 if done is not None:
                     out.append(done)
         self._send_forgets(now)
@@ -267,8 +271,8 @@ class DaskExecutor(Executor):
         remote.cancel_reason = reason
         if remote.host is not None:
             self._send_cancel(remote)
-        else:  # not on a worker yet: take it back from Dask; should it start meanwhile, its start event cancels it
-            remote.future.cancel()
+        elif remote.future is not None:  # not on a worker yet: take it back from Dask; should it start
+            remote.future.cancel()  # meanwhile, its start event cancels it
 
     def recover(self, tries: list[OpenTry], adopt: bool = True) -> list[Recovered]:
         """Watch each open try again on the worker named by its host (`Adopted`); a try that ended
@@ -287,15 +291,16 @@ class DaskExecutor(Executor):
                 continue
             remote = _Remote(launch, None, self._now() - open_try.elapsed, host=host)
             self._tries[launch.attempt_id] = remote
-            if not adopt:
-                remote.cancel_reason = 'killed by the scheduler\'s restart (on_restart = "kill")'
+            killed = None if adopt else 'killed by the scheduler\'s restart (on_restart = "kill")'
+            if killed is not None:
+                remote.cancel_reason = killed
                 self._send_cancel(remote)
-            self._watch_again(remote)
-            if adopt:
-                running = Running(launch.attempt_id, open_try.pid or 0, open_try.create_time or 0.0, None, remote.host)
+            self._watch_again(remote, host)
+            if killed is None:
+                running = Running(launch.attempt_id, open_try.pid or 0, open_try.create_time or 0.0, None, host)
                 answers.append(Adopted(launch.attempt_id, running))
             else:
-                answers.append(Lost(launch.attempt_id, remote.cancel_reason))
+                answers.append(Lost(launch.attempt_id, killed))
         if not adopt:
             deadline = self._now() + max((t.launch.grace for t in tries), default=0) + 5.0
             while any(self._tries.get(t.launch.attempt_id) for t in tries) and self._now() < deadline:
@@ -399,14 +404,14 @@ class DaskExecutor(Executor):
         attempt_id = launch.attempt_id
         future.add_done_callback(lambda f: self._post(("done", attempt_id, f)))
 
-    def _watch_again(self, remote: _Remote) -> None:
-        """Watch a try again on the worker named `remote.host` (never starts it)."""
+    def _watch_again(self, remote: _Remote, host: str) -> None:
+        """Watch a try again on the worker named `host` (never starts it)."""
         remote.watches += 1
         remote.broken_at = None
         payload = {"attempt_id": remote.launch.attempt_id, "grace": remote.launch.grace, "watch_only": True}
-        self._submit(remote, payload, workers=[remote.host])
+        self._submit(remote, payload, workers=[host])
 
-    def _relook(self, remote: _Remote, now: float) -> Exit | None:
+    def _relook(self, remote: _Remote, broken_at: float, now: float) -> Exit | None:
         """A try whose watch broke: watch it again once its worker is back, or call it lost."""
         remote.next_look = now + RELOOK_INTERVAL
         if remote.host is None:  # it broke before its worker said it started: did one claim it?
@@ -415,9 +420,9 @@ class DaskExecutor(Executor):
             if remote.host is not None:  # record where it runs, as its own start event would have
                 self._post(("started", attempt_id, {"host": remote.host}))
         if remote.host is not None and remote.host in self._worker_names():
-            self._watch_again(remote)
+            self._watch_again(remote, remote.host)
             return None
-        if now - remote.broken_at >= self.lost_after + remote.launch.grace + 2.0:
+        if now - broken_at >= self.lost_after + remote.launch.grace + 2.0:
             del self._tries[remote.launch.attempt_id]
             where = f"worker {remote.host}" if remote.host else "the Dask scheduler"
             return self._exit(remote, None, f"lost: {where} went away for more than {self.lost_after:g}s", lost=True)
@@ -456,15 +461,15 @@ class DaskExecutor(Executor):
             return set()
         return {str(w.get("name")) for w in info.get("workers", {}).values()}
 
-    def _end_of(self, remote: _Remote) -> Exit | None:
-        """The Exit of a finished Dask task, or None when its watch broke (then `_relook`)."""
-        future = remote.future
+    def _end_of(self, remote: _Remote, future: Future) -> Exit | None:
+        """The Exit of `remote`'s finished Dask task `future`, or None when its watch broke (then `_relook`)."""
         attempt_id = remote.launch.attempt_id
         if future.status == "finished":
             try:
                 end = future.result(timeout=GATHER_TIMEOUT)
             except Exception:  # noqa: BLE001 - its worker or the Dask scheduler went away before the end came back
-                return self._broke(remote)
+                self._broke(remote)
+                return None
             if end.get("refused"):
                 del self._tries[attempt_id]
                 _write_log(remote.launch.log_path, 0, f"minorch: {end['refused']}\n".encode())
@@ -472,15 +477,15 @@ class DaskExecutor(Executor):
             if end.get("missing"):
                 del self._tries[attempt_id]
                 return self._exit(remote, None, f"lost: it never reached worker {end.get('host')}", lost=True)
-            remote.host = end.get("host") or remote.host
-            self._addresses[remote.host] = end.get("address")
+            remote.host = host = end["host"]  # every end `run_try` returns names the worker
+            self._addresses[host] = end.get("address")
             offset, tail, restart = end.get("log") or (0, b"", False)
             _write_log(remote.launch.log_path, offset, tail, restart)
             del self._tries[attempt_id]
             self._late[attempt_id] = remote.launch.log_path
             while len(self._late) > LATE_KEPT:
                 del self._late[next(iter(self._late))]
-            self._forget.setdefault(remote.host, []).append(attempt_id)
+            self._forget.setdefault(host, []).append(attempt_id)
             if end.get("exit") is None:
                 return self._exit(remote, None, f"lost: {end.get('lost')}", lost=True)
             if end.get("result") is not None and remote.launch.result_path is not None:
@@ -496,12 +501,14 @@ class DaskExecutor(Executor):
         if error is not None:
             del self._tries[attempt_id]
             return self._exit(remote, 126, f"could not run on Dask: {error}")
-        return self._broke(remote)
+        self._broke(remote)
+        return None
 
     def _broke(self, remote: _Remote) -> None:
         """Its watch broke (its worker died, or the Dask scheduler restarted): `_relook` takes it up again;
         the try's end waits in its folder on the worker."""
-        self._addresses.pop(remote.host, None)  # a worker that comes back listens elsewhere
+        if remote.host is not None:
+            self._addresses.pop(remote.host, None)  # a worker that comes back listens elsewhere
         remote.broken_at = self._now()
         remote.next_look = remote.broken_at
 
@@ -512,7 +519,8 @@ class DaskExecutor(Executor):
         return Exit(remote.launch.attempt_id, 0, code, None, duration, False, cancelled, None, None, reason, lost=lost)
 
     def _send_cancel(self, remote: _Remote) -> None:
-        self._send_cancel_to(remote.host, remote.launch.attempt_id, remote.cancel_reason)
+        if remote.cancel_reason is not None:
+            self._send_cancel_to(remote.host, remote.launch.attempt_id, remote.cancel_reason)
 
     def _send_cancel_to(self, host: str | None, attempt_id: str, reason: str) -> None:
         address = self._address_of(host)
@@ -542,6 +550,8 @@ class DaskExecutor(Executor):
                 del self._forget[host]
 
     def _address_of(self, name: str | None) -> str | None:
+        if name is None:  # a try not yet placed on a worker
+            return None
         if self._addresses.get(name):
             return self._addresses[name]
         try:

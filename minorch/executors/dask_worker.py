@@ -20,8 +20,12 @@ import os
 import selectors
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import supervisor as S
+
+if TYPE_CHECKING:
+    from distributed import Worker
 
 PLUGIN = "minorch"
 LOG_TOPIC = "minorch-log"
@@ -31,14 +35,16 @@ LOG_CHUNK = 256 * 1024  # bytes per log event
 RECONNECT_DELAY = 1.0  # seconds before a worker that lost its scheduler starts again
 
 
-def _root() -> tuple[Path, object]:
+def _here() -> tuple[Path, S.Zygote, Worker]:
+    """This worker's folder for tries and zygote (from minorch's plugin), and the worker itself."""
     from distributed import get_worker
 
     worker = get_worker()
-    plugin = worker.plugins.get(PLUGIN)
+    # A MinorchPlugin: defined in `serve`, where distributed is imported, so typed here by what it holds.
+    plugin: Any = worker.plugins.get(PLUGIN)
     if plugin is None:
         raise RuntimeError("this Dask worker was not started by `minorch worker` (no minorch plugin)")
-    return plugin.root, worker
+    return plugin.root, plugin.zygote, worker
 
 
 def run_try(payload: dict) -> dict:
@@ -46,7 +52,7 @@ def run_try(payload: dict) -> dict:
     ``{"exit": {...}, "result": text or None, "log": [offset, bytes, restart], "host": name}``,
     ``{"missing": True}`` when a watched try never reached this folder, or ``{"refused": why}`` when
     this host's copy of the try's code file differs from the scheduler host's (nothing runs)."""
-    root, worker = _root()
+    root, zygote, worker = _here()
     attempt_id = payload["attempt_id"]
     folder = S.folder_of(root, attempt_id)
     if payload.get("watch_only"):
@@ -56,7 +62,6 @@ def run_try(payload: dict) -> dict:
         return {"refused": refused, "host": worker.name}
     elif (claimed := S.claim(root, attempt_id)) is not None:
         _prepare(claimed, payload)
-        zygote = worker.plugins[PLUGIN].zygote
         return _watch(folder, attempt_id, worker, payload["grace"], zygote.spawn(claimed))
     return _watch(folder, attempt_id, worker, payload["grace"])
 
@@ -298,7 +303,7 @@ async def serve(address: str, *, root: Path, slots: int, queues: list[str], name
             name=name,
             resources=resources or None,
             local_directory=str(root / "dask"),
-            plugins={MinorchPlugin(root, zygote)},
+            plugins=(MinorchPlugin(root, zygote),),
             security=security,
         )
         current[:] = [worker]
