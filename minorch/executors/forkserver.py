@@ -138,7 +138,7 @@ class ForkServer:
         # interpreter would have (the fork puts the task's cwd first, as `-m` does).
         code = (
             f"import sys; sys.path.insert(0, {root!r}); import minorch.executors.forkserver as server; "
-            f"del sys.path[0]; server.serve({theirs.fileno()})"
+            f"del sys.path[0]; server.serve({theirs.fileno()}, {os.getpid()})"
         )
         # The placeholder is the last variable, so the marker written over it ends the block.
         server_env = {key: value for key, value in env.items() if key != MARKER}
@@ -267,8 +267,9 @@ def _ended(message: dict) -> Ended:
 # -- the server process ----------------------------------------------------------
 
 
-def serve(fd: int) -> None:
-    """The server's loop on the socket `fd`; returns when the executor's end closes."""
+def serve(fd: int, parent: int) -> None:
+    """The server's loop on the socket `fd`; returns when the executor's end closes or the executor's
+    process (`parent`) is gone."""
     sock = socket.socket(fileno=fd)
     handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _IGNORED}  # a new interpreter's
     try:
@@ -277,7 +278,7 @@ def serve(fd: int) -> None:
         _send(sock, {"broken": f"it cannot mark tasks for find_leftover: /proc/self/mem: {err.strerror}"})
         return
     gc.freeze()  # forks then leave the server's objects alone: fewer pages copied
-    server = _Server(sock, marker_at, handlers, preload=True)
+    server = _Server(sock, marker_at, handlers, parent, preload=True)
     try:
         server.run()
     except Exception:
@@ -314,8 +315,9 @@ class _Server:
     tries to them) or of a generation (which forks every request itself). Answers each request
     before it reads the next; reports each task's end after its start."""
 
-    def __init__(self, sock: socket.socket, marker_at: int, handlers: dict, *, preload: bool) -> None:
+    def __init__(self, sock: socket.socket, marker_at: int, handlers: dict, parent: int, *, preload: bool) -> None:
         self.sock, self.marker_at, self.handlers, self.preload = sock, marker_at, handlers, preload
+        self.parent = parent  # the process that sends the requests: the executor's, or the server for a generation
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ)
         self.generations: dict[tuple[str, str], _Generation] = {}  # the newest per key
@@ -349,7 +351,11 @@ class _Server:
     def _answer(self) -> bool:
         """Fork for one request (or have a generation fork it) and answer; False when the executor closed its end."""
         data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 2)
-        if not data:
+        if not data or os.getppid() != self.parent:
+            # A request from a process that died since (a killed scheduler's last launch) is not started:
+            # its try is recorded, and a restarted scheduler, finding no process, starts it once itself.
+            for fd in fds:
+                os.close(fd)
             return False
         request = json.loads(data)
         try:
@@ -608,7 +614,7 @@ def _generation(sock: socket.socket, path: str, request: dict, marker_at: int, h
             return
         _send(sock, {"loaded": {path: before, **own.update()}})
         gc.freeze()
-        _Server(sock, marker_at, handlers, preload=False).run()
+        _Server(sock, marker_at, handlers, server, preload=False).run()
     finally:
         os._exit(0)  # never the server's exit steps, nor the DAG file's atexit
 
