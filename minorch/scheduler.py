@@ -208,8 +208,9 @@ class Scheduler:
 
     # ------------------------------------------------------------ crash recovery
 
-    def recover(self) -> int:
+    def recover(self, dag_ids: set[str] | None = None) -> int:
         """Tries left open by a scheduler that stopped, and processes no state row knows.
+        `dag_ids` limits it to those DAGs' tries (a one-shot run, beside others of other DAGs).
 
         Each open try goes to the executor that ran it (`Executor.recover`). With ``on_restart =
         "adopt"`` (the default) a try that still runs is adopted: watched again and recorded once
@@ -220,6 +221,9 @@ class Scheduler:
         file's attempt ids that no row knows are stopped, all within one grace period."""
         now = self.clock.now().timestamp()
         opened = self.store.open_attempts()
+        if dag_ids is not None:
+            runs = {pk: self.store.run(pk) for pk in {a.run_pk for a in opened}}
+            opened = [a for a in opened if (run := runs[a.run_pk]) is not None and run.dag_id in dag_ids]
         marked = find_marked(self.attempt_tag)
         known = self.store.recorded_attempt_ids(marked)
         strays = [proc for attempt_id, procs in marked.items() if attempt_id not in known for proc in procs]
@@ -249,7 +253,7 @@ class Scheduler:
                     attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason
                 )
                 self._drop_attempt_files(attempt.attempt_id)
-        return len(opened) + self._recover_orphan_states()
+        return len(opened) + self._recover_orphan_states(dag_ids)
 
     def _launch_of(self, attempt: Attempt) -> Launch:
         """What an open try was started with, as far as recovery needs it: files, timeout, grace, executor."""
@@ -340,7 +344,7 @@ class Scheduler:
                     note=reason,
                 )
 
-    def _recover_orphan_states(self) -> int:
+    def _recover_orphan_states(self, dag_ids: set[str] | None) -> int:
         """Task instances that say running/queued with no open attempt (a state file from an older
         or interrupted writer): finish them as their last recorded try ended, else try them again.
         Two queries and one pass, whatever the number of queued runs; stops early on `stop()`."""
@@ -348,7 +352,8 @@ class Scheduler:
         stuck = [
             (dag_id, ti)
             for dag_id, ti in self.store.stuck_task_instances()
-            if not (dag_id in self.dags and ti.task_id in self.dags[dag_id].tasks)
+            if (dag_ids is None or dag_id in dag_ids)
+            and not (dag_id in self.dags and ti.task_id in self.dags[dag_id].tasks)
             or not self.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
         ]
         latest = self.store.last_tries((ti.run_pk, ti.task_id, ti.try_number) for _, ti in stuck)

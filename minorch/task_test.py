@@ -79,7 +79,7 @@ def test_task(
             return [pk]
 
         try:
-            result = drive(trial, registry, create, lambda line: None)[0]
+            result = drive(trial, registry, create, lambda line: None, dag_ids={dag.dag_id})[0]
         finally:
             follower.stop()
         attempt = (result.attempts.get(task_id) or [None])[-1]

@@ -148,7 +148,7 @@ def _print_plan(plan: ops.BackfillPlan, dag, report: _JsonReport | None = None) 
 
 
 def _drive(app: Context, dag, plan_with, max_active_runs: int | None, report: _JsonReport | None) -> int:
-    """Take the scheduler lock, create the runs and run them here; the exit code."""
+    """Take the lock of this DAG, create the runs and run them here; the exit code."""
     from dataclasses import replace
 
     from ..foreground import EXIT_INTERRUPTED, drive
@@ -163,13 +163,13 @@ def _drive(app: Context, dag, plan_with, max_active_runs: int | None, report: _J
         )
     progress = _Progress(app, quiet=report is not None)
 
-    def create(sched) -> list[int]:  # under the scheduler lock, so no other scheduler starts these runs
+    def create(sched) -> list[int]:  # under the lock of this DAG, so no other scheduler starts these runs
         plan = plan_with(sched.store, sched.clock.now().timestamp())
         _print_plan(plan, dag, report)
         progress.pks = plan.run_pks
         return plan.run_pks
 
-    results = drive(app.settings, registry, create, lambda line: progress.update())
+    results = drive(app.settings, registry, create, lambda line: progress.update(), dag_ids={dag.dag_id})
     progress.update(final=True)
     if report is not None:
         report.emit(report.plan, wait=True)
