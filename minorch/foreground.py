@@ -58,14 +58,17 @@ def drive(
     create: Callable[[Scheduler], list[int]],
     echo: Callable[[str], None],
     *,
-    dag_ids: set[str],
+    dag_ids: set[str] | None = None,
     install_signals: bool = True,
 ) -> list[RunResult]:
     """Lock the DAGs `dag_ids`, create their runs with `create(scheduler)`, run them to the end,
     return their results. Recovery looks only at those DAGs' tries: other DAGs may be driven by
-    other one-shot runs meanwhile."""
+    other one-shot runs meanwhile. `dag_ids` None takes the whole state folder, as `minorch up` does."""
     lock = SchedulerLock(settings.state_dir)
-    lock.acquire_runs(dag_ids, "minorch run")
+    if dag_ids is None:
+        lock.acquire("minorch run")
+    else:
+        lock.acquire_runs(dag_ids, "minorch run")
     store = Store(settings.db_path)
     interrupted = []
     previous = {}
