@@ -145,10 +145,26 @@ _PRIVATE_KEYS = frozenset(
 _SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m"'
 
 
+MAX_ID_BYTES = 250  # an id is a file name (logs/<dag>/<run>/<task>/, runs/<dag>.lock): 255 bytes at most
+
+
 def _check_id(what: str, value: Any) -> str:
+    """An id is a file name and a command-line argument: letters, digits, '_', '-', '.'; no '-'
+    first (it would read as an option), at most MAX_ID_BYTES bytes in UTF-8."""
     if not isinstance(value, str) or not value.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise DagError(
             f"{what} {value!r} may hold only letters, digits, '_', '-' and '.'", hint="rename it, e.g. 'load_orders'"
+        )
+    if value.startswith("-"):
+        raise DagError(
+            f"{what} {value!r} starts with '-', which commands would read as an option",
+            hint=f"rename it, e.g. {value.lstrip('-') or 'load_orders'!r}",
+        )
+    size = len(value.encode())
+    if size > MAX_ID_BYTES:
+        raise DagError(
+            f"{what} {value[:40]!r}... is {size} bytes long; ids name files, so at most {MAX_ID_BYTES} bytes",
+            hint="give it a shorter name",
         )
     return value
 
