@@ -58,7 +58,11 @@ def toml_string(text: str) -> str:
 
 
 TOML = '[dags.{key}.tasks.ok]\ncommand = "echo"\n\n[dags.t_ok.tasks.{key}]\ncommand = "echo"\n'
-PYTHON = "from minorch import DAG, shell\n\nwith DAG({ident!r}):\n    shell('ok', 'echo')\n\nwith DAG('p_ok'):\n    shell({ident!r}, 'echo')\n"
+PYTHON = (
+    "from minorch import DAG, shell\n\n"
+    "with DAG({ident!r}):\n    shell('ok', 'echo')\n\n"
+    "with DAG('p_ok'):\n    shell({ident!r}, 'echo')\n"
+)
 
 
 @settings(max_examples=30, deadline=None)

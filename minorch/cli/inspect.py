@@ -17,7 +17,17 @@ from ..durations import format_duration
 from ..errors import MinorchError, NotFound
 from ..states import RunState, TaskState
 from ..visible import visible
-from . import Context, json_option, local_time, main, parse_params, pass_ctx, resolve_run, table
+from . import (
+    Context,
+    json_option,
+    limit_range,
+    local_time,
+    main,
+    parse_params,
+    pass_ctx,
+    resolve_run,
+    table,
+)
 
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
@@ -201,7 +211,7 @@ def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
 @main.command()
 @click.argument("dag_id")
 @click.option("--state", type=click.Choice([s.value for s in RunState]), help="Only runs in this state.")
-@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--limit", "-n", default=20, show_default=True, type=limit_range(), help="How many runs.")
 @json_option("Print the runs as JSON.")
 @pass_ctx
 def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool) -> None:
@@ -287,7 +297,7 @@ def tasks() -> None:
 @pass_ctx
 def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
-    dag, store, found = resolve_run(app, dag_id, run)
+    dag, store, found = resolve_run(app, dag_id, run, readonly=True)
     rows = task_rows(store, dag, found)
     if as_json:
         click.echo(json.dumps({"run_id": found.run_id, "state": found.state.value, "tasks": rows}, indent=2))
@@ -361,11 +371,11 @@ def _short_path(path: str | None) -> str:
 @click.argument("dag_id")
 @click.argument("run")
 @click.argument("task_id", metavar="TASK")
-@click.option("--try", "try_number", type=click.IntRange(min=1), metavar="N", help="Which try (default: the latest).")
+@click.option("--try", "try_number", type=limit_range(), metavar="N", help="Which try (default: the latest).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing as the try writes, until it ends.")
 @click.option(
     "--map-index",
-    type=click.IntRange(min=0),
+    type=limit_range(0),
     metavar="I",
     help="For a mapped task: which copy (default: the copy that ran last).",
 )
@@ -388,7 +398,7 @@ def logs(
     Control characters a task printed (colours, cursor moves, terminal titles) are shown as text
     such as \\x1b, so a log cannot take over your terminal; --raw passes them through.
     """
-    dag, store, found = resolve_run(app, dag_id, run)
+    dag, store, found = resolve_run(app, dag_id, run, readonly=True)
     if task_id not in dag.tasks:
         from ..errors import did_you_mean
 
