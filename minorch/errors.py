@@ -26,6 +26,22 @@ class MinorchError(Exception):
         self.file = file
         self.line = line
         self.hint = hint
+        self.more: list[MinorchError] = []  # further errors found in the same place (a DAG's other faults)
+
+    def every(self) -> list[MinorchError]:
+        """This error and those found with it."""
+        return [self, *self.more]
+
+    @staticmethod
+    def raise_all(found: list[MinorchError]) -> None:
+        """Raise the errors of `found` (and those each carries), in file order: the first carries
+        the others. Nothing when `found` is empty."""
+        flat = sorted((e for err in found for e in err.every()), key=lambda e: e.line or 0)
+        if flat:
+            for err in flat:
+                err.more = []
+            flat[0].more = flat[1:]
+            raise flat[0]
 
     @property
     def where(self) -> str:
