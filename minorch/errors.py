@@ -33,15 +33,14 @@ class MinorchError(Exception):
         return [self, *self.more]
 
     @staticmethod
-    def raise_all(found: list[MinorchError]) -> None:
-        """Raise the errors of `found` (and those each carries), in file order: the first carries
-        the others. Nothing when `found` is empty."""
+    def combined(found: list[MinorchError]) -> MinorchError:
+        """One error to raise for the (non-empty) `found` and those each carries, in file order:
+        the first, carrying the others."""
         flat = sorted((e for err in found for e in err.every()), key=lambda e: e.line or 0)
-        if flat:
-            for err in flat:
-                err.more = []
-            flat[0].more = flat[1:]
-            raise flat[0]
+        for err in flat:
+            err.more = []
+        flat[0].more = flat[1:]
+        return flat[0]
 
     @property
     def where(self) -> str:

@@ -257,13 +257,13 @@ def build_dag(
                 f"DAG '{dag_id}' has no tasks", hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command"
             ).at(file, made.line)
         )
-        MinorchError.raise_all(found)
+        raise MinorchError.combined(found)
     names = {"pools": None if pools is None else set(pools), "notifiers": None if notifiers is None else set(notifiers)}
     made.doc_md = value("doc_md", lambda v: check_str("doc_md", v))
     try:
         groups, alias = spec_groups(spec.get("groups"), spec.get("_groups"))
     except DagError as err:
-        MinorchError.raise_all([*found, fail(err, "groups", getattr(err, "group_key", ""))])
+        raise MinorchError.combined([*found, fail(err, "groups", getattr(err, "group_key", ""))]) from None
     made.groups = {gid: {k: v for k, v in info.items() if k != "after"} for gid, info in groups.items()}
     for key, entry in tasks.items():
         try:
@@ -278,7 +278,8 @@ def build_dag(
             continue
         built.group = group
         made.add(built)
-    MinorchError.raise_all(found)  # the graph checks need every task: they come once all are sound
+    if found:  # the graph checks need every task: they come once all are sound
+        raise MinorchError.combined(found)
     link_groups(made, groups, alias)
     _check_graph(made, line_of)
     _set_weights(made)
@@ -379,7 +380,8 @@ def _build_task(
         raise fail(DagError(f"task '{tid}' must be a table", hint=f'write {tid} = {{ command = "..." }}'))
     found = [fail(unknown_key(key, TASK_KEYS, "task"), key) for key in entry if key not in TASK_KEYS | _PRIVATE_KEYS]
     task_layer = _coerce_each(entry, fail, found)
-    MinorchError.raise_all(found)
+    if found:
+        raise MinorchError.combined(found)
     for key in ("empty", "latest_only"):
         if key in entry and not isinstance(entry[key], bool):
             raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
@@ -668,7 +670,8 @@ def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
                         line=line(item.task_id),
                     )
                 )
-    MinorchError.raise_all(found)  # a cycle is looked for among known links only
+    if found:  # a cycle is looked for among known links only
+        raise MinorchError.combined(found)
     cycle = _find_cycle(made)
     if cycle:
         raise DagError(

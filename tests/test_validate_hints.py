@@ -191,7 +191,8 @@ def test_validate_reports_every_error_of_a_file_each_with_its_line(project):
 def test_links_to_unknown_tasks_are_all_reported(project):
     project.write(
         "dags/links.toml",
-        '[dags.l.tasks.a]\ncommand = "echo"\nafter = ["nope"]\n\n[dags.l.tasks.b]\ncommand = "echo"\nafter = ["a", "zz"]\n',
+        '[dags.l.tasks.a]\ncommand = "echo"\nafter = ["nope"]\n\n'
+        '[dags.l.tasks.b]\ncommand = "echo"\nafter = ["a", "zz"]\n',
     )
     done = project.minorch("validate", "--json")
     found = [(e["line"], e["message"]) for e in json.loads(done.stdout)["errors"]]
