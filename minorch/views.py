@@ -102,6 +102,38 @@ def graph_text(dag: Dag, fmt: str) -> str:
     return "\n".join(lines)
 
 
+def graph_json(dag: Dag) -> dict:
+    """The DAG as data: its tasks in run order (upstream, downstream, trigger rule, group, role,
+    what a mapped task maps over) and its edges with their labels."""
+    downstream = dag.downstream()
+    tasks = []
+    for tid in dag.topological():
+        task = dag.tasks[tid]
+        tasks.append(
+            {
+                "task_id": tid,
+                # how it runs (shell, python, or the scheduler itself: sensor, empty, latest_only) and its
+                # flavor (branch, short_circuit, sensor)
+                "kind": "shell" if task.command is not None else "python" if task.python or task.func else task.flavor,
+                "flavor": task.flavor,
+                "upstream": list(task.upstream),
+                "downstream": sorted(downstream[tid]),
+                "trigger_rule": task.opts.trigger_rule.value,
+                "group": task.group,
+                "setup": task.is_setup,
+                "teardown": task.is_teardown,
+                "map_over": task.map_over,
+            }
+        )
+    edges = [
+        {"from": up, "to": t["task_id"], "label": dag.tasks[t["task_id"]].labels.get(up)}
+        for t in tasks
+        for up in t["upstream"]
+    ]
+    schedule = str(dag.assets) if dag.assets else dag.schedule.expr if dag.schedule else None
+    return {"dag_id": dag.dag_id, "schedule": schedule, "tasks": tasks, "edges": edges}
+
+
 def graph_svg(dag: Dag) -> str:
     """The DAG drawn by Graphviz `dot` (it must be on PATH) as SVG text."""
     import shutil

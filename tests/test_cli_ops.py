@@ -320,6 +320,32 @@ def test_db_prune_asks_then_deletes_old_runs_and_their_logs(failed_run: Path):
     assert not any(logs.iterdir()) and open_store(failed_run).runs("flaky") == []
 
 
+def test_db_prune_json_needs_yes_and_says_what_it_deleted(failed_run: Path):
+    asking = cli(failed_run, "db", "prune", "--older-than", "0s", "--json")
+    assert asking.exit_code == 2 and json.loads(asking.stdout)["error"]["hint"] == "add --yes"
+    assert open_store(failed_run).runs("flaky")
+    nothing = cli(failed_run, "db", "prune", "--older-than", "90d", "--json", "--yes")
+    assert json.loads(nothing.stdout) == {
+        "older_than": "90d",
+        "runs": 0,
+        "task_instances": 0,
+        "attempts": 0,
+        "log_folders": 0,
+        "dry_run": False,
+    }
+    done = cli(failed_run, "db", "prune", "--older-than", "0s", "--json", "--yes")
+    assert done.exit_code == 0
+    assert json.loads(done.stdout) == {
+        "older_than": "0s",
+        "runs": 1,
+        "task_instances": 3,
+        "attempts": 2,
+        "log_folders": 1,
+        "dry_run": False,
+    }
+    assert open_store(failed_run).runs("flaky") == []
+
+
 # ---------------------------------------------------------------- help and docs
 
 

@@ -120,8 +120,9 @@ def dags(app: Context, as_json: bool) -> None:
     "--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg"]), default="text", show_default=True
 )
 @click.option("--assets", "lineage", is_flag=True, help="Print DAG -> asset -> DAG lineage of all DAGs instead.")
+@json_option("Print the tasks and edges (or, with --assets, the lineage) as JSON.")
 @pass_ctx
-def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
+def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool, as_json: bool) -> None:
     """Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid.
 
     `--format svg` draws it with Graphviz's `dot`, which must be on PATH.
@@ -131,14 +132,34 @@ def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
 
         if fmt == "svg":
             raise click.UsageError("--assets draws text, dot or mermaid")
-        click.echo(render(build(app.registry.dags, app.registry.assets), fmt))
+        found = build(app.registry.dags, app.registry.assets)
+        click.echo(json.dumps(_lineage_json(found), indent=2) if as_json else render(found, fmt))
         return
     if dag_id is None:
         raise click.UsageError("name a DAG, or pass --assets for the lineage of all DAGs")
-    from ..views import graph_svg, graph_text
+    from ..views import graph_json, graph_svg, graph_text
 
     dag = app.dag(dag_id)
+    if as_json:
+        click.echo(json.dumps(graph_json(dag), indent=2))
+        return
     click.echo(graph_svg(dag) if fmt == "svg" else graph_text(dag, fmt))
+
+
+def _lineage_json(found) -> dict:
+    """Per asset: its declaration, the tasks that update it, the DAGs waiting for it, the tasks reading it."""
+    return {
+        "assets": [
+            {
+                "asset": name,
+                "declared": found.declared.get(name),
+                "producers": [{"dag_id": d, "task_id": t} for d, t in found.producers.get(name, [])],
+                "consumers": found.consumers.get(name, []),
+                "readers": [{"dag_id": d, "task_id": t} for d, t in found.readers.get(name, [])],
+            }
+            for name in found.names()
+        ]
+    }
 
 
 MAX_NEXT = 10_000  # fire times `minorch next` lists at most

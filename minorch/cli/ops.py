@@ -369,17 +369,26 @@ def db() -> None:
     help='Delete finished runs that ended longer ago than this ("90d", "12h").',
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option("Print what was deleted as JSON (needs --yes: JSON output cannot ask).")
 @pass_ctx
-def prune(app: Context, older_than: str, yes: bool) -> None:
+def prune(app: Context, older_than: str, yes: bool, as_json: bool) -> None:
     """Delete old finished runs with their tasks, tries, results and log folders."""
+    from dataclasses import asdict
+
     from .. import operations as ops
 
     if older_than.strip().replace(".", "", 1).isdigit():  # a bare number would be seconds: too easy to misread
         raise ConfigError(f"--older-than {older_than} needs a unit", hint=f'write e.g. "{older_than}d" for days')
+    if as_json and not yes:
+        raise ConfigError("db prune --json cannot ask for confirmation", hint="add --yes")
     seconds = parse_duration(older_than, name="--older-than")
     store = app.store()
     now = time.time()
     preview = ops.prune(app.settings, store, seconds, now, dry_run=True)
+    if as_json:
+        done = ops.prune(app.settings, store, seconds, now) if preview.runs else preview
+        click.echo(json.dumps({"older_than": older_than, **asdict(done), "dry_run": False}, indent=2))
+        return
     if not preview.runs:
         click.echo(f"no finished runs older than {older_than}")
         return
