@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from .config import Settings
-from .dag import Dag
+from .dag import Dag, Task
 from .durations import parse_date
 from .gantt import Gantt, gantt
 from .registry import Registry
@@ -100,6 +100,25 @@ def graph_text(dag: Dag, fmt: str) -> str:
         group = f"  in group {task.group}" if task.group and not tid.startswith(task.group + ".") else ""
         lines.append(f"{'  ' * depth[tid]}{tid}{ups_text}{rule}{role}{group}")
     return "\n".join(lines)
+
+
+def map_inputs(store: Store, run_pk: int, task: Task | None) -> list | None:
+    """The items a mapped task's copies got, by map index: its literal list, or the list its upstream
+    task returned in that run. None when the task is not mapped or the list is not there (yet)."""
+    if task is None or task.map_over is None:
+        return None
+    if isinstance(task.map_over, list):
+        return task.map_over
+    items = store.xcoms(run_pk, [task.map_over]).get(task.map_over)
+    return items if isinstance(items, list) else None
+
+
+def short_item(item: object, width: int = 40) -> str:
+    """A copy's input as JSON text, cut to `width` characters."""
+    import json
+
+    text = json.dumps(item, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def graph_json(dag: Dag) -> dict:

@@ -264,36 +264,60 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
 
 
 def task_rows(store, dag, run) -> list[dict]:
-    """One dict per task instance of a run, in DAG order, with its latest try."""
+    """One dict per task instance of a run, in DAG order, with its latest try; a mapped task's
+    row lists its copies (`copies`), each with the input item it got."""
     from .. import operations as ops
+    from ..views import map_inputs
 
     tis = store.task_instances([run.pk])[run.pk]
     attempts = store.attempts(run.pk)
     latest = {a.task_id: a for a in attempts}  # ordered by id: the last one wins
+    latest_copy = {(a.task_id, a.map_index): a for a in attempts if a.map_index >= 0}
     copies_tries = Counter(a.task_id for a in attempts if a.map_index >= 0)
+    mapped_tis = store.mapped_instances([run.pk]).get(run.pk, {})
     rows = []
     for tid in ops.in_dag_order(dag, tis):
-        ti, attempt = tis[tid], latest.get(tid)
+        ti = tis[tid]
+        attempt = latest.get(tid)
         span = ti.end_date - ti.start_date if ti.end_date and ti.start_date else None
         mapped = tid in copies_tries  # a mapped task: its copies' tries, its own start to end
-        rows.append(
-            {
-                "task_id": tid,
-                "state": ti.state.value,
-                "tries": copies_tries[tid] if mapped else ti.try_number,
-                "start_date": _iso(ti.start_date),
-                "end_date": _iso(ti.end_date),
-                "duration": span
-                if mapped
-                else (ti.duration if ti.duration is not None else (attempt.duration if attempt else None)),
-                "exit_code": attempt.exit_code if attempt else None,
-                "signal": attempt.signal if attempt else None,
-                "timed_out": bool(attempt.timed_out) if attempt else False,
-                "log_path": attempt.log_path if attempt else None,
-                "note": ti.note,
-            }
-        )
+        row = {
+            "task_id": tid,
+            "state": ti.state.value,
+            "tries": copies_tries[tid] if mapped else ti.try_number,
+            "start_date": _iso(ti.start_date),
+            "end_date": _iso(ti.end_date),
+            "duration": span
+            if mapped
+            else (ti.duration if ti.duration is not None else (attempt.duration if attempt else None)),
+            **_try_columns(attempt),
+            "note": ti.note,
+        }
+        if tid in mapped_tis:
+            items = map_inputs(store, run.pk, dag.tasks.get(tid)) or []
+            row["copies"] = [
+                {
+                    "map_index": index,
+                    "input": items[index] if index < len(items) else None,
+                    "state": copy.state.value,
+                    "tries": copy.try_number,
+                    "duration": copy.duration,
+                    **_try_columns(latest_copy.get((tid, index))),
+                    "note": copy.note,
+                }
+                for index, copy in sorted(mapped_tis[tid].items())
+            ]
+        rows.append(row)
     return rows
+
+
+def _try_columns(attempt) -> dict:
+    return {
+        "exit_code": attempt.exit_code if attempt else None,
+        "signal": attempt.signal if attempt else None,
+        "timed_out": bool(attempt.timed_out) if attempt else False,
+        "log_path": attempt.log_path if attempt else None,
+    }
 
 
 class _ListByDefault(click.Group):
@@ -323,26 +347,32 @@ def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"run_id": found.run_id, "state": found.state.value, "tasks": rows}, indent=2))
         return
+    from ..views import short_item
+
     click.echo(f"{dag_id} run {found.run_id}: {found.state.value}")
     lines = []
     for r in rows:
-        code = "-" if r["exit_code"] is None else str(r["exit_code"])
-        if r["timed_out"]:
-            code = "timeout"
-        elif r["signal"]:
-            code = f"signal {r['signal']}"
-        lines.append(
-            [
-                r["task_id"],
-                r["state"],
-                r["tries"],
-                format_duration(r["duration"]),
-                code,
-                _short_path(r["log_path"]),
-                r["note"] or "",
-            ]
-        )
+        lines.append(_task_line(r["task_id"], r))
+        for copy in r.get("copies", []):  # each copy under its task, with the item it got
+            lines.append(_task_line(f"  [{copy['map_index']}] {short_item(copy['input'])}", copy))
     click.echo(table(["task", "state", "tries", "duration", "exit", "log", "note"], lines))
+
+
+def _task_line(name: str, r: dict) -> list:
+    code = "-" if r["exit_code"] is None else str(r["exit_code"])
+    if r["timed_out"]:
+        code = "timeout"
+    elif r["signal"]:
+        code = f"signal {r['signal']}"
+    return [
+        name,
+        r["state"],
+        r["tries"],
+        format_duration(r["duration"]),
+        code,
+        _short_path(r["log_path"]),
+        r["note"] or "",
+    ]
 
 
 @tasks.command("test")
