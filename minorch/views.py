@@ -145,9 +145,9 @@ def graph_json(dag: Dag) -> dict:
             }
         )
     edges = [
-        {"from": up, "to": t["task_id"], "label": dag.tasks[t["task_id"]].labels.get(up)}
-        for t in tasks
-        for up in t["upstream"]
+        {"from": up, "to": tid, "label": dag.tasks[tid].labels.get(up)}
+        for tid in dag.topological()
+        for up in dag.tasks[tid].upstream
     ]
     schedule = str(dag.assets) if dag.assets else dag.schedule.expr if dag.schedule else None
     return {"dag_id": dag.dag_id, "schedule": schedule, "tasks": tasks, "edges": edges}
