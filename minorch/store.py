@@ -879,6 +879,17 @@ class Store:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def all_results(self, run_pk: int, task_ids: Iterable[str]) -> list[tuple[str, int, str | None, str]]:
+        """Every result those tasks left in a run, copies' and pushed keys' too: (task id, map index,
+        key or None for the return value, JSON text)."""
+        ids = list(task_ids)
+        if not ids:
+            return []
+        where = f"run_pk = ? AND task_id IN ({_placeholders(ids)})"
+        values = self.db.execute(f"SELECT task_id, map_index, NULL, value FROM xcom WHERE {where}", (run_pk, *ids))
+        keys = self.db.execute(f"SELECT task_id, map_index, key, value FROM xcom_keys WHERE {where}", (run_pk, *ids))
+        return [*values, *keys]
+
     def xcoms(self, run_pk: int, task_ids: Iterable[str]) -> dict[str, object]:
         ids = list(task_ids)
         if not ids:
