@@ -364,14 +364,16 @@ def test_every_command_has_help_and_a_section_in_the_docs():
 
 
 def start_scheduler(config: Path) -> subprocess.Popen:
+    """`minorch up --no-ui` logging to a file (a pipe nobody reads meanwhile would fill and block it)."""
     env = child_env()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )
+    with (config.parent / "up.log").open("w") as log:  # the child writes to its own copy
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
     settings = load_settings(config)
     deadline = time.monotonic() + 10
     while not ops.scheduler_running(settings):  # the process starting up, not a clock
@@ -382,8 +384,9 @@ def start_scheduler(config: Path) -> subprocess.Popen:
 
 def stop_scheduler(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=15)
-    return out
+    proc.wait(timeout=15)
+    config = Path(proc.args[4])  # [python, -m, minorch, --config, CONFIG, up, --no-ui]
+    return (config.parent / "up.log").read_text()
 
 
 def wait_until(check, limit: float = 30.0) -> None:
