@@ -88,7 +88,7 @@ def _taking_events(fn: Callable, upstream: list[str]) -> Callable:
             kwargs[name] = (events.get(name) or {}).get("extra")
         return fn(**kwargs)
 
-    call.__signature__ = signature.replace(parameters=_ordered(kept))
+    call.__signature__ = signature.replace(parameters=_ordered(kept))  # type: ignore[attr-defined] # read by inspect
     return call
 
 

@@ -96,6 +96,7 @@ class Asset(Condition):
 
 class _Group(Condition):
     joiner = ""
+    items: tuple[Condition, ...]
 
     def __init__(self, *items: Condition) -> None:
         flat: list[Condition] = []

@@ -113,13 +113,14 @@ def parse_crontab(
     whose first line that is not a comment or NAME=value is not a cron entry.
     """
     if isinstance(text, bytes):
+        data = text
         try:
-            text = text.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as err:
             raise ConfigError(
                 "not a crontab: the file is not UTF-8 text (binary data?)",
                 file=source,
-                line=text.count(b"\n", 0, err.start) + 1,
+                line=data.count(b"\n", 0, err.start) + 1,
             ) from None
     converted = ConvertedCrontab(entries=[], skipped=[], source=source)
     env: dict[str, str] = {}

@@ -179,8 +179,9 @@ def gantt(
         else:
             bar = _bar(task_id, -1, ti, tries.get((task_id, -1), []), ready, live, now)
         finished = ti.state.finished if ti is not None else not live
-        if finished and (bar.end is not None or (ti is not None and ti.end_date is not None)):
-            ended[task_id] = bar.end if bar.end is not None else ti.end_date
+        end = bar.end if bar.end is not None else (ti.end_date if ti is not None else None)
+        if finished and end is not None:
+            ended[task_id] = end
         bars.append(bar)
     critical = _critical_path(bars, upstream)
     ends = [b.end for b in bars if b.end is not None]

@@ -139,7 +139,7 @@ def svg(gantt: Gantt, *, width: int = 960, copies: bool = True) -> str:
                 f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{fill}">'
                 f"<title>{escape(title)}</title></rect>"
             )
-        if bar.critical and not depth and bar.start is not None:
+        if bar.critical and not depth and bar.start is not None and bar.end is not None:
             x = left + (bar.start - origin) / span * plot
             w = max(1.0, (bar.end - bar.start) / span * plot)
             out.append(

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from .config import Settings
 from .operations import scheduler_holder
+from .records import RunRecord
 from .registry import Registry
 
 
@@ -25,7 +26,7 @@ def status(settings: Settings, registry: Registry) -> dict:
 
         store = Store(settings.db_path, readonly=True)
         try:
-            runs = {}
+            runs: dict[int, RunRecord | None] = {}
             for attempt in store.open_attempts():
                 run = runs.setdefault(attempt.run_pk, store.run(attempt.run_pk))
                 running.append(

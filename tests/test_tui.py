@@ -25,7 +25,7 @@ from minorch.tui.app import make_app
 from minorch.tui.dialogs import StopDialog
 from minorch.tui.feed import Feed
 from minorch.tui.layout import layout
-from minorch.tui.model import dag_list
+from minorch.tui.model import dag_detail, dag_list
 from minorch.tui.palette import look
 from minorch.tui.screens import DagListScreen, DagScreen, TaskScreen
 from minorch.tui.widgets.run_grid import RunGrid
@@ -401,6 +401,27 @@ def test_a_change_written_by_another_connection_shows_within_a_second(project):
             what="grid shows the change",
         )
         assert time.monotonic() - started < 1.0
+
+    drive(project, scenario)
+
+
+def test_the_dag_list_covered_by_a_dag_screen_shows_what_changed_meanwhile_when_it_comes_back(project):
+    """A covered screen is not redrawn while covered; it catches up with the latest state when resumed."""
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        store = Store(settings.db_path)
+        ops.set_paused(store, "hello", True)
+        store.close()
+        await until(
+            pilot,
+            lambda: any(item.dag_id == "hello" and item.paused for item in pilot.app.latest.dags.dags),
+            what="the pause read by the feed",
+        )
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagListScreen), what="back on the DAG list")
+        hello = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" hello"))
+        assert hello.split()[-2:] == ["paused", "yes"]
 
     drive(project, scenario)
 
@@ -828,6 +849,21 @@ def test_the_feed_returns_nothing_when_nothing_changed(project):
     assert first is not None and first.dags.get("etl").recent == ("failed",) * 3
     assert feed.poll(NOW, 0.1) is None
     feed.close()
+
+
+def test_the_dag_list_shows_each_dags_newest_runs_oldest_first_up_to_its_width(project):
+    settings, registry = project
+    add_daily_runs(settings, registry, 1, 12)  # April 1-12, all success, older than the three failed May runs
+    store = Store(settings.db_path)
+    hello = ops.new_run(store, registry.dags["hello"], NOW, "manual", {}, STAMP)
+    store.set_run_state(hello, RunState.RUNNING, [RunState.QUEUED], now=STAMP)
+    listed = dag_list(store, registry, NOW, runs=5)
+    detail = dag_detail(store, registry, "etl", NOW)
+    store.close()
+    assert detail.item.recent[-5:] == listed.get("etl").recent  # the DAG screen's line says the same
+    assert listed.get("etl").recent == ("success", "success", "failed", "failed", "failed")
+    assert listed.get("hello").recent == ("running",)
+    assert listed.get("broken") is None or listed.get("broken").recent == ()
 
 
 def test_a_chain_is_drawn_on_one_line():

@@ -9,9 +9,15 @@ offers with `action_bindings(...)`, and implements `target()`. A key press posts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from textual.widget import Widget as _Widget
+else:
+    _Widget = object  # ActionKeys is mixed into widgets; its own class stays out of Textual's widget tree
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,10 @@ def action_bindings(*names: str, show: bool = True) -> list[Binding]:
     return [Binding(ACTIONS[n].key, f"request('{n}')", ACTIONS[n].title, show=show) for n in names]
 
 
-class ActionKeys:
+class ActionKeys(_Widget):
     """Mixin for widgets with action keys: `target()` says what is selected."""
+
+    OFFERS: tuple[str, ...] = ()  # the actions the widget's keys ask for
 
     def target(self) -> Target | None:
         raise NotImplementedError

@@ -33,9 +33,10 @@ from textual.worker import get_current_worker
 from ..config import Settings
 from ..errors import MinorchError
 from ..registry import Registry
-from .actions import ACTIONS, ActionRequested, Target
+from .actions import ACTIONS, ActionKeys, ActionRequested, Target
 from .dialogs import ActionDialog, HelpScreen, StopDialog
 from .feed import Feed, Update
+from .live import LiveScreen, seen_screens
 from .perform import fields_for, perform, preview, stop_preview
 from .screens import DagListScreen, DagScreen
 
@@ -109,11 +110,16 @@ class MinorchApp(App):
     def on_refreshed(self, message: Refreshed) -> None:
         new = message.update
         self.latest = replace(self.latest, **{k: v for k, v in vars(new).items() if v is not None})
+        seen = seen_screens(self.screen_stack)
         for screen in self.screen_stack:
             # A screen still composing gets `latest` from its own on_mount instead.
-            if hasattr(screen, "show_update") and screen.is_mounted:
-                with contextlib.suppress(NoMatches):  # the app is closing: the screen's widgets are already gone
-                    screen.show_update(new)
+            if not isinstance(screen, LiveScreen) or not screen.is_mounted:
+                continue
+            if screen not in seen:
+                screen.behind = True
+                continue
+            with contextlib.suppress(NoMatches):  # the app is closing: the screen's widgets are already gone
+                screen.show_update(new)
 
     # ------------------------------------------------------------ acting
 
@@ -142,7 +148,11 @@ class MinorchApp(App):
             fields_for(name, target, tz, now),
             partial(self._preview, name, target),
         )
-        self.push_screen(dialog, callback=lambda answer: answer is not None and self._perform(name, target, answer))
+        self.push_screen(dialog, callback=partial(self._confirmed, name, target))
+
+    def _confirmed(self, name: str, target: Target, answer: dict | None) -> None:
+        if answer is not None:
+            self._perform(name, target, answer)
 
     def _preview(self, name: str, target: Target, answer: dict) -> str:
         return preview(self.settings, self.feed.registry, name, target, answer, time.time())
@@ -182,7 +192,11 @@ class MinorchApp(App):
             [],
             lambda _answer: stop_preview(self.settings),
         )
-        self.push_screen(dialog, callback=lambda answer: answer is not None and self.exit())
+        self.push_screen(dialog, callback=self._stop_confirmed)
+
+    def _stop_confirmed(self, answer: dict | None) -> None:
+        if answer is not None:
+            self.exit()
 
     # ------------------------------------------------------------ navigation and the command palette
 
@@ -207,8 +221,8 @@ class MinorchApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         focused = screen.focused
-        offers = getattr(focused, "OFFERS", ())
-        target = focused.target() if offers else None
+        offers = focused.OFFERS if isinstance(focused, ActionKeys) else ()
+        target = focused.target() if isinstance(focused, ActionKeys) else None
         if target is not None:
             for name in offers:
                 action = ACTIONS[name]

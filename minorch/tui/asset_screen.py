@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from .. import asset_catalog, lineage
 from ..errors import MinorchError
 from ..store import AssetEvent, Store
 from .dialogs import ActionDialog
+from .live import LiveScreen
 from .widgets.asset_table import AssetTable, when
 from .widgets.lineage_view import LineageView
 
 
-class AssetsScreen(Screen):
+class AssetsScreen(LiveScreen):
     AUTO_FOCUS = "AssetTable"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
@@ -57,10 +58,10 @@ class AssetsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="assets")
     def reload(self) -> None:
-        registry = self.app.feed.registry
+        registry = self.minorch.feed.registry
         if registry is None:
             return
-        path = self.app.settings.db_path
+        path = self.minorch.settings.db_path
         store = Store(path, readonly=True) if path.exists() else None
         try:
             rows = asset_catalog.rows(registry, store, time.time())
@@ -74,7 +75,7 @@ class AssetsScreen(Screen):
         self.query_one(AssetTable).show(message.rows)
         waits = [w for r in message.rows for w in r.waits]
         self.query_one("#waits", Static).update(Text("\n".join(dict.fromkeys(waits)), style="grey62"))
-        registry = self.app.feed.registry
+        registry = self.minorch.feed.registry
         if registry is not None:
             stale = {r.name for r in message.rows if r.stale}
             self.query_one(LineageView).show(lineage.build(registry.dags, registry.assets), stale)
@@ -94,15 +95,21 @@ class AssetsScreen(Screen):
         name = message.name
         dialog = ActionDialog(
             f"Emit an event of {name}: DAGs waiting for it run",
-            f"asset {name}, for today ({self.app.settings.timezone})",
+            f"asset {name}, for today ({self.minorch.settings.timezone})",
             [],
         )
-        self.app.push_screen(dialog, callback=lambda answer: answer is not None and self._emit(name))
+        self.app.push_screen(dialog, callback=partial(self._confirmed, name))
+
+    def _confirmed(self, name: str, answer: dict | None) -> None:
+        if answer is not None:
+            self._emit(name)
 
     @work(thread=True, group="emit")
     def _emit(self, name: str) -> None:
         try:
-            event_id = asset_catalog.emit(self.app.settings, self.app.feed.registry, name, None, None, time.time())
+            event_id = asset_catalog.emit(
+                self.minorch.settings, self.minorch.feed.loaded(), name, None, None, time.time()
+            )
         except MinorchError as err:
             self.app.call_from_thread(self.app.notify, str(err), severity="error")
             return

@@ -159,7 +159,7 @@ class Feed:
             self._task = update.task
             self._live = update.gantt is not None and update.gantt.live
         elif self._live and want.gantt is not None:  # a running run's bars grow with the clock
-            update = Update(gantt=model.gantt(self.store, self.registry, want.gantt, now))
+            update = Update(gantt=model.gantt(*self._sources(), want.gantt, now))
         chunk = self._follow_log(
             want, reset=shown is None or want.task != shown.task or want.attempt_id != shown.attempt_id
         )
@@ -169,12 +169,13 @@ class Feed:
 
     def build(self, want: _Want, now: datetime) -> Update:
         """Every model the open screens show (the refresh `bench/bench_tui.py` times)."""
+        store, registry = self._sources()
         tz, running = self.settings.timezone, self.scheduler
-        dags = model.dag_list(self.store, self.registry, now, default_tz=tz, scheduler=running)
+        dags = model.dag_list(store, registry, now, default_tz=tz, scheduler=running)
         dag = (
             model.dag_detail(
-                self.store,
-                self.registry,
+                store,
+                registry,
                 want.dag_id,
                 now,
                 default_tz=tz,
@@ -185,12 +186,22 @@ class Feed:
             if want.dag_id
             else None
         )
-        task = model.task_detail(self.store, self.registry, *want.task, default_tz=tz) if want.task else None
-        gantt = model.gantt(self.store, self.registry, want.gantt, now) if want.gantt is not None else None
-        durations = (
-            model.durations(self.store, self.registry, *want.durations, now, default_tz=tz) if want.durations else None
-        )
+        task = model.task_detail(store, registry, *want.task, default_tz=tz) if want.task else None
+        gantt = model.gantt(store, registry, want.gantt, now) if want.gantt is not None else None
+        durations = model.durations(store, registry, *want.durations, now, default_tz=tz) if want.durations else None
         return Update(dags=dags, dag=dag, task=task, gantt=gantt, durations=durations)
+
+    def loaded(self) -> Registry:
+        """The DAGs as last loaded (loaded now if the worker has not yet)."""
+        if self.registry is None:
+            self.registry = load(self.settings)
+        return self.registry
+
+    def _sources(self) -> tuple[Store, Registry]:
+        """The store and the DAGs as last loaded (`poll` opens and loads them before it builds anything)."""
+        if self.store is None or self.registry is None:
+            raise RuntimeError("the feed builds only after poll opened the store and loaded the DAG files")
+        return self.store, self.registry
 
     def close(self) -> None:
         if self.store is not None:

@@ -131,7 +131,7 @@ def _item(
     dag_id: str,
     dag: Dag | None,
     row: DagRow | None,
-    runs: list[RunRecord],
+    recent: list[str],
     default_tz: str,
     now: datetime,
     problem: str | None,
@@ -148,7 +148,7 @@ def _item(
         next_fire=next_fire,
         timezone=dag.timezone if dag is not None else default_tz,
         paused=row.paused if row else bool(dag and dag.paused),
-        recent=tuple(str(r.state) for r in reversed(runs)),
+        recent=tuple(reversed(recent)),
         tasks=len(dag.tasks) if dag is not None else 0,
         problem=problem,
     )
@@ -166,7 +166,7 @@ def dag_list(
     """Every DAG, and the DAG files that failed to load: as the running scheduler last loaded them
     (`scheduler` true), else as `registry` did."""
     rows = store.dag_rows()
-    recent = store.recent_runs(runs)
+    recent = store.recent_states(runs)
     ids = sorted(set(rows) | set(registry.dags))
     items = tuple(
         _item(
@@ -208,7 +208,8 @@ def dag_detail(
     records.reverse()
     by_run = store.task_instances(r.pk for r in records)
     row = store.dag_rows().get(dag_id)
-    item = _item(dag_id, dag, row, newest[:LIST_RUNS], default_tz, now, _problem(dag, row, registry, scheduler))
+    recent = [str(r.state) for r in newest[:LIST_RUNS]]
+    item = _item(dag_id, dag, row, recent, default_tz, now, _problem(dag, row, registry, scheduler))
     task_ids = dag.topological() if dag is not None else []
     known = set(task_ids)
     # Tasks since removed from the DAG file still have rows in old runs: list them last.
@@ -263,7 +264,7 @@ def _template(task: Task | None) -> str | None:
     sensor the scheduler checks itself, what it waits for: "file = in/{{ ds }}.csv"."""
     if task is None:
         return None
-    if _poked(task):
+    if task.sensor is not None and _poked(task):
         return ", ".join(f"{key} = {value}" for key, value in task.sensor.items())
     if task.sensor is not None:
         return f"sensor command: {task.sensor['command']}"

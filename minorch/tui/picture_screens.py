@@ -12,7 +12,6 @@ import statistics
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..gantt import Gantt
@@ -20,13 +19,14 @@ from ..gantt_draw import LEGEND, summary
 from . import fmt
 from .actions import Target
 from .feed import Update
+from .live import LiveScreen
 from .model import Durations
 from .palette import state_text
 from .widgets.duration_chart import DurationChart, format_value
 from .widgets.gantt_chart import GanttChart
 
 
-class GanttScreen(Screen):
+class GanttScreen(LiveScreen):
     """The Gantt of one run; `enter` on a row opens that task's tries and log."""
 
     AUTO_FOCUS = "GanttChart"
@@ -45,10 +45,10 @@ class GanttScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.app.feed.watch_picture(gantt=self.subject.run_pk)
+        self.minorch.feed.watch_picture(gantt=self.subject.run_pk)
 
     def on_unmount(self) -> None:
-        self.app.feed.unwatch(gantt=self.subject.run_pk)
+        self.minorch.feed.unwatch(gantt=self.subject.run_pk)
 
     def show_update(self, update: Update) -> None:
         chart = update.gantt
@@ -72,7 +72,7 @@ class GanttScreen(Screen):
         self.app.push_screen(TaskScreen(Target(subject.dag_id, subject.run_pk, subject.run_id, message.task_id)))
 
 
-class DurationScreen(Screen):
+class DurationScreen(LiveScreen):
     """Durations over the newest runs: a DAG's runs (`task_id` None), or a task's tries and peak memory."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
@@ -93,10 +93,10 @@ class DurationScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#rss-chart").display = self.key[1] is not None
-        self.app.feed.watch_picture(durations=self.key)
+        self.minorch.feed.watch_picture(durations=self.key)
 
     def on_unmount(self) -> None:
-        self.app.feed.unwatch(durations=self.key)
+        self.minorch.feed.unwatch(durations=self.key)
 
     def show_update(self, update: Update) -> None:
         found = update.durations

@@ -12,12 +12,12 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from . import fmt
 from .actions import Target
 from .feed import Update
+from .live import LiveScreen
 from .model import GRID_RUNS, MIN_PAGE, DagDetail, DagItem, TaskDetail
 from .palette import legend, look_of, state_text
 from .picture_screens import DurationScreen, GanttScreen
@@ -39,7 +39,7 @@ def _dag_line(item: DagItem) -> Text:
     return text
 
 
-class DagListScreen(Screen):
+class DagListScreen(LiveScreen):
     AUTO_FOCUS = "DagTable"
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
@@ -55,7 +55,7 @@ class DagListScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.show_update(self.app.latest)
+        self.show_update(self.minorch.latest)
 
     def show_update(self, update: Update) -> None:
         if update.dags is None:
@@ -66,14 +66,14 @@ class DagListScreen(Screen):
         errors.display = bool(dags.errors)
         errors.update(Text("\n".join(f"✗ {e}" for e in dags.errors), style="red"))
         top = Text.assemble(("minorch", "bold"), f"  {len(dags.dags)} DAG{'s' * (len(dags.dags) != 1)}")
-        if self.app.settings.env_name:
-            top.append(f"  env {self.app.settings.env_name}", style="bold magenta")
+        if self.minorch.settings.env_name:
+            top.append(f"  env {self.minorch.settings.env_name}", style="bold magenta")
         if dags.errors:
             count = len(dags.errors)
             top.append(f"  {count} file{'s' * (count != 1)} failed to load", style="bold red")
-        if self.app.runs_scheduler:
+        if self.minorch.runs_scheduler:
             top.append("  scheduler running here, q stops it", style="grey62")
-        elif self.app.feed.scheduler:
+        elif self.minorch.feed.scheduler:
             top.append("  scheduler running", style="grey62")
         else:
             top.append("  no scheduler running", style="yellow")
@@ -82,7 +82,7 @@ class DagListScreen(Screen):
     def on_dag_table_highlighted(self, message: DagTable.Highlighted) -> None:
         item = message.item
         line = Text("")
-        if item is None and self.app.latest.dags is not None and not self.app.latest.dags.dags:
+        if item is None and self.minorch.latest.dags is not None and not self.minorch.latest.dags.dags:
             line = Text(
                 "no DAGs yet: add TOML or Python files to the DAG folders named in minorch.toml", style="yellow"
             )
@@ -115,7 +115,7 @@ class DagListScreen(Screen):
         self.query_one(DagTable).focus()
 
 
-class DagScreen(Screen):
+class DagScreen(LiveScreen):
     """One DAG: its grid or graph of one page of runs, a line with the page and the states' legend,
     and the status of the selected run and task. `[` / `]` page to older / newer runs, `/` filters tasks."""
 
@@ -150,14 +150,14 @@ class DagScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
-        self.show_update(self.app.latest)
+        self.minorch.feed.watch_dag(self.dag_id, self.page, self.per_page)
+        self.show_update(self.minorch.latest)
 
     def on_unmount(self) -> None:
-        self.app.feed.unwatch(dag_id=self.dag_id)
+        self.minorch.feed.unwatch(dag_id=self.dag_id)
 
     def on_screen_resume(self) -> None:
-        self.app.feed.wake()
+        self.minorch.feed.wake()
 
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._fit)
@@ -170,7 +170,7 @@ class DagScreen(Screen):
         per_page = max(MIN_PAGE, fits) if fits else GRID_RUNS
         if per_page != self.per_page:
             self.per_page = per_page
-            self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
+            self.minorch.feed.watch_dag(self.dag_id, self.page, self.per_page)
 
     def show_update(self, update: Update) -> None:
         if update.dag is None or update.dag.item.dag_id != self.dag_id:
@@ -187,6 +187,8 @@ class DagScreen(Screen):
     def _legend(self) -> None:
         """Which runs the page holds and how to page, then the look of every state on it."""
         detail = self.detail
+        if detail is None:
+            return
         runs = detail.runs
         if runs:
             first = detail.page * detail.per_page
@@ -200,7 +202,7 @@ class DagScreen(Screen):
             text = Text.assemble((which, "bold"), f", {dates}")
             keys = [("[ older", detail.older), ("] newer", detail.page > 0)]
             text.append("".join(f" · {key}" for key, ok in keys if ok), style="grey62")
-            looks = {str(r.state) for r in runs} | {look_of(str(ti.state), ti.note) for ti in detail.tis.values()}
+            looks = {str(r.state) for r in runs} | {look_of(str(ti.state), ti.note) or "" for ti in detail.tis.values()}
             text.append("    ")
             width = self.query_one("#legend", Static).content_region.width
             text.append_text(legend(looks, width=width, start=text.cell_len))
@@ -213,7 +215,8 @@ class DagScreen(Screen):
     def _status(self) -> None:
         detail = self.detail
         run = detail.run(self.run_pk) if detail else None
-        if run is None:
+        task_id = self.task_id
+        if detail is None or run is None:
             text = Text("")
         else:
             text = Text.assemble(
@@ -221,12 +224,12 @@ class DagScreen(Screen):
             )
             if run.pk in detail.triggered_by:
                 text.append(f" (by {', '.join(detail.triggered_by[run.pk])})", style="cyan")
-            ti = detail.tis.get((run.pk, self.task_id)) if self.task_id else None
-            if ti is not None:
+            ti = detail.tis.get((run.pk, task_id)) if task_id else None
+            if task_id is not None and ti is not None:
                 text.append_text(
                     Text.assemble(
                         "  │  ",
-                        (self.task_id, "bold"),
+                        (task_id, "bold"),
                         " ",
                         state_text(str(ti.state), ti.note),
                         f"  try {ti.try_number}" if ti.try_number else "",
@@ -270,7 +273,7 @@ class DagScreen(Screen):
             return
         self.query_one(RunGrid).land = step
         self.page += step
-        self.app.feed.watch_dag(self.dag_id, self.page, self.per_page)
+        self.minorch.feed.watch_dag(self.dag_id, self.page, self.per_page)
 
     def action_gantt(self) -> None:
         """The Gantt of the run under the cursor."""
@@ -319,7 +322,7 @@ class DagScreen(Screen):
         self.query_one(f"#{self.query_one(ContentSwitcher).current}").focus()
 
 
-class TaskScreen(Screen):
+class TaskScreen(LiveScreen):
     AUTO_FOCUS = "AttemptTable"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -333,7 +336,10 @@ class TaskScreen(Screen):
 
     def __init__(self, subject: Target) -> None:
         super().__init__()
+        if subject.run_pk is None or subject.task_id is None:
+            raise ValueError("a task screen shows one task of one run")
         self.subject = subject
+        self.key = (subject.run_pk, subject.task_id)
         self.detail: TaskDetail | None = None
         self.attempt_id: str | None = None  # the try chosen; None: the newest
 
@@ -346,14 +352,14 @@ class TaskScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.app.feed.watch_task((self.subject.run_pk, self.subject.task_id))
+        self.minorch.feed.watch_task(self.key)
 
     def on_unmount(self) -> None:
-        self.app.feed.unwatch(task=(self.subject.run_pk, self.subject.task_id))
+        self.minorch.feed.unwatch(task=self.key)
 
     def show_update(self, update: Update) -> None:
         task = update.task
-        if task is not None and (task.run.pk, task.task_id) == (self.subject.run_pk, self.subject.task_id):
+        if task is not None and (task.run.pk, task.task_id) == self.key:
             self.detail = task
             self.query_one(AttemptTable).show(task)
             self._describe()
@@ -363,6 +369,8 @@ class TaskScreen(Screen):
 
     def _no_log(self) -> str:
         """What the log pane says when there is no output to show."""
+        if self.detail is None:
+            return "(no try yet)"
         attempt = self.detail.attempt(self.attempt_id)
         if attempt is None:
             ti = self.detail.ti
@@ -370,7 +378,10 @@ class TaskScreen(Screen):
         return "(no output yet)" if attempt.end_date is None else "(no output)"
 
     def _describe(self) -> None:
-        task, ti = self.detail, self.detail.ti
+        task = self.detail
+        if task is None:
+            return
+        ti = task.ti
         top = Text.assemble((task.dag_id, "bold"), " › ", task.run.run_id, " › ", (task.task_id, "bold"))
         self.query_one("#topbar", Static).update(top)
         # The state and why: "◷ up_for_reschedule  waiting for a file matching ... (next poke at ...)".
@@ -418,6 +429,6 @@ class TaskScreen(Screen):
         chosen = self.query_one(AttemptTable).chosen
         if chosen != self.attempt_id:
             self.attempt_id = chosen
-            self.app.feed.watch_task((self.subject.run_pk, self.subject.task_id), chosen)
+            self.minorch.feed.watch_task(self.key, chosen)
         if self.detail is not None:
             self._describe()

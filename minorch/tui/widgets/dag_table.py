@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from .. import fmt
 from ..actions import ActionKeys, Target, action_bindings
@@ -75,8 +76,9 @@ class DagTable(ActionKeys, DataTable):
         items = [d for d in self.dags.dags if self._matches(d)]
         room = self._room()
         label = Text("description" if room >= MIN_ROOM else "")
-        if self.columns["description"].label != label:  # no header wider than the room it has
-            self.columns["description"].label = label
+        description = self.columns[ColumnKey("description")]
+        if description.label != label:  # no header wider than the room it has
+            description.label = label
             self.refresh()
         fill(self, [(d.dag_id, _cells(d, room)) for d in items])
         self.post_message(self.Highlighted(self.current()))

@@ -85,6 +85,8 @@ class GanttChart(ScrollView, can_focus=True):
 
     def _paint(self) -> None:
         gantt, console = self.gantt, self.app.console
+        if gantt is None:
+            return
 
         def strip(text: Text) -> Strip:
             return Strip(list(text.render(console)), text.cell_len)
@@ -108,7 +110,10 @@ class GanttChart(ScrollView, can_focus=True):
                 if cell is None:
                     drawn.append((" ", band))
                 elif cell.kind == RUN:
-                    colour = look(cell.outcome or ("running" if gantt.live and cell.end >= gantt.end else bar.state))[1]
+                    colour = look(
+                        cell.outcome
+                        or ("running" if gantt.live and gantt.end is not None and cell.end >= gantt.end else bar.state)
+                    )[1]
                     drawn.append((CHARS[RUN], band + Style.parse(colour or "white")))
                 else:
                     drawn.append((CHARS[cell.kind], band + (RETRYING if cell.kind == RETRY else WAITING)))

@@ -19,12 +19,12 @@ def fill(table: DataTable, rows: Sequence[tuple[str, Sequence]]) -> None:
                     table.update_cell(key, column, new, update_width=True)
         return
     cursor = cursor_row_key(table)
-    column = table.cursor_coordinate.column
+    cursor_column = table.cursor_coordinate.column
     table.clear()
     for key, cells in rows:
         table.add_row(*cells, key=key)
     if cursor in keys:
-        table.move_cursor(row=keys.index(cursor), column=column)
+        table.move_cursor(row=keys.index(cursor), column=cursor_column)
 
 
 def cursor_row_key(table: DataTable) -> str | None:

@@ -98,11 +98,11 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
 
     def show(self, detail: DagDetail) -> None:
         """Draw `detail`, keeping the cursor on the same run and row (the newest run at first)."""
-        first = self.detail is None
-        new_page = not first and detail.page != self.detail.page
+        shown = self.detail
+        new_page = shown is not None and detail.page != shown.page
         before = self._cursor_keys()
         row_key, run_pk = before
-        if not first and not new_page and detail.page == 0 and self.detail.runs and run_pk == self.detail.runs[-1].pk:
+        if shown is not None and not new_page and detail.page == 0 and shown.runs and run_pk == shown.runs[-1].pk:
             run_pk = detail.runs[-1].pk if detail.runs else None  # on the newest run: a newer one takes the cursor
         self.detail = detail
         self.keys = [RUN_ROW, *(t for t in detail.task_ids if self._matches(t))]
@@ -116,7 +116,7 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
         self.label_width = max([len(t) + 2 for t in detail.task_ids] + [len(u) + 9 for u, _ in self._label_rows])
         self.virtual_size = Size(self.label_width + CELL * len(pks), len(self.keys) + self.head)
         self._paint()
-        if first:  # scroll to the newest run once the widget has its size
+        if shown is None:  # scroll to the newest run once the widget has its size
             self.call_after_refresh(self._moved, scroll=True)
         elif new_page or before != self._cursor_keys():
             self._moved(scroll=True)
@@ -148,6 +148,8 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
 
     def _paint(self) -> None:
         detail, console = self.detail, self.app.console
+        if detail is None:
+            return
 
         def strip(text: Text) -> Strip:
             return Strip(list(text.render(console)), text.cell_len)
@@ -161,8 +163,8 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
             self._header.append((strip(Text(title.ljust(self.label_width), HEADER)), strip(header_cells)))
         self._rows = []
         for number, key in enumerate(self.keys):
-            label = Text(" run" if key == RUN_ROW else f" {key}", style="bold" if number == self.row else "")
-            label.pad_right(self.label_width - label.cell_len)
+            name = Text(" run" if key == RUN_ROW else f" {key}", style="bold" if number == self.row else "")
+            name.pad_right(self.label_width - name.cell_len)
             cells = Text()
             for index, run in enumerate(detail.runs):
                 if key == RUN_ROW:
@@ -174,7 +176,7 @@ class RunGrid(ActionKeys, ScrollView, can_focus=True):
                 if number == self.row and index == self.column:
                     style += CURSOR
                 cells.append(f" {char} ", style)
-            self._rows.append((strip(label), strip(cells)))
+            self._rows.append((strip(name), strip(cells)))
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

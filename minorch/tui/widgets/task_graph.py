@@ -98,7 +98,7 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
             text, at = Text(), 0
             for x, tid in sorted(by_row.get(row, [])):
                 text.append(line[at:x], EDGE)
-                ti = detail.tis.get((self.run_pk, tid)) if detail is not None else None
+                ti = detail.tis.get((self.run_pk, tid)) if detail is not None and self.run_pk is not None else None
                 char, colour = look(str(ti.state), ti.note) if ti is not None else look(None)
                 mark = "reverse" if tid == self.selected else ("" if self._matches(tid) else "dim")
                 text.append(char, f"{colour} {mark}".strip())
@@ -110,9 +110,10 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
         self.refresh()
 
     def _reveal(self) -> None:
-        if self.selected in self._layout.nodes:
-            row, x = self._layout.nodes[self.selected]
-            self.scroll_to_region(Region(x, row, label_width(self.selected), 1), animate=False, force=True)
+        selected = self.selected
+        if selected is not None and selected in self._layout.nodes:
+            row, x = self._layout.nodes[selected]
+            self.scroll_to_region(Region(x, row, label_width(selected), 1), animate=False, force=True)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
