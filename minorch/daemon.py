@@ -167,6 +167,10 @@ class Daemon:
         for err in self.scheduler.registry.errors:
             log.error("%s", err)
         dags, errors = len(self.scheduler.dags), len(self.scheduler.registry.errors)
+        isolation = self.scheduler.executor.isolation
+        log.info(
+            "a timed-out or cancelled try is stopped through %s", isolation, extra={"fields": {"isolation": isolation}}
+        )
         ready_ms = round(seconds_since_exec() * 1000)
         log.info(
             "scheduler ready in %d ms: %d DAGs, %d load errors, state in %s (pid %d)",

@@ -36,6 +36,7 @@ LC_*) are not forked: `spec_of` says which launches fit. Linux only (pidfds, /pr
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import gc
 import importlib
@@ -49,6 +50,7 @@ import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import NamedTuple
 
 from minorch import runtime
@@ -155,7 +157,13 @@ class ForkServer:
         return bool(self._ended)
 
     def fork(
-        self, spec: str, env: dict[str, str], cwd: str, logfd: int, maskfd: int | None = None
+        self,
+        spec: str,
+        env: dict[str, str],
+        cwd: str,
+        logfd: int,
+        maskfd: int | None = None,
+        cgroup: Path | None = None,
     ) -> tuple[int, int] | None:
         """Start a task: (its pid, a pidfd of it). None when the request does not fit in
         one message (an environment over ~128 KB). `maskfd`, when given, stays open in the
@@ -165,7 +173,7 @@ class ForkServer:
         Blocks until the fork has its own session: 1-2 ms (a few context switches and
         the fork of a ~18 MB process); the first request also waits for the server's
         start, ~0.1 s."""
-        request = json.dumps({"spec": spec, "env": env, "cwd": cwd}).encode()
+        request = json.dumps({"spec": spec, "env": env, "cwd": cwd, "cgroup": cgroup and str(cgroup)}).encode()
         if len(request) > MAX_REQUEST:
             return None
         try:
@@ -364,6 +372,10 @@ def _become_task(request: dict, fds: list[int], marker_at: int, handlers: dict, 
     try:
         for sig, handler in handlers.items():  # before the server answers: a SIGTERM must not be lost
             signal.signal(sig, handler)
+        if request.get("cgroup"):  # join the try's cgroup before anything of the task runs
+            # gone meanwhile: the tree and the attempt id still find it
+            with contextlib.suppress(OSError), open(request["cgroup"], "w") as procs:
+                procs.write("0")
         try:
             os.setsid()
             os.chdir(request["cwd"])
