@@ -9,9 +9,10 @@ import signal
 
 from conftest import wait_until
 
+# runs until the test creates marks/release (however slow the machine, it is still running meanwhile)
 SLOW = """
 [dags.slow.tasks.nap]
-command = "touch {marks}/slow-started; sleep {seconds}; touch {marks}/slow-ended"
+command = "touch {marks}/slow-started; while [ ! -e {marks}/release ]; do sleep 0.05; done; touch {marks}/slow-ended"
 """
 
 QUICK = """
@@ -36,7 +37,7 @@ def _attempts(project, dag_id: str) -> list:
 def test_runs_of_different_dags_go_together_and_a_second_run_of_one_dag_or_an_up_is_refused(project, tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
-    project.write("dags/slow.toml", SLOW.format(marks=marks, seconds=6))
+    project.write("dags/slow.toml", SLOW.format(marks=marks))
     project.write("dags/quick.toml", QUICK)
     slow = project.start("run", "slow", "--date", "2024-01-15")
     try:
@@ -59,6 +60,7 @@ def test_runs_of_different_dags_go_together_and_a_second_run_of_one_dag_or_an_up
         status = json.loads(project.minorch("status", "--json").stdout)
         assert status["scheduler"]["pid"] == slow.pid and status["scheduler"]["what"] == "minorch run"
 
+        (marks / "release").touch()
         assert slow.wait(30) == 0, slow.stderr.read()
     finally:
         if slow.poll() is None:
@@ -76,21 +78,23 @@ def test_a_run_killed_mid_try_is_left_to_the_next_driver_of_its_own_dag(project,
     run of that DAG takes it up (adopts it, records it once)."""
     marks = tmp_path / "marks"
     marks.mkdir()
-    project.write("dags/slow.toml", SLOW.format(marks=marks, seconds=4))
+    project.write("dags/slow.toml", SLOW.format(marks=marks))
     project.write("dags/quick.toml", QUICK)
-    slow = project.start("run", "slow", "--date", "2024-01-15")
-    assert wait_until(lambda: (marks / "slow-started").exists(), 20)
-    slow.send_signal(signal.SIGKILL)
-    slow.wait(10)
-    [open_try] = _attempts(project, "slow")
-    assert open_try.end_date is None
+    try:
+        slow = project.start("run", "slow", "--date", "2024-01-15")
+        assert wait_until(lambda: (marks / "slow-started").exists(), 20)
+        slow.send_signal(signal.SIGKILL)
+        slow.wait(10)
+        [open_try] = _attempts(project, "slow")
+        assert open_try.end_date is None
 
-    quick = project.minorch("run", "quick", "--date", "2024-01-15")
-    assert quick.returncode == 0, quick.stderr
-    [still] = _attempts(project, "slow")
-    assert still.end_date is None and not (marks / "slow-ended").exists()
-    assert survivors([open_try.pid]) != []  # not killed by the other DAG's run
-
+        quick = project.minorch("run", "quick", "--date", "2024-01-15")
+        assert quick.returncode == 0, quick.stderr
+        [still] = _attempts(project, "slow")
+        assert still.end_date is None and not (marks / "slow-ended").exists()
+        assert survivors([open_try.pid]) != []  # not killed by the other DAG's run
+    finally:  # the orphaned try ends once released, whatever failed above
+        (marks / "release").touch()
     resumed = project.minorch("run", "slow", "--date", "2024-01-15")
     assert resumed.returncode == 0, resumed.stderr
     assert (marks / "slow-ended").exists()
