@@ -217,6 +217,8 @@ Where = Callable[[tuple[str, ...]], dict]  # a key path -> the file= and line= o
 
 
 def _split_key(text: str) -> tuple[str, ...]:
+    if not any(c in text for c in "\"' \t\r\n\f\v"):  # a bare dotted key, as most are: no pattern needed
+        return tuple(part for part in text.split(".") if part)
     parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
     return tuple(next(p for p in part if p) if any(part) else "" for part in parts)
 

@@ -7,10 +7,11 @@ The model does no I/O and reads no clock.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -373,7 +374,7 @@ class Dag:
 _CONTEXT: list[Dag] = []
 _SCOPES: list[tuple[Task, int]] = []  # open `with teardown:` blocks and the task count when each opened
 _GROUPS: list = []  # open task groups (minorch.taskgroup.TaskGroup), innermost last
-_COLLECTED: list[list[Dag]] = []  # load_dag_file collects every DAG a file creates
+_COLLECTED: list[list[Dag]] = []  # `collecting` blocks, innermost last: each gets the DAGs created in it
 
 
 def child_id(task_id: str) -> str:
@@ -681,29 +682,12 @@ def external_task_sensor(task_id: str, external_dag_id: str, external_task_id: s
     return sensor(task_id, dag=external_dag_id, task=external_task_id, **options)
 
 
-def load_dag_file(path: str) -> list[Dag]:
-    """Execute a Python DAG file and return the DAGs it created (unbuilt: raw `given` options)."""
-    import importlib.util
-    import sys
-
-    from .airflow import install
-
-    install()  # `import airflow...` in the file gets minorch's names ([minorch] airflow_compat)
-    name = "minorch_dagfile_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(path))
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:  # not a file Python can load as a module
-        raise DagError(f"{path}: cannot be imported as Python", hint="DAG files in Python end in .py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    folder = os.path.dirname(os.path.abspath(path))
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    _COLLECTED.append([])
+@contextlib.contextmanager
+def collecting() -> Iterator[list[Dag]]:
+    """Collect every DAG created inside the block (while a DAG file runs)."""
+    found: list[Dag] = []
+    _COLLECTED.append(found)
     try:
-        spec.loader.exec_module(module)
+        yield found
     finally:
-        found = _COLLECTED.pop()
-    from .airflow import finish_file
-
-    finish_file(found, os.path.abspath(path))
-    return found
+        _COLLECTED.pop()

@@ -7,7 +7,6 @@ on 'transfrom', which does not exist (did you mean 'transform'?)``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 _ONE_LINE = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {9: "\\t", 10: "\\n", 13: "\\r"}
@@ -95,6 +94,8 @@ class Conflict(MinorchError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest choice, or None: ``did you mean 'transform'?``."""
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

@@ -6,8 +6,11 @@ do now and when to look again. Everything here is table-tested with plain data.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import heapq
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -35,6 +38,23 @@ class Snapshot:
     asset_queue: dict[str, list[QueuedEvent]] = field(default_factory=dict)  # dag id -> unconsumed asset events
     # run pk -> task states of the DAG's previous run (by logical date), for depends_on_past; absent: none
     previous: dict[int, dict[str, TaskState]] = field(default_factory=dict)
+    # (run pk, task id, map index) -> DAG id of every queued or running task instance, when the caller
+    # keeps that index (None: the planner finds them in `tis` and `mapped`)
+    held: dict[tuple[int, str, int], str] | None = None
+
+
+WHOLE = None  # in `plan(changed=...)`: every task of the run may have changed
+
+
+@dataclass
+class RunMemory:
+    """What incremental planning keeps of one run between plans: the tasks to look at again even
+    when nothing about them changed (ready but not launched, waiting for a retry or a poke, a running
+    mapped task), and the tasks not finished yet. `pending` None: the run was not planned yet."""
+
+    pending: set[str] | None = None
+    unfinished: set[str] = field(default_factory=set)
+    ready: list[int] = field(default_factory=list)  # topological places of tasks ready to launch, sorted
 
 
 # ---- actions (the loop applies them in this order: fires, runs, task states, launches)
@@ -141,9 +161,17 @@ def plan(
     parallelism: int,
     pools: dict[str, int],
     only_runs: set[int] | None = None,
+    memory: dict[int, RunMemory] | None = None,
+    changed: dict[int, set[str] | None] | None = None,
 ) -> Plan:
     """Decide. `only_runs` limits the work to those runs and creates no scheduled runs
-    (the foreground `minorch run`); otherwise paused DAGs get neither new runs nor task launches."""
+    (the foreground `minorch run`); otherwise paused DAGs get neither new runs nor task launches.
+
+    Incremental planning: with `memory` (kept by the caller from one plan to the next) and
+    `changed` (run pk -> the task ids whose instances changed since the last plan, `WHOLE` for all),
+    a run's tasks are looked at only where something changed (those tasks and the tasks right
+    downstream of them) plus the ones `memory` says to look at again. The actions are the same as
+    a plan of the whole snapshot."""
     result = Plan()
     active = None  # (dag id, logical date) of queued and running runs, once an asset DAG needs it
     if only_runs is None:
@@ -159,18 +187,33 @@ def plan(
     runs = [r for r in snap.runs if r.dag_id in dags and (only_runs is None or r.pk in only_runs)]
     if only_runs is None:
         runs = [r for r in runs if not _paused(snap, r.dag_id)]
-    _plan_runs(dags, runs, snap, now, result)
-    ready: list[Ready] = []
+    if memory is not None:
+        changed = changed or {}
+        planned = {r.pk for r in runs}
+        for pk in [pk for pk in memory if pk not in planned]:
+            del memory[pk]  # gone, or not planned now (paused): looked at whole when it comes back
+        for pk, tasks in changed.items():
+            if tasks is WHOLE:
+                memory.pop(pk, None)
+    _plan_runs(dags, runs, snap, now, result, memory)
+    started = {a.run_pk for a in result.actions if isinstance(a, StartRun)}
+    ready: list[Iterable[Ready]] = []  # per run, in run order
     for run in runs:
-        if run.state is RunState.RUNNING or any(isinstance(a, StartRun) and a.run_pk == run.pk for a in result.actions):
-            ready += _plan_tasks(
-                dags[run.dag_id],
-                run,
-                snap.tis.get(run.pk, {}),
-                snap.mapped.get(run.pk, {}),
-                now,
-                result,
-                snap.previous.get(run.pk),
+        if run.state is RunState.RUNNING or run.pk in started:
+            dag = dags[run.dag_id]
+            memo = None if memory is None or links(dag).looks_at_past else memory.get(run.pk)
+            ready.append(
+                _plan_tasks(
+                    dag,
+                    run,
+                    snap.tis.get(run.pk, {}),
+                    snap.mapped.get(run.pk, {}),
+                    now,
+                    result,
+                    snap.previous.get(run.pk),
+                    memo,
+                    (changed or {}).get(run.pk, set()),
+                )
             )
     _plan_launches(dags, ready, snap, parallelism, pools, result)
     return result
@@ -258,17 +301,27 @@ def _day_iso(ds: str, tz: str) -> str:
     return iso(day_start(ds, tz))
 
 
-def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now: datetime, result: Plan) -> None:
+def _plan_runs(
+    dags: dict[str, Dag],
+    runs: list[RunRecord],
+    snap: Snapshot,
+    now: datetime,
+    result: Plan,
+    memory: dict[int, RunMemory] | None = None,
+) -> None:
     running: dict[str, int] = {}
     for run in runs:
         if run.state is RunState.RUNNING:
             running[run.dag_id] = running.get(run.dag_id, 0) + 1
     for run in runs:  # oldest logical date first
         dag = dags[run.dag_id]
-        tis = snap.tis.get(run.pk, {})
-        missing = tuple(t for t in dag.tasks if t not in tis)
-        if missing:
-            result.actions.append(AddTasks(run.pk, missing))
+        if memory is None or run.pk not in memory:  # remembered: its task instances were all there
+            tis = snap.tis.get(run.pk, {})
+            missing = tuple(t for t in dag.tasks if t not in tis)
+            if missing:
+                result.actions.append(AddTasks(run.pk, missing))
+            elif memory is not None:
+                memory[run.pk] = RunMemory()
         if run.state is RunState.QUEUED:
             if running.get(run.dag_id, 0) < dag.max_active_runs:
                 running[run.dag_id] = running.get(run.dag_id, 0) + 1
@@ -286,6 +339,31 @@ def _plan_runs(dags: dict[str, Dag], runs: list[RunRecord], snap: Snapshot, now:
             result.wake(deadline)
 
 
+@dataclass(frozen=True)
+class Links:
+    """A built DAG's shape as incremental planning reads it, computed once per DAG."""
+
+    position: dict[str, int]  # task id -> place in topological order
+    downstream: dict[str, list[str]]
+    looks_at_past: bool  # a task has depends_on_past or wait_for_downstream: plan its runs whole
+    pokes: bool  # a sensor the scheduler pokes itself (it needs no slot)
+
+
+def links(dag: Dag) -> Links:
+    cached = dag.__dict__.get("_plan_links")
+    if cached is not None and len(cached.position) == len(dag.tasks):
+        return cached
+    order = dag.topological()
+    found = Links(
+        {tid: i for i, tid in enumerate(order)},
+        dag.downstream(),
+        any(t.opts.depends_on_past or t.opts.wait_for_downstream for t in dag.tasks.values()),
+        any(t.sensor is not None and not RUN_AS_TRY.intersection(t.sensor) for t in dag.tasks.values()),
+    )
+    dag.__dict__["_plan_links"] = found
+    return found
+
+
 def _plan_tasks(
     dag: Dag,
     run: RunRecord,
@@ -294,70 +372,156 @@ def _plan_tasks(
     now: datetime,
     result: Plan,
     previous: dict[str, TaskState] | None = None,
-) -> list:
+    memo: RunMemory | None = None,
+    changed: set[str] | None = WHOLE,
+) -> Iterable[Ready]:
     """Trigger rules in topological order (so failures cascade in one pass); returns ready
-    (run, task id, map index) triples. Empty and latest-only tasks finish here, with no process."""
-    states = {tid: ti.state for tid, ti in tis.items()}
+    (run, task id, map index) triples. Empty and latest-only tasks finish here, with no process.
+
+    With `memo` (incremental planning), only the tasks in `changed`, those right downstream of
+    them and those `memo.pending` names are looked at (and, as decisions cascade, the tasks right
+    downstream of each task whose state is decided here); `memo` is updated for the next plan."""
+    order = dag.topological()
+    local: dict[str, TaskState] = {}  # states decided in this pass
+
+    def state_of(tid: str) -> TaskState:
+        found = local.get(tid)
+        if found is not None:
+            return found
+        ti = tis.get(tid)
+        return ti.state if ti is not None else TaskState.NONE
+
+    shape = None
+    if memo is None or memo.pending is None or changed is WHOLE:
+        visit = list(range(len(order)))  # sorted: a heap already
+        if memo is not None:
+            memo.pending, memo.unfinished, memo.ready = set(), set(), []
+    else:
+        shape = links(dag)
+        todo = {shape.position[t] for t in memo.pending}
+        for tid in changed:
+            if tid in shape.position:
+                todo.add(shape.position[tid])
+                todo.update(shape.position[d] for d in shape.downstream[tid])
+        visit = sorted(todo)
+    queued = set(visit)
+
+    def decided(tid: str, state: TaskState) -> None:
+        local[tid] = state
+        if shape is not None:  # a whole pass visits the tasks downstream anyway
+            for down in shape.downstream[tid]:
+                at = shape.position[down]
+                if at not in queued:
+                    queued.add(at)
+                    heapq.heappush(visit, at)
+
     ready: list[Ready] = []
-    for tid in dag.topological():
-        state = states.get(tid, TaskState.NONE)
+    later: list[tuple[int, Ready]] = []  # incremental: ready copies and retries, by place
+    while visit:
+        place = heapq.heappop(visit)
+        tid = order[place]
+        if memo is not None:
+            _discard(memo.ready, place)
+            ready = []
+        state = state_of(tid)
         task = dag.tasks[tid]
+        again = False  # look at this task in the next plan even if nothing about it changes
         if task.map_over is not None and state is TaskState.RUNNING:
+            again = True
             final = _plan_copies(run, tid, mapped.get(tid, {}), now, ready, result)
             if final is not None:
-                states[tid] = final
-            continue
-        if state is TaskState.NONE:
+                decided(tid, final)
+                again = False
+        elif state is TaskState.NONE:
             verdict = evaluate_trigger(
                 task.opts.trigger_rule,
-                [states.get(u, TaskState.NONE) for u in task.upstream],
-                [states.get(u, TaskState.NONE) for u in task.upstream if dag.tasks[u].is_setup],
+                [state_of(u) for u in task.upstream],
+                [state_of(u) for u in task.upstream if dag.tasks[u].is_setup],
             )
             if verdict is TaskState.SCHEDULED and not past_allows(dag, tid, previous):
-                continue  # depends_on_past: wait for the previous run's instance of this task
-            if verdict is TaskState.SCHEDULED and task.map_over is not None:
+                pass  # depends_on_past: wait for the previous run's instance of this task
+            elif verdict is TaskState.SCHEDULED and task.map_over is not None:
+                again = True
                 result.actions.append(Expand(run.pk, tid))
             elif verdict is TaskState.SCHEDULED and task.flavor in ("empty", "latest_only"):
-                states[tid] = TaskState.SUCCESS
+                decided(tid, TaskState.SUCCESS)
                 note = "empty task: no process"
                 skips = [] if task.flavor == "empty" else latest_only_skips(dag, tid, run, now)
                 if task.flavor == "latest_only":
                     note = "not the latest run: downstream skipped" if skips else "the latest run (or a manual one)"
                 result.actions.append(SetTaskState(run.pk, tid, TaskState.SUCCESS, TaskState.NONE, note))
                 for down in skips:
-                    if states.get(down, TaskState.NONE) is TaskState.NONE:
-                        states[down] = TaskState.SKIPPED
+                    if state_of(down) is TaskState.NONE:
+                        decided(down, TaskState.SKIPPED)
                         result.actions.append(
                             SetTaskState(
                                 run.pk, down, TaskState.SKIPPED, TaskState.NONE, f"skipped by latest-only '{tid}'"
                             )
                         )
             elif verdict is TaskState.SCHEDULED:
-                ready.append((run, tid, -1))
+                if memo is not None:
+                    bisect.insort(memo.ready, place)  # stays ready until its state changes
+                else:
+                    ready.append((run, tid, -1))
             elif verdict is not None:
-                states[tid] = verdict
+                decided(tid, verdict)
                 note = "an upstream task failed" if verdict is TaskState.UPSTREAM_FAILED else "skipped by trigger rule"
                 result.actions.append(
                     SetTaskState(run.pk, tid, verdict, TaskState.NONE, f"{note} ({task.opts.trigger_rule.value})")
                 )
         elif state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE):
+            again = True
             at = tis[tid].next_try_at
             due = datetime.fromtimestamp(at, timezone.utc) if at is not None else now
             if due <= now:
                 ready.append((run, tid, -1))
             else:
                 result.wake(due)
-    if all(states.get(t, TaskState.NONE).finished for t in dag.tasks):
-        if any(states[t] in FAILED_LIKE for t in run_state_leaves(dag)):
-            failed = [t for t in dag.topological() if states[t] is TaskState.FAILED]
-            others = sum(states[t] is TaskState.UPSTREAM_FAILED for t in dag.tasks)
+        if memo is not None:
+            later += [(place, r) for r in ready]
+            if again:
+                memo.pending.add(tid)  # type: ignore[union-attr]
+            else:
+                memo.pending.discard(tid)  # type: ignore[union-attr]
+            if state_of(tid).finished:
+                memo.unfinished.discard(tid)
+            else:
+                memo.unfinished.add(tid)
+    for tid in local:  # decided here, maybe without a visit of their own (latest-only skips)
+        if memo is not None and local[tid].finished:
+            memo.unfinished.discard(tid)
+            memo.pending.discard(tid)  # type: ignore[union-attr]
+    done = not memo.unfinished if memo is not None else all(state_of(t).finished for t in dag.tasks)
+    if done:
+        if any(state_of(t) in FAILED_LIKE for t in run_state_leaves(dag)):
+            failed = [t for t in order if state_of(t) is TaskState.FAILED]
+            others = sum(state_of(t) is TaskState.UPSTREAM_FAILED for t in dag.tasks)
             reason = "failed: " + (", ".join(failed) or "no task")
             if others:
                 reason += f" ({others} more not run: upstream_failed)"
             result.actions.append(FinishRun(run.pk, RunState.FAILED, reason))
         else:
             result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
-    return ready
+    return ready if memo is None else _merged(run, order, list(memo.ready), later)
+
+
+def _discard(places: list[int], place: int) -> None:
+    at = bisect.bisect_left(places, place)
+    if at < len(places) and places[at] == place:
+        del places[at]
+
+
+def _merged(run: RunRecord, order: list[str], places: list[int], later: list[tuple[int, Ready]]) -> Iterator[Ready]:
+    """A run's ready tasks in topological order, made as they are asked for: the ones remembered
+    as ready (`places`) and the copies and retries found ready in this pass (`later`, by place)."""
+    at = 0
+    for place in places:
+        while at < len(later) and later[at][0] < place:
+            yield later[at][1]
+            at += 1
+        yield (run, order[place], -1)
+    for _, item in later[at:]:
+        yield item
 
 
 def past_allows(dag: Dag, task_id: str, previous: dict[str, TaskState] | None) -> bool:
@@ -428,62 +592,90 @@ def _plan_copies(
 
 
 def _plan_launches(
-    dags: dict[str, Dag], ready: list[Ready], snap: Snapshot, parallelism: int, pools: dict[str, int], result: Plan
+    dags: dict[str, Dag],
+    ready: list[Iterable[Ready]],
+    snap: Snapshot,
+    parallelism: int,
+    pools: dict[str, int],
+    result: Plan,
 ) -> None:
+    """Launch ready tasks (`ready`: each run's, in run order) as far as slots allow. A run's ready
+    tasks are taken only while its DAG could launch one (or has a sensor to poke)."""
     active = 0
     per_pool: dict[str, int] = {}
     per_dag: dict[str, int] = {}
     per_task: dict[tuple, int] = {}  # (dag id, task id) and (run pk, task id) -> running copies
-    for run in snap.runs:
-        dag = dags.get(run.dag_id)
-        tasks = dag.tasks if dag else {}
-        # a mapped task holds no slot itself; its running copies do
-        held = [(tid, ti) for tid, ti in snap.tis.get(run.pk, {}).items() if not (tid in tasks and tasks[tid].map_over)]
-        held += [(tid, ti) for tid, copies in snap.mapped.get(run.pk, {}).items() for ti in copies.values()]
-        for tid, ti in held:
-            if ti.state.active:
-                active += 1
-                per_dag[run.dag_id] = per_dag.get(run.dag_id, 0) + 1
-                pool = tasks[tid].opts.pool if tid in tasks else None
-                if pool:
-                    per_pool[pool] = per_pool.get(pool, 0) + 1
-                for key in ((run.dag_id, tid), (run.pk, tid)):
-                    per_task[key] = per_task.get(key, 0) + 1
+
+    def hold(run_pk: int, dag_id: str, tid: str, tasks: dict) -> None:
+        nonlocal active
+        active += 1
+        per_dag[dag_id] = per_dag.get(dag_id, 0) + 1
+        pool = tasks[tid].opts.pool if tid in tasks else None
+        if pool:
+            per_pool[pool] = per_pool.get(pool, 0) + 1
+        for key in ((dag_id, tid), (run_pk, tid)):
+            per_task[key] = per_task.get(key, 0) + 1
+
+    if snap.held is not None:
+        for (run_pk, tid, index), dag_id in snap.held.items():
+            dag = dags.get(dag_id)
+            tasks = dag.tasks if dag else {}
+            if not (index < 0 and tid in tasks and tasks[tid].map_over):  # a mapped task holds no slot itself
+                hold(run_pk, dag_id, tid, tasks)
+    else:
+        for run in snap.runs:
+            dag = dags.get(run.dag_id)
+            tasks = dag.tasks if dag else {}
+            # a mapped task holds no slot itself; its running copies do
+            held = [(t, ti) for t, ti in snap.tis.get(run.pk, {}).items() if not (t in tasks and tasks[t].map_over)]
+            held += [(t, ti) for t, copies in snap.mapped.get(run.pk, {}).items() for ti in copies.values()]
+            for tid, ti in held:
+                if ti.state.active:
+                    hold(run.pk, run.dag_id, tid, tasks)
     # Higher priority first (Airflow's priority_weight with weight_rule); equal ones keep their order:
     # runs oldest first, tasks in topological order.
     # A DAG that sets no priority keeps that order (its tasks all count as weight 0 here).
-    ready = sorted(ready, key=lambda r: -dags[r[0].dag_id].tasks[r[1]].weight if dags[r[0].dag_id].prioritized else 0)
-    for run, tid, index in ready:
-        dag = dags[run.dag_id]
-        opts = dag.tasks[tid].opts
-        if (
-            opts.max_active_tis_per_dag is not None
-            and per_task.get((dag.dag_id, tid), 0) >= opts.max_active_tis_per_dag
-        ):
-            continue
-        if (
-            opts.max_active_tis_per_dagrun is not None
-            and per_task.get((run.pk, tid), 0) >= opts.max_active_tis_per_dagrun
-        ):
-            continue
-        waits = dag.tasks[tid].sensor
-        if waits is not None and not RUN_AS_TRY.intersection(waits):
-            result.actions.append(Poke(run.pk, tid))
-            continue
-        if active >= parallelism:
-            continue
-        if per_dag.get(dag.dag_id, 0) >= dag.max_active_tasks:
-            continue
-        pool = dag.tasks[tid].opts.pool
-        if pool and per_pool.get(pool, 0) >= pools.get(pool, 1):
-            continue
-        active += 1
-        per_dag[dag.dag_id] = per_dag.get(dag.dag_id, 0) + 1
-        if pool:
-            per_pool[pool] = per_pool.get(pool, 0) + 1
-        for key in ((dag.dag_id, tid), (run.pk, tid)):
-            per_task[key] = per_task.get(key, 0) + 1
-        result.actions.append(Launch(run.pk, tid, index))
+    merged = any(dags[r.dag_id].prioritized for r in snap.runs if r.dag_id in dags)
+    if merged:
+        ready = [
+            sorted(
+                (item for part in ready for item in part),
+                key=lambda r: -dags[r[0].dag_id].tasks[r[1]].weight if dags[r[0].dag_id].prioritized else 0,
+            )
+        ]
+    pokes = merged and any(links(dags[r.dag_id]).pokes for r in snap.runs if r.dag_id in dags)
+    for part in ready:  # one run's, or (merged) every run's by priority
+        for run, tid, index in part:
+            dag = dags[run.dag_id]
+            if merged and active >= parallelism and not pokes:
+                break  # nothing further can start, and no sensor waits for a poke
+            full = active >= parallelism or per_dag.get(dag.dag_id, 0) >= dag.max_active_tasks
+            if not merged and full and not links(dag).pokes:
+                break  # nothing further of this run can start, and none of its sensors waits for a poke
+            opts = dag.tasks[tid].opts
+            if (
+                opts.max_active_tis_per_dag is not None
+                and per_task.get((dag.dag_id, tid), 0) >= opts.max_active_tis_per_dag
+            ):
+                continue
+            if (
+                opts.max_active_tis_per_dagrun is not None
+                and per_task.get((run.pk, tid), 0) >= opts.max_active_tis_per_dagrun
+            ):
+                continue
+            waits = dag.tasks[tid].sensor
+            if waits is not None and not RUN_AS_TRY.intersection(waits):
+                result.actions.append(Poke(run.pk, tid))
+                continue
+            if active >= parallelism:
+                continue
+            if per_dag.get(dag.dag_id, 0) >= dag.max_active_tasks:
+                continue
+            pool = dag.tasks[tid].opts.pool
+            if pool and per_pool.get(pool, 0) >= pools.get(pool, 1):
+                continue
+            hold(run.pk, dag.dag_id, tid, dag.tasks)
+            result.actions.append(Launch(run.pk, tid, index))
 
 
 # ---- what a finished try means

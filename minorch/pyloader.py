@@ -1,7 +1,9 @@
 """The child process that imports Python DAG files, so a bad file cannot hurt the scheduler.
 
 Run as ``python -m minorch.pyloader TIMEOUT FILE...``. For each file it prints one JSON line:
-``{"file": ..., "dags": {dag_id: spec}}`` or ``{"file": ..., "error": ..., "line": N}``.
+``{"file": ..., "dags": {dag_id: spec}}`` or ``{"file": ..., "error": ..., "line": N}``, with
+``"stamp"`` (the file's `stamp` before it was read) and ``"modules"`` (the project's own modules
+loaded so far, each with its stamp), which say when a kept result is out of date.
 ``python -m minorch.pyloader --targets TIMEOUT ROOT REF...`` imports task targets
 (``python = "module:function"``) instead, as a try would, and prints ``{"ref": ..., "error": ...}``
 for each (``error`` null when it imports and is callable).
@@ -23,6 +25,38 @@ class _Hung(BaseException):
     pass
 
 
+_MINORCH = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_INSTALLED = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+
+
+def stamp(path: str) -> list[int] | None:
+    """[mtime in ns, size, inode] of a file, or None when it is gone: what says a file changed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+class OwnModules:
+    """The project's own modules imported so far: files of modules outside the interpreter's
+    installation and outside minorch (helpers beside DAG files, the project's packages)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.files: dict[str, list[int] | None] = {}
+
+    def update(self) -> dict[str, list[int] | None]:
+        for name in set(sys.modules) - self.seen:
+            self.seen.add(name)
+            file = getattr(sys.modules.get(name), "__file__", None)
+            if isinstance(file, str) and not name.startswith("minorch_dagfile_"):
+                file = os.path.abspath(file)
+                if not file.startswith(_INSTALLED) and not file.startswith(_MINORCH):
+                    self.files[file] = stamp(file)
+        return self.files
+
+
 def _on_alarm(signum, frame):
     raise _Hung()
 
@@ -40,7 +74,7 @@ def _error_line(err: BaseException, path: str) -> int | None:
 def load_one(path: str, timeout: float) -> dict:
     from . import airflow
     from .assets import DECLARED
-    from .dag import load_dag_file
+    from .dagfile import load_dag_file
     from .errors import MinorchError
     from .spec import dag_to_spec
 
@@ -139,8 +173,11 @@ def main(argv: list[str]) -> None:
             out.write(json.dumps(check_target(ref, argv[1], timeout)) + "\n")
             out.flush()
         return
+    own = OwnModules()
     for path in argv[1:]:
+        before = stamp(os.path.abspath(path))
         result = load_one(path, timeout)
+        result.update(stamp=before, modules=own.update())
         if airflow.install() == "real airflow":
             result["real_airflow"] = True
         if airflow.USED or airflow.UNSUPPORTED:  # what `minorch airflow-check` reports

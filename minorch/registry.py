@@ -9,6 +9,7 @@ and endless loops are reported as errors with file:line instead of stopping anyt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import selectors
@@ -23,6 +24,7 @@ from .assets import check_declaration
 from .config import Settings, display_path, is_layer, read_toml, toml_locator
 from .dag import Dag
 from .errors import DagError, MinorchError, did_you_mean
+from .pyloader import stamp
 from .spec import build_dag
 
 
@@ -100,7 +102,10 @@ def file_stamps(settings: Settings, found: tuple[list[Path], list[Path]] | None 
     return {path: _mtime(path) for path in [*settings.config_files, *tomls, *pys]}
 
 
-def load(settings: Settings) -> Registry:
+def load(settings: Settings, *, cached: bool = False) -> Registry:
+    """Every DAG of the project. `cached`: take a Python DAG file's DAGs from the last load (see
+    `import_python_cached`) when neither it nor any of the project's own modules it may import
+    changed since; for commands that only list. Without, every Python file is imported."""
     reg = Registry()
     tomls, pys = dag_files(settings)
     reg.files = file_stamps(settings, (tomls, pys))
@@ -134,7 +139,10 @@ def load(settings: Settings) -> Registry:
         _load_tables(reg, data.get("dags", {}), text, name, build)
     if settings.airflow_compat != "auto":  # the loader child and task processes inherit it
         os.environ[airflow.ENV] = settings.airflow_compat
-    results = import_python(pys, settings.dag_file_timeout)
+    if cached:
+        results = import_python_cached(pys, settings.dag_file_timeout, _cache_file(settings))
+    else:
+        results = import_python(pys, settings.dag_file_timeout)
     if any(result.get("real_airflow") for result in results):
         reg.warnings.append(airflow.REAL_AIRFLOW)
     for result in results:
@@ -167,6 +175,8 @@ def load(settings: Settings) -> Registry:
 
 def _load_assets(reg: Registry, tables, text: str, name: str, notifiers) -> None:
     """[assets.NAME] tables: each a declaration; a bad one (or one naming an undefined notifier) is one error."""
+    if tables == {}:  # most DAG files declare none: no need to locate lines
+        return
     locate = toml_locator(text)
     if not isinstance(tables, dict):
         reg.errors.append(DagError("[assets] must hold tables", file=name, line=locate(("assets",))))
@@ -261,3 +271,49 @@ def import_python(paths: list[Path], timeout: float) -> list[dict]:
             child.kill()
         child.wait()
     return results
+
+
+CACHE_VERSION = 1
+
+
+def _cache_file(settings: Settings) -> Path:
+    """Where the loaded Python DAG files of this project are kept between list-only commands:
+    the user's cache folder, one file per minorch.toml (derived data; deleting it costs one load)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minorch"
+    key = hashlib.sha256(f"{settings.config_file.resolve()}\0{settings.env_name}".encode()).hexdigest()[:16]
+    return base / f"dagfiles-{key}.json"
+
+
+def import_python_cached(paths: list[Path], timeout: float, cache: Path) -> list[dict]:
+    """`import_python`, reusing the result of each file whose stamp, and the stamps of the
+    project's own modules its load imported (`modules` in the loader's answer), are those of the
+    last load; the environment that shapes loading (the interpreter, `airflow_compat`) is part of
+    the key. Only the other files are imported; the cache is rewritten when any was. A cache
+    that cannot be read or written is ignored."""
+    key = [CACHE_VERSION, sys.executable, os.environ.get(airflow.ENV)]
+    try:
+        kept = json.loads(cache.read_text())
+        entries = kept["files"] if kept.get("key") == key else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        entries = {}
+    wanted = [str(p.resolve()) for p in paths]
+    fresh = {
+        path: entries[path]
+        for path in wanted
+        if path in entries
+        and entries[path]["stamp"] == stamp(path)
+        and all(stamp(module) == was for module, was in entries[path]["modules"].items())
+    }
+    stale = [path for path in wanted if path not in fresh]
+    if stale:
+        for result in import_python([Path(path) for path in stale], timeout):
+            modules = result.pop("modules", {})
+            fresh[result["file"]] = {"stamp": result.pop("stamp", None), "modules": modules, "result": result}
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+            tmp.write_text(json.dumps({"key": key, "files": fresh}))
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+    return [fresh[path]["result"] for path in wanted if path in fresh]

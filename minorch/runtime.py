@@ -144,10 +144,10 @@ def _resolve(target: dict, xcom: dict, ti: TaskInstance) -> tuple[Callable, dict
     if target["kind"] == "ref":
         return _import_ref(target["ref"], target.get("sys_path", [])), {}, target["ref"]
     path, dag_id, task_id = target["path"], target["dag_id"], target["task_id"]
-    from minorch.dag import load_dag_file
+    from minorch.dagfile import load_dag_file
 
     try:
-        dags = load_dag_file(path)
+        dags = PRELOADED.get(path) or load_dag_file(path)
     except SkipTask:
         raise
     except MinorchError as e:
@@ -170,6 +170,18 @@ def _resolve(target: dict, xcom: dict, ti: TaskInstance) -> tuple[Callable, dict
         else:
             given[name] = xcom.get(upstream)
     return task.func, given, f"task '{task_id}' of DAG '{dag_id}'"
+
+
+#: DAG files this process imported before the try began (path -> its DAGs): a fork of the fork
+#: server's generation for that file (`minorch.executors.forkserver`) finds its task here.
+PRELOADED: dict[str, list] = {}
+
+
+def preload(path: str) -> None:
+    """Import the DAG file at `path` now, for tries forked later; raises what importing raises."""
+    from minorch.dagfile import load_dag_file
+
+    PRELOADED[path] = load_dag_file(path)
 
 
 def _import_ref(ref: str, sys_path: list[str]) -> Callable:

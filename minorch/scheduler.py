@@ -17,24 +17,25 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import freshness, sensors, sla
+from . import freshness, recovery, sensors, sla
 from . import planner as P
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .dag import Dag, Task
 from .errors import MinorchError
-from .executors.base import Adopted, Ended, Executor, Exit, Launch, OpenTry, Running
+from .executors.base import Executor, Exit, Launch, Running
 from .executors.pick import executor_for
-from .executors.proctree import find_marked, stop_all
+from .live import LiveState
 from .notify import Notifier
 from .options import TaskOptions
 from .outage import Outage
 from .records import Attempt, RunRecord, from_iso, iso
+from .recovery import Inflight
 from .registry import Registry, file_stamps, load
 from .runtime import write_spec
 from .schedule import run_dates
@@ -42,6 +43,7 @@ from .states import RunState, TaskState
 from .store import Store
 from .taskenv import TryEnvironment
 from .templates import build_context, render
+from .watcher import DagWatcher
 
 log = logging.getLogger("minorch.scheduler")
 
@@ -73,21 +75,6 @@ class Event:
     try_number: int = 0
 
 
-@dataclass
-class _Inflight:
-    run_pk: int
-    dag_id: str
-    run_id: str
-    task_id: str
-    try_number: int
-    counted_tries: int  # tries since the last clear, this one included: what retries are measured against
-    result_path: Path | None
-    spec_path: Path | None
-    started: float
-    map_index: int = -1
-    log_path: Path | None = None
-
-
 @dataclass(eq=False)
 class _Ready:
     """A try about to start: what to run, its attempt row and what the loop keeps while it runs."""
@@ -95,7 +82,7 @@ class _Ready:
     run: RunRecord
     launch: Launch
     attempt: Attempt
-    flight: _Inflight
+    flight: Inflight
 
 
 def attempt_tag(state_dir: Path) -> str:
@@ -130,10 +117,12 @@ class Scheduler:
         self.notifier = Notifier(settings.notifiers, cwd=str(settings.root))
         self.registry = registry or load(settings)
         self.dags: dict[str, Dag] = dict(self.registry.dags)
-        self.inflight: dict[str, _Inflight] = {}
+        self.inflight: dict[str, Inflight] = {}
+        self.live = LiveState(store)  # the active runs' task instances, from the store's change feed
+        self._memory: dict[int, P.RunMemory] = {}  # what incremental planning keeps between steps
         self.attempt_tag = attempt_tag(settings.state_dir)
         self.outage = Outage(settings.db_path, self.clock.monotonic)
-        self._ended: list[tuple[_Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
+        self._ended: list[tuple[Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
         self._pids: list[Running] = []  # where started tries run, not recorded yet
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self._stale_noticed: dict[str, int | None] | None = None  # asset -> the event its stale spell followed
@@ -141,6 +130,7 @@ class Scheduler:
         self._data_version = -1
         self._next_poll = 0.0
         self._next_reload = 0.0
+        self._watcher = DagWatcher()  # says when DAG files need a look (inotify), instead of stat-ing them all
         self._dirty = True
         self._wake_at: datetime | None = None  # when the planner next wants to look, with no event
         # A pipe that stop() (from a signal handler or another thread) writes to, so the
@@ -169,6 +159,8 @@ class Scheduler:
 
     def reload_if_changed(self) -> bool:
         """Reload DAG files if any changed; a DAG whose file broke keeps its last good version."""
+        if not self._watcher.changed(self.settings.dag_folders, self.settings.config_files, self.settings.state_dir):
+            return False
         stamps = file_stamps(self.settings)
         if stamps == self.registry.files:
             return False
@@ -179,6 +171,7 @@ class Scheduler:
         kept = {d.dag_id: d for d in self.dags.values() if d.file in broken and d.dag_id not in fresh.dags}
         self.registry = fresh
         self.dags = {**kept, **fresh.dags}
+        self._memory.clear()  # the DAGs' shapes may have changed: plan every run whole once
         self.sync_dags()
         for dag_id, dag in kept.items():
             error = next(str(e) for e in fresh.errors if e.file == dag.file)
@@ -209,104 +202,10 @@ class Scheduler:
     # ------------------------------------------------------------ crash recovery
 
     def recover(self, dag_ids: set[str] | None = None) -> int:
-        """Tries left open by a scheduler that stopped, and processes no state row knows.
-        `dag_ids` limits it to those DAGs' tries (a one-shot run, beside others of other DAGs).
-
-        Each open try goes to the executor that ran it (`Executor.recover`). With ``on_restart =
-        "adopt"`` (the default) a try that still runs is adopted: watched again and recorded once
-        when it ends; with ``"kill"`` it is stopped, tree and all. A try that ended while no
-        scheduler ran is recorded as it ended (its exit status says how), so a success is never run
-        again; one that was lost, killed here, or recorded but never started is recorded as
-        interrupted: tried again, not counted against retries. Processes carrying one of this state
-        file's attempt ids that no row knows are stopped, all within one grace period."""
-        now = self.clock.now().timestamp()
-        opened = self.store.open_attempts()
-        if dag_ids is not None:
-            runs = {pk: self.store.run(pk) for pk in {a.run_pk for a in opened}}
-            opened = [a for a in opened if (run := runs[a.run_pk]) is not None and run.dag_id in dag_ids]
-        marked = find_marked(self.attempt_tag)
-        known = self.store.recorded_attempt_ids(marked)
-        strays = [proc for attempt_id, procs in marked.items() if attempt_id not in known for proc in procs]
-        if strays:
-            log.warning("stopping %d processes of tries that no state row knows", len(strays))
-            stop_all(strays, self.settings.grace)
-        by_id = {a.attempt_id: a for a in opened}
-        tries = [
-            OpenTry(
-                self._launch_of(a), max(0.0, now - (a.start_date or now)), a.pid, a.create_time, a.external_id, a.host
-            )
-            for a in opened
-        ]
-        for answer in self.executor.recover(tries, adopt=self.settings.on_restart == "adopt"):
-            attempt = by_id[answer.attempt_id]
-            flight = self._flight_of(attempt, now)
-            if isinstance(answer, Adopted) and flight is not None:
-                self.inflight[attempt.attempt_id] = flight
-                log.info("%s.%s: adopted try %d, still running", flight.dag_id, flight.task_id, flight.try_number)
-            elif isinstance(answer, Ended) and flight is not None:
-                self._record_exit(flight, *self._ended_at(attempt, answer.exit, now))
-            elif isinstance(answer, Adopted):  # its run is gone: nothing would record it
-                self.executor.cancel(attempt.attempt_id, "cancelled: its run no longer exists")
-            else:
-                reason = answer.reason if not isinstance(answer, Ended) else answer.exit.reason
-                self._interrupt(
-                    attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason
-                )
-                self._drop_attempt_files(attempt.attempt_id)
-        return len(opened) + self._recover_orphan_states(dag_ids)
-
-    def _launch_of(self, attempt: Attempt) -> Launch:
-        """What an open try was started with, as far as recovery needs it: files, timeout, grace, executor."""
-        dag = self.dags.get(self.store.run(attempt.run_pk).dag_id) if self.store.run(attempt.run_pk) else None
-        task = dag.tasks.get(attempt.task_id) if dag else None
-        opts = task.opts if task else TaskOptions()
-        timeout = opts.poke_interval if task is not None and task.flavor == "sensor" else opts.timeout
-        return Launch(
-            attempt_id=attempt.attempt_id,
-            argv=[],
-            env={},
-            cwd=None,
-            log_path=Path(attempt.log_path) if attempt.log_path else self._attempt_file(attempt.attempt_id, "log"),
-            timeout=timeout,
-            # An adopted try keeps its own grace for its timeout; one killed at the restart gets the
-            # scheduler's, as at a stop.
-            grace=opts.grace if self.settings.on_restart == "adopt" else self.settings.grace,
-            log_cap=self.settings.log_cap,
-            status_path=self._attempt_file(attempt.attempt_id, "status"),
-            result_path=self._attempt_file(attempt.attempt_id, "result.json"),
-            executor=attempt.executor,
-            queue=opts.queue,
-        )
-
-    def _flight_of(self, attempt: Attempt, now: float) -> _Inflight | None:
-        """What the loop keeps for an open try (None when its run or task instance is gone)."""
-        ti = self.store.task_instance(attempt.run_pk, attempt.task_id, attempt.map_index)
-        run = self.store.run(attempt.run_pk)
-        if ti is None or run is None:
-            return None
-        return _Inflight(
-            attempt.run_pk,
-            run.dag_id,
-            run.run_id,
-            attempt.task_id,
-            attempt.try_number,
-            attempt.try_number - ti.try_base,
-            self._attempt_file(attempt.attempt_id, "result.json"),
-            None,
-            attempt.start_date or now,
-            attempt.map_index,
-            Path(attempt.log_path) if attempt.log_path else None,
-        )
-
-    def _ended_at(self, attempt: Attempt, done: Exit, now: float) -> tuple[Exit, float]:
-        """A try that ended while no scheduler ran, with its real end: the mtime of the status file
-        it wrote on its way out (a remote try: now)."""
-        started = attempt.start_date or now
-        try:
-            ended = min(max(self._attempt_file(attempt.attempt_id, "status").stat().st_mtime, started), now)
-        except OSError:
-            ended = now
-        return replace(done, duration=ended - started), ended
+        """Tries left open by a scheduler that stopped, and processes no state row knows (see
+        `recovery.recover`); only those of `dag_ids` when given (a one-shot run, beside one-shot
+        runs of other DAGs). Returns how many tries and task instances it settled."""
+        return recovery.recover(self, dag_ids)
 
     def _interrupt(
         self,
@@ -344,75 +243,36 @@ class Scheduler:
                     note=reason,
                 )
 
-    def _recover_orphan_states(self, dag_ids: set[str] | None) -> int:
-        """Task instances that say running/queued with no open attempt (a state file from an older
-        or interrupted writer): finish them as their last recorded try ended, else try them again.
-        Two queries and one pass, whatever the number of queued runs; stops early on `stop()`."""
-        count = 0
-        stuck = [
-            (dag_id, ti)
-            for dag_id, ti in self.store.stuck_task_instances()
-            if (dag_ids is None or dag_id in dag_ids)
-            and not (dag_id in self.dags and ti.task_id in self.dags[dag_id].tasks)
-            or not self.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
-        ]
-        latest = self.store.last_tries((ti.run_pk, ti.task_id, ti.try_number) for _, ti in stuck)
-        for dag_id, ti in stuck:
-            if self.stopping:
-                break
-            last = latest.get((ti.run_pk, ti.task_id, ti.try_number))
-            if last is not None and last.end_date is None:
-                continue  # an open attempt: handled by recover()
-            count += 1
-            dag = self.dags.get(dag_id)
-            task = dag.tasks.get(ti.task_id) if dag else None
-            if last is not None and last.outcome != "interrupted" and task is not None:
-                code = None if last.timed_out else last.exit_code
-                state, next_try_at = P.outcome(task.opts, ti.tries_since_clear, code, last.end_date)
-                self.store.set_task_state(
-                    ti.run_pk,
-                    ti.task_id,
-                    state,
-                    [ti.state],
-                    end_date=last.end_date,
-                    next_try_at=next_try_at,
-                    note=last.reason,
-                )
-            else:
-                self.store.set_task_state(
-                    ti.run_pk,
-                    ti.task_id,
-                    TaskState.NONE,
-                    [ti.state],
-                    try_number=max(ti.try_base, ti.try_number - 1),
-                    note="no record of its last try: tried again",
-                )
-        return count
-
     # ------------------------------------------------------------ one step
 
     def step(self, only_runs: set[int] | None = None) -> datetime | None:
         """Look at the store, decide, act. Returns when the planner next wants to look."""
         now = self.clock.now()
-        runs = self.store.active_runs()
-        pks = [r.pk for r in runs]
+        self.live.refresh()
+        runs = self.live.ordered_runs()
         snap = P.Snapshot(
             self.store.dag_rows(),
             runs,
-            self.store.task_instances(pks),
-            self.store.mapped_instances(pks),
+            self.live.tis,
+            self.live.mapped,
             self.store.asset_queue(),
+            held=self.live.held,
         )
         for run in runs:  # depends_on_past / wait_for_downstream look at the previous run
             dag = self.dags.get(run.dag_id)
-            if dag is not None and any(
-                t.opts.depends_on_past or t.opts.wait_for_downstream for t in dag.tasks.values()
-            ):
+            if dag is not None and P.links(dag).looks_at_past:
                 previous = self.store.previous_run_states(run.dag_id, run.logical_date)
                 if previous is not None:
                     snap.previous[run.pk] = previous
         decided = P.plan(
-            self.dags, snap, now, parallelism=self.settings.parallelism, pools=self.settings.pools, only_runs=only_runs
+            self.dags,
+            snap,
+            now,
+            parallelism=self.settings.parallelism,
+            pools=self.settings.pools,
+            only_runs=only_runs,
+            memory=self._memory,
+            changed=self.live.take_changed(),
         )
         self._check_slas(snap, now, decided)
         self._check_freshness(now, decided)
@@ -711,7 +571,7 @@ class Scheduler:
             launch.executor,
         )
         counted = try_number - (ti.try_base if ti else 0)
-        flight = _Inflight(
+        flight = Inflight(
             run.pk,
             dag.dag_id,
             run.run_id,
@@ -966,7 +826,7 @@ class Scheduler:
                 self._record_exit(flight, done, end=seen)
             self._ended.pop(0)
 
-    def _record_exit(self, flight: _Inflight, done: Exit, end: float | None = None) -> None:
+    def _record_exit(self, flight: Inflight, done: Exit, end: float | None = None) -> None:
         """Result, attempt and task state of a finished try, in one transaction. `end`: when it ended
         (default: now)."""
         end = self.clock.now().timestamp() if end is None else end
@@ -1106,6 +966,7 @@ class Scheduler:
                 raise
             except Exception:  # noqa: BLE001 - a reload must never stop the loop
                 log.exception("reloading DAG files failed; keeping the loaded DAGs")
+                self._watcher.close()  # look again next time, events or not
         if mono >= self._next_poll:
             self._next_poll = mono + POLL_INTERVAL
             version = self.store.data_version()
@@ -1134,6 +995,7 @@ class Scheduler:
     def close(self) -> None:
         self.executor.remove_wakeup_fd(self._wake_r)
         self.executor.close()
+        self._watcher.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 

@@ -27,7 +27,7 @@ from .errors import StoreError
 from .records import AssetEvent, Attempt, DagRow, QueuedEvent, RunRecord, TaskInstance
 from .states import RunState, TaskState
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -200,6 +200,29 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE attempts ADD COLUMN host TEXT
     """,
     ),
+    (
+        "active_task_instances",
+        """
+    -- Crash recovery looks for task instances that say queued or running: a handful among millions.
+    CREATE INDEX task_instances_active ON task_instances (state) WHERE state IN ('queued', 'running')
+    """,
+    ),
+    (
+        "change_feed",
+        """
+    -- The change feed: every write to a run or a task instance (through this module, by whichever
+    -- process) appends its key here, in the same transaction. The scheduler keeps the active runs'
+    -- task instances in memory and re-reads only what was named after the last id it saw.
+    -- task_id NULL: the run itself (its row, or many of its task instances at once).
+    -- AUTOINCREMENT: ids never go back, even once read entries are pruned.
+    CREATE TABLE changes (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_pk    INTEGER NOT NULL,
+        task_id   TEXT,
+        map_index INTEGER
+    )
+    """,
+    ),
 ]
 
 
@@ -302,6 +325,12 @@ def _cumulate(rows: Iterable[tuple[str, int, int, float]], bounds: list[float]) 
             counts[i] += count
         result[dag_id] = (counts, before + total)
     return [(dag_id, counts, total) for dag_id, (counts, total) in sorted(result.items())]
+
+
+def _changed(db: sqlite3.Connection, run_pk: int, task_id: str | None = None, map_index: int | None = None) -> None:
+    """Name a changed run (task_id None: its row or several of its task instances) or task instance
+    in the change feed; call inside the transaction that changes it."""
+    db.execute("INSERT INTO changes (run_pk, task_id, map_index) VALUES (?, ?, ?)", (run_pk, task_id, map_index))
 
 
 def _placeholders(items: Iterable) -> str:
@@ -486,6 +515,7 @@ class Store:
             db.executemany(
                 "INSERT INTO task_instances (run_pk, task_id) VALUES (?, ?)", [(pk, tid) for tid in task_ids]
             )
+            db.execute("INSERT INTO changes (run_pk) VALUES (?)", (pk,))
             return pk
 
     def task_states_between(self, dag_id: str, task_id: str, since: str, until: str) -> list[str]:
@@ -533,10 +563,12 @@ class Store:
                 "INSERT OR IGNORE INTO task_instances (run_pk, task_id) VALUES (?, ?)",
                 [(run_pk, tid) for tid in task_ids],
             )
+            _changed(db, run_pk)
 
     def set_run_conf(self, pk: int, conf: dict) -> None:
         with self.write() as db:
             db.execute("UPDATE dag_runs SET conf = ? WHERE id = ?", (json.dumps(conf), pk))
+            _changed(db, pk)
 
     def run(self, pk: int) -> RunRecord | None:
         row = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE id = ?", (pk,)).fetchone()
@@ -597,6 +629,8 @@ class Store:
                 f"UPDATE dag_runs SET state = ?, {stamp} WHERE id = ? AND state IN ({_placeholders(allowed)})",
                 (str(new), now, pk, *allowed),
             )
+            if cur.rowcount == 1:
+                _changed(db, pk)
             return cur.rowcount == 1
 
     # ------------------------------------------------------------ task instances
@@ -641,6 +675,61 @@ class Store:
                 result.setdefault(row[0], {}).setdefault(row[1], {})[row[2]] = _ti(row)
         return result
 
+    # ------------------------------------------------------------ the change feed
+
+    def last_change(self) -> int:
+        """The id of the newest entry of the change feed (0: none yet)."""
+        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[0]
+
+    def changes_since(self, seen: int) -> tuple[int, bool, set[int], list[tuple[int, str, int]]]:
+        """What the feed names after id `seen`: (newest id, complete, runs changed as a whole, task
+        instances changed). `complete` is false when entries after `seen` were pruned already: the
+        reader must then read everything again."""
+        ids = self.db.execute("SELECT MIN(id), MAX(id) FROM changes WHERE id > ?", (seen,)).fetchone()
+        if ids[0] is None:
+            return seen, True, set(), []
+        if ids[0] != seen + 1:  # ids have no gaps, but pruning takes entries away
+            return ids[1], False, set(), []
+        runs: set[int] = set()
+        tis: list[tuple[int, str, int]] = []
+        for run_pk, task_id, map_index in self.db.execute(
+            "SELECT DISTINCT run_pk, task_id, map_index FROM changes WHERE id > ? AND id <= ?", (seen, ids[1])
+        ):
+            if task_id is None:
+                runs.add(run_pk)
+            else:
+                tis.append((run_pk, task_id, map_index))
+        return ids[1], True, runs, tis
+
+    def task_instances_by_key(self, keys: Iterable[tuple[int, str, int]]) -> dict[tuple[int, str, int], TaskInstance]:
+        """The task instances of `keys` (run pk, task id, map index) that exist."""
+        rows = self._by_triples(f"SELECT {_TI_COLS} FROM task_instances WHERE (run_pk, task_id, map_index) IN ", keys)
+        return {(row[0], row[1], row[2]): _ti(row) for row in rows}
+
+    def _by_triples(self, sql: str, keys: Iterable[tuple[Any, Any, Any]], suffix: str = "") -> Iterator[Sequence[Any]]:
+        """The rows of `sql` + "(VALUES (?, ?, ?), ...)" + `suffix` for `keys`, 300 keys per query."""
+        keys = list(keys)
+        for at in range(0, len(keys), 300):
+            chunk = keys[at : at + 300]
+            marks = ", ".join(["(?, ?, ?)"] * len(chunk))
+            yield from self.db.execute(f"{sql}(VALUES {marks}){suffix}", [value for key in chunk for value in key])
+
+    def prune_changes(self, upto: int) -> None:
+        """Drop feed entries up to id `upto` (the scheduler has read them). A reader that had not
+        is told by `changes_since` to read everything again."""
+        with self.write() as db:
+            db.execute("DELETE FROM changes WHERE id <= ?", (upto,))
+
+    def runs_by_pk(self, pks: Iterable[int]) -> dict[int, RunRecord]:
+        """The runs of `pks` that still exist."""
+        pks = list(pks)
+        found: dict[int, RunRecord] = {}
+        for at in range(0, len(pks), 500):
+            chunk = pks[at : at + 500]
+            for row in self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE id IN ({_placeholders(chunk)})", chunk):
+                found[row[0]] = _run(row)
+        return found
+
     def task_instance(self, run_pk: int, task_id: str, map_index: int = -1) -> TaskInstance | None:
         row = self.db.execute(
             f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index = ?",
@@ -667,6 +756,7 @@ class Store:
                     "INSERT INTO task_instances (run_pk, task_id, map_index) VALUES (?, ?, ?)",
                     [(run_pk, task_id, i) for i in range(count)],
                 )
+                _changed(db, run_pk)
             return moved
 
     def mapped_results(self, run_pk: int, task_id: str) -> list:
@@ -701,6 +791,8 @@ class Store:
                 f"AND state IN ({_placeholders(allowed)})",
                 (str(new), *fields.values(), run_pk, task_id, map_index, *allowed),
             )
+            if cur.rowcount == 1:
+                _changed(db, run_pk, task_id, map_index)
             return cur.rowcount == 1
 
     # ------------------------------------------------------------ attempts
@@ -784,18 +876,11 @@ class Store:
 
     def last_tries(self, keys: Iterable[tuple[int, str, int]]) -> dict[tuple[int, str, int], Attempt]:
         """The newest unmapped attempt of each (run_pk, task_id, try_number) that has one."""
-        keys = list(keys)
         found: dict[tuple[int, str, int], Attempt] = {}
-        for at in range(0, len(keys), 300):
-            chunk = keys[at : at + 300]
-            rows = self.db.execute(
-                f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE map_index = -1 AND (run_pk, task_id, try_number) IN "
-                f"(VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) ORDER BY id",
-                [value for key in chunk for value in key],
-            )
-            for row in rows:
-                attempt = Attempt(*row)
-                found[(attempt.run_pk, attempt.task_id, attempt.try_number)] = attempt
+        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE map_index = -1 AND (run_pk, task_id, try_number) IN "
+        for row in self._by_triples(sql, keys, " ORDER BY id"):
+            attempt = Attempt(*row)
+            found[(attempt.run_pk, attempt.task_id, attempt.try_number)] = attempt
         return found
 
     def set_attempt_process(
@@ -1043,6 +1128,8 @@ class Store:
                 (note, run_pk, *ids, *allowed),
             ).fetchall()
             cleared = sorted({r[0] for r in rows})
+            if cleared:
+                _changed(db, run_pk)
             if cleared:  # a cleared mapped task expands afresh when it runs again
                 db.execute(
                     f"DELETE FROM task_instances WHERE run_pk = ? AND map_index >= 0 AND task_id IN "
@@ -1117,6 +1204,7 @@ class Store:
                     )
                 ]
                 db.execute(f"DELETE FROM dag_runs WHERE id IN ({marks})", chunk)
+                db.executemany("INSERT INTO changes (run_pk) VALUES (?)", [(pk,) for pk in chunk])
         return tis, attempts, paths
 
     def integrity_problems(self, *, full: bool = False) -> list[str]:

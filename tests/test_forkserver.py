@@ -437,3 +437,94 @@ def test_close_stops_the_fork_server(folder):
     [server] = fork_servers()
     ex.close()
     assert running([server]) == []
+
+
+# -- DAG files imported once per version -------------------------------------------
+
+VERSIONED = """\
+import time
+from _helper import FACTOR
+from minorch import DAG, task
+
+with open("imports.txt", "a") as log:  # one line per import of this file
+    log.write("{version}\\n")
+
+with DAG("etl"):
+    @task
+    def value(pause=0.0):
+        time.sleep(pause)
+        return [{version}, FACTOR]
+
+    value()
+"""
+
+
+def dag_try(folder: Path, name: str) -> Launch:
+    target = {"kind": "dagfile", "path": str(folder / "etl.py"), "dag_id": "etl", "task_id": "value"}
+    return python(folder, name, "", target=target)
+
+
+def imports(folder: Path) -> list[str]:
+    path = folder / "imports.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+def result(forking, folder: Path, name: str) -> list:
+    forking.start(dag_try(folder, name))
+    done = run_all(forking)[name]
+    assert done.returncode == 0, log_of(folder, name)
+    return json.loads((folder / f"{name}.result").read_text())
+
+
+def until_quiet(forking, folder: Path, prefix: str) -> list:
+    """Run tries one after another until one runs without importing the DAG file (the server's
+    generation for it has loaded it); that try's result."""
+    for i in range(100):
+        before = len(imports(folder))
+        value = result(forking, folder, f"{prefix}{i}")
+        if len(imports(folder)) == before:
+            return value
+    raise AssertionError(f"every try imported the DAG file: {imports(folder)}")
+
+
+def test_a_dag_file_is_imported_once_per_version_and_tries_in_flight_keep_theirs(forking, folder):
+    (folder / "_helper.py").write_text("FACTOR = 1\n")
+    (folder / "etl.py").write_text(VERSIONED.format(version=1))
+    assert until_quiet(forking, folder, "a") == [1, 1]
+    loaded = len(imports(folder))
+    assert [result(forking, folder, f"b{i}") for i in range(10)] == [[1, 1]] * 10
+    assert len(imports(folder)) == loaded  # ten tries, no import
+
+    (folder / "etl.py").write_text(VERSIONED.format(version=2))  # a new version while it runs
+    assert until_quiet(forking, folder, "c") == [2, 1]
+    assert imports(folder)[-1] == "2"
+
+    (folder / "_helper.py").write_text("FACTOR = 10\n")  # a module the DAG file imports changes
+    assert until_quiet(forking, folder, "d") == [2, 10]
+
+
+def test_a_try_in_flight_keeps_the_version_it_started_with(forking, folder):
+    (folder / "_helper.py").write_text("FACTOR = 1\n")
+    (folder / "etl.py").write_text(VERSIONED.format(version=1).replace("pause=0.0", "pause=0.5"))
+    until_quiet(forking, folder, "a")
+    loaded = len(imports(folder))
+    forking.start(dag_try(folder, "old"))  # forked from the generation that has version 1
+    time.sleep(0.2)
+    (folder / "etl.py").write_text(VERSIONED.format(version=2))
+    forking.start(dag_try(folder, "new"))
+    exits = run_all(forking)
+    assert exits["old"].returncode == 0 and exits["new"].returncode == 0
+    assert json.loads((folder / "old.result").read_text()) == [1, 1]
+    assert json.loads((folder / "new.result").read_text()) == [2, 1]
+    assert imports(folder)[:loaded] == ["1"] * loaded and "1" not in imports(folder)[loaded:]
+
+
+def test_a_dag_file_that_fails_to_import_fails_each_try_as_before(forking, folder):
+    (folder / "etl.py").write_text("open('imports.txt', 'a').write('x\\n')\nraise RuntimeError('bad file')\n")
+    names = [f"t{i}" for i in range(6)]
+    for name in names:
+        forking.start(dag_try(folder, name))
+        done = run_all(forking)[name]
+        assert done.returncode == 1
+        assert "RuntimeError: bad file" in log_of(folder, name)
+    assert len(imports(folder)) <= len(names) + 1  # each try, and one failed generation for this version

@@ -255,3 +255,63 @@ def test_the_examples_in_the_toml_reference_load_without_errors(project, tmp_pat
     project("dags/example.py", doc_blocks("python")[0])
     reg = load(tmp_path)
     assert errors_of(reg) == [] and reg.dags["etl"].topological() == ["extract", "load", "report"]
+
+
+HELPER_PY = """from _names import NAME
+from minorch import DAG, shell
+
+with DAG(NAME):
+    shell("hello", "true")
+"""
+
+
+def test_a_listing_imports_only_python_files_that_changed_or_whose_own_modules_changed(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project("dags/a.py", GOOD_PY.format(dag_id="a"))
+    project("dags/b.py", HELPER_PY)
+    project("dags/_names.py", "NAME = 'first'\n")
+    project("dags/broken.py", "x = (\n")
+    imported: list[list[str]] = []
+    real = registry.import_python
+
+    def counting(paths, timeout):
+        imported.append(sorted(Path(p).name for p in paths))
+        return real(paths, timeout)
+
+    monkeypatch.setattr(registry, "import_python", counting)
+    settings = load_settings(tmp_path / "minorch.toml")
+
+    def listed() -> tuple[list, list]:
+        got = registry.load(settings, cached=True)
+        return sorted((d.dag_id, len(d.tasks), d.file) for d in got.dags.values()), [str(e) for e in got.errors]
+
+    first = listed()
+    assert first[0] == [("a", 2, "dags/a.py"), ("first", 1, "dags/b.py")] and "broken.py:1" in first[1][0]
+    assert imported == [["a.py", "b.py", "broken.py"]]
+    assert listed() == first  # nothing changed: no loader at all
+    assert imported == [["a.py", "b.py", "broken.py"]]
+
+    project("dags/a.py", GOOD_PY.format(dag_id="a2"))  # a DAG file changes: only it is imported
+    assert listed()[0] == [("a2", 2, "dags/a.py"), ("first", 1, "dags/b.py")]
+    assert imported[-1] == ["a.py"]
+
+    project("dags/_names.py", "NAME = 'second'\n")  # a helper changes: files that may import it are
+    assert listed()[0] == [("a2", 2, "dags/a.py"), ("second", 1, "dags/b.py")]
+    assert "b.py" in imported[-1]
+
+    (tmp_path / "dags" / "a.py").unlink()
+    assert listed()[0] == [("second", 1, "dags/b.py")]
+    assert registry.load(settings, cached=False).dags.keys() == {"second"}  # what a full load says too
+
+
+def test_a_cache_that_cannot_be_read_or_written_is_ignored(project, tmp_path, monkeypatch):
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project("dags/a.py", GOOD_PY.format(dag_id="a"))
+    settings = load_settings(tmp_path / "minorch.toml")
+    assert set(registry.load(settings, cached=True).dags) == {"a"}
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache2"))
+    registry.load(settings, cached=True)
+    cache = next((tmp_path / "cache2" / "minorch").iterdir())
+    cache.write_text("{broken")
+    assert set(registry.load(settings, cached=True).dags) == {"a"}

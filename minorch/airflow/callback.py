@@ -54,7 +54,7 @@ def context(event: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from ..dag import load_dag_file
+    from ..dagfile import load_dag_file
     from .callback import CALLBACKS as loaded  # this module as the DAG file's import registered it (not __main__)
 
     path, kind = argv

@@ -45,6 +45,16 @@ class Context:
             self._registry = load(self.settings)
         return self._registry
 
+    @property
+    def listed_registry(self):
+        """The registry for commands that only list: Python DAG files unchanged since the last
+        listing are not imported again (`registry.load(cached=True)`)."""
+        if self._registry is None:
+            from ..registry import load
+
+            self._registry = load(self.settings, cached=True)
+        return self._registry
+
     def dag(self, dag_id: str):
         from ..errors import NotFound, did_you_mean
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -27,10 +26,12 @@ def airflow_check(app: Context, paths: tuple[Path, ...], as_json: bool, timeout:
     PATHS are files or folders (default: the current folder). Needs no minorch.toml. Exit 0 when
     every file loads, 1 when some cannot.
     """
-    from ..airflow.check import check
+    from ..airflow_check import check
 
     reports = check(list(paths) or [Path(".")], timeout)
     if as_json:
+        from dataclasses import asdict
+
         click.echo(json.dumps([asdict(r) for r in reports], indent=2))
     else:
         rows = [

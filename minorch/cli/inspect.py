@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -88,7 +87,7 @@ def dags(app: Context, as_json: bool) -> None:
 
     from ..views import dag_summaries
 
-    rows = dag_summaries(app.settings, app.registry, datetime.now(timezone.utc))
+    rows = dag_summaries(app.settings, app.listed_registry, datetime.now(timezone.utc))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -204,6 +203,8 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _local(ts: float | None, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
     return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if ts is not None else "-"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -46,6 +45,8 @@ def gantt(
     elif fmt == "svg":
         out = gantt_draw.svg(chart)
     else:
+        import shutil
+
         out = gantt_draw.text(chart, width or shutil.get_terminal_size((100, 24)).columns, copies=copies)
     if output:
         Path(output).write_text(out if out.endswith("\n") else out + "\n")

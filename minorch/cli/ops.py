@@ -8,7 +8,6 @@ import sys
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -134,6 +133,8 @@ def _print_plan(plan: ops.BackfillPlan, dag, report: _JsonReport | None = None) 
         f"skipping {len(plan.skipped)} that already ran or are running"
     )
     if plan.dry_run:
+        from zoneinfo import ZoneInfo
+
         zone = ZoneInfo(dag.timezone)
         rows = sorted(
             [d, action]

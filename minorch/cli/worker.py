@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from pathlib import Path
 
 import click
@@ -37,6 +35,9 @@ def worker(address, slots, queues, folder, name, tls_ca_file, tls_cert, tls_key,
     supervisor that outlives this process: start the worker again with the same --dir and --name
     and it reports them. The project folder must be at the same path as on the scheduler host.
     """
+    import asyncio
+    import socket
+
     from ..config import DaskSettings
     from ..executors.dask import security_for
     from ..executors.dask_worker import serve

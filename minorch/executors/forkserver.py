@@ -8,7 +8,21 @@ stderr, /dev/null on stdin (the server's own), the try's cwd and environment, th
 ``minorch.runtime.main([spec])`` and the status file as ``python -m minorch.runtime``
 does, and the interpreter's exit steps (wait for non-daemon threads, atexit, flush).
 The server never runs user code, so each try starts from the same clean state: what one
-task imported or changed is gone for the next. The server ignores SIGTERM, SIGINT and
+task imported or changed is gone for the next.
+
+Python DAG files: a try of a task defined in a DAG file would import the whole file first.
+Instead, the first such try makes the server fork a *generation* for that file (and the
+tries' cwd): a fork that imports the file once, as a try would (that try's environment, cwd
+and sys.path), then forks that file's tries itself, each finding its callable already defined
+(`minorch.runtime.PRELOADED`). Until it has loaded, tries start from the server and import
+the file themselves, as before. The server stats the file and the project's own modules it
+imported (see `minorch.pyloader.OwnModules`) before each try it routes: a change gets a fresh
+generation, and the old one takes no new tries but reports the ends of those in flight, then
+goes. A file that fails to load there, or starts threads while loading, keeps its tries on the
+old path (which reports the error in each try's log). At most `MAX_GENERATIONS` are kept, the
+least recently used going first; each dies with the server (PR_SET_PDEATHSIG). Differences: a
+DAG file's top-level code runs once per version, not once per try, and its output while
+loading goes nowhere. The server ignores SIGTERM, SIGINT and
 SIGHUP (a service manager's stop signal must not cost the exit statuses of the tasks it
 runs; it leaves when its socket closes); each fork puts back a new interpreter's handlers.
 
@@ -22,7 +36,9 @@ Protocol: a SOCK_SEQPACKET unix socket pair, one JSON object per message.
                      or {"broken": text}                                  the server stops
 
 The server answers each request before it reads the next and reports a task's end (it
-reaps its tasks with os.wait4) only after its start. It exits when the executor's end of
+reaps its tasks with os.wait4) only after its start. A generation speaks the same protocol
+to the server, which relays its answers and ends, plus {"loaded": {file: stamp}} or
+{"failed": text} once. It exits when the executor's end of
 the socket closes; tasks still running then run on, as orphans.
 
 Differences from a new interpreter, by design: all tasks share the server's hash seed;
@@ -55,6 +71,7 @@ from typing import NamedTuple
 
 from minorch import runtime
 from minorch.masking import MASK_FD_VAR
+from minorch.pyloader import OwnModules, stamp
 
 MARKER = "MINORCH_ATTEMPT_ID"
 PLACEHOLDER = "-" * 64  # room for an attempt id (uuid4().hex is 32 characters)
@@ -63,6 +80,7 @@ MAX_REQUEST = 128 * 1024  # bytes; a launch with a bigger environment is started
 REPLY_TIMEOUT = 10.0  # seconds to wait for an answer; the first includes the server's start (~0.1 s)
 _SHAPING = ("PYTHON", "LC_", "LANG")  # environment variables a new interpreter reads at start
 _IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # by the server, not by its tasks
+MAX_GENERATIONS = 8  # DAG files kept imported at once (a generation each); the least recently used goes
 
 
 class ServerGone(Exception):
@@ -263,38 +281,244 @@ def serve(fd: int) -> None:
         _send(sock, {"broken": f"it cannot mark tasks for find_leftover: /proc/self/mem: {err.strerror}"})
         return
     gc.freeze()  # forks then leave the server's objects alone: fewer pages copied
+    server = _Server(sock, marker_at, handlers, preload=True)
     try:
-        with selectors.DefaultSelector() as selector:
-            selector.register(sock, selectors.EVENT_READ)
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj is sock:
-                        if not _answer(sock, selector, marker_at, handlers):
-                            return
-                    else:
-                        _report(sock, selector, key.fd, key.data)
+        server.run()
     except Exception:
         _send(sock, {"broken": "it failed: " + traceback.format_exc(limit=-3).strip().replace("\n", " | ")})
         raise
-
-
-def _answer(sock: socket.socket, selector: selectors.BaseSelector, marker_at: int, handlers: dict) -> bool:
-    """Fork for one request and answer it; False when the executor closed its end."""
-    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
-    if not data:
-        return False
-    request = json.loads(data)
-    try:
-        reply, pidfd = _fork(request, fds, marker_at, handlers)
     finally:
-        for fd in fds:
-            os.close(fd)
-    if pidfd is None:
-        _send(sock, reply)
-    else:
-        socket.send_fds(sock, [json.dumps(reply).encode()], [pidfd])
-        selector.register(pidfd, selectors.EVENT_READ, reply["pid"])
-    return True
+        server.close()
+
+
+class _Generation:
+    """A fork of the server that imported one version of one Python DAG file (`key`: its path
+    and the tries' cwd) and forks that file's tries, with their callables already defined.
+    `stamps` (the file's and the project's own modules', see `minorch.pyloader.OwnModules`) is
+    None while it loads; `failed` when the file did not load there (its tries then start from the
+    server, loading the file themselves, which reports why). `tries`: pids it forked and has not
+    reported ended yet. A `retired` generation takes no new tries and is closed once they ended."""
+
+    def __init__(self, key: tuple[str, str], pid: int, sock: socket.socket, pidfd: int, path_stamp) -> None:
+        self.key, self.pid, self.sock, self.pidfd = key, pid, sock, pidfd
+        self.path_stamp = path_stamp
+        self.stamps: dict[str, list[int] | None] | None = None
+        self.failed = False
+        self.retired = False
+        self.tries: set[int] = set()
+        self.used = time.monotonic()
+
+    def current(self) -> bool:
+        """Whether the file and the modules it imported are as they were when it loaded them."""
+        return self.stamps is not None and all(stamp(path) == was for path, was in self.stamps.items())
+
+
+class _Server:
+    """The loop of the fork server (`preload`: start generations for DAG file tries and route those
+    tries to them) or of a generation (which forks every request itself). Answers each request
+    before it reads the next; reports each task's end after its start."""
+
+    def __init__(self, sock: socket.socket, marker_at: int, handlers: dict, *, preload: bool) -> None:
+        self.sock, self.marker_at, self.handlers, self.preload = sock, marker_at, handlers, preload
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sock, selectors.EVENT_READ)
+        self.generations: dict[tuple[str, str], _Generation] = {}  # the newest per key
+        self.alive: list[_Generation] = []  # every generation not closed yet, newest and retired
+
+    def run(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                data = key.data
+                if key.fileobj is self.sock:
+                    if not self._answer():
+                        return
+                elif isinstance(data, int):
+                    self._report(key.fd, data)
+                elif isinstance(data, _Generation):
+                    self._hear(data)
+                else:  # ("exited", generation)
+                    self._gone(data[1])
+
+    def close(self) -> None:
+        for generation in list(self.alive):
+            self._close(generation, at_exit=True)
+        self.selector.close()
+
+    # -- requests
+
+    def _answer(self) -> bool:
+        """Fork for one request (or have a generation fork it) and answer; False when the executor closed its end."""
+        data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 2)
+        if not data:
+            return False
+        request = json.loads(data)
+        try:
+            generation = self._generation_for(request) if self.preload else None
+            answered = self._through(generation, data, fds) if generation is not None else None
+            if answered is None:
+                reply, pidfd = _fork(request, fds, self.marker_at, self.handlers)
+                if pidfd is not None:
+                    self.selector.register(pidfd, selectors.EVENT_READ, reply["pid"])
+            else:
+                reply, pidfd = answered
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if pidfd is None:
+            _send(self.sock, reply)
+        else:
+            socket.send_fds(self.sock, [json.dumps(reply).encode()], [pidfd])
+            if answered is not None:
+                os.close(pidfd)  # the generation watches the task and reports its end
+        return True
+
+    def _generation_for(self, request: dict) -> _Generation | None:
+        """The loaded, current generation for a DAG file try; starts one when there is none (this
+        try then starts from the server). None for other tries."""
+        path = _dag_file_of(request["spec"])
+        if path is None:
+            return None
+        key = (path, request["cwd"])
+        found = self.generations.get(key)
+        if found is not None:
+            if found.failed or found.stamps is None:  # failed or loading: stays so while the file is unchanged
+                if stamp(path) == found.path_stamp:
+                    return None
+            elif found.current():
+                found.used = time.monotonic()
+                return found
+            self._retire(found)
+        if len(self.generations) >= MAX_GENERATIONS:
+            self._retire(min(self.generations.values(), key=lambda g: g.used))
+        self._start(key, request)
+        return None
+
+    def _start(self, key: tuple[str, str], request: dict) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        path_stamp, server = stamp(key[0]), os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:
+            _generation(theirs, key[0], request, self.marker_at, self.handlers, server)
+        theirs.close()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            ours.close()
+            return
+        generation = _Generation(key, pid, ours, pidfd, path_stamp)
+        self.generations[key] = generation
+        self.alive.append(generation)
+        self.selector.register(ours, selectors.EVENT_READ, generation)
+        self.selector.register(pidfd, selectors.EVENT_READ, ("exited", generation))
+
+    def _through(self, generation: _Generation, data: bytes, fds: list[int]) -> tuple[dict, int | None] | None:
+        """Have `generation` fork the request: (reply, pidfd), or None when it cannot (it died or
+        stopped answering: it is closed, and the server forks the try itself)."""
+        try:
+            socket.send_fds(generation.sock, [data], fds)
+            generation.sock.settimeout(REPLY_TIMEOUT)
+            while True:
+                message, got = _receive_from(generation.sock)
+                if message is None:
+                    break
+                if "ended" in message:
+                    self._relay_end(generation, message)
+                elif "pid" in message and len(got) == 1:
+                    generation.tries.add(message["pid"])
+                    return message, got[0]
+                elif "errno" in message:
+                    return message, None
+        except OSError:  # it stopped answering, or its socket broke
+            pass
+        self._close(generation)
+        return None
+
+    # -- generations
+
+    def _hear(self, generation: _Generation) -> bool:
+        """Take one thing a generation said on its own: loaded, failed to, or a task's end.
+        False when it has nothing more to say now (or it closed its end: then it is closed)."""
+        generation.sock.setblocking(False)
+        try:
+            message, _ = _receive_from(generation.sock)
+        except BlockingIOError:
+            return False
+        except OSError:
+            message = None
+        if message is None:
+            self._close(generation, keep_failure=generation.failed)
+            return False
+        if "ended" in message:
+            self._relay_end(generation, message)
+        elif "loaded" in message:
+            generation.stamps = message["loaded"]
+        elif "failed" in message:
+            generation.failed = True
+            self._close(generation, keep_failure=True)
+            return False
+        return True
+
+    def _relay_end(self, generation: _Generation, message: dict) -> None:
+        generation.tries.discard(message["ended"])
+        _send(self.sock, message)
+        if generation.retired and not generation.tries:
+            self._close(generation)
+
+    def _retire(self, generation: _Generation) -> None:
+        """No new tries for it; it goes once its tries have ended."""
+        if self.generations.get(generation.key) is generation:
+            del self.generations[generation.key]
+        generation.retired = True
+        if not generation.tries:
+            self._close(generation)
+
+    def _gone(self, generation: _Generation) -> None:
+        """A generation ended on its own (it failed to load, or was killed): first what it said."""
+        while generation in self.alive and self._hear(generation):
+            pass
+        self._close(generation, keep_failure=generation.failed)
+
+    def _close(self, generation: _Generation, keep_failure: bool = False, at_exit: bool = False) -> None:
+        """Stop and reap a generation. One with tries running leaves no one to report their end:
+        then (but at the server's own exit) the server gives up too, and the executor sees them
+        end without an exit status."""
+        if generation not in self.alive:
+            return
+        if generation.tries and not at_exit:
+            raise RuntimeError(f"the fork server of a DAG file (pid {generation.pid}) was lost with tries running")
+        self.alive.remove(generation)
+        if not keep_failure and self.generations.get(generation.key) is generation:
+            del self.generations[generation.key]
+        self.selector.unregister(generation.sock)
+        self.selector.unregister(generation.pidfd)
+        generation.sock.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(generation.pid, signal.SIGKILL)
+        os.waitpid(generation.pid, 0)
+        os.close(generation.pidfd)
+
+    # -- ends
+
+    def _report(self, pidfd: int, pid: int) -> None:
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status, usage = os.wait4(pid, 0)  # its pidfd is readable: it has exited, this does not block
+        _send(
+            self.sock,
+            {
+                "ended": pid,
+                "status": status,
+                "rss": usage.ru_maxrss * 1024,  # ru_maxrss is KiB
+                "cpu": usage.ru_utime + usage.ru_stime,
+            },
+        )
 
 
 def _fork(request: dict, fds: list[int], marker_at: int, handlers: dict) -> tuple[dict, int | None]:
@@ -324,19 +548,71 @@ def _fork(request: dict, fds: list[int], marker_at: int, handlers: dict) -> tupl
     return {"pid": pid}, pidfd
 
 
-def _report(sock: socket.socket, selector: selectors.BaseSelector, pidfd: int, pid: int) -> None:
-    selector.unregister(pidfd)
-    os.close(pidfd)
-    _, status, usage = os.wait4(pid, 0)  # its pidfd is readable: it has exited, this does not block
-    _send(
-        sock,
-        {
-            "ended": pid,
-            "status": status,
-            "rss": usage.ru_maxrss * 1024,  # ru_maxrss is KiB
-            "cpu": usage.ru_utime + usage.ru_stime,
-        },
-    )
+def _dag_file_of(spec_path: str) -> str | None:
+    """The Python DAG file a spec's task is defined in, or None (a module:function target, an unreadable spec)."""
+    try:
+        with open(spec_path, encoding="utf-8") as file:
+            target = json.load(file)["target"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return target.get("path") if isinstance(target, dict) and target.get("kind") == "dagfile" else None
+
+
+def _receive_from(sock: socket.socket) -> tuple[dict | None, list[int]]:
+    """The next message and its fds; (None, []) at the end of the stream."""
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1, socket.MSG_CMSG_CLOEXEC)
+    return (json.loads(data) if data else None), fds
+
+
+def _generation(sock: socket.socket, path: str, request: dict, marker_at: int, handlers: dict, server: int) -> None:
+    """In a fork of the server: import the DAG file at `path` as its first try would (that try's
+    environment, cwd and sys.path), say "loaded" with the stamps that date it (or "failed"), then
+    fork tries like the server until the server closes the socket. Never returns. The file's own
+    output while it loads goes where the server's does (nowhere). It dies with the server."""
+    try:
+        _die_with(server)
+        # The server's fds (its executor's socket, other generations', tasks' pidfds) are not ours.
+        os.closerange(3, sock.fileno())
+        os.closerange(sock.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
+        own = OwnModules()
+        own.update()  # what the server had: not the project's
+        before = stamp(path)
+        try:
+            os.chdir(request["cwd"])
+            os.environ.clear()
+            os.environ.update(request["env"])
+            time.tzset()
+            sys.argv = [runtime.__file__, request["spec"]]
+            if not getattr(sys.flags, "safe_path", False):
+                sys.path[0] = os.getcwd()
+            importlib.invalidate_caches()
+            runtime.preload(path)
+        except BaseException as e:  # noqa: BLE001 - the tries load it themselves and say what is wrong
+            _send(sock, {"failed": f"{type(e).__name__}: {e}"})
+            return
+        if threading_active() > 1:  # forking a process with threads can deadlock its forks
+            _send(sock, {"failed": "the DAG file starts threads while it loads"})
+            return
+        _send(sock, {"loaded": {path: before, **own.update()}})
+        gc.freeze()
+        _Server(sock, marker_at, handlers, preload=False).run()
+    finally:
+        os._exit(0)  # never the server's exit steps, nor the DAG file's atexit
+
+
+def threading_active() -> int:
+    threading = sys.modules.get("threading")
+    return threading.active_count() if threading is not None else 1
+
+
+def _die_with(server: int) -> None:
+    """PR_SET_PDEATHSIG: SIGKILL this process when the server dies (a generation stuck in a DAG
+    file's import must not outlive it; the tries it forked run on, as any orphaned task)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != server:  # the server died before the call
+        os._exit(0)
 
 
 def _send(sock: socket.socket, message: dict) -> None:

@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import display_path
-from ..errors import MinorchError
-from . import CHECK_ENV, ENV
+from .airflow import CHECK_ENV, ENV
+from .config import display_path
+from .errors import MinorchError
 
 
 @dataclass
@@ -41,8 +41,8 @@ def python_files(paths: list[Path]) -> list[Path]:
 
 def check(paths: list[Path], timeout: float) -> list[FileReport]:
     """One report per Python file under `paths`."""
-    from ..registry import import_python
-    from ..spec import build_dag
+    from .registry import import_python
+    from .spec import build_dag
 
     files = python_files(paths)
     saved = {name: os.environ.get(name) for name in (ENV, CHECK_ENV)}
