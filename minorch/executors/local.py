@@ -417,8 +417,8 @@ class LocalExecutor(Executor):
             pass_fds=() if maskfd is None else (maskfd,),
             start_new_session=True,
         )
-        if procs is not None and argv is launch.argv:  # not a shell: moved from here, right after its start
-            self._groups.add(launch.attempt_id, popen.pid)  # type: ignore[union-attr]
+        if self._groups is not None and procs is not None and argv is launch.argv:
+            self._groups.add(launch.attempt_id, popen.pid)  # not a shell: moved from here, right after its start
         try:
             pidfd: int | None = os.pidfd_open(popen.pid)
         except (AttributeError, OSError):
