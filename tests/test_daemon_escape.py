@@ -144,3 +144,27 @@ def test_up_says_once_how_it_stops_a_tries_processes(project, up_processes):
     assert expected in said["isolation"] and "MINORCH_ATTEMPT_ID" in said["isolation"]
     assert said["message"].startswith("a timed-out or cancelled try is stopped through ")
     assert up.signal(15) == 0
+
+
+def test_a_restart_stops_what_a_killed_schedulers_try_left_in_its_cgroup(project, tmp_path, groups):
+    """`minorch run` killed with SIGKILL while its try runs; the try's daemon cleared its environment.
+    The next run of that DAG (on_restart = "kill") stops the try through its cgroup, daemon too."""
+    seconds = str(1200 + os.getpid() % 97)
+    SECONDS.add(seconds)
+    project.configure(minorch='on_restart = "kill"')
+    once = tmp_path / "once"  # the second try ends at once
+    project.write(
+        "dags/escape.toml",
+        f"""
+        [dags.escape.tasks.spawn]
+        command = "[ -e {once} ] && exit 0; touch {once}; (setsid env -i sleep {seconds} &); sleep 600"
+        """,
+    )
+    first = project.start("run", "escape", "--date", "2024-01-15")
+    [daemon] = wait_for_daemon(seconds)
+    first.kill()
+    first.wait(10)
+    assert running([daemon]) == [daemon]
+    again = project.minorch("run", "escape", "--date", "2024-01-15", "-q", timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert running([daemon]) == []

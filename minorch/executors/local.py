@@ -298,6 +298,7 @@ class LocalExecutor(Executor):
             if open_try.pid and open_try.create_time is not None:
                 leader = find_leftover(open_try.pid, open_try.create_time, launch.attempt_id)
             rest = [p for p in marked.get(launch.attempt_id, []) if leader is None or p.pid != leader.pid]
+            rest += self._cgroup_members(launch.attempt_id, {p.pid for p in rest} | {open_try.pid or 0})
             if leader is not None and adopt:
                 if self._adopt(open_try, leader.pid):
                     running = Running(launch.attempt_id, leader.pid, open_try.create_time)
@@ -536,17 +537,21 @@ class LocalExecutor(Executor):
         signal_tree(child.tree, child.pid, signal.SIGKILL)
         child.killed = True
 
+    def _cgroup_members(self, attempt_id: str, known: set[int]) -> list[psutil.Process]:
+        """The processes in the try's cgroup but not in `known` (none without cgroups)."""
+        found = []
+        for pid in self._groups.members(attempt_id) if self._groups is not None else []:
+            if pid not in known and pid != os.getpid():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found.append(psutil.Process(pid))
+        return found
+
     def _add_escaped(self, child: _Child) -> None:
         """Add to a stopped try's tree what left it: the members of its cgroup and the processes
         carrying its MINORCH_ATTEMPT_ID (a daemon that double-forked is no descendant any more)."""
         attempt_id = child.launch.attempt_id
         found = find_marked(attempt_id).get(attempt_id, [])
-        if self._groups is not None:
-            pids = {p.pid for p in found}
-            for pid in self._groups.members(attempt_id):
-                if pid not in pids and pid != os.getpid():
-                    with contextlib.suppress(psutil.NoSuchProcess):
-                        found.append(psutil.Process(pid))
+        found += self._cgroup_members(attempt_id, {p.pid for p in found})
         known = {p.pid for p in child.tree} | {child.pid}
         child.tree += [p for p in found if p.pid not in known]
 
