@@ -81,7 +81,7 @@ def project(root: Path, tasks: int, pad_ms: int) -> Path:
 
 def import_ms(path: Path) -> float:
     code = (
-        "import sys, time; sys.path.insert(0, sys.argv[2]); from minorch.dag import load_dag_file; "
+        "import sys, time; sys.path.insert(0, sys.argv[2]); from minorch.dagfile import load_dag_file; "
         "began = time.perf_counter(); load_dag_file(sys.argv[1]); print((time.perf_counter() - began) * 1000)"
     )
     argv = [sys.executable, "-c", code, str(path), str(REPO)]
@@ -118,10 +118,11 @@ def main() -> None:
             floors.append(fork_floor())
             small_root = project(Path(tmp) / f"small{rep}", args.tasks, 0)
             large_root = project(Path(tmp) / f"large{rep}", args.tasks, args.pad_ms)
+            if rep == 0:
+                small_ms = import_ms(small_root / "dags" / "bench.py")
+                large_ms = import_ms(large_root / "dags" / "bench.py")
             small.append(tasks_per_second(small_root, args.tasks))
             large.append(tasks_per_second(large_root, args.tasks))
-        small_ms = import_ms(Path(tmp) / "small0" / "dags" / "bench.py")
-        large_ms = import_ms(Path(tmp) / "large0" / "dags" / "bench.py")
     load_after = os.getloadavg()
     floor = statistics.median(floors)
     print(

@@ -3,13 +3,13 @@
 Run: `python bench/bench_scale.py [--sizes 100,1000,10000,50000] [--runs 1,10,100] [--repo PATH]`.
 Prints a markdown table; results go in bench/RESULTS.md with the machine, date and load average.
 
-(a) one run of N independent no-op shell tasks (`true`), parallelism 8, N = 100 ... 50,000
+(a) one run of N independent no-op shell tasks (`true`), parallelism 8 (--parallelism), N = 100 ... 50,000
 (b) R concurrent runs of one 100-task DAG (max_active_runs = R), parallelism 8, R = 1, 10, 100
 
 Each row is driven by a fresh `python` process that runs the runs to their end with the real
 scheduler and executor (`foreground.drive`, what `minorch run` uses) on a real state file. Time
 per task = first try's start to last try's end (from the state file) / tasks. The limit, measured
-in the same sitting right before each row: raw `subprocess.Popen(["true"])` with 8 in flight.
+in the same sitting right before each row: raw `subprocess.Popen(["true"])` with as many in flight.
 Goal (issue 18): time per task flat within 1.5x from the smallest to the largest row, and the
 rate at least 0.5 of the limit. `--repo` runs another checkout of minorch (to compare commits).
 """
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_run import raw_spawn_rate  # noqa: E402
 
-PARALLELISM = 8
+PARALLELISM = 8  # --parallelism
 
 DRIVER = """
 import sys
@@ -90,17 +90,20 @@ def measure(root: Path, tasks: int, runs: int, repo: Path) -> tuple[float, float
 
 
 def main() -> None:
+    global PARALLELISM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000,50000")
     parser.add_argument("--runs", default="1,10,100")
     parser.add_argument("--repo", type=Path, default=REPO, help="The minorch checkout to measure.")
+    parser.add_argument("--parallelism", type=int, default=PARALLELISM, help="Tries in flight (and raw Popens).")
     args = parser.parse_args()
+    PARALLELISM = args.parallelism
     rows = [(int(n), 1) for n in args.sizes.split(",") if n] + [(100, int(r)) for r in args.runs.split(",") if r]
     print(
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, minorch from {args.repo}\n"
     )
-    print("| work | tasks | time per task | tasks/s | raw Popen, 8 in flight | ratio | load average (1 min) |")
+    print(f"| work | tasks | time per task | tasks/s | raw Popen, {PARALLELISM} in flight | ratio | load (1 min) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     per_task = []
     with tempfile.TemporaryDirectory(prefix="minorch-scale-") as folder:

@@ -15,6 +15,10 @@ class SystemClock:
         """Seconds for pacing and measuring; never jumps."""
         return time.monotonic()
 
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds` (a few milliseconds at most: the last stretch to a due time), precisely."""
+        time.sleep(seconds)
+
 
 class FakeClock(SystemClock):
     """A clock that moves only when told: `FakeClock(datetime(2024, 1, 15, tzinfo=utc)).advance(60)`."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .errors import DagError
+from .errors import DagError, TaskFailed
 from .options import TaskOptions
 
 # The right side of `>>` / `<<` (a task, group, result, label or a list of them), returned as is
@@ -97,6 +97,7 @@ class Task(Dependency):
     outlets: tuple[str, ...] = ()  # assets a success of this task updates (one event each)
     inlets: tuple[str, ...] = ()  # assets it reads (lineage, and `inlet_events` in its context)
     weight: int = 1  # priority_weight summed by weight_rule (set when the DAG is built)
+    marker: dict | None = None  # an external task marker: {"dag", "task", "recursion_depth", "logical_date"?}
 
     @property
     def kind(self) -> str:
@@ -277,6 +278,7 @@ class Dag:
     description: str | None = None
     tags: tuple[str, ...] = ()
     interval_semantics: bool = False
+    data_interval: str = "previous_fire"  # "point": data_interval_start = _end = logical date (Airflow 3)
     paused: bool = False
     on_sla_miss: tuple = ()
     params: dict = field(default_factory=dict)
@@ -677,9 +679,87 @@ def day_of_week_sensor(task_id: str, week_day: str | list[str], **options: Any) 
     return sensor(task_id, weekday=week_day, **options)
 
 
-def external_task_sensor(task_id: str, external_dag_id: str, external_task_id: str, **options: Any) -> Task:
-    """Airflow's ExternalTaskSensor: wait for that task of another DAG (see `sensor(dag=..., task=...)`)."""
-    return sensor(task_id, dag=external_dag_id, task=external_task_id, **options)
+def external_task_sensor(
+    task_id: str,
+    external_dag_id: str,
+    external_task_id: str,
+    *,
+    execution_date_fn: Callable | None = None,
+    **options: Any,
+) -> Task:
+    """Airflow's ExternalTaskSensor: wait for that task of another DAG (see `sensor(dag=..., task=...)`).
+    `execution_date_fn(logical_date, **context)` returns the logical date (or list of dates) of the other
+    DAG's run(s) to look at; the sensor then pokes as a short try (the function runs in a task process)."""
+    if execution_date_fn is None:
+        return sensor(task_id, dag=external_dag_id, task=external_task_id, **options)
+    if options.get("execution_delta") is not None:
+        raise DagError(
+            f"external task sensor '{task_id}' has both execution_delta and execution_date_fn",
+            hint="give only one of them, as Airflow requires",
+        )
+    allowed, failed = options.pop("allowed_states", None) or ["success"], options.pop("failed_states", None) or []
+    options.pop("execution_delta", None)
+    check = _external_check(execution_date_fn, external_dag_id, external_task_id, list(allowed), list(failed))
+    return task.sensor(check, task_id=task_id, **options)()
+
+
+def _external_check(
+    execution_date_fn: Callable, dag_id: str, task_id: str, allowed: list[str], failed: list[str]
+) -> Callable:
+    """The function a Python sensor pokes for `external_task_sensor(..., execution_date_fn=fn)`: `fn(logical_date,
+    **context)` (given the context names it takes) returns one logical date or a list; met when `task_id` of
+    `dag_id` is in `allowed` in the run of each date, failed at once when it is in `failed` in one of them."""
+
+    def wait_for_external(ti: Any, **context: Any) -> bool:
+        from datetime import timezone
+
+        moments = _call_with_context(execution_date_fn, {**context, "ti": ti})
+        moments = list(moments) if isinstance(moments, (list, tuple)) else [moments]
+        moments = [m if m.tzinfo else m.replace(tzinfo=timezone.utc) for m in moments]
+        states = ti.external_states(dag_id, task_id, moments)
+        for moment, found in states.items():
+            if any(s in failed for s in found):
+                bad = ", ".join(s for s in found if s in failed)
+                raise TaskFailed(f"{dag_id}.{task_id} is {bad} for {moment.isoformat()}")
+        waiting = [m.isoformat() for m, found in states.items() if not any(s in allowed for s in found)]
+        print(f"waiting for {dag_id}.{task_id} for {', '.join(waiting)}" if waiting else f"{dag_id}.{task_id} is done")
+        return not waiting
+
+    return wait_for_external
+
+
+def _call_with_context(fn: Callable, context: dict) -> Any:
+    """Airflow's way of calling `execution_date_fn`: the logical date first, then the context names it takes."""
+    parameters = list(inspect.signature(fn).parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        given = dict(context)
+    else:
+        given = {p.name: context[p.name] for p in parameters[1:] if p.name in context}
+    given.pop(parameters[0].name if parameters else "", None)
+    given.pop("logical_date", None)
+    return fn(context["logical_date"], **given)
+
+
+def external_task_marker(
+    task_id: str,
+    external_dag_id: str,
+    external_task_id: str,
+    *,
+    logical_date: str | None = None,
+    recursion_depth: int = 10,
+    **options: Any,
+) -> Task:
+    """Airflow's ExternalTaskMarker: a no-process task; clearing it (e.g. clearing a task upstream of it with
+    downstream) also clears `external_task_id` of `external_dag_id`, and its downstream, in the run whose logical
+    date is `logical_date` (templated; default this run's), following markers there too, at most
+    `recursion_depth` DAGs deep."""
+    marker: dict[str, Any] = {"dag": external_dag_id, "task": external_task_id, "recursion_depth": recursion_depth}
+    if logical_date is not None:
+        marker["logical_date"] = logical_date
+    file, line = _caller_location()
+    return _current_dag("external_task_marker").add(
+        Task(task_id=child_id(task_id), given={**options, "marker": marker}, file=file, line=line)
+    )
 
 
 @contextlib.contextmanager

@@ -100,5 +100,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+class TaskFailed(Exception):
+    """Raised in a task: it fails at once, its log ending with this one-line message (no traceback)."""
+
+
 class SkipTask(Exception):
     """Raise in a task to end this try as skipped (exit 99): ``raise SkipTask("no new files")``."""

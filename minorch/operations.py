@@ -30,7 +30,7 @@ from .lock import held_run_locks
 from .params import check_conf
 from .planner import run_id_for
 from .records import RunRecord, iso
-from .schedule import RunDates, logical_dates_in
+from .schedule import dates_for_logical, logical_dates_in
 from .states import FAILED_LIKE, FINISHED, RunState, TaskState, can_move
 from .store import Store
 
@@ -88,13 +88,7 @@ def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf:
     logical date = interval start = interval end.
     """
     logical = logical_date.astimezone(timezone.utc).replace(microsecond=0)
-    schedule = dag.schedule
-    if schedule is None or schedule.kind in ("none", "reboot"):
-        dates = RunDates(logical, logical, logical)
-    elif dag.interval_semantics:
-        dates = RunDates(logical, logical, schedule.next_fire(logical) or logical)
-    else:
-        dates = RunDates(logical, schedule.prev_fire(logical) or logical, logical)
+    dates = dates_for_logical(dag.schedule, logical, dag.interval_semantics, dag.data_interval == "point")
     return store.create_run(
         dag.dag_id,
         run_id_for(run_type, logical),
@@ -179,13 +173,98 @@ def clear(
     upstream: bool = False,
     failed_only: bool = False,
     now: float,
+    dags: dict[str, Dag] | None = None,
 ) -> list[str]:
     """Run tasks again: their instances go back to 'none' (note "cleared") with fresh retries and
     their XCom deleted; the run goes back to 'queued'. `task_ids` None means every task.
-    A running task is cleared too; the scheduler then kills its try. Returns the ids cleared."""
+    A running task is cleared too; the scheduler then kills its try. Returns the ids cleared.
+    Given the loaded `dags`, external task markers among them clear their tasks in other DAGs too
+    (`marked_clears`), in the same transaction."""
     ids = select_clear(store, dag, run, task_ids, downstream=downstream, upstream=upstream, failed_only=failed_only)
     expect = FAILED_LIKE if failed_only else set(TaskState) - {TaskState.NONE}
-    return _clear(store, run, ids, expect, now)
+    marked = marked_clears(store, dags, dag, run, ids, failed_only=failed_only) if dags else []
+    with store.write():
+        for other in marked:
+            _clear(store, other.run, other.task_ids, expect, now)
+        return _clear(store, run, ids, expect, now)
+
+
+@dataclass(frozen=True)
+class MarkedClear:
+    """Tasks of another DAG's run that clearing an external task marker clears too."""
+
+    dag: Dag
+    run: RunRecord
+    task_ids: list[str]
+
+
+def marked_clears(
+    store: Store, dags: dict[str, Dag], dag: Dag, run: RunRecord, ids: Iterable[str], *, failed_only: bool = False
+) -> list[MarkedClear]:
+    """What clearing `ids` of `run` clears in other DAGs, as Airflow's ExternalTaskMarker does: each marker among
+    `ids` names a task of another DAG and a logical date (templated, default this run's); that task and its
+    downstream in the run of that date are cleared, following the markers among them in turn. The first marker's
+    `recursion_depth` bounds how many DAGs deep this goes; going deeper is an error (a cycle, or a limit too low)."""
+    found: list[MarkedClear] = []
+    seen: set[tuple[int, str]] = set()
+    limit: list[int] = []
+
+    def follow(dag: Dag, run: RunRecord, ids: Iterable[str], depth: int) -> None:
+        for tid in ids:
+            marker = dag.tasks[tid].marker if tid in dag.tasks else None
+            if marker is None:
+                continue
+            if not limit:
+                limit.append(marker["recursion_depth"])
+            if depth + 1 > limit[0]:
+                raise MinorchError(
+                    f"clearing reached the maximum recursion depth {limit[0]} at marker {dag.dag_id}.{tid}",
+                    hint="the markers may form a cycle; otherwise raise recursion_depth on the first marker",
+                )
+            other = dags.get(marker["dag"])
+            if other is None or marker["task"] not in other.tasks:
+                what = f"DAG '{marker['dag']}'" if other is None else f"task {marker['dag']}.{marker['task']}"
+                raise NotFound(f"marker {dag.dag_id}.{tid} names {what}, which is not loaded", hint="fix the marker")
+            logical = _marker_date(dag, tid, run, marker)
+            runs = store.runs_between(other.dag_id, iso(logical), iso(logical + timedelta(seconds=1)))
+            for other_run in runs:
+                if (other_run.pk, marker["task"]) in seen:
+                    continue
+                seen.add((other_run.pk, marker["task"]))
+                scope = clear_scope(other, [marker["task"]], downstream=True, upstream=False)
+                chosen = _pick(store, other, other_run, scope, failed_only)
+                if chosen:
+                    found.append(MarkedClear(other, other_run, chosen))
+                    follow(other, other_run, chosen, depth + 1)
+
+    follow(dag, run, ids, 0)
+    return found
+
+
+def _marker_date(dag: Dag, task_id: str, run: RunRecord, marker: dict) -> datetime:
+    """The logical date a marker points at: its `logical_date` rendered for this run, or the run's own."""
+    logical = datetime.fromisoformat(run.logical_date)
+    if "logical_date" not in marker:
+        return logical
+    from .templates import build_context, render
+
+    context = build_context(
+        dag_id=dag.dag_id,
+        task_id=task_id,
+        run_id=run.run_id,
+        logical_date=logical,
+        data_interval_start=datetime.fromisoformat(run.data_interval_start or run.logical_date),
+        data_interval_end=datetime.fromisoformat(run.data_interval_end or run.logical_date),
+        prev_logical_date=None,
+        next_logical_date=None,
+        params={**dag.params, **run.conf},
+        try_number=0,
+        timezone=dag.timezone,
+        xcom={},
+        conf=run.conf,
+    )
+    text = render(marker["logical_date"], context, shell=False)
+    return parse_date(text, name=f"marker {dag.dag_id}.{task_id} logical_date", tz=dag.timezone)
 
 
 def retry(store: Store, dag: Dag, run: RunRecord, now: float) -> list[str]:
@@ -361,7 +440,7 @@ def backfill(
     last = parse_date(end, name="--end", tz=dag.timezone)
     if len(end.strip()) == 10:
         last = _next_midnight(last, dag.timezone) - timedelta(microseconds=1)
-    dates = logical_dates_in(dag.schedule, first, last, dag.interval_semantics)
+    dates = logical_dates_in(dag.schedule, first, last, dag.interval_semantics, dag.data_interval == "point")
     if not dates:
         raise ScheduleError(
             f"schedule '{dag.schedule.expr}' of DAG '{dag.dag_id}' does not fire between {start} and {end}",

@@ -12,6 +12,7 @@ a wrong value is one line naming the param (exit 2), and no run is made.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -117,6 +118,32 @@ def check_value(schema: Mapping[str, Any], value: Any) -> str | None:
         if "pattern" in schema and re.search(schema["pattern"], value) is None:
             return f"{value!r} does not match {schema['pattern']!r}"
     return None
+
+
+def value_from_text(schema: Mapping[str, Any], text: str) -> Any:
+    """A value typed in a form field, read for `schema`: a string param keeps the text as it is, others read it
+    as JSON when it parses (7, true, [1, 2]), else as text (which `check_value` then refuses with the reason)."""
+    types = schema.get("type")
+    if types == "string" or (types is None and all(isinstance(v, str) for v in schema.get("enum", [""]))):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def describe(name: str, schema: Mapping[str, Any], default: Any = _MISSING) -> str:
+    """One line for a form: `days (integer, 1..31, default 7): how far back`."""
+    facts = []
+    types = schema.get("type")
+    if types is not None:
+        facts.append(types if isinstance(types, str) else " or ".join(types))
+    if "minimum" in schema or "maximum" in schema:
+        facts.append(f"{schema.get('minimum', '')}..{schema.get('maximum', '')}")
+    if default is not _MISSING:
+        facts.append(f"default {json.dumps(default)}")
+    text = f"{name} ({', '.join(facts)})" if facts else name
+    return f"{text}: {schema['description']}" if schema.get("description") else text
 
 
 def check_conf(schemas: Mapping[str, Mapping], defaults: Mapping[str, Any], conf: Mapping[str, Any]) -> None:

@@ -186,7 +186,8 @@ def plan(
                     _plan_asset_runs(dag, snap.asset_queue[dag.dag_id], active, result)
     runs = [r for r in snap.runs if r.dag_id in dags and (only_runs is None or r.pk in only_runs)]
     if only_runs is None:
-        runs = [r for r in runs if not _paused(snap, r.dag_id)]
+        paused = {dag_id for dag_id, row in snap.dag_rows.items() if row.paused}
+        runs = [r for r in runs if r.dag_id not in paused]
     if memory is not None:
         changed = changed or {}
         planned = {r.pk for r in runs}
@@ -217,11 +218,6 @@ def plan(
             )
     _plan_launches(dags, ready, snap, parallelism, pools, result)
     return result
-
-
-def _paused(snap: Snapshot, dag_id: str) -> bool:
-    row = snap.dag_rows.get(dag_id)
-    return bool(row and row.paused)
 
 
 def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
@@ -502,7 +498,7 @@ def _plan_tasks(
             result.actions.append(FinishRun(run.pk, RunState.FAILED, reason))
         else:
             result.actions.append(FinishRun(run.pk, RunState.SUCCESS, "all tasks done"))
-    return ready if memo is None else _merged(run, order, list(memo.ready), later)
+    return ready if memo is None else _merged(run, order, memo.ready, later)
 
 
 def _discard(places: list[int], place: int) -> None:
@@ -512,8 +508,9 @@ def _discard(places: list[int], place: int) -> None:
 
 
 def _merged(run: RunRecord, order: list[str], places: list[int], later: list[tuple[int, Ready]]) -> Iterator[Ready]:
-    """A run's ready tasks in topological order, made as they are asked for: the ones remembered
-    as ready (`places`) and the copies and retries found ready in this pass (`later`, by place)."""
+    """A run's ready tasks in topological order, made as they are asked for (within this plan: the
+    next plan changes `places`): the ones remembered as ready (`places`) and the copies and retries
+    found ready in this pass (`later`, by place)."""
     at = 0
     for place in places:
         while at < len(later) and later[at][0] < place:

@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import sys
-import traceback
 
 
 class _Hung(BaseException):
@@ -64,6 +63,8 @@ def _on_alarm(signum, frame):
 def _error_line(err: BaseException, path: str) -> int | None:
     if isinstance(err, SyntaxError) and err.filename and os.path.abspath(err.filename) == path:
         return err.lineno
+    import traceback
+
     line = None
     for frame in traceback.extract_tb(err.__traceback__):
         if os.path.abspath(frame.filename) == path:

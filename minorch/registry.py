@@ -9,13 +9,11 @@ and endless loops are reported as errors with file:line instead of stopping anyt
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import selectors
-import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,6 +217,9 @@ def import_python(paths: list[Path], timeout: float) -> list[dict]:
     The child interrupts a slow file itself after `timeout` seconds; the parent waits `margin`
     longer (for the child's start and for files that block the alarm) before it kills the child.
     """
+    import selectors
+    import subprocess
+
     results: list[dict] = []
     margin = min(5.0, 1.0 + timeout)
     pending = [str(p.resolve()) for p in paths]
@@ -280,8 +281,10 @@ def _cache_file(settings: Settings) -> Path:
     """Where the loaded Python DAG files of this project are kept between list-only commands:
     the user's cache folder, one file per minorch.toml (derived data; deleting it costs one load)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minorch"
-    key = hashlib.sha256(f"{settings.config_file.resolve()}\0{settings.env_name}".encode()).hexdigest()[:16]
-    return base / f"dagfiles-{key}.json"
+    # A checksum is enough: entries are keyed by absolute paths and checked by stamps, so two
+    # projects sharing a file only evict each other's entries.
+    key = zlib.crc32(f"{settings.config_file.resolve()} {settings.env_name}".encode())
+    return base / f"dagfiles-{key:08x}.json"
 
 
 def import_python_cached(paths: list[Path], timeout: float, cache: Path) -> list[dict]:

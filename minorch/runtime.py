@@ -34,10 +34,11 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from minorch.errors import MinorchError, SkipTask, did_you_mean
+from minorch.errors import MinorchError, SkipTask, TaskFailed, did_you_mean
+from minorch.records import iso
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -226,6 +227,7 @@ def _context(spec: dict) -> dict:
         try_number=context.get("try_number", 0),
         map_index=context.get("map_index", -1),
         pull=_store_puller(results.get("db_path"), results.get("run_pk")),
+        db_path=results.get("db_path"),
     )
     context["dag_run"] = dag_run_view(context)
     return context
@@ -270,8 +272,19 @@ class TaskInstance:
     """What a task sees as `ti` (Airflow's names): its ids and try, and results of the run's tasks —
     `xcom_pull(task_ids=..., key=..., map_indexes=...)` from any task, `xcom_push(key, value)`."""
 
-    def __init__(self, *, dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int, pull) -> None:
+    def __init__(
+        self,
+        *,
+        dag_id: str,
+        task_id: str,
+        run_id: str,
+        try_number: int,
+        map_index: int,
+        pull,
+        db_path: str | None = None,
+    ) -> None:
         self.dag_id, self.task_id, self.run_id = dag_id, task_id, run_id
+        self._db_path = db_path
         self.try_number, self.map_index = try_number, map_index
         self._pull = pull
         self.pushed: dict[str, object] = {}
@@ -295,6 +308,20 @@ class TaskInstance:
         found = [self._pull(tid, key, index) for tid in ids for index in indexes]
         found = [default if value is None else value for value in found]
         return found if isinstance(task_ids, list) or isinstance(map_indexes, list) else found[0]
+
+    def external_states(self, dag_id: str, task_id: str, moments: list[datetime]) -> dict[datetime, list[str]]:
+        """{logical date: the states of `task_id` in the runs of `dag_id` at that date} (an external task
+        sensor's `execution_date_fn`), read from the state file."""
+        if not self._db_path:
+            raise _Failed("this try has no state file to read other DAGs' runs from")
+        from minorch.store import Store
+
+        store = Store(self._db_path, readonly=True)
+        try:
+            second = timedelta(seconds=1)
+            return {m: store.task_states_between(dag_id, task_id, iso(m), iso(m + second)) for m in moments}
+        finally:
+            store.close()
 
     def __repr__(self) -> str:
         return f"<TaskInstance {self.dag_id}.{self.task_id} {self.run_id} try {self.try_number}>"
@@ -333,6 +360,8 @@ def _user_code(func: Callable, **kwargs: object) -> object:
         return func(**kwargs)
     except SkipTask:
         raise
+    except TaskFailed as e:
+        raise _Failed(str(e)) from None
     except Exception as e:
         # Start the traceback at the user's function: this frame is no help to them.
         raise _traceback_failure(e.with_traceback(e.__traceback__.tb_next)) from None

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from minorch.durations import MAX_DURATION
 from minorch.errors import ScheduleError, did_you_mean
 
-__all__ = ["RunDates", "Schedule", "logical_dates_in", "parse_schedule", "run_dates"]
+__all__ = ["RunDates", "Schedule", "dates_for_logical", "logical_dates_in", "parse_schedule", "run_dates"]
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -357,27 +357,45 @@ def parse_schedule(expr: str | None, timezone: str = "UTC") -> Schedule:
     return Schedule(text, timezone, "cron", cron=_Cron(fields, text))
 
 
-def run_dates(schedule: Schedule, fire: datetime, interval_semantics: bool = False) -> RunDates:
+def run_dates(schedule: Schedule, fire: datetime, interval_semantics: bool = False, point: bool = False) -> RunDates:
     """The dates of the run that fires at `fire` (normally a fire of `schedule`).
 
-    Default: logical_date = fire, data interval = [previous fire, fire].
-    Interval semantics: the run covers [previous fire, fire) and its logical_date is
-    the previous fire. Kinds none and reboot: all three are `fire`.
+    Default (`data_interval = "previous_fire"`): logical_date = fire, data interval =
+    [previous fire, fire]. Point (`data_interval = "point"`, Airflow 3's CronTriggerTimetable):
+    all three are `fire`. Interval semantics: the run covers [previous fire, fire) and its
+    logical_date is the previous fire. Kinds none and reboot: all three are `fire`.
     """
     fire = _as_utc(fire)
-    if schedule.kind in ("none", "reboot"):
+    if point or schedule.kind in ("none", "reboot"):
         return RunDates(fire, fire, fire)
     start = schedule.prev_fire(fire) or fire
     return RunDates(start if interval_semantics else fire, start, fire)
 
 
+def dates_for_logical(
+    schedule: Schedule | None, logical: datetime, interval_semantics: bool = False, point: bool = False
+) -> RunDates:
+    """The dates of a run asked for by logical date (trigger --date, backfill, a manual run).
+
+    Default: [previous fire, logical date]; interval semantics: [logical date, next fire];
+    point, or a DAG without a schedule: all three are the logical date.
+    """
+    logical = _as_utc(logical)
+    if point or schedule is None or schedule.kind in ("none", "reboot"):
+        return RunDates(logical, logical, logical)
+    if interval_semantics:
+        return RunDates(logical, logical, schedule.next_fire(logical) or logical)
+    return RunDates(logical, schedule.prev_fire(logical) or logical, logical)
+
+
 def logical_dates_in(
-    schedule: Schedule, start: datetime, end: datetime, interval_semantics: bool = False
+    schedule: Schedule, start: datetime, end: datetime, interval_semantics: bool = False, point: bool = False
 ) -> list[RunDates]:
     """For a backfill: one RunDates per logical date in [start, end], in order.
 
     Interval semantics: the logical dates are the fires in [start, end] and each
-    run's interval ends at the fire after it (which may lie after `end`).
+    run's interval ends at the fire after it (which may lie after `end`). Point: each
+    run's interval is its logical date.
     """
     start, end = _as_utc(start), _as_utc(end)
     if schedule.kind in ("none", "reboot"):
@@ -391,6 +409,8 @@ def logical_dates_in(
             hint="swap the start and end dates",
         )
     fires = list(schedule.fires(start, end))
+    if point:
+        return [RunDates(f, f, f) for f in fires]
     if interval_semantics:
         if not fires:
             return []

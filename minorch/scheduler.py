@@ -38,7 +38,7 @@ from .records import Attempt, RunRecord, from_iso, iso
 from .recovery import Inflight
 from .registry import Registry, file_stamps, load
 from .runtime import write_spec
-from .schedule import run_dates
+from .schedule import dates_for_logical, run_dates
 from .states import RunState, TaskState
 from .store import Store
 from .taskenv import TryEnvironment
@@ -49,6 +49,7 @@ log = logging.getLogger("minorch.scheduler")
 
 POLL_INTERVAL = 0.5  # seconds between looks at the store's data_version
 RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
+WAKE_EARLY = 0.002  # the loop wakes this long before a due time and sleeps the rest precisely
 MAX_RESULT_BYTES = 64 * 1024
 MAX_COMMAND_BYTES = 128 * 1024
 LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
@@ -258,9 +259,9 @@ class Scheduler:
             self.store.asset_queue(),
             held=self.live.held,
         )
+        past = {dag_id for dag_id, dag in self.dags.items() if P.links(dag).looks_at_past}
         for run in runs:  # depends_on_past / wait_for_downstream look at the previous run
-            dag = self.dags.get(run.dag_id)
-            if dag is not None and P.links(dag).looks_at_past:
+            if run.dag_id in past:
                 previous = self.store.previous_run_states(run.dag_id, run.logical_date)
                 if previous is not None:
                     snap.previous[run.pk] = previous
@@ -412,9 +413,9 @@ class Scheduler:
         Returns (run pk, created); an existing run with the same id is returned as is."""
         manual = dag.schedule is None or dag.schedule.kind in ("none", "reboot")
         if logical and not manual:
-            dates = _dates_for_logical(dag, moment)
+            dates = dates_for_logical(dag.schedule, moment, dag.interval_semantics, dag.data_interval == "point")
         else:
-            dates = run_dates(dag.schedule, moment, dag.interval_semantics)
+            dates = run_dates(dag.schedule, moment, dag.interval_semantics, dag.data_interval == "point")
         run_id = P.run_id_for(run_type, dates.logical_date)
         pk = self.store.create_run(
             dag.dag_id,
@@ -943,13 +944,19 @@ class Scheduler:
             if self.stopping and not self.inflight and (not self._ended or self.outage.active):
                 return  # ends still unrecorded are recorded by the next start, from their status files
             timeout = max(0.0, self._next_poll - self.clock.monotonic())  # at most POLL_INTERVAL
+            due = None  # seconds to the planner's next due time, when that is what the loop waits for
             if self._wake_at is not None:
-                timeout = min(timeout, max(0.0, (self._wake_at - self.clock.now()).total_seconds()))
+                left = max(0.0, (self._wake_at - self.clock.now()).total_seconds())
+                if left <= timeout:
+                    timeout = due = left
             if self._dirty:  # the step itself changed something (a new run to start): look again now
-                timeout = 0.0
+                timeout, due = 0.0, None
             if self.outage.active:
-                timeout = max(0.0, self.outage.retry_at - self.clock.monotonic())
-            self.executor.wait(timeout)
+                timeout, due = max(0.0, self.outage.retry_at - self.clock.monotonic()), None
+            if due is not None and due <= WAKE_EARLY:
+                self.clock.sleep(due)  # the last stretch to a fire: a precise sleep, not the selector's ms ticks
+            else:
+                self.executor.wait(timeout if due is None else timeout - WAKE_EARLY)
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_r, 512)
             self._collect(self.executor.poll())
@@ -1033,18 +1040,6 @@ class Scheduler:
         self, kind: str, run: RunRecord, task_id: str | None, state: str, message: str, try_number: int = 0
     ) -> None:
         self.on_event(Event(kind, run.dag_id, run.run_id, task_id, state, message, try_number))
-
-
-def _dates_for_logical(dag: Dag, logical: datetime):
-    """RunDates for a run asked for by logical date (trigger --date, backfill)."""
-    from .schedule import RunDates
-
-    schedule = dag.schedule
-    if dag.interval_semantics:
-        end = schedule.next_fire(logical)
-        return RunDates(logical, logical, end or logical)
-    prev_ = schedule.prev_fire(logical)
-    return RunDates(logical, prev_ or logical, logical)
 
 
 def last_line(path: Path, limit: int = 65536) -> str:

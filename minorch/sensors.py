@@ -15,6 +15,7 @@ block other tasks. What a poke means (met, keep waiting, timed out) is `planner.
 from __future__ import annotations
 
 import glob
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,7 @@ def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now
         store.create_run(
             other.dag_id, run_id, "manual", stamp, stamp, stamp, list(other.tasks), conf=conf, now=now.timestamp()
         )
+    _link(store, context, other.dag_id, run_id)
     name = f"{other.dag_id} run {run_id}"
     if not waits.get("wait_for_completion"):
         return Poke(True, f"triggered {name}")
@@ -93,6 +95,14 @@ def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now
     if state in _names(waits.get("allowed_states", ["success"])):
         return Poke(True, f"triggered {name} is {state}")
     return Poke(False, f"waiting for triggered {name} ({state})")
+
+
+def _link(store: Store, context: dict, dag_id: str, run_id: str) -> None:
+    """Airflow's `trigger_run_id` result (and `trigger_dag_id`) on the triggering task: what links the runs."""
+    me = store.run_by_id(context["dag_id"], context["run_id"])
+    if me is not None and store.pull_xcom(me.pk, context["task_id"], "trigger_run_id") != run_id:
+        values = {"trigger_dag_id": json.dumps(dag_id), "trigger_run_id": json.dumps(run_id)}
+        store.put_xcom_keys(me.pk, context["task_id"], values)
 
 
 def _poke_other_dag(waits: dict, context: dict, store: Store, dags: dict[str, Dag]) -> Poke:

@@ -60,6 +60,7 @@ TASK_KEYS = TASK_OPTIONS | {
     "inlets",
     "empty",
     "latest_only",
+    "marker",
 }
 DAG_KEYS = (
     frozenset(
@@ -75,6 +76,7 @@ DAG_KEYS = (
             "description",
             "tags",
             "interval_semantics",
+            "data_interval",
             "paused",
             "on_sla_miss",
             "source_line",
@@ -237,6 +239,9 @@ def build_dag(
     made.max_active_tasks = value("max_active_tasks", lambda v: check_int("max_active_tasks", v, 1), 16)
     made.dagrun_timeout = value("dagrun_timeout", lambda v: parse_duration(v, name="dagrun_timeout"))
     made.interval_semantics = value("interval_semantics", lambda v: check_bool("interval_semantics", v), False)
+    made.data_interval = value(
+        "data_interval", lambda v: _check_data_interval(v, made.interval_semantics), made.data_interval
+    )
     made.paused = value("paused", lambda v: check_bool("paused", v), False)
     made.description = value("description", lambda v: check_str("description", v))
     made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
@@ -339,6 +344,20 @@ def _check_catchup(value: Any) -> bool | str:
     return value
 
 
+def _check_data_interval(value: Any, interval_semantics: bool) -> str:
+    if value not in ("previous_fire", "point"):
+        raise DagError(
+            f'data_interval must be "previous_fire" or "point", not {value!r}',
+            hint='"previous_fire": data_interval_start is the fire before; "point": it equals the logical date',
+        )
+    if value == "point" and interval_semantics:
+        raise DagError(
+            'data_interval = "point" contradicts interval_semantics = true (a run covering [previous fire, fire))',
+            hint="drop one of the two options",
+        )
+    return value
+
+
 def _task_group(key: str, entry: Any, alias: dict[str, str]) -> str | None:
     """The full id of the group a task is in: `_group` (Python) or `group = "name"` (TOML).
     Raises DagError for an unknown group."""
@@ -385,7 +404,7 @@ def _build_task(
     for key in ("empty", "latest_only"):
         if key in entry and not isinstance(entry[key], bool):
             raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
-    kinds = [k for k in ("command", "python", "sensor") if entry.get(k) is not None] + [
+    kinds = [k for k in ("command", "python", "sensor", "marker") if entry.get(k) is not None] + [
         k for k in ("_callable", "empty", "latest_only") if entry.get(k)
     ]
     if kinds == ["sensor", "_callable"] and isinstance(entry["sensor"], Mapping) and "python" in entry["sensor"]:
@@ -393,13 +412,15 @@ def _build_task(
     if len(kinds) != 1:
         raise fail(
             DagError(
-                f"task '{tid}' needs exactly one of command, python, sensor, empty or latest_only",
+                f"task '{tid}' needs exactly one of command, python, sensor, marker, empty or latest_only",
                 hint='write command = "..." for a shell task or python = "module:function"',
             )
         )
     flavor = _check_flavor(tid, entry, fail)
     outlets, inlets = (_check_assets(entry, key, fail) for key in ("outlets", "inlets"))
+    marker = _check_marker(entry["marker"], fail) if kinds[0] == "marker" else None
     flavor = kinds[0] if kinds[0] in ("empty", "latest_only") else _check_flavor(tid, entry, fail)
+    flavor = "empty" if marker else flavor
     map_over, map_as = _check_mapping(tid, entry, fail)
     labels = entry.get("labels", {})
     if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
@@ -471,7 +492,29 @@ def _build_task(
         on_failure_fail_dagrun=bool(teardown and teardown["on_failure_fail_dagrun"]),
         outlets=outlets,
         inlets=inlets,
+        marker=marker,
     )
+
+
+def _check_marker(marker: Any, fail: Fail) -> dict:
+    """An external task marker: `{ dag = "other", task = "load", logical_date = "{{ ts }}", recursion_depth = 10 }`."""
+    hint = 'write marker = { dag = "other_dag", task = "its_task" } (optional: logical_date, recursion_depth)'
+    if not isinstance(marker, Mapping):
+        raise fail(DagError(f"marker must be a table, not {marker!r}", hint=hint), "marker")
+    unknown = [k for k in marker if k not in ("dag", "task", "logical_date", "recursion_depth")]
+    if unknown:
+        found = did_you_mean(unknown[0], ("dag", "task", "logical_date", "recursion_depth"))
+        raise fail(DagError(f"unknown marker key '{unknown[0]}'", hint=found or hint), "marker")
+    for key in ("dag", "task", "logical_date"):
+        if (key in marker or key != "logical_date") and not (isinstance(marker.get(key), str) and marker[key]):
+            problem = f"marker {key} must be a non-empty string, not {marker.get(key)!r}"
+            raise fail(DagError(problem, hint=hint), "marker")
+    depth = marker.get("recursion_depth", 10)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise fail(
+            DagError(f"marker recursion_depth must be a whole number of at least 1, not {depth!r}", hint=hint), "marker"
+        )
+    return {**marker, "recursion_depth": depth}
 
 
 def _python_sensor_ref(entry: Mapping[str, Any]) -> str | None:

@@ -702,17 +702,15 @@ class Store:
         return ids[1], True, runs, tis
 
     def task_instances_by_key(self, keys: Iterable[tuple[int, str, int]]) -> dict[tuple[int, str, int], TaskInstance]:
-        """The task instances of `keys` (run pk, task id, map index) that exist."""
-        rows = self._by_triples(f"SELECT {_TI_COLS} FROM task_instances WHERE (run_pk, task_id, map_index) IN ", keys)
-        return {(row[0], row[1], row[2]): _ti(row) for row in rows}
-
-    def _by_triples(self, sql: str, keys: Iterable[tuple[Any, Any, Any]], suffix: str = "") -> Iterator[Sequence[Any]]:
-        """The rows of `sql` + "(VALUES (?, ?, ?), ...)" + `suffix` for `keys`, 300 keys per query."""
-        keys = list(keys)
-        for at in range(0, len(keys), 300):
-            chunk = keys[at : at + 300]
-            marks = ", ".join(["(?, ?, ?)"] * len(chunk))
-            yield from self.db.execute(f"{sql}(VALUES {marks}){suffix}", [value for key in chunk for value in key])
+        """The task instances of `keys` (run pk, task id, map index) that exist: one primary-key
+        lookup each (a row-value IN list would scan the table)."""
+        sql = f"SELECT {_TI_COLS} FROM task_instances WHERE run_pk = ? AND task_id = ? AND map_index = ?"
+        found: dict[tuple[int, str, int], TaskInstance] = {}
+        for key in keys:
+            row = self.db.execute(sql, key).fetchone()
+            if row is not None:
+                found[key] = _ti(row)
+        return found
 
     def prune_changes(self, upto: int) -> None:
         """Drop feed entries up to id `upto` (the scheduler has read them). A reader that had not
@@ -876,11 +874,18 @@ class Store:
 
     def last_tries(self, keys: Iterable[tuple[int, str, int]]) -> dict[tuple[int, str, int], Attempt]:
         """The newest unmapped attempt of each (run_pk, task_id, try_number) that has one."""
+        keys = list(keys)
         found: dict[tuple[int, str, int], Attempt] = {}
-        sql = f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE map_index = -1 AND (run_pk, task_id, try_number) IN "
-        for row in self._by_triples(sql, keys, " ORDER BY id"):
-            attempt = Attempt(*row)
-            found[(attempt.run_pk, attempt.task_id, attempt.try_number)] = attempt
+        for at in range(0, len(keys), 300):
+            chunk = keys[at : at + 300]
+            rows = self.db.execute(
+                f"SELECT {_ATTEMPT_COLS} FROM attempts WHERE map_index = -1 AND (run_pk, task_id, try_number) IN "
+                f"(VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) ORDER BY id",
+                [value for key in chunk for value in key],
+            )
+            for row in rows:
+                attempt = Attempt(*row)
+                found[(attempt.run_pk, attempt.task_id, attempt.try_number)] = attempt
         return found
 
     def set_attempt_process(
@@ -974,6 +979,24 @@ class Store:
         values = self.db.execute(f"SELECT task_id, map_index, NULL, value FROM xcom WHERE {where}", (run_pk, *ids))
         keys = self.db.execute(f"SELECT task_id, map_index, key, value FROM xcom_keys WHERE {where}", (run_pk, *ids))
         return [*values, *keys]
+
+    def run_links(self, dag_id: str, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """{run_id: (dag_id, run_id) of the run that triggered it} for those of `run_ids` of `dag_id` that a
+        trigger_dag task queued: that task's results `trigger_dag_id` and `trigger_run_id` name them."""
+        wanted = [json.dumps(r) for r in run_ids]
+        links: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.db.execute(
+                "SELECT b.value, r.dag_id, r.run_id FROM xcom_keys a JOIN xcom_keys b ON b.run_pk = a.run_pk "
+                "AND b.task_id = a.task_id AND b.map_index = a.map_index AND b.key = 'trigger_run_id' "
+                "JOIN dag_runs r ON r.id = a.run_pk WHERE a.key = 'trigger_dag_id' AND a.value = ? "
+                f"AND b.value IN ({_placeholders(chunk)}) ORDER BY r.id",
+                (json.dumps(dag_id), *chunk),
+            )
+            for value, parent_dag, parent_run in rows:
+                links.setdefault(json.loads(value), (parent_dag, parent_run))
+        return links
 
     def xcoms(self, run_pk: int, task_ids: Iterable[str]) -> dict[str, object]:
         ids = list(task_ids)

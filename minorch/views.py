@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -211,7 +212,7 @@ def next_fires(dag: Dag, count: int, after: str | None, now: datetime | None = N
         fire = schedule.next_fire(moment)
         if fire is None or (dag.end_date is not None and fire > dag.end_date):
             break
-        logical = run_dates(schedule, fire, dag.interval_semantics).logical_date
+        logical = run_dates(schedule, fire, dag.interval_semantics, dag.data_interval == "point").logical_date
         rows.append(
             [
                 fire.astimezone(zone).isoformat(sep=" "),
@@ -234,3 +235,13 @@ def run_gantt(store: Store, dag: Dag | None, run: RunRecord, now: float) -> Gant
     for tid, copies in store.mapped_instances([run.pk]).get(run.pk, {}).items():
         tis.update({(tid, index): ti for index, ti in copies.items()})
     return gantt(run, order, upstream, tis, store.attempts(run.pk), now)
+
+
+def started_by(store: Store, dag_id: str, runs: Iterable[RunRecord]) -> dict[int, list[str]]:
+    """{run pk: what started it} for the runs another run started: the assets whose events did, or
+    "dag_id/run_id" of the run whose trigger_dag task queued it (`runs` CLI column, the UI's run line)."""
+    runs = list(runs)
+    found = store.triggered_by(r.pk for r in runs if r.run_type == "asset_triggered")
+    links = store.run_links(dag_id, [r.run_id for r in runs if r.run_type == "manual"])
+    found.update({r.pk: ["/".join(links[r.run_id])] for r in runs if r.run_id in links})
+    return found

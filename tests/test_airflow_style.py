@@ -4,6 +4,7 @@ the task states and run state Airflow documents for that DAG."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from conftest import wait_until
 
 from minorch import operations
 from minorch.states import RunState
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def states(result) -> dict[str, str]:
@@ -599,6 +602,59 @@ def test_airflow_names_get_a_hint_with_minorchs_name(project):
     assert done.returncode == 1 and "Traceback" not in out
 
 
+# ---------------------------------------------------------------- data intervals
+
+
+def test_data_interval_point_makes_the_interval_the_logical_date_as_airflow_3_does(project):
+    """Airflow 3's CronTriggerTimetable: data_interval_start == data_interval_end == logical date.
+    minorch's default keeps [previous fire, this fire]; `data_interval = "point"` asks for Airflow 3's."""
+    for dag_id, extra in (("prev", ""), ("point", 'data_interval = "point"')):
+        project.write(
+            f"dags/{dag_id}.toml",
+            f"""
+            [dags.{dag_id}]
+            schedule = "30 2 * * *"
+            {extra}
+            [dags.{dag_id}.tasks.show]
+            command = "echo '{{{{ data_interval_start }}}} {{{{ data_interval_end }}}}' > {dag_id}.txt"
+            """,
+        )
+    project.write(
+        "dags/af.py",
+        """
+        from datetime import datetime
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+
+        with DAG("af", schedule="30 2 * * *", start_date=datetime(2024, 1, 1)):
+            BashOperator(task_id="show", bash_command="echo '{{ data_interval_start }}' > af.txt")
+        """,
+    )
+    for dag_id in ("prev", "point", "af"):
+        assert states(project.run(dag_id, "2024-01-15T02:30:00+00:00")) == {"show": "success"}
+    assert (project.root / "prev.txt").read_text().split() == ["2024-01-14T02:30:00+00:00", "2024-01-15T02:30:00+00:00"]
+    assert (project.root / "point.txt").read_text().split() == ["2024-01-15T02:30:00+00:00"] * 2
+    assert (project.root / "af.txt").read_text().strip() == "2024-01-15T02:30:00+00:00"  # Airflow 3's default
+
+
+def test_data_interval_point_with_interval_semantics_is_one_line_naming_both(project):
+    project.write(
+        "dags/both.toml",
+        """
+        [dags.both]
+        schedule = "@daily"
+        interval_semantics = true
+        data_interval = "point"
+        [dags.both.tasks.a]
+        command = "true"
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 1
+    assert 'dags/both.toml:5: data_interval = "point" contradicts interval_semantics = true' in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # ---------------------------------------------------------------- typed params
 
 
@@ -745,6 +801,153 @@ def test_time_weekday_and_cross_dag_sensors_as_airflow_has_them(project):
     assert "sensor failed: upstream.load is failed for 2024-01-15" in result.tis["loaded"].note
 
 
+def test_an_external_task_sensor_with_execution_date_fn_looks_at_the_dates_it_returns(project):
+    """Airflow's execution_date_fn: called with the logical date (and the context names it takes); a list means
+    every one of those runs; a failed state among them fails the sensor at once, with one line."""
+    project.write(
+        "dags/upstream.toml",
+        """
+        [dags.upstream.tasks.load]
+        command = "test {{ logical_date.hour }} != 3"
+        """,
+    )
+    project.write(
+        "dags/watch.py",
+        """
+        from datetime import timedelta
+        from minorch import DAG, external_task_sensor
+
+        def two_hours_before(logical_date, ds):
+            assert ds == logical_date.strftime("%Y-%m-%d")
+            return [logical_date - timedelta(hours=2), logical_date - timedelta(hours=1)]
+
+        with DAG("watch", poke_interval=2, timeout=60):
+            external_task_sensor("both_loaded", "upstream", "load", execution_date_fn=two_hours_before,
+                                 failed_states=["failed"])
+            external_task_sensor("hour_before", "upstream", "load", failed_states=["failed"],
+                                 execution_date_fn=lambda dt: dt - timedelta(hours=1))
+        """,
+    )
+    for hour in ("01", "02", "03"):
+        project.run("upstream", date=f"2024-01-15T{hour}:00")
+    ok = project.run("watch", date="2024-01-15T03:00")  # looks at 01:00 and 02:00: both succeeded
+    assert states(ok) == {"both_loaded": "success", "hour_before": "success"}
+    bad = project.run("watch", date="2024-01-15T04:00")  # 02:00 succeeded, 03:00 failed
+    assert states(bad) == {"both_loaded": "failed", "hour_before": "failed"}
+    assert len(bad.attempts["both_loaded"]) == 1  # failed_states: the first poke fails it, no waiting
+    log = Path(bad.attempts["both_loaded"][-1].log_path).read_text()
+    assert "upstream.load is failed for 2024-01-15T03:00:00+00:00" in log and "Traceback" not in log
+
+
+MARKED = """
+from minorch import DAG, external_task_marker, shell
+
+with DAG("parent", schedule="@daily"):
+    shell("extract", "true") >> external_task_marker("mark_child", "child", "load", recursion_depth={depth})
+
+with DAG("child", schedule="@daily"):
+    shell("load", "true") >> [shell("report", "true"), external_task_marker("mark_grandchild", "grandchild", "use")]
+    shell("unrelated", "true")
+
+with DAG("grandchild", schedule="@daily"):
+    shell("use", "true")
+"""
+
+
+def test_clearing_a_task_clears_the_tasks_its_external_markers_name_in_other_dags(project):
+    """Airflow's ExternalTaskMarker: clearing `extract` with downstream reaches the marker, which clears
+    child.load and its downstream in the run of the same logical date, and that run's marker the grandchild's."""
+    project.write("dags/marked.py", MARKED.format(depth=10))
+    for dag_id in ("parent", "child", "grandchild"):
+        assert states(project.run(dag_id, date="2024-01-15T00:00:00+00:00"))
+    project.run("child", date="2024-01-16T00:00:00+00:00")  # another date: untouched
+    done = project.minorch("clear", "parent", "latest", "extract", "--downstream", "--yes")
+    assert done.returncode == 0, done.stderr
+    child_run = "child run manual__2024-01-15T00:00:00+00:00"
+    assert f"through a marker, 3 tasks of {child_run}: load, report, mark_grandchild" in done.stdout
+    store = project.store()
+    try:
+
+        def left(dag_id: str, date: str = "2024-01-15T00:00:00+00:00") -> dict[str, str]:
+            [run] = [r for r in store.runs(dag_id) if r.logical_date == date]
+            return {tid: ti.state.value for tid, ti in store.task_instances([run.pk])[run.pk].items()}
+
+        assert left("parent") == {"extract": "none", "mark_child": "none"}
+        assert left("child") == {"load": "none", "report": "none", "mark_grandchild": "none", "unrelated": "success"}
+        assert left("grandchild") == {"use": "none"}
+        assert set(left("child", "2024-01-16T00:00:00+00:00").values()) == {"success"}
+    finally:
+        store.close()
+
+
+def test_a_marker_chain_deeper_than_recursion_depth_is_refused_and_clears_nothing(project):
+    project.write("dags/marked.py", MARKED.format(depth=1))
+    for dag_id in ("parent", "child", "grandchild"):
+        project.run(dag_id, date="2024-01-15T00:00:00+00:00")
+    done = project.minorch("clear", "parent", "latest", "--yes")
+    assert done.returncode == 2
+    assert "clearing reached the maximum recursion depth 1 at marker child.mark_grandchild" in done.stderr
+    store = project.store()
+    try:
+        assert {r.state.value for r in store.runs("parent")} == {"success"}
+    finally:
+        store.close()
+
+
+def test_an_external_task_marker_in_toml_and_from_airflow(project):
+    project.write(
+        "dags/child.toml",
+        """
+        [dags.child.tasks.load]
+        command = "true"
+        """,
+    )
+    project.write(
+        "dags/parent.toml",
+        """
+        [dags.parent.tasks.mark]
+        marker = { dag = "child", task = "load", logical_date = "{{ macros.ds_add(ds, -1) }}" }
+        [dags.parent.tasks.bad]
+        marker = { dag = "child", task = "load", depth = 3 }
+        """,
+    )
+    bad = project.minorch("validate")
+    assert "dags/parent.toml:5: unknown marker key 'depth'" in bad.stderr
+    project.write(
+        "dags/parent.toml",
+        """
+        [dags.parent.tasks.mark]
+        marker = { dag = "child", task = "load", logical_date = "{{ macros.ds_add(ds, -1) }}" }
+        """,
+    )
+    project.write(
+        "dags/af.py",
+        """
+        from datetime import datetime
+        from airflow.sdk import DAG
+        from airflow.providers.standard.sensors.external_task import ExternalTaskMarker
+
+        with DAG("af", schedule=None, start_date=datetime(2024, 1, 1)):
+            ExternalTaskMarker(task_id="mark", external_dag_id="child", external_task_id="load",
+                               logical_date="2024-01-15")
+        """,
+    )
+    for date in ("2024-01-14", "2024-01-15"):
+        assert states(project.run("child", date=date)) == {"load": "success"}
+    assert states(project.run("parent", date="2024-01-15")) == {"mark": "success"}  # no process
+    assert states(project.run("af", date="2024-01-20")) == {"mark": "success"}
+    store = project.store()
+    try:
+        one, two = sorted(store.runs("child"), key=lambda r: r.logical_date)
+        assert project.minorch("clear", "parent", "latest", "--yes").returncode == 0
+        assert store.task_instance(one.pk, "load").state.value == "none"  # ds - 1 day
+        assert store.task_instance(two.pk, "load").state.value == "success"
+        assert project.minorch("clear", "af", "latest", "--yes").returncode == 0
+        assert store.task_instance(two.pk, "load").state.value == "none"
+    finally:
+        store.close()
+
+
 def test_a_weekday_sensor_waits_until_the_next_midnight_on_another_day():
     from datetime import datetime, timezone
 
@@ -795,6 +998,24 @@ def test_trigger_dag_queues_a_linked_run_of_the_other_dag_with_templated_conf(pr
         assert len(store.runs("target")) == 1
     finally:
         store.close()
+    # the link: `runs` shows which run triggered it (a column only when some run has one), as does the UI
+    listed = project.minorch("runs", "target")
+    assert listed.stdout.splitlines()[0].split()[-2:] == ["triggered", "by"]
+    assert listed.stdout.splitlines()[-1].endswith("controller/manual__2024-01-15T00:00:00+00:00")
+    assert "triggered by" not in project.minorch("runs", "controller").stdout
+    rows = json.loads(project.minorch("runs", "target", "--json").stdout)
+    assert [r["triggered_by"] for r in rows] == ["controller/manual__2024-01-15T00:00:00+00:00"]
+    from datetime import datetime, timezone
+
+    from minorch.registry import load
+    from minorch.tui.model import dag_detail
+
+    store = project.store()
+    try:
+        detail = dag_detail(store, load(project.settings()), "target", datetime.now(timezone.utc))
+        assert list(detail.triggered_by.values()) == [["controller/manual__2024-01-15T00:00:00+00:00"]]
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(("fail", "outcome"), [("", "success"), (" && exit 1", "failed")])
@@ -815,3 +1036,43 @@ def _finished_run(project, dag_id: str) -> str | None:
         return runs[0].state.value if runs and runs[0].state.finished else None
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- the bundled examples
+
+
+def test_the_bundled_airflow_style_examples_run_with_minorch_run(project):
+    """examples/airflow_style as shipped: groups with setup/teardown, and a controller triggering a target
+    (typed params, the run link, an execution_date_fn sensor and a marker that clears across DAGs)."""
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "airflow_style", project.root / "dags", dirs_exist_ok=True)
+    done = project.minorch("run", "example_task_group", "--date", "2024-01-15", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {t["task_id"]: t["state"] for t in json.loads(done.stdout)["tasks"]} == dict.fromkeys(
+        (
+            "start",
+            "create_workdir",
+            "extract.orders",
+            "extract.customers",
+            "transform.join",
+            "transform.checks.rows",
+            "transform.checks.nulls",
+            "report",
+            "remove_workdir",
+        ),
+        "success",
+    )
+    assert not list((project.root / ".minorch" / "data" / "example_task_group").iterdir())  # the teardown ran
+    refused = project.minorch("run", "example_trigger_controller", "--date", "2024-01-15", "--param", "rows=0")
+    assert refused.returncode == 2 and "param 'rows': 0 is less than the minimum 1" in refused.stderr
+    args = ("--date", "2024-01-15", "--param", "rows=5")
+    assert project.minorch("run", "example_trigger_controller", *args).returncode == 0
+    assert project.minorch("run", "example_trigger_target", "--date", "2024-01-15").returncode == 0
+    runs = json.loads(project.minorch("runs", "example_trigger_target", "--json").stdout)
+    assert {r["run_id"]: r["triggered_by"] for r in runs} == {
+        "manual__2024-01-15T00:00:00+00:00": None,
+        "trig__2024-01-15T00:00:00+00:00": "example_trigger_controller/manual__2024-01-15T00:00:00+00:00",
+    }
+    cleared = project.minorch("clear", "example_trigger_controller", "latest", "prepare", "--downstream", "-y")
+    assert "through a marker, 2 tasks of example_trigger_target run manual__2024-01-15T00:00:00+00:00" in cleared.stdout

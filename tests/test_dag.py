@@ -335,9 +335,9 @@ def test_keys_starting_with_underscore_are_unknown_options_too():
     [
         (
             {"command": "true", "python": "m:f"},
-            "task 'a' needs exactly one of command, python, sensor, empty or latest_only",
+            "task 'a' needs exactly one of command, python, sensor, marker, empty or latest_only",
         ),
-        ({}, "task 'a' needs exactly one of command, python, sensor, empty or latest_only"),
+        ({}, "task 'a' needs exactly one of command, python, sensor, marker, empty or latest_only"),
         ({"python": "etl.load"}, "python = 'etl.load' is not a reference"),
         ({"command": 3}, "command must be a string, not 3"),
         ({"command": "true", "after": "b c"}, "task 'a' depends on 'b c', which does not exist"),

@@ -93,6 +93,127 @@ def test_executor_dask_without_a_reachable_address_is_one_line(project):
     assert done.stderr.count("\n") == 1 and "allow_insecure" in done.stderr, done.stderr
 
 
+PYJOB = """\
+from minorch import DAG, task
+
+with DAG("pyjob", executor="dask", retries=0):
+    @task
+    def work():
+        open("ran_{version}", "w").write("{version}")
+        return "{version}"
+
+    work()
+"""
+
+
+def test_a_worker_whose_copy_of_the_dag_file_differs_refuses_the_try(project, tmp_path, survivors):
+    """The worker (in a mount namespace of its own, standing in for another host) sees another version of
+    dags/pyjob.py at the same path: it refuses the try with one line, and neither version's code runs."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("needs unshare -m (root) to give the worker its own view of the project folder")
+    dag_file = project.write("dags/pyjob.py", PYJOB.format(version="scheduler_host"))
+    other = project.write("elsewhere/pyjob.py", PYJOB.format(version="worker_host"))
+    cluster = DaskCluster(tmp_path / "hosts", workers=0)
+    cluster.start_scheduler()
+    worker = [sys.executable, "-m", "minorch", "worker", cluster.address, "--dir", str(tmp_path / "hosts" / "host0")]
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f'mount --bind "{other}" "{dag_file}" && exec "$@"',
+            "sh",
+            *worker,
+            "--name",
+            "host0",
+        ],
+        env=cluster.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    cluster.workers["host0"] = proc
+    try:
+        cluster.wait_workers(1)
+        use_dask(project, cluster)
+        result = project.run("pyjob")
+        [attempt] = result.attempts["work"]
+        assert result.tis["work"].state.value == "failed" and attempt.host is None
+        assert attempt.reason.startswith(f"refused on host0: its copy of {dag_file} differs (sha256 ")
+        assert attempt.reason.endswith("from the scheduler host's; deploy the same project folder to every worker host")
+        assert "minorch: refused on host0" in Path(attempt.log_path).read_text()
+        assert not list(project.root.glob("ran_*"))  # neither version ran
+        dag_file.write_text(other.read_text())  # deployed: the same file on both "hosts"
+        again = project.run("pyjob", date="2024-01-16")
+        assert again.tis["work"].state.value == "success", again.attempts["work"][0].reason
+        assert (project.root / "ran_worker_host").exists()
+    finally:
+        cluster.stop()
+
+
+LOCAL_UP = """\
+[dags.d]
+[dags.d.tasks.remote]
+command = "echo remote"
+[dags.d.tasks.home]
+command = "echo home"
+executor = "local"
+after = ["remote"]
+"""
+
+
+def _cluster_of(up) -> list[psutil.Process]:
+    """The Dask scheduler and the workers `up --dask-local` started (its direct children)."""
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(up.pid).children()
+    return []
+
+
+def test_up_dask_local_runs_tasks_on_a_cluster_of_its_own_and_stops_it_with_itself(project, survivors):
+    """`minorch up --dask-local 2`: a Dask scheduler and two workers start with `up`; tasks run on them (the
+    host column says where); a SIGTERM to `up` stops them, and a SIGKILL of `up` takes them down too."""
+    from conftest import running
+
+    project.write("dags/d.toml", LOCAL_UP)
+    up = project.start("up", "--no-ui", "--dask-local", "2")
+    started: list[psutil.Process] = []
+    try:
+        assert wait_until(lambda: len(_cluster_of(up)) == 3, timeout=60), up.stderr
+        started = _cluster_of(up)
+        assert project.minorch("trigger", "d").returncode == 0
+        store = project.store()
+        assert wait_until(lambda: store.runs("d")[0].state.finished, timeout=60)
+        assert store.runs("d")[0].state is RunState.SUCCESS
+        store.close()
+        listed = project.minorch("tasks", "d", "latest").stdout.splitlines()
+        assert listed[1].split()[:6] == ["task", "state", "tries", "duration", "exit", "host"]
+        hosts = {line.split()[0]: line.split()[5] for line in listed[3:]}
+        assert hosts["remote"] in ("local0", "local1") and hosts["home"] == "-"
+        assert (project.root / ".minorch" / "dask-local" / "local0").is_dir()
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert wait_until(lambda: not running(started), timeout=30), running(started)
+        # a SIGKILL of `up` leaves no cluster behind either
+        up = project.start("up", "--no-ui", "--dask-local", "1")
+        assert wait_until(lambda: len(_cluster_of(up)) == 2, timeout=60)
+        started = _cluster_of(up)
+        up.kill()
+        up.wait(10)
+        assert wait_until(lambda: not running(started), timeout=30), running(started)
+    finally:
+        for proc in [*started, *(_cluster_of(up) if up.poll() is None else [])]:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+
+
 WIDE = """\
 [dags.wide]
 executor = "dask"
@@ -121,6 +242,22 @@ class Fault:
     def placed(self) -> dict[str, str]:
         """task id -> host of its open try, for tries that reached a worker."""
         return {a.task_id: a.host for a in self.store.open_attempts() if a.host}
+
+    def done(self) -> int:
+        return sum(line.startswith("done ") for line in self.ledger())
+
+    def leftovers(self) -> list[psutil.Process]:
+        """Processes of this cluster's "hosts" other than the workers and their zygotes: supervisors or tries
+        left behind (a supervisor is a fork of its worker, so it carries the worker's --dir on its command line)."""
+        workers = {proc.pid for proc in self.cluster.workers.values()}
+        found = []
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if proc.status() == psutil.STATUS_ZOMBIE or proc.pid in workers or proc.ppid() in workers:
+                    continue
+                if any(str(self.cluster.base) in arg for arg in proc.cmdline()):
+                    found.append(proc)
+        return found
 
     def ledger(self) -> list[str]:
         path = self.project.root / "ledger"
@@ -163,6 +300,90 @@ def fault(project, tmp_path):
 def done_once(fault: Fault) -> None:
     done = Counter(line for line in fault.ledger() if line.startswith("done "))
     assert done == Counter({f"done {t}": 1 for t in fault.tasks}), fault.ledger()
+
+
+def story(f: Fault) -> str:
+    """The ledger and every try (outcome, counted, host, reason), for a failure's message."""
+    tries = [
+        f"{t}: " + "; ".join(f"{a.outcome} {a.counted} {a.host} {a.reason}" for a in ts)
+        for t, ts in sorted(f.attempts().items())
+    ]
+    return "\n".join([" ".join(f.ledger()), *tries])
+
+
+def kill_at_points(f: Fault, up, points: tuple[int, ...], kill, survivors) -> None:
+    """For each point: once that many tasks are done and tries are running on the workers, `kill(up)` (which
+    returns the `minorch up` to go on with); then let the run finish and check that every task's side effect
+    happened exactly once, that each task has one counted try (a success) and that nothing is left running."""
+    for point in points:
+        reached = wait_until(lambda point=point: f.done() >= point and f.placed(), timeout=120)
+        assert reached, f"point {point} not reached:\n{story(f)}\n" + "".join(up.stderr[-30:]) + str(up.events[-30:])
+        up = kill(up)
+    finished = wait_until(lambda: f.store.run(f.run.pk).state.finished, timeout=120)
+    assert finished, f"the run did not finish:\n{story(f)}\n" + "".join(up.stderr[-30:])
+    assert up.signal(signal.SIGTERM) == 0
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS, story(f)
+    done = Counter(line for line in f.ledger() if line.startswith("done "))
+    assert done == Counter({f"done {t}": 1 for t in f.tasks}), story(f)
+    starts = Counter(line for line in f.ledger() if line.startswith("start "))
+    assert starts == Counter({f"start {t}": 1 for t in f.tasks}), f.ledger()  # never started twice either
+    for task_id, tries in f.attempts().items():
+        assert [(a.outcome, a.counted) for a in tries if a.counted] == [("success", True)], (task_id, tries)
+    ids = {a.attempt_id for tries in f.attempts().values() for a in tries}
+    assert survivors([], ids) == []  # no try's process on any "host"
+    assert wait_until(lambda: not f.leftovers(), timeout=30), f.leftovers()  # nor a supervisor
+
+
+def test_kill_9_of_minorch_at_two_points_of_a_30_task_dag_runs_each_task_once(fault, up_processes, survivors):
+    """The fast version (default run): 30 short tasks, `minorch up` killed twice, as the first tries run and
+    once 12 are done; the restarted scheduler adopts the running tries."""
+    f = fault(tasks=30, pause=0.5)
+
+    def kill_minorch(up):
+        up.kill()
+        return up_processes(f.project)
+
+    kill_at_points(f, up_processes(f.project), (0, 12), kill_minorch, survivors)
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("points", [(0, 10, 20), (5, 15, 25)])
+def test_kill_9_of_minorch_at_several_points_of_a_30_task_dag(fault, up_processes, survivors, points):
+    f = fault(tasks=30, pause=2.0)
+
+    def kill_minorch(up):
+        up.kill()
+        return up_processes(f.project)
+
+    kill_at_points(f, up_processes(f.project), points, kill_minorch, survivors)
+
+
+@pytest.mark.dask
+def test_kill_9_of_a_worker_at_several_points_of_a_30_task_dag(fault, up_processes, survivors):
+    """A worker killed while it runs tries, three times, and started again with the same folder and name."""
+    f = fault(tasks=30, pause=2.0)
+
+    def kill_worker(up):
+        host = sorted(set(f.placed().values()))[0]
+        f.cluster.kill_worker(host)
+        time.sleep(1.0)
+        f.cluster.start_worker(host)
+        return up
+
+    kill_at_points(f, up_processes(f.project), (0, 10, 20), kill_worker, survivors)
+
+
+@pytest.mark.dask
+def test_kill_9_of_the_dask_scheduler_at_several_points_of_a_30_task_dag(fault, up_processes, survivors):
+    f = fault(tasks=30, pause=2.0)
+
+    def kill_dask_scheduler(up):
+        f.cluster.kill_scheduler()
+        time.sleep(1.0)
+        f.cluster.start_scheduler()
+        return up
+
+    kill_at_points(f, up_processes(f.project), (0, 10, 20), kill_dask_scheduler, survivors)
 
 
 @pytest.mark.dask

@@ -528,3 +528,16 @@ def test_a_dag_file_that_fails_to_import_fails_each_try_as_before(forking, folde
         assert done.returncode == 1
         assert "RuntimeError: bad file" in log_of(folder, name)
     assert len(imports(folder)) <= len(names) + 1  # each try, and one failed generation for this version
+
+
+def test_a_lost_generation_ends_its_tries_without_a_status_and_a_new_server_takes_over(forking, folder):
+    (folder / "_helper.py").write_text("FACTOR = 1\n")
+    (folder / "etl.py").write_text(VERSIONED.format(version=1).replace("pause=0.0", "pause=1.0"))
+    until_quiet(forking, folder, "a")
+    started = forking.start(dag_try(folder, "slow"))
+    generation = psutil.Process(started.pid).parent()
+    assert generation.pid not in [p.pid for p in fork_servers()]  # a fork of the server, not the server
+    generation.kill()
+    done = run_all(forking)["slow"]
+    assert (done.returncode, done.reason) == (None, "exit status lost: the fork server died")
+    assert until_quiet(forking, folder, "b") == [1, 1]  # a new server, with a new generation

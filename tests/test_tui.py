@@ -8,6 +8,7 @@ would; every action test checks the state file afterwards. Waiting is for a cond
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -270,6 +271,56 @@ def test_g_shows_the_graph_with_edges_and_states_where_j_and_enter_open_a_task(p
     drive(project, scenario)
 
 
+GROUPED = """
+[dags.a_grouped.groups.extract]
+[dags.a_grouped.tasks.start]
+command = "true"
+[dags.a_grouped.tasks.orders]
+group = "extract"
+command = "true"
+after = ["start"]
+[dags.a_grouped.tasks.customers]
+group = "extract"
+command = "true"
+after = ["orders"]
+[dags.a_grouped.tasks.load]
+command = "true"
+after = ["extract"]
+"""
+
+
+def test_the_graph_draws_a_task_group_as_a_box_named_after_it(project):
+    settings, _ = project
+    (settings.root / "dags" / "grouped.toml").write_text(GROUPED)
+    registry = load(settings)
+
+    async def scenario(pilot, settings):
+        await pilot.press("enter")  # the first DAG in the list: a_grouped
+        await until(pilot, lambda: isinstance(pilot.app.screen, DagScreen), what="DAG screen")
+        await pilot.press("g")
+        await until(pilot, lambda: "▸" in screen_text(pilot.app), what="graph shown")
+        lines = screen_text(pilot.app).splitlines()
+        top = next(i for i, line in enumerate(lines) if "╭─ extract ─" in line)
+        assert " ".join(lines[top + 1].split()) == "start ───▸│ extract.orders ───▸ extract.customers │───▸ load"
+        assert "╰──" in lines[top + 2] and lines[top + 2].index("╰") == lines[top].index("╭")
+
+    drive((settings, registry), scenario, size=(120, 30))
+
+
+def test_a_group_is_boxed_only_when_no_other_task_falls_inside_its_box():
+    groups = {"g.b": "g", "g.c": "g", "h.x": "h", "h.y": "h"}
+    drawn = layout(
+        ["a", "g.b", "g.c", "d", "h.x", "h.y"],
+        {"g.b": ["a"], "g.c": ["a"], "d": ["g.b", "g.c"], "h.x": ["a"], "h.y": ["h.x"]},
+        groups,
+    )
+    text = "\n".join(drawn.lines)
+    assert text.count("╭") == 2 and "╭─ g ─" in text and "╭─ h ─" in text
+    # a task between two of a group's tasks: that group cannot be boxed, the others still are
+    crossed = layout(["g.a", "b", "g.c"], {"b": ["g.a"], "g.c": ["b"]}, {"g.a": "g", "g.c": "g"})
+    assert not any("╭" in line for line in crossed.lines)
+
+
 def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(project):
     async def scenario(pilot, settings):
         await open_etl(pilot)
@@ -294,6 +345,24 @@ def test_enter_on_a_cell_shows_the_tries_command_and_log_and_follows_the_log(pro
         assert log.exists()
 
     drive(project, scenario)
+
+
+def test_a_task_screen_shows_a_host_column_once_a_try_ran_on_another_host(project):
+    settings, _ = project
+    db = sqlite3.connect(settings.db_path)
+    with db:  # the newest run's `test` try ran on a Dask worker
+        db.execute("UPDATE attempts SET executor = 'dask', host = 'worker7' WHERE attempt_id = 'a3'")
+    db.close()
+
+    async def scenario(pilot, settings):
+        await open_etl(pilot)
+        await pilot.press("down", "down", "down", "enter")  # extract -> transform -> report -> test
+        await until(pilot, lambda: isinstance(pilot.app.screen, TaskScreen), what="task screen")
+        await until(pilot, lambda: "worker7" in screen_text(pilot.app), what="the host shown")
+        header = next(line for line in screen_text(pilot.app).splitlines() if "outcome" in line)
+        assert header.split()[-1] == "host"
+
+    drive(project, scenario, size=(140, 30))
 
 
 def test_a_log_that_fills_the_pane_keeps_following_and_g_G_f_work_from_the_tries_table(project):
@@ -653,6 +722,46 @@ def test_t_triggers_a_manual_run_for_the_date_typed(project):
         assert newest_run(settings).run_id == "manual__2024-05-04T00:00:00+00:00"
 
     drive(project, scenario)
+
+
+REPORT = """
+[dags.a_report]
+[dags.a_report.params]
+days = { default = 7, type = "integer", minimum = 1, maximum = 31, description = "how far back" }
+region = { default = "eu", enum = ["eu", "us"] }
+dry_run = { default = false, type = "boolean" }
+note = "plain"
+[dags.a_report.tasks.show]
+command = "echo {{ params.days }}"
+"""
+
+
+def test_t_on_a_dag_with_params_asks_for_each_with_its_type_and_default_and_checks_it(project):
+    settings, _ = project
+    (settings.root / "dags" / "report.toml").write_text(REPORT)
+    registry = load(settings)
+
+    async def scenario(pilot, settings):
+        await pilot.press("t")  # the first DAG in the list: a_report
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "ActionDialog", what="dialog open")
+        text = screen_text(pilot.app)
+        assert "days (integer, 1..31, default 7): how far back" in text
+        assert 'region (default "eu")' in text and "dry_run (boolean, default false)" in text
+        assert 'note (default "plain")' in text
+        days = pilot.app.screen.query_one("#field-param-days")
+        assert days.value == "7"
+        days.value = "40"
+        await until(
+            pilot, lambda: "param 'days': 40 is more than the maximum 31" in screen_text(pilot.app), what="refused"
+        )
+        days.value = "nine"
+        await until(pilot, lambda: "'nine' is not of type integer" in screen_text(pilot.app), what="type refused")
+        days.value = "14"
+        await until(pilot, lambda: 'with {"days": 14}' in screen_text(pilot.app), what="preview with the conf")
+        await pilot.press("enter")
+        await until(pilot, lambda: newest_run(settings, "a_report").conf == {"days": 14}, what="run with its conf")
+
+    drive((settings, registry), scenario, size=(100, 40))
 
 
 def test_p_pauses_the_dag_and_p_again_unpauses_it(project):

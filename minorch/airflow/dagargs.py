@@ -177,6 +177,7 @@ def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) ->
         else:
             options[key] = _plain(value)  # minorch refuses it with did-you-mean
     options.setdefault("catchup", "latest")  # Airflow 3's default: only the latest missed run
+    options.setdefault("data_interval", "point")  # Airflow 3's default timetables: the interval is the logical date
     if zone:
         options.setdefault("timezone", zone)
     return options

@@ -150,9 +150,7 @@ def unsupported(module: str, name: str) -> DagError:
     )
 
 
-_NOT_YET = {
-    "ExternalTaskMarker": "clear the dependent DAG's task with `minorch clear` as well",
-}
+_NOT_YET: dict[str, str] = {}
 
 
 def _lookup(name: str):

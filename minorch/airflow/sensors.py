@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from ..dag import PokeReturnValue, date_time_sensor, day_of_week_sensor, sensor, time_delta_sensor
+from ..dag import (
+    PokeReturnValue,
+    date_time_sensor,
+    day_of_week_sensor,
+    external_task_marker,
+    external_task_sensor,
+    sensor,
+    time_delta_sensor,
+)
 from ..dag import task as _minorch_task
 from .dagargs import seconds
 from .operators import BaseOperator, _with_macros, call_airflow_style, render_value, unquoted
@@ -150,12 +158,14 @@ class ExternalTaskSensor(BaseSensorOperator):
         external_dag_id: str,
         external_task_id: str | None = None,
         execution_delta: timedelta | None = None,
+        execution_date_fn: Callable | None = None,
         allowed_states: Sequence[str] | None = None,
         failed_states: Sequence[str] | None = None,
         **kw: Any,
     ) -> None:
         self.external_dag_id, self.external_task_id = external_dag_id, external_task_id
         self.extra = {
+            "execution_date_fn": execution_date_fn,
             "execution_delta": seconds(execution_delta) if execution_delta is not None else None,
             "allowed_states": [str(getattr(s, "value", s)) for s in allowed_states] if allowed_states else None,
             "failed_states": [str(getattr(s, "value", s)) for s in failed_states] if failed_states else None,
@@ -171,4 +181,31 @@ class ExternalTaskSensor(BaseSensorOperator):
                 hint="name the task to wait for with external_task_id=",
             )
         extra = {k: v for k, v in self.extra.items() if v is not None}
-        return sensor(task_id, dag=self.external_dag_id, task=self.external_task_id, **extra, **options)
+        return external_task_sensor(task_id, self.external_dag_id, self.external_task_id, **extra, **options)
+
+
+class ExternalTaskMarker(BaseOperator):
+    """Runs no process; clearing it clears `external_task_id` of `external_dag_id` (and its downstream) in the run
+    of `logical_date` (Airflow 2: `execution_date`; templated, default this run's), `recursion_depth` DAGs deep."""
+
+    def __init__(
+        self,
+        *,
+        external_dag_id: str,
+        external_task_id: str,
+        logical_date: str | datetime | None = None,
+        execution_date: str | datetime | None = None,
+        recursion_depth: int = 10,
+        **kw: Any,
+    ) -> None:
+        when = logical_date if logical_date is not None else execution_date
+        self.marker = {
+            "logical_date": when.isoformat() if isinstance(when, datetime) else when,
+            "recursion_depth": recursion_depth,
+        }
+        self.external_dag_id, self.external_task_id = external_dag_id, external_task_id
+        super().__init__(**kw)
+
+    def _create(self, task_id: str, options: dict):
+        extra = {k: v for k, v in self.marker.items() if v is not None}
+        return external_task_marker(task_id, self.external_dag_id, self.external_task_id, **extra, **options)

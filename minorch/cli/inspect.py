@@ -212,6 +212,9 @@ def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
     """The newest `limit` runs of a DAG as plain dicts, with task counts per state."""
     runs = store.runs(dag_id, states=[state] if state else None, limit=limit)
     counts = store.task_state_counts(r.pk for r in runs)
+    from ..views import started_by
+
+    by = {pk: ", ".join(names) for pk, names in started_by(store, dag_id, runs).items()}
     return [
         {
             "run_id": r.run_id,
@@ -225,6 +228,7 @@ def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
             "end_date": _iso(r.end_date),
             "duration": (r.end_date - r.start_date) if r.start_date and r.end_date else None,
             "tasks": counts[r.pk],
+            "triggered_by": by.get(r.pk),
         }
         for r in runs
     ]
@@ -248,6 +252,7 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
         return
     tz = dag.timezone
     lines = []
+    linked = any(r["triggered_by"] for r in rows)  # the column only where a run was started by another
     for r in rows:
         tasks = ", ".join(f"{r['tasks'][s.value]} {s.value}" for s in TaskState if s.value in r["tasks"])
         started = datetime.fromisoformat(r["start_date"]).timestamp() if r["start_date"] else None
@@ -259,9 +264,11 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
                 _local(started, tz),
                 format_duration(r["duration"]),
                 tasks,
+                *([r["triggered_by"] or "-"] if linked else []),
             ]
         )
-    click.echo(table(["run", "state", f"logical date ({tz})", f"started ({tz})", "duration", "tasks"], lines))
+    heads = ["run", "state", f"logical date ({tz})", f"started ({tz})", "duration", "tasks"]
+    click.echo(table(heads + (["triggered by"] if linked else []), lines))
 
 
 def task_rows(store, dag, run) -> list[dict]:
@@ -318,6 +325,7 @@ def _try_columns(attempt) -> dict:
         "signal": attempt.signal if attempt else None,
         "timed_out": bool(attempt.timed_out) if attempt else False,
         "log_path": attempt.log_path if attempt else None,
+        "host": attempt.host if attempt else None,
     }
 
 
@@ -342,7 +350,7 @@ def tasks() -> None:
 @json_option("Print the tasks as JSON.")
 @pass_ctx
 def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
-    """List the tasks of RUN: state, tries, duration, exit code and the log of the latest try."""
+    """List the tasks of RUN: state, tries, duration, exit code, host and the log of the latest try."""
     dag, store, found = resolve_run(app, dag_id, run, readonly=True)
     rows = task_rows(store, dag, found)
     if as_json:
@@ -351,15 +359,17 @@ def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     from ..views import short_item
 
     click.echo(f"{dag_id} run {found.run_id}: {found.state.value}")
+    remote = any(r["host"] for r in rows)  # a try ran on a Dask worker: say where each latest try ran
     lines = []
     for r in rows:
-        lines.append(_task_line(r["task_id"], r))
+        lines.append(_task_line(r["task_id"], r, remote))
         for copy in r.get("copies", []):  # each copy under its task, with the item it got
-            lines.append(_task_line(f"  [{copy['map_index']}] {short_item(copy['input'])}", copy))
-    click.echo(table(["task", "state", "tries", "duration", "exit", "log", "note"], lines))
+            lines.append(_task_line(f"  [{copy['map_index']}] {short_item(copy['input'])}", copy, remote))
+    heads = ["task", "state", "tries", "duration", "exit", *(["host"] if remote else []), "log", "note"]
+    click.echo(table(heads, lines))
 
 
-def _task_line(name: str, r: dict) -> list:
+def _task_line(name: str, r: dict, remote: bool) -> list:
     code = "-" if r["exit_code"] is None else str(r["exit_code"])
     if r["timed_out"]:
         code = "timeout"
@@ -371,6 +381,7 @@ def _task_line(name: str, r: dict) -> list:
         r["tries"],
         format_duration(r["duration"]),
         code,
+        *([r["host"] or "-"] if remote else []),
         _short_path(r["log_path"]),
         r["note"] or "",
     ]

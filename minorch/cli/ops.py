@@ -272,13 +272,28 @@ def clear(
     if not chosen:
         click.echo(f"nothing to clear in {dag_id} run {found.run_id}")
         return
+    dags = app.registry.dags
+    marked = "".join(
+        f"; through a marker, {len(m.task_ids)} tasks of {m.dag.dag_id} run {m.run.run_id}: {', '.join(m.task_ids)}"
+        for m in ops.marked_clears(store, dags, dag, found, chosen, failed_only=failed_only)
+    )
     if not yes:
-        click.confirm(f"clear {len(chosen)} tasks of {dag_id} run {found.run_id}: {', '.join(chosen)}?", abort=True)
+        click.confirm(
+            f"clear {len(chosen)} tasks of {dag_id} run {found.run_id}: {', '.join(chosen)}{marked}?", abort=True
+        )
     cleared = ops.clear(
-        store, dag, found, named, downstream=downstream, upstream=upstream, failed_only=failed_only, now=time.time()
+        store,
+        dag,
+        found,
+        named,
+        downstream=downstream,
+        upstream=upstream,
+        failed_only=failed_only,
+        now=time.time(),
+        dags=dags,
     )
     click.echo(
-        f"cleared {len(cleared)} tasks of {dag_id} run {found.run_id}: {', '.join(cleared) or '-'}; "
+        f"cleared {len(cleared)} tasks of {dag_id} run {found.run_id}: {', '.join(cleared) or '-'}{marked}; "
         + scheduler_effect(app)
     )
 

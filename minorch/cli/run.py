@@ -81,8 +81,14 @@ def _check_writable(path: Path) -> None:
 @main.command()
 @click.option("--no-ui", is_flag=True, help="Run headless (for systemd and containers), logging to stdout.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--dask-local",
+    type=click.IntRange(1, 64),
+    metavar="N",
+    help="Start a local Dask cluster with N workers for this run of `up` (tasks default to executor = dask).",
+)
 @pass_ctx
-def up(app: Context, no_ui: bool, log_format: str) -> None:
+def up(app: Context, no_ui: bool, log_format: str, dask_local: int | None) -> None:
     """Run the scheduler and the executor (and, on a terminal, the UI) until stopped.
 
     SIGTERM or SIGINT stops it: no new runs or tries, running tries get the grace period
@@ -90,13 +96,31 @@ def up(app: Context, no_ui: bool, log_format: str) -> None:
     (minorch.on_restart = "adopt", the default); with on_restart = "kill" they are killed and
     recorded as interrupted: they run again at the next start, not counted against retries.
     """
-    if no_ui or not sys.stdout.isatty():
-        from ..daemon import serve
+    settings, cluster = app.settings, None
+    if dask_local:
+        from dataclasses import replace
 
-        sys.exit(serve(app.settings, app.registry, log_format=log_format))
-    from ..tui.host import serve as serve_with_ui
+        from ..config import DaskSettings
+        from ..executors.local_cluster import LocalCluster
 
-    sys.exit(serve_with_ui(app.settings, app.registry))
+        cluster = LocalCluster(settings.state_dir / "dask-local", dask_local, cwd=settings.root)
+        address = cluster.start()
+        lost_after = settings.dask.worker_lost_after if settings.dask else 30.0
+        settings = replace(settings, executor="dask", dask=DaskSettings(address, worker_lost_after=lost_after))
+        click.echo(f"local Dask cluster at {address}: {dask_local} workers (logs in {cluster.folder})", err=True)
+    try:
+        if no_ui or not sys.stdout.isatty():
+            from ..daemon import serve
+
+            code = serve(settings, app.registry, log_format=log_format)
+        else:
+            from ..tui.host import serve as serve_with_ui
+
+            code = serve_with_ui(settings, app.registry)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    sys.exit(code)
 
 
 @main.command()

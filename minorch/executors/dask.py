@@ -37,9 +37,11 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .base import Adopted, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
-from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, forget_try, run_try
+from .dask_worker import LOG_TOPIC, START_TOPIC, cancel_try, file_digest, find_or_fence, forget_try, run_try
 
 RELOOK_INTERVAL = 1.0  # seconds between looks for the worker of a try whose watch broke
+GATHER_TIMEOUT = 5.0  # seconds to fetch a finished watch's result before calling the watch broken
+UNPLACED_AFTER = 5.0  # seconds a try may wait unplaced before the Dask scheduler is asked whether it knows it
 FORGET_INTERVAL = 1.0  # seconds between batches of "delete these try folders" sent to workers
 LATE_KEPT = 1000  # reported tries whose late log events are still written
 
@@ -85,6 +87,11 @@ def security_for(address: str, dask, role: str = "client"):
     return None
 
 
+def _known_keys(keys: list[str], dask_scheduler=None) -> list[str]:
+    """Run on the Dask scheduler: those of `keys` it has a task for."""
+    return [key for key in keys if key in dask_scheduler.tasks]
+
+
 def _no_retries(dask_scheduler=None) -> int:
     """Run on the Dask scheduler: a task whose worker died must fail, not run again elsewhere."""
     dask_scheduler.allowed_failures = 0
@@ -101,6 +108,7 @@ class _Remote:
     broken_at: float | None = None  # monotonic: when its watch broke (worker or Dask scheduler gone)
     next_look: float = 0.0
     watches: int = 0
+    submitted: float = 0.0  # monotonic: when its Dask task was last submitted
 
 
 class DaskExecutor(Executor):
@@ -118,25 +126,63 @@ class DaskExecutor(Executor):
         start_timeout: float = 10.0,
         clock_monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        distributed = import_distributed()
         self._now = clock_monotonic
         self.lost_after = lost_after
-        self.client = distributed.Client(
-            address, timeout=start_timeout, set_as_default=False, security=security, asynchronous=False
-        )
-        self.client.run_on_scheduler(_no_retries)
+        self._connect_args = (address, security, start_timeout)
         self._tries: dict[str, _Remote] = {}
         self._inbox: deque = deque()
         self._forget: dict[str, list[str]] = {}  # worker name -> attempt ids whose folder may go
         self._addresses: dict[str, str | None] = {}  # worker name -> address, as its tries last said
         self._forget_at = 0.0
+        self._unplaced_at = 0.0
         self._doomed: dict[str, str] = {}  # tries cancelled before they were placed -> the reason
         self._late: dict[str, Path] = {}  # log files of tries just reported, for log events still on their way
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_r, selectors.EVENT_READ, self)
-        self.client.subscribe_topic(LOG_TOPIC, self._on_log)
-        self.client.subscribe_topic(START_TOPIC, self._on_started)
+        self._scheduler_id: str | None = None
+        self._connected_at = 0.0
+        self.client = self._connect(start_timeout)
+
+    def _connect(self, timeout: float):
+        """A client for the Dask scheduler, told that a failed try must not run again (`_no_retries`) and
+        subscribed to the tries' start and log events."""
+        address, security, _ = self._connect_args
+        client = import_distributed().Client(
+            address, timeout=timeout, set_as_default=False, security=security, asynchronous=False
+        )
+        self._meet(client)
+        return client
+
+    def _meet(self, client) -> None:
+        """What a (new or restarted) Dask scheduler must know of this client: no retries, our topics."""
+        client.run_on_scheduler(_no_retries)
+        client.subscribe_topic(LOG_TOPIC, self._on_log)
+        client.subscribe_topic(START_TOPIC, self._on_started)
+        self._scheduler_id = client.scheduler_info().get("id")
+        self._addresses = {}  # workers that came back to a new Dask scheduler may listen elsewhere
+
+    def _check_scheduler(self, now: float) -> None:
+        """Once a second: a Dask scheduler that restarted does not know our subscriptions nor `_no_retries`
+        (the client reconnects by itself, and cancels its tasks: their watches break and are taken up
+        again); a client that gave up reconnecting is replaced, and every try is watched again through it."""
+        if now < self._connected_at:
+            return
+        self._connected_at = now + RELOOK_INTERVAL
+        if self.client.status == "running":
+            if self.client.scheduler_info().get("id") != self._scheduler_id:
+                with contextlib.suppress(Exception):
+                    self._meet(self.client)
+            return
+        if self.client.status not in ("closing", "closed"):
+            return  # reconnecting by itself
+        with contextlib.suppress(Exception):
+            client = self._connect(min(2.0, self._connect_args[2]))
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=1)
+            self.client = client
+            for remote in self._tries.values():
+                remote.broken_at = remote.next_look = now
 
     # -- the interface ------------------------------------------------------------
 
@@ -173,6 +219,8 @@ class DaskExecutor(Executor):
                 if done is not None:
                     out.append(done)
         now = self._now()
+        self._check_scheduler(now)
+        self._check_unplaced(now)
         for remote in list(self._tries.values()):
             if remote.broken_at is not None and now >= remote.next_look:
                 done = self._relook(remote, now)
@@ -190,11 +238,14 @@ class DaskExecutor(Executor):
         self._selector.select(timeout)
 
     def next_look(self) -> float | None:
-        """Seconds until `poll` has work of its own (a try whose watch broke); None: only events."""
+        """Seconds until `poll` has work of its own (a try whose watch broke, or one still unplaced to
+        ask the Dask scheduler about); None: only events."""
         if self._inbox:
             return 0.0
-        broken = [r.next_look for r in self._tries.values() if r.broken_at is not None]
-        return max(0.0, min(broken) - self._now()) if broken else None
+        looks = [r.next_look for r in self._tries.values() if r.broken_at is not None]
+        if any(r.host is None and r.broken_at is None for r in self._tries.values()):
+            looks.append(max(self._unplaced_at, min(r.submitted for r in self._tries.values()) + UNPLACED_AFTER))
+        return max(0.0, min(looks) - self._now()) if looks else None
 
     def wakeup_fd(self) -> int:
         """A file descriptor that is readable when `poll` has news (drained by `poll`)."""
@@ -221,15 +272,20 @@ class DaskExecutor(Executor):
 
     def recover(self, tries: list[OpenTry], adopt: bool = True) -> list[Recovered]:
         """Watch each open try again on the worker named by its host (`Adopted`); a try that ended
-        meanwhile comes back from that watch as a normal `Exit`. A try with no host never reached
-        a worker: `Lost`. With ``adopt=False`` tries are cancelled and answered `Lost`."""
+        meanwhile comes back from that watch as a normal `Exit`. A try with no recorded host may have
+        started on a worker whose word never reached the state file: each worker is asked
+        (`find_or_fence`); where one claimed it, it is watched there, else every worker fences it so a
+        late delivery never runs it, and it is `Lost` (never reached a worker). With ``adopt=False``
+        tries are cancelled and answered `Lost`."""
         answers: list[Recovered] = []
+        found = self._find_unplaced([t.launch.attempt_id for t in tries if not t.host])
         for open_try in tries:
             launch = open_try.launch
-            if not open_try.host:
+            host = open_try.host or found.get(launch.attempt_id)
+            if not host:
                 answers.append(Lost(launch.attempt_id, "interrupted before it reached a Dask worker"))
                 continue
-            remote = _Remote(launch, None, self._now() - open_try.elapsed, host=open_try.host)
+            remote = _Remote(launch, None, self._now() - open_try.elapsed, host=host)
             self._tries[launch.attempt_id] = remote
             if not adopt:
                 remote.cancel_reason = 'killed by the scheduler\'s restart (on_restart = "kill")'
@@ -248,6 +304,28 @@ class DaskExecutor(Executor):
             for open_try in tries:
                 self._tries.pop(open_try.launch.attempt_id, None)
         return answers
+
+    def _find_unplaced(self, attempt_ids: list[str]) -> dict[str, str]:
+        """{attempt id: worker name} for those of the tries (with no recorded host) a worker claimed; the
+        others are fenced on every worker (`find_or_fence`)."""
+        if not attempt_ids:
+            return {}
+        reason = "fenced: no worker had claimed it when the scheduler looked; it runs again"
+        try:
+            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+            answers = self.client.run(find_or_fence, attempt_ids, reason)
+        except Exception:  # noqa: BLE001 - no Dask scheduler: nothing can be placed on a worker now
+            return {}
+        names = {address: str(info.get("name")) for address, info in workers.items()}
+        found: dict[str, str] = {}
+        for address, ids in answers.items():
+            for attempt_id in ids:
+                found.setdefault(attempt_id, names.get(address, address))
+        for address in answers:  # the fences of tries found elsewhere are not needed: delete them
+            extra = [i for i in found if found[i] != names.get(address, address)]
+            if extra:
+                self._forget.setdefault(names.get(address, address), []).extend(extra)
+        return found
 
     def shutdown(self, grace: float) -> list[Exit]:
         for attempt_id in list(self._tries):
@@ -283,13 +361,16 @@ class DaskExecutor(Executor):
         """What the worker needs, with this host's paths as placeholders it fills in: the
         interpreter, a Python task's spec and result files. The environment travels as the
         difference to this process's own (the worker's environment is the base there)."""
-        spec = None
+        spec = code = None
         placeholders = {sys.executable: "{python}"}
         if launch.spec_path is not None:
             document = json.loads(launch.spec_path.read_text())
             document["result_path"] = "{result}"
             spec = json.dumps(document)
             placeholders[str(launch.spec_path)] = "{spec}"
+            path = code_file(document.get("target", {}))
+            digest = file_digest(path) if path else None
+            code = {"path": path, "sha256": digest} if digest else None
         env = {k: v for k, v in launch.env.items() if os.environ.get(k) != v and k != "MINORCH_STATUS_FILE"}
         return {
             "attempt_id": launch.attempt_id,
@@ -302,6 +383,7 @@ class DaskExecutor(Executor):
             "log_cap": launch.log_cap,
             "lost_after": self.lost_after,
             "spec": spec,
+            "code": code,
             "secrets": None if launch.secrets is None else list(launch.secrets),
         }
 
@@ -313,6 +395,7 @@ class DaskExecutor(Executor):
             run_try, payload, key=key, pure=False, resources=resources, workers=workers, allow_other_workers=False
         )
         remote.future = future
+        remote.submitted = self._now()
         attempt_id = launch.attempt_id
         future.add_done_callback(lambda f: self._post(("done", attempt_id, f)))
 
@@ -326,6 +409,11 @@ class DaskExecutor(Executor):
     def _relook(self, remote: _Remote, now: float) -> Exit | None:
         """A try whose watch broke: watch it again once its worker is back, or call it lost."""
         remote.next_look = now + RELOOK_INTERVAL
+        if remote.host is None:  # it broke before its worker said it started: did one claim it?
+            attempt_id = remote.launch.attempt_id
+            remote.host = self._find_unplaced([attempt_id]).get(attempt_id)
+            if remote.host is not None:  # record where it runs, as its own start event would have
+                self._post(("started", attempt_id, {"host": remote.host}))
         if remote.host is not None and remote.host in self._worker_names():
             self._watch_again(remote)
             return None
@@ -334,6 +422,32 @@ class DaskExecutor(Executor):
             where = f"worker {remote.host}" if remote.host else "the Dask scheduler"
             return self._exit(remote, None, f"lost: {where} went away for more than {self.lost_after:g}s", lost=True)
         return None
+
+    def _check_unplaced(self, now: float) -> None:
+        """Tries still waiting for a worker after UNPLACED_AFTER: when the Dask scheduler no longer knows
+        their task (it restarted, and the client's resubmission was lost), their watch is broken, and
+        `_relook` finds them on a worker or, after `lost_after`, calls them lost. At most once a second."""
+        if now < self._unplaced_at:
+            return
+        self._unplaced_at = now + RELOOK_INTERVAL
+        waiting = {
+            remote.future.key: remote
+            for remote in self._tries.values()
+            if remote.host is None
+            and remote.broken_at is None
+            and remote.future is not None
+            and remote.future.status == "pending"
+            and now - remote.submitted > UNPLACED_AFTER
+        }
+        if not waiting:
+            return
+        try:
+            known = set(self.client.run_on_scheduler(_known_keys, list(waiting)))
+        except Exception:  # noqa: BLE001 - the Dask scheduler is away: look again later
+            return
+        for key, remote in waiting.items():
+            if key not in known:
+                remote.broken_at = remote.next_look = now
 
     def _worker_names(self) -> set[str]:
         try:
@@ -347,7 +461,14 @@ class DaskExecutor(Executor):
         future = remote.future
         attempt_id = remote.launch.attempt_id
         if future.status == "finished":
-            end = future.result()
+            try:
+                end = future.result(timeout=GATHER_TIMEOUT)
+            except Exception:  # noqa: BLE001 - its worker or the Dask scheduler went away before the end came back
+                return self._broke(remote)
+            if end.get("refused"):
+                del self._tries[attempt_id]
+                _write_log(remote.launch.log_path, 0, f"minorch: {end['refused']}\n".encode())
+                return self._exit(remote, 126, end["refused"])
             if end.get("missing"):
                 del self._tries[attempt_id]
                 return self._exit(remote, None, f"lost: it never reached worker {end.get('host')}", lost=True)
@@ -371,13 +492,18 @@ class DaskExecutor(Executor):
             del self._tries[attempt_id]  # taken back before it reached a worker
             self._doomed[attempt_id] = remote.cancel_reason
             return self._exit(remote, None, remote.cancel_reason, cancelled=True)
-        if future.status == "error" and not _worker_gone(future):
+        error = _error_of(future) if future.status == "error" else None
+        if error is not None:
             del self._tries[attempt_id]
-            return self._exit(remote, 126, f"could not run on Dask: {future.exception()}")
+            return self._exit(remote, 126, f"could not run on Dask: {error}")
+        return self._broke(remote)
+
+    def _broke(self, remote: _Remote) -> None:
+        """Its watch broke (its worker died, or the Dask scheduler restarted): `_relook` takes it up again;
+        the try's end waits in its folder on the worker."""
         self._addresses.pop(remote.host, None)  # a worker that comes back listens elsewhere
-        remote.broken_at = self._now()  # its worker died, or the Dask scheduler restarted
+        remote.broken_at = self._now()
         remote.next_look = remote.broken_at
-        return None
 
     def _exit(
         self, remote: _Remote, code: int | None, reason: str, *, cancelled: bool = False, lost: bool = False
@@ -390,8 +516,20 @@ class DaskExecutor(Executor):
 
     def _send_cancel_to(self, host: str | None, attempt_id: str, reason: str) -> None:
         address = self._address_of(host)
-        if address is not None:
-            self.client.run(cancel_try, attempt_id, reason, workers=[address], wait=False)
+        if address is not None and not self._run_on(address, cancel_try, attempt_id, reason):
+            fresh = self._address_of(host)  # asked of the Dask scheduler: the failed address is forgotten
+            if fresh is not None and fresh != address:
+                self._run_on(fresh, cancel_try, attempt_id, reason)
+
+    def _run_on(self, address: str, function: Callable, *args: object) -> bool:
+        """Run `function` in the worker at `address` (without waiting for its answer); False when that failed
+        (the worker moved: a restarted worker listens on another port; the address is forgotten)."""
+        try:
+            self.client.run(function, *args, workers=[address], wait=False)
+        except Exception:  # noqa: BLE001 - the worker or the Dask scheduler is away
+            self._addresses = {name: a for name, a in self._addresses.items() if a != address}
+            return False
+        return True
 
     def _send_forgets(self, now: float | None = None) -> None:
         """Let workers delete the folders of recorded tries; at most once a second (`now`), or now."""
@@ -400,9 +538,8 @@ class DaskExecutor(Executor):
         self._forget_at = (now or 0.0) + FORGET_INTERVAL
         for host, ids in list(self._forget.items()):
             address = self._address_of(host)
-            if address is not None:
-                self.client.run(forget_try, ids, workers=[address], wait=False)
-            del self._forget[host]
+            if address is not None and self._run_on(address, forget_try, ids):
+                del self._forget[host]
 
     def _address_of(self, name: str | None) -> str | None:
         if self._addresses.get(name):
@@ -432,11 +569,30 @@ class DaskExecutor(Executor):
             _write_log(path, msg["at"], msg["data"], msg.get("restart", False))
 
 
-def _worker_gone(future) -> bool:
-    """True when the task failed because its worker died (KilledWorker), not by its own error."""
+def code_file(target: dict) -> str | None:
+    """The file a Python task's code comes from, on this host: its DAG file, or the module of a
+    ``python = "pkg.mod:func"`` reference under the project folder (None when not found there).
+    A worker runs the try only when its copy of that file is the same (`dask_worker._other_code`)."""
+    if target.get("kind") == "dagfile":
+        return target.get("path")
+    module = str(target.get("ref", "")).partition(":")[0].replace(".", "/")
+    for root in target.get("sys_path", []):
+        for candidate in (Path(root) / f"{module}.py", Path(root) / module / "__init__.py"):
+            if module and candidate.is_file():
+                return str(candidate)
+    return None
+
+
+def _error_of(future) -> BaseException | None:
+    """The error a failed Dask task raised itself; None when its worker died (KilledWorker) or the error
+    cannot be fetched now (the Dask scheduler is away): then its watch is broken, not the try."""
     from distributed import KilledWorker
 
-    return isinstance(future.exception(), KilledWorker)
+    try:
+        error = future.exception(timeout=GATHER_TIMEOUT)
+    except Exception:  # noqa: BLE001 - the Dask scheduler went away
+        return None
+    return None if isinstance(error, KilledWorker) else error
 
 
 def _write_log(path: Path, offset: int, data: bytes, restart: bool = False) -> None:

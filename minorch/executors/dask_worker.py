@@ -43,19 +43,51 @@ def _root() -> tuple[Path, object]:
 
 def run_try(payload: dict) -> dict:
     """Run (or, for a second delivery or ``watch_only``, watch) one try; returns its end:
-    ``{"exit": {...}, "result": text or None, "log": [offset, bytes, restart], "host": name}``, or
-    ``{"missing": True}`` when a watched try never reached this folder."""
+    ``{"exit": {...}, "result": text or None, "log": [offset, bytes, restart], "host": name}``,
+    ``{"missing": True}`` when a watched try never reached this folder, or ``{"refused": why}`` when
+    this host's copy of the try's code file differs from the scheduler host's (nothing runs)."""
     root, worker = _root()
     attempt_id = payload["attempt_id"]
     folder = S.folder_of(root, attempt_id)
     if payload.get("watch_only"):
         if not folder.exists():
             return {"missing": True, "host": worker.name}
+    elif (refused := _other_code(payload.get("code"), worker.name)) is not None and not folder.exists():
+        return {"refused": refused, "host": worker.name}
     elif (claimed := S.claim(root, attempt_id)) is not None:
         _prepare(claimed, payload)
         zygote = worker.plugins[PLUGIN].zygote
         return _watch(folder, attempt_id, worker, payload["grace"], zygote.spawn(claimed))
     return _watch(folder, attempt_id, worker, payload["grace"])
+
+
+def file_digest(path: str) -> str | None:
+    """The SHA-256 of a file's bytes (hex), None when it cannot be read."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _other_code(code: dict | None, host: str) -> str | None:
+    """Why this host must not run a try whose code file (`code`: path and digest on the scheduler host)
+    is missing here or differs; None when it is the same (or the try names none)."""
+    if not code:
+        return None
+    here = file_digest(code["path"])
+    if here == code["sha256"]:
+        return None
+    found = "is missing" if here is None else f"differs (sha256 {here[:12]} here, {code['sha256'][:12]} there)"
+    return (
+        f"refused on {host}: its copy of {code['path']} {found} from the scheduler host's; deploy the same "
+        "project folder to every worker host"
+    )
 
 
 def _prepare(folder: Path, payload: dict) -> None:
@@ -194,6 +226,26 @@ async def forget_try(attempt_ids: list[str], dask_worker=None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
             count += 1
     return count
+
+
+async def find_or_fence(attempt_ids: list[str], reason: str, dask_worker=None) -> list[str]:
+    """For a restarted scheduler that never heard where these tries went: those of `attempt_ids` this host
+    claimed (they run or ran here: to be watched again), and a fence for each of the others, a claimed
+    folder with an ``exit.json`` saying `reason`, so that a late delivery of that try finds it claimed and
+    never starts it (the scheduler runs such a try again under a new attempt id). Run through ``Client.run``."""
+    root = dask_worker.plugins[PLUGIN].root
+    here = []
+    for attempt_id in attempt_ids:
+        folder = S.claim(root, attempt_id)
+        if folder is None:
+            if not (S.folder_of(root, attempt_id) / "fence").exists():  # a real claim, not an earlier fence
+                here.append(attempt_id)
+            continue
+        (folder / "fence").touch()
+        fence = {"attempt_id": attempt_id, "pid": 0, "returncode": None, "signal": None, "duration": 0.0}
+        fence.update(timed_out=False, cancelled=True, peak_rss=None, cpu_time=None, reason=reason, lost=True)
+        S.write_json(folder / "exit.json", fence)
+    return here
 
 
 def tries_here(dask_worker=None) -> list[str]:

@@ -11,8 +11,9 @@ The server never runs user code, so each try starts from the same clean state: w
 task imported or changed is gone for the next.
 
 Python DAG files: a try of a task defined in a DAG file would import the whole file first.
-Instead, the first such try makes the server fork a *generation* for that file (and the
-tries' cwd): a fork that imports the file once, as a try would (that try's environment, cwd
+Instead, the second such try of one version of the file makes the server fork a *generation*
+for that file (and the tries' cwd; a file whose tasks run one try a day is not kept in
+memory for it): a fork that imports the file once, as a try would (that try's environment, cwd
 and sys.path), then forks that file's tries itself, each finding its callable already defined
 (`minorch.runtime.PRELOADED`). Until it has loaded, tries start from the server and import
 the file themselves, as before. The server stats the file and the project's own modules it
@@ -20,7 +21,8 @@ imported (see `minorch.pyloader.OwnModules`) before each try it routes: a change
 generation, and the old one takes no new tries but reports the ends of those in flight, then
 goes. A file that fails to load there, or starts threads while loading, keeps its tries on the
 old path (which reports the error in each try's log). At most `MAX_GENERATIONS` are kept, the
-least recently used going first; each dies with the server (PR_SET_PDEATHSIG). Differences: a
+least recently used going first, and none that forked nothing for `IDLE_GENERATION` seconds;
+each dies with the server (PR_SET_PDEATHSIG). Differences: a
 DAG file's top-level code runs once per version, not once per try, and its output while
 loading goes nowhere. The server ignores SIGTERM, SIGINT and
 SIGHUP (a service manager's stop signal must not cost the exit statuses of the tasks it
@@ -81,6 +83,7 @@ REPLY_TIMEOUT = 10.0  # seconds to wait for an answer; the first includes the se
 _SHAPING = ("PYTHON", "LC_", "LANG")  # environment variables a new interpreter reads at start
 _IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # by the server, not by its tasks
 MAX_GENERATIONS = 8  # DAG files kept imported at once (a generation each); the least recently used goes
+IDLE_GENERATION = 600.0  # seconds: a generation that forked nothing for this long goes
 
 
 class ServerGone(Exception):
@@ -323,11 +326,15 @@ class _Server:
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ)
         self.generations: dict[tuple[str, str], _Generation] = {}  # the newest per key
+        self._first_sight: dict[tuple[str, str], list[int] | None] = {}  # key -> stamp at its one try so far
         self.alive: list[_Generation] = []  # every generation not closed yet, newest and retired
 
     def run(self) -> None:
         while True:
-            for key, _ in self.selector.select():
+            ready = self.selector.select(IDLE_GENERATION if self.alive else None)
+            if self.alive:
+                self._retire_idle()
+            for key, _ in ready:
                 data = key.data
                 if key.fileobj is self.sock:
                     if not self._answer():
@@ -380,9 +387,15 @@ class _Server:
             return None
         key = (path, request["cwd"])
         found = self.generations.get(key)
+        now_stamp = stamp(path)
+        if found is None and self._first_sight.pop(key, None) != now_stamp:
+            if len(self._first_sight) >= 256:
+                self._first_sight.clear()
+            self._first_sight[key] = now_stamp  # a second try of this version starts a generation
+            return None
         if found is not None:
             if found.failed or found.stamps is None:  # failed or loading: stays so while the file is unchanged
-                if stamp(path) == found.path_stamp:
+                if now_stamp == found.path_stamp:
                     return None
             elif found.current():
                 found.used = time.monotonic()
@@ -422,8 +435,8 @@ class _Server:
         """Have `generation` fork the request: (reply, pidfd), or None when it cannot (it died or
         stopped answering: it is closed, and the server forks the try itself)."""
         try:
-            socket.send_fds(generation.sock, [data], fds)
             generation.sock.settimeout(REPLY_TIMEOUT)
+            socket.send_fds(generation.sock, [data], fds)
             while True:
                 message, got = _receive_from(generation.sock)
                 if message is None:
@@ -470,6 +483,13 @@ class _Server:
         _send(self.sock, message)
         if generation.retired and not generation.tries:
             self._close(generation)
+
+    def _retire_idle(self) -> None:
+        """Let generations that forked nothing for `IDLE_GENERATION` seconds go, with their memory."""
+        idle_since = time.monotonic() - IDLE_GENERATION
+        for generation in list(self.generations.values()):
+            if generation.used < idle_since and not generation.tries:
+                self._retire(generation)
 
     def _retire(self, generation: _Generation) -> None:
         """No new tries for it; it goes once its tries have ended."""

@@ -142,10 +142,11 @@ class MinorchApp(App):
         item = self.latest.dags.get(target.dag_id) if self.latest.dags else None
         tz = item.timezone if item else self.settings.timezone
         now = time.time()
+        dag = self.feed.registry.dags.get(target.dag_id) if self.feed.registry else None
         dialog = ActionDialog(
             f"{action.title}: {action.help}",
             target.describe(),
-            fields_for(name, target, tz, now),
+            fields_for(name, target, tz, now, dag),
             partial(self._preview, name, target),
         )
         self.push_screen(dialog, callback=partial(self._confirmed, name, target))

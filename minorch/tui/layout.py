@@ -17,6 +17,16 @@ A layered (Sugiyama-style) drawing, small enough to read in one go:
                 └──▸ ■ report ────────────────┘
 
 Node labels are `"<glyph> <task id>"`: the caller draws them at `nodes[task_id]`.
+
+Task groups are boxes: the tasks of one group are kept together in each layer, with two
+more blank rows between a group and its neighbours, and a dim box is drawn around them
+with the group id on its top border. A group whose box would hold a task of another
+group (a layout that cannot keep it together) is not boxed: its tasks keep their ids,
+which start with the group id.
+
+                  ╭─ extract ──────────────────────╮
+     ■ start  ───▸│ ■ extract.a  ───▸  ■ extract.b │───▸  ■ load
+                  ╰────────────────────────────────╯
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ BOX = {
 }
 ARROW = "▸"
 SWEEPS = 4
+CORNERS = "╭╮╰╯"
 
 
 @dataclass(frozen=True)
@@ -63,10 +74,14 @@ def label_width(task_id: str) -> int:
     return len(task_id) + 2  # glyph, space, id
 
 
-def layout(task_ids: Sequence[str], upstream: Mapping[str, Sequence[str]]) -> Layout:
-    """Lay out `task_ids` (upstream before downstream) with their `upstream` edges."""
+def layout(
+    task_ids: Sequence[str], upstream: Mapping[str, Sequence[str]], groups: Mapping[str, str] | None = None
+) -> Layout:
+    """Lay out `task_ids` (upstream before downstream) with their `upstream` edges; `groups` maps a task
+    to the id of the (innermost) task group it is in."""
     if not task_ids:
         return Layout((), {}, (), 0)
+    groups = {t: g for t, g in (groups or {}).items() if g and t in task_ids}
     depth: dict[str, int] = {}
     for tid in task_ids:
         depth[tid] = max((depth[u] + 1 for u in upstream.get(tid, ()) if u in depth), default=0)
@@ -91,8 +106,15 @@ def layout(task_ids: Sequence[str], upstream: Mapping[str, Sequence[str]]) -> La
         for up in ups:
             succs[up].append(node)
     _order(layers, preds, succs)
-    rows = _rows(layers, preds)
-    return _draw(layers, preds, rows)
+    if groups:
+        for i, layer in enumerate(layers):  # a group's tasks together, where its first one is
+            first = {}
+            for k, node in enumerate(layer):
+                first.setdefault(groups.get(node) if isinstance(node, str) else None, k)
+            layers[i] = sorted(layer, key=lambda n: first[groups.get(n)] if isinstance(n, str) else first[None])
+    rows = _rows(layers, preds, groups)
+    drawn = _draw(layers, preds, rows, margin=1 if groups else 0)
+    return _boxed(drawn, groups) if groups else drawn
 
 
 def _order(layers: list[list], preds: dict, succs: dict) -> None:
@@ -113,17 +135,56 @@ def _order(layers: list[list], preds: dict, succs: dict) -> None:
             layers[i] = [node for _k, node in sorted(enumerate(layers[i]), key=key)]
 
 
-def _rows(layers: list[list], preds: dict) -> dict:
-    """Each node on the even row nearest its upstream mean, keeping layer order and a blank row between."""
+def _rows(layers: list[list], preds: dict, groups: Mapping[str, str]) -> dict:
+    """Each node on the even row nearest its upstream mean, keeping layer order and a blank row between
+    (three between tasks of different groups, room for their boxes)."""
     rows: dict = {}
     for layer in layers:
-        last = -2
+        last, last_group = -2, None
         for node in layer:
             ups = [rows[p] for p in preds[node] if p in rows]
             wanted = round(sum(ups) / len(ups) / 2) * 2 if ups else 0
-            rows[node] = max(wanted, last + 2)
-            last = rows[node]
+            group = groups.get(node) if isinstance(node, str) else None
+            apart = 4 if last >= 0 and group != last_group and (group or last_group) else 2
+            rows[node] = max(wanted, last + apart)
+            last, last_group = rows[node], group if isinstance(node, str) else last_group
     return rows
+
+
+def _boxed(drawn: Layout, groups: Mapping[str, str]) -> Layout:
+    """Draw a box around each group's tasks (on blank cells only), its id on the top border."""
+    lines = [list(line) for line in drawn.lines]
+    members: dict[str, list[str]] = {}
+    for tid, group in groups.items():
+        members.setdefault(group, []).append(tid)
+    for group, tids in sorted(members.items()):
+        top = min(drawn.nodes[t][0] for t in tids) - 1
+        bottom = max(drawn.nodes[t][0] for t in tids) + 1
+        left = min(drawn.nodes[t][1] for t in tids) - 2
+        right = max(drawn.nodes[t][1] + label_width(t) for t in tids) + 1
+        inside = [
+            t
+            for t, (row, x) in drawn.nodes.items()
+            if top <= row <= bottom and left <= x <= right and groups.get(t) != group
+        ]
+        if inside or top < 0 or bottom >= len(lines):
+            continue
+
+        def put(row: int, x: int, char: str, over: str = " ") -> None:
+            if 0 <= x < len(lines[row]) and lines[row][x] in over:
+                lines[row][x] = char
+
+        for x in range(left + 1, right):
+            put(top, x, "─")
+            put(bottom, x, "─")
+        for row in range(top + 1, bottom):
+            put(row, left, "│")
+            put(row, right, "│")
+        for (row, x), char in zip(((top, left), (top, right), (bottom, left), (bottom, right)), CORNERS, strict=True):
+            put(row, x, char)
+        for k, char in enumerate(f" {group} "[: max(0, right - left - 3)]):
+            put(top, left + 2 + k, char, over=" ─")
+    return Layout(tuple("".join(line) for line in lines), drawn.nodes, drawn.order, drawn.width)
 
 
 def _channel_columns(sources: list, targets: list, keys: dict, preds: dict, rows: dict) -> dict:
@@ -161,16 +222,16 @@ def _channel_columns(sources: list, targets: list, keys: dict, preds: dict, rows
     return columns
 
 
-def _draw(layers: list[list], preds: dict, rows: dict) -> Layout:
-    def width_of(node) -> int:
-        return label_width(node) + 1 if isinstance(node, str) else 1
+def _draw(layers: list[list], preds: dict, rows: dict, margin: int = 0) -> Layout:
+    def width_of(node) -> int:  # with a margin (task groups), a blank each side of a label, inside its box
+        return label_width(node) + 1 + 2 * margin if isinstance(node, str) else 1
 
     xs: dict = {}
     channels: list[dict] = []  # per gap: target node -> channel column
     x = 0
     for i, layer in enumerate(layers):
         for node in layer:
-            xs[node] = x
+            xs[node] = x + margin if isinstance(node, str) else x
         end = x + max(width_of(n) for n in layer)
         if i + 1 == len(layers):
             width = end
@@ -186,7 +247,8 @@ def _draw(layers: list[list], preds: dict, rows: dict) -> Layout:
         slots = _channel_columns(layers[i], layers[i + 1], keys, preds, rows)
         channels.append({t: end + 2 + slots[key] for t, key in keys.items()})
         x = end + 2 + (max(slots.values()) + 1 if slots else 0) + 3
-    height = max(rows.values()) + 1
+    rows = {node: row + margin for node, row in rows.items()}  # room for the boxes above and below
+    height = max(rows.values()) + 1 + margin
     cells = [[0] * width for _ in range(height)]
     arrows: list[tuple[int, int]] = []
 
@@ -202,12 +264,12 @@ def _draw(layers: list[list], preds: dict, rows: dict) -> Layout:
     for i in range(1, len(layers)):
         for target in layers[i]:
             real = isinstance(target, str)
-            end = xs[target] - 2 if real else xs[target]
+            end = xs[target] - 2 - margin if real else xs[target]
             if real and preds[target]:
                 arrows.append((rows[target], end))
             channel = channels[i - 1].get(target)
             for source in preds[target]:
-                start = xs[source] + (label_width(source) + 1 if isinstance(source, str) else 0)
+                start = xs[source] + (label_width(source) + 1 + margin if isinstance(source, str) else 0)
                 if channel is None:
                     hline(rows[target], start, end)
                     continue

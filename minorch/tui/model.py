@@ -28,7 +28,7 @@ from ..records import Attempt, DagRow, RunRecord, TaskInstance, iso
 from ..registry import Registry
 from ..store import Store
 from ..trend import Point, Trend
-from ..views import first_look, map_inputs, run_gantt, short_item
+from ..views import first_look, map_inputs, run_gantt, short_item, started_by
 
 LIST_RUNS = 12  # run cells per DAG in the DAG list
 GRID_RUNS = 25  # run columns in a DAG's grid page, unless the screen asks for another number
@@ -76,7 +76,8 @@ class DagDetail:
     page: int = 0
     per_page: int = GRID_RUNS
     older: bool = False
-    triggered_by: Mapping[int, list[str]] = field(default_factory=dict)  # run pk -> assets that started it
+    triggered_by: Mapping[int, list[str]] = field(default_factory=dict)  # run pk -> assets or run that started it
+    groups: Mapping[str, str] = field(default_factory=dict)  # task id -> the task group it is in (drawn as a box)
 
     def run(self, pk: int | None) -> RunRecord | None:
         return next((r for r in self.runs if r.pk == pk), None)
@@ -225,7 +226,8 @@ def dag_detail(
         page,
         runs,
         older,
-        store.triggered_by(r.pk for r in records if r.run_type == "asset_triggered"),
+        started_by(store, item.dag_id, records),
+        MappingProxyType({tid: t.group for tid, t in dag.tasks.items() if t.group} if dag is not None else {}),
     )
 
 

@@ -8,6 +8,7 @@ float seconds since the epoch. User mistakes raise `MinorchError`, whose one lin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from ..config import Settings
 from ..dag import Dag
 from ..durations import parse_date
 from ..errors import MinorchError, NotFound
+from ..params import check_conf, describe, value_from_text
 from ..planner import run_id_for
 from ..registry import Registry
 from ..states import FAILED_LIKE
@@ -29,10 +31,12 @@ TASK_MARKS = ("success", "failed", "skipped")
 RUN_MARKS = ("success", "failed")
 
 
-def fields_for(action: str, target: Target, tz: str, now: float) -> list[Field]:
-    """The inputs of `action`'s dialog; dates default to the last seven days in `tz`."""
+def fields_for(action: str, target: Target, tz: str, now: float, dag: Dag | None = None) -> list[Field]:
+    """The inputs of `action`'s dialog; dates default to the last seven days in `tz`. Triggering a DAG with
+    params asks for each: a choice for an enum, a checkbox for a boolean, else a line of text."""
     if action == "trigger":
-        return [Field("date", "text", "Logical date (a day like 2024-05-01, or an ISO time)", "", placeholder="now")]
+        date = Field("date", "text", "Logical date (a day like 2024-05-01, or an ISO time)", "", placeholder="now")
+        return [date, *(_param_field(dag, name) for name in _param_names(dag))] if dag else [date]
     if action == "clear" and target.task_id:
         return [
             Field("downstream", "check", "Also its downstream tasks", True),
@@ -52,6 +56,39 @@ def fields_for(action: str, target: Target, tz: str, now: float) -> list[Field]:
             Field("reprocess", "choice", "Dates that already have a run", "none", ("none", "failed", "all")),
         ]
     return []
+
+
+def _param_names(dag: Dag) -> list[str]:
+    return list(dict.fromkeys([*dag.params, *dag.param_schemas]))
+
+
+def _param_field(dag: Dag, name: str) -> Field:
+    schema = dag.param_schemas.get(name, {})
+    label = describe(name, schema, *([dag.params[name]] if name in dag.params else []))
+    default = dag.params.get(name)
+    if schema.get("enum") and default in schema["enum"]:
+        return Field(f"param-{name}", "choice", label, str(default), tuple(str(v) for v in schema["enum"]))
+    if schema.get("type") == "boolean":
+        return Field(f"param-{name}", "check", label, bool(default))
+    text = "" if name not in dag.params else default if isinstance(default, str) else json.dumps(default)
+    return Field(f"param-{name}", "text", label, text, placeholder="no default: type a value")
+
+
+def trigger_conf(dag: Dag, answer: dict) -> dict:
+    """The conf of a run triggered from the dialog: each param field whose value differs from the default,
+    read for its type; raises ConfigError (one line naming the param) for a value its schema refuses."""
+    conf = {}
+    for name in _param_names(dag):
+        given = answer.get(f"param-{name}")
+        schema = dag.param_schemas.get(name, {})
+        if isinstance(given, str) and schema.get("enum"):
+            given = next((v for v in schema["enum"] if str(v) == given), given)
+        elif isinstance(given, str):
+            given = value_from_text(schema, given)
+        if given is not None and (name not in dag.params or given != dag.params[name]):
+            conf[name] = given
+    check_conf(dag.param_schemas, dag.params, conf)
+    return conf
 
 
 @contextmanager
@@ -93,7 +130,9 @@ def preview(
     if action == "trigger":
         date = (answer.get("date") or "").strip()
         logical = parse_date(date, name="date", tz=dag.timezone) if date else datetime.fromtimestamp(now, timezone.utc)
-        return f"queues run {run_id_for('manual', logical.replace(microsecond=0))}"
+        conf = trigger_conf(dag, answer)
+        given = f" with {json.dumps(conf)}" if conf else ""
+        return f"queues run {run_id_for('manual', logical.replace(microsecond=0))}{given}"
     with _store(settings) as store:
         if action == "backfill":
             plan = ops.backfill(
@@ -151,7 +190,8 @@ def perform(
         return f"{'paused' if paused else 'unpaused'} {target.dag_id}"
     dag = _dag(registry, target.dag_id)
     if action == "trigger":
-        run_id = ops.trigger(settings, dag, (answer.get("date") or "").strip() or None, {}, now=now)
+        conf = trigger_conf(dag, answer)
+        run_id = ops.trigger(settings, dag, (answer.get("date") or "").strip() or None, conf, now=now)
         return f"queued {dag.dag_id} run {run_id}"
     with _store(settings) as store:
         if action == "backfill":
@@ -173,6 +213,7 @@ def perform(
                 upstream=bool(answer.get("upstream")),
                 failed_only=bool(answer.get("failed_only")),
                 now=now,
+                dags=registry.dags if registry is not None else None,
             )
             return f"cleared {len(ids)} tasks of {dag.dag_id} run {run.run_id}"
         if action == "retry":

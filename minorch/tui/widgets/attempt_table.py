@@ -1,4 +1,5 @@
 """A task instance's tries: one row each, oldest first; moving the cursor picks the try whose log shows.
+Once a try ran on another host (the Dask executor), a host column names each try's worker.
 
 A mapped task's tries are those of all its copies: the try column says "[2] 1" for try 1 of copy 2,
 and the reason column starts with the item that copy got (`input "orders"`).
@@ -44,6 +45,10 @@ class AttemptTable(ActionKeys, DataTable):
             self.add_column(label, key=label)
 
     def show(self, detail: TaskDetail) -> None:
+        if any(a.host for a in detail.attempts) and "host" not in self.columns:
+            self.clear()  # a try ran on another host (Dask): the column appears, after the reason
+            self.add_column("host", key="host")
+        hosts = "host" in self.columns
         rows = []
         for a in detail.attempts:
             outcome = state_text(a.outcome) if a.outcome else state_text("running")
@@ -58,6 +63,7 @@ class AttemptTable(ActionKeys, DataTable):
                     for value in (fmt.duration(a.duration), exit_code, fmt.size(a.peak_rss), fmt.duration(a.cpu_time))
                 ),
                 _reason(a, detail.input_of(a)),
+                *([a.host or "-"] if hosts else []),
             )
             rows.append((a.attempt_id, cells))
         fill(self, rows)

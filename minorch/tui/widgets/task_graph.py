@@ -1,4 +1,5 @@
-"""The graph: a DAG's tasks drawn left to right (`layout.py`), coloured by one run's task states.
+"""The graph: a DAG's tasks drawn left to right (`layout.py`), coloured by one run's task states;
+task groups are boxes.
 
 Up/down (j/k) walk the tasks in reading order, enter opens the selected task; the run
 shown is the one the grid has selected (the newest by default). Drawn with the line
@@ -60,10 +61,10 @@ class TaskGraph(ActionKeys, ScrollView, can_focus=True):
         self.detail = detail
         self.run_pk = run_pk if detail.run(run_pk) else (detail.latest.pk if detail.latest else None)
         drawn = tuple(t for t in detail.task_ids if t in detail.upstream)
-        shape = (drawn, tuple(detail.upstream.get(t) for t in drawn))
+        shape = (drawn, tuple(detail.upstream.get(t) for t in drawn), tuple(detail.groups.get(t) for t in drawn))
         if shape != self._shape:
             self._shape = shape
-            self._layout = layout(drawn, detail.upstream)
+            self._layout = layout(drawn, detail.upstream, detail.groups)
             self.virtual_size = Size(self._layout.width + 1, len(self._layout.lines))
         if self.selected not in self._layout.nodes:
             self.selected = self._layout.order[0] if self._layout.order else None
