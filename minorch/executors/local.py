@@ -67,6 +67,7 @@ from .proctree import (
     boot_ticks,
     create_time_of,
     descendants,
+    find_carrying,
     find_leftover,
     find_marked,
     signal_tree,
@@ -550,7 +551,7 @@ class LocalExecutor(Executor):
         """Add to a stopped try's tree what left it: the members of its cgroup and the processes
         carrying its MINORCH_ATTEMPT_ID (a daemon that double-forked is no descendant any more)."""
         attempt_id = child.launch.attempt_id
-        found = find_marked(attempt_id).get(attempt_id, [])
+        found = find_carrying(attempt_id)
         found += self._cgroup_members(attempt_id, {p.pid for p in found})
         known = {p.pid for p in child.tree} | {child.pid}
         child.tree += [p for p in found if p.pid not in known]
