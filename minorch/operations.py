@@ -475,10 +475,14 @@ def _backfill_batch(
         for dates_of in dates:
             day = iso(dates_of.logical_date)
             run = existing.get(day)
-            if run is None:
+            if run is None and dry_run:
                 plan.created.append(day)
-                if not dry_run:
-                    pk = new_run(store, dag, dates_of.logical_date, "backfill", {}, now)
+            elif run is None:
+                pk = new_run(store, dag, dates_of.logical_date, "backfill", {}, now)
+                if pk is None:  # another backfill created this run since the existing runs were read
+                    plan.skipped.append(day)
+                else:
+                    plan.created.append(day)
                     plan.run_pks.append(pk)
             elif run.state.finished and (
                 reprocess == "all" or (reprocess == "failed" and run.state is RunState.FAILED)

@@ -58,15 +58,23 @@ def is_typed(value: Any) -> bool:
     return isinstance(value, Mapping) and ("type" in value or "enum" in value)
 
 
-def split_params(raw: Mapping[str, Any]) -> tuple[dict, dict]:
-    """(defaults, schemas) of a params table; raises DagError for a bad schema or a default it refuses."""
-    defaults, schemas = {}, {}
+class ParamError(DagError):
+    """A bad entry of a params table; `param` names its key, so the error can show that line."""
+
+    def __init__(self, err: DagError, param: str) -> None:
+        super().__init__(err.message, file=err.file, line=err.line, hint=err.hint)
+        self.param = param
+
+
+def split_params(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(defaults, schemas) of a params table; raises ParamError for a bad schema or a default it refuses."""
+    defaults: dict[str, Any] = {}
+    schemas: dict[str, dict[str, Any]] = {}
     for name, value in raw.items():
         try:
             _split_one(name, value, defaults, schemas)
         except DagError as err:
-            err.param = name  # which key of the table, so the error shows that line
-            raise
+            raise ParamError(err, name) from err
     return defaults, schemas
 
 

@@ -16,6 +16,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import airflow, lineage
 from .assets import check_declaration
@@ -73,7 +74,8 @@ def dag_files(settings: Settings) -> tuple[list[Path], list[Path]]:
     file or folder whose name starts with `_` or `.`
     (helper modules, `__pycache__`, `.venv`, `.git`).
     """
-    tomls, pys = [], []
+    tomls: list[Path] = []
+    pys: list[Path] = []
     for folder in settings.dag_folders:
         if not is_folder(folder):
             continue
@@ -107,7 +109,7 @@ def load(settings: Settings, *, cached: bool = False) -> Registry:
     reg = Registry()
     tomls, pys = dag_files(settings)
     reg.files = file_stamps(settings, (tomls, pys))
-    build = {
+    build: dict[str, Any] = {
         "defaults": settings.defaults,
         "default_timezone": settings.timezone,
         "pools": settings.pools,
@@ -233,8 +235,10 @@ def import_python(paths: list[Path], timeout: float) -> list[dict]:
             stdin=subprocess.DEVNULL,
             env=env,
         )
+        out = child.stdout
+        assert out is not None  # stdout=PIPE
         sel = selectors.DefaultSelector()
-        sel.register(child.stdout, selectors.EVENT_READ)
+        sel.register(out, selectors.EVENT_READ)
         buffer = b""
         deadline = time.monotonic() + timeout + margin
         while pending:
@@ -248,7 +252,7 @@ def import_python(paths: list[Path], timeout: float) -> list[dict]:
                 )
                 child.kill()
                 break
-            chunk = os.read(child.stdout.fileno(), 65536)
+            chunk = os.read(out.fileno(), 65536)
             if not chunk:
                 child.wait()
                 results.append(
@@ -267,7 +271,7 @@ def import_python(paths: list[Path], timeout: float) -> list[dict]:
                 pending.remove(result["file"])
                 deadline = time.monotonic() + timeout + margin
         sel.close()
-        child.stdout.close()
+        out.close()
         if child.poll() is None:
             child.kill()
         child.wait()

@@ -29,16 +29,21 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import io
 import json
 import math
 import os
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from minorch.errors import MinorchError, SkipTask, TaskFailed, did_you_mean
 from minorch.records import iso
+
+if TYPE_CHECKING:
+    from minorch.store import Store
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -94,7 +99,8 @@ def write_spec(
 def main(argv: list[str]) -> int:
     """Run the task described by the spec file ``argv[0]``; returns the exit code."""
     # Line-buffered, so an operator tailing the log sees output as it is printed.
-    sys.stdout.reconfigure(line_buffering=True)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # always, unless a caller replaced it
+        sys.stdout.reconfigure(line_buffering=True)
     if len(argv) != 1:
         _say("usage: python -m minorch.runtime SPEC_PATH")
         return EXIT_BAD_SPEC
@@ -235,11 +241,13 @@ def _context(spec: dict) -> dict:
 
 def _store_puller(db_path: str | None, run_pk: int | None) -> Callable:
     """`pull(task_id, key, map_index)` reading the state file; opened on first use only."""
-    opened = []
+    opened: list[Store] = []
 
     def pull(task_id: str, key: str, map_index: int) -> object:
         if db_path is None:
             raise _Failed("xcom_pull is not available here (no state file was given to this task)")
+        if run_pk is None:  # a try outside any run (`tasks test` of a date that has none): nothing to pull
+            return None
         if not opened:
             from minorch.store import Store
 
@@ -364,7 +372,8 @@ def _user_code(func: Callable, **kwargs: object) -> object:
         raise _Failed(str(e)) from None
     except Exception as e:
         # Start the traceback at the user's function: this frame is no help to them.
-        raise _traceback_failure(e.with_traceback(e.__traceback__.tb_next)) from None
+        here = e.__traceback__
+        raise _traceback_failure(e.with_traceback(here.tb_next if here is not None else None)) from None
 
 
 def _traceback_failure(e: Exception) -> _Failed:

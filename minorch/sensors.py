@@ -40,6 +40,8 @@ def poke(task: Task, context: dict, *, root: Path, now: datetime, store: Store, 
     """Check the condition once. Raises MinorchError for a template or date error (a typo will not
     fix itself by waiting: the scheduler fails the sensor at once)."""
     waits = task.sensor
+    if waits is None:
+        raise ValueError(f"task '{task.task_id}' is not a sensor: it has nothing to poke")
     if "file" in waits:
         pattern = render(waits["file"], context, shell=False)
         full = pattern if Path(pattern).is_absolute() else str(root / pattern)
@@ -89,7 +91,10 @@ def _trigger(waits: dict, context: dict, store: Store, dags: dict[str, Dag], now
     name = f"{other.dag_id} run {run_id}"
     if not waits.get("wait_for_completion"):
         return Poke(True, f"triggered {name}")
-    state = store.run_by_id(other.dag_id, run_id).state.value
+    run = store.run_by_id(other.dag_id, run_id)
+    if run is None:  # deleted (`minorch db prune`, `delete`) since it was queued: the next poke queues it again
+        return Poke(False, f"waiting for triggered {name}, which was deleted")
+    state = run.state.value
     if state in _names(waits.get("failed_states", ["failed"])):
         return Poke(False, f"triggered {name} is {state}", failed=True)
     if state in _names(waits.get("allowed_states", ["success"])):

@@ -87,21 +87,34 @@ class TaskGroup(Dependency):
         return f"TaskGroup({self.group_id!r})"
 
 
-def task_group(func: Callable | None = None, **options: Any):
+class _GroupFactory:
+    """What `@task_group` makes of a function: calling it makes a group and runs the function in it;
+    `.override(group_id=...)` is the same with other options."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.__wrapped__ = fn
+        self.options = options
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn = self.__wrapped__
+        settings = {"tooltip": inspect.getdoc(fn) or "", **self.options}
+        group_id = settings.pop("group_id", fn.__name__)
+        with TaskGroup(group_id, add_suffix_on_collision=True, **settings) as group:
+            value = fn(*args, **kwargs)
+        return group if value is None else value
+
+    def override(self, **more: Any) -> _GroupFactory:
+        return _GroupFactory(self.__wrapped__, {**self.options, **more})
+
+
+def task_group(
+    func: Callable[..., Any] | None = None, **options: Any
+) -> _GroupFactory | Callable[[Callable[..., Any]], _GroupFactory]:
     """`@task_group` on a function that creates tasks: calling it makes a group named after the function
     (`f__1`, ... on a second call) and returns what the function returns, or else the group."""
 
-    def wrap(fn: Callable):
-        def make(*args: Any, **kwargs: Any):
-            settings = {"tooltip": inspect.getdoc(fn) or "", **options}
-            group_id = settings.pop("group_id", fn.__name__)
-            with TaskGroup(group_id, add_suffix_on_collision=True, **settings) as group:
-                value = fn(*args, **kwargs)
-            return group if value is None else value
-
-        make.__wrapped__ = fn
-        make.override = lambda **more: task_group(fn, **{**options, **more})
-        return make
+    def wrap(fn: Callable[..., Any]) -> _GroupFactory:
+        return _GroupFactory(fn, options)
 
     return wrap(func) if func is not None else wrap
 
@@ -233,7 +246,13 @@ def _within(groups: dict[str, dict], gid: str, outer: str) -> bool:
     return False
 
 
-def _bad(key: str, message: str, hint: str | None = None) -> DagError:
-    err = DagError(message, hint=hint)
-    err.group_key = key
-    return err
+class GroupError(DagError):
+    """A bad entry of a groups table; `group_key` names its key, so the error can show that line."""
+
+    def __init__(self, key: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.group_key = key
+
+
+def _bad(key: str, message: str, hint: str | None = None) -> GroupError:
+    return GroupError(key, message, hint)

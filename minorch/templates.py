@@ -27,12 +27,13 @@ import json
 import random
 import shlex
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import SimpleNamespace, TracebackType
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, Template, TemplateRuntimeError, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
@@ -114,7 +115,7 @@ def build_context(
     xcom: dict[str, object],
     conf: dict | None = None,
     map_index: int = -1,
-    pull=None,
+    pull: Callable[..., object] | None = None,
     triggering_events: list[dict] | None = None,
     inlet_events: dict[str, dict] | None = None,
 ) -> dict:
@@ -271,10 +272,11 @@ class _Undefined(StrictUndefined):
         hint: str | None = None,
         obj: object = missing,
         name: str | None = None,
-        exc: type[Exception] = UndefinedError,
+        exc: type[TemplateRuntimeError] = UndefinedError,
     ) -> None:
         if exc is UndefinedError:  # the sandbox passes SecurityError for unsafe attributes: keep it
-            exc = functools.partial(_Missing, name=name, obj=obj)
+            # Jinja only ever calls it with the message, as it would the class.
+            exc = cast("type[TemplateRuntimeError]", functools.partial(_Missing, name=name, obj=obj))
         super().__init__(hint, obj, name, exc)
 
 
@@ -298,7 +300,7 @@ def _shell_text(value: object) -> str:
     return value if isinstance(value, _Raw) else shlex.quote(_text(value))
 
 
-def _make_environment(finalize) -> _Environment:
+def _make_environment(finalize: Callable[[object], str]) -> _Environment:
     env = _Environment(undefined=_Undefined, keep_trailing_newline=True, finalize=finalize, auto_reload=False)
     env.filters["raw"] = lambda value: _Raw(_text(value))
     return env
@@ -309,7 +311,7 @@ _SHELL = _make_environment(_shell_text)
 
 
 @functools.lru_cache(maxsize=1024)
-def _compile(template: str, shell: bool):
+def _compile(template: str, shell: bool) -> Template:
     return (_SHELL if shell else _PLAIN).from_string(template)
 
 

@@ -40,6 +40,13 @@ def child_env(**changes: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """`minorch dags` keeps loaded DAG files in $XDG_CACHE_HOME/minorch: the suite's children keep
+    theirs in a temporary folder, not in the user's cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def pytest_report_header() -> str:
     return f"minorch {minorch.__version__} from {MINORCH_HOME}"
 

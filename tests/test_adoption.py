@@ -113,6 +113,29 @@ def test_a_try_that_ended_meanwhile_is_ended_with_its_code_and_one_without_a_tra
     assert isinstance(answers["b"], Lost)
 
 
+def started_unrecorded(tmp_path: Path, attempt_id: str, script: str) -> OpenTry:
+    """A try whose process started but whose pid the stopped scheduler never recorded."""
+    open_try = left_running(tmp_path, attempt_id, script)
+    return OpenTry(open_try.launch, 0.0, None, None, None, None)
+
+
+def test_a_running_try_whose_pid_was_never_recorded_is_stopped_as_interrupted_not_called_never_started(tmp_path):
+    open_try = started_unrecorded(tmp_path, "a", "sleep 1000")
+    tree = psutil.Process(psutil.Process().pid).children(recursive=True)
+    [answer] = LocalExecutor().recover([open_try])
+    assert isinstance(answer, Lost) and answer.reason == "interrupted: the scheduler stopped while this try ran"
+    assert running(tree) == []
+
+
+def test_a_try_whose_pid_was_never_recorded_and_that_ends_as_it_is_stopped_is_ended_not_run_again(tmp_path):
+    # Its work is done when the stop arrives: it finishes and exits 0 (as a try that ended a moment before
+    # recovery looked would), so its status file records success and the try must not run a second time.
+    open_try = started_unrecorded(tmp_path, "a", "trap 'echo done; exit 0' TERM; sleep 1000 & wait")
+    [answer] = LocalExecutor().recover([open_try])
+    assert isinstance(answer, Ended) and answer.exit.returncode == 0
+    assert (tmp_path / "a.log").read_text() == "done\n"
+
+
 def test_a_reused_pid_is_not_adopted(tmp_path):
     open_try = left_running(tmp_path, "a", "sleep 1000")
     impostor = OpenTry(open_try.launch, 0.0, open_try.pid, open_try.create_time + 5, None, None)

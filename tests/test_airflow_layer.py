@@ -46,6 +46,29 @@ def test_an_unsupported_operator_fails_its_dag_with_one_line_and_the_others_load
     assert "1 DAG, 1 task, 1 error" in done.stdout
 
 
+@pytest.mark.parametrize("as_list", [False, True])
+def test_a_bash_template_file_is_found_in_template_searchpath_given_as_one_folder_or_a_list(project, as_list):
+    marker = project.root / "made-by-the-template"
+    project.write("templates/greet.sh", f"echo hello > '{marker}'\n")
+    folder = str(project.root / "templates")
+    project.write(
+        "dags/tpl.py",
+        f"""\
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.bash import BashOperator
+
+        with DAG("tpl", start_date=datetime(2024, 1, 1), schedule="@once",
+                 template_searchpath={[folder] if as_list else folder!r}):
+            BashOperator(task_id="greet", bash_command="greet.sh")
+        """,
+    )
+    done = project.minorch("validate")
+    assert done.returncode == 0, done.stderr
+    assert project.run("tpl").run.state.value == "success"
+    assert marker.read_text() == "hello\n"
+
+
 def test_validate_lists_each_ignored_airflow_argument_once(project):
     project.write("dags/good.py", GOOD)
     done = project.minorch("validate", "--json")

@@ -276,6 +276,19 @@ def test_shutdown_gives_up_on_a_child_that_does_not_end_instead_of_hanging(logs)
     assert done.reason.startswith("did not end after SIGKILL")
 
 
+def test_a_process_not_yet_past_its_exec_is_still_the_attempts(tmp_path):
+    """Forked but not yet exec'd, a try's process has its parent's environment, without the attempt id:
+    recovery must still know it by its pid and start time, or it would start the try a second time."""
+    child = subprocess.Popen(["sleep", "30"], env={k: v for k, v in os.environ.items() if k != "MINORCH_ATTEMPT_ID"})
+    try:
+        created = psutil.Process(child.pid).create_time()
+        assert find_leftover(child.pid, created, "a-1") is not None
+        assert find_leftover(child.pid, created + 1.0, "a-1") is None  # another process under that pid
+    finally:
+        child.kill()
+        child.wait()
+
+
 @pytest.mark.parametrize("executor", FULL, indirect=True)
 def test_a_huge_writer_finishes_with_its_log_near_the_cap(executor, logs):
     cap = 2**20
@@ -291,6 +304,9 @@ def test_a_huge_writer_finishes_with_its_log_near_the_cap(executor, logs):
 def test_find_leftover_identifies_a_live_attempt_and_rejects_impostors(local, logs):
     started = local.start(shell(logs, "a-7", "sleep 1000"))
     assert started.create_time == psutil.Process(started.pid).create_time()
+    deadline = time.monotonic() + 5.0  # past its exec, the child carries its attempt id
+    while psutil.Process(started.pid).environ().get("MINORCH_ATTEMPT_ID") != "a-7" and time.monotonic() < deadline:
+        time.sleep(0.01)
     found = find_leftover(started.pid, started.create_time, "a-7")
     assert found is not None and found.pid == started.pid
     assert find_leftover(started.pid, started.create_time + 1.0, "a-7") is None

@@ -380,6 +380,28 @@ def test_backfill_creates_one_run_per_day_and_an_end_day_covers_the_whole_day(se
     assert runs[0].run_id == "backfill__2024-01-14T01:30:00+00:00"
 
 
+def test_a_backfill_racing_another_over_the_same_days_skips_the_runs_the_other_created(settings, store, monkeypatch):
+    # Another backfill (its own connection to the same file) writes days 1-3 after this one has read
+    # the existing runs and before it writes: those days are skipped, not reported as runs with no pk.
+    dag = make_dag({**DAILY, "schedule": "30 2 * * *"}, "daily")
+    read_runs = store.runs
+
+    def read_then_another_backfill_writes(*args, **kwargs):
+        runs = read_runs(*args, **kwargs)
+        other = Store(settings.db_path)
+        try:
+            ops.backfill(settings, other, dag, "2024-01-01", "2024-01-03", now=NOW)
+        finally:
+            other.close()
+        return runs
+
+    monkeypatch.setattr(store, "runs", read_then_another_backfill_writes)
+    plan = ops.backfill(settings, store, dag, "2024-01-01", "2024-01-05", now=NOW)
+    assert len(plan.skipped) == 3 and len(plan.created) == 2
+    assert len(plan.run_pks) == 2 and all(isinstance(pk, int) for pk in plan.run_pks)
+    assert len(read_runs("daily", limit=None)) == 5
+
+
 def test_a_big_backfill_writes_in_bounded_transactions_so_a_scheduler_can_write_in_between(settings, store):
     dag = make_dag({**DAILY, "schedule": "30 2 * * *"}, "daily")
     statements: list[str] = []

@@ -10,6 +10,7 @@ silently. `DAG`/`dag` here are Airflow's spellings of minorch's.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -48,6 +49,10 @@ _TASK_SILENT = frozenset(
         "ui_fgcolor",
     }
 )
+# template_searchpath of each DAG by id, as a list of folders (Airflow takes one folder or a list); set
+# by DAG() each time a DAG file is loaded, read by BashOperator when its command names a .sh file.
+SEARCH_PATHS: dict[str, list[str | os.PathLike[str]]] = {}
+
 _DAG_RENAMED = {"schedule_interval": "schedule", "concurrency": "max_active_tasks", "is_paused_upon_creation": "paused"}
 _DAG_SILENT = frozenset(
     {"default_view", "orientation", "owner_links", "auto_register", "dag_display_name", "access_control"}
@@ -167,7 +172,7 @@ def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) ->
         elif key == "tags":
             options["tags"] = list(value)
         elif key in ("template_searchpath", "user_defined_macros", "user_defined_filters"):
-            continue  # kept on the DAG object by DAG() below
+            continue  # handled by DAG() below
         elif key.endswith("_callback"):
             warn(f"DAG {key} is not run by minorch; use on_failure/on_success notifiers", *where)
         elif key in ("render_template_as_native_obj", "jinja_environment_kwargs", "template_undefined", "fail_stop"):
@@ -219,8 +224,9 @@ def DAG(dag_id: str | None = None, *args: Any, **kwargs: Any) -> Dag:  # noqa: N
         raise DagError("DAG() needs a dag_id", hint='write DAG("my_dag", schedule=...)')
     where = _caller_location()
     made = _minorch_dag(dag_id, **dag_options(kwargs, where))
-    made.airflow = {k: kwargs.get(k) for k in ("template_searchpath", "user_defined_macros") if kwargs.get(k)}
-    if made.airflow.get("user_defined_macros"):
+    folders = kwargs.get("template_searchpath") or []
+    SEARCH_PATHS[dag_id] = [folders] if isinstance(folders, (str, os.PathLike)) else list(folders)
+    if kwargs.get("user_defined_macros"):
         warn("DAG argument user_defined_macros is ignored by minorch", *where)
     return made
 

@@ -186,8 +186,7 @@ class _Loader(importlib.abc.Loader):
                 return _lookup(name)
             return _missing(_module, name, known)
 
-        module.__getattr__ = attribute
-        module.__all__ = list(names)
+        vars(module).update(__getattr__=attribute, __all__=list(names))  # PEP 562: looked up in the module's dict
 
 
 def _missing(module: str, name: str, known: bool):

@@ -41,8 +41,8 @@ class AirflowTaskTimeout(AirflowException):
     """A task ran longer than its execution_timeout."""
 
 
-# Airflow's TriggerRule, with the values minorch's own rules have (all 13 of them).
-TriggerRule = enum.Enum("TriggerRule", {rule.name: rule.value for rule in _MinorchRule}, type=str)
+# Airflow's TriggerRule is minorch's own: the same 13 names and values.
+TriggerRule = _MinorchRule
 
 
 class State(str, enum.Enum):

@@ -35,7 +35,7 @@ from ..dag import task as _minorch_task
 from ..dag import teardown as _minorch_teardown
 from ..errors import DagError
 from . import warn
-from .dagargs import seconds, task_options
+from .dagargs import SEARCH_PATHS, seconds, task_options
 from .names import AirflowException, AirflowSkipException
 
 _CURRENT: contextvars.ContextVar[dict] = contextvars.ContextVar("airflow_context")
@@ -203,8 +203,7 @@ def _template_file(command: str, where: tuple) -> str:
     if not text.endswith((".sh", ".bash")) or " " in text:
         return command
     dag = _CONTEXT[-1] if _CONTEXT else None
-    folders = list((getattr(dag, "airflow", {}) or {}).get("template_searchpath") or [])
-    folders = [folders] if isinstance(folders, str) else folders
+    folders = [os.fspath(folder) for folder in SEARCH_PATHS.get(dag.dag_id, [])] if dag else []
     if where[0]:
         folders.append(os.path.dirname(where[0]))
     for folder in folders:
@@ -344,7 +343,7 @@ def _airflow_callable(fn: Callable, body: Callable[[Callable, dict], Any]) -> Ca
     params = list(inspect.signature(fn).parameters.values())
     if not any(p.kind is p.VAR_KEYWORD for p in params):
         params.append(inspect.Parameter("context", inspect.Parameter.VAR_KEYWORD))
-    run.__signature__ = inspect.Signature(params)
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # typeshed's _Wrapped omits __signature__, which inspect.signature reads
     del run.__wrapped__
     return run
 
@@ -365,6 +364,8 @@ def _bash(fn: Callable, context: dict) -> Any:
     last = None
     sys.stdout.flush()
     with subprocess.Popen(["/bin/bash", "-c", command], stdout=subprocess.PIPE, text=True) as proc:
+        if proc.stdout is None:
+            raise RuntimeError("bash was started without a pipe for its output")
         for line in proc.stdout:
             sys.stdout.write(line)
             last = line.rstrip("\n")

@@ -180,7 +180,7 @@ class ExternalTaskSensor(BaseSensorOperator):
                 "ExternalTaskSensor without external_task_id is not supported by minorch",
                 hint="name the task to wait for with external_task_id=",
             )
-        extra = {k: v for k, v in self.extra.items() if v is not None}
+        extra: dict[str, Any] = {k: v for k, v in self.extra.items() if v is not None}
         return external_task_sensor(task_id, self.external_dag_id, self.external_task_id, **extra, **options)
 
 
@@ -207,5 +207,5 @@ class ExternalTaskMarker(BaseOperator):
         super().__init__(**kw)
 
     def _create(self, task_id: str, options: dict):
-        extra = {k: v for k, v in self.marker.items() if v is not None}
+        extra: dict[str, Any] = {k: v for k, v in self.marker.items() if v is not None}
         return external_task_marker(task_id, self.external_dag_id, self.external_task_id, **extra, **options)

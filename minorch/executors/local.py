@@ -311,6 +311,13 @@ class LocalExecutor(Executor):
                 killed.append((len(answers), open_try))
                 answers.append(Lost(launch.attempt_id, "interrupted: the scheduler stopped while this try ran"))
                 continue
+            if rest and not open_try.pid:
+                # Started (its processes carry the attempt id), though the scheduler stopped before it recorded
+                # the pid: stopped as an interrupted try, unless it ended on its own first (its status file says).
+                doomed += rest
+                killed.append((len(answers), open_try))
+                answers.append(Lost(launch.attempt_id, "interrupted: the scheduler stopped while this try ran"))
+                continue
             doomed += rest
             code = _read_status(launch.status_path)
             if code is not None:

@@ -9,14 +9,18 @@ when ``[minorch] executor = "dask"``, else at the first try or recovery that nee
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..errors import ConfigError
 from .base import Adopted, Executor, Exit, Launch, OpenTry, Recovered, Running
 from .local import LocalExecutor
 
+if TYPE_CHECKING:
+    from .dask import DaskExecutor
 
-def make_dask(settings: Settings) -> Executor:
+
+def make_dask(settings: Settings) -> DaskExecutor:
     """A DaskExecutor for [executor.dask]; ConfigError (one line) when it is missing, insecure or unreachable."""
     from .dask import DaskExecutor, import_distributed, security_for
 
@@ -47,19 +51,19 @@ class Placement(Executor):
     name = "placement"
 
     def __init__(
-        self, settings: Settings, local: LocalExecutor, make: Callable[[Settings], Executor] = make_dask
+        self, settings: Settings, local: LocalExecutor, make: Callable[[Settings], DaskExecutor] = make_dask
     ) -> None:
         self.settings = settings
         self.local = local
         self._make = make
-        self.remote: Executor | None = None
+        self.remote: DaskExecutor | None = None
         self._where: dict[str, Executor] = {}
 
     @property
     def isolation(self) -> str:  # type: ignore[override]
         return self.local.isolation
 
-    def connect(self) -> Executor:
+    def connect(self) -> DaskExecutor:
         """The Dask executor, made on first use."""
         if self.remote is None:
             self.remote = self._make(self.settings)
@@ -78,7 +82,7 @@ class Placement(Executor):
         return executor.start(launch)
 
     def poll(self) -> list[Exit | Running]:
-        out = self.local.poll()
+        out: list[Exit | Running] = [*self.local.poll()]
         if self.remote is not None:
             out += self.remote.poll()
         for item in out:

@@ -102,7 +102,8 @@ def find_carrying(attempt_id: str) -> list[psutil.Process]:
 def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Process | None:
     """The process `pid` if it is still the attempt's: it runs, was created at
     `create_time` (epoch seconds, within 0.01 s) and, when its environment is
-    readable, has ``MINORCH_ATTEMPT_ID == attempt_id``. Otherwise None.
+    readable, has ``MINORCH_ATTEMPT_ID == attempt_id`` or none at all (a child
+    forked but not yet past its exec still has its parent's environment). Otherwise None.
 
     Caveat: psutil's create_time adds the boot time to the start offset, so a
     wall-clock step between the launch and this check makes it not match."""
@@ -116,7 +117,7 @@ def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Proce
             return proc
     except psutil.NoSuchProcess:
         return None
-    return proc if marker == attempt_id else None
+    return proc if marker in (attempt_id, None) else None
 
 
 def boot_ticks() -> int | None:

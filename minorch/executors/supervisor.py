@@ -130,15 +130,19 @@ class Zygote:
             close_fds=True,
             start_new_session=True,
         )
+        stdin, stdout = self._process.stdin, self._process.stdout
+        if stdin is None or stdout is None:
+            raise RuntimeError("the supervisor zygote was started without its stdin and stdout pipes")
+        self._stdin, self._stdout = stdin, stdout
 
     def spawn(self, folder: Path) -> int:
         """The pid of a new supervisor for `folder`; without a working zygote, fork one from here."""
         with self._lock:
             if self._process.poll() is None:
                 try:
-                    self._process.stdin.write(f"{folder}\n".encode())
-                    self._process.stdin.flush()
-                    answer = self._process.stdout.readline()
+                    self._stdin.write(f"{folder}\n".encode())
+                    self._stdin.flush()
+                    answer = self._stdout.readline()
                     if answer.strip():
                         return int(answer)
                 except (OSError, ValueError):
@@ -146,7 +150,7 @@ class Zygote:
         return start_detached(folder)
 
     def close(self) -> None:
-        self._process.stdin.close()
+        self._stdin.close()
         self._process.wait()
 
 

@@ -29,17 +29,29 @@ from .widgets.text_input import TextInput
 class Tick(Checkbox):
     """A checkbox whose mark shows its value without colour (✓ or blank), for monochrome terminals."""
 
-    @property
-    def BUTTON_INNER(self) -> str:  # noqa: N802 - the name Textual reads
-        return "✓" if self.value else " "
+    def _show_value(self) -> None:
+        self.BUTTON_INNER = "✓" if self.value else " "
+
+    def on_mount(self) -> None:
+        self._show_value()
+
+    def watch_value(self) -> None:
+        self._show_value()
+        super().watch_value()
 
 
 class Choice(RadioButton):
     """A radio button whose mark shows its value without colour (● or blank)."""
 
-    @property
-    def BUTTON_INNER(self) -> str:  # noqa: N802 - the name Textual reads
-        return "●" if self.value else " "
+    def _show_value(self) -> None:
+        self.BUTTON_INNER = "●" if self.value else " "
+
+    def on_mount(self) -> None:
+        self._show_value()
+
+    def watch_value(self) -> None:
+        self._show_value()
+        super().watch_value()
 
 
 class ActionDialog(ModalScreen[dict | None]):
@@ -91,12 +103,14 @@ class ActionDialog(ModalScreen[dict | None]):
     def answer(self) -> dict:
         result: dict = {}
         for field in self.fields:
-            widget = self.query_one(f"#field-{field.name}")
-            if isinstance(widget, RadioSet):
-                pressed = widget.pressed_button
-                result[field.name] = pressed.name if pressed is not None else field.default
+            where = f"#field-{field.name}"
+            if field.kind == "check":
+                result[field.name] = self.query_one(where, Tick).value
+            elif field.kind == "text":
+                result[field.name] = self.query_one(where, TextInput).value
             else:
-                result[field.name] = widget.value
+                pressed = self.query_one(where, RadioSet).pressed_button
+                result[field.name] = pressed.name if pressed is not None else field.default
         return result
 
     @on(Input.Changed)
@@ -104,12 +118,12 @@ class ActionDialog(ModalScreen[dict | None]):
     @on(RadioSet.Changed)
     def _changed(self) -> None:
         if self.preview is not None:
-            self._run_preview(self.answer())
+            self._run_preview(self.preview, self.answer())
 
     @work(thread=True, exclusive=True, group="preview")
-    def _run_preview(self, answer: dict) -> None:
+    def _run_preview(self, preview: Callable[[dict], str], answer: dict) -> None:
         try:
-            text, ok = self.preview(answer), True
+            text, ok = preview(answer), True
         except MinorchError as err:
             text, ok = str(err), False
         # A thread cannot be stopped: a preview outrun by a newer answer just keeps quiet.

@@ -33,6 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
+
+# A node of the drawing: a task id, or a waypoint (source, target, layer) of an edge crossing a layer.
+Node: TypeAlias = "str | tuple[str, str, int]"
 
 UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
 BOX = {
@@ -86,35 +90,45 @@ def layout(
     for tid in task_ids:
         depth[tid] = max((depth[u] + 1 for u in upstream.get(tid, ()) if u in depth), default=0)
     # Nodes are task ids or waypoints (source, target, layer); edges join adjacent layers only.
-    layers: list[list] = [[] for _ in range(max(depth.values()) + 1)]
-    preds: dict = {tid: [] for tid in task_ids}
+    layers: list[list[Node]] = [[] for _ in range(max(depth.values()) + 1)]
+    preds: dict[Node, list[Node]] = {tid: [] for tid in task_ids}
     for tid in task_ids:
         layers[depth[tid]].append(tid)
     for tid in task_ids:
         for up in upstream.get(tid, ()):
             if up not in depth:
                 continue
-            prev = up
-            for layer in range(depth[up] + 1, depth[tid]):
-                waypoint = (up, tid, layer)
-                layers[layer].append(waypoint)
+            prev: Node = up
+            for crossed in range(depth[up] + 1, depth[tid]):
+                waypoint = (up, tid, crossed)
+                layers[crossed].append(waypoint)
                 preds[waypoint] = [prev]
                 prev = waypoint
             preds[tid].append(prev)
-    succs: dict = {node: [] for node in preds}
-    for node, ups in preds.items():
-        for up in ups:
-            succs[up].append(node)
+    succs: dict[Node, list[Node]] = {node: [] for node in preds}
+    for node, befores in preds.items():
+        for before in befores:
+            succs[before].append(node)
     _order(layers, preds, succs)
     if groups:
         for i, layer in enumerate(layers):  # a group's tasks together, where its first one is
-            first = {}
-            for k, node in enumerate(layer):
-                first.setdefault(groups.get(node) if isinstance(node, str) else None, k)
-            layers[i] = sorted(layer, key=lambda n: first[groups.get(n)] if isinstance(n, str) else first[None])
+            layers[i] = _grouped(layer, groups)
     rows = _rows(layers, preds, groups)
     drawn = _draw(layers, preds, rows, margin=1 if groups else 0)
     return _boxed(drawn, groups) if groups else drawn
+
+
+def _grouped(layer: list[Node], groups: Mapping[str, str]) -> list[Node]:
+    """`layer` with the tasks of each group (and the waypoints, as if one group) together, at the place
+    of the group's first node."""
+
+    def group_of(node: Node) -> str | None:
+        return groups.get(node) if isinstance(node, str) else None
+
+    first: dict[str | None, int] = {}
+    for k, node in enumerate(layer):
+        first.setdefault(group_of(node), k)
+    return sorted(layer, key=lambda node: first[group_of(node)])
 
 
 def _order(layers: list[list], preds: dict, succs: dict) -> None:
@@ -197,7 +211,7 @@ def _channel_columns(sources: list, targets: list, keys: dict, preds: dict, rows
 
         ■ a ──┐ └──▸ ■ b      (a's edge goes down; b's comes from above)
     """
-    order = list(dict.fromkeys(keys[t] for t in sorted(keys, key=rows.get)))
+    order = list(dict.fromkeys(keys[t] for t in sorted(keys, key=rows.__getitem__)))
     fed: dict = {}  # source -> the channels its line on its row runs to
     for t, key in keys.items():
         for source in preds[t]:
@@ -239,7 +253,7 @@ def _draw(layers: list[list], preds: dict, rows: dict, margin: int = 0) -> Layou
         # Edges into a task with several upstreams share that task's channel; a task with one
         # upstream uses its upstream's channel (a fan-out is one line), or none if straight.
         keys: dict = {}
-        for t in sorted(layers[i + 1], key=rows.get):
+        for t in sorted(layers[i + 1], key=rows.__getitem__):
             if len(preds[t]) > 1:
                 keys[t] = t
             elif preds[t] and rows[preds[t][0]] != rows[t]:
@@ -280,5 +294,5 @@ def _draw(layers: list[list], preds: dict, rows: dict, margin: int = 0) -> Layou
     for y, cx in arrows:
         lines[y][cx] = ARROW
     nodes = {n: (rows[n], xs[n]) for layer in layers for n in layer if isinstance(n, str)}
-    order = tuple(n for layer in layers for n in sorted(layer, key=rows.get) if isinstance(n, str))
+    order = tuple(n for layer in layers for n in sorted(layer, key=rows.__getitem__) if isinstance(n, str))
     return Layout(tuple("".join(row) for row in lines), nodes, order, width)
