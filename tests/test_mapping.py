@@ -255,7 +255,10 @@ def test_the_task_screen_shows_the_item_each_copy_got(project):
         app = make_app(settings, registry=load(settings), runs_scheduler=False)
         async with app.run_test(size=(140, 30)) as pilot:
             await until(pilot, lambda: "files" in text(app), "DAG list")
-            await pilot.press("enter")
+            deadline = time.monotonic() + 10
+            while not isinstance(app.screen, DagScreen) and time.monotonic() < deadline:
+                await pilot.press("enter")  # again if the list took it before its rows were ready
+                await pilot.pause(0.2)
             await until(pilot, lambda: isinstance(app.screen, DagScreen) and "per_file" in text(app), "grid")
             app.screen.query_one(RunGrid).select_task("per_file")
             await pilot.press("enter")
