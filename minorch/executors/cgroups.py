@@ -81,8 +81,6 @@ class TryGroups:
     def close(self) -> None:
         """Remove the cgroups of ended tries and, when no try is left in any, the `minorch-<tag>` one."""
         self.sweep()
-        with contextlib.suppress(OSError):
-            self.base.rmdir()
 
     def describe(self) -> str:
         return f"each try in its own cgroup under {self.base}"
@@ -149,11 +147,14 @@ class TryGroups:
                 self.base.rmdir()
 
     def sweep(self) -> None:
-        """Remove the cgroups of ended tries whose left-behind processes have all ended since."""
+        """Remove the cgroups of ended tries whose left-behind processes have all ended since, and
+        the `minorch-<tag>` one when nothing is left in it (`prepare` makes it again)."""
         for folder in self.base.iterdir() if self.base.is_dir() else []:
             if folder.is_dir():
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+        with contextlib.suppress(OSError):
+            self.base.rmdir()
 
 
 SHELLS = {"sh", "bash", "dash", "ksh", "mksh", "zsh", "ash", "busybox"}
