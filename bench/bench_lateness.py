@@ -66,18 +66,24 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(values):.2f}, p95 {p95:.2f}, max {max(values):.2f} (n = {len(values)})"
 
 
+def machine(repo: Path) -> str:
+    """The first line of a result: this machine, the date, the minorch measured."""
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, minorch from {repo}\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fires", type=int, default=30)
     parser.add_argument("--repo", type=Path, default=REPO, help="The minorch checkout to measure.")
     args = parser.parse_args()
-    print(
-        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, minorch from {args.repo}\n"
-    )
+    print(machine(args.repo))
     print("| fire to the task's own clock (ms) | result | load average (1 min) |\n|---|---|---:|")
     load = os.getloadavg()[0]
-    print(f"| sleep loop + `sh -c date` (the limit) | {summary(sleep_loop(args.fires))} | {load:.1f} |", flush=True)
+    limit = summary(sleep_loop(args.fires))
+    print(f"| a sleep loop starting the same command (the limit) | {limit} | {load:.1f} |", flush=True)
     with tempfile.TemporaryDirectory(prefix="minorch-lateness-") as folder:
         load = os.getloadavg()[0]
         late = minorch_up(Path(folder), args.fires, args.repo)

@@ -68,6 +68,7 @@ import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import NamedTuple
 
 from minorch import runtime
@@ -177,7 +178,13 @@ class ForkServer:
         return bool(self._ended)
 
     def fork(
-        self, spec: str, env: dict[str, str], cwd: str, logfd: int, maskfd: int | None = None
+        self,
+        spec: str,
+        env: dict[str, str],
+        cwd: str,
+        logfd: int,
+        maskfd: int | None = None,
+        cgroup: Path | None = None,
     ) -> tuple[int, int] | None:
         """Start a task: (its pid, a pidfd of it). None when the request does not fit in
         one message (an environment over ~128 KB). `maskfd`, when given, stays open in the
@@ -187,7 +194,7 @@ class ForkServer:
         Blocks until the fork has its own session: 1-2 ms (a few context switches and
         the fork of a ~18 MB process); the first request also waits for the server's
         start, ~0.1 s."""
-        request = json.dumps({"spec": spec, "env": env, "cwd": cwd}).encode()
+        request = json.dumps({"spec": spec, "env": env, "cwd": cwd, "cgroup": cgroup and str(cgroup)}).encode()
         if len(request) > MAX_REQUEST:
             return None
         try:
@@ -667,6 +674,10 @@ def _become_task(request: dict, fds: list[int], marker_at: int, handlers: dict, 
     try:
         for sig, handler in handlers.items():  # before the server answers: a SIGTERM must not be lost
             signal.signal(sig, handler)
+        if request.get("cgroup"):  # join the try's cgroup before anything of the task runs
+            # gone meanwhile: the tree and the attempt id still find it
+            with contextlib.suppress(OSError), open(request["cgroup"], "w") as procs:
+                procs.write("0")
         try:
             os.setsid()
             os.chdir(request["cwd"])
