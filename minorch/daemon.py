@@ -57,12 +57,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class TextFormatter(logging.Formatter):
+    """`2024-05-01T03:00:00.412+02:00 INFO  message`: local time with its UTC offset, so a line
+    read in another zone, or across a DST change, says when it happened."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-5s %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
 def setup_logging(log_format: str, stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stdout)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger("minorch")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -159,6 +167,10 @@ class Daemon:
         for err in self.scheduler.registry.errors:
             log.error("%s", err)
         dags, errors = len(self.scheduler.dags), len(self.scheduler.registry.errors)
+        isolation = self.scheduler.executor.isolation
+        log.info(
+            "a timed-out or cancelled try is stopped through %s", isolation, extra={"fields": {"isolation": isolation}}
+        )
         ready_ms = round(seconds_since_exec() * 1000)
         log.info(
             "scheduler ready in %d ms: %d DAGs, %d load errors, state in %s (pid %d)",

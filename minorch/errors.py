@@ -25,6 +25,21 @@ class MinorchError(Exception):
         self.file = file
         self.line = line
         self.hint = hint
+        self.more: list[MinorchError] = []  # further errors found in the same place (a DAG's other faults)
+
+    def every(self) -> list[MinorchError]:
+        """This error and those found with it."""
+        return [self, *self.more]
+
+    @staticmethod
+    def combined(found: list[MinorchError]) -> MinorchError:
+        """One error to raise for the (non-empty) `found` and those each carries, in file order:
+        the first, carrying the others."""
+        flat = sorted((e for err in found for e in err.every()), key=lambda e: e.line or 0)
+        for err in flat:
+            err.more = []
+        flat[0].more = flat[1:]
+        return flat[0]
 
     @property
     def where(self) -> str:

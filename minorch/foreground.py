@@ -1,7 +1,8 @@
 """Runs in the foreground (`minorch run`, `minorch backfill --wait`): no daemon needed.
 
-`drive` takes the scheduler lock (so it never races a running `minorch up`), runs the
-given runs to their end with the same scheduler code, and returns what happened.
+`drive` takes the state folder for its DAGs only (`SchedulerLock.acquire_runs`: never beside a
+`minorch up` or another one-shot run of the same DAG; one-shot runs of other DAGs go on
+together), runs the given runs to their end with the same scheduler code, and returns what happened.
 Ctrl-C (SIGINT) or SIGTERM kills the running task trees, records those tries and their
 unfinished tasks as failed, fails the runs, and exit code 130 says so.
 """
@@ -57,18 +58,24 @@ def drive(
     create: Callable[[Scheduler], list[int]],
     echo: Callable[[str], None],
     *,
+    dag_ids: set[str] | None = None,
     install_signals: bool = True,
 ) -> list[RunResult]:
-    """Lock, create runs with `create(scheduler)`, run them to the end, return their results."""
+    """Lock the DAGs `dag_ids`, create their runs with `create(scheduler)`, run them to the end,
+    return their results. Recovery looks only at those DAGs' tries: other DAGs may be driven by
+    other one-shot runs meanwhile. `dag_ids` None takes the whole state folder, as `minorch up` does."""
     lock = SchedulerLock(settings.state_dir)
-    lock.acquire("minorch run")
+    if dag_ids is None:
+        lock.acquire("minorch run")
+    else:
+        lock.acquire_runs(dag_ids, "minorch run")
     store = Store(settings.db_path)
     interrupted = []
     previous = {}
     sched = None
     try:
         sched = Scheduler(settings, store, registry=registry, on_event=lambda e: echo(format_event(e)))
-        sched.recover()
+        sched.recover(dag_ids)
         pks = create(sched)
         started = sched.clock.monotonic()
 
@@ -139,7 +146,7 @@ def run_foreground(
             sched.store.set_run_conf(pk, conf)
         return [pk]
 
-    return drive(settings, registry, create, echo)[0]
+    return drive(settings, registry, create, echo, dag_ids={dag.dag_id})[0]
 
 
 def describe_try(attempt: Attempt | None) -> tuple[str, str]:

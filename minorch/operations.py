@@ -26,6 +26,7 @@ from .config import Settings
 from .dag import Dag
 from .durations import parse_date
 from .errors import ConfigError, Conflict, MinorchError, NotFound, ScheduleError, did_you_mean
+from .lock import held_run_locks
 from .params import check_conf
 from .planner import run_id_for
 from .records import RunRecord, iso
@@ -559,14 +560,18 @@ def scheduler_holder(settings: Settings) -> Holder | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            line = os.pread(fd, 200, 0).decode(errors="replace").strip()
-            match = re.fullmatch(r"pid (\d+), (.+) since ([^\s,]+)(?:, version (\S+))?", line)
-            if match is None:
-                return Holder(None, line or "unknown", None, None)
-            return Holder(int(match.group(1)), match.group(2), match.group(3), match.group(4))
+            return _holder(os.pread(fd, 200, 0).decode(errors="replace").strip())
+        runs = held_run_locks(settings.state_dir)  # one-shot runs share the lock; each holds its DAG's
+        return _holder(runs[0][1]) if runs else None
     finally:
         os.close(fd)  # closing drops a lock we got
-    return None
+
+
+def _holder(line: str) -> Holder:
+    match = re.fullmatch(r"pid (\d+), (.+) since ([^\s,]+)(?:, version (\S+))?", line)
+    if match is None:
+        return Holder(None, line or "unknown", None, None)
+    return Holder(int(match.group(1)), match.group(2), match.group(3), match.group(4))
 
 
 def check(settings: Settings, store: Store, *, full: bool = False) -> list[str]:

@@ -78,11 +78,16 @@ class Host(Protocol):
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path: ...
 
 
-def recover(host: Host) -> int:
+def recover(host: Host, dag_ids: set[str] | None = None) -> int:
     """Settle what an earlier scheduler left open (see the module docstring). Returns how many
-    tries and task instances it settled; stops early on `stop()`."""
+    tries and task instances it settled; stops early on `stop()`. With `dag_ids`, only the tries
+    and task instances of those DAGs: other DAGs may be driven by other one-shot runs meanwhile
+    (processes that no row knows are stopped all the same: a try is recorded before it starts)."""
     now = host.clock.now().timestamp()
     opened = host.store.open_attempts()
+    if dag_ids is not None:
+        runs = {pk: host.store.run(pk) for pk in {a.run_pk for a in opened}}
+        opened = [a for a in opened if (run := runs[a.run_pk]) is not None and run.dag_id in dag_ids]
     marked = find_marked(host.attempt_tag)
     known = host.store.recorded_attempt_ids(marked)
     strays = [proc for attempt_id, procs in marked.items() if attempt_id not in known for proc in procs]
@@ -108,7 +113,7 @@ def recover(host: Host) -> int:
             reason = answer.reason if not isinstance(answer, Ended) else answer.exit.reason
             host._interrupt(attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason)
             host._drop_attempt_files(attempt.attempt_id)
-    return len(opened) + _recover_orphan_states(host)
+    return len(opened) + _recover_orphan_states(host, dag_ids)
 
 
 def _launch_of(host: Host, attempt: Attempt) -> Launch:
@@ -168,7 +173,7 @@ def _ended_at(host: Host, attempt: Attempt, done: Exit, now: float) -> tuple[Exi
     return replace(done, duration=ended - started), ended
 
 
-def _recover_orphan_states(host: Host) -> int:
+def _recover_orphan_states(host: Host, dag_ids: set[str] | None = None) -> int:
     """Task instances that say running/queued with no open attempt (a state file from an older
     or interrupted writer): finish them as their last recorded try ended, else try them again.
     Two queries and one pass, whatever the number of queued runs; stops early on `stop()`."""
@@ -176,8 +181,11 @@ def _recover_orphan_states(host: Host) -> int:
     stuck = [
         (dag_id, ti)
         for dag_id, ti in host.store.stuck_task_instances()
-        if not (dag_id in host.dags and ti.task_id in host.dags[dag_id].tasks)
-        or not host.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
+        if (dag_ids is None or dag_id in dag_ids)
+        and (
+            not (dag_id in host.dags and ti.task_id in host.dags[dag_id].tasks)
+            or not host.dags[dag_id].tasks[ti.task_id].map_over  # a mapped task stands for its copies
+        )
     ]
     latest = host.store.last_tries((ti.run_pk, ti.task_id, ti.try_number) for _, ti in stuck)
     for dag_id, ti in stuck:

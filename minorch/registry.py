@@ -160,7 +160,7 @@ def load(settings: Settings, *, cached: bool = False) -> Registry:
             try:
                 made = build_dag(dag_id, spec, file=name, **build)
             except MinorchError as err:
-                reg.errors.append(err)
+                reg.errors.extend(err.every())
                 continue
             made.source_path = result["file"]
             reg._add(made)
@@ -208,7 +208,7 @@ def _load_tables(reg: Registry, tables, text: str, name: str, build: dict) -> No
                 raise DagError(f"dags.{dag_id} must be a table", hint=f"write [dags.{dag_id}]")
             made = build_dag(dag_id, spec, file=name, locate=locate, **build)
         except MinorchError as err:
-            reg.errors.append(err.at(name, locate(("dags", dag_id))))
+            reg.errors.extend(e.at(name, locate(("dags", dag_id))) for e in err.every())
             continue
         reg._add(made)
 

@@ -327,7 +327,7 @@ class Schedule:
 
 def parse_schedule(expr: str | None, timezone: str = "UTC") -> Schedule:
     """Parse a schedule expression for an IANA time zone; ScheduleError if either is wrong."""
-    _check_timezone(timezone)
+    check_timezone(timezone)
     if expr is not None and not isinstance(expr, str):
         raise ScheduleError(f"schedule must be text, not {expr!r}")
     text = " ".join((expr or "").split())
@@ -486,7 +486,7 @@ def _parse_interval(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _check_timezone(name: str) -> None:
+def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
@@ -496,6 +496,7 @@ def _check_timezone(name: str) -> None:
         raise ScheduleError(
             f"unknown timezone '{name}'", hint=hint or "use an IANA name such as 'Europe/Berlin' or 'UTC'"
         ) from None
+    return name
 
 
 def _as_utc(moment: datetime) -> datetime:

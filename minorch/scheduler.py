@@ -202,10 +202,11 @@ class Scheduler:
 
     # ------------------------------------------------------------ crash recovery
 
-    def recover(self) -> int:
+    def recover(self, dag_ids: set[str] | None = None) -> int:
         """Tries left open by a scheduler that stopped, and processes no state row knows (see
-        `recovery.recover`). Returns how many tries and task instances it settled."""
-        return recovery.recover(self)
+        `recovery.recover`); only those of `dag_ids` when given (a one-shot run, beside one-shot
+        runs of other DAGs). Returns how many tries and task instances it settled."""
+        return recovery.recover(self, dag_ids)
 
     def _interrupt(
         self,

@@ -147,10 +147,26 @@ _PRIVATE_KEYS = frozenset(
 _SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m"'
 
 
+MAX_ID_BYTES = 250  # an id is a file name (logs/<dag>/<run>/<task>/, runs/<dag>.lock): 255 bytes at most
+
+
 def _check_id(what: str, value: Any) -> str:
+    """An id is a file name and a command-line argument: letters, digits, '_', '-', '.'; no '-'
+    first (it would read as an option), at most MAX_ID_BYTES bytes in UTF-8."""
     if not isinstance(value, str) or not value.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise DagError(
             f"{what} {value!r} may hold only letters, digits, '_', '-' and '.'", hint="rename it, e.g. 'load_orders'"
+        )
+    if value.startswith("-"):
+        raise DagError(
+            f"{what} {value!r} starts with '-', which commands would read as an option",
+            hint=f"rename it, e.g. {value.lstrip('-') or 'load_orders'!r}",
+        )
+    size = len(value.encode())
+    if size > MAX_ID_BYTES:
+        raise DagError(
+            f"{what} {value[:40]!r}... is {size} bytes long; ids name files, so at most {MAX_ID_BYTES} bytes",
+            hint="give it a shorter name",
         )
     return value
 
@@ -179,7 +195,7 @@ def build_dag(
     `locate` maps a TOML key path to its line; Python specs carry `_line` instead. `pools` and
     `notifiers` are the names defined in minorch.toml; None skips those checks.
     """
-    from .schedule import parse_schedule
+    from .schedule import check_timezone, parse_schedule
 
     def line_of(*path: str) -> int | None:
         return locate(("dags", dag_id) + path) if locate else None
@@ -192,9 +208,10 @@ def build_dag(
     except MinorchError as err:
         raise fail(err) from None
     made = Dag(dag_id=dag_id, file=file, line=line_of() or spec.get("_line"))
-    for key in spec:
-        if key not in DAG_KEYS and key not in _PRIVATE_KEYS:
-            raise fail(unknown_key(key, DAG_KEYS, "DAG"), key)
+    # Every fault is reported, not only the first: each option and each task is checked on its own.
+    found: list[MinorchError] = [
+        fail(unknown_key(key, DAG_KEYS, "DAG"), key) for key in spec if key not in DAG_KEYS and key not in _PRIVATE_KEYS
+    ]
 
     def value(key: str, check: Callable[[Any], Any], default: Any = None) -> Any:
         if spec.get(key) is None:
@@ -202,9 +219,10 @@ def build_dag(
         try:
             return check(spec[key])
         except MinorchError as err:
-            raise fail(err, key) from None
+            found.append(fail(err, key))
+            return default
 
-    made.timezone = value("timezone", lambda v: check_str("timezone", v), default_timezone)
+    made.timezone = value("timezone", lambda v: check_timezone(check_str("timezone", v)), default_timezone)
     try:
         timed, made.assets = split_schedule(spec.get("schedule"))
         made.schedule = parse_schedule(_schedule_text(timed), made.timezone)
@@ -213,7 +231,7 @@ def build_dag(
     except MinorchError as err:
         if err.hint is None and "schedule" in spec:
             err.hint = _SCHEDULE_HINT
-        raise fail(err, "schedule" if "schedule" in spec else "timezone") from None
+        found.append(fail(err, "schedule" if "schedule" in spec else "timezone"))
     made.start_date = value("start_date", lambda v: parse_date(v, name="start_date", tz=made.timezone))
     made.end_date = value("end_date", lambda v: parse_date(v, name="end_date", tz=made.timezone))
     made.catchup = value("catchup", _check_catchup, False)
@@ -228,40 +246,60 @@ def build_dag(
     made.description = value("description", lambda v: check_str("description", v))
     made.tags = tuple(value("tags", lambda v: _check_names("tags", v), ()))
     made.on_sla_miss = value("on_sla_miss", lambda v: check_notifiers("on_sla_miss", v), ())
-    dag_layer = coerce_layer(spec, lambda err, key: fail(err, key))
+    dag_layer = _coerce_each(spec, fail, found)
     try:
         made.params, made.param_schemas = split_params(dag_layer.get("params", {}))
     except DagError as err:
-        raise fail(err, "params", getattr(err, "param", "")) from None
+        found.append(fail(err, "params", getattr(err, "param", "")))
     if made.param_schemas:
         dag_layer["params"] = dict(made.params)
     default_layer = coerce_layer(defaults or {})
 
     tasks = spec.get("tasks")
     if not isinstance(tasks, Mapping) or not tasks:
-        raise DagError(
-            f"DAG '{dag_id}' has no tasks", hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command"
-        ).at(file, made.line)
+        found.append(
+            DagError(
+                f"DAG '{dag_id}' has no tasks", hint=f"add a [dags.{dag_id}.tasks.<task_id>] table with a command"
+            ).at(file, made.line)
+        )
+        raise MinorchError.combined(found)
     names = {"pools": None if pools is None else set(pools), "notifiers": None if notifiers is None else set(notifiers)}
     made.doc_md = value("doc_md", lambda v: check_str("doc_md", v))
     try:
         groups, alias = spec_groups(spec.get("groups"), spec.get("_groups"))
     except DagError as err:
-        raise fail(err, "groups", getattr(err, "group_key", "")) from None
+        raise MinorchError.combined([*found, fail(err, "groups", getattr(err, "group_key", ""))]) from None
     made.groups = {gid: {k: v for k, v in info.items() if k != "after"} for gid, info in groups.items()}
     for key, entry in tasks.items():
         try:
-            group = _task_group(key, entry, alias)
+            try:
+                group = _task_group(key, entry, alias)
+            except MinorchError as err:
+                raise fail(err, "tasks", key, "group") from None
+            tid = key if group is None or "_group" in entry else child_of(groups, group, key)
+            built = _build_task(tid, entry, file, line_of, (default_layer, dag_layer), names, key=key)
         except MinorchError as err:
-            raise fail(err, "tasks", key, "group") from None
-        tid = key if group is None or "_group" in entry else child_of(groups, group, key)
-        built = _build_task(tid, entry, file, line_of, (default_layer, dag_layer), names, key=key)
+            found.append(err)
+            continue
         built.group = group
         made.add(built)
+    if found:  # the graph checks need every task: they come once all are sound
+        raise MinorchError.combined(found)
     link_groups(made, groups, alias)
     _check_graph(made, line_of)
     _set_weights(made)
     return made
+
+
+def _coerce_each(layer: Mapping[str, Any], fail: Callable[..., MinorchError], found: list[MinorchError]) -> dict:
+    """The task options of `layer` checked one by one: each bad one is added to `found`."""
+    checked: dict = {}
+    for key, raw in layer.items():
+        try:
+            checked.update(coerce_layer({key: raw}))
+        except MinorchError as err:
+            found.append(fail(err, key))
+    return checked
 
 
 def _schedule_text(value: Any) -> Any:
@@ -359,9 +397,10 @@ def _build_task(
         raise fail(err) from None
     if not isinstance(entry, Mapping):
         raise fail(DagError(f"task '{tid}' must be a table", hint=f'write {tid} = {{ command = "..." }}'))
-    for key in entry:
-        if key not in TASK_KEYS and key not in _PRIVATE_KEYS:
-            raise fail(unknown_key(key, TASK_KEYS, "task"), key)
+    found = [fail(unknown_key(key, TASK_KEYS, "task"), key) for key in entry if key not in TASK_KEYS | _PRIVATE_KEYS]
+    task_layer = _coerce_each(entry, fail, found)
+    if found:
+        raise MinorchError.combined(found)
     for key in ("empty", "latest_only"):
         if key in entry and not isinstance(entry[key], bool):
             raise fail(DagError(f"{key} must be true or false, not {entry[key]!r}"), key)
@@ -406,7 +445,7 @@ def _build_task(
     is_setup, teardown = _check_setup_teardown(tid, entry, fail)
     if teardown is not None:
         after += [s for s in teardown["setups"] if s not in after]
-    opts = merge_layers((*layers, coerce_layer(entry, fail)))
+    opts = merge_layers((*layers, task_layer))
     if teardown is not None:
         opts = replace(opts, trigger_rule=TriggerRule.ALL_DONE_SETUP_SUCCESS)
     pools, notifiers = names["pools"], names["notifiers"]
@@ -641,33 +680,41 @@ def _check_graph(made: Dag, line_of: Callable[..., int | None]) -> None:
         return line_of("tasks", tid, "after") or made.tasks[tid].line
 
     python = (made.file or "").endswith(".py")  # links are written `a >> b` there, not `after = [...]`
-
+    found: list[MinorchError] = []
     for item in made.tasks.values():
         for up in item.upstream:
             if up == item.task_id:
-                raise DagError(
-                    f"task '{up}' depends on itself",
-                    hint=f"remove `{up} >> {up}`" if python else "remove it from its own `after` list",
-                    file=made.file,
-                    line=line(up),
+                found.append(
+                    DagError(
+                        f"task '{up}' depends on itself",
+                        hint=f"remove `{up} >> {up}`" if python else "remove it from its own `after` list",
+                        file=made.file,
+                        line=line(up),
+                    )
                 )
-            if up not in made.tasks:
-                raise DagError(
-                    f"task '{item.task_id}' depends on '{up}', which does not exist",
-                    hint=did_you_mean(up, made.tasks)
-                    or ("check its upstream tasks" if python else "check the `after` list"),
-                    file=made.file,
-                    line=line(item.task_id),
+            elif up not in made.tasks:
+                found.append(
+                    DagError(
+                        f"task '{item.task_id}' depends on '{up}', which does not exist",
+                        hint=did_you_mean(up, made.tasks)
+                        or ("check its upstream tasks" if python else "check the `after` list"),
+                        file=made.file,
+                        line=line(item.task_id),
+                    )
                 )
     for item in made.tasks.values():
         for name in item.given["teardown"]["setups"] if item.is_teardown else ():
-            if not made.tasks[name].is_setup:
-                raise DagError(
-                    f"teardown '{item.task_id}' names '{name}' as its setup, but '{name}' is not a setup task",
-                    hint=f"add setup = true to task '{name}'",
-                    file=made.file,
-                    line=line(item.task_id),
+            if name in made.tasks and not made.tasks[name].is_setup:
+                found.append(
+                    DagError(
+                        f"teardown '{item.task_id}' names '{name}' as its setup, but '{name}' is not a setup task",
+                        hint=f"add setup = true to task '{name}'",
+                        file=made.file,
+                        line=line(item.task_id),
+                    )
                 )
+    if found:  # a cycle is looked for among known links only
+        raise MinorchError.combined(found)
     cycle = _find_cycle(made)
     if cycle:
         raise DagError(

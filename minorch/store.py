@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -336,6 +337,33 @@ def _placeholders(items: Iterable) -> str:
     return ",".join("?" * len(list(items)))
 
 
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    """A connection; a reader of a state file it may not write gets one anyway.
+
+    Reading a WAL database needs its -shm file; in a folder this process may not write, SQLite
+    can neither create it nor the -wal, and refuses ("attempt to write a readonly database").
+    A reader then opens the file read-only (mode=ro, which uses a -shm that is there) and, failing
+    that, as immutable: no -wal, -shm or locks at all. A folder nobody may write holds a file
+    nobody changes, so immutable reads what is there."""
+
+    def open_(uri: str | None = None) -> sqlite3.Connection:
+        target = uri or path
+        return sqlite3.connect(target, isolation_level=None, timeout=30.0, check_same_thread=False, uri=bool(uri))
+
+    db = open_()
+    if not readonly or (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        return db
+    base = "file:" + urllib.parse.quote(str(path.resolve()))
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            db = open_(f"{base}?{query}")
+    return db
+
+
 class Store:
     """One connection to the state file. `readonly=True` never creates or migrates it."""
 
@@ -348,7 +376,7 @@ class Store:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         elif not self.path.exists():
             raise StoreError(f"{self.path}: no state file yet", hint="run `minorch up` or `minorch run DAG` first")
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        self.db = _connect(self.path, readonly)
         try:
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -940,6 +968,17 @@ class Store:
                 (run_pk, task_id, map_index, key),
             ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def all_results(self, run_pk: int, task_ids: Iterable[str]) -> list[tuple[str, int, str | None, str]]:
+        """Every result those tasks left in a run, copies' and pushed keys' too: (task id, map index,
+        key or None for the return value, JSON text)."""
+        ids = list(task_ids)
+        if not ids:
+            return []
+        where = f"run_pk = ? AND task_id IN ({_placeholders(ids)})"
+        values = self.db.execute(f"SELECT task_id, map_index, NULL, value FROM xcom WHERE {where}", (run_pk, *ids))
+        keys = self.db.execute(f"SELECT task_id, map_index, key, value FROM xcom_keys WHERE {where}", (run_pk, *ids))
+        return [*values, *keys]
 
     def run_links(self, dag_id: str, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """{run_id: (dag_id, run_id) of the run that triggered it} for those of `run_ids` of `dag_id` that a

@@ -72,26 +72,53 @@ def test_task(
                         continue
                     state = TaskState.SUCCESS if tid in task.upstream else TaskState.SKIPPED
                     store.set_task_state(pk, tid, state, [TaskState.NONE], note="left out by tasks test")
-            for tid, value in found.items():
-                store.put_xcom(pk, tid, json.dumps(value))
-            follower.path = sched.log_path(store.run(pk), task_id, 1)
-            follower.start()
+            with store.write():
+                for tid, map_index, key, value in found:
+                    if key is None:
+                        store.put_xcom(pk, tid, value, map_index)
+                    else:
+                        store.put_xcom_keys(pk, tid, {key: value}, map_index)
+            if task.map_over is None:  # a mapped task's copies run side by side: their logs come after
+                follower.path = sched.log_path(store.run(pk), task_id, 1)
+                follower.start()
             return [pk]
 
         try:
-            result = drive(trial, registry, create, lambda line: None)[0]
+            result = drive(trial, registry, create, lambda line: None, dag_ids={dag.dag_id})[0]
         finally:
             follower.stop()
-        attempt = (result.attempts.get(task_id) or [None])[-1]
+        tries = result.attempts.get(task_id) or []
+        if task.map_over is not None:
+            _print_copies(trial, result.run.pk, task, tries, out)
+        failed = [a for a in tries if a.exit_code]  # a mapped task: its first failed copy says how it ended
+        attempt = failed[0] if failed and task.map_over is not None else tries[-1] if tries else None
         state = result.tis[task_id].state
         code = result.exit_code if result.interrupted else _exit_code(state, attempt)
-        outcome = TestResult(result.run.run_id, state, attempt, code, sorted(found))
+        outcome = TestResult(result.run.run_id, state, attempt, code, sorted({row[0] for row in found}))
         if record and attempt is not None and not result.interrupted:
             _record(settings, dag, task_id, logical, conf, attempt, state, trial)
             outcome.recorded = True
         return outcome
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _print_copies(trial: Settings, run_pk: int, task, tries: list[Attempt], out: Callable[[bytes], None]) -> None:
+    """Each copy's log, in map order, under a line naming the copy and the item it got."""
+    from .views import map_inputs, short_item
+
+    store = Store(trial.db_path, readonly=True)
+    try:
+        items = map_inputs(store, run_pk, task) or []
+    finally:
+        store.close()
+    for attempt in sorted(tries, key=lambda a: (a.map_index, a.try_number)):
+        item = short_item(items[attempt.map_index]) if attempt.map_index < len(items) else "?"
+        out(f"--- copy {attempt.map_index} (input {item}), exit {attempt.exit_code} ---\n".encode())
+        try:
+            out(Path(attempt.log_path).read_bytes() if attempt.log_path else b"(no log)\n")
+        except OSError as err:
+            out(f"(its log cannot be read: {err.strerror})\n".encode())
 
 
 def _exit_code(state: TaskState, attempt: Attempt | None) -> int:
@@ -107,13 +134,15 @@ def _latest_run_of(store: Store, dag: Dag, logical: datetime):
     return matches[0] if matches else None
 
 
-def _upstream_results(settings: Settings, dag: Dag, upstream, logical: datetime) -> dict:
+def _upstream_results(settings: Settings, dag: Dag, upstream, logical: datetime) -> list:
+    """Every result the upstream tasks left in the latest run of that date: return values, a mapped
+    task's list and each of its copies' values, pushed keys (see `Store.all_results`)."""
     if not upstream or not settings.db_path.exists():
-        return {}
+        return []
     store = Store(settings.db_path, readonly=True)
     try:
         run = _latest_run_of(store, dag, logical)
-        return store.xcoms(run.pk, upstream) if run else {}
+        return store.all_results(run.pk, upstream) if run else []
     finally:
         store.close()
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .config import Settings
-from .dag import Dag
+from .dag import Dag, Task
 from .durations import parse_date
 from .registry import Registry
 from .schedule import run_dates
@@ -104,6 +104,57 @@ def graph_text(dag: Dag, fmt: str) -> str:
         group = f"  in group {task.group}" if task.group and not tid.startswith(task.group + ".") else ""
         lines.append(f"{'  ' * depth[tid]}{tid}{ups_text}{rule}{role}{group}")
     return "\n".join(lines)
+
+
+def map_inputs(store: Store, run_pk: int, task: Task | None) -> list | None:
+    """The items a mapped task's copies got, by map index: its literal list, or the list its upstream
+    task returned in that run. None when the task is not mapped or the list is not there (yet)."""
+    if task is None or task.map_over is None:
+        return None
+    if isinstance(task.map_over, list):
+        return task.map_over
+    items = store.xcoms(run_pk, [task.map_over]).get(task.map_over)
+    return items if isinstance(items, list) else None
+
+
+def short_item(item: object, width: int = 40) -> str:
+    """A copy's input as JSON text, cut to `width` characters."""
+    import json
+
+    text = json.dumps(item, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def graph_json(dag: Dag) -> dict:
+    """The DAG as data: its tasks in run order (upstream, downstream, trigger rule, group, role,
+    what a mapped task maps over) and its edges with their labels."""
+    downstream = dag.downstream()
+    tasks = []
+    for tid in dag.topological():
+        task = dag.tasks[tid]
+        tasks.append(
+            {
+                "task_id": tid,
+                # how it runs (shell, python, or the scheduler itself: sensor, empty, latest_only) and its
+                # flavor (branch, short_circuit, sensor)
+                "kind": "shell" if task.command is not None else "python" if task.python or task.func else task.flavor,
+                "flavor": task.flavor,
+                "upstream": list(task.upstream),
+                "downstream": sorted(downstream[tid]),
+                "trigger_rule": task.opts.trigger_rule.value,
+                "group": task.group,
+                "setup": task.is_setup,
+                "teardown": task.is_teardown,
+                "map_over": task.map_over,
+            }
+        )
+    edges = [
+        {"from": up, "to": tid, "label": dag.tasks[tid].labels.get(up)}
+        for tid in dag.topological()
+        for up in dag.tasks[tid].upstream
+    ]
+    schedule = str(dag.assets) if dag.assets else dag.schedule.expr if dag.schedule else None
+    return {"dag_id": dag.dag_id, "schedule": schedule, "tasks": tasks, "edges": edges}
 
 
 def graph_svg(dag: Dag) -> str:

@@ -113,15 +113,16 @@ def test_a_try_that_ended_meanwhile_is_ended_with_its_code_and_one_without_a_tra
     assert isinstance(answers["b"], Lost)
 
 
-def started_unrecorded(tmp_path: Path, attempt_id: str, script: str) -> OpenTry:
-    """A try whose process started but whose pid the stopped scheduler never recorded."""
+def started_unrecorded(tmp_path: Path, attempt_id: str, script: str) -> tuple[OpenTry, int]:
+    """A try whose process (pid returned beside it) started but whose pid the stopped scheduler never recorded."""
     open_try = left_running(tmp_path, attempt_id, script)
-    return OpenTry(open_try.launch, 0.0, None, None, None, None)
+    assert open_try.pid is not None
+    return OpenTry(open_try.launch, 0.0, None, None, None, None), open_try.pid
 
 
 def test_a_running_try_whose_pid_was_never_recorded_is_stopped_as_interrupted_not_called_never_started(tmp_path):
-    open_try = started_unrecorded(tmp_path, "a", "sleep 1000")
-    tree = psutil.Process(psutil.Process().pid).children(recursive=True)
+    open_try, pid = started_unrecorded(tmp_path, "a", "sleep 1000")
+    tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     [answer] = LocalExecutor().recover([open_try])
     assert isinstance(answer, Lost) and answer.reason == "interrupted: the scheduler stopped while this try ran"
     assert running(tree) == []
@@ -130,7 +131,7 @@ def test_a_running_try_whose_pid_was_never_recorded_is_stopped_as_interrupted_no
 def test_a_try_whose_pid_was_never_recorded_and_that_ends_as_it_is_stopped_is_ended_not_run_again(tmp_path):
     # Its work is done when the stop arrives: it finishes and exits 0 (as a try that ended a moment before
     # recovery looked would), so its status file records success and the try must not run a second time.
-    open_try = started_unrecorded(tmp_path, "a", "trap 'echo done; exit 0' TERM; sleep 1000 & wait")
+    open_try, _pid = started_unrecorded(tmp_path, "a", "trap 'echo done; exit 0' TERM; sleep 1000 & wait")
     [answer] = LocalExecutor().recover([open_try])
     assert isinstance(answer, Ended) and answer.exit.returncode == 0
     assert (tmp_path / "a.log").read_text() == "done\n"

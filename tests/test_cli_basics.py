@@ -317,6 +317,29 @@ def test_graph_prints_text_dot_and_mermaid(project, fmt, expected):
     assert not (project / ".minorch").exists()
 
 
+def test_graph_json_lists_tasks_in_run_order_with_their_links_and_every_edge(project):
+    write(project / "dags" / "etl.toml", GRAPH + '[dags.etl.tasks.load.labels]\nextract = "raw"\n')
+    done = minorch("graph", "etl", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["dag_id"] == "etl" and found["schedule"] == "none"
+    assert [(t["task_id"], t["upstream"], t["downstream"], t["kind"]) for t in found["tasks"]] == [
+        ("extract", [], ["load", "transform"], "shell"),
+        ("transform", ["extract"], ["load"], "shell"),
+        ("load", ["transform", "extract"], [], "shell"),
+    ]
+    assert found["tasks"][2]["trigger_rule"] == "all_done"
+    assert found["edges"] == [
+        {"from": "extract", "to": "transform", "label": None},
+        {"from": "transform", "to": "load", "label": None},
+        {"from": "extract", "to": "load", "label": "raw"},
+    ]
+    lineage = minorch("graph", "--assets", "--json", cwd=project)
+    assert lineage.returncode == 0 and json.loads(lineage.stdout) == {"assets": []}
+    missing = minorch("graph", "nope", "--json", cwd=project)
+    assert missing.returncode == 2 and json.loads(missing.stdout)["error"]["message"] == "no DAG 'nope'"
+
+
 def test_graph_of_an_unknown_dag_suggests_the_closest_and_exits_2(project):
     done = minorch("graph", "godo", cwd=project)
     assert_one_clean_line(done, "minorch: error: no DAG 'godo' (did you mean 'good'?)", 2, project)

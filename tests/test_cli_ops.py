@@ -320,6 +320,32 @@ def test_db_prune_asks_then_deletes_old_runs_and_their_logs(failed_run: Path):
     assert not any(logs.iterdir()) and open_store(failed_run).runs("flaky") == []
 
 
+def test_db_prune_json_needs_yes_and_says_what_it_deleted(failed_run: Path):
+    asking = cli(failed_run, "db", "prune", "--older-than", "0s", "--json")
+    assert asking.exit_code == 2 and json.loads(asking.stdout)["error"]["hint"] == "add --yes"
+    assert open_store(failed_run).runs("flaky")
+    nothing = cli(failed_run, "db", "prune", "--older-than", "90d", "--json", "--yes")
+    assert json.loads(nothing.stdout) == {
+        "older_than": "90d",
+        "runs": 0,
+        "task_instances": 0,
+        "attempts": 0,
+        "log_folders": 0,
+        "dry_run": False,
+    }
+    done = cli(failed_run, "db", "prune", "--older-than", "0s", "--json", "--yes")
+    assert done.exit_code == 0
+    assert json.loads(done.stdout) == {
+        "older_than": "0s",
+        "runs": 1,
+        "task_instances": 3,
+        "attempts": 2,
+        "log_folders": 1,
+        "dry_run": False,
+    }
+    assert open_store(failed_run).runs("flaky") == []
+
+
 # ---------------------------------------------------------------- help and docs
 
 
@@ -338,14 +364,16 @@ def test_every_command_has_help_and_a_section_in_the_docs():
 
 
 def start_scheduler(config: Path) -> subprocess.Popen:
+    """`minorch up --no-ui` logging to a file (a pipe nobody reads meanwhile would fill and block it)."""
     env = child_env()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )
+    with (config.parent / "up.log").open("w") as log:  # the child writes to its own copy
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "minorch", "--config", str(config), "up", "--no-ui"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
     settings = load_settings(config)
     deadline = time.monotonic() + 10
     while not ops.scheduler_running(settings):  # the process starting up, not a clock
@@ -356,8 +384,9 @@ def start_scheduler(config: Path) -> subprocess.Popen:
 
 def stop_scheduler(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=15)
-    return out
+    proc.wait(timeout=15)
+    config = Path(proc.args[4])  # [python, -m, minorch, --config, CONFIG, up, --no-ui]
+    return (config.parent / "up.log").read_text()
 
 
 def wait_until(check, limit: float = 30.0) -> None:

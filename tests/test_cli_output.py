@@ -247,7 +247,9 @@ def test_status_shows_running_tries_and_the_last_failure(checks):
         triggered = checks.minorch("trigger", "checks")
         assert f"only a foreground `minorch run` (pid {run.pid}) is running" in triggered.stdout
         assert "the next `minorch up` starts it" in triggered.stdout
-        second = checks.minorch("run", "checks", "-q")  # one scheduler per state file: it says who holds it
+        other = checks.minorch("run", "checks", "-q")  # another DAG's one-shot run goes meanwhile
+        assert other.returncode == 1 and "another minorch" not in other.stderr
+        second = checks.minorch("run", "slow", "-q")  # one driver per DAG: it says who holds it
         assert second.returncode == 2
         assert f"(pid {run.pid}, minorch run since " in second.stderr and "version 0.1.0" in second.stderr
     finally:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -210,3 +212,27 @@ def test_a_run_created_at_its_fire_starts_in_the_same_turn_of_the_loop(project):
         sched.kill_running("test over")
         sched.close()
         store.close()
+
+
+def test_text_log_lines_carry_the_utc_offset(project):
+    """A text line says its zone: local time (here TZ=Asia/Kolkata, +05:30) in ISO 8601 with its offset."""
+    project.write("dags/sleeper.toml", SLEEPER.format(seconds=0))
+    up = subprocess.Popen(
+        [sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "text"],
+        cwd=project.root,
+        env={**project.env(), "TZ": "Asia/Kolkata"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = ""
+        deadline = time.monotonic() + 20
+        while "scheduler ready" not in line and time.monotonic() < deadline:
+            line = up.stdout.readline()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(15)
+    stamp, level, message = line.split(maxsplit=2)
+    moment = datetime.fromisoformat(stamp)
+    assert stamp.endswith("+05:30") and level == "INFO" and message.startswith("scheduler ready"), line
+    assert abs((moment - datetime.now(timezone.utc)).total_seconds()) < 60

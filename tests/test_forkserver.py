@@ -335,6 +335,43 @@ def test_after_a_scheduler_crash_its_forked_task_runs_on_and_find_leftover_knows
     assert running([task]) == []
 
 
+def test_a_launch_sent_just_before_the_scheduler_died_is_never_started(folder):
+    """The server reads a request only after its sender was killed (a launch burst cut short): the try is
+    recorded but its process must not start then, when a restarted scheduler may already have found no
+    process for it and started it again itself."""
+    first, late = python(folder, "a-1", "sleep"), python(folder, "a-2", "ok")
+    starter = (
+        "import json, sys; from pathlib import Path; from minorch.executors.local import Launch, LocalExecutor; "
+        "launches = [Launch(**{**f, 'log_path': Path(f['log_path'])}) "
+        "for f in json.loads(sys.argv[1])]; ex = LocalExecutor(); "
+        "print(ex.start(launches[0]).pid, flush=True); sys.stdin.readline(); ex.start(launches[1])"
+    )
+    fields = [{**launch.__dict__, "log_path": str(launch.log_path)} for launch in (first, late)]
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", starter, json.dumps(fields)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    task = psutil.Process(int(scheduler.stdout.readline()))
+    server = task.parent()
+    server.suspend()  # it reads the next request only once its sender is gone
+    scheduler.stdin.write("go\n")
+    scheduler.stdin.flush()
+    time.sleep(0.3)  # the request is in the server's socket
+    scheduler.kill()
+    scheduler.wait()
+    server.resume()
+    wait_gone(server)
+    assert status_of(folder, "a-2") is None and not (folder / "a-2.log").exists()
+    assert not [p for p in psutil.process_iter() if p.pid != task.pid and "a-2" in _attempt_of(p)]
+    kill_tree(task.pid, grace=0.5)
+
+
+def _attempt_of(proc: psutil.Process) -> str:
+    try:
+        return proc.environ().get("MINORCH_ATTEMPT_ID", "")
+    except psutil.Error:
+        return ""
+
+
 def test_what_one_task_imports_or_changes_is_not_seen_by_the_next(forking, folder):
     forking.start(python(folder, "a", "leak"))
     assert run_all(forking)["a"].returncode == 0

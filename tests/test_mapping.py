@@ -198,3 +198,73 @@ def test_the_planner_launches_copies_within_parallelism_and_finishes_the_task_wh
     done = {1: {"copy": {i: _ti("copy", TaskState.SUCCESS, i) for i in range(5)}}}
     plan = P.plan({"m": dag}, P.Snapshot({}, [_run()], tis, done), NOW, parallelism=2, pools={})
     assert P.FinishMapped(1, "copy", TaskState.SUCCESS, "5 copies done") in plan.actions
+
+
+def test_tasks_lists_each_copy_under_its_task_with_the_item_it_got(project):
+    project.write("dags/tables.py", PIPELINE)
+    ran = project.minorch("run", "tables", "--date", "2024-01-15", "--param", 'tables=["orders", "broken"]', "-q")
+    assert ran.returncode == 1, ran.stderr
+    listed = json.loads(project.minorch("tasks", "tables", "latest", "--json").stdout)
+    [count] = [t for t in listed["tasks"] if t["task_id"] == "count"]
+    assert [(c["map_index"], c["input"], c["state"], c["exit_code"]) for c in count["copies"]] == [
+        (0, "orders", "success", 0),
+        (1, "broken", "failed", 1),
+    ]
+    assert count["copies"][1]["log_path"].endswith("/count/map-1/1.log")
+    assert "copies" not in [t for t in listed["tasks"] if t["task_id"] == "total"][0]
+    text = project.minorch("tasks", "tables", "latest").stdout.splitlines()
+    at = next(i for i, line in enumerate(text) if line.startswith("count "))
+    assert text[at + 1].split()[:3] == ["[0]", '"orders"', "success"]
+    assert text[at + 2].split()[:3] == ["[1]", '"broken"', "failed"]
+    assert text[at + 3].startswith("total ")
+
+
+FILES = """
+[dags.files.tasks.per_file]
+command = "test {{ name }} != broken.csv"
+map_over = ["orders.csv", "broken.csv"]
+map_as = "name"
+"""
+
+
+def test_the_task_screen_shows_the_item_each_copy_got(project):
+    """Pilot on a run made by a real `minorch run`: each copy's try row starts with its input, and
+    the chosen try's line names its copy and input."""
+    import asyncio
+    import time
+
+    from minorch.registry import load
+    from minorch.tui.app import make_app
+    from minorch.tui.screens import DagScreen, TaskScreen
+    from minorch.tui.widgets.run_grid import RunGrid
+
+    project.write("dags/files.toml", FILES)
+    assert project.minorch("run", "files", "--date", "2024-01-15", "-q").returncode == 1
+    settings = project.settings()
+
+    def text(app) -> str:
+        return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())
+
+    async def until(pilot, check, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline, f"{what} not shown; screen:\n{text(pilot.app)}"
+            await pilot.pause(0.02)
+
+    async def main() -> None:
+        app = make_app(settings, registry=load(settings), runs_scheduler=False)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await until(pilot, lambda: "files" in text(app), "DAG list")
+            deadline = time.monotonic() + 10
+            while not isinstance(app.screen, DagScreen) and time.monotonic() < deadline:
+                await pilot.press("enter")  # again if the list took it before its rows were ready
+                await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(app.screen, DagScreen) and "per_file" in text(app), "grid")
+            app.screen.query_one(RunGrid).select_task("per_file")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, TaskScreen) and "[1] 1" in text(app), "both copies")
+            shown = text(app)
+            assert 'input "orders.csv"' in shown and 'input "broken.csv"' in shown
+            assert 'try 1 of copy 1 (input "broken.csv") ran: test broken.csv != broken.csv' in shown
+
+    asyncio.run(main())

@@ -103,3 +103,55 @@ def test_an_unknown_task_is_one_line_with_a_suggestion(pipe):
         done.returncode == 2
         and done.stderr == "minorch: error: DAG 'pipe' has no task 'totl' (did you mean 'total'?)\n"
     )
+
+
+TABLES = """
+from minorch import DAG, task
+
+with DAG("tables"):
+    @task
+    def list_tables(params):
+        return params.get("tables", ["orders", "customers", "stores"])
+
+    @task
+    def count(table, ti):
+        ti.xcom_push(key="seen", value=table.upper())
+        print("counting", table)
+        if table == "broken":
+            raise SystemExit(4)
+        return len(table)
+
+    @task
+    def pick(counts, ti):
+        print("all copies:", counts)
+        print("second copy:", ti.xcom_pull(task_ids="count", map_indexes=1))
+        print("second key:", ti.xcom_pull(task_ids="count", key="seen", map_indexes=1))
+
+    pick(counts=count.expand(table=list_tables()))
+"""
+
+
+def test_a_task_after_a_mapped_task_gets_every_copys_result_and_pushed_keys(project):
+    project.write("dags/tables.py", TABLES)
+    assert project.minorch("run", "tables", "--date", "2024-01-15", "-q", timeout=60).returncode == 0
+    before = counts(project)
+    done = project.minorch("tasks", "test", "tables", "pick", "--date", "2024-01-15")
+    assert done.returncode == 0, done.stderr
+    assert "all copies: [6, 9, 6]" in done.stdout
+    assert "second copy: 9" in done.stdout and "second key: CUSTOMERS" in done.stdout
+    assert counts(project) == before
+
+
+def test_testing_a_mapped_task_runs_every_copy_and_prints_each_log_under_its_input(project):
+    project.write("dags/tables.py", TABLES)
+    run = project.minorch("run", "tables", "--date", "2024-01-15", "--param", 'tables=["a", "broken"]', "-q")
+    assert run.returncode == 1
+    done = project.minorch("tasks", "test", "tables", "count", "--date", "2024-01-15")
+    assert done.returncode == 4, done.stderr
+    out = done.stdout
+    assert out.index('--- copy 0 (input "a"), exit 0 ---\ncounting a\n') < out.index(
+        '--- copy 1 (input "broken"), exit 4 ---\ncounting broken\n'
+    )
+    assert done.stderr.strip().endswith(
+        "tables.count: failed (exit 4); upstream results used: list_tables; nothing recorded"
+    )

@@ -131,3 +131,72 @@ def test_a_python_file_that_defines_no_dag_is_warned_about(project):
     assert done.returncode == 0  # a warning, not an error: the file may be a helper module
     assert "warning: dags/forgot.py: defines no DAG (a @dag function must be called" in done.stderr
     assert done.stdout.startswith("0 DAGs")
+
+
+MANY_FAULTS_TOML = """\
+[dags.etl]
+schedul = "@daily"
+retries = -1
+catchup = "maybe"
+
+[dags.etl.tasks.extract]
+command = "echo"
+retry = 3
+timeout = "forever"
+
+[dags.etl.tasks.load]
+command = "echo"
+pool = 5
+
+[dags.etl.tasks.report]
+commands = "echo"
+"""
+
+MANY_FAULTS_PY = """\
+from minorch import DAG, shell
+
+with DAG("py_etl", retries=-2, schedule="nope"):
+    a = shell("a", "echo", timeout="zz")
+    b = shell("b", "echo", retries="many")
+    a >> b
+"""
+
+
+def test_validate_reports_every_error_of_a_file_each_with_its_line(project):
+    project.write("dags/etl.toml", MANY_FAULTS_TOML)
+    project.write("dags/py_etl.py", MANY_FAULTS_PY)
+    done = project.minorch("validate", "--json")
+    assert done.returncode == 1
+    found = [(e["file"], e["line"], e["message"]) for e in json.loads(done.stdout)["errors"]]
+    assert [(file, line) for file, line, _ in found] == [
+        ("dags/etl.toml", 2),
+        ("dags/etl.toml", 3),
+        ("dags/etl.toml", 4),
+        ("dags/etl.toml", 8),
+        ("dags/etl.toml", 9),
+        ("dags/etl.toml", 13),
+        ("dags/etl.toml", 16),
+        ("dags/py_etl.py", 3),
+        ("dags/py_etl.py", 3),
+        ("dags/py_etl.py", 4),
+        ("dags/py_etl.py", 5),
+    ], found
+    messages = " | ".join(message for _, _, message in found)
+    for fault in ("'schedul'", "not -1", "'maybe'", "'retry'", "'forever'", "not 5", "'commands'", "'nope'", "not -2"):
+        assert fault in messages
+    text = project.minorch("validate")
+    assert len(text.stderr.splitlines()) == 11 and "Traceback" not in text.stderr
+
+
+def test_links_to_unknown_tasks_are_all_reported(project):
+    project.write(
+        "dags/links.toml",
+        '[dags.l.tasks.a]\ncommand = "echo"\nafter = ["nope"]\n\n'
+        '[dags.l.tasks.b]\ncommand = "echo"\nafter = ["a", "zz"]\n',
+    )
+    done = project.minorch("validate", "--json")
+    found = [(e["line"], e["message"]) for e in json.loads(done.stdout)["errors"]]
+    assert found == [
+        (3, "task 'a' depends on 'nope', which does not exist"),
+        (7, "task 'b' depends on 'zz', which does not exist"),
+    ]

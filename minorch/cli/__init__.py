@@ -76,6 +76,14 @@ class Context:
 
 pass_ctx = click.make_pass_decorator(Context)
 
+MAX_LIMIT = 1_000_000  # rows a listing (--limit, -n) shows at most; also above any try number or map index
+
+
+def limit_range(low: int = 1) -> click.IntRange:
+    """A count or number compared in SQL: up to MAX_LIMIT, so an oversized one is a usage error
+    in one line, not SQLite's integer overflow."""
+    return click.IntRange(min=low, max=MAX_LIMIT)
+
 
 class MinorchGroup(click.Group):
     """Turns MinorchError into one line on stderr and its exit code, never a traceback."""
@@ -207,11 +215,11 @@ def scheduler_effect(app: Context, verb: str = "acts on it") -> str:
     )
 
 
-def resolve_run(app: Context, dag_id: str, ref: str):
+def resolve_run(app: Context, dag_id: str, ref: str, *, readonly: bool = False):
     from .. import operations
 
     dag = app.dag(dag_id)
-    store = app.store()
+    store = app.store(readonly=readonly)
     return dag, store, operations.resolve_run(store, dag, ref)
 
 

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from . import Context, main, pass_ctx, scheduler_effect, table
+from . import Context, limit_range, main, pass_ctx, scheduler_effect, table
 
 
 def _when(stamp: float) -> str:
@@ -53,7 +53,7 @@ def assets(ctx: click.Context, as_json: bool) -> None:
 
 @assets.command("show")
 @click.argument("name")
-@click.option("-n", "limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many events.")
+@click.option("-n", "limit", default=20, show_default=True, type=limit_range(), help="How many events.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_ctx
 def show(app: Context, name: str, limit: int, as_json: bool) -> None:

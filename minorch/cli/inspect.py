@@ -16,7 +16,17 @@ from ..durations import format_duration
 from ..errors import MinorchError, NotFound
 from ..states import RunState, TaskState
 from ..visible import visible
-from . import Context, json_option, local_time, main, parse_params, pass_ctx, resolve_run, table
+from . import (
+    Context,
+    json_option,
+    limit_range,
+    local_time,
+    main,
+    parse_params,
+    pass_ctx,
+    resolve_run,
+    table,
+)
 
 FOLLOW_INTERVAL = 0.25  # seconds between looks at a growing log file
 
@@ -109,8 +119,9 @@ def dags(app: Context, as_json: bool) -> None:
     "--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg"]), default="text", show_default=True
 )
 @click.option("--assets", "lineage", is_flag=True, help="Print DAG -> asset -> DAG lineage of all DAGs instead.")
+@json_option("Print the tasks and edges (or, with --assets, the lineage) as JSON.")
 @pass_ctx
-def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
+def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool, as_json: bool) -> None:
     """Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid.
 
     `--format svg` draws it with Graphviz's `dot`, which must be on PATH.
@@ -120,14 +131,34 @@ def graph(app: Context, dag_id: str | None, fmt: str, lineage: bool) -> None:
 
         if fmt == "svg":
             raise click.UsageError("--assets draws text, dot or mermaid")
-        click.echo(render(build(app.registry.dags, app.registry.assets), fmt))
+        found = build(app.registry.dags, app.registry.assets)
+        click.echo(json.dumps(_lineage_json(found), indent=2) if as_json else render(found, fmt))
         return
     if dag_id is None:
         raise click.UsageError("name a DAG, or pass --assets for the lineage of all DAGs")
-    from ..views import graph_svg, graph_text
+    from ..views import graph_json, graph_svg, graph_text
 
     dag = app.dag(dag_id)
+    if as_json:
+        click.echo(json.dumps(graph_json(dag), indent=2))
+        return
     click.echo(graph_svg(dag) if fmt == "svg" else graph_text(dag, fmt))
+
+
+def _lineage_json(found) -> dict:
+    """Per asset: its declaration, the tasks that update it, the DAGs waiting for it, the tasks reading it."""
+    return {
+        "assets": [
+            {
+                "asset": name,
+                "declared": found.declared.get(name),
+                "producers": [{"dag_id": d, "task_id": t} for d, t in found.producers.get(name, [])],
+                "consumers": found.consumers.get(name, []),
+                "readers": [{"dag_id": d, "task_id": t} for d, t in found.readers.get(name, [])],
+            }
+            for name in found.names()
+        ]
+    }
 
 
 MAX_NEXT = 10_000  # fire times `minorch next` lists at most
@@ -206,7 +237,7 @@ def run_rows(store, dag_id: str, state: str | None, limit: int) -> list[dict]:
 @main.command()
 @click.argument("dag_id")
 @click.option("--state", type=click.Choice([s.value for s in RunState]), help="Only runs in this state.")
-@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--limit", "-n", default=20, show_default=True, type=limit_range(), help="How many runs.")
 @json_option("Print the runs as JSON.")
 @pass_ctx
 def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool) -> None:
@@ -241,37 +272,61 @@ def runs(app: Context, dag_id: str, state: str | None, limit: int, as_json: bool
 
 
 def task_rows(store, dag, run) -> list[dict]:
-    """One dict per task instance of a run, in DAG order, with its latest try."""
+    """One dict per task instance of a run, in DAG order, with its latest try; a mapped task's
+    row lists its copies (`copies`), each with the input item it got."""
     from .. import operations as ops
+    from ..views import map_inputs
 
     tis = store.task_instances([run.pk])[run.pk]
     attempts = store.attempts(run.pk)
     latest = {a.task_id: a for a in attempts}  # ordered by id: the last one wins
+    latest_copy = {(a.task_id, a.map_index): a for a in attempts if a.map_index >= 0}
     copies_tries = Counter(a.task_id for a in attempts if a.map_index >= 0)
+    mapped_tis = store.mapped_instances([run.pk]).get(run.pk, {})
     rows = []
     for tid in ops.in_dag_order(dag, tis):
-        ti, attempt = tis[tid], latest.get(tid)
+        ti = tis[tid]
+        attempt = latest.get(tid)
         span = ti.end_date - ti.start_date if ti.end_date and ti.start_date else None
         mapped = tid in copies_tries  # a mapped task: its copies' tries, its own start to end
-        rows.append(
-            {
-                "task_id": tid,
-                "state": ti.state.value,
-                "tries": copies_tries[tid] if mapped else ti.try_number,
-                "start_date": _iso(ti.start_date),
-                "end_date": _iso(ti.end_date),
-                "duration": span
-                if mapped
-                else (ti.duration if ti.duration is not None else (attempt.duration if attempt else None)),
-                "exit_code": attempt.exit_code if attempt else None,
-                "signal": attempt.signal if attempt else None,
-                "timed_out": bool(attempt.timed_out) if attempt else False,
-                "log_path": attempt.log_path if attempt else None,
-                "host": attempt.host if attempt else None,
-                "note": ti.note,
-            }
-        )
+        row = {
+            "task_id": tid,
+            "state": ti.state.value,
+            "tries": copies_tries[tid] if mapped else ti.try_number,
+            "start_date": _iso(ti.start_date),
+            "end_date": _iso(ti.end_date),
+            "duration": span
+            if mapped
+            else (ti.duration if ti.duration is not None else (attempt.duration if attempt else None)),
+            **_try_columns(attempt),
+            "note": ti.note,
+        }
+        if tid in mapped_tis:
+            items = map_inputs(store, run.pk, dag.tasks.get(tid)) or []
+            row["copies"] = [
+                {
+                    "map_index": index,
+                    "input": items[index] if index < len(items) else None,
+                    "state": copy.state.value,
+                    "tries": copy.try_number,
+                    "duration": copy.duration,
+                    **_try_columns(latest_copy.get((tid, index))),
+                    "note": copy.note,
+                }
+                for index, copy in sorted(mapped_tis[tid].items())
+            ]
+        rows.append(row)
     return rows
+
+
+def _try_columns(attempt) -> dict:
+    return {
+        "exit_code": attempt.exit_code if attempt else None,
+        "signal": attempt.signal if attempt else None,
+        "timed_out": bool(attempt.timed_out) if attempt else False,
+        "log_path": attempt.log_path if attempt else None,
+        "host": attempt.host if attempt else None,
+    }
 
 
 class _ListByDefault(click.Group):
@@ -296,34 +351,40 @@ def tasks() -> None:
 @pass_ctx
 def list_tasks(app: Context, dag_id: str, run: str, as_json: bool) -> None:
     """List the tasks of RUN: state, tries, duration, exit code, host and the log of the latest try."""
-    dag, store, found = resolve_run(app, dag_id, run)
+    dag, store, found = resolve_run(app, dag_id, run, readonly=True)
     rows = task_rows(store, dag, found)
     if as_json:
         click.echo(json.dumps({"run_id": found.run_id, "state": found.state.value, "tasks": rows}, indent=2))
         return
+    from ..views import short_item
+
     click.echo(f"{dag_id} run {found.run_id}: {found.state.value}")
     remote = any(r["host"] for r in rows)  # a try ran on a Dask worker: say where each latest try ran
     lines = []
     for r in rows:
-        code = "-" if r["exit_code"] is None else str(r["exit_code"])
-        if r["timed_out"]:
-            code = "timeout"
-        elif r["signal"]:
-            code = f"signal {r['signal']}"
-        lines.append(
-            [
-                r["task_id"],
-                r["state"],
-                r["tries"],
-                format_duration(r["duration"]),
-                code,
-                *([r["host"] or "-"] if remote else []),
-                _short_path(r["log_path"]),
-                r["note"] or "",
-            ]
-        )
+        lines.append(_task_line(r["task_id"], r, remote))
+        for copy in r.get("copies", []):  # each copy under its task, with the item it got
+            lines.append(_task_line(f"  [{copy['map_index']}] {short_item(copy['input'])}", copy, remote))
     heads = ["task", "state", "tries", "duration", "exit", *(["host"] if remote else []), "log", "note"]
     click.echo(table(heads, lines))
+
+
+def _task_line(name: str, r: dict, remote: bool) -> list:
+    code = "-" if r["exit_code"] is None else str(r["exit_code"])
+    if r["timed_out"]:
+        code = "timeout"
+    elif r["signal"]:
+        code = f"signal {r['signal']}"
+    return [
+        name,
+        r["state"],
+        r["tries"],
+        format_duration(r["duration"]),
+        code,
+        *([r["host"] or "-"] if remote else []),
+        _short_path(r["log_path"]),
+        r["note"] or "",
+    ]
 
 
 @tasks.command("test")
@@ -373,11 +434,11 @@ def _short_path(path: str | None) -> str:
 @click.argument("dag_id")
 @click.argument("run")
 @click.argument("task_id", metavar="TASK")
-@click.option("--try", "try_number", type=click.IntRange(min=1), metavar="N", help="Which try (default: the latest).")
+@click.option("--try", "try_number", type=limit_range(), metavar="N", help="Which try (default: the latest).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing as the try writes, until it ends.")
 @click.option(
     "--map-index",
-    type=click.IntRange(min=0),
+    type=limit_range(0),
     metavar="I",
     help="For a mapped task: which copy (default: the copy that ran last).",
 )
@@ -400,7 +461,7 @@ def logs(
     Control characters a task printed (colours, cursor moves, terminal titles) are shown as text
     such as \\x1b, so a log cannot take over your terminal; --raw passes them through.
     """
-    dag, store, found = resolve_run(app, dag_id, run)
+    dag, store, found = resolve_run(app, dag_id, run, readonly=True)
     if task_id not in dag.tasks:
         from ..errors import did_you_mean
 

@@ -35,7 +35,7 @@ def gantt(
     from .. import gantt_draw
     from ..views import run_gantt
 
-    dag, store, record = resolve_run(app, dag_id, run)
+    dag, store, record = resolve_run(app, dag_id, run, readonly=True)
     try:
         chart = run_gantt(store, dag, record, time.time())
     finally:

@@ -149,7 +149,7 @@ def _print_plan(plan: ops.BackfillPlan, dag, report: _JsonReport | None = None) 
 
 
 def _drive(app: Context, dag, plan_with, max_active_runs: int | None, report: _JsonReport | None) -> int:
-    """Take the scheduler lock, create the runs and run them here; the exit code."""
+    """Take the lock of this DAG, create the runs and run them here; the exit code."""
     from dataclasses import replace
 
     from ..foreground import EXIT_INTERRUPTED, drive
@@ -164,13 +164,13 @@ def _drive(app: Context, dag, plan_with, max_active_runs: int | None, report: _J
         )
     progress = _Progress(app, quiet=report is not None)
 
-    def create(sched) -> list[int]:  # under the scheduler lock, so no other scheduler starts these runs
+    def create(sched) -> list[int]:  # under the lock of this DAG, so no other scheduler starts these runs
         plan = plan_with(sched.store, sched.clock.now().timestamp())
         _print_plan(plan, dag, report)
         progress.pks = plan.run_pks
         return plan.run_pks
 
-    results = drive(app.settings, registry, create, lambda line: progress.update())
+    results = drive(app.settings, registry, create, lambda line: progress.update(), dag_ids={dag.dag_id})
     progress.update(final=True)
     if report is not None:
         report.emit(report.plan, wait=True)
@@ -385,17 +385,26 @@ def db() -> None:
     help='Delete finished runs that ended longer ago than this ("90d", "12h").',
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option("Print what was deleted as JSON (needs --yes: JSON output cannot ask).")
 @pass_ctx
-def prune(app: Context, older_than: str, yes: bool) -> None:
+def prune(app: Context, older_than: str, yes: bool, as_json: bool) -> None:
     """Delete old finished runs with their tasks, tries, results and log folders."""
+    from dataclasses import asdict
+
     from .. import operations as ops
 
     if older_than.strip().replace(".", "", 1).isdigit():  # a bare number would be seconds: too easy to misread
         raise ConfigError(f"--older-than {older_than} needs a unit", hint=f'write e.g. "{older_than}d" for days')
+    if as_json and not yes:
+        raise ConfigError("db prune --json cannot ask for confirmation", hint="add --yes")
     seconds = parse_duration(older_than, name="--older-than")
     store = app.store()
     now = time.time()
     preview = ops.prune(app.settings, store, seconds, now, dry_run=True)
+    if as_json:
+        done = ops.prune(app.settings, store, seconds, now) if preview.runs else preview
+        click.echo(json.dumps({"older_than": older_than, **asdict(done), "dry_run": False}, indent=2))
+        return
     if not preview.runs:
         click.echo(f"no finished runs older than {older_than}")
         return

@@ -143,6 +143,7 @@ class Executor(ABC):
     method, except where a method says otherwise."""
 
     name: str  # "local" or "dask": recorded with each try
+    isolation = "the process tree"  # how a stopped try's processes are found, said once at start-up
 
     @abstractmethod
     def start(self, launch: Launch) -> Running:

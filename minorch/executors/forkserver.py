@@ -68,6 +68,7 @@ import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import NamedTuple
 
 from minorch import runtime
@@ -138,7 +139,7 @@ class ForkServer:
         # interpreter would have (the fork puts the task's cwd first, as `-m` does).
         code = (
             f"import sys; sys.path.insert(0, {root!r}); import minorch.executors.forkserver as server; "
-            f"del sys.path[0]; server.serve({theirs.fileno()})"
+            f"del sys.path[0]; server.serve({theirs.fileno()}, {os.getpid()})"
         )
         # The placeholder is the last variable, so the marker written over it ends the block.
         server_env = {key: value for key, value in env.items() if key != MARKER}
@@ -177,7 +178,13 @@ class ForkServer:
         return bool(self._ended)
 
     def fork(
-        self, spec: str, env: dict[str, str], cwd: str, logfd: int, maskfd: int | None = None
+        self,
+        spec: str,
+        env: dict[str, str],
+        cwd: str,
+        logfd: int,
+        maskfd: int | None = None,
+        cgroup: Path | None = None,
     ) -> tuple[int, int] | None:
         """Start a task: (its pid, a pidfd of it). None when the request does not fit in
         one message (an environment over ~128 KB). `maskfd`, when given, stays open in the
@@ -187,7 +194,7 @@ class ForkServer:
         Blocks until the fork has its own session: 1-2 ms (a few context switches and
         the fork of a ~18 MB process); the first request also waits for the server's
         start, ~0.1 s."""
-        request = json.dumps({"spec": spec, "env": env, "cwd": cwd}).encode()
+        request = json.dumps({"spec": spec, "env": env, "cwd": cwd, "cgroup": cgroup and str(cgroup)}).encode()
         if len(request) > MAX_REQUEST:
             return None
         try:
@@ -267,8 +274,9 @@ def _ended(message: dict) -> Ended:
 # -- the server process ----------------------------------------------------------
 
 
-def serve(fd: int) -> None:
-    """The server's loop on the socket `fd`; returns when the executor's end closes."""
+def serve(fd: int, parent: int) -> None:
+    """The server's loop on the socket `fd`; returns when the executor's end closes or the executor's
+    process (`parent`) is gone."""
     sock = socket.socket(fileno=fd)
     handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _IGNORED}  # a new interpreter's
     try:
@@ -277,7 +285,7 @@ def serve(fd: int) -> None:
         _send(sock, {"broken": f"it cannot mark tasks for find_leftover: /proc/self/mem: {err.strerror}"})
         return
     gc.freeze()  # forks then leave the server's objects alone: fewer pages copied
-    server = _Server(sock, marker_at, handlers, preload=True)
+    server = _Server(sock, marker_at, handlers, parent, preload=True)
     try:
         server.run()
     except Exception:
@@ -314,8 +322,9 @@ class _Server:
     tries to them) or of a generation (which forks every request itself). Answers each request
     before it reads the next; reports each task's end after its start."""
 
-    def __init__(self, sock: socket.socket, marker_at: int, handlers: dict, *, preload: bool) -> None:
+    def __init__(self, sock: socket.socket, marker_at: int, handlers: dict, parent: int, *, preload: bool) -> None:
         self.sock, self.marker_at, self.handlers, self.preload = sock, marker_at, handlers, preload
+        self.parent = parent  # the process that sends the requests: the executor's, or the server for a generation
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ)
         self.generations: dict[tuple[str, str], _Generation] = {}  # the newest per key
@@ -349,7 +358,11 @@ class _Server:
     def _answer(self) -> bool:
         """Fork for one request (or have a generation fork it) and answer; False when the executor closed its end."""
         data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 2)
-        if not data:
+        if not data or os.getppid() != self.parent:
+            # A request from a process that died since (a killed scheduler's last launch) is not started:
+            # its try is recorded, and a restarted scheduler, finding no process, starts it once itself.
+            for fd in fds:
+                os.close(fd)
             return False
         request = json.loads(data)
         try:
@@ -608,7 +621,7 @@ def _generation(sock: socket.socket, path: str, request: dict, marker_at: int, h
             return
         _send(sock, {"loaded": {path: before, **own.update()}})
         gc.freeze()
-        _Server(sock, marker_at, handlers, preload=False).run()
+        _Server(sock, marker_at, handlers, server, preload=False).run()
     finally:
         os._exit(0)  # never the server's exit steps, nor the DAG file's atexit
 
@@ -661,6 +674,10 @@ def _become_task(request: dict, fds: list[int], marker_at: int, handlers: dict, 
     try:
         for sig, handler in handlers.items():  # before the server answers: a SIGTERM must not be lost
             signal.signal(sig, handler)
+        if request.get("cgroup"):  # join the try's cgroup before anything of the task runs
+            # gone meanwhile: the tree and the attempt id still find it
+            with contextlib.suppress(OSError), open(request["cgroup"], "w") as procs:
+                procs.write("0")
         try:
             os.setsid()
             os.chdir(request["cwd"])

@@ -61,11 +61,13 @@ import psutil
 
 from ..masking import MASK_FD_VAR
 from .base import Adopted, Ended, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
+from .cgroups import TryGroups, joining
 from .forkserver import ForkServer, ServerGone, spec_of
 from .proctree import (
     boot_ticks,
     create_time_of,
     descendants,
+    find_carrying,
     find_leftover,
     find_marked,
     signal_tree,
@@ -123,8 +125,14 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, clock_monotonic: Callable[[], float] = time.monotonic, fork_server: bool = True) -> None:
+    def __init__(
+        self,
+        clock_monotonic: Callable[[], float] = time.monotonic,
+        fork_server: bool = True,
+        groups: TryGroups | None = None,
+    ) -> None:
         self._now = clock_monotonic
+        self._groups = groups  # a cgroup per try, where the host allows it (see `isolation`)
         self._children: dict[str, _Child] = {}
         self._failed: list[Exit] = []
         self._selector = selectors.DefaultSelector()
@@ -187,6 +195,14 @@ class LocalExecutor(Executor):
         self._children[launch.attempt_id] = child
         return Running(launch.attempt_id, pid, create_time)
 
+    @property
+    def isolation(self) -> str:  # type: ignore[override]
+        """How a stopped try's processes are found: its cgroup, or its tree plus its attempt id."""
+        found = "the process tree and every process carrying the try's MINORCH_ATTEMPT_ID"
+        if self._groups is None:
+            return f"{found} (no cgroup v2 this process may write)"
+        return f"{self._groups.describe()}, plus {found}"
+
     def running(self) -> int:
         """Attempts started whose Exit has not been returned yet."""
         return len(self._children) + len(self._failed)
@@ -234,6 +250,8 @@ class LocalExecutor(Executor):
         more (after `shutdown`)."""
         self._stop_server()
         self._selector.close()
+        if self._groups is not None:
+            self._groups.close()
 
     def cancel(self, attempt_id: str, reason: str) -> None:
         """Stop that attempt's tree: SIGTERM now, SIGKILL after its grace. Its Exit
@@ -281,6 +299,7 @@ class LocalExecutor(Executor):
             if open_try.pid and open_try.create_time is not None:
                 leader = find_leftover(open_try.pid, open_try.create_time, launch.attempt_id)
             rest = [p for p in marked.get(launch.attempt_id, []) if leader is None or p.pid != leader.pid]
+            rest += self._cgroup_members(launch.attempt_id, {p.pid for p in rest} | {open_try.pid or 0})
             if leader is not None and adopt:
                 if self._adopt(open_try, leader.pid):
                     running = Running(launch.attempt_id, leader.pid, open_try.create_time)
@@ -377,6 +396,9 @@ class LocalExecutor(Executor):
         Raises what Popen raises; so does the server for a bad cwd."""
         outfd = logfd if relay is None else relay.out_w
         maskfd = None if relay is None else relay.ctl_w
+        argv, procs = launch.argv, None
+        if self._groups is not None and (procs := self._groups.prepare(launch.attempt_id)) is not None:
+            argv = joining(launch.argv, procs) or launch.argv
         base = os.environ if self._server is None else self._server.env
         spec = spec_of(launch.argv, launch.env, base, launch.attempt_id) if self._forking else None
         if spec is not None:
@@ -384,7 +406,8 @@ class LocalExecutor(Executor):
                 if self._server is None:
                     self._server = ForkServer(dict(os.environ))
                     self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
-                forked = self._server.fork(spec, env, os.fspath(launch.cwd or os.getcwd()), outfd, maskfd)
+                cwd = os.fspath(launch.cwd or os.getcwd())
+                forked = self._server.fork(spec, env, cwd, outfd, maskfd, cgroup=procs)
                 if forked is not None:
                     return forked[0], None, forked[1]
             except ServerGone as gone:
@@ -393,7 +416,7 @@ class LocalExecutor(Executor):
             env[MASK_FD_VAR] = str(maskfd)
         # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.
         popen = subprocess.Popen(
-            launch.argv,
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=outfd,
             stderr=subprocess.STDOUT,
@@ -403,6 +426,8 @@ class LocalExecutor(Executor):
             pass_fds=() if maskfd is None else (maskfd,),
             start_new_session=True,
         )
+        if self._groups is not None and procs is not None and argv is launch.argv:
+            self._groups.add(launch.attempt_id, popen.pid)  # not a shell: moved from here, right after its start
         try:
             pidfd: int | None = os.pidfd_open(popen.pid)
         except (AttributeError, OSError):
@@ -492,10 +517,12 @@ class LocalExecutor(Executor):
 
     def _terminate(self, child: _Child, ending: str, grace: float, now: float, reason: str = "") -> None:
         child.ending, child.cancel_reason, child.grace = ending, reason, grace
-        # List the tree before signalling: a grandchild that called setsid is
-        # outside the process group and only reachable by its pid.
+        # List the tree before signalling: a grandchild that called setsid is outside the
+        # process group and only reachable by its pid; one that double-forked is not even a
+        # descendant, and is found by its cgroup and its MINORCH_ATTEMPT_ID.
         if child.status is None:
             child.tree = descendants(child.pid)
+        self._add_escaped(child)
         signal_tree(child.tree, child.pid, signal.SIGTERM)
         signal_tree(child.tree, child.pid, signal.SIGCONT)  # a stopped process must see the SIGTERM
         child.kill_at = now + grace
@@ -512,8 +539,29 @@ class LocalExecutor(Executor):
                 if proc.pid not in known:
                     known.add(proc.pid)
                     child.tree.append(proc)
+        self._add_escaped(child)
+        if self._groups is not None:
+            self._groups.kill(child.launch.attempt_id)
         signal_tree(child.tree, child.pid, signal.SIGKILL)
         child.killed = True
+
+    def _cgroup_members(self, attempt_id: str, known: set[int]) -> list[psutil.Process]:
+        """The processes in the try's cgroup but not in `known` (none without cgroups)."""
+        found = []
+        for pid in self._groups.members(attempt_id) if self._groups is not None else []:
+            if pid not in known and pid != os.getpid():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found.append(psutil.Process(pid))
+        return found
+
+    def _add_escaped(self, child: _Child) -> None:
+        """Add to a stopped try's tree what left it: the members of its cgroup and the processes
+        carrying its MINORCH_ATTEMPT_ID (a daemon that double-forked is no descendant any more)."""
+        attempt_id = child.launch.attempt_id
+        found = find_carrying(attempt_id)
+        found += self._cgroup_members(attempt_id, {p.pid for p in found})
+        known = {p.pid for p in child.tree} | {child.pid}
+        child.tree += [p for p in found if p.pid not in known]
 
     def _check_log(self, child: _Child, now: float) -> None:
         """Keep the log at most `log_cap` bytes (plus one marker line): cut it back
@@ -570,6 +618,8 @@ class LocalExecutor(Executor):
         )
 
     def _forget(self, child: _Child) -> None:
+        if self._groups is not None:  # kept while processes a try left behind still run in it
+            self._groups.remove(child.launch.attempt_id)
         self._drop_pidfd(child)
         self._close_relay(child)
         os.close(child.logfd)

@@ -59,6 +59,10 @@ class Placement(Executor):
         self.remote: DaskExecutor | None = None
         self._where: dict[str, Executor] = {}
 
+    @property
+    def isolation(self) -> str:  # type: ignore[override]
+        return self.local.isolation
+
     def connect(self) -> DaskExecutor:
         """The Dask executor, made on first use."""
         if self.remote is None:
@@ -141,7 +145,9 @@ class Placement(Executor):
 def executor_for(settings: Settings, clock_monotonic: Callable[[], float]) -> Executor:
     """What runs the tries of a scheduler with these settings: a `Placement` over a local executor,
     connected to Dask at once when Dask is the default (so a wrong address is one line at start-up)."""
-    placement = Placement(settings, LocalExecutor(clock_monotonic))
+    from .cgroups import TryGroups
+
+    placement = Placement(settings, LocalExecutor(clock_monotonic, groups=TryGroups.probe(settings.state_dir)))
     if settings.executor == "dask":
         placement.connect()
     return placement

@@ -28,7 +28,7 @@ from ..records import Attempt, DagRow, RunRecord, TaskInstance, iso
 from ..registry import Registry
 from ..store import Store
 from ..trend import Point, Trend
-from ..views import first_look, run_gantt, started_by
+from ..views import first_look, map_inputs, run_gantt, short_item, started_by
 
 LIST_RUNS = 12  # run cells per DAG in the DAG list
 GRID_RUNS = 25  # run columns in a DAG's grid page, unless the screen asks for another number
@@ -102,6 +102,13 @@ class TaskDetail:
     template: str | None
     result: str | None = None
     poked: bool = False  # a sensor the scheduler checks itself: it never has a try
+    inputs: tuple | None = None  # a mapped task's items, by map index: what each copy got
+
+    def input_of(self, attempt: Attempt | None) -> str | None:
+        """The item a copy's try got, as short JSON text; None for a task that is not mapped."""
+        if attempt is None or attempt.map_index < 0 or self.inputs is None:
+            return None
+        return short_item(self.inputs[attempt.map_index]) if attempt.map_index < len(self.inputs) else "?"
 
     def attempt(self, attempt_id: str | None) -> Attempt | None:
         """The given try, or the latest one when `attempt_id` is None."""
@@ -234,6 +241,7 @@ def task_detail(
     task = dag.tasks.get(task_id) if dag is not None else None
     ti = store.task_instances([run_pk])[run_pk].get(task_id)
     results = store.xcoms(run_pk, [task_id])
+    inputs = map_inputs(store, run_pk, task)
     return TaskDetail(
         run.dag_id,
         dag.timezone if dag is not None else default_tz,
@@ -244,6 +252,7 @@ def task_detail(
         _template(task),
         json.dumps(results[task_id]) if task_id in results else None,
         _poked(task),
+        tuple(inputs) if inputs is not None else None,
     )
 
 

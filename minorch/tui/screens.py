@@ -395,7 +395,10 @@ class TaskScreen(LiveScreen):
         attempt = task.attempt(self.attempt_id)
         if attempt is not None:
             ran = attempt.command or task.template or ""
-            copy = f" of copy {attempt.map_index}" if attempt.map_index >= 0 else ""
+            item = task.input_of(attempt)
+            copy = (
+                f" of copy {attempt.map_index}" + (f" (input {item})" if item else "") if attempt.map_index >= 0 else ""
+            )
             command = Text.assemble((f"try {attempt.try_number}{copy} ran: ", "grey62"), ran)
         elif task.poked:
             command = Text.assemble(

@@ -1,7 +1,8 @@
 """A task instance's tries: one row each, oldest first; moving the cursor picks the try whose log shows.
 Once a try ran on another host (the Dask executor), a host column names each try's worker.
 
-A mapped task's tries are those of all its copies: the try column says "[2] 1" for try 1 of copy 2.
+A mapped task's tries are those of all its copies: the try column says "[2] 1" for try 1 of copy 2,
+and the reason column starts with the item that copy got (`input "orders"`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class AttemptTable(ActionKeys, DataTable):
                     Text(value, justify="right")
                     for value in (fmt.duration(a.duration), exit_code, fmt.size(a.peak_rss), fmt.duration(a.cpu_time))
                 ),
-                _reason(a),
+                _reason(a, detail.input_of(a)),
                 *([a.host or "-"] if hosts else []),
             )
             rows.append((a.attempt_id, cells))
@@ -82,8 +83,9 @@ class AttemptTable(ActionKeys, DataTable):
         self.post_message(self.TryChosen(key))
 
 
-def _reason(attempt: Attempt) -> str:
-    """The try's reason, but no "exited with code 0" beside every success."""
-    if attempt.exit_code == 0 and attempt.reason == "exited with code 0":
-        return ""
-    return attempt.reason or ""
+def _reason(attempt: Attempt, item: str | None) -> Text:
+    """The try's reason, but no "exited with code 0" beside every success; a copy's input first."""
+    reason = "" if attempt.exit_code == 0 and attempt.reason == "exited with code 0" else attempt.reason or ""
+    if item is None:
+        return Text(reason)
+    return Text.assemble((f"input {item}", "grey62"), "  " if reason else "", reason)
