@@ -89,7 +89,9 @@ def drive(
 
         def finished() -> bool:
             # a run that timed out has finished while its cancelled tries are still being reaped
-            return bool(interrupted) or (not sched.inflight and all(store.run(pk).state.finished for pk in pks))
+            return bool(interrupted) or (
+                not sched.inflight and all(store.existing_run(pk).state.finished for pk in pks)
+            )
 
         sched.run_loop(until=finished, only_runs=set(pks))
         if interrupted:
@@ -99,7 +101,7 @@ def drive(
         elapsed = sched.clock.monotonic() - started
         results = []
         for pk in pks:
-            run = store.run(pk)
+            run = store.existing_run(pk)
             dag = sched.dags[run.dag_id]
             tis = store.task_instances([pk])[pk]
             attempts: dict[str, list[Attempt]] = {}
@@ -138,7 +140,7 @@ def run_foreground(
         now = sched.clock.now()
         moment = logical or now.replace(microsecond=0)
         pk, created = sched.create_run(dag, moment, "manual", now=now, conf=conf, logical=True)
-        run = sched.store.run(pk)
+        run = sched.store.existing_run(pk)
         if not created and run.state.finished:  # run that date again from scratch
             from .operations import clear
 

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,7 +27,7 @@ from . import planner as P
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .dag import Dag, Task
-from .errors import MinorchError
+from .errors import MinorchError, StoreError
 from .executors.base import Executor, Exit, Launch, Running
 from .executors.pick import executor_for
 from .live import LiveState
@@ -368,7 +368,7 @@ class Scheduler:
             if self.store.set_run_state(action.run_pk, RunState.RUNNING, [RunState.QUEUED], now=stamp):
                 self._dirty = True  # plan once more with the run started: its SLA deadlines count from now
                 run = by_pk[action.run_pk]
-                by_pk[action.run_pk] = self.store.run(action.run_pk)
+                by_pk[action.run_pk] = self.store.existing_run(action.run_pk)
                 self._emit("run", run, None, "running", f"run {run.run_id} started")
         elif isinstance(action, P.AddTasks):
             self.store.add_task_instances(action.run_pk, action.task_ids)
@@ -428,8 +428,11 @@ class Scheduler:
             conf=conf,
             now=now.timestamp(),
         )
-        if pk is None:
-            return self.store.run_by_id(dag.dag_id, run_id).pk, False
+        if pk is None:  # there already: the unique (dag_id, run_id) refused a second one
+            existing = self.store.run_by_id(dag.dag_id, run_id)
+            if existing is None:
+                raise StoreError(f"{dag.dag_id}: run {run_id} was neither created nor found")
+            return existing.pk, False
         self._dirty = True
         log.info("%s: queued run %s", dag.dag_id, run_id)
         return pk, True
@@ -462,7 +465,7 @@ class Scheduler:
         if not task.outlets or run is None:
             return
         extra = result if result is not None else json.dumps(self.store.xcoms(run.pk, [task.task_id]).get(task.task_id))
-        ds = from_iso(run.logical_date).astimezone(ZoneInfo(task.dag.timezone)).date().isoformat()
+        ds = from_iso(run.logical_date).astimezone(ZoneInfo(self.dags[run.dag_id].timezone)).date().isoformat()
         for name in task.outlets:
             self.store.add_asset_event(
                 name, ds=ds, extra_json=extra, now=stamp, dag_id=run.dag_id, run_id=run.run_id, task_id=task.task_id
@@ -486,9 +489,9 @@ class Scheduler:
 
     def _prepare(self, run: RunRecord, action: P.Launch, snap: P.Snapshot, now: datetime) -> _Ready:
         """Everything a try needs before it is recorded: its command, environment, spec file and row."""
-        task, map_index = self.dags[run.dag_id].tasks[action.task_id], action.map_index
+        dag = self.dags[run.dag_id]
+        task, map_index = dag.tasks[action.task_id], action.map_index
         ti = snap.tis[run.pk].get(task.task_id) if map_index < 0 else snap.mapped[run.pk][task.task_id][map_index]
-        dag = task.dag
         try_number = (ti.try_number if ti else 0) + 1
         stamp = now.timestamp()
         attempt_id = self.attempt_tag + uuid.uuid4().hex[: 32 - len(self.attempt_tag)]
@@ -595,10 +598,9 @@ class Scheduler:
         So no process ever runs that no row knows, and no try starts twice."""
         if not batch:
             return
+        recorded: list[_Ready] = []
         with self.store.write():
-            recorded = [
-                ready
-                for ready in batch
+            for ready in batch:
                 if self.store.set_task_state(
                     ready.run.pk,
                     ready.flight.task_id,
@@ -611,9 +613,9 @@ class Scheduler:
                     duration=None,
                     next_try_at=None,
                     note=None,
-                )  # False: someone (clear, mark) changed it since the snapshot
-                and self.store.start_attempt(ready.attempt) is None
-            ]
+                ):  # False: someone (clear, mark) changed it since the snapshot
+                    self.store.start_attempt(ready.attempt)
+                    recorded.append(ready)
         for ready in batch:
             if ready not in recorded:
                 self._drop_attempt_files(ready.attempt.attempt_id)
@@ -631,15 +633,19 @@ class Scheduler:
     def map_items(self, run: RunRecord, task: Task) -> list:
         """The list a mapped task maps over: its literal list, or its upstream task's result.
         Raises MinorchError when that is not a list or is longer than max_map_length."""
-        if isinstance(task.map_over, list):
-            items = task.map_over
+        source = task.map_over
+        if isinstance(source, list):
+            items = source
+        elif source is None:
+            raise MinorchError(f"'{task.task_id}' is not a mapped task")
         else:
-            items = self.store.xcoms(run.pk, [task.map_over]).get(task.map_over)
-            if not isinstance(items, list):
+            found = self.store.xcoms(run.pk, [source]).get(source)
+            if not isinstance(found, list):
                 raise MinorchError(
-                    f"cannot map over the result of '{task.map_over}': it returned "
-                    f"{type(items).__name__ if items is not None else 'nothing'}, not a list"
+                    f"cannot map over the result of '{source}': it returned "
+                    f"{type(found).__name__ if found is not None else 'nothing'}, not a list"
                 )
+            items = found
         if len(items) > self.settings.max_map_length:
             raise MinorchError(
                 f"'{task.task_id}' would map over {len(items)} items, more than max_map_length "
@@ -680,7 +686,7 @@ class Scheduler:
         """Check a sensor once in this process; it holds no slot while it waits."""
         stamp = now.timestamp()
         first = ti.start_date if ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date else stamp
-        context = self._context(task.dag, task, run, 0, {})
+        context = self._context(self.dags[run.dag_id], task, run, 0, {})
         try:
             result = sensors.poke(task, context, root=self.settings.root, now=now, store=self.store, dags=self.dags)
         except MinorchError as err:
@@ -758,6 +764,7 @@ class Scheduler:
     def _python_spec(
         self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict, run_pk: int
     ) -> tuple[Path, Path]:
+        target: dict[str, object]
         if task.python is not None:
             target = {"kind": "ref", "ref": task.python, "sys_path": [str(self.settings.root)]}
         else:
@@ -791,7 +798,7 @@ class Scheduler:
         self._collect(exits)
         self._record_pending()
 
-    def _collect(self, exits: list[Exit | Running]) -> None:
+    def _collect(self, exits: Sequence[Exit | Running]) -> None:
         """Keep the facts about our tries (ends with when they were seen) until they are recorded."""
         seen = self.clock.now().timestamp()
         for done in exits:
@@ -844,9 +851,12 @@ class Scheduler:
         if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
             result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []
+        skip_note = ""  # why the tasks a branch did not choose are skipped
+        note: str | None
         if (
             task is not None
             and task.flavor == "sensor"
+            and task.sensor is not None
             and "python" in task.sensor
             and not done.timed_out
             and returncode not in (0, 100)
@@ -862,11 +872,18 @@ class Scheduler:
         else:
             state, next_try_at = P.outcome(opts, flight.counted_tries, None if done.timed_out else returncode, end)
             if state is TaskState.UP_FOR_RETRY:
-                note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {next_try_at - end:.0f}s"
+                wait = (next_try_at or end) - end
+                note = f"{reason}; try {flight.counted_tries + 1} of {opts.retries + 1} in {wait:.0f}s"
             else:
                 note = reason if state is not TaskState.SUCCESS else None
-            if state is TaskState.SUCCESS and task is not None and task.flavor in ("branch", "short_circuit"):
+            if (
+                state is TaskState.SUCCESS
+                and dag is not None
+                and task is not None
+                and task.flavor in ("branch", "short_circuit")
+            ):
                 skips, error = P.branch_skips(dag, task.task_id, json.loads(result) if result else None)
+                skip_note = f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'"
                 if error:
                     state, note = TaskState.FAILED, error
         with self.store.write():
@@ -883,7 +900,7 @@ class Scheduler:
                     TaskState.SKIPPED,
                     [TaskState.NONE],
                     end_date=end,
-                    note=f"not chosen by {task.flavor.replace('_', '-')} '{task.task_id}'",
+                    note=skip_note,
                 )
             ]
             self.store.finish_attempt(
@@ -910,7 +927,7 @@ class Scheduler:
                 note=note,
             )
             if moved and state is TaskState.SUCCESS and task is not None and flight.map_index < 0:
-                self._record_outlets(self.store.run(flight.run_pk), task, result, end)
+                self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
         self._drop_attempt_files(done.attempt_id)
         run = self.store.run(flight.run_pk)
         if moved and run is not None:

@@ -574,6 +574,15 @@ class Store:
         row = self.db.execute(f"SELECT {_RUN_COLS} FROM dag_runs WHERE id = ?", (pk,)).fetchone()
         return _run(row) if row else None
 
+    def existing_run(self, pk: int) -> RunRecord:
+        """The run `pk`, which the caller knows is there (it made it, or holds it in memory)."""
+        run = self.run(pk)
+        if run is None:
+            raise StoreError(
+                f"run {pk} is not in the state file any more", hint="was it deleted by `minorch db prune`?"
+            )
+        return run
+
     def run_by_id(self, dag_id: str, run_id: str) -> RunRecord | None:
         row = self.db.execute(
             f"SELECT {_RUN_COLS} FROM dag_runs WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)

@@ -24,6 +24,7 @@ from pathlib import Path
 from .config import Settings
 from .dag import Dag
 from .durations import parse_date
+from .errors import MinorchError
 from .foreground import drive
 from .registry import Registry
 from .states import RunState, TaskState
@@ -167,7 +168,10 @@ def _record(
         run = _latest_run_of(store, dag, logical)
         if run is None:
             pk = new_run(store, dag, logical, "manual", conf, attempt.end_date or 0.0)
-            run = store.run(pk)
+            # None: someone else made it meanwhile
+            run = _latest_run_of(store, dag, logical) if pk is None else store.existing_run(pk)
+        if run is None:
+            raise MinorchError(f"{dag.dag_id}: no run for {logical} could be made to record the try in")
         ti = store.task_instances([run.pk])[run.pk].get(task_id)
         try_number = (ti.try_number if ti else 0) + 1
         log_path = log_path_for(settings.log_dir, run, task_id, try_number)
@@ -238,12 +242,14 @@ class _Follower:
         offset = 0
         while True:
             finished = self.done.is_set()
-            try:
-                with open(self.path, "rb") as log:
-                    log.seek(offset)
-                    data = log.read()
-            except OSError:
-                data = b""
+            data = b""
+            if self.path is not None:  # known once the try has started
+                try:
+                    with open(self.path, "rb") as log:
+                        log.seek(offset)
+                        data = log.read()
+                except OSError:
+                    pass
             if data:
                 offset += len(data)
                 self.out(data)

@@ -113,10 +113,13 @@ class _JsonReport:
             "skipped": plan.skipped,
         }
         store = self.app.store()
-        runs = [store.run(pk) for pk in plan.run_pks]
-        record["runs"] = [{"run_id": r.run_id, "logical_date": r.logical_date, "state": r.state.value} for r in runs]
+        runs = [store.existing_run(pk) for pk in plan.run_pks]
+        rows: list[dict[str, object]] = [
+            {"run_id": r.run_id, "logical_date": r.logical_date, "state": r.state.value} for r in runs
+        ]
+        record["runs"] = rows
         if wait:
-            for row, run in zip(record["runs"], runs, strict=True):
+            for row, run in zip(rows, runs, strict=True):
                 tis = store.task_instances([run.pk])[run.pk]
                 row["failed_tasks"] = [t for t, ti in tis.items() if ti.state.value in ("failed", "upstream_failed")]
         click.echo(json.dumps(record, indent=2))
@@ -170,9 +173,12 @@ def _drive(app: Context, dag, plan_with, max_active_runs: int | None, report: _J
         progress.pks = plan.run_pks
         return plan.run_pks
 
-    results = drive(app.settings, registry, create, lambda line: progress.update(), dag_ids={dag.dag_id})
+    def on_event(_line: str) -> None:
+        progress.update()
+
+    results = drive(app.settings, registry, create, on_event, dag_ids={dag.dag_id})
     progress.update(final=True)
-    if report is not None:
+    if report is not None and report.plan is not None:
         report.emit(report.plan, wait=True)
     if any(r.interrupted for r in results):
         return EXIT_INTERRUPTED

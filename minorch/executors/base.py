@@ -14,6 +14,7 @@ for the same try with more facts, e.g. the host it landed on) -> exactly one `Ex
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +152,7 @@ class Executor(ABC):
         next `poll` reports its `Exit` (code 127 for a missing command, 126 otherwise)."""
 
     @abstractmethod
-    def poll(self) -> list[Exit | Running]:
+    def poll(self) -> Sequence[Exit | Running]:
         """Never blocks: each started try's `Exit` once, and `Running` for tries with new facts."""
 
     @abstractmethod

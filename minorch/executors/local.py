@@ -300,7 +300,7 @@ class LocalExecutor(Executor):
                 leader = find_leftover(open_try.pid, open_try.create_time, launch.attempt_id)
             rest = [p for p in marked.get(launch.attempt_id, []) if leader is None or p.pid != leader.pid]
             rest += self._cgroup_members(launch.attempt_id, {p.pid for p in rest} | {open_try.pid or 0})
-            if leader is not None and adopt:
+            if leader is not None and adopt and open_try.create_time is not None:  # a leader was found by it
                 if self._adopt(open_try, leader.pid):
                     running = Running(launch.attempt_id, leader.pid, open_try.create_time)
                     answers.append(Adopted(launch.attempt_id, running))
@@ -453,7 +453,8 @@ class LocalExecutor(Executor):
             c for c in self._children.values() if c.popen is None and c.status is None and c.pidfd not in watched
         ]  # not those of an earlier server
         for child in orphans:
-            self._selector.register(child.pidfd, selectors.EVENT_READ, child)
+            if child.pidfd is not None:  # a forked child always has one
+                self._selector.register(child.pidfd, selectors.EVENT_READ, child)
         if server is None or server.answered == 0:
             self._forking = False
             why += "; it is not started again"
