@@ -17,13 +17,7 @@ file with every run finished and one try (with a log file) per task instance, th
 
 Prints the median and 95th percentile of each. The targets: (a) < 50 ms; (c), (f), (g) p95 < 50 ms.
 
-Recorded on the development machine (Python 3.11, Textual 8.2):
-
-    state file: 100 DAGs x 50 runs x 20 tasks (100000 task instances and tries), 18.5 MiB
-    (a) refresh, worker (SQL + models):    median   13.16 ms   p95   14.35 ms
-    (b) poll with nothing changed:         median     4.2 us   p95     6.0 us
-    (c) refresh, UI thread (CPU, 80x24):   median   15.75 ms   p95   51.85 ms
-    (d) refresh, worker, older runs page:  median   14.02 ms   p95   14.70 ms
+Results with machine, date and load average: bench/RESULTS.md ("Terminal UI" and the quiet reruns).
 """
 
 from __future__ import annotations
