@@ -196,6 +196,16 @@ def test_ctrl_c_kills_the_running_task_records_the_failure_and_exits_130(project
         store.close()
 
 
+def test_every_bundled_example_loads_without_an_error_or_a_warning(project):
+    shutil.copytree(REPO / "examples", project.root / "examples")
+    shutil.copy(REPO / "minorch.toml", project.root / "minorch.toml")
+    done = project.minorch("validate", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["errors"] == [] and report["warnings"] == [], report
+    assert len(report["dags"]) >= 10
+
+
 def test_the_bundled_daily_pipeline_succeeds_and_its_flaky_task_takes_two_tries(project):
     shutil.copytree(REPO / "examples", project.root / "examples")
     shutil.copy(REPO / "minorch.toml", project.root / "minorch.toml")
