@@ -213,6 +213,14 @@ def test_the_dag_list_shows_schedules_recent_runs_and_load_errors(project):
     drive(project, scenario)
 
 
+def test_a_description_too_long_for_the_list_is_cut_with_an_ellipsis_from_the_first_draw(project):
+    async def scenario(pilot, settings):
+        etl = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl"))
+        assert etl.endswith("…") and "orders:" in etl and len(etl) <= 92
+
+    drive(project, scenario, size=(92, 30))
+
+
 def test_the_grid_has_runs_as_columns_newest_last_tasks_as_rows_and_opens_a_clicked_cell(project):
     async def scenario(pilot, settings):
         await open_etl(pilot)
