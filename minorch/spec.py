@@ -144,6 +144,7 @@ Locator = Callable[[tuple[str, ...]], "int | None"]  # key path -> line in the f
 _PRIVATE_KEYS = frozenset(
     {"_line", "_callable", "_xcom_args", "_group", "_groups"}
 )  # set by dag_to_spec, never by users
+_TASK_AND_PRIVATE_KEYS = TASK_KEYS | _PRIVATE_KEYS
 _SCHEDULE_HINT = 'write 5 fields "minute hour day month weekday" such as "30 2 * * *", or "@daily" or "every 10m"'
 
 
@@ -306,7 +307,7 @@ def _schedule_text(value: Any) -> Any:
     """A schedule given as a number of seconds (a `timedelta` in Python) is an interval: 3600 -> "every 3600s"."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    if value <= 0 or value != int(value):
+    if not 0 < value < float("inf") or value != int(value):  # nan and inf too
         raise DagError(
             f"schedule {value!r} seconds is not a whole positive number of seconds", hint='write e.g. "every 10m"'
         )
@@ -416,7 +417,7 @@ def _build_task(
         raise fail(err) from None
     if not isinstance(entry, Mapping):
         raise fail(DagError(f"task '{tid}' must be a table", hint=f'write {tid} = {{ command = "..." }}'))
-    found = [fail(unknown_key(key, TASK_KEYS, "task"), key) for key in entry if key not in TASK_KEYS | _PRIVATE_KEYS]
+    found = [fail(unknown_key(key, TASK_KEYS, "task"), key) for key in entry if key not in _TASK_AND_PRIVATE_KEYS]
     task_layer = _coerce_each(entry, fail, found)
     if found:
         raise MinorchError.combined(found)
@@ -438,7 +439,7 @@ def _build_task(
     flavor = _check_flavor(tid, entry, fail)
     outlets, inlets = (_check_assets(entry, key, fail) for key in ("outlets", "inlets"))
     marker = _check_marker(entry["marker"], fail) if kinds[0] == "marker" else None
-    flavor = kinds[0] if kinds[0] in ("empty", "latest_only") else _check_flavor(tid, entry, fail)
+    flavor = kinds[0] if kinds[0] in ("empty", "latest_only") else flavor
     flavor = "empty" if marker else flavor
     map_over, map_as = _check_mapping(tid, entry, fail)
     labels = entry.get("labels", {})
