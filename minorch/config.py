@@ -526,6 +526,8 @@ def _check_task_env(settings: Settings, section: Mapping, fail: Callable[..., Co
 
 def _check_secrets(settings: Settings, data: Mapping, where: Where) -> None:
     """[variables] and [connections.NAME]: definitions only; nothing is resolved here."""
+    if not data.get("variables") and not data.get("connections"):
+        return  # most projects define none: no need to import the secrets module
     from .secrets import parse_connection, parse_source
 
     for key, raw in data.get("variables", {}).items():

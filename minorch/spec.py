@@ -30,7 +30,9 @@ from .options import (
     check_notifiers,
     check_str,
     coerce_layer,
+    coerce_option,
     merge_layers,
+    merge_values,
     unknown_key,
 )
 from .params import Param, split_params
@@ -254,7 +256,7 @@ def build_dag(
         found.append(fail(err, "params", getattr(err, "param", "")))
     if made.param_schemas:
         dag_layer["params"] = dict(made.params)
-    default_layer = coerce_layer(defaults or {})
+    shared = merge_values((coerce_layer(defaults or {}), dag_layer))  # the options every task starts from
 
     tasks = spec.get("tasks")
     if not isinstance(tasks, Mapping) or not tasks:
@@ -278,7 +280,7 @@ def build_dag(
             except MinorchError as err:
                 raise fail(err, "tasks", key, "group") from None
             tid = key if group is None or "_group" in entry else child_of(groups, group, key)
-            built = _build_task(tid, entry, file, line_of, (default_layer, dag_layer), names, key=key)
+            built = _build_task(tid, entry, file, line_of, shared, names, key=key)
         except MinorchError as err:
             found.append(err)
             continue
@@ -296,10 +298,11 @@ def _coerce_each(layer: Mapping[str, Any], fail: Callable[..., MinorchError], fo
     """The task options of `layer` checked one by one: each bad one is added to `found`."""
     checked: dict = {}
     for key, raw in layer.items():
-        try:
-            checked.update(coerce_layer({key: raw}))
-        except MinorchError as err:
-            found.append(fail(err, key))
+        if key in TASK_OPTIONS:
+            try:
+                checked[key] = coerce_option(key, raw)
+            except MinorchError as err:
+                found.append(fail(err, key))
     return checked
 
 
@@ -401,7 +404,7 @@ def _build_task(
     entry: Any,
     file: str | None,
     line_of: Callable[..., int | None],
-    layers: tuple[dict, dict],
+    shared: dict,
     names: dict,
     key: str | None = None,
 ) -> Task:
@@ -465,7 +468,7 @@ def _build_task(
     is_setup, teardown = _check_setup_teardown(tid, entry, fail)
     if teardown is not None:
         after += [s for s in teardown["setups"] if s not in after]
-    opts = merge_layers((*layers, task_layer))
+    opts = merge_layers((shared, task_layer))
     if teardown is not None:
         opts = replace(opts, trigger_rule=TriggerRule.ALL_DONE_SETUP_SUCCESS)
     pools, notifiers = names["pools"], names["notifiers"]
