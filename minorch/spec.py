@@ -440,7 +440,7 @@ def _build_task(
             )
         )
     flavor = _check_flavor(tid, entry, fail)
-    outlets, inlets = (_check_assets(entry, key, fail) for key in ("outlets", "inlets"))
+    outlets, inlets = (_check_assets(entry, key, fail) if key in entry else () for key in ("outlets", "inlets"))
     marker = _check_marker(entry["marker"], fail) if kinds[0] == "marker" else None
     flavor = kinds[0] if kinds[0] in ("empty", "latest_only") else flavor
     flavor = "empty" if marker else flavor
