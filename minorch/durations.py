@@ -31,9 +31,10 @@ def parse_duration(value: object, *, name: str = "duration") -> float:
     elif isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str) and value.strip():
-        seconds = _text_seconds(value.strip().replace(" ", ""))
-        if seconds is None:
+        read = _text_seconds(value.strip().replace(" ", ""))
+        if read is None:
             raise ConfigError(f"{name} {value!r} is not a duration", hint='write e.g. "45s", "5m", "1h30m" or "2d"')
+        seconds = read
     else:
         raise ConfigError(f"{name} must be a duration, not {value!r}", hint='write e.g. "90s", "5m" or "1h30m"')
     if math.isnan(seconds):
