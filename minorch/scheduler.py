@@ -41,7 +41,7 @@ from .runtime import write_spec
 from .schedule import dates_for_logical, run_dates
 from .states import RunState, TaskState
 from .store import Store
-from .taskenv import TryEnvironment
+from .taskenv import SharedEnvironment, TryEnvironment, shared_environment
 from .templates import build_context, render
 from .watcher import DagWatcher
 
@@ -125,6 +125,7 @@ class Scheduler:
         self.outage = Outage(settings.db_path, self.clock.monotonic)
         self._ended: list[tuple[Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
         self._pids: list[Running] = []  # where started tries run, not recorded yet
+        self._environment: SharedEnvironment | None = None  # what every try's environment starts from
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self._stale_noticed: dict[str, int | None] | None = None  # asset -> the event its stale spell followed
         self.stopping = False
@@ -504,11 +505,13 @@ class Scheduler:
             except (MinorchError, IndexError):
                 context[task.map_as] = None  # the list changed under a cleared upstream: the copy sees None
             context["map_index"] = map_index
-        try_env = TryEnvironment(self.settings, self.store)
+        self._environment = shared_environment(self._environment, self.settings, self.store)
+        try_env = TryEnvironment(self._environment)
+        status_path = self._attempt_file(attempt_id, "status")
         env = {
             **try_env.base,
             **_marker_env(dag, task, run, try_number, context),
-            "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status")),
+            "MINORCH_STATUS_FILE": str(status_path),
         }
         result_path = spec_path = None
         command = None
@@ -545,7 +548,7 @@ class Scheduler:
             grace=task.opts.grace,
             log_cap=self.settings.log_cap,
             secrets=try_env.secrets(),
-            status_path=self._attempt_file(attempt_id, "status"),
+            status_path=status_path,
             spec_path=spec_path,
             result_path=result_path,
             executor=task.opts.executor or self.settings.executor,
@@ -720,8 +723,10 @@ class Scheduler:
             self._dirty = True  # the next plan sees the new state (and when to poke again)
 
     def _drop_attempt_files(self, attempt_id: str) -> None:
+        stem = os.path.join(self.settings.state_dir, "tmp", attempt_id)  # a string: once per try, no Path made
         for suffix in ("json", "result.json", "keys.json", "status"):
-            self._attempt_file(attempt_id, suffix).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{stem}.{suffix}")
 
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
         """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
@@ -845,9 +850,10 @@ class Scheduler:
         result = keyed = None
         if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
             result = flight.result_path.read_text()
-        keys_file = self._attempt_file(done.attempt_id, "keys.json")
-        if returncode == 0 and keys_file.exists():
-            keyed = {key: json.dumps(value) for key, value in json.loads(keys_file.read_text()).items()}
+        if returncode == 0 and flight.result_path is not None:  # a shell try (no result file) writes no keys
+            keys_file = self._attempt_file(done.attempt_id, "keys.json")
+            if keys_file.exists():
+                keyed = {key: json.dumps(value) for key, value in json.loads(keys_file.read_text()).items()}
         if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
             result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []

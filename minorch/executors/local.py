@@ -730,11 +730,24 @@ def _open_log(path: Path) -> int:
     try:
         return os.open(path, flags, 0o600)
     except FileNotFoundError:
-        missing = [p for p in reversed(path.parents) if not p.exists()]
-        for parent in missing:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(parent, 0o700)
+        _make_folder(os.path.dirname(path))
         return os.open(path, flags, 0o600)
+
+
+def _make_folder(folder: str) -> None:
+    """`folder` and its missing parents, each private to the user; one mkdir when only it is missing
+    (a try's log folder), so the check costs nothing for the folders that exist."""
+    try:
+        os.mkdir(folder, 0o700)
+    except FileNotFoundError:
+        parent = os.path.dirname(folder)
+        if parent == folder:  # "" or "/": nothing left to make
+            raise
+        _make_folder(parent)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
 
 
 def _spawn_failure(launch: Launch, err: OSError | ValueError) -> tuple[int, str]:
