@@ -932,7 +932,7 @@ class Scheduler:
                 next_try_at=next_try_at,
                 note=note,
             )
-            if moved and state is TaskState.SUCCESS and task is not None and flight.map_index < 0:
+            if moved and state is TaskState.SUCCESS and task is not None and task.outlets and flight.map_index < 0:
                 self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
         self._drop_attempt_files(done.attempt_id)
         run = self.store.run(flight.run_pk)

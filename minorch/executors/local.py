@@ -407,7 +407,7 @@ class LocalExecutor(Executor):
                     self._server = ForkServer(dict(os.environ))
                     self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
                 cwd = os.fspath(launch.cwd or os.getcwd())
-                forked = self._server.fork(spec, env, cwd, outfd, maskfd, cgroup=procs)
+                forked = self._server.fork(spec, env, cwd, outfd, maskfd, cgroup=None if procs is None else Path(procs))
                 if forked is not None:
                     return forked[0], None, forked[1]
             except ServerGone as gone:
