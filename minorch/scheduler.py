@@ -722,9 +722,10 @@ class Scheduler:
                 self._emit("task", run, task.task_id, state.value, note)
             self._dirty = True  # the next plan sees the new state (and when to poke again)
 
-    def _drop_attempt_files(self, attempt_id: str) -> None:
+    def _drop_attempt_files(self, attempt_id: str, shell: bool = False) -> None:
+        """Remove a try's scratch files; a shell try (`shell`) has only its status file."""
         stem = os.path.join(self.settings.state_dir, "tmp", attempt_id)  # a string: once per try, no Path made
-        for suffix in ("json", "result.json", "keys.json", "status"):
+        for suffix in ("status",) if shell else ("json", "result.json", "keys.json", "status"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{stem}.{suffix}")
 
@@ -934,7 +935,7 @@ class Scheduler:
             )
             if moved and state is TaskState.SUCCESS and task is not None and task.outlets and flight.map_index < 0:
                 self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
-        self._drop_attempt_files(done.attempt_id)
+        self._drop_attempt_files(done.attempt_id, shell=flight.result_path is None)
         run = self.store.run(flight.run_pk)
         if moved and run is not None:
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"

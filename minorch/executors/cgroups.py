@@ -54,6 +54,7 @@ class TryGroups:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.pending: set[str] = set()  # tries whose cgroup still held processes when they ended
+        self.made: set[str] = set()  # tries whose cgroup was made and not removed yet
 
     @classmethod
     def probe(cls, state_dir: Path) -> TryGroups | None:
@@ -92,6 +93,7 @@ class TryGroups:
         """Make the try's cgroup; its `cgroup.procs` file, which a process joins by writing "0"
         to (None when it cannot be made). Paths are strings here: this runs once per try."""
         folder = f"{self.base}/{attempt_id}"
+        self.made.add(attempt_id)
         try:
             os.mkdir(folder)
         except FileNotFoundError:  # the `minorch-<tag>` cgroup is made with the first try
@@ -151,7 +153,8 @@ class TryGroups:
                 self.pending.add(name)
                 continue
             self.pending.discard(name)
-        if not self.pending:  # no try left: leave no empty `minorch-<tag>` behind (another run's try keeps it)
+        self.made.discard(attempt_id)
+        if not self.pending and not self.made:  # no try left: no empty `minorch-<tag>` (another run's try keeps it)
             with contextlib.suppress(OSError):
                 self.base.rmdir()
 

@@ -727,11 +727,9 @@ def _open_log(path: Path) -> int:
     """The log file, opened for appending; never through a symbolic link (O_NOFOLLOW: the log cap
     truncates the file in place, which must not cut a file the link points to)."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-    try:
-        return os.open(path, flags, 0o600)
-    except FileNotFoundError:
-        _make_folder(os.path.dirname(path))
-        return os.open(path, flags, 0o600)
+    if folder := os.path.dirname(path):
+        _make_folder(folder)  # first: a try's log folder is new but for a retry
+    return os.open(path, flags, 0o600)
 
 
 def _make_folder(folder: str) -> None:
