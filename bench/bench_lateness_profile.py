@@ -1,7 +1,8 @@
 """Where a cron fire's lateness goes: the scheduler run in this process, its steps timed.
 
-Run: `python bench/bench_lateness_profile.py [--fires 20]`. Prints a markdown table; results go in
-bench/RESULTS.md with the machine, date and load average.
+Run: `python bench/bench_lateness_profile.py [--fires 20] [--repo PATH]`. Prints a markdown table;
+results go in bench/RESULTS.md with the machine, date and load average. `--repo` measures another
+checkout of minorch (to compare commits).
 
 The same every-second DAG as bench_lateness.py (its task runs `echo ... $(date +%s.%N)`), driven by
 `minorch up`'s own `Daemon` in this process, with timers wrapped around the loop's parts. For each
@@ -31,13 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_lateness import REPO, machine, sleep_loop  # noqa: E402
 
-sys.path.insert(0, str(REPO))
-
-from minorch import daemon, scheduler  # noqa: E402
-from minorch.config import load_settings  # noqa: E402
-from minorch.executors import cgroups, local  # noqa: E402
-from minorch.registry import load  # noqa: E402
-
 Timings = list[tuple[str, float, float]]  # (what, began, ended) in wall-clock seconds
 
 
@@ -59,6 +53,11 @@ def timed(owner: type, name: str, label: str, into: Timings) -> Callable[[], Non
 
 def up(fires: int, cgroup: bool) -> list[dict[str, float]]:
     """`minorch up` in this process for `fires` seconds; per fire, ms after it of each phase."""
+    from minorch import daemon, scheduler
+    from minorch.config import load_settings
+    from minorch.executors import cgroups, local
+    from minorch.registry import load
+
     timings: Timings = []
     undo = [
         timed(scheduler.Scheduler, "step", "step", timings),
@@ -117,8 +116,10 @@ PHASES = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fires", type=int, default=20)
+    parser.add_argument("--repo", type=Path, default=REPO, help="The minorch checkout to measure.")
     args = parser.parse_args()
-    print(machine(REPO))
+    sys.path.insert(0, str(args.repo.resolve()))
+    print(machine(args.repo))
     load = os.getloadavg()[0]
     limit = statistics.median(sleep_loop(args.fires))
     print(f"sleep loop starting the same command (the limit): median {limit:.2f} ms, load {load:.1f}\n")
