@@ -315,24 +315,43 @@ def _schedule_text(value: Any) -> Any:
 
 def _set_weights(made: Dag) -> None:
     """Each task's priority: its priority_weight plus, by its weight_rule, those of all tasks downstream
-    ("downstream", Airflow's default) or upstream of it ("upstream"), or only its own ("absolute")."""
-    downstream = made.downstream()
+    ("downstream", Airflow's default) or upstream of it ("upstream"), or only its own ("absolute").
+
+    Each task's set of tasks below (and above) it is a bitset over the topological order, made from
+    its neighbours' sets in one pass: linear in the links, where a walk from every task was quadratic
+    (a chain of 5,000 tasks took seconds)."""
     made.prioritized = any(
         t.opts.priority_weight != 1 or t.opts.weight_rule != "downstream" for t in made.tasks.values()
     )
+    order = made.topological()
+    bit = {tid: 1 << i for i, tid in enumerate(order)}
+    with_weight: dict[int, int] = {}  # priority_weight -> the tasks that have it
+    for tid in order:
+        weight = made.tasks[tid].opts.priority_weight
+        with_weight[weight] = with_weight.get(weight, 0) | bit[tid]
+    rules = {t.opts.weight_rule for t in made.tasks.values()}
+    below: dict[str, int] = {}
+    if "downstream" in rules:
+        downstream = made.downstream()
+        for tid in reversed(order):
+            below[tid] = _union(bit, below, downstream[tid])
+    above: dict[str, int] = {}
+    if "upstream" in rules:
+        for tid in order:
+            above[tid] = _union(bit, above, made.tasks[tid].upstream)
     for task in made.tasks.values():
-        rule = task.opts.weight_rule
-        if rule == "absolute":
-            task.weight = task.opts.priority_weight
-            continue
-        edges = downstream if rule == "downstream" else {t: made.tasks[t].upstream for t in made.tasks}
-        seen, stack = set(), list(edges[task.task_id])
-        while stack:
-            tid = stack.pop()
-            if tid not in seen:
-                seen.add(tid)
-                stack.extend(edges[tid])
-        task.weight = task.opts.priority_weight + sum(made.tasks[t].opts.priority_weight for t in seen)
+        task.weight = task.opts.priority_weight
+        if task.opts.weight_rule != "absolute":
+            others = (below if task.opts.weight_rule == "downstream" else above)[task.task_id]
+            task.weight += sum(weight * (others & tasks).bit_count() for weight, tasks in with_weight.items())
+
+
+def _union(bit: dict[str, int], reach: dict[str, int], neighbours: list[str]) -> int:
+    """The tasks `neighbours` and all those they reach."""
+    found = 0
+    for tid in neighbours:
+        found |= bit[tid] | reach[tid]
+    return found
 
 
 def _check_catchup(value: Any) -> bool | str:
