@@ -50,6 +50,9 @@ log = logging.getLogger("minorch.scheduler")
 POLL_INTERVAL = 0.5  # seconds between looks at the store's data_version
 RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
 WAKE_EARLY = 0.002  # the loop wakes this long before a due time and sleeps the rest precisely
+# A fire's run is created this long before the fire (queued; it starts at the fire), so that at the
+# fire the loop only starts the run and its tasks: creating it is not part of their lateness.
+CREATE_AHEAD = timedelta(seconds=0.25)
 MAX_RESULT_BYTES = 64 * 1024
 MAX_COMMAND_BYTES = 128 * 1024
 LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
@@ -275,6 +278,7 @@ class Scheduler:
             only_runs=only_runs,
             memory=self._memory,
             changed=self.live.take_changed(),
+            create_ahead=CREATE_AHEAD,
         )
         self._check_slas(snap, now, decided)
         self._check_freshness(now, decided)
