@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from conftest import Up, try_row, wait_until
 
+from minorch.records import from_iso
 from minorch.states import RunState, TaskState
 from minorch.store import Attempt
 
@@ -269,3 +270,51 @@ def test_a_crash_between_starting_a_task_and_recording_its_try_does_not_stall_th
     state = store.run(run.pk).state
     store.close()
     assert finished and state is RunState.SUCCESS and ledger(project) == ["start", "success"]
+
+
+def test_a_sigkill_after_a_fires_run_was_created_ahead_leaves_it_to_run_once_after_the_restart(project, up_processes):
+    """A fire's run is created a quarter second before the fire; a scheduler killed in between leaves it
+    queued with nothing started, and the next start runs it once (and does not create it again)."""
+    project.write(
+        "dags/every.toml",
+        """\
+        [dags.every]
+        schedule = "* * * * * *"
+        [dags.every.tasks.work]
+        command = "echo $MINORCH_LOGICAL_DATE >> fired"
+        """,
+    )
+    store = project.store()
+
+    def queued_ahead():  # a run whose fire is still at least 0.1 s away
+        soon = time.time() + 0.1
+        return next(
+            (
+                r
+                for r in store.active_runs()
+                if r.state is RunState.QUEUED and from_iso(r.logical_date).timestamp() > soon
+            ),
+            None,
+        )
+
+    ahead = None
+    for _ in range(5):  # on a busy machine the kill may come after the fire: then try again
+        up = up_processes(project)
+        up.ready()
+        seen = wait_until(queued_ahead, timeout=5, every=0.002)
+        up.kill()
+        if seen is not None and store.run(seen.pk).state is RunState.QUEUED:
+            ahead = seen
+            break
+    assert ahead is not None, "never killed the scheduler between a run's creation and its fire"
+    assert store.attempts(ahead.pk) == []
+    again = up_processes(project)
+    done = wait_until(lambda: store.run(ahead.pk).state.finished, timeout=10)
+    again.signal(signal.SIGTERM)
+    fired = [from_iso(line) for line in (project.root / "fired").read_text().split()]
+    state, tries = store.run(ahead.pk).state, store.attempts(ahead.pk)
+    same = [r for r in store.runs("every", limit=1000) if r.run_id == ahead.run_id]
+    store.close()
+    assert done and state is RunState.SUCCESS
+    assert [t.try_number for t in tries] == [1] and len(same) == 1
+    assert fired.count(from_iso(ahead.logical_date)) == 1
