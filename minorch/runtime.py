@@ -184,11 +184,19 @@ def _resolve(target: dict, xcom: dict, ti: TaskInstance) -> tuple[Callable, dict
 PRELOADED: dict[str, list] = {}
 
 
-def preload(path: str) -> None:
-    """Import the DAG file at `path` now, for tries forked later; raises what importing raises."""
+def preload(path: str, spec_path: str) -> None:
+    """Import the DAG file at `path` now, for tries forked later; raises what importing raises.
+    Then read the spec of the try that asked for it as a try would, without calling anything of
+    the DAG file: what that makes once (the DAG's time zone, the JSON decoder's state) each fork
+    finds made, instead of making it in memory it shares with its parent."""
     from minorch.dagfile import load_dag_file
 
     PRELOADED[path] = load_dag_file(path)
+    try:
+        with open(spec_path, encoding="utf-8") as file:
+            _context(json.load(file))
+    except Exception:  # noqa: BLE001 - the try itself reports a bad spec
+        pass
 
 
 def _import_ref(ref: str, sys_path: list[str]) -> Callable:

@@ -677,7 +677,7 @@ def _generation(sock: socket.socket, path: str, request: dict, marker_at: int, h
             if not getattr(sys.flags, "safe_path", False):
                 sys.path[0] = os.getcwd()
             importlib.invalidate_caches()
-            runtime.preload(path)
+            runtime.preload(path, request["spec"])
         except BaseException as e:  # noqa: BLE001 - the tries load it themselves and say what is wrong
             _send(sock, {"failed": f"{type(e).__name__}: {e}"})
             return
@@ -778,8 +778,7 @@ def _mark(at: int, attempt_id: str) -> None:
 def _run(request: dict) -> int:
     """Run the task as ``python -m minorch.runtime SPEC`` would; returns the exit code."""
     tz = os.environ.get("TZ")
-    os.environ.clear()
-    os.environ.update(request["env"])
+    _set_environ(request["env"])
     if os.environ.get("TZ") != tz:
         time.tzset()
     sys.argv = [runtime.__file__, request["spec"]]
@@ -799,6 +798,16 @@ def _run(request: dict) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     return code
+
+
+def _set_environ(env: dict[str, str]) -> None:
+    """Make os.environ equal `env`, changing only the variables that differ: each change writes
+    memory the fork shares with its server, and most variables are the same for every try."""
+    for key in [key for key in os.environ if key not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _exit_code(value: object) -> int:
