@@ -27,7 +27,12 @@ def load_dag_file(path: str) -> list[Dag]:
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    with open(path, "rb") as file:
+        # Compiled from the source each time, never from a cached .pyc: Python checks a .pyc against
+        # the source's size and whole-second mtime, so an edit of the same size within a second would
+        # run the old code.
+        code = compile(file.read(), path, "exec", dont_inherit=True)
     with collecting() as found:
-        spec.loader.exec_module(module)
+        exec(code, module.__dict__)
     finish_file(found, os.path.abspath(path))
     return found

@@ -400,6 +400,7 @@ def _plan_tasks(
                 todo.add(shape.position[tid])
                 todo.update(shape.position[d] for d in shape.downstream[tid])
         visit = sorted(todo)
+    pending = memo.pending if memo is not None and memo.pending is not None else set()  # set by now, with a memo
     queued = set(visit)
 
     def decided(tid: str, state: TaskState) -> None:
@@ -476,9 +477,9 @@ def _plan_tasks(
         if memo is not None:
             later += [(place, r) for r in ready]
             if again:
-                memo.pending.add(tid)  # type: ignore[union-attr]
+                pending.add(tid)
             else:
-                memo.pending.discard(tid)  # type: ignore[union-attr]
+                pending.discard(tid)
             if state_of(tid).finished:
                 memo.unfinished.discard(tid)
             else:
@@ -486,7 +487,7 @@ def _plan_tasks(
     for tid in local:  # decided here, maybe without a visit of their own (latest-only skips)
         if memo is not None and local[tid].finished:
             memo.unfinished.discard(tid)
-            memo.pending.discard(tid)  # type: ignore[union-attr]
+            pending.discard(tid)
     done = not memo.unfinished if memo is not None else all(state_of(t).finished for t in dag.tasks)
     if done:
         if any(state_of(t) in FAILED_LIKE for t in run_state_leaves(dag)):

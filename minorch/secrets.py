@@ -58,7 +58,7 @@ class Source:
         return f"{self.kind} {self.ref}"
 
     def to_json(self) -> dict:
-        ref = list(self.ref) if self.kind == "keyring" else self.ref  # type: ignore[call-overload]
+        ref = list(_keyring_ref(self.ref, self.kind)) if self.kind == "keyring" else self.ref
         return {self.kind: ref, "secret": self.secret}
 
 
@@ -245,7 +245,8 @@ class Resolver:
         self.environ = environ
         self.secrets: list[str] = []
         self._on_secret = on_secret
-        self._cache: dict[tuple[str, str], object] = {}
+        self._values: dict[str, object] = {}
+        self._connections: dict[str, ConnectionValue] = {}
 
     def variable(self, name: str, default: object = MISSING) -> object:
         """The variable's value: the literal as written (a TOML table stays a dict), backend text as read."""
@@ -258,10 +259,9 @@ class Resolver:
                 hint=did_you_mean(name, self.catalog.variables)
                 or "define it under [variables] in minorch.toml or with `minorch var set`",
             )
-        key = ("var", name)
-        if key not in self._cache:
-            self._cache[key] = self._fetch(found[1], f"variable '{name}'")
-        return self._cache[key]
+        if name not in self._values:
+            self._values[name] = self._fetch(found[1], f"variable '{name}'")
+        return self._values[name]
 
     def variable_json(self, name: str) -> object:
         """The variable parsed as JSON (a TOML table or list is already parsed)."""
@@ -281,10 +281,9 @@ class Resolver:
                 hint=did_you_mean(name, self.catalog.connections)
                 or "define it under [connections.NAME] in minorch.toml or with `minorch conn add`",
             )
-        key = ("conn", name)
-        if key not in self._cache:
-            self._cache[key] = self._build(name, found[1])
-        return self._cache[key]  # type: ignore[return-value]
+        if name not in self._connections:
+            self._connections[name] = self._build(name, found[1])
+        return self._connections[name]
 
     def _build(self, name: str, fields: dict[str, Source]) -> ConnectionValue:
         what = f"connection '{name}'"

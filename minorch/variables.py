@@ -147,12 +147,16 @@ def save_variable(settings, store, name: str, raw: object, *, secret: bool) -> S
 def save_connection(settings, store, name: str, fields: dict[str, object]) -> dict[str, Source]:
     """Store a connection from `fields` (Airflow's names, `uri`, or `<field>_<backend>`).
     A password given as a value (or inside `uri`) goes to the keyring."""
-    if "uri" in fields and isinstance(fields["uri"], str):
-        parsed = parse_uri(fields.pop("uri"), name)  # type: ignore[arg-type]
+    uri = fields.get("uri")
+    if isinstance(uri, str):
+        del fields["uri"]
+        parsed = parse_uri(uri, name)
         fields = {**{k: v for k, v in parsed.items() if v is not None}, **fields}
-    if isinstance(fields.get("password"), str):
+    password = fields.get("password")
+    if isinstance(password, str):
+        del fields["password"]
         service, username = keyring_ref(settings, "conn", name)
-        store_in_keyring(service, username, fields.pop("password"))  # type: ignore[arg-type]
+        store_in_keyring(service, username, password)
         fields["password_keyring"] = [service, username]
     spec = parse_connection(fields, name)
     store.put_definition("connections", name, json.dumps(fields))

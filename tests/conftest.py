@@ -16,7 +16,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -25,6 +25,7 @@ import pytest
 import minorch
 from minorch.config import Settings, load_settings
 from minorch.foreground import RunResult, run_foreground
+from minorch.records import Attempt
 from minorch.registry import load
 from minorch.store import Store
 
@@ -216,6 +217,13 @@ def up_processes():
         if up.proc.poll() is None:
             up.proc.kill()
             up.proc.wait()
+
+
+def try_row(attempt_id: str, run_pk: int, task_id: str, start: float, **fields) -> Attempt:
+    """A try as the scheduler records it when it launches one (first try, not mapped, counted), with
+    any other field of `minorch.records.Attempt` given by name."""
+    row = Attempt(attempt_id, run_pk, task_id, -1, 1, *[None] * 2, start, *[None] * 4, False, True, *[None] * 6)
+    return replace(row, **fields)
 
 
 def run_all(ex, limit: float = 5.0) -> dict:

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-from conftest import Up, wait_until
+from conftest import Up, try_row, wait_until
 
 from minorch.states import RunState, TaskState
 from minorch.store import Attempt
@@ -193,7 +193,7 @@ def test_a_try_recorded_but_never_started_is_run_again_uncounted(project, up_pro
     now = time.time()
     assert store.set_run_state(run.pk, RunState.RUNNING, [RunState.QUEUED], now=now)
     assert store.set_task_state(run.pk, "work", TaskState.RUNNING, [TaskState.NONE], try_number=1, start_date=now)
-    never = Attempt(uuid.uuid4().hex, run.pk, "work", -1, 1, None, None, now, *[None] * 4, False, True, *[None] * 6)
+    never = try_row(uuid.uuid4().hex, run.pk, "work", now)
     store.start_attempt(never)  # what a scheduler killed between recording the try and starting it leaves
     up = up_processes(project)
     finished = wait_until(lambda: store.run(run.pk).state.finished, timeout=5)
@@ -236,30 +236,7 @@ def _crash_state(store, run, *, recorded_try: str | None) -> None:
     assert store.set_task_state(run.pk, "work", TaskState.RUNNING, [TaskState.NONE], try_number=1, start_date=now)
     if recorded_try is not None:
         attempt_id = uuid.uuid4().hex
-        store.start_attempt(
-            Attempt(
-                attempt_id,
-                run.pk,
-                "work",
-                -1,
-                1,
-                None,
-                None,
-                now,
-                None,
-                None,
-                None,
-                None,
-                False,
-                True,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-        )
+        store.start_attempt(try_row(attempt_id, run.pk, "work", now))
         store.finish_attempt(
             attempt_id,
             end_date=now + 0.3,

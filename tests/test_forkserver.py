@@ -540,6 +540,26 @@ def test_a_dag_file_is_imported_once_per_version_and_tries_in_flight_keep_theirs
     assert until_quiet(forking, folder, "d") == [2, 10]
 
 
+def test_an_edit_of_the_same_size_within_the_same_second_is_run(monkeypatch, folder):
+    """Python trusts a cached .pyc whose source has the same size and whole-second mtime: a DAG file
+    is always compiled from its source, so such an edit is never answered by the old code."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # a .pyc gets written, as on most hosts
+    etl = folder / "etl.py"
+    (folder / "_helper.py").write_text("FACTOR = 1\n")
+    etl.write_text(VERSIONED.format(version=1))
+    second = etl.stat().st_mtime_ns // 10**9 * 10**9
+    os.utime(etl, ns=(second, second + 100_000_000))
+    ex = LocalExecutor()
+    try:
+        assert until_quiet(ex, folder, "a") == [1, 1]
+        etl.write_text(VERSIONED.format(version=2))  # the same size
+        os.utime(etl, ns=(second, second + 200_000_000))  # and the same second
+        assert until_quiet(ex, folder, "b") == [2, 1]
+    finally:
+        ex.shutdown(0.1)
+        ex.close()
+
+
 def test_a_try_in_flight_keeps_the_version_it_started_with(forking, folder):
     (folder / "_helper.py").write_text("FACTOR = 1\n")
     (folder / "etl.py").write_text(VERSIONED.format(version=1).replace("pause=0.0", "pause=0.5"))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import try_row
 
 from minorch.gantt import RETRY, RUN, WAIT, gantt
 from minorch.gantt_draw import cells, rows, svg, text
 from minorch.states import RunState, TaskState
-from minorch.store import Attempt, RunRecord, TaskInstance
+from minorch.store import RunRecord, TaskInstance
 
 T0 = 1_700_000_000.0
 
@@ -25,27 +26,16 @@ def ti(task_id: str, state: str = "success", map_index: int = -1, start=None, en
 
 
 def attempt(task_id: str, start: float, end: float | None, try_number: int = 1, outcome="success", map_index=-1):
-    return Attempt(
+    return try_row(
         f"{task_id}-{map_index}-{try_number}",
         1,
         task_id,
-        map_index,
-        try_number,
-        None,
-        None,
         T0 + start,
-        None if end is None else T0 + end,
-        None if end is None else end - start,
-        None,
-        None,
-        False,
-        True,
-        None if end is None else outcome,
-        None,
-        None,
-        None,
-        None,
-        None,
+        map_index=map_index,
+        try_number=try_number,
+        end_date=None if end is None else T0 + end,
+        duration=None if end is None else end - start,
+        outcome=None if end is None else outcome,
     )
 
 

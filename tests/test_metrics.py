@@ -12,13 +12,12 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
-from conftest import wait_until
+from conftest import try_row, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from minorch import operations as ops
 from minorch.metrics import collect, exposition, registry
 from minorch.registry import load
-from minorch.store import Attempt
 
 
 def parse(text: str) -> dict[tuple[str, tuple], float]:
@@ -60,22 +59,7 @@ def test_lateness_is_a_scheduled_runs_first_try_start_minus_its_fire_time(projec
         pk = ops.new_run(store, dag, fire.replace(hour=hour), "scheduled", {}, fire.timestamp())
         started = fire.replace(hour=hour).timestamp() + late
         for try_number, start in ((1, started), (2, started + 60)):  # the first try counts
-            store.start_attempt(
-                Attempt(
-                    f"{pk}-{try_number}",
-                    pk,
-                    "a",
-                    -1,
-                    try_number,
-                    None,
-                    None,
-                    start,
-                    *[None] * 4,
-                    False,
-                    True,
-                    *[None] * 6,
-                )
-            )
+            store.start_attempt(try_row(f"{pk}-{try_number}", pk, "a", start, try_number=try_number))
     try:
         samples = parse(exposition(registry(lambda: collect(store, up=True, ready=True, now=0.0))).decode())
     finally:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import try_row
 
 from minorch import operations as ops
 from minorch.config import load_settings
@@ -15,7 +16,7 @@ from minorch.errors import ConfigError, MinorchError, NotFound, ScheduleError
 from minorch.lock import SchedulerLock
 from minorch.spec import build_dag
 from minorch.states import RunState, TaskState
-from minorch.store import Attempt, Store
+from minorch.store import Store
 
 NOW = datetime(2024, 2, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 DAY = 86400.0
@@ -480,27 +481,18 @@ def add_try(store, settings, run, task_id: str) -> Path:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("hello\n")
     store.start_attempt(
-        Attempt(
+        try_row(
             f"{run.pk}-{task_id}",
             run.pk,
             task_id,
-            -1,
-            1,
-            None,
-            None,
             NOW,
-            NOW + 1,
-            1.0,
-            0,
-            None,
-            False,
-            True,
-            "success",
-            "exited with code 0",
-            str(log),
-            None,
-            None,
-            "echo",
+            end_date=NOW + 1,
+            duration=1.0,
+            exit_code=0,
+            outcome="success",
+            reason="exited with code 0",
+            log_path=str(log),
+            command="echo",
         )
     )
     return log
@@ -549,30 +541,7 @@ def test_check_reports_rows_whose_run_is_gone(settings, store):
 def test_check_reports_tries_left_open_only_when_no_scheduler_holds_the_lock(settings, store):
     dag = make_dag()
     run = settle(store, new(store, dag, "2024-01-15T01:30:00+00:00"), {"extract": "running"})
-    store.start_attempt(
-        Attempt(
-            "a1",
-            run.pk,
-            "extract",
-            -1,
-            1,
-            12345,
-            1.0,
-            NOW,
-            None,
-            None,
-            None,
-            None,
-            False,
-            True,
-            None,
-            None,
-            None,
-            None,
-            None,
-            "echo",
-        )
-    )
+    store.start_attempt(try_row("a1", run.pk, "extract", NOW, pid=12345, create_time=1.0, command="echo"))
     problems = ops.check(settings, store)
     assert len(problems) == 1 and "1 tries were left running" in problems[0]
     with SchedulerLock(settings.state_dir):

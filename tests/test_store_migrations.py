@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from minorch.store import MIGRATIONS, SCHEMA_VERSION, Attempt, Store
+from conftest import try_row
+
+from minorch.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 def test_a_state_file_from_before_placement_gains_the_placement_of_tries_and_keeps_its_rows(tmp_path):
@@ -25,33 +27,7 @@ def test_a_state_file_from_before_placement_gains_the_placement_of_tries_and_kee
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     [kept] = store.open_attempts()
     assert (kept.attempt_id, kept.executor, kept.external_id, kept.host) == ("old", "local", None, None)
-    store.start_attempt(
-        Attempt(
-            "new",
-            1,
-            "t",
-            -1,
-            2,
-            None,
-            None,
-            1.0,
-            None,
-            None,
-            None,
-            None,
-            False,
-            True,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            "dask",
-            "minorch-new",
-            None,
-        )
-    )
+    store.start_attempt(try_row("new", 1, "t", 1.0, try_number=2, executor="dask", external_id="minorch-new"))
     store.set_attempt_process("new", 42, 5.0, None, "tcp://127.0.0.1:4001")
     new = next(a for a in store.open_attempts() if a.attempt_id == "new")
     assert (new.executor, new.external_id, new.host, new.pid) == ("dask", "minorch-new", "tcp://127.0.0.1:4001", 42)

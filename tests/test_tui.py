@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import try_row
 
 from minorch import operations as ops
 from minorch.config import load_settings
 from minorch.lock import SchedulerLock
 from minorch.registry import load
 from minorch.states import RunState, TaskState
-from minorch.store import Attempt, Store
+from minorch.store import Store
 from minorch.tui.actions import ACTIONS
 from minorch.tui.app import make_app
 from minorch.tui.dialogs import StopDialog
@@ -96,30 +97,7 @@ def project(tmp_path: Path):
         log = settings.log_dir / f"run{pk}" / "test" / "1.log"
         log.parent.mkdir(parents=True)
         log.write_text(f"testing day {day}\nassertion failed: 3 rows missing\n")
-        store.start_attempt(
-            Attempt(
-                f"a{pk}",
-                pk,
-                "test",
-                -1,
-                1,
-                None,
-                None,
-                STAMP,
-                None,
-                None,
-                None,
-                None,
-                False,
-                True,
-                None,
-                None,
-                str(log),
-                None,
-                None,
-                "exit 1",
-            )
-        )
+        store.start_attempt(try_row(f"a{pk}", pk, "test", STAMP, log_path=str(log), command="exit 1"))
         store.finish_attempt(
             f"a{pk}",
             end_date=STAMP + 2,
@@ -233,6 +211,14 @@ def test_the_dag_list_shows_schedules_recent_runs_and_load_errors(project):
         assert "orders: extract, transform, test, publish" in text
 
     drive(project, scenario)
+
+
+def test_a_description_too_long_for_the_list_is_cut_with_an_ellipsis_from_the_first_draw(project):
+    async def scenario(pilot, settings):
+        etl = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" etl"))
+        assert etl.endswith("…") and "orders:" in etl and len(etl) <= 92
+
+    drive(project, scenario, size=(92, 30))
 
 
 def test_the_grid_has_runs_as_columns_newest_last_tasks_as_rows_and_opens_a_clicked_cell(project):
@@ -646,30 +632,7 @@ def test_a_mapped_task_lists_the_tries_of_every_copy(project):
     run = newest_run(settings)
     store = Store(settings.db_path)
     for copy in (0, 1):
-        store.start_attempt(
-            Attempt(
-                f"m{copy}",
-                run.pk,
-                "report",
-                copy,
-                1,
-                None,
-                None,
-                STAMP,
-                None,
-                None,
-                None,
-                None,
-                False,
-                True,
-                None,
-                None,
-                None,
-                None,
-                None,
-                f"echo part {copy}",
-            )
-        )
+        store.start_attempt(try_row(f"m{copy}", run.pk, "report", STAMP, map_index=copy, command=f"echo part {copy}"))
     store.close()
 
     async def scenario(pilot, settings):

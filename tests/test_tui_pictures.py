@@ -8,11 +8,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import try_row
 
 from minorch import operations as ops
 from minorch.registry import load
 from minorch.states import RunState, TaskState
-from minorch.store import Attempt
 from minorch.trend import column, limit_row, outlier_threshold
 from minorch.tui.actions import Target
 from minorch.tui.app import make_app
@@ -51,27 +51,14 @@ def drive(project, scenario, size=(100, 30)) -> None:
 
 
 def attempt(pk: int, task_id: str, try_number: int, start: float, end: float | None, outcome="success", copy=-1):
-    return Attempt(
+    return try_row(
         f"{pk}-{task_id}-{copy}-{try_number}",
         pk,
         task_id,
-        copy,
-        try_number,
-        None,
-        None,
         start,
-        None,
-        None,
-        None,
-        None,
-        False,
-        True,
-        None,
-        None,
-        None,
-        None,
-        None,
-        f"echo {task_id}",
+        map_index=copy,
+        try_number=try_number,
+        command=f"echo {task_id}",
     ), (end, outcome)
 
 

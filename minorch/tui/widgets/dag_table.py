@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -57,9 +58,18 @@ class DagTable(ActionKeys, DataTable):
     def on_resize(self) -> None:
         self._refill()
 
-    def _room(self) -> int:
-        """Cells the other columns leave for the description (0 when they fill the width)."""
-        used = sum(column.get_render_width(self) for key, column in self.columns.items() if key != "description")
+    def _room(self, rows: list[tuple]) -> int:
+        """Cells the other columns leave for the description (0 when they fill the width), once `rows`
+        (each row's cells but the description) are in: an auto-width column only ever widens."""
+        used = 0
+        for index, (key, column) in enumerate(self.columns.items()):
+            if key == "description":
+                continue
+            if column.auto_width:
+                widest = max((cell_len(str(row[index])) for row in rows), default=0)
+                used += max(column.content_width, widest) + 2 * self.cell_padding
+            else:
+                used += column.get_render_width(self)
         return max(0, self.scrollable_content_region.width - used - 2 * self.cell_padding)
 
     def show(self, dags: DagList) -> None:
@@ -74,13 +84,14 @@ class DagTable(ActionKeys, DataTable):
         if self.dags is None:
             return
         items = [d for d in self.dags.dags if self._matches(d)]
-        room = self._room()
+        rows = [_cells(d) for d in items]
+        room = self._room(rows)
         label = Text("description" if room >= MIN_ROOM else "")
         description = self.columns[ColumnKey("description")]
         if description.label != label:  # no header wider than the room it has
             description.label = label
             self.refresh()
-        fill(self, [(d.dag_id, _cells(d, room)) for d in items])
+        fill(self, [(d.dag_id, (*row, _cut(d.description or "", room))) for d, row in zip(items, rows, strict=True)])
         self.post_message(self.Highlighted(self.current()))
 
     def _matches(self, item: DagItem) -> bool:
@@ -111,8 +122,8 @@ class DagTable(ActionKeys, DataTable):
             self.post_message(self.Opened(event.row_key.value))
 
 
-def _cells(item: DagItem, room: int) -> tuple:
-    """The row's cells; the description is cut to `room` cells ("…" marks the cut)."""
+def _cells(item: DagItem) -> tuple:
+    """The row's cells but the description (which gets the room the others leave)."""
     name = Text(item.dag_id, style="bold red" if item.problem else "bold")
     if item.problem:
         name.append(" !", style="bold red")
@@ -128,7 +139,6 @@ def _cells(item: DagItem, room: int) -> tuple:
         upcoming,
         runs,
         paused,
-        _cut(item.description or "", room),
     )
 
 
