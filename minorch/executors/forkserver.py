@@ -30,17 +30,23 @@ runs; it leaves when its socket closes); each fork puts back a new interpreter's
 
 Protocol: a SOCK_SEQPACKET unix socket pair, one JSON object per message.
 
-    executor -> server  {"spec": path, "env": {...}, "cwd": dir}  + the log file's fd (or the
-                        masking relay's pipe), and the mask pipe's when the try has one
-    server -> executor  {"pid": pid}  + a pidfd of the task               the task runs
-                     or {"errno": n, "error": text, "filename": f}       it could not start
+    executor -> server  {"id": n, "spec": path, "env": {...}, "cwd": dir, "cgroup": procs file}
+                        + the log file's fd (or the masking relay's pipe), and the mask pipe's
+                        when the try has one
+    server -> executor  {"id": n, "pid": pid}  + a pidfd of the task      the task runs
+                     or {"id": n, "errno": n, "error": text, "filename": f}  it could not start
                      or {"ended": pid, "status": wait status, "rss": bytes, "cpu": seconds}
                      or {"broken": text}                                  the server stops
 
-The server answers each request before it reads the next and reports a task's end (it
-reaps its tasks with os.wait4) only after its start. A generation speaks the same protocol
-to the server, which relays its answers and ends, plus {"loaded": {file: stamp}} or
-{"failed": text} once. It exits when the executor's end of
+Launches are pipelined: the executor may send several requests before it reads their
+answers (`ForkServer.ask`, then `answer`), and neither the server nor a generation waits for a
+fork's set-up (its ready pipe is watched with the other fds) or for a generation's answer
+before it reads the next request. Each answer names its request's id and comes once the fork
+runs in its own session; answers to one batch may come in any order. A task's end (the server
+reaps its tasks with os.wait4) is reported only after its start. A generation speaks the same
+protocol to the server, which relays its answers and ends, plus {"loaded": {file: stamp}} or
+{"failed": text} once; the server keeps each request it passed on until it is answered and
+forks it itself if the generation is lost first. It exits when the executor's end of
 the socket closes; tasks still running then run on, as orphans.
 
 Differences from a new interpreter, by design: all tasks share the server's hash seed;

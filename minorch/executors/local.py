@@ -24,6 +24,8 @@ background processes it left behind keep running.
 
 Python tasks: a ``[sys.executable, "-m", "minorch.runtime", SPEC]`` launch is forked by
 the fork server (`minorch.executors.forkserver`, started at the first one), ~2 ms instead of ~50 ms.
+`start_all` sends the server the requests of all the Python tasks it starts before it awaits
+the first answer, so their forks overlap.
 The server reaps it and reports its end on a socket that `wait` watches; signals go
 straight to the task's group and tree. If the server dies, its running tasks' ends are
 seen on their pidfds, "exit status lost: the fork server died", and the next launch
