@@ -653,3 +653,37 @@ def test_requests_a_lost_generation_never_answered_are_forked_by_the_server_each
     exits = run_all(forking)
     assert sorted(exits) == names and all(e.returncode == 0 for e in exits.values())
     assert len(imports(folder)) == loaded + len(names)  # each try ran once, importing the file itself
+
+
+FRESH = """\
+import sys
+sys.path.append({lib!r})
+import _listed  # the generation lists lib/ now
+from minorch import DAG, task
+
+with open("imports.txt", "a") as log:
+    log.write("1\\n")
+
+with DAG("etl"):
+    @task
+    def value():
+        try:
+            import fresh
+        except ImportError:
+            return [0]
+        return [fresh.X]
+
+    value()
+"""
+
+
+def test_a_forked_try_imports_a_module_created_after_its_generation_listed_the_folder(forking, folder):
+    lib = folder / "lib"
+    lib.mkdir()
+    (lib / "_listed.py").write_text("")
+    listed = os.stat(lib)
+    (folder / "etl.py").write_text(FRESH.format(lib=str(lib)))
+    assert until_quiet(forking, folder, "a") == [0]
+    (lib / "fresh.py").write_text("X = 7\n")
+    os.utime(lib, ns=(listed.st_atime_ns, listed.st_mtime_ns))  # a change within the folder's mtime tick
+    assert result(forking, folder, "b") == [7]

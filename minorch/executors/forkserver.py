@@ -51,6 +51,8 @@ the socket closes; tasks still running then run on, as orphans.
 
 Differences from a new interpreter, by design: all tasks share the server's hash seed;
 ``os.getppid()`` is the server; ``__main__`` is the server's (``-c``), not minorch.runtime;
+until a task's first import of a module not imported yet, its sys.meta_path starts with a
+finder that invalidates the import caches then leaves (`_InvalidateFirst`);
 /proc/<pid>/environ and cmdline show the server's, except that MINORCH_ATTEMPT_ID is
 written over the server's placeholder, so `find_leftover` still knows the task.
 Launches whose environment would shape the interpreter differently (PYTHON*, LANG,
@@ -790,7 +792,7 @@ def _run(request: dict) -> int:
     sys.argv = [runtime.__file__, request["spec"]]
     if not getattr(sys.flags, "safe_path", False):
         sys.path[0] = os.getcwd()  # where `python -m` puts the working directory
-    importlib.invalidate_caches()  # see files created since the server's imports
+    sys.meta_path.insert(0, _InvalidateFirst)  # see files created since the server's imports
     interrupted = False
     try:
         code = runtime.run(request["spec"])
@@ -804,6 +806,22 @@ def _run(request: dict) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     return code
+
+
+class _InvalidateFirst:
+    """First in a fork's sys.meta_path until its first import looks for a module: then it calls
+    importlib.invalidate_caches() (so files created since the server's imports are found) and
+    leaves. A task that imports nothing new does not pay for walking every cached finder."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        _InvalidateFirst.invalidate_caches()
+        importlib.invalidate_caches()
+
+    @staticmethod
+    def invalidate_caches() -> None:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(_InvalidateFirst)
 
 
 def _set_environ(env: dict[str, str]) -> None:
