@@ -456,8 +456,8 @@ class LocalExecutor(Executor):
         launch, env, relay, procs = opened.launch, opened.env, opened.relay, opened.procs
         if opened.asked is not None and self._server is not None:
             try:
-                pid, pidfd = self._server.answer(opened.asked)
-                return pid, None, pidfd
+                forked, fork_pidfd = self._server.answer(opened.asked)
+                return forked, None, fork_pidfd
             except ServerGone as gone:
                 self._lost = self._lost or str(gone)  # the batch's other answers may be read yet
         outfd = opened.logfd if relay is None else relay.out_w
