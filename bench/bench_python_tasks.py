@@ -98,22 +98,23 @@ def tasks_per_second(root: Path, tasks: int, watch: dict | None = None) -> tuple
     """(tasks per second from the first try's start to the last try's end, tasks per second of the
     whole process's wall time). `watch`, when given, gets each process's CPU and faults (see `sample`)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    began = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minorch", "run", "bench", "--quiet"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while watch is not None and process.poll() is None:
-        sample(process.pid, watch)
-        time.sleep(0.1)
-    out, err = process.communicate()
-    wall = time.perf_counter() - began
-    if process.returncode != 0:
-        raise SystemExit(f"run failed ({process.returncode}):\n{out[-2000:]}\n{err[-2000:]}")
+    with tempfile.TemporaryFile("w+") as output:  # not a pipe: nothing reads it while the run goes on
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "minorch", "run", "bench", "--quiet"],
+            cwd=root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        while watch is not None and process.poll() is None:
+            sample(process.pid, watch)
+            time.sleep(0.1)
+        process.wait()
+        wall = time.perf_counter() - began
+        if process.returncode != 0:
+            output.seek(0)
+            raise SystemExit(f"run failed ({process.returncode}):\n{output.read()[-4000:]}")
     db = sqlite3.connect(root / ".minorch" / "minorch.db")
     first, last, count = db.execute(
         "SELECT MIN(start_date), MAX(start_date + duration), COUNT(*) FROM attempts WHERE exit_code = 0"
