@@ -8,6 +8,7 @@ would overflow.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -30,20 +31,10 @@ def parse_duration(value: object, *, name: str = "duration") -> float:
     elif isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str) and value.strip():
-        text = value.strip().replace(" ", "")
-        pos, seconds = 0, 0.0
-        for match in _PART.finditer(text):
-            if match.start() != pos:
-                break
-            seconds += float(match.group(1)) * _UNITS[match.group(2)]
-            pos = match.end()
-        if pos != len(text) or pos == 0:
-            try:
-                seconds = float(text)
-            except ValueError:
-                raise ConfigError(
-                    f"{name} {value!r} is not a duration", hint='write e.g. "45s", "5m", "1h30m" or "2d"'
-                ) from None
+        read = _text_seconds(value.strip().replace(" ", ""))
+        if read is None:
+            raise ConfigError(f"{name} {value!r} is not a duration", hint='write e.g. "45s", "5m", "1h30m" or "2d"')
+        seconds = read
     else:
         raise ConfigError(f"{name} must be a duration, not {value!r}", hint='write e.g. "90s", "5m" or "1h30m"')
     if math.isnan(seconds):
@@ -52,6 +43,24 @@ def parse_duration(value: object, *, name: str = "duration") -> float:
         raise ConfigError(f"{name} {value!r} is negative", hint="durations are zero or more")
     if seconds > MAX_DURATION:
         raise ConfigError(f"{name} {value!r} is longer than 100 years", hint='write e.g. "30d" or "365d"')
+    return seconds
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_seconds(text: str) -> float | None:
+    """ "1h30m" -> 5400.0, "90" -> 90.0; None if not a duration. Cached: a project's thousands of
+    tasks mostly repeat a few values ("5m", "30s")."""
+    pos, seconds = 0, 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        try:
+            return float(text)
+        except ValueError:
+            return None
     return seconds
 
 

@@ -133,7 +133,8 @@ def check_notifiers(name: str, value: Any) -> tuple:
     return tuple(items)
 
 
-def _coerce_task_option(name: str, value: Any) -> Any:
+def coerce_option(name: str, value: Any) -> Any:
+    """One task option's raw value checked and converted ("5m" -> 300.0 for timeout); raises DagError."""
     if name == "retries":
         return check_int(name, value, 0, 1000)
     if name == "skip_exit_code":
@@ -207,18 +208,24 @@ def coerce_layer(layer: Mapping[str, Any], fail: Callable[[MinorchError, str], M
     for name, raw in layer.items():
         if name in TASK_OPTIONS:
             try:
-                checked[name] = _coerce_task_option(name, raw)
+                checked[name] = coerce_option(name, raw)
             except MinorchError as err:
                 raise (fail(err, name) if fail else err) from None
     return checked
 
 
 def merge_layers(checked_layers: Iterable[Mapping[str, Any]]) -> TaskOptions:
+    return TaskOptions(**merge_values(checked_layers))
+
+
+def merge_values(checked_layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Checked layers, lowest first, merged into one: `merge_layers` without making the options,
+    for a base that many tasks share (settings < DAG)."""
     values: dict[str, Any] = {}
     for layer in checked_layers:
         for name, value in layer.items():
             values[name] = {**values.get(name, {}), **value} if name in _MERGED else value
-    return TaskOptions(**values)
+    return values
 
 
 # Airflow's names for minorch's options, for a did-you-mean that a spelling match would miss.

@@ -38,42 +38,8 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
+from minorch.context import CONTEXT_NAMES
 from minorch.errors import MinorchError, TemplateError, did_you_mean
-
-#: The names `build_context` provides; `check` accepts these and Jinja's own globals.
-CONTEXT_NAMES = frozenset(
-    {
-        "triggering_events",
-        "inlet_events",
-        "ds",
-        "ds_nodash",
-        "ts",
-        "ts_nodash",
-        "logical_date",
-        "data_interval_start",
-        "data_interval_end",
-        "prev_ds",
-        "next_ds",
-        "params",
-        "run_id",
-        "dag_id",
-        "task_id",
-        "try_number",
-        "timezone",
-        "macros",
-        "xcom",
-        "ti",
-        "task_instance",
-        "dag_run",
-        "conf",
-        "dag",
-        "task",
-        "task_instance_key_str",
-        "ts_nodash_with_tz",
-        "var",
-        "conn",
-    }
-)
 
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives frames of templates made from strings
 

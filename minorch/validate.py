@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import re
 import sys
 from pathlib import Path
 
 from .config import Settings, display_path, toml_locator
 from .errors import DagError, MinorchError
 from .registry import Registry, is_folder
-from .templates import check
+
+# `{{ name }}` or `{{ name.key }}`: most commands use nothing else.
+_PLAIN_OUTPUT = re.compile(r"\{\{\s*([A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*\s*\}\}")
 
 
 def check_registry(registry: Registry) -> list[MinorchError]:
+    """Every command and sensor template parses and names only values a try will have. Templates
+    of plain known names are passed without Jinja (see `plainly_known`); the others, and the
+    import of Jinja, only when some template needs it."""
+    from .context import CONTEXT_NAMES
+
     errors: list[MinorchError] = []
     for dag in registry.dags.values():
         for task in dag.tasks.values():
@@ -32,12 +39,30 @@ def check_registry(registry: Registry) -> list[MinorchError]:
             extra = frozenset({task.map_as, "map_index"}) if task.map_over is not None else frozenset()
             try:
                 for template in templates:
-                    check(template, extra=extra)
+                    if not plainly_known(template, CONTEXT_NAMES | extra):
+                        from .templates import check
+
+                        check(template, extra=extra)
             except MinorchError as err:
                 err.message = f"task '{task.task_id}': {err.message}"
                 err.file, err.line = dag.file, task.line
                 errors.append(err)
     return errors
+
+
+def plainly_known(template: str, known: frozenset[str]) -> bool:
+    """Whether Jinja would accept `template` with every name it uses in `known`, decided without
+    Jinja: no ``{%`` or ``{#`` anywhere, and each ``{{`` (taken left to right, as Jinja's lexer
+    does) opens a `_PLAIN_OUTPUT` of a known name. False means "ask Jinja", not "wrong"."""
+    if "{%" in template or "{#" in template:
+        return False
+    start = template.find("{{")
+    while start != -1:
+        output = _PLAIN_OUTPUT.match(template, start)
+        if output is None or output.group(1) not in known:
+            return False
+        start = template.find("{{", output.end())
+    return True
 
 
 def check_targets(settings: Settings, registry: Registry) -> list[MinorchError]:
@@ -50,6 +75,8 @@ def check_targets(settings: Settings, registry: Registry) -> list[MinorchError]:
                 users.setdefault(task.python, []).append((dag, task))
     if not users:
         return []
+    import subprocess  # here: most projects have no such target
+
     timeout = settings.dag_file_timeout
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")]))

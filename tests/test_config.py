@@ -211,6 +211,14 @@ def test_toml_syntax_errors_become_one_line_with_file_line_and_a_hint(tmp_path, 
     assert caught.value.hint and "\n" not in str(caught.value)
 
 
+def test_toml_1_1_syntax_is_read_on_every_python(tmp_path):
+    r"""Newlines and a trailing comma inside an inline table, \e and times without seconds."""
+    path = write(tmp_path, '[dags.a]\nenv = {\n  A = "1",\n  B = "\\e",\n}\nat = 07:30\n', "dags/a.toml")
+    data, _ = read_toml(path)
+    assert data["dags"]["a"]["env"] == {"A": "1", "B": "\x1b"}
+    assert str(data["dags"]["a"]["at"]) == "07:30:00"
+
+
 def test_a_file_that_is_not_utf8_names_the_line_and_the_byte(tmp_path):
     path = tmp_path / "latin.toml"
     path.write_bytes(b'[dags.a]\n\ndescription = "caf\xe9"\n')

@@ -452,6 +452,8 @@ BAD_NEW_OPTIONS = [
     ),
     ({**spec(a="true"), "params": {"n": {"default": 1, "type": "integr"}}}, "param 'n': unknown type 'integr'"),
     ({**spec(a="true"), "schedule": -5}, "schedule -5 seconds is not a whole positive number of seconds"),
+    ({**spec(a="true"), "schedule": float("inf")}, "schedule inf seconds is not a whole positive number of seconds"),
+    ({**spec(a="true"), "schedule": float("nan")}, "schedule nan seconds is not a whole positive number of seconds"),
     ({**spec(a="true"), "groups": {"g": {"tooltp": "x"}}}, "unknown task group option 'tooltp'"),
     (
         {**spec(a={"command": "true", "group": "h"}), "groups": {"g": {}}},

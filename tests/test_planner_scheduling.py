@@ -5,6 +5,8 @@ teardown in the run's state."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_planner import HOUR, NOW, launched, make, of, row, run, tis
 
 from minorch import planner as P
@@ -71,6 +73,31 @@ def test_priority_weight_decides_which_ready_task_gets_the_short_slots():
     assert {t: dag.tasks[t].weight for t in dag.tasks} == {"low": 1, "high": 5, "chain_head": 3, "c2": 2, "c3": 1}
     plan = plan_with_previous(dag, dict.fromkeys(dag.tasks, N), None, parallelism=2)
     assert launched(plan) == [(1, "high"), (1, "chain_head")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_weights_equal_the_sum_over_every_task_reached_in_any_dag(data):
+    """Each task's weight is its own priority_weight plus those of every task it reaches by its rule
+    (each counted once, also through diamonds), checked against a walk from the task."""
+    size = data.draw(st.integers(1, 12))
+    tasks = {}
+    for i in range(size):
+        tasks[f"t{i}"] = {
+            "after": data.draw(st.lists(st.sampled_from([f"t{j}" for j in range(i)]), unique=True)) if i else [],
+            "priority_weight": data.draw(st.integers(-3, 5)),
+            "weight_rule": data.draw(st.sampled_from(["downstream", "upstream", "absolute"])),
+        }
+    dag = make(tasks=tasks)
+    below = {t: [d for d in tasks if t in tasks[d]["after"]] for t in tasks}
+    for tid, entry in tasks.items():
+        edges = below if entry["weight_rule"] == "downstream" else {t: tasks[t]["after"] for t in tasks}
+        seen, stack = set(), list(edges[tid]) if entry["weight_rule"] != "absolute" else []
+        while stack:
+            if (found := stack.pop()) not in seen:
+                seen.add(found)
+                stack.extend(edges[found])
+        assert dag.tasks[tid].weight == entry["priority_weight"] + sum(tasks[t]["priority_weight"] for t in seen)
 
 
 def test_the_upstream_weight_rule_sums_the_tasks_upstream():

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minorch.errors import TemplateError
 from minorch.templates import build_context, check, render
@@ -196,3 +198,41 @@ def test_check_finds_syntax_errors_and_unknown_filters():
         check("{% if ds %}")
     with pytest.raises(TemplateError, match="No filter named 'rwa'"):
         check("{{ ds | rwa }}")
+
+
+PLAIN_CASES = {
+    "{{ ds }}": True,
+    "echo {{ds}} {{ params.table }} {{ dag_run.conf.x }}": True,
+    "no markup at all { } }}": True,
+    "{{ item }}-{{ map_index }}": True,  # a mapped task's extra names
+    "{{ nope }}": False,  # unknown: Jinja says so, with the hint
+    "{{{ ds }}": False,  # Jinja reads `{ ds }` as a dict: a syntax error
+    "{{ ds }": False,
+    "{{- ds }}": False,
+    "{{ ds | upper }}": False,
+    "{{ true }}": False,
+    "{% if ds %}x{% endif %}": False,
+    "{# note #}{{ ds }}": False,
+    "{{ ds }}{{ ds ~ 'x' }}": False,
+}
+
+
+@pytest.mark.parametrize("template,plain", PLAIN_CASES.items())
+def test_a_plain_template_of_known_names_is_passed_without_jinja_and_anything_else_goes_to_jinja(template, plain):
+    from minorch.context import CONTEXT_NAMES
+    from minorch.validate import plainly_known
+
+    assert plainly_known(template, CONTEXT_NAMES | {"item", "map_index"}) is plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["{{", "}}", "{", "}", " ", "ds", "nope", ".", "x", "{%", "|", "-", "\n"]), max_size=12)
+)
+def test_what_passes_without_jinja_jinja_accepts_too(pieces):
+    from minorch.context import CONTEXT_NAMES
+    from minorch.validate import plainly_known
+
+    template = "".join(pieces)
+    if plainly_known(template, CONTEXT_NAMES):
+        check(template)  # raises TemplateError if Jinja disagrees

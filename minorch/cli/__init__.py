@@ -2,15 +2,19 @@
 of commands (project, inspect, observe, run, ops, secrets, ui, assets, health, worker, airflow), which
 import only this module, never each other.
 
-Heavy modules (Textual, the scheduler) are imported inside the commands that need them, so
-`minorch validate` and friends start fast. User errors print one line to stderr and exit 2;
-a failed run or check exits 1. A command given --json also writes its errors as one JSON
-object on stdout: ``{"error": {"message": ..., "hint": ..., "file": ..., "line": ..., "exit_code": 2}}``.
+A family's module is imported only when one of its commands runs (or its own --help is asked
+for): `COMMANDS` names each command's module and the summary `minorch --help` shows, so the
+group's help imports no command module at all. Heavy modules (Textual, the scheduler) are
+imported inside the commands that need them, so `minorch validate` and friends start fast.
+
+User errors print one line to stderr and exit 2; a failed run or check exits 1. A command
+given --json also writes its errors as one JSON object on stdout:
+``{"error": {"message": ..., "hint": ..., "file": ..., "line": ..., "exit_code": 2}}``.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import sys
 from collections.abc import Callable
 
@@ -85,8 +89,74 @@ def limit_range(low: int = 1) -> click.IntRange:
     return click.IntRange(min=low, max=MAX_LIMIT)
 
 
+# Every command of `main`: its family's module and the summary `minorch --help` shows (the first
+# sentence of its help; tests/test_cli_basics.py checks both against the commands themselves).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "airflow-check": ("airflow", "Check Airflow DAG files before moving them to minorch."),
+    "asset": ("assets", "Act on one asset (emit an event from outside)."),
+    "assets": ("assets", "List assets: producers, consumers, last event, freshness, what consumers wait for."),
+    "backfill": ("ops", "Create one run per logical date the DAG's schedule yields from --start to --end."),
+    "clear": ("ops", "Run tasks of RUN again (all tasks if none are named): fresh retries, results dropped."),
+    "conn": ("secrets", "Connections: [connections.NAME] in minorch.toml, the state file, $MINORCH_CONN_<NAME>."),
+    "dags": ("inspect", "List the DAGs: schedule, tasks, paused, next fire, file."),
+    "db": ("ops", "Look after the state file: prune old runs, check it."),
+    "gantt": ("observe", "Draw a run's Gantt chart: one bar per task try on a shared time axis."),
+    "graph": ("inspect", "Print a DAG's tasks and dependencies as text, Graphviz dot or Mermaid."),
+    "import-crontab": (
+        "project",
+        "Turn a crontab into DAGs: one DAG per line, no overlapping runs, history and alerts.",
+    ),
+    "init": ("project", "Create minorch.toml and dags/hello.toml in FOLDER (default: here)."),
+    "logs": ("inspect", "Print the log of a try of TASK in RUN."),
+    "mark": ("ops", "Set TASK of RUN to success, failed or skipped (a running try is killed)."),
+    "mark-run": (
+        "ops",
+        "Finish RUN as success or failed; its unfinished tasks are set to match (running tries are killed).",
+    ),
+    "metrics": ("observe", "Print the state file's metrics in Prometheus text format."),
+    "next": (
+        "inspect",
+        "Print a DAG's next fire times and the logical dates their runs get (from its start_date on, up to its "
+        "end_date).",
+    ),
+    "pause": ("ops", "Pause a DAG: no new runs or tries start; running tries finish."),
+    "retry": ("ops", "Run the failed tasks of RUN again, and the tasks that were skipped or not run because of them."),
+    "run": ("run", "Run one DAG run in the foreground and exit 0 if it succeeded, 1 if it failed."),
+    "runs": ("inspect", "List a DAG's runs, newest first: state, logical date, start, duration, task states."),
+    "status": ("health", "Say whether a scheduler runs for this project; exit 0 if healthy, 1 if not."),
+    "tasks": ("inspect", "The tasks of a run: list them (the default: `minorch tasks DAG RUN`), or test one."),
+    "trigger": ("run", "Queue a manual run; a running `minorch up` starts it within a second, else the next one does."),
+    "ui": ("ui", "Open the terminal UI: DAGs, runs, graphs, logs; trigger, clear, retry, mark, backfill, pause."),
+    "unpause": ("ops", "Unpause a DAG: its schedule fires again and its queued runs start."),
+    "up": ("run", "Run the scheduler and the executor (and, on a terminal, the UI) until stopped."),
+    "validate": ("inspect", "Load every DAG file and check it; writes nothing."),
+    "var": ("secrets", "Variables: [variables] in minorch.toml, the state file, $MINORCH_VAR_<NAME>."),
+    "worker": ("worker", 'Run tries sent by `minorch up` with executor = "dask", on this host.'),
+}
+
+
 class MinorchGroup(click.Group):
-    """Turns MinorchError into one line on stderr and its exit code, never a traceback."""
+    """Loads each command's module when the command is used (see `COMMANDS`), and turns
+    MinorchError into one line on stderr and its exit code, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f".{COMMANDS[cmd_name][0]}", __name__)  # its module registers it on `main`
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's list of commands, from the summaries in `COMMANDS`: no command module is imported."""
+        width = max(len(name) for name in COMMANDS)
+        limit = formatter.width - 6 - width  # as click.Group shortens them
+        rows = [
+            (name, click.Command(name, help=summary).get_short_help_str(limit))
+            for name, (_, summary) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
 
     def invoke(self, ctx: click.Context):
         import sqlite3
@@ -107,6 +177,8 @@ class MinorchGroup(click.Group):
 
 def fail(app: Context | None, err: MinorchError) -> None:
     """Report `err` (one line on stderr; also a JSON object on stdout after --json) and exit."""
+    import json
+
     click.echo(f"minorch: error: {err}", err=True)
     if app is not None and app.json_errors:
         error = {"message": err.message, "hint": err.hint, "file": err.file, "line": err.line}
@@ -171,6 +243,8 @@ def json_option(help_text: str = "Print the result as JSON (errors too).") -> Ca
 
 def parse_params(items: tuple[str, ...]) -> dict:
     """--param k=v pairs; values that parse as JSON (numbers, true, lists) keep their type."""
+    import json
+
     from ..errors import ConfigError
 
     conf = {}
@@ -187,6 +261,8 @@ def parse_params(items: tuple[str, ...]) -> dict:
 
 def parse_conf(conf_json: str | None, params: tuple[str, ...]) -> dict:
     """A run's conf: the --conf JSON object, with --param KEY=VALUE pairs over it."""
+    import json
+
     from ..errors import ConfigError
 
     conf = {}
@@ -237,7 +313,3 @@ def table(headers: list[str], rows: list[list]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-# Each family registers its commands on `main` when imported.
-from . import airflow, assets, health, inspect, observe, ops, project, run, secrets, ui, worker  # noqa: E402,F401

@@ -1,0 +1,83 @@
+"""What `minorch` loads to start: a command's module only when that command is used, with the
+help text unchanged; run as real processes where what gets imported is the point."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import click
+import pytest
+from conftest import child_env
+
+from minorch.cli import COMMANDS, main
+
+# Runs the `minorch` entry point as `python -m minorch` does, then writes the names of the
+# modules it imported as the last line of stderr.
+SHOW_MODULES = """
+import sys
+from minorch.cli import main
+try:
+    main(sys.argv[1:], prog_name="minorch")
+finally:
+    print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def imported_modules(*args: str, cwd) -> set[str]:
+    """The modules `minorch ARGS` imports, after checking it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-c", SHOW_MODULES, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(done.stderr.splitlines()[-1].split())
+
+
+def test_help_lists_every_command_without_importing_any_command_module(tmp_path):
+    modules = imported_modules("--help", cwd=tmp_path)
+    assert "minorch.cli" in modules
+    assert not {m for m in modules if m.startswith("minorch.cli.")}
+    assert not {"minorch.config", "minorch.registry", "minorch.store", "jinja2", "textual"} & modules
+
+
+def test_a_command_imports_its_own_family_only(tmp_path):
+    modules = imported_modules("dags", "--help", cwd=tmp_path)
+    assert {m for m in modules if m.startswith("minorch.cli.")} == {"minorch.cli.inspect"}
+
+
+def every_family_loaded() -> None:
+    for module in {module for module, _ in COMMANDS.values()}:
+        importlib.import_module(f"minorch.cli.{module}")
+
+
+def test_the_command_table_names_each_command_with_its_module_and_nothing_else():
+    every_family_loaded()
+    assert set(main.commands) == set(COMMANDS)
+    for name, (module, _) in COMMANDS.items():
+        assert main.commands[name].callback.__module__ == f"minorch.cli.{module}", name
+
+
+@pytest.mark.parametrize("width", [50, 72, 80, 120])
+def test_the_help_from_the_command_table_is_the_help_click_makes_from_the_commands(width):
+    """The summaries in COMMANDS, shortened for the terminal's width, are what click shows from
+    each command's own help: a docstring edited without its summary fails here."""
+    every_family_loaded()
+    ctx = click.Context(main, info_name="minorch", terminal_width=width)
+    from_table, from_commands = ctx.make_formatter(), ctx.make_formatter()
+    main.format_commands(ctx, from_table)
+    click.Group.format_commands(main, ctx, from_commands)
+    assert from_table.getvalue() == from_commands.getvalue()
+    assert from_table.getvalue().count("\n") > len(COMMANDS)
+
+
+def test_an_unknown_command_is_a_usage_error(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "minorch", "dagz"], cwd=tmp_path, capture_output=True, text=True, env=child_env()
+    )
+    assert done.returncode == 2 and "No such command 'dagz'" in done.stderr
