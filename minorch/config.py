@@ -146,31 +146,36 @@ def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = No
 
 
 def read_toml(path: Path) -> tuple[dict, str]:
-    """Parse a TOML file; errors become one-line ConfigErrors with file:line."""
-    name = display_path(path)
+    """Parse a TOML file; errors become one-line ConfigErrors with file:line (the path as
+    `display_path` shows it, worked out only then)."""
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise ConfigError(f"cannot read: {err.strerror}", file=name) from None
+        raise ConfigError(f"cannot read: {err.strerror}", file=display_path(path)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ConfigError(
-            f"not UTF-8 text (byte 0x{raw[err.start]:02x})", file=name, line=line, hint="save the file as UTF-8"
+            f"not UTF-8 text (byte 0x{raw[err.start]:02x})",
+            file=display_path(path),
+            line=line,
+            hint="save the file as UTF-8",
         ) from None
     try:
         return tomllib.loads(text), text
     except RecursionError:
         raise ConfigError(
-            "values are nested too deeply to read", file=name, hint="nest tables and lists at most a few levels deep"
+            "values are nested too deeply to read",
+            file=display_path(path),
+            hint="nest tables and lists at most a few levels deep",
         ) from None
     except tomllib.TOMLDecodeError as err:
         match = re.search(r"\(at line (\d+), column \d+\)", str(err))
         problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err)) or "invalid TOML"
         line = int(match.group(1)) if match else max(1, text.count("\n"))
         message, hint = _explain_toml(problem)
-        raise ConfigError(f"TOML syntax error: {message}", file=name, line=line, hint=hint) from None
+        raise ConfigError(f"TOML syntax error: {message}", file=display_path(path), line=line, hint=hint) from None
 
 
 def _explain_toml(problem: str) -> tuple[str, str]:

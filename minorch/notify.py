@@ -28,12 +28,15 @@ import subprocess
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from .durations import parse_duration
 from .errors import MinorchError
+
+if TYPE_CHECKING:
+    import urllib.request
 
 log = logging.getLogger("minorch.notify")
 
@@ -195,6 +198,8 @@ def _opener() -> urllib.request.OpenerDirector:
     """One opener for every webhook POST of the process. Since Python 3.12 building one creates an
     SSL context and loads the system's CA certificates (about 20 ms of CPU, even for http:// URLs),
     which `urllib.request.urlopen` would otherwise do again for each POST."""
+    import urllib.request
+
     return urllib.request.build_opener()
 
 
@@ -215,6 +220,9 @@ def _port(parts: urllib.parse.SplitResult) -> int | None:
 
 def _post(url: str, event: dict, timeout: float) -> None:
     """POST the event; a `user:password@` in the URL becomes an Authorization: Basic header."""
+    import urllib.request  # here, not at the top: with http.client, ssl and email it costs a process that sends
+    # no webhook (most) about a tenth of its start-up
+
     headers = {"Content-Type": "application/json", "User-Agent": "minorch"}
     parts = urllib.parse.urlsplit(url)
     if parts.username is not None:

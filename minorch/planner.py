@@ -163,9 +163,15 @@ def plan(
     only_runs: set[int] | None = None,
     memory: dict[int, RunMemory] | None = None,
     changed: dict[int, set[str] | None] | None = None,
+    create_ahead: timedelta = timedelta(0),
 ) -> Plan:
     """Decide. `only_runs` limits the work to those runs and creates no scheduled runs
     (the foreground `minorch run`); otherwise paused DAGs get neither new runs nor task launches.
+
+    `create_ahead`: a fire that comes within this much of `now` gets its run created now, queued;
+    the run starts (and its tasks launch) only once `now` reaches the fire. So the work of creating
+    it is done before the fire, not between the fire and its tasks' start (the loop passes
+    `scheduler.CREATE_AHEAD`; e.g. 0.25 s: the 13:00:00 run is created at 12:59:59.75).
 
     Incremental planning: with `memory` (kept by the caller from one plan to the next) and
     `changed` (run pk -> the task ids whose instances changed since the last plan, `WHOLE` for all),
@@ -179,7 +185,7 @@ def plan(
             row = snap.dag_rows.get(dag.dag_id)
             if row is not None and not row.paused:
                 if dag.schedule is not None and dag.schedule.kind in ("cron", "interval"):
-                    _plan_fires(dag, row, now, result)
+                    _plan_fires(dag, row, now, result, create_ahead)
                 if dag.assets is not None and dag.dag_id in snap.asset_queue:
                     if active is None:
                         active = {(r.dag_id, r.logical_date) for r in snap.runs}
@@ -220,7 +226,8 @@ def plan(
     return result
 
 
-def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
+def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan, ahead: timedelta = timedelta(0)) -> None:
+    """Runs for the fires up to `now` + `ahead` (catchup decides which of the missed ones), and the next fire."""
     schedule = dag.schedule
     if schedule is None or schedule.kind not in ("cron", "interval"):
         return
@@ -230,14 +237,15 @@ def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
         else:
             first = schedule.next_fire(max(now, dag.start_date or now))
         result.actions.append(SetFires(dag.dag_id, first, None))
-        result.wake(first)
+        result.wake(first - ahead if first is not None else None)
         return
     next_fire = from_iso(row.next_fire)
-    if next_fire > now:
-        result.wake(next_fire)
+    horizon = now + ahead
+    if next_fire > horizon:
+        result.wake(next_fire - ahead)
         return
     due = []
-    for fire in schedule.fires(next_fire, now):
+    for fire in schedule.fires(next_fire, horizon):
         if dag.end_date is not None and fire > dag.end_date:
             break
         due.append(fire)
@@ -252,11 +260,11 @@ def _plan_fires(dag: Dag, row: DagRow, now: datetime, result: Plan) -> None:
     if dag.catchup is True and len(due) >= MAX_FIRES_PER_PLAN:
         upcoming = schedule.next_fire(due[-1])
     else:
-        upcoming = schedule.next_fire(now)
+        upcoming = schedule.next_fire(horizon)
     if dag.end_date is not None and upcoming is not None and upcoming > dag.end_date:
         upcoming = None
     result.actions.append(SetFires(dag.dag_id, upcoming, due[-1] if due else None))
-    result.wake(upcoming)
+    result.wake(upcoming - ahead if upcoming is not None else None)
 
 
 def _plan_asset_runs(dag: Dag, queue: list[QueuedEvent], active: set[tuple[str, str]], result: Plan) -> None:
@@ -319,6 +327,10 @@ def _plan_runs(
             elif memory is not None:
                 memory[run.pk] = RunMemory()
         if run.state is RunState.QUEUED:
+            fire = fire_of(run, dag)
+            if fire is not None and fire > now:  # created ahead of its fire: it starts at the fire
+                result.wake(fire)
+                continue
             if running.get(run.dag_id, 0) < dag.max_active_runs:
                 running[run.dag_id] = running.get(run.dag_id, 0) + 1
                 result.actions.append(StartRun(run.pk))
@@ -333,6 +345,16 @@ def _plan_runs(
                 )
                 continue
             result.wake(deadline)
+
+
+def fire_of(run: RunRecord, dag: Dag) -> datetime | None:
+    """The fire of a run a cron or interval schedule made: the end of its data interval, whatever the
+    DAG's interval semantics. None for other runs (manual, backfill, asset-triggered, `@reboot`), which
+    start when seen."""
+    kind = dag.schedule.kind if dag.schedule is not None else None
+    if run.run_type != "scheduled" or kind not in ("cron", "interval") or run.data_interval_end is None:
+        return None
+    return from_iso(run.data_interval_end)
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def load(settings: Settings, *, cached: bool = False) -> Registry:
             reg.errors.append(err)
             continue
         name = display_path(path)
-        _load_assets(reg, data.get("assets", {}), text, display_path(path), settings.notifiers)
+        _load_assets(reg, data.get("assets", {}), text, name, settings.notifiers)
         extra = set(data) - {"dags", "assets"}
         if extra:
             key = sorted(extra)[0]

@@ -41,7 +41,7 @@ from .runtime import write_spec
 from .schedule import dates_for_logical, run_dates
 from .states import RunState, TaskState
 from .store import Store
-from .taskenv import TryEnvironment
+from .taskenv import SharedEnvironment, TryEnvironment, shared_environment
 from .templates import build_context, render
 from .watcher import DagWatcher
 
@@ -50,6 +50,9 @@ log = logging.getLogger("minorch.scheduler")
 POLL_INTERVAL = 0.5  # seconds between looks at the store's data_version
 RELOAD_INTERVAL = 1.0  # seconds between looks at DAG file mtimes
 WAKE_EARLY = 0.002  # the loop wakes this long before a due time and sleeps the rest precisely
+# A fire's run is created this long before the fire (queued; it starts at the fire), so that at the
+# fire the loop only starts the run and its tasks: creating it is not part of their lateness.
+CREATE_AHEAD = timedelta(seconds=0.25)
 MAX_RESULT_BYTES = 64 * 1024
 MAX_COMMAND_BYTES = 128 * 1024
 LAUNCHABLE = (TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
@@ -125,6 +128,7 @@ class Scheduler:
         self.outage = Outage(settings.db_path, self.clock.monotonic)
         self._ended: list[tuple[Inflight, Exit, float]] = []  # ends of tries not recorded yet, and when seen
         self._pids: list[Running] = []  # where started tries run, not recorded yet
+        self._environment: SharedEnvironment | None = None  # what every try's environment starts from
         self._sla_noticed: set[tuple[int, str]] | None = None  # loaded from the store on first use
         self._stale_noticed: dict[str, int | None] | None = None  # asset -> the event its stale spell followed
         self.stopping = False
@@ -274,6 +278,7 @@ class Scheduler:
             only_runs=only_runs,
             memory=self._memory,
             changed=self.live.take_changed(),
+            create_ahead=CREATE_AHEAD,
         )
         self._check_slas(snap, now, decided)
         self._check_freshness(now, decided)
@@ -504,11 +509,13 @@ class Scheduler:
             except (MinorchError, IndexError):
                 context[task.map_as] = None  # the list changed under a cleared upstream: the copy sees None
             context["map_index"] = map_index
-        try_env = TryEnvironment(self.settings, self.store)
+        self._environment = shared_environment(self._environment, self.settings, self.store)
+        try_env = TryEnvironment(self._environment)
+        status_path = self._attempt_file(attempt_id, "status")
         env = {
             **try_env.base,
             **_marker_env(dag, task, run, try_number, context),
-            "MINORCH_STATUS_FILE": str(self._attempt_file(attempt_id, "status")),
+            "MINORCH_STATUS_FILE": str(status_path),
         }
         result_path = spec_path = None
         command = None
@@ -545,7 +552,7 @@ class Scheduler:
             grace=task.opts.grace,
             log_cap=self.settings.log_cap,
             secrets=try_env.secrets(),
-            status_path=self._attempt_file(attempt_id, "status"),
+            status_path=status_path,
             spec_path=spec_path,
             result_path=result_path,
             executor=task.opts.executor or self.settings.executor,
@@ -718,9 +725,12 @@ class Scheduler:
                 self._emit("task", run, task.task_id, state.value, note)
             self._dirty = True  # the next plan sees the new state (and when to poke again)
 
-    def _drop_attempt_files(self, attempt_id: str) -> None:
-        for suffix in ("json", "result.json", "keys.json", "status"):
-            self._attempt_file(attempt_id, suffix).unlink(missing_ok=True)
+    def _drop_attempt_files(self, attempt_id: str, shell: bool = False) -> None:
+        """Remove a try's scratch files; a shell try (`shell`) has only its status file."""
+        stem = os.path.join(self.settings.state_dir, "tmp", attempt_id)  # a string: once per try, no Path made
+        for suffix in ("status",) if shell else ("json", "result.json", "keys.json", "status"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{stem}.{suffix}")
 
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
         """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
@@ -844,9 +854,10 @@ class Scheduler:
         result = keyed = None
         if returncode == 0 and flight.result_path is not None and flight.result_path.exists():
             result = flight.result_path.read_text()
-        keys_file = self._attempt_file(done.attempt_id, "keys.json")
-        if returncode == 0 and keys_file.exists():
-            keyed = {key: json.dumps(value) for key, value in json.loads(keys_file.read_text()).items()}
+        if returncode == 0 and flight.result_path is not None:  # a shell try (no result file) writes no keys
+            keys_file = self._attempt_file(done.attempt_id, "keys.json")
+            if keys_file.exists():
+                keyed = {key: json.dumps(value) for key, value in json.loads(keys_file.read_text()).items()}
         if returncode == 0 and task is not None and task.command is not None and opts.do_xcom_push and flight.log_path:
             result = json.dumps(last_line(flight.log_path))
         skips: list[str] = []
@@ -925,9 +936,9 @@ class Scheduler:
                 next_try_at=next_try_at,
                 note=note,
             )
-            if moved and state is TaskState.SUCCESS and task is not None and flight.map_index < 0:
+            if moved and state is TaskState.SUCCESS and task is not None and task.outlets and flight.map_index < 0:
                 self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
-        self._drop_attempt_files(done.attempt_id)
+        self._drop_attempt_files(done.attempt_id, shell=flight.result_path is None)
         run = self.store.run(flight.run_pk)
         if moved and run is not None:
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"

@@ -25,6 +25,7 @@ from .durations import parse_date, parse_duration
 from .errors import DagError, MinorchError, did_you_mean
 from .options import (
     TASK_OPTIONS,
+    TaskOptions,
     check_bool,
     check_int,
     check_notifiers,
@@ -256,7 +257,7 @@ def build_dag(
         found.append(fail(err, "params", getattr(err, "param", "")))
     if made.param_schemas:
         dag_layer["params"] = dict(made.params)
-    shared = merge_values((coerce_layer(defaults or {}), dag_layer))  # the options every task starts from
+    options_for = _options_over(merge_values((coerce_layer(defaults or {}), dag_layer)))
 
     tasks = spec.get("tasks")
     if not isinstance(tasks, Mapping) or not tasks:
@@ -280,7 +281,7 @@ def build_dag(
             except MinorchError as err:
                 raise fail(err, "tasks", key, "group") from None
             tid = key if group is None or "_group" in entry else child_of(groups, group, key)
-            built = _build_task(tid, entry, file, line_of, shared, names, key=key)
+            built = _build_task(tid, entry, file, line_of, options_for, names, key=key)
         except MinorchError as err:
             found.append(err)
             continue
@@ -292,6 +293,25 @@ def build_dag(
     _check_graph(made, line_of)
     _set_weights(made)
     return made
+
+
+def _options_over(shared: dict) -> Callable[[dict], TaskOptions]:
+    """A task's options from its checked layer over `shared` (settings < DAG). Tasks whose own
+    options are equal get one TaskOptions (frozen, so sharing it is safe): in a DAG of many alike
+    tasks, making the options was a third of building it. A layer with a table (env, params, a
+    notifier given as a table) is not hashable and gets options of its own."""
+    made: dict[frozenset, TaskOptions] = {}
+
+    def options_for(task_layer: dict) -> TaskOptions:
+        try:
+            key = frozenset(task_layer.items())
+        except TypeError:
+            return merge_layers((shared, task_layer))
+        if key not in made:
+            made[key] = merge_layers((shared, task_layer))
+        return made[key]
+
+    return options_for
 
 
 def _coerce_each(layer: Mapping[str, Any], fail: Callable[..., MinorchError], found: list[MinorchError]) -> dict:
@@ -404,7 +424,7 @@ def _build_task(
     entry: Any,
     file: str | None,
     line_of: Callable[..., int | None],
-    shared: dict,
+    options_for: Callable[[dict], TaskOptions],
     names: dict,
     key: str | None = None,
 ) -> Task:
@@ -468,7 +488,7 @@ def _build_task(
     is_setup, teardown = _check_setup_teardown(tid, entry, fail)
     if teardown is not None:
         after += [s for s in teardown["setups"] if s not in after]
-    opts = merge_layers((shared, task_layer))
+    opts = options_for(task_layer)
     if teardown is not None:
         opts = replace(opts, trigger_rule=TriggerRule.ALL_DONE_SETUP_SUCCESS)
     pools, notifiers = names["pools"], names["notifiers"]

@@ -22,24 +22,22 @@ of the upstream task ``items``, not ``dict.items``.
 
 from __future__ import annotations
 
-import functools
 import json
 import random
-import shlex
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import SimpleNamespace, TracebackType
-from typing import cast
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from jinja2 import StrictUndefined, Template, TemplateRuntimeError, TemplateSyntaxError, UndefinedError, nodes
-from jinja2.meta import find_undeclared_variables
-from jinja2.sandbox import SandboxedEnvironment
-from jinja2.utils import missing
 
 from minorch.context import CONTEXT_NAMES
 from minorch.errors import MinorchError, TemplateError, did_you_mean
+
+if TYPE_CHECKING:
+    from jinja2 import TemplateSyntaxError
+
+    from minorch.jinja_env import Missing
 
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives frames of templates made from strings
 
@@ -139,16 +137,22 @@ def render(template: str, context: dict, *, shell: bool, where: str = "") -> str
     `shell=True` quotes every expression's text for /bin/sh unless it passed through
     the ``raw`` filter. `where` says where the template came from
     (``dags/etl.toml: task 'load'``) and prefixes error messages. Compiled templates
-    are cached, so rendering the same command for each try costs ~10 µs.
+    are cached, so rendering the same command for each try costs ~10 µs. Text without
+    ``{{``, ``{%`` or ``{#`` (nor a carriage return, which Jinja turns into a newline) is
+    returned as it is, without Jinja.
     Raises TemplateError for syntax errors, unknown names and failing expressions.
     """
+    if not _has_syntax(template) and "\r" not in template:
+        return template
+    from minorch import jinja_env
+
     try:
-        compiled = _compile(template, shell)
-    except TemplateSyntaxError as e:
+        compiled = jinja_env.compiled(template, shell)
+    except jinja_env.TemplateSyntaxError as e:
         raise _syntax_error(e, template, where) from None
     try:
         return compiled.render(context)
-    except _Missing as e:
+    except jinja_env.Missing as e:
         raise _unknown_name(e, template, context, where) from None
     except MinorchError as e:  # a nested template's, or a variable or connection that cannot be resolved
         raise e.at(where or None) from None
@@ -167,12 +171,14 @@ def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()
     values the template will see (a mapped task's item and ``map_index``). Raises TemplateError.
     Text without ``{{``, ``{%`` or ``{#`` is not parsed; the rest is parsed once per distinct text.
     """
-    if "{" not in template or not any(mark in template for mark in ("{{", "{%", "{#")):
+    if not _has_syntax(template):
         return
-    failure, names = _analyse(template)
+    from minorch import jinja_env
+
+    failure, names = jinja_env.analyse(template)
     if failure is not None:
         raise _syntax_error(failure, template, where)
-    known = CONTEXT_NAMES | set(_PLAIN.globals) | extra
+    known = CONTEXT_NAMES | set(jinja_env.PLAIN.globals) | extra
     unknown = [(line, name) for line, name in names if name not in known]
     if not unknown:
         return
@@ -184,108 +190,17 @@ def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def _analyse(template: str) -> tuple[TemplateSyntaxError | None, list[tuple[int, str]]]:
-    """(the syntax error, or None; each undeclared name with the first line it is used on, in
-    the order Jinja finds them). A template of output and ``if`` only, with known filters and
-    tests, declares no names: every name it loads is undeclared, read off the parse tree.
-    Anything else is compiled as before (unknown filters, assignments, loops, macros), which
-    costs ~10x a parse."""
-    try:
-        tree = _PLAIN.parse(template)
-        if _plain_tree(tree):
-            undeclared = None
-        else:
-            _PLAIN.compile(tree)
-            undeclared = find_undeclared_variables(tree)
-    except TemplateSyntaxError as e:
-        return e, []
-    first: dict[str, int] = {}
-    for node in tree.find_all(nodes.Name):
-        if node.ctx == "load" and (undeclared is None or node.name in undeclared):
-            first[node.name] = min(node.lineno, first.get(node.name, node.lineno))
-    return None, [(line, name) for name, line in first.items()]
-
-
-def _plain_tree(tree: nodes.Template) -> bool:
-    if not all(isinstance(node, (nodes.Output, nodes.If)) for node in tree.find_all(nodes.Stmt)):
-        return False
-    if any(node.name not in _PLAIN.filters for node in tree.find_all(nodes.Filter)):
-        return False
-    return all(node.name in _PLAIN.tests for node in tree.find_all(nodes.Test))
-
-
-class _Raw(str):
-    """Text the ``raw`` filter marked as trusted: pasted into a shell command unquoted."""
-
-
-class _Missing(UndefinedError):
-    """An undefined name or key was used; carries which, so the message can name it."""
-
-    def __init__(self, message: str | None, *, name: str | None, obj: object) -> None:
-        super().__init__(message)
-        self.name = name
-        self.obj = obj
-
-
-class _Undefined(StrictUndefined):
-    """StrictUndefined whose error remembers the missing name and its container."""
-
-    __slots__ = ()
-
-    def __init__(
-        self,
-        hint: str | None = None,
-        obj: object = missing,
-        name: str | None = None,
-        exc: type[TemplateRuntimeError] = UndefinedError,
-    ) -> None:
-        if exc is UndefinedError:  # the sandbox passes SecurityError for unsafe attributes: keep it
-            # Jinja only ever calls it with the message, as it would the class.
-            exc = cast("type[TemplateRuntimeError]", functools.partial(_Missing, name=name, obj=obj))
-        super().__init__(hint, obj, name, exc)
-
-
-class _Environment(SandboxedEnvironment):
-    def getattr(self, obj: object, attribute: str) -> object:
-        # `xcom.items` must be the upstream task 'items', not dict.items: keys win.
-        if isinstance(obj, dict) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-
-def _text(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-def _shell_text(value: object) -> str:
-    return value if isinstance(value, _Raw) else shlex.quote(_text(value))
-
-
-def _make_environment(finalize: Callable[[object], str]) -> _Environment:
-    env = _Environment(undefined=_Undefined, keep_trailing_newline=True, finalize=finalize, auto_reload=False)
-    env.filters["raw"] = lambda value: _Raw(_text(value))
-    return env
-
-
-_PLAIN = _make_environment(_text)
-_SHELL = _make_environment(_shell_text)
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile(template: str, shell: bool) -> Template:
-    return (_SHELL if shell else _PLAIN).from_string(template)
+def _has_syntax(template: str) -> bool:
+    return "{" in template and any(mark in template for mark in ("{{", "{%", "{#"))
 
 
 def _syntax_error(e: TemplateSyntaxError, template: str, where: str) -> TemplateError:
     return TemplateError(f"cannot parse template {_at(template, e.lineno)}", file=where or None, hint=e.message)
 
 
-def _unknown_name(e: _Missing, template: str, context: dict, where: str) -> TemplateError:
+def _unknown_name(e: Missing, template: str, context: dict, where: str) -> TemplateError:
+    from minorch.jinja_env import missing
+
     at = _at(template, _failed_line(e.__traceback__))
     if e.obj is missing:
         return TemplateError(

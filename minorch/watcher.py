@@ -12,6 +12,10 @@ A True may be a false alarm (a file beside minorch.toml changed, an editor's swa
 caller's stat comparison decides. An event is never missed: after events, every folder is watched
 again (a new subfolder gets its watch) before `changed` returns, and the caller stats afterwards,
 so a file written before its folder's watch existed is still found.
+
+The inotify instance is kept across changes (new folders are added to it, folders no longer
+watched are removed from it), not replaced: closing an instance waits for the kernel's grace
+period, 10-30 ms on a quiet machine, and the scheduler's loop would spend that just before a fire.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class DagWatcher:
     def __init__(self) -> None:
         self._fd: int | None = None
         self._watched: tuple | None = None
+        self._wds: dict[Path, int] = {}  # folder -> its watch
         self._libc = _libc()
 
     @property
@@ -102,6 +107,7 @@ class DagWatcher:
             os.close(self._fd)
             self._fd = None
         self._watched = None
+        self._wds = {}
 
     def _drain(self) -> bool:
         """Read every pending event; whether there was any (an overflow counts)."""
@@ -120,21 +126,28 @@ class DagWatcher:
             seen = True
 
     def _watch(self, folders: list[Path]) -> None:
-        """Watch exactly `folders`, from a fresh inotify instance (old watches go with the old one).
-        A folder gone meanwhile is skipped (its parent's watch saw it go); any other failure
-        leaves no inotify instance, and the next call tries again."""
+        """Watch exactly `folders` with the instance there is (a new one the first time): every watch
+        of a folder not among them is removed first, then each of them is (re)added (the same folder
+        keeps its watch; a folder renamed to a new path is watched under it). A folder gone meanwhile
+        is skipped (its parent's watch saw it go); any other failure leaves no inotify instance, and
+        the next call tries again."""
         assert self._libc is not None
-        self.close()
-        fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if fd < 0:
-            return
+        if self._fd is None:
+            fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+            if fd < 0:
+                return
+            self._fd = fd
+        wanted = set(folders)
+        for folder in [folder for folder in self._wds if folder not in wanted]:
+            self._libc.inotify_rm_watch(self._fd, self._wds.pop(folder))  # EINVAL: it went with its folder
         for folder in folders:
-            if self._libc.inotify_add_watch(fd, os.fsencode(folder), MASK) < 0:
-                err = ctypes.get_errno()
-                if err != errno.ENOENT:  # ENOSPC: the watch limit; EACCES: unreadable
-                    os.close(fd)
-                    return
-        self._fd = fd
+            wd = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), MASK)
+            if wd >= 0:
+                self._wds[folder] = wd
+            elif ctypes.get_errno() != errno.ENOENT:  # ENOSPC: the watch limit; EACCES: unreadable
+                self.close()
+                return
+        self._drain()  # the removals' IN_IGNORED, and events the caller's stat comparison sees anyway
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -145,6 +158,7 @@ def _libc() -> ctypes.CDLL | None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.inotify_init1.argtypes = [ctypes.c_int]
         libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+        libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
     except (OSError, AttributeError):
         return None
     return libc

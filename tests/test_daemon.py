@@ -19,7 +19,7 @@ import pytest
 from conftest import wait_until
 
 from minorch.clock import FakeClock
-from minorch.scheduler import Scheduler
+from minorch.scheduler import CREATE_AHEAD, Scheduler
 from minorch.states import RunState
 
 
@@ -208,6 +208,39 @@ def test_a_run_created_at_its_fire_starts_in_the_same_turn_of_the_loop(project):
         took = time.monotonic() - began
         assert sched.inflight
         assert took < 0.2  # not at the next poll of the store, half a second later
+    finally:
+        sched.kill_running("test over")
+        sched.close()
+        store.close()
+
+
+def test_a_fires_run_is_created_queued_just_before_the_fire_and_starts_with_its_task_at_the_fire(project):
+    project.write(
+        "dags/every.toml",
+        """\
+        [dags.every]
+        schedule = "* * * * * *"
+        [dags.every.tasks.work]
+        command = "true"
+        """,
+    )
+    store = project.store()
+    fire = datetime(2024, 1, 15, 12, 0, 1, tzinfo=timezone.utc)
+    clock = FakeClock(datetime(2024, 1, 15, 12, 0, 0, 500000, tzinfo=timezone.utc))
+    sched = Scheduler(project.settings(), store, clock=clock)
+    try:
+        assert sched.step() == fire - CREATE_AHEAD  # sets the first fire: 12:00:01
+        clock.advance(0.4)  # 12:00:00.9, within CREATE_AHEAD of the fire
+        sched.step()
+        [made] = store.active_runs()
+        assert (made.run_id, made.state) == ("scheduled__2024-01-15T12:00:01+00:00", RunState.QUEUED)
+        assert sched.step() == fire  # nothing starts before the fire; the loop wakes for it
+        assert store.active_runs()[0].state is RunState.QUEUED and not sched.inflight
+        assert store.attempts(made.pk) == []
+        clock.advance(0.1)  # the fire
+        sched.step()
+        assert store.active_runs()[0].state is RunState.RUNNING
+        assert [a.try_number for a in store.attempts(made.pk, "work")] == [1] and len(sched.inflight) == 1
     finally:
         sched.kill_running("test over")
         sched.close()

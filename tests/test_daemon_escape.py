@@ -168,3 +168,14 @@ def test_a_restart_stops_what_a_killed_schedulers_try_left_in_its_cgroup(project
     again = project.minorch("run", "escape", "--date", "2024-01-15", "-q", timeout=60)
     assert again.returncode == 0, again.stderr
     assert running([daemon]) == []
+
+
+def test_the_shared_cgroup_stays_while_a_try_has_one_and_goes_with_the_last(groups):
+    for attempt_id in ("a", "b"):
+        assert groups.prepare(attempt_id) is not None
+    groups.remove("a")
+    assert not groups.path("a").exists() and groups.base.is_dir()  # b's cgroup is still in it
+    groups.remove("b")
+    assert not groups.base.exists()
+    assert groups.prepare("c") is not None and groups.path("c").is_dir()  # made again for the next try
+    groups.remove("c")

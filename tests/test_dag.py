@@ -478,3 +478,23 @@ def test_airflows_names_are_refused_with_minorchs_name_as_the_hint(key, hint):
         else error_of({**spec(a="true"), key: "@daily"})
     )
     assert f"Airflow's '{key}' is {hint} in minorch" in err.hint
+
+
+def test_tasks_with_equal_options_share_them_and_each_other_task_gets_its_own():
+    made = build(
+        {
+            "retries": 2,
+            "env": {"A": "1"},
+            "tasks": {
+                "a": {"command": "true", "timeout": "5m"},
+                "b": {"command": "true", "timeout": "300s"},
+                "c": {"command": "true", "timeout": "10m"},
+                "d": {"command": "true", "timeout": "5m", "env": {"B": "2"}},
+                "e": {"command": "true"},
+            },
+        }
+    )
+    opts = {tid: task.opts for tid, task in made.tasks.items()}
+    assert opts["a"] is opts["b"] and opts["a"].timeout == 300.0 and opts["a"].retries == 2
+    assert opts["c"].timeout == 600.0 and opts["e"].timeout is None
+    assert opts["d"].env == {"A": "1", "B": "2"} and opts["a"].env == {"A": "1"}

@@ -22,7 +22,7 @@ from conftest import run_all, running
 
 from minorch.executors.base import Exit, Launch
 from minorch.executors.local import LocalExecutor
-from minorch.executors.proctree import find_leftover, kill_tree
+from minorch.executors.proctree import boot_ticks, create_time_of, find_leftover, kill_tree
 
 SH = "/bin/sh"
 QUICK = ["local", "dask"]
@@ -314,6 +314,19 @@ def test_find_leftover_identifies_a_live_attempt_and_rejects_impostors(local, lo
     local.cancel("a-7", "done")
     run_all(local)
     assert find_leftover(started.pid, started.create_time, "a-7") is None
+
+
+def test_a_start_time_read_from_proc_is_the_one_psutil_gives():
+    """A spawn that spans a clock tick reads the child's start tick itself; a restarted scheduler
+    recognises the process by psutil's create_time, so both must be the same number."""
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        now = boot_ticks()
+        assert now is not None
+        assert create_time_of(child.pid, now - 5, now) == psutil.Process(child.pid).create_time()
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_kill_tree_ends_a_tree_this_process_did_not_launch_through_the_executor():

@@ -96,11 +96,14 @@ def decide(
     parallelism: int = 16,
     pools: dict | None = None,
     only_runs: set | None = None,
+    create_ahead: timedelta = timedelta(0),
 ):
     by_id = {d.dag_id: d for d in dags}
     rows = {r.dag_id: r for r in rows} or {d.dag_id: row(d.dag_id, next_fire=now + HOUR) for d in dags}
     snap = P.Snapshot(rows, list(runs), instances or {})
-    return P.plan(by_id, snap, now, parallelism=parallelism, pools=pools or {}, only_runs=only_runs)
+    return P.plan(
+        by_id, snap, now, parallelism=parallelism, pools=pools or {}, only_runs=only_runs, create_ahead=create_ahead
+    )
 
 
 def of(plan: P.Plan, kind: type) -> list:
@@ -165,6 +168,52 @@ def test_the_end_date_stops_fires_and_leaves_no_next_fire():
     assert [a.fire.hour for a in of(plan, P.CreateRun)] == [0, 1, 2, 3, 4, 5, 6]
     assert of(plan, P.SetFires) == [P.SetFires("etl", None, at("2024-03-01T06:00"))]
     assert plan.wake_at is None
+
+
+AHEAD = timedelta(seconds=0.25)
+
+
+def test_a_fire_within_create_ahead_gets_its_run_now_and_the_next_fire_is_looked_at_that_much_before_it():
+    just_before = at("2024-03-01T13:00") - timedelta(seconds=0.1)
+    plan = decide([make()], [row(next_fire=at("2024-03-01T13:00"))], now=just_before, create_ahead=AHEAD)
+    assert of(plan, P.CreateRun) == [P.CreateRun("etl", at("2024-03-01T13:00"))]
+    assert of(plan, P.SetFires) == [P.SetFires("etl", at("2024-03-01T14:00"), at("2024-03-01T13:00"))]
+    assert plan.wake_at == at("2024-03-01T14:00") - AHEAD
+
+
+def test_a_fire_further_off_than_create_ahead_creates_nothing_and_wakes_that_much_before_it():
+    earlier = at("2024-03-01T13:00") - timedelta(seconds=0.3)
+    plan = decide([make()], [row(next_fire=at("2024-03-01T13:00"))], now=earlier, create_ahead=AHEAD)
+    assert plan.actions == []
+    assert plan.wake_at == at("2024-03-01T13:00") - AHEAD
+    first = decide([make()], [row(next_fire=None)], create_ahead=AHEAD)
+    assert first.wake_at == at("2024-03-01T13:00") - AHEAD
+
+
+def ahead_of(fire: datetime, pk: int = 1, run_type: str = "scheduled") -> RunRecord:
+    """A queued run made for `fire` (data interval [fire - 1h, fire]) before the fire came."""
+    made = run(pk, state=RunState.QUEUED, logical=fire, started=None)
+    made.run_type, made.run_id = run_type, f"{run_type}__{iso(fire)}"
+    made.data_interval_start, made.data_interval_end = iso(fire - HOUR), iso(fire)
+    return made
+
+
+def test_a_run_created_ahead_of_its_fire_starts_and_launches_only_once_the_fire_comes():
+    fire = at("2024-03-01T13:00")
+    dag, rows = make(), [row(next_fire=fire + HOUR)]
+    early = decide([dag], rows, [ahead_of(fire)], {1: tis(1, {"a": N})}, now=fire - timedelta(seconds=0.1))
+    assert of(early, P.StartRun) == [] and launched(early) == []
+    assert early.wake_at == fire
+    on_time = decide([dag], rows, [ahead_of(fire)], {1: tis(1, {"a": N})}, now=fire)
+    assert of(on_time, P.StartRun) == [P.StartRun(1)]
+    assert launched(on_time) == [(1, "a")]
+
+
+@pytest.mark.parametrize("run_type", ["manual", "backfill", "asset_triggered"])
+def test_only_scheduled_runs_wait_for_their_fire_a_run_asked_for_with_a_later_date_starts_now(run_type):
+    later = at("2024-03-01T13:00")
+    plan = decide([make()], [], [ahead_of(later, run_type=run_type)], {1: tis(1, {"a": N})})
+    assert of(plan, P.StartRun) == [P.StartRun(1)]
 
 
 def test_a_paused_dag_gets_no_runs_and_no_launches():

@@ -530,3 +530,24 @@ def test_a_secret_passed_through_a_task_env_template_is_masked_and_get_takes_a_d
     result = project.run("d")
     assert result.run.state == "success"
     assert next((project.root / ".minorch/logs").rglob("*.log")).read_text() == "pw=*** fallback\n"
+
+
+def test_the_parts_every_try_shares_are_made_again_when_a_definition_or_the_settings_change(project) -> None:
+    from minorch.taskenv import TryEnvironment, shared_environment
+
+    project.configure(defaults='[variables]\ncolour = "red"')
+    settings = project.settings()
+    store = project.store()
+    try:
+        first = shared_environment(None, settings, store)
+        assert shared_environment(first, settings, store) is first  # nothing changed: made once
+        assert TryEnvironment(first).resolver.variable("colour") == "red"
+        store.put_definition("variables", "shape", json.dumps("round"))  # `minorch var set` between two tries
+        second = shared_environment(first, settings, store)
+        assert TryEnvironment(second).resolver.variable("shape") == "round"
+        project.configure(defaults='[variables]\ncolour = "blue"')  # minorch.toml edited and reloaded
+        third = shared_environment(second, project.settings(), store)
+        assert TryEnvironment(third).resolver.variable("colour") == "blue"
+        assert third.base["MINORCH_CONFIG"] == str(project.root / "minorch.toml")
+    finally:
+        store.close()

@@ -236,3 +236,34 @@ def test_what_passes_without_jinja_jinja_accepts_too(pieces):
     template = "".join(pieces)
     if plainly_known(template, CONTEXT_NAMES):
         check(template)  # raises TemplateError if Jinja disagrees
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["{", "}", "#", "%", " ", "a", "'", "\n", "\r", "\t", "é", "$"]), max_size=16))
+def test_text_rendered_without_jinja_is_what_jinja_makes_of_it(text):
+    """Text with no template syntax is returned as it is; Jinja, asked directly, agrees."""
+    from minorch import jinja_env
+
+    for shell in (False, True):
+        try:
+            expected = jinja_env.compiled(text, shell).render(make_context())
+        except jinja_env.TemplateSyntaxError:
+            with pytest.raises(TemplateError):
+                render(text, make_context(), shell=shell)
+            continue
+        assert render(text, make_context(), shell=shell) == expected
+
+
+def test_a_process_that_renders_only_plain_text_does_not_import_jinja():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from minorch.templates import render, check; check('echo hi'); "
+        "assert render('echo hi {x}', {}, shell=True) == 'echo hi {x}'; print('jinja2' in sys.modules); "
+        "assert render('echo {{ ds }}', {'ds': '2024-01-15'}, shell=True) == 'echo 2024-01-15'; "
+        "print('jinja2' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

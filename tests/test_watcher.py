@@ -89,6 +89,43 @@ def test_a_dag_folder_made_later_is_seen_through_its_parent(tmp_path: Path):
         watcher.close()
 
 
+class CountingInits:
+    """libc as the watcher uses it, counting the inotify instances it makes."""
+
+    def __init__(self, libc) -> None:
+        self.libc, self.made = libc, 0
+
+    def inotify_init1(self, flags: int) -> int:
+        self.made += 1
+        return self.libc.inotify_init1(flags)
+
+    def __getattr__(self, name: str):
+        return getattr(self.libc, name)
+
+
+@linux
+def test_one_inotify_instance_is_kept_across_changes_and_follows_a_renamed_subfolder(tmp_path: Path):
+    """Closing an instance on each change would make the scheduler's loop wait for a kernel grace period."""
+    dags = tmp_path / "dags"
+    (dags / "team").mkdir(parents=True)
+    watcher = DagWatcher()
+    watcher._libc = counting = CountingInits(watcher._libc)
+    try:
+        assert quiet(watcher, [dags], [])
+        (dags / "team").rename(dags / "group")
+        assert watcher.changed([dags], [], None)
+        assert not watcher.changed([dags], [], None)  # the old path's watch removed without a false alarm
+        (dags / "group" / "x.toml").write_text("x")
+        assert watcher.changed([dags], [], None)  # the folder is watched under its new name
+        (dags / "group").rename(tmp_path / "away")
+        assert watcher.changed([dags], [], None)
+        (tmp_path / "away" / "y.toml").write_text("y")
+        assert not watcher.changed([dags], [], None)  # a folder moved out is no longer watched
+        assert counting.made == 1
+    finally:
+        watcher.close()
+
+
 def test_other_folders_or_no_inotify_mean_look_now(tmp_path: Path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

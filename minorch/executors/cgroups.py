@@ -54,6 +54,7 @@ class TryGroups:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.pending: set[str] = set()  # tries whose cgroup still held processes when they ended
+        self.made: set[str] = set()  # tries whose cgroup was made and not removed yet
 
     @classmethod
     def probe(cls, state_dir: Path) -> TryGroups | None:
@@ -88,15 +89,25 @@ class TryGroups:
     def path(self, attempt_id: str) -> Path:
         return self.base / attempt_id
 
-    def prepare(self, attempt_id: str) -> Path | None:
+    def prepare(self, attempt_id: str) -> str | None:
         """Make the try's cgroup; its `cgroup.procs` file, which a process joins by writing "0"
-        to (None when it cannot be made)."""
-        folder = self.path(attempt_id)
+        to (None when it cannot be made). Paths are strings here: this runs once per try."""
+        folder = f"{self.base}/{attempt_id}"
+        self.made.add(attempt_id)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.mkdir(folder)
+        except FileNotFoundError:  # the `minorch-<tag>` cgroup is made with the first try
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.base)
+            try:
+                os.mkdir(folder)
+            except OSError:
+                return None
+        except FileExistsError:
+            pass
         except OSError:
             return None
-        return folder / "cgroup.procs"
+        return f"{folder}/cgroup.procs"
 
     def add(self, attempt_id: str, pid: int) -> bool:
         """Move `pid` into the try's cgroup (made if needed); False when that failed (the process ended)."""
@@ -104,7 +115,7 @@ class TryGroups:
         try:
             if procs is None:
                 return False
-            procs.write_text(str(pid))
+            Path(procs).write_text(str(pid))
         except OSError:
             return False
         return True
@@ -135,14 +146,15 @@ class TryGroups:
         (with those of earlier tries that were not empty yet)."""
         for name in [attempt_id, *self.pending]:
             try:
-                self.path(name).rmdir()
+                os.rmdir(f"{self.base}/{name}")
             except FileNotFoundError:
                 pass
             except OSError:  # EBUSY: processes the try left behind still run in it
                 self.pending.add(name)
                 continue
             self.pending.discard(name)
-        if not self.pending:  # no try left: leave no empty `minorch-<tag>` behind (another run's try keeps it)
+        self.made.discard(attempt_id)
+        if not self.pending and not self.made:  # no try left: no empty `minorch-<tag>` (another run's try keeps it)
             with contextlib.suppress(OSError):
                 self.base.rmdir()
 
@@ -160,10 +172,10 @@ class TryGroups:
 SHELLS = {"sh", "bash", "dash", "ksh", "mksh", "zsh", "ash", "busybox"}
 
 
-def joining(argv: list[str], procs: Path) -> list[str] | None:
+def joining(argv: list[str], procs: str) -> list[str] | None:
     """`argv` changed so that the process joins the cgroup of `procs` first, before it can fork:
     a `SHELL -c SCRIPT` gets the write in front of its script (no extra process). None for any
     other command line: its parent then moves it right after the spawn."""
     if len(argv) >= 3 and os.path.basename(argv[0]) in SHELLS and argv[1] == "-c":
-        return [argv[0], "-c", f"echo 0 > {shlex.quote(str(procs))} 2>/dev/null; {argv[2]}", *argv[3:]]
+        return [argv[0], "-c", f"echo 0 > {shlex.quote(procs)} 2>/dev/null; {argv[2]}", *argv[3:]]
     return None

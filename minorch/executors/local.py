@@ -131,7 +131,7 @@ class _Opened:
     env: dict[str, str]
     logfd: int
     relay: Relay | None
-    procs: Path | None  # its cgroup's cgroup.procs, when it has one
+    procs: str | None  # its cgroup's cgroup.procs, when it has one
     now: float
     before: int | None  # boot ticks before it started
     asked: int | None = None
@@ -444,7 +444,8 @@ class LocalExecutor(Executor):
                 self._server = ForkServer(dict(os.environ))
                 self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
             cwd = os.fspath(launch.cwd or os.getcwd())
-            return self._server.ask(spec, opened.env, cwd, outfd, maskfd, cgroup=opened.procs)
+            cgroup = None if opened.procs is None else Path(opened.procs)
+            return self._server.ask(spec, opened.env, cwd, outfd, maskfd, cgroup=cgroup)
         except ServerGone as gone:
             self._lost = str(gone)
         return None
@@ -780,14 +781,25 @@ def _open_log(path: Path) -> int:
     """The log file, opened for appending; never through a symbolic link (O_NOFOLLOW: the log cap
     truncates the file in place, which must not cut a file the link points to)."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    if folder := os.path.dirname(path):
+        _make_folder(folder)  # first: a try's log folder is new but for a retry
+    return os.open(path, flags, 0o600)
+
+
+def _make_folder(folder: str) -> None:
+    """`folder` and its missing parents, each private to the user; one mkdir when only it is missing
+    (a try's log folder), so the check costs nothing for the folders that exist."""
     try:
-        return os.open(path, flags, 0o600)
+        os.mkdir(folder, 0o700)
     except FileNotFoundError:
-        missing = [p for p in reversed(path.parents) if not p.exists()]
-        for parent in missing:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(parent, 0o700)
-        return os.open(path, flags, 0o600)
+        parent = os.path.dirname(folder)
+        if parent == folder:  # "" or "/": nothing left to make
+            raise
+        _make_folder(parent)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
 
 
 def _spawn_failure(launch: Launch, err: OSError | ValueError) -> tuple[int, str]:

@@ -130,25 +130,33 @@ def boot_ticks() -> int | None:
 
 def create_time_of(pid: int, before: int | None, after: int | None) -> float:
     """``psutil.Process(pid).create_time()`` of a child forked between the
-    `boot_ticks` readings `before` and `after`.
+    `boot_ticks` readings `before` and `after`, computed the way psutil does (start
+    ticks / SC_CLK_TCK + /proc/stat's btime), so that a later check by psutil matches.
 
-    psutil computes start ticks / SC_CLK_TCK + /proc/stat's btime. When both
-    readings fall in the same 10 ms tick, that tick is the child's start tick,
-    and we skip reading /proc/<pid>/stat, which costs ~0.2 ms right after a
-    spawn (the child is still busy in exec). Otherwise (~3 % of spawns) ask psutil;
-    a forked task that already ended (reaped by the fork server) gets `before`.
+    When both readings fall in the same 10 ms tick, that tick is the child's start
+    tick and /proc/<pid>/stat is not read (it costs ~0.2 ms right after a spawn: the
+    child is still busy in exec). Otherwise (often under load) its start tick is read
+    from there, without psutil's extra reads; a forked task that already ended
+    (reaped by the fork server) gets `before`.
     """
-    if before is not None and before != after:
-        try:
-            return psutil.Process(pid).create_time()
-        except psutil.NoSuchProcess:
-            pass
-    if before is not None:
-        with open("/proc/stat", "rb") as f:
-            for line in f:
-                if line.startswith(b"btime"):
-                    return float(before) / _CLOCK_TICKS + float(line.split()[1])
+    if before is None:  # not Linux
+        return psutil.Process(pid).create_time()
+    ticks = before if before == after else _start_ticks(pid)
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime"):
+                return float(before if ticks is None else ticks) / _CLOCK_TICKS + float(line.split()[1])
     return psutil.Process(pid).create_time()
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(data[data.rindex(b")") + 2 :].split()[19])
 
 
 def descendants(root: int | psutil.Process) -> list[psutil.Process]:
