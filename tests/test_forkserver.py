@@ -677,6 +677,37 @@ with DAG("etl"):
 """
 
 
+FINDERS = """\
+import sys
+from minorch import DAG, task
+
+with open("imports.txt", "a") as log:
+    log.write("1\\n")
+
+with DAG("etl"):
+    @task
+    def value():
+        # a finder right behind the first one must be asked at the try's first import of a new module
+        asked = []
+
+        class Recorder:
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                asked.append(name)
+
+        sys.meta_path.insert(1, Recorder)
+        import leaky
+        return ["asked" if "leaky" in asked else "skipped", leaky.value]
+
+    value()
+"""
+
+
+def test_every_finder_is_asked_at_a_forked_tries_first_import_of_a_new_module(forking, folder):
+    (folder / "etl.py").write_text(FINDERS)
+    assert until_quiet(forking, folder, "a") == ["asked", 0]  # forked from the generation
+
+
 def test_a_forked_try_imports_a_module_created_after_its_generation_listed_the_folder(forking, folder):
     lib = folder / "lib"
     lib.mkdir()

@@ -51,8 +51,8 @@ the socket closes; tasks still running then run on, as orphans.
 
 Differences from a new interpreter, by design: all tasks share the server's hash seed;
 ``os.getppid()`` is the server; ``__main__`` is the server's (``-c``), not minorch.runtime;
-until a task's first import of a module not imported yet, its sys.meta_path starts with a
-finder that invalidates the import caches then leaves (`_InvalidateFirst`);
+a task's sys.meta_path starts with a finder that invalidates the import caches at its first
+import of a module not imported yet and does nothing after that (`_InvalidateFirst`);
 /proc/<pid>/environ and cmdline show the server's, except that MINORCH_ATTEMPT_ID is
 written over the server's placeholder, so `find_leftover` still knows the task.
 Launches whose environment would shape the interpreter differently (PYTHON*, LANG,
@@ -809,19 +809,19 @@ def _run(request: dict) -> int:
 
 
 class _InvalidateFirst:
-    """First in a fork's sys.meta_path until its first import looks for a module: then it calls
-    importlib.invalidate_caches() (so files created since the server's imports are found) and
-    leaves. A task that imports nothing new does not pay for walking every cached finder."""
+    """First in a fork's sys.meta_path: the first time an import looks for a module it calls
+    importlib.invalidate_caches() (so files created since the server's imports are found); after
+    that it does nothing. It stays: leaving while the import system walks sys.meta_path would make
+    that walk skip the next finder. A task that imports nothing new does not pay for walking every
+    cached finder."""
 
-    @staticmethod
-    def find_spec(name: str, path: object = None, target: object = None) -> None:
-        _InvalidateFirst.invalidate_caches()
-        importlib.invalidate_caches()
+    done = False
 
-    @staticmethod
-    def invalidate_caches() -> None:
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(_InvalidateFirst)
+    @classmethod
+    def find_spec(cls, name: str, path: object = None, target: object = None) -> None:
+        if not cls.done:
+            cls.done = True
+            importlib.invalidate_caches()
 
 
 def _set_environ(env: dict[str, str]) -> None:
