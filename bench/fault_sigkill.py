@@ -1,7 +1,7 @@
 """Fault injection: SIGKILL `minorch up` again and again, then count double runs and leftover processes.
 
 Run: `python bench/fault_sigkill.py burst [--kills 50]` or `python bench/fault_sigkill.py random
-[--tasks 150] [--rounds 10]`. Each round prints one line; the last line sums them up. Expected:
+[--tasks 150] [--rounds 10] [--python]`. Each round prints one line; the last line sums them up. Expected:
 0 double runs and 0 leftover processes in every round. Results go in bench/RESULTS.md.
 
 Every task appends "start RUN TASK" to a ledger, sleeps, and appends "done RUN TASK". A try the
@@ -15,6 +15,10 @@ burst:  a DAG of 40 independent tasks (parallelism 40, one run at a time); per k
         start `up`, wait until the first try of a launch burst is recorded, wait 0-50 ms, SIGKILL.
 random: a DAG of --tasks tasks in chains of 10 (parallelism 16), each sleeping 0.05-0.5 s; start
         `up`, SIGKILL it after a random 0.1-1.5 s, again and again until the run finished.
+        --python: the tasks are `@task` functions of a Python DAG file, forked by the fork server
+        (through the file's generation) and started in pipelined batches. A fork's /proc environ
+        is its server's, so `up` itself carries the marker there, and only processes with an
+        attempt id (not minorch's own scheduler and fork servers) count.
 """
 
 from __future__ import annotations
@@ -44,12 +48,34 @@ sleep "$1"
 echo "done $MINORCH_RUN_ID $MINORCH_TASK_ID" >> ledger
 """
 
+TASK_PY = """\
+import time
+from minorch import DAG, task
+
+
+def work(run_id, ti, pause):
+    with open("ledger", "a") as ledger:
+        ledger.write(f"start {run_id} {ti.task_id}\\n")
+    time.sleep(pause)
+    with open("ledger", "a") as ledger:
+        ledger.write(f"done {run_id} {ti.task_id}\\n")
+
+
+with DAG("fault", max_active_runs=1):
+    previous = None
+    for number, pause in enumerate(PAUSES):
+        made = task(task_id=f"t{number:03d}")(work)(pause=pause)
+        if number % 10 and previous is not None:
+            previous >> made
+        previous = made
+"""
+
 
 class Up:
     """`minorch up --no-ui --log-format json`, with its log lines read in a thread."""
 
-    def __init__(self, root: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+    def __init__(self, root: Path, marker: str | None = None) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO), **({"FAULT": marker} if marker else {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
             cwd=root,
@@ -99,8 +125,9 @@ def marked(marker: str) -> dict[int, str | None]:
             env = proc.environ()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if env.get("FAULT") == marker:
-            found[proc.pid] = env.get("MINORCH_ATTEMPT_ID")
+        attempt_id = env.get("MINORCH_ATTEMPT_ID")
+        if env.get("FAULT") == marker and (attempt_id or "-").strip("-"):  # not a scheduler or fork server
+            found[proc.pid] = attempt_id
     return found
 
 
@@ -129,9 +156,9 @@ def wait_for(check, timeout: float) -> bool:
     return False
 
 
-def finish(root: Path, marker: str, runs: int, leftovers: int) -> tuple[int, int, int]:
+def finish(root: Path, marker: str, runs: int, leftovers: int, python: bool = False) -> tuple[int, int, int]:
     """Start a last scheduler, let every run finish, stop it; (double runs, leftovers, unfinished)."""
-    up = Up(root)
+    up = Up(root, marker if python else None)
     up.ready.wait(30)
     leftovers += unknown(root, marker)
     finished = wait_for(
@@ -165,24 +192,28 @@ def burst(root: Path, kills: int, rng: random.Random) -> tuple[int, int, int, in
     return (*finish(root, marker, kills, leftovers), kills)
 
 
-def random_kills(root: Path, tasks: int, rng: random.Random) -> tuple[int, int, int, int]:
+def random_kills(root: Path, tasks: int, rng: random.Random, python: bool) -> tuple[int, int, int, int]:
     marker = uuid.uuid4().hex
     lines = []
-    for i in range(tasks):
-        lines.append(f'\n[dags.fault.tasks.t{i:03d}]\ncommand = "sh task.sh {rng.uniform(0.05, 0.5):.2f}"\n')
+    pauses = [round(rng.uniform(0.05, 0.5), 2) for _ in range(tasks)]
+    for i, pause in enumerate(pauses):
+        lines.append(f'\n[dags.fault.tasks.t{i:03d}]\ncommand = "sh task.sh {pause:.2f}"\n')
         if i % 10:
             lines.append(f'after = ["t{i - 1:03d}"]\n')
     make_project(root, marker, "".join(lines), 16)
+    if python:
+        (root / "dags" / "fault.toml").unlink()
+        (root / "dags" / "fault.py").write_text(f"PAUSES = {pauses!r}\n" + TASK_PY)
     minorch(root, "trigger", "fault")
     leftovers = kills = 0
     while query(root, "SELECT state FROM dag_runs")[0][0] not in ("success", "failed") and kills < 200:
-        up = Up(root)
+        up = Up(root, marker if python else None)
         up.ready.wait(30)
         leftovers += unknown(root, marker)
         time.sleep(rng.uniform(0.1, 1.5))
         up.kill()
         kills += 1
-    return (*finish(root, marker, 1, leftovers), kills)
+    return (*finish(root, marker, 1, leftovers, python), kills)
 
 
 def main() -> None:
@@ -192,6 +223,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=150, help="random: tasks in the DAG")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--python", action="store_true", help="random: Python @task functions instead of shell tasks")
     args = parser.parse_args()
     total = Counter()
     for number in range(args.rounds):
@@ -201,7 +233,7 @@ def main() -> None:
             if args.scenario == "burst":
                 doubles, leftovers, unfinished, kills = burst(Path(folder), args.kills, rng)
             else:
-                doubles, leftovers, unfinished, kills = random_kills(Path(folder), args.tasks, rng)
+                doubles, leftovers, unfinished, kills = random_kills(Path(folder), args.tasks, rng, args.python)
         took = time.monotonic() - started
         total.update(doubles=doubles, leftovers=leftovers, unfinished=unfinished, kills=kills)
         print(

@@ -27,6 +27,7 @@ Imports stay small (no Jinja, SQLite, croniter or Textual): this runs once per t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import io
@@ -182,13 +183,28 @@ def _resolve(target: dict, xcom: dict, ti: TaskInstance) -> tuple[Callable, dict
 #: DAG files this process imported before the try began (path -> its DAGs): a fork of the fork
 #: server's generation for that file (`minorch.executors.forkserver`) finds its task here.
 PRELOADED: dict[str, list] = {}
+#: The signatures of their tasks' functions, read once there instead of in each fork.
+_SIGNATURES: dict[Callable, inspect.Signature] = {}
 
 
-def preload(path: str) -> None:
-    """Import the DAG file at `path` now, for tries forked later; raises what importing raises."""
+def preload(path: str, spec_path: str) -> None:
+    """Import the DAG file at `path` now, for tries forked later; raises what importing raises.
+    Then read its tasks' signatures and the spec of the try that asked for it as a try would,
+    without calling anything of the DAG file: what that makes once (signatures, the DAG's time
+    zone) each fork finds made, instead of making it in memory it shares with its parent."""
     from minorch.dagfile import load_dag_file
 
     PRELOADED[path] = load_dag_file(path)
+    for dag in PRELOADED[path]:
+        for task in dag.tasks.values():
+            if inspect.isfunction(task.func):  # a plain function: reading its signature runs none of its code
+                with contextlib.suppress(TypeError, ValueError):  # the try says so
+                    _SIGNATURES[task.func] = inspect.signature(task.func)
+    try:
+        with open(spec_path, encoding="utf-8") as file:
+            _context(json.load(file))
+    except Exception:  # noqa: BLE001 - the try itself reports a bad spec
+        pass
 
 
 def _import_ref(ref: str, sys_path: list[str]) -> Callable:
@@ -338,7 +354,7 @@ class TaskInstance:
 def _arguments(func: Callable, context: dict, given: dict, label: str) -> dict:
     """Keyword arguments for `func`; raises _Failed naming any parameter nothing fills."""
     try:
-        parameters = inspect.signature(func).parameters.values()
+        parameters = (_SIGNATURES.get(func) or inspect.signature(func)).parameters.values()
     except (TypeError, ValueError) as e:
         raise _Failed(f"{label}: cannot read the parameters of {func!r}: {e}") from None
     shown = f"{getattr(func, '__qualname__', func)}({', '.join(p.name for p in parameters)})"

@@ -627,8 +627,7 @@ class Scheduler:
             if ready not in recorded:
                 self._drop_attempt_files(ready.attempt.attempt_id)
         processes = []
-        for ready in recorded:
-            started = self.executor.start(ready.launch)
+        for ready, started in zip(recorded, self.executor.start_all([ready.launch for ready in recorded]), strict=True):
             self.inflight[ready.attempt.attempt_id] = ready.flight
             processes.append(started)
             flight = ready.flight

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -598,3 +599,122 @@ def test_a_lost_generation_ends_its_tries_without_a_status_and_a_new_server_take
     done = run_all(forking)["slow"]
     assert (done.returncode, done.reason) == (None, "exit status lost: the fork server died")
     assert until_quiet(forking, folder, "b") == [1, 1]  # a new server, with a new generation
+
+
+def test_a_batch_of_launches_gets_each_its_own_answer(forking, folder):
+    launches = [
+        python(folder, "a", "sleep"),
+        python(folder, "b", "ok", cwd=str(folder / "gone")),
+        python(folder, "c", "sleep"),
+        python(folder, "d", "ok", env={"PYTHONWARNINGS": "error", **os.environ}),  # not forked: a new interpreter
+    ]
+    started = forking.start_all(launches)
+    assert [s.attempt_id for s in started] == ["a", "b", "c", "d"]
+    assert started[1].pid == 0
+    for s in (started[0], started[2]):
+        assert find_leftover(s.pid, s.create_time, s.attempt_id) is not None
+        assert psutil.Process(s.pid).parent() in fork_servers()
+    assert psutil.Process(started[3].pid).ppid() == os.getpid()
+    forking.cancel("a", "enough")
+    forking.cancel("c", "enough")
+    exits = run_all(forking)
+    assert exits["a"].cancelled and exits["c"].cancelled
+    assert exits["b"].returncode == 127 and exits["d"].returncode == 0
+
+
+def test_a_batch_of_dag_file_tries_forks_each_from_the_generation_once(forking, folder):
+    (folder / "_helper.py").write_text("FACTOR = 1\n")
+    (folder / "etl.py").write_text(VERSIONED.format(version=1))
+    until_quiet(forking, folder, "a")
+    loaded = len(imports(folder))
+    names = [f"b{i}" for i in range(12)]
+    started = forking.start_all([dag_try(folder, name) for name in names])
+    assert len({s.pid for s in started}) == len(names) and all(s.pid for s in started)
+    exits = run_all(forking)
+    assert sorted(exits) == sorted(names) and all(e.returncode == 0 for e in exits.values())
+    assert [json.loads((folder / f"{name}.result").read_text()) for name in names] == [[1, 1]] * len(names)
+    assert len(imports(folder)) == loaded  # none imported the file: each was forked from the generation
+
+
+def test_requests_a_lost_generation_never_answered_are_forked_by_the_server_each_once(forking, folder):
+    (folder / "_helper.py").write_text("FACTOR = 1\n")
+    (folder / "etl.py").write_text(VERSIONED.format(version=1).replace("pause=0.0", "pause=1.0"))
+    until_quiet(forking, folder, "a")
+    loaded = len(imports(folder))
+    [server] = fork_servers()
+    [generation] = running(server.children())
+    generation.suspend()  # it takes the requests but answers none
+    killer = threading.Timer(0.5, generation.kill)
+    killer.start()
+    names = [f"b{i}" for i in range(4)]
+    started = forking.start_all([dag_try(folder, name) for name in names])
+    killer.join()
+    assert [psutil.Process(s.pid).ppid() for s in started] == [server.pid] * len(names)  # not new interpreters
+    exits = run_all(forking)
+    assert sorted(exits) == names and all(e.returncode == 0 for e in exits.values())
+    assert len(imports(folder)) == loaded + len(names)  # each try ran once, importing the file itself
+
+
+FRESH = """\
+import sys
+sys.path.append({lib!r})
+import _listed  # the generation lists lib/ now
+from minorch import DAG, task
+
+with open("imports.txt", "a") as log:
+    log.write("1\\n")
+
+with DAG("etl"):
+    @task
+    def value():
+        try:
+            import fresh
+        except ImportError:
+            return [0]
+        return [fresh.X]
+
+    value()
+"""
+
+
+FINDERS = """\
+import sys
+from minorch import DAG, task
+
+with open("imports.txt", "a") as log:
+    log.write("1\\n")
+
+with DAG("etl"):
+    @task
+    def value():
+        # a finder right behind the first one must be asked at the try's first import of a new module
+        asked = []
+
+        class Recorder:
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                asked.append(name)
+
+        sys.meta_path.insert(1, Recorder)
+        import leaky
+        return ["asked" if "leaky" in asked else "skipped", leaky.value]
+
+    value()
+"""
+
+
+def test_every_finder_is_asked_at_a_forked_tries_first_import_of_a_new_module(forking, folder):
+    (folder / "etl.py").write_text(FINDERS)
+    assert until_quiet(forking, folder, "a") == ["asked", 0]  # forked from the generation
+
+
+def test_a_forked_try_imports_a_module_created_after_its_generation_listed_the_folder(forking, folder):
+    lib = folder / "lib"
+    lib.mkdir()
+    (lib / "_listed.py").write_text("")
+    listed = os.stat(lib)
+    (folder / "etl.py").write_text(FRESH.format(lib=str(lib)))
+    assert until_quiet(forking, folder, "a") == [0]
+    (lib / "fresh.py").write_text("X = 7\n")
+    os.utime(lib, ns=(listed.st_atime_ns, listed.st_mtime_ns))  # a change within the folder's mtime tick
+    assert result(forking, folder, "b") == [7]

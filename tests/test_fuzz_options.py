@@ -245,8 +245,10 @@ def test_validate_and_up_print_no_traceback_for_odd_values(tmp_path, up_processe
     assert "Traceback" not in checked.stderr + checked.stdout
     assert checked.returncode in (0, 1, 2), checked.stderr
     up = up_processes(project)
-    ended = wait_until(lambda: up.proc.poll() is not None, timeout=3.0)
-    if not ended:
+    # It refuses the value and ends, or starts: then it is stopped once it said it is ready (its signal
+    # handlers are set by then; a SIGTERM while it still loads, on a busy machine, would just kill it).
+    assert wait_until(lambda: up.proc.poll() is not None or any(e.get("event") == "ready" for e in up.events), 60)
+    if up.proc.poll() is None:
         assert up.signal(signal.SIGTERM) == 0
     up.proc.wait(10)
     output = "\n".join(str(e.get("message")) + str(e.get("exception", "")) for e in up.events) + "".join(up.stderr)

@@ -151,6 +151,10 @@ class Executor(ABC):
         """Start `launch` now. A start that fails does not raise: it returns ``pid == 0`` and the
         next `poll` reports its `Exit` (code 127 for a missing command, 126 otherwise)."""
 
+    def start_all(self, launches: Sequence[Launch]) -> list[Running]:
+        """`start` each of `launches`, in order; an executor may overlap their starts."""
+        return [self.start(launch) for launch in launches]
+
     @abstractmethod
     def poll(self) -> Sequence[Exit | Running]:
         """Never blocks: each started try's `Exit` once, and `Running` for tries with new facts."""

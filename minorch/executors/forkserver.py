@@ -30,21 +30,29 @@ runs; it leaves when its socket closes); each fork puts back a new interpreter's
 
 Protocol: a SOCK_SEQPACKET unix socket pair, one JSON object per message.
 
-    executor -> server  {"spec": path, "env": {...}, "cwd": dir}  + the log file's fd (or the
-                        masking relay's pipe), and the mask pipe's when the try has one
-    server -> executor  {"pid": pid}  + a pidfd of the task               the task runs
-                     or {"errno": n, "error": text, "filename": f}       it could not start
+    executor -> server  {"id": n, "spec": path, "env": {...}, "cwd": dir, "cgroup": procs file}
+                        + the log file's fd (or the masking relay's pipe), and the mask pipe's
+                        when the try has one
+    server -> executor  {"id": n, "pid": pid}  + a pidfd of the task      the task runs
+                     or {"id": n, "errno": n, "error": text, "filename": f}  it could not start
                      or {"ended": pid, "status": wait status, "rss": bytes, "cpu": seconds}
                      or {"broken": text}                                  the server stops
 
-The server answers each request before it reads the next and reports a task's end (it
-reaps its tasks with os.wait4) only after its start. A generation speaks the same protocol
-to the server, which relays its answers and ends, plus {"loaded": {file: stamp}} or
-{"failed": text} once. It exits when the executor's end of
+Launches are pipelined: the executor may send several requests before it reads their
+answers (`ForkServer.ask`, then `answer`), and neither the server nor a generation waits for a
+fork's set-up (its ready pipe is watched with the other fds) or for a generation's answer
+before it reads the next request. Each answer names its request's id and comes once the fork
+runs in its own session; answers to one batch may come in any order. A task's end (the server
+reaps its tasks with os.wait4) is reported only after its start. A generation speaks the same
+protocol to the server, which relays its answers and ends, plus {"loaded": {file: stamp}} or
+{"failed": text} once; the server keeps each request it passed on until it is answered and
+forks it itself if the generation is lost first. It exits when the executor's end of
 the socket closes; tasks still running then run on, as orphans.
 
 Differences from a new interpreter, by design: all tasks share the server's hash seed;
 ``os.getppid()`` is the server; ``__main__`` is the server's (``-c``), not minorch.runtime;
+a task's sys.meta_path starts with a finder that invalidates the import caches at its first
+import of a module not imported yet and does nothing after that (`_InvalidateFirst`);
 /proc/<pid>/environ and cmdline show the server's, except that MINORCH_ATTEMPT_ID is
 written over the server's placeholder, so `find_leftover` still knows the task.
 Launches whose environment would shape the interpreter differently (PYTHON*, LANG,
@@ -133,6 +141,8 @@ class ForkServer:
         self.answered = 0
         self._why = ""
         self._ended: list[Ended] = []
+        self._asked = 0  # the number of the last request sent
+        self._answers: dict[int, tuple[dict, list[int]]] = {}  # answers read before they were awaited
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds minorch/
         # The same minorch as ours, whatever the working directory; then the path a new
@@ -193,18 +203,40 @@ class ForkServer:
         missing, with ``filename == cwd``), ServerGone when the server is gone or silent for `REPLY_TIMEOUT` seconds.
         Blocks until the fork has its own session: 1-2 ms (a few context switches and
         the fork of a ~18 MB process); the first request also waits for the server's
-        start, ~0.1 s."""
-        request = json.dumps({"spec": spec, "env": env, "cwd": cwd, "cgroup": cgroup and str(cgroup)}).encode()
-        if len(request) > MAX_REQUEST:
+        start, ~0.1 s. `ask` and `answer` do the same in two steps, for several tasks at once."""
+        asked = self.ask(spec, env, cwd, logfd, maskfd, cgroup)
+        return None if asked is None else self.answer(asked)
+
+    def ask(
+        self,
+        spec: str,
+        env: dict[str, str],
+        cwd: str,
+        logfd: int,
+        maskfd: int | None = None,
+        cgroup: Path | None = None,
+    ) -> int | None:
+        """Send the request `fork` sends and return its number for `answer`, without waiting:
+        requests sent one after the other fork in parallel. None when it does not fit in one
+        message; raises ServerGone when the server is gone."""
+        self._asked += 1
+        request = {"id": self._asked, "spec": spec, "env": env, "cwd": cwd, "cgroup": cgroup and str(cgroup)}
+        data = json.dumps(request).encode()
+        if len(data) > MAX_REQUEST:
             return None
         try:
-            socket.send_fds(self._sock, [request], [logfd] if maskfd is None else [logfd, maskfd])
+            socket.send_fds(self._sock, [data], [logfd] if maskfd is None else [logfd, maskfd])
         except OSError as err:  # EMSGSIZE: a small socket buffer; BlockingIOError: it stopped reading
             if err.errno == errno.EMSGSIZE:
                 return None
             raise ServerGone(f"cannot send it a request: {err}") from None
+        return self._asked
+
+    def answer(self, asked: int) -> tuple[int, int]:
+        """The answer to request `asked` (see `ask`): (pid, pidfd), or the OSError or
+        ServerGone `fork` raises. Answers to other requests that come first are kept for theirs."""
         deadline = time.monotonic() + REPLY_TIMEOUT
-        while True:
+        while asked not in self._answers:
             message, fds = self._receive()
             if message is None:
                 if self.dead:
@@ -215,22 +247,28 @@ class ForkServer:
                 self._poll.poll(left * 1000)
             elif "ended" in message:
                 self._ended.append(_ended(message))
-            elif "errno" in message:
-                self.answered += 1
-                raise OSError(message["errno"], message["error"], message["filename"])
-            elif "pid" in message and len(fds) == 1:
-                self.answered += 1
-                return message["pid"], fds[0]
+            elif "id" in message:
+                self._answers[message["id"]] = message, fds
             else:
                 raise ServerGone(f"unexpected answer {message}")
+        message, fds = self._answers.pop(asked)
+        self.answered += 1
+        if "errno" in message:
+            raise OSError(message["errno"], message["error"], message["filename"])
+        if "pid" in message and len(fds) == 1:
+            return message["pid"], fds[0]
+        raise ServerGone(f"unexpected answer {message}")
 
     def ended(self) -> list[Ended]:
         """Task ends reported so far, each once; [] when there are none. Never blocks."""
         while True:
-            message, _ = self._receive()
+            message, fds = self._receive()
             if message is None:
                 break
-            self._ended.append(_ended(message))
+            if "ended" in message:
+                self._ended.append(_ended(message))
+            else:
+                self._answers[message["id"]] = message, fds
         ended, self._ended = self._ended, []
         return ended
 
@@ -301,7 +339,9 @@ class _Generation:
     `stamps` (the file's and the project's own modules', see `minorch.pyloader.OwnModules`) is
     None while it loads; `failed` when the file did not load there (its tries then start from the
     server, loading the file themselves, which reports why). `tries`: pids it forked and has not
-    reported ended yet. A `retired` generation takes no new tries and is closed once they ended."""
+    reported ended yet; `asked`: requests sent to it and not answered yet (id -> the request, its
+    fds and the deadline for the answer), which the server forks itself if it is lost before it
+    answers. A `retired` generation takes no new tries and is closed once they ended."""
 
     def __init__(self, key: tuple[str, str], pid: int, sock: socket.socket, pidfd: int, path_stamp) -> None:
         self.key, self.pid, self.sock, self.pidfd = key, pid, sock, pidfd
@@ -310,6 +350,7 @@ class _Generation:
         self.failed = False
         self.retired = False
         self.tries: set[int] = set()
+        self.asked: dict[int, tuple[bytes, list[int], float]] = {}
         self.used = time.monotonic()
 
     def current(self) -> bool:
@@ -317,10 +358,19 @@ class _Generation:
         return self.stamps is not None and all(stamp(path) == was for path, was in self.stamps.items())
 
 
+class _Forking(NamedTuple):
+    """A fork whose set-up is not done yet: its ready pipe closes (or says what failed) when it is."""
+
+    pid: int
+    ready: int
+    id: int
+
+
 class _Server:
     """The loop of the fork server (`preload`: start generations for DAG file tries and route those
-    tries to them) or of a generation (which forks every request itself). Answers each request
-    before it reads the next; reports each task's end after its start."""
+    tries to them) or of a generation (which forks every request itself). It does not wait for a
+    fork's set-up, nor for a generation's answer, before it reads the next request: each answer is
+    sent when it is ready, with its request's id. It reports each task's end after its start."""
 
     def __init__(self, sock: socket.socket, marker_at: int, handlers: dict, parent: int, *, preload: bool) -> None:
         self.sock, self.marker_at, self.handlers, self.preload = sock, marker_at, handlers, preload
@@ -333,9 +383,10 @@ class _Server:
 
     def run(self) -> None:
         while True:
-            ready = self.selector.select(IDLE_GENERATION if self.alive else None)
+            ready = self.selector.select(self._timeout())
             if self.alive:
                 self._retire_idle()
+                self._give_up_on_silent()
             for key, _ in ready:
                 data = key.data
                 if key.fileobj is self.sock:
@@ -343,10 +394,20 @@ class _Server:
                         return
                 elif isinstance(data, int):
                     self._report(key.fd, data)
+                elif isinstance(data, _Forking):
+                    self._set_up(data)
                 elif isinstance(data, _Generation):
-                    self._hear(data)
-                else:  # ("exited", generation)
+                    while data in self.alive and self._hear(data):
+                        pass
+                elif data[1] in self.alive:  # ("exited", generation)
                     self._gone(data[1])
+
+    def _timeout(self) -> float | None:
+        """Seconds until the next generation may go idle or owes an answer too long; None: no limit."""
+        if not self.alive:
+            return None
+        due = [deadline for generation in self.alive for _, _, deadline in generation.asked.values()]
+        return max(0.0, min(due) - time.monotonic()) if due else IDLE_GENERATION
 
     def close(self) -> None:
         for generation in list(self.alive):
@@ -356,7 +417,7 @@ class _Server:
     # -- requests
 
     def _answer(self) -> bool:
-        """Fork for one request (or have a generation fork it) and answer; False when the executor closed its end."""
+        """Fork for one request (or have a generation fork it); False when the executor closed its end."""
         data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 2)
         if not data or os.getppid() != self.parent:
             # A request from a process that died since (a killed scheduler's last launch) is not started:
@@ -365,25 +426,52 @@ class _Server:
                 os.close(fd)
             return False
         request = json.loads(data)
+        generation = self._generation_for(request) if self.preload else None
+        if generation is not None and self._send_to(generation, request["id"], data, fds):
+            return True  # it answers; the fds stay open until it did
         try:
-            generation = self._generation_for(request) if self.preload else None
-            answered = self._through(generation, data, fds) if generation is not None else None
-            if answered is None:
-                reply, pidfd = _fork(request, fds, self.marker_at, self.handlers)
-                if pidfd is not None:
-                    self.selector.register(pidfd, selectors.EVENT_READ, reply["pid"])
-            else:
-                reply, pidfd = answered
+            self._fork(request, fds)
         finally:
             for fd in fds:
                 os.close(fd)
-        if pidfd is None:
-            _send(self.sock, reply)
-        else:
-            socket.send_fds(self.sock, [json.dumps(reply).encode()], [pidfd])
-            if answered is not None:
-                os.close(pidfd)  # the generation watches the task and reports its end
         return True
+
+    def _fork(self, request: dict, fds: list[int]) -> None:
+        """Fork the task; it is answered once it runs in its own session (`_set_up`), or now when it cannot start."""
+        ready_r, ready_w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as err:
+            os.close(ready_r)
+            os.close(ready_w)
+            self._reply({"id": request["id"], "errno": err.errno, "error": err.strerror, "filename": None})
+            return
+        if pid == 0:
+            _become_task(request, fds, self.marker_at, self.handlers, ready_w)
+        os.close(ready_w)
+        self.selector.register(ready_r, selectors.EVENT_READ, _Forking(pid, ready_r, request["id"]))
+
+    def _set_up(self, forking: _Forking) -> None:
+        """A fork's ready pipe closed: answer its request with its pid and a pidfd, or with what failed."""
+        self.selector.unregister(forking.ready)
+        with os.fdopen(forking.ready, "rb") as ready:
+            failure = ready.read()  # EOF once the task has its signals, session, cwd, marker and log
+        if failure:
+            os.waitpid(forking.pid, 0)
+            self._reply({"id": forking.id, **json.loads(failure)})
+            return
+        try:
+            pidfd = os.pidfd_open(forking.pid)
+        except OSError as err:  # out of file descriptors: a task we cannot watch must not run
+            os.kill(forking.pid, signal.SIGKILL)
+            os.waitpid(forking.pid, 0)
+            self._reply({"id": forking.id, "errno": err.errno, "error": err.strerror, "filename": None})
+            return
+        socket.send_fds(self.sock, [json.dumps({"id": forking.id, "pid": forking.pid}).encode()], [pidfd])
+        self.selector.register(pidfd, selectors.EVENT_READ, forking.pid)  # its end is reported after its start
+
+    def _reply(self, message: dict) -> None:
+        _send(self.sock, message)
 
     def _generation_for(self, request: dict) -> _Generation | None:
         """The loaded, current generation for a DAG file try; starts one when there is none (this
@@ -437,44 +525,37 @@ class _Server:
         self.selector.register(ours, selectors.EVENT_READ, generation)
         self.selector.register(pidfd, selectors.EVENT_READ, ("exited", generation))
 
-    def _through(self, generation: _Generation, data: bytes, fds: list[int]) -> tuple[dict, int | None] | None:
-        """Have `generation` fork the request: (reply, pidfd), or None when it cannot (it died or
-        stopped answering: it is closed, and the server forks the try itself)."""
+    def _send_to(self, generation: _Generation, asked: int, data: bytes, fds: list[int]) -> bool:
+        """Pass a request on to `generation`, which answers it later; False when it cannot take it
+        (it died or stopped reading: it is closed, and the server forks the try itself)."""
         try:
             generation.sock.settimeout(REPLY_TIMEOUT)
             socket.send_fds(generation.sock, [data], fds)
-            while True:
-                message, got = _receive_from(generation.sock)
-                if message is None:
-                    break
-                if "ended" in message:
-                    self._relay_end(generation, message)
-                elif "pid" in message and len(got) == 1:
-                    generation.tries.add(message["pid"])
-                    return message, got[0]
-                elif "errno" in message:
-                    return message, None
-        except OSError:  # it stopped answering, or its socket broke
-            pass
-        self._close(generation)
-        return None
+        except OSError:
+            self._close(generation)
+            return False
+        generation.asked[asked] = data, fds, time.monotonic() + REPLY_TIMEOUT
+        return True
 
     # -- generations
 
     def _hear(self, generation: _Generation) -> bool:
-        """Take one thing a generation said on its own: loaded, failed to, or a task's end.
+        """Take one thing a generation said: an answer, loaded, failed to, or a task's end.
         False when it has nothing more to say now (or it closed its end: then it is closed)."""
         generation.sock.setblocking(False)
         try:
-            message, _ = _receive_from(generation.sock)
+            data, got, _, _ = socket.recv_fds(generation.sock, MAX_MESSAGE, 1, socket.MSG_CMSG_CLOEXEC)
         except BlockingIOError:
             return False
         except OSError:
-            message = None
-        if message is None:
+            data, got = b"", []
+        if not data:
             self._close(generation, keep_failure=generation.failed)
             return False
-        if "ended" in message:
+        message = json.loads(data)
+        if "id" in message:
+            self._relay_answer(generation, message, data, got)
+        elif "ended" in message:
             self._relay_end(generation, message)
         elif "loaded" in message:
             generation.stamps = message["loaded"]
@@ -484,25 +565,42 @@ class _Server:
             return False
         return True
 
+    def _relay_answer(self, generation: _Generation, message: dict, data: bytes, got: list[int]) -> None:
+        _, fds, _ = generation.asked.pop(message["id"], (None, [], None))
+        for fd in fds:
+            os.close(fd)
+        if "pid" in message:
+            generation.tries.add(message["pid"])
+        socket.send_fds(self.sock, [data], got)
+        for fd in got:
+            os.close(fd)  # the generation watches the task and reports its end
+
     def _relay_end(self, generation: _Generation, message: dict) -> None:
         generation.tries.discard(message["ended"])
         _send(self.sock, message)
-        if generation.retired and not generation.tries:
+        if generation.retired and not generation.tries and not generation.asked:
             self._close(generation)
 
     def _retire_idle(self) -> None:
         """Let generations that forked nothing for `IDLE_GENERATION` seconds go, with their memory."""
         idle_since = time.monotonic() - IDLE_GENERATION
         for generation in list(self.generations.values()):
-            if generation.used < idle_since and not generation.tries:
+            if generation.used < idle_since and not generation.tries and not generation.asked:
                 self._retire(generation)
+
+    def _give_up_on_silent(self) -> None:
+        """A generation that owes an answer for `REPLY_TIMEOUT` seconds is closed; the server forks its requests."""
+        now = time.monotonic()
+        for generation in list(self.alive):
+            if any(deadline <= now for _, _, deadline in generation.asked.values()):
+                self._close(generation)
 
     def _retire(self, generation: _Generation) -> None:
         """No new tries for it; it goes once its tries have ended."""
         if self.generations.get(generation.key) is generation:
             del self.generations[generation.key]
         generation.retired = True
-        if not generation.tries:
+        if not generation.tries and not generation.asked:
             self._close(generation)
 
     def _gone(self, generation: _Generation) -> None:
@@ -512,9 +610,9 @@ class _Server:
         self._close(generation, keep_failure=generation.failed)
 
     def _close(self, generation: _Generation, keep_failure: bool = False, at_exit: bool = False) -> None:
-        """Stop and reap a generation. One with tries running leaves no one to report their end:
-        then (but at the server's own exit) the server gives up too, and the executor sees them
-        end without an exit status."""
+        """Stop and reap a generation; the server forks the requests it had not answered. One with
+        tries running leaves no one to report their end: then (but at the server's own exit) the
+        server gives up too, and the executor sees them end without an exit status."""
         if generation not in self.alive:
             return
         if generation.tries and not at_exit:
@@ -529,6 +627,14 @@ class _Server:
             os.kill(generation.pid, signal.SIGKILL)
         os.waitpid(generation.pid, 0)
         os.close(generation.pidfd)
+        for data, fds, _ in generation.asked.values():
+            try:
+                if not at_exit:
+                    self._fork(json.loads(data), fds)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        generation.asked.clear()
 
     # -- ends
 
@@ -547,33 +653,6 @@ class _Server:
         )
 
 
-def _fork(request: dict, fds: list[int], marker_at: int, handlers: dict) -> tuple[dict, int | None]:
-    """Fork the task; returns (reply, pidfd) once it runs in its own session, or
-    (an error reply, None) when it could not start."""
-    ready_r, ready_w = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError as err:
-        os.close(ready_r)
-        os.close(ready_w)
-        return {"errno": err.errno, "error": err.strerror, "filename": None}, None
-    if pid == 0:
-        _become_task(request, fds, marker_at, handlers, ready_w)
-    os.close(ready_w)
-    with os.fdopen(ready_r, "rb") as ready:
-        failure = ready.read()  # EOF once the task has its signals, session, cwd, marker and log
-    if failure:
-        os.waitpid(pid, 0)
-        return json.loads(failure), None
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError as err:  # out of file descriptors: a task we cannot watch must not run
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        return {"errno": err.errno, "error": err.strerror, "filename": None}, None
-    return {"pid": pid}, pidfd
-
-
 def _dag_file_of(spec_path: str) -> str | None:
     """The Python DAG file a spec's task is defined in, or None (a module:function target, an unreadable spec)."""
     try:
@@ -582,12 +661,6 @@ def _dag_file_of(spec_path: str) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return target.get("path") if isinstance(target, dict) and target.get("kind") == "dagfile" else None
-
-
-def _receive_from(sock: socket.socket) -> tuple[dict | None, list[int]]:
-    """The next message and its fds; (None, []) at the end of the stream."""
-    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1, socket.MSG_CMSG_CLOEXEC)
-    return (json.loads(data) if data else None), fds
 
 
 def _generation(sock: socket.socket, path: str, request: dict, marker_at: int, handlers: dict, server: int) -> None:
@@ -612,7 +685,7 @@ def _generation(sock: socket.socket, path: str, request: dict, marker_at: int, h
             if not getattr(sys.flags, "safe_path", False):
                 sys.path[0] = os.getcwd()
             importlib.invalidate_caches()
-            runtime.preload(path)
+            runtime.preload(path, request["spec"])
         except BaseException as e:  # noqa: BLE001 - the tries load it themselves and say what is wrong
             _send(sock, {"failed": f"{type(e).__name__}: {e}"})
             return
@@ -713,14 +786,13 @@ def _mark(at: int, attempt_id: str) -> None:
 def _run(request: dict) -> int:
     """Run the task as ``python -m minorch.runtime SPEC`` would; returns the exit code."""
     tz = os.environ.get("TZ")
-    os.environ.clear()
-    os.environ.update(request["env"])
+    _set_environ(request["env"])
     if os.environ.get("TZ") != tz:
         time.tzset()
     sys.argv = [runtime.__file__, request["spec"]]
     if not getattr(sys.flags, "safe_path", False):
         sys.path[0] = os.getcwd()  # where `python -m` puts the working directory
-    importlib.invalidate_caches()  # see files created since the server's imports
+    sys.meta_path.insert(0, _InvalidateFirst)  # see files created since the server's imports
     interrupted = False
     try:
         code = runtime.run(request["spec"])
@@ -734,6 +806,32 @@ def _run(request: dict) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     return code
+
+
+class _InvalidateFirst:
+    """First in a fork's sys.meta_path: the first time an import looks for a module it calls
+    importlib.invalidate_caches() (so files created since the server's imports are found); after
+    that it does nothing. It stays: leaving while the import system walks sys.meta_path would make
+    that walk skip the next finder. A task that imports nothing new does not pay for walking every
+    cached finder."""
+
+    done = False
+
+    @classmethod
+    def find_spec(cls, name: str, path: object = None, target: object = None) -> None:
+        if not cls.done:
+            cls.done = True
+            importlib.invalidate_caches()
+
+
+def _set_environ(env: dict[str, str]) -> None:
+    """Make os.environ equal `env`, changing only the variables that differ: each change writes
+    memory the fork shares with its server, and most variables are the same for every try."""
+    for key in [key for key in os.environ if key not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _exit_code(value: object) -> int:

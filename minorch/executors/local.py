@@ -24,6 +24,8 @@ background processes it left behind keep running.
 
 Python tasks: a ``[sys.executable, "-m", "minorch.runtime", SPEC]`` launch is forked by
 the fork server (`minorch.executors.forkserver`, started at the first one), ~2 ms instead of ~50 ms.
+`start_all` sends the server the requests of all the Python tasks it starts before it awaits
+the first answer, so their forks overlap.
 The server reaps it and reports its end on a socket that `wait` watches; signals go
 straight to the task's group and tree. If the server dies, its running tasks' ends are
 seen on their pidfds, "exit status lost: the fork server died", and the next launch
@@ -52,7 +54,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -120,6 +122,21 @@ class _Child:
     adopted: bool = False  # started by an earlier scheduler: its end is read from its status file
 
 
+@dataclass(eq=False)
+class _Opened:
+    """A launch `start_all` is starting: its log is open and, for a Python task, the fork
+    server has its request (`asked`, the request's number)."""
+
+    launch: Launch
+    env: dict[str, str]
+    logfd: int
+    relay: Relay | None
+    procs: str | None  # its cgroup's cgroup.procs, when it has one
+    now: float
+    before: int | None  # boot ticks before it started
+    asked: int | None = None
+
+
 class LocalExecutor(Executor):
     """Runs attempts as child processes of this process. See the module docstring."""
 
@@ -138,14 +155,32 @@ class LocalExecutor(Executor):
         self._selector = selectors.DefaultSelector()
         self._forking = fork_server and hasattr(os, "pidfd_open")
         self._server: ForkServer | None = None
+        self._lost: str | None = None  # why the fork server failed during a `start_all`, until it is dropped
 
     def start(self, launch: Launch) -> Running:
         """Spawn `launch` now. A spawn that fails (command or cwd missing, not
         executable, log file unwritable) does not raise: it returns ``pid == 0``
         and the next `poll` reports an Exit with code 127 (missing) or 126 (other),
         whose reason is also appended to the log file when it could be opened."""
-        if launch.attempt_id in self._children:
-            raise ValueError(f"attempt {launch.attempt_id!r} is already running")
+        return self.start_all([launch])[0]
+
+    def start_all(self, launches: Sequence[Launch]) -> list[Running]:
+        """`start` each of `launches`, in order. The fork server gets the requests of all the
+        Python tasks among them before the first answer is awaited, so their forks overlap."""
+        ids = [launch.attempt_id for launch in launches]
+        if len(set(ids)) < len(ids) or any(attempt_id in self._children for attempt_id in ids):
+            raise ValueError(f"an attempt of {ids!r} is already running")
+        try:
+            opened = [self._open(launch) for launch in launches]
+            return [found if isinstance(found, Running) else self._start(found) for found in opened]
+        finally:
+            if self._lost:  # dropped once every answer it sent before it went was read
+                self._drop_server(f"{self._lost}; its tries start new interpreters")
+                self._lost = None
+
+    def _open(self, launch: Launch) -> Running | _Opened:
+        """A launch's log, environment and relay, its request sent to the fork server when it
+        is a Python task; a refusal when its log cannot be opened."""
         now = self._now()
         try:
             logfd = _open_log(launch.log_path)
@@ -161,9 +196,15 @@ class LocalExecutor(Executor):
         env = dict(launch.env)
         env["MINORCH_ATTEMPT_ID"] = launch.attempt_id
         relay = None if launch.secrets is None else Relay(logfd, launch.secrets)
-        before = boot_ticks()
+        procs = None if self._groups is None else self._groups.prepare(launch.attempt_id)
+        opened = _Opened(launch, env, logfd, relay, procs, now, boot_ticks())
+        opened.asked = self._ask(opened)
+        return opened
+
+    def _start(self, opened: _Opened) -> Running:
+        launch, logfd, relay, now = opened.launch, opened.logfd, opened.relay, opened.now
         try:
-            pid, popen, pidfd = self._spawn(launch, env, logfd, relay)
+            pid, popen, pidfd = self._spawn(opened)
         except (OSError, ValueError) as err:
             code, reason = _spawn_failure(launch, err)
             if relay is not None:
@@ -173,7 +214,7 @@ class LocalExecutor(Executor):
             return self.refuse(launch, code, reason)
         if relay is not None:
             relay.started()
-        create_time = create_time_of(pid, before, boot_ticks())
+        create_time = create_time_of(pid, opened.before, boot_ticks())
         size = os.fstat(logfd).st_size
         child = _Child(
             launch,
@@ -388,30 +429,43 @@ class LocalExecutor(Executor):
 
     # -- the fork server ---------------------------------------------------------
 
-    def _spawn(
-        self, launch: Launch, env: dict[str, str], logfd: int, relay: Relay | None
-    ) -> tuple[int, subprocess.Popen | None, int | None]:
-        """Start `launch` in a session of its own: (pid, its Popen or None when the fork
-        server forked it, pidfd). Its output goes to `logfd`, or to `relay`'s pipe.
-        Raises what Popen raises; so does the server for a bad cwd."""
-        outfd = logfd if relay is None else relay.out_w
-        maskfd = None if relay is None else relay.ctl_w
-        argv, procs = launch.argv, None
-        if self._groups is not None and (procs := self._groups.prepare(launch.attempt_id)) is not None:
-            argv = joining(launch.argv, procs) or launch.argv
+    def _ask(self, opened: _Opened) -> int | None:
+        """Send a Python task's request to the fork server (started at the first one): the
+        request's number for `_spawn`, or None when the launch is not forked."""
+        launch = opened.launch
         base = os.environ if self._server is None else self._server.env
-        spec = spec_of(launch.argv, launch.env, base, launch.attempt_id) if self._forking else None
-        if spec is not None:
+        if not self._forking or self._lost or spec_of(launch.argv, launch.env, base, launch.attempt_id) is None:
+            return None
+        spec = os.fspath(launch.argv[3])
+        outfd = opened.logfd if opened.relay is None else opened.relay.out_w
+        maskfd = None if opened.relay is None else opened.relay.ctl_w
+        try:
+            if self._server is None:
+                self._server = ForkServer(dict(os.environ))
+                self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
+            cwd = os.fspath(launch.cwd or os.getcwd())
+            cgroup = None if opened.procs is None else Path(opened.procs)
+            return self._server.ask(spec, opened.env, cwd, outfd, maskfd, cgroup=cgroup)
+        except ServerGone as gone:
+            self._lost = str(gone)
+        return None
+
+    def _spawn(self, opened: _Opened) -> tuple[int, subprocess.Popen | None, int | None]:
+        """Start an opened launch in a session of its own: (pid, its Popen or None when the fork
+        server forked it, pidfd). Its output goes to its log, or to its relay's pipe.
+        Raises what Popen raises; so does the server for a bad cwd."""
+        launch, env, relay, procs = opened.launch, opened.env, opened.relay, opened.procs
+        if opened.asked is not None and self._server is not None:
             try:
-                if self._server is None:
-                    self._server = ForkServer(dict(os.environ))
-                    self._selector.register(self._server.fileno(), selectors.EVENT_READ, self._server)
-                cwd = os.fspath(launch.cwd or os.getcwd())
-                forked = self._server.fork(spec, env, cwd, outfd, maskfd, cgroup=None if procs is None else Path(procs))
-                if forked is not None:
-                    return forked[0], None, forked[1]
+                forked, fork_pidfd = self._server.answer(opened.asked)
+                return forked, None, fork_pidfd
             except ServerGone as gone:
-                self._drop_server(f"{gone}; this try starts a new interpreter")
+                self._lost = self._lost or str(gone)  # the batch's other answers may be read yet
+        outfd = opened.logfd if relay is None else relay.out_w
+        maskfd = None if relay is None else relay.ctl_w
+        argv = launch.argv
+        if procs is not None:
+            argv = joining(launch.argv, procs) or launch.argv
         if maskfd is not None:
             env[MASK_FD_VAR] = str(maskfd)
         # No preexec_fn and no uid/gid changes, so CPython spawns with vfork.

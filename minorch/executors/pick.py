@@ -8,7 +8,7 @@ when ``[minorch] executor = "dask"``, else at the first try or recovery that nee
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..config import Settings
@@ -80,6 +80,14 @@ class Placement(Executor):
             return self.local.refuse(launch, 126, f"could not start on Dask: {err}")
         self._where[launch.attempt_id] = executor
         return executor.start(launch)
+
+    def start_all(self, launches: Sequence[Launch]) -> list[Running]:
+        """`start` each of `launches`; the local ones together (`LocalExecutor.start_all`)."""
+        local = [launch for launch in launches if launch.executor != "dask"]
+        for launch in local:
+            self._where[launch.attempt_id] = self.local
+        started = {running.attempt_id: running for running in self.local.start_all(local)}
+        return [started.get(launch.attempt_id) or self.start(launch) for launch in launches]
 
     def poll(self) -> list[Exit | Running]:
         out: list[Exit | Running] = [*self.local.poll()]
