@@ -55,7 +55,7 @@ def signal_all(procs: list[psutil.Process], sig: int) -> list[psutil.Process]:
                 tree.append(member)
     for group in groups:
         signal_tree([], group, sig)
-    signal_tree(tree, None, sig)
+    signal_tree([p for p in tree if _group_of(p.pid) not in groups], None, sig)
     return tree
 
 
@@ -170,14 +170,25 @@ def descendants(root: int | psutil.Process) -> list[psutil.Process]:
 
 
 def signal_tree(procs: list[psutil.Process], group: int | None, sig: int) -> None:
-    """Send `sig` to process group `group` and to each of `procs` still running
-    (psutil checks each pid was not reused)."""
+    """Send `sig` to process group `group` and to each of `procs` still running outside it
+    (psutil checks each pid was not reused). Each process gets the signal once: a shell whose
+    TERM trap exits runs its EXIT trap, and a second SIGTERM arriving then runs the TERM trap
+    again in the middle of it, which can cut short the exit status file the EXIT trap writes."""
     if group is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, sig)
     for proc in procs:
+        if group is not None and _group_of(proc.pid) == group:
+            continue  # the group's signal reached it
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             proc.send_signal(sig)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
 
 
 def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
