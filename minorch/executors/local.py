@@ -57,9 +57,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 from ..masking import MASK_FD_VAR
 from .base import Adopted, Ended, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
@@ -602,6 +603,8 @@ class LocalExecutor(Executor):
 
     def _cgroup_members(self, attempt_id: str, known: set[int]) -> list[psutil.Process]:
         """The processes in the try's cgroup but not in `known` (none without cgroups)."""
+        import psutil
+
         found = []
         for pid in self._groups.members(attempt_id) if self._groups is not None else []:
             if pid not in known and pid != os.getpid():

@@ -12,8 +12,10 @@ import os
 import selectors
 import signal
 import time
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of a process's start time in /proc
 
@@ -24,6 +26,8 @@ def kill_tree(pid: int, grace: float) -> None:
     Blocks up to `grace` + 1 s, less when the tree ends sooner. Meant for trees
     this process did not start (left over from a crashed scheduler): do not use
     it on an executor's own children, whose exit status it could steal."""
+    import psutil
+
     try:
         stop_all([psutil.Process(pid)], grace)
     except psutil.NoSuchProcess:
@@ -45,6 +49,8 @@ def stop_all(procs: list[psutil.Process], grace: float) -> None:
 def signal_all(procs: list[psutil.Process], sig: int) -> list[psutil.Process]:
     """Send `sig` to each of `procs`, all their descendants, and the process group of each that
     leads one. Returns the processes signalled (`procs` and their descendants)."""
+    import psutil
+
     groups, tree = set(), []
     for proc in procs:
         with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
@@ -62,7 +68,40 @@ def signal_all(procs: list[psutil.Process], sig: int) -> list[psutil.Process]:
 def find_marked(prefix: str) -> dict[str, list[psutil.Process]]:
     """Running processes whose ``MINORCH_ATTEMPT_ID`` starts with `prefix`, by attempt id.
     Children inherit the variable, so this finds a try's whole tree, even a daemon that
-    left the try's session. Processes whose environment cannot be read are skipped."""
+    left the try's session. Processes whose environment cannot be read are skipped.
+
+    On Linux each /proc/<pid>/environ is read raw and only a match is made a psutil Process:
+    a few ms for a few hundred processes, where psutil's parsed environments took ~100 ms (and
+    its import another ~30 ms, which a start with nothing to recover no longer pays)."""
+    if not os.path.isdir("/proc/self"):
+        return _find_marked_portably(prefix)
+    key = b"MINORCH_ATTEMPT_ID=" + os.fsencode(prefix)
+    found: dict[str, list[psutil.Process]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                data = environ.read()
+        except OSError:  # gone, or not ours to read
+            continue
+        if data.startswith(key):
+            at = 0
+        elif (at := data.find(b"\0" + key) + 1) == 0:
+            continue
+        value = data[at + len(b"MINORCH_ATTEMPT_ID=") :].split(b"\0", 1)[0]
+        import psutil
+
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc = psutil.Process(int(name))
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.setdefault(os.fsdecode(value), []).append(proc)
+    return found
+
+
+def _find_marked_portably(prefix: str) -> dict[str, list[psutil.Process]]:
+    import psutil
+
     found: dict[str, list[psutil.Process]] = {}
     for proc in psutil.process_iter():
         try:
@@ -77,26 +116,8 @@ def find_marked(prefix: str) -> dict[str, list[psutil.Process]]:
 
 
 def find_carrying(attempt_id: str) -> list[psutil.Process]:
-    """The running processes whose ``MINORCH_ATTEMPT_ID`` is `attempt_id`: `find_marked` for one try,
-    reading /proc/<pid>/environ raw (a few ms for a few hundred processes, not ~100 ms)."""
-    if not os.path.isdir("/proc/self"):
-        return find_marked(attempt_id).get(attempt_id, [])
-    entry = f"MINORCH_ATTEMPT_ID={attempt_id}\0".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as environ:
-                data = environ.read()
-        except OSError:  # gone, or not ours to read
-            continue
-        if data.startswith(entry) or b"\0" + entry in data:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc = psutil.Process(int(name))
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
-    return found
+    """The running processes whose ``MINORCH_ATTEMPT_ID`` is `attempt_id`: `find_marked` for one try."""
+    return find_marked(attempt_id).get(attempt_id, [])
 
 
 def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Process | None:
@@ -107,6 +128,8 @@ def find_leftover(pid: int, create_time: float, attempt_id: str) -> psutil.Proce
 
     Caveat: psutil's create_time adds the boot time to the start offset, so a
     wall-clock step between the launch and this check makes it not match."""
+    import psutil
+
     try:
         proc = psutil.Process(pid)
         if abs(proc.create_time() - create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
@@ -139,13 +162,14 @@ def create_time_of(pid: int, before: int | None, after: int | None) -> float:
     from there, without psutil's extra reads; a forked task that already ended
     (reaped by the fork server) gets `before`.
     """
-    if before is None:  # not Linux
-        return psutil.Process(pid).create_time()
-    ticks = before if before == after else _start_ticks(pid)
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime"):
-                return float(before if ticks is None else ticks) / _CLOCK_TICKS + float(line.split()[1])
+    if before is not None:  # Linux
+        ticks = before if before == after else _start_ticks(pid)
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime"):
+                    return float(before if ticks is None else ticks) / _CLOCK_TICKS + float(line.split()[1])
+    import psutil
+
     return psutil.Process(pid).create_time()
 
 
@@ -162,6 +186,8 @@ def _start_ticks(pid: int) -> int | None:
 def descendants(root: int | psutil.Process) -> list[psutil.Process]:
     """All descendants of `root`; none when it is gone or its pid was reused
     (psutil checks a Process's create_time first)."""
+    import psutil
+
     try:
         proc = psutil.Process(root) if isinstance(root, int) else root
         return proc.children(recursive=True)
@@ -174,6 +200,8 @@ def signal_tree(procs: list[psutil.Process], group: int | None, sig: int) -> Non
     (psutil checks each pid was not reused). Each process gets the signal once: a shell whose
     TERM trap exits runs its EXIT trap, and a second SIGTERM arriving then runs the TERM trap
     again in the middle of it, which can cut short the exit status file the EXIT trap writes."""
+    import psutil
+
     if group is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, sig)
@@ -194,6 +222,8 @@ def _group_of(pid: int) -> int | None:
 def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Wait up to `timeout` seconds for each of `procs` to end; return those that
     did not. A zombie counts as ended: its parent may be slow to reap it."""
+    import psutil
+
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
         for proc in procs:
@@ -220,6 +250,8 @@ def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proces
 
 def tree_alive(procs: list[psutil.Process]) -> bool:
     """True while one of `procs` runs; a zombie (dead, not yet reaped) does not count."""
+    import psutil
+
     for proc in procs:
         try:
             if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
