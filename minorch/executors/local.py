@@ -435,9 +435,9 @@ class LocalExecutor(Executor):
         request's number for `_spawn`, or None when the launch is not forked."""
         launch = opened.launch
         base = os.environ if self._server is None else self._server.env
-        if not self._forking or self._lost or spec_of(launch.argv, launch.env, base, launch.attempt_id) is None:
+        spec = None if not self._forking or self._lost else spec_of(launch.argv, launch.env, base, launch.attempt_id)
+        if spec is None:
             return None
-        spec = os.fspath(launch.argv[3])
         outfd = opened.logfd if opened.relay is None else opened.relay.out_w
         maskfd = None if opened.relay is None else opened.relay.ctl_w
         try:
