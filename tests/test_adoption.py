@@ -131,7 +131,8 @@ def test_a_running_try_whose_pid_was_never_recorded_is_stopped_as_interrupted_no
 def test_a_try_whose_pid_was_never_recorded_and_that_ends_as_it_is_stopped_is_ended_not_run_again(tmp_path):
     # Its work is done when the stop arrives: it finishes and exits 0 (as a try that ended a moment before
     # recovery looked would), so its status file records success and the try must not run a second time.
-    open_try, _pid = started_unrecorded(tmp_path, "a", "trap 'echo done; exit 0' TERM; sleep 1000 & wait")
+    open_try, pid = started_unrecorded(tmp_path, "a", "trap 'echo done; exit 0' TERM; sleep 1000 & wait")
+    assert wait_until(lambda: psutil.Process(pid).children())  # its traps are set: it started its sleep
     [answer] = LocalExecutor().recover([open_try])
     assert isinstance(answer, Ended) and answer.exit.returncode == 0
     assert (tmp_path / "a.log").read_text() == "done\n"
