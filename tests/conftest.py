@@ -287,10 +287,12 @@ def picture_run(project) -> RunResult:
     return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
     """One real Dask scheduler and two `minorch worker` processes (host0, host1) on 127.0.0.1,
-    shared by the tests of a session that only submit tries (fault tests make their own)."""
+    shared by the tests of a module that only submit tries (fault tests make their own). Stopped
+    after the module: an idle cluster costs about 9 % of a core (heartbeats and monitors), which kept
+    for the rest of a session was a tenth of the suite's CPU."""
     pytest.importorskip("distributed")
     from dask_cluster import DaskCluster
 
