@@ -204,6 +204,8 @@ class LocalExecutor(Executor):
 
     def _start(self, opened: _Opened) -> Running:
         launch, logfd, relay, now = opened.launch, opened.logfd, opened.relay, opened.now
+        if opened.asked is None:  # spawned now, not forked already: a spawn within one clock tick needs no /proc read
+            opened.before = boot_ticks()
         try:
             pid, popen, pidfd = self._spawn(opened)
         except (OSError, ValueError) as err:

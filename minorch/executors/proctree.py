@@ -164,13 +164,26 @@ def create_time_of(pid: int, before: int | None, after: int | None) -> float:
     """
     if before is not None:  # Linux
         ticks = before if before == after else _start_ticks(pid)
-        with open("/proc/stat", "rb") as f:
-            for line in f:
-                if line.startswith(b"btime"):
-                    return float(before if ticks is None else ticks) / _CLOCK_TICKS + float(line.split()[1])
+        return float(before if ticks is None else ticks) / _CLOCK_TICKS + _boot_time()
     import psutil
 
     return psutil.Process(pid).create_time()
+
+
+_btime: list[float] = [0.0, -1.0]  # /proc/stat's btime, and the monotonic second it was read
+
+
+def _boot_time() -> float:
+    """/proc/stat's btime, as psutil reads it, read again once a second: the whole file is made for
+    each read (every CPU's counters; 45-60 µs a try), and btime moves only when the wall clock is set."""
+    now = time.monotonic()
+    if now - _btime[1] >= 1.0:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime"):
+                    _btime[:] = [float(line.split()[1]), now]
+                    break
+    return _btime[0]
 
 
 def _start_ticks(pid: int) -> int | None:
