@@ -295,6 +295,8 @@ class Scheduler:
         ]
         by_pk = {r.pk: r for r in runs}
         batch = []
+        if any(isinstance(a, P.Launch) for a in decided.actions):  # the stored definitions, read once a step
+            self._environment = shared_environment(self._environment, self.settings, self.store)
         for action in decided.actions:
             if isinstance(action, P.Launch):
                 batch.append(self._prepare(by_pk[action.run_pk], action, snap, now))
@@ -509,7 +511,7 @@ class Scheduler:
             except (MinorchError, IndexError):
                 context[task.map_as] = None  # the list changed under a cleared upstream: the copy sees None
             context["map_index"] = map_index
-        self._environment = shared_environment(self._environment, self.settings, self.store)
+        assert self._environment is not None  # made by the step
         try_env = TryEnvironment(self._environment)
         status_path = self._attempt_file(attempt_id, "status")
         env = {
@@ -939,7 +941,7 @@ class Scheduler:
             if moved and state is TaskState.SUCCESS and task is not None and task.outlets and flight.map_index < 0:
                 self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
         self._drop_attempt_files(done.attempt_id, shell=flight.result_path is None)
-        run = self.store.run(flight.run_pk)
+        run = self.live.runs.get(flight.run_pk) or self.store.run(flight.run_pk)  # ids and dates only: never stale
         if moved and run is not None:
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
             self._emit("task", run, label, state.value, note or reason, flight.try_number)
