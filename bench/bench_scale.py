@@ -76,7 +76,11 @@ def measure(root: Path, tasks: int, runs: int, repo: Path) -> tuple[float, float
     config = project(root, tasks, runs)
     env = {**os.environ, "PYTHONPATH": str(repo)}
     done = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(config), str(runs)], env=env, capture_output=True, text=True
+        [sys.executable, "-c", DRIVER, str(config), str(runs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=root,  # not a checkout's root: `-c` puts the working folder before PYTHONPATH
     )
     if done.returncode != 0:
         raise SystemExit(f"the runs failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

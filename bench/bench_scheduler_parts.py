@@ -114,7 +114,12 @@ def main() -> None:
         load = os.getloadavg()[0]
         env = {**os.environ, "PYTHONPATH": str(args.repo)}
         done = subprocess.run(
-            [sys.executable, "-c", DRIVER, str(config)], env=env, capture_output=True, text=True, check=False
+            [sys.executable, "-c", DRIVER, str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=folder,  # not a checkout's root: `-c` puts the working folder before PYTHONPATH
         )
     if done.returncode != 0:
         raise SystemExit(f"the run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
