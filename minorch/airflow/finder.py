@@ -15,8 +15,12 @@ import importlib.util
 import os
 import sys
 import types
+from typing import TYPE_CHECKING, cast
 
 from ..errors import DagError, did_you_mean
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 _DAG = ("DAG", "dag")
 _TASKFLOW = ("task", "task_group", "setup", "teardown")
@@ -219,7 +223,7 @@ class AirflowFinder:
             return self._pendulum()
         if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
-        spec = importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=True)
+        spec = importlib.machinery.ModuleSpec(fullname, cast("importlib.abc.Loader", _Loader()), is_package=True)
         spec.submodule_search_locations = []
         return spec
 
