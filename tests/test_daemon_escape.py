@@ -6,6 +6,7 @@ it inherits everywhere. Real processes; each test looks for the daemon by its co
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -14,8 +15,9 @@ import psutil
 import pytest
 from conftest import run_all, running
 
+from minorch.executors import cgroups
 from minorch.executors.base import Launch
-from minorch.executors.cgroups import TryGroups
+from minorch.executors.cgroups import TryGroups, find_cgroup
 from minorch.executors.local import LocalExecutor
 
 
@@ -179,3 +181,44 @@ def test_the_shared_cgroup_stays_while_a_try_has_one_and_goes_with_the_last(grou
     assert not groups.base.exists()
     assert groups.prepare("c") is not None and groups.path("c").is_dir()  # made again for the next try
     groups.remove("c")
+
+
+HYBRID = """\
+25 30 0:23 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs rw,mode=755
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw{super}
+42 31 0:39 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+"""
+
+
+def test_the_cgroup_folder_and_mount_are_found_and_favordynmods_is_seen_in_either_option_list():
+    own = "12:cpu:/\n0::/system.slice/minorch.service\n"
+    assert find_cgroup(own, HYBRID.format(super="")) == (
+        Path("/sys/fs/cgroup/unified/system.slice/minorch.service"),
+        "/sys/fs/cgroup/unified",
+        False,
+    )
+    assert find_cgroup(own, HYBRID.format(super=",favordynmods"))[2] is True
+    assert find_cgroup(own, HYBRID.replace("rw,relatime - cgroup2", "rw,favordynmods - cgroup2").format(super=""))[2]
+    # a namespace whose cgroup root is the service's own folder; no cgroup v2 at all
+    inside = "41 31 0:38 /system.slice /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+    assert find_cgroup("0::/system.slice/x\n", inside)[0] == Path("/sys/fs/cgroup/x")
+    assert find_cgroup("12:cpu:/\n", HYBRID.format(super="")) is None
+    assert find_cgroup(own, "25 30 0:23 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n") is None
+
+
+def test_a_slow_move_into_a_cgroup_is_reported_with_the_remount_that_fixes_it(tmp_path, monkeypatch, groups):
+    """`up` logs the isolation once; where moving a process into a cgroup was slow at the probe and
+    the mount lacks favordynmods, that line says how slow and what to remount (any move counts as
+    slow here, so the outcome depends only on this host's mount)."""
+    monkeypatch.setattr(cgroups, "SLOW_JOIN", 0.0)
+    probed = TryGroups.probe(tmp_path / "other")
+    assert probed is not None
+    try:
+        _, mount, favored = find_cgroup(Path("/proc/self/cgroup").read_text(), Path("/proc/self/mountinfo").read_text())
+        if favored:
+            assert probed.describe() == f"each try in its own cgroup under {probed.base}"
+        else:
+            assert f"remount {mount} with favordynmods" in probed.describe()
+            assert re.search(r"moving a process into a cgroup took \d+\.\d ms here", probed.describe())
+    finally:
+        probed.close()

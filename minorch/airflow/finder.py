@@ -10,14 +10,17 @@ says what to use instead, so an unsupported operator is never silently ignored.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
 import types
+from typing import TYPE_CHECKING, cast
 
 from ..errors import DagError, did_you_mean
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 _DAG = ("DAG", "dag")
 _TASKFLOW = ("task", "task_group", "setup", "teardown")
@@ -165,8 +168,10 @@ def _is_package(fullname: str) -> bool:
     return fullname == "airflow" or any(path.startswith(fullname + ".") for path in SERVED)
 
 
-class _Loader(importlib.abc.Loader):
-    """Each served module looks its names up when they are used, so the loader knows what a file used."""
+class _Loader:
+    """Each served module looks its names up when they are used, so the loader knows what a file used.
+    (The import system needs only these two methods; importlib.abc, which pulls in importlib.resources,
+    tempfile and shutil, would cost every process that loads DAG files about 10 ms.)"""
 
     def create_module(self, spec):
         return None  # the default module object
@@ -210,7 +215,7 @@ def _stand_in_init(self, *args, task_id: str = "unsupported", **kwargs) -> None:
     EmptyOperator.__init__(self, task_id=task_id)
 
 
-class AirflowFinder(importlib.abc.MetaPathFinder):
+class AirflowFinder:
     """Finds `airflow` and every `airflow.*` module (served from minorch.airflow)."""
 
     def find_spec(self, fullname: str, path=None, target=None):
@@ -218,7 +223,7 @@ class AirflowFinder(importlib.abc.MetaPathFinder):
             return self._pendulum()
         if fullname != "airflow" and not fullname.startswith("airflow."):
             return None
-        spec = importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=True)
+        spec = importlib.machinery.ModuleSpec(fullname, cast("importlib.abc.Loader", _Loader()), is_package=True)
         spec.submodule_search_locations = []
         return spec
 

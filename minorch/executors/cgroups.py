@@ -25,26 +25,39 @@ import os
 import shlex
 import signal
 import subprocess
+import time
 from pathlib import Path
 
+# Moving a process into a cgroup waits for the kernel's cgroup lock: 2-30 ms on a cgroup2 mount without
+# `favordynmods`, about 0.5 ms with it (measured on Linux 6.18). Slower than this at the probe: say so.
+SLOW_JOIN = 0.0015
 
-def _own_cgroup() -> Path | None:
-    """This process's cgroup v2 folder: the cgroup2 mount point joined with /proc/self/cgroup's "0::" path."""
+
+def _own_cgroup() -> tuple[Path, str, bool] | None:
+    """This process's cgroup v2 folder, its cgroup2 mount point and whether that is mounted with
+    `favordynmods` (see `find_cgroup`); None without cgroup v2."""
     try:
-        relative = next(
-            line[3:].strip() for line in Path("/proc/self/cgroup").read_text().splitlines() if line.startswith("0::")
-        )
-        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
-    except (OSError, StopIteration):
+        return find_cgroup(Path("/proc/self/cgroup").read_text(), Path("/proc/self/mountinfo").read_text())
+    except OSError:
         return None
-    for line in mounts:
+
+
+def find_cgroup(proc_cgroup: str, mountinfo: str) -> tuple[Path, str, bool] | None:
+    """From a process's /proc/<pid>/cgroup and /proc/<pid>/mountinfo: its cgroup v2 folder (the
+    cgroup2 mount point joined with the "0::" path), the mount point, and whether the mount has
+    `favordynmods` among its options."""
+    relative = next((line[3:].strip() for line in proc_cgroup.splitlines() if line.startswith("0::")), None)
+    if relative is None:
+        return None
+    for line in mountinfo.splitlines():
         fields = line.split()
         dash = fields.index("-") if "-" in fields else -1
         if dash > 0 and fields[dash + 1] == "cgroup2":
             root, mount = fields[3], fields[4]
             inside = os.path.relpath(relative, root) if relative.startswith(root) else None
             if inside is not None:
-                return Path(mount) / inside if inside != "." else Path(mount)
+                options = f"{fields[5]},{','.join(fields[dash + 3 :])}".split(",")
+                return (Path(mount) / inside if inside != "." else Path(mount)), mount, "favordynmods" in options
     return None
 
 
@@ -53,15 +66,17 @@ class TryGroups:
 
     def __init__(self, base: Path) -> None:
         self.base = base
+        self.hint = ""  # said with `describe()` when joining a cgroup is slow on this host
         self.pending: set[str] = set()  # tries whose cgroup still held processes when they ended
         self.made: set[str] = set()  # tries whose cgroup was made and not removed yet
 
     @classmethod
     def probe(cls, state_dir: Path) -> TryGroups | None:
         """TryGroups when this process may make cgroups and move a child into one, else None."""
-        own = _own_cgroup()
-        if own is None or not os.access(own, os.W_OK):
+        found = _own_cgroup()
+        if found is None or not os.access(found[0], os.W_OK):
             return None
+        own, mount, favored = found
         tag = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
         made = cls(own / f"minorch-{tag}")
         try:  # a child that waits on its stdin to be moved, then ends
@@ -69,7 +84,9 @@ class TryGroups:
         except OSError:
             return None
         try:
+            began = time.perf_counter()
             moved = made.add("probe", waiter.pid)
+            took = time.perf_counter() - began
         finally:
             waiter.communicate()
             made.remove("probe")
@@ -77,6 +94,11 @@ class TryGroups:
             made.close()
             return None
         made.sweep()  # left by a scheduler that stopped without closing
+        if took > SLOW_JOIN and not favored:
+            made.hint = (
+                f"moving a process into a cgroup took {took * 1000:.1f} ms here, and every try's first process does:"
+                f" remount {mount} with favordynmods (Linux 6.0+) to make it well under 1 ms (docs/running.md)"
+            )
         return made
 
     def close(self) -> None:
@@ -84,7 +106,7 @@ class TryGroups:
         self.sweep()
 
     def describe(self) -> str:
-        return f"each try in its own cgroup under {self.base}"
+        return f"each try in its own cgroup under {self.base}" + (f" ({self.hint})" if self.hint else "")
 
     def path(self, attempt_id: str) -> Path:
         return self.base / attempt_id
