@@ -601,7 +601,8 @@ class Scheduler:
 
     def start_tries(self, batch: list[_Ready], now: datetime) -> None:
         """Record, then start: one transaction moves every task of `batch` to running and writes its
-        attempt row (no pid yet); then the processes start; then one transaction records their pids.
+        attempt row (no pid yet); then the processes start; their pids go in the next transaction the
+        loop makes anyway (the next end's), at the latest at its next look (`_record_pending`).
         A crash before the first commit started nothing; a crash after it leaves rows whose process
         may or may not run, which `recover` finds by the attempt id every process of a try carries.
         So no process ever runs that no row knows, and no try starts twice."""
@@ -636,7 +637,6 @@ class Scheduler:
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
             self._emit("task", ready.run, label, "running", f"try {flight.try_number} started", flight.try_number)
         self._pids += processes
-        self._record_pending()
 
     def map_items(self, run: RunRecord, task: Task) -> list:
         """The list a mapped task maps over: its literal list, or its upstream task's result.
@@ -825,18 +825,24 @@ class Scheduler:
     def _record_pids(self) -> None:
         if self._pids:
             with self.store.write():
-                for started in self._pids:
-                    self._placed(started)
-            self._pids = []
+                placed = self._place_pids()
+            del self._pids[:placed]
+
+    def _place_pids(self) -> int:
+        """Write where the started tries run, in the caller's transaction; returns how many (to drop
+        from `_pids` once it commits)."""
+        for started in self._pids:
+            self._placed(started)
+        return len(self._pids)
 
     def _record_pending(self) -> None:
         """Write what an outage held back: where started tries run, then ends of tries, oldest first.
         Each end is one transaction; one that fails stays first in line. A lost try (its Dask worker
-        went away) is interrupted: tried again, not counted."""
-        self._record_pids()
+        went away) is interrupted: tried again, not counted. The pids go in the first end's transaction."""
         while self._ended:
             flight, done, seen = self._ended[0]
             if done.lost:
+                self._record_pids()
                 self._interrupt(
                     done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, seen, done.duration, done.reason
                 )
@@ -844,6 +850,7 @@ class Scheduler:
             else:
                 self._record_exit(flight, done, end=seen)
             self._ended.pop(0)
+        self._record_pids()
 
     def _record_exit(self, flight: Inflight, done: Exit, end: float | None = None) -> None:
         """Result, attempt and task state of a finished try, in one transaction. `end`: when it ended
@@ -899,6 +906,7 @@ class Scheduler:
                 if error:
                     state, note = TaskState.FAILED, error
         with self.store.write():
+            placed = self._place_pids()  # of tries started since the last transaction: one commit less
             if result is not None:
                 self.store.put_xcom(flight.run_pk, flight.task_id, result, map_index=flight.map_index)
             if keyed:
@@ -940,6 +948,7 @@ class Scheduler:
             )
             if moved and state is TaskState.SUCCESS and task is not None and task.outlets and flight.map_index < 0:
                 self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
+        del self._pids[:placed]
         self._drop_attempt_files(done.attempt_id, shell=flight.result_path is None)
         run = self.live.runs.get(flight.run_pk) or self.store.run(flight.run_pk)  # ids and dates only: never stale
         if moved and run is not None:
@@ -1037,7 +1046,9 @@ class Scheduler:
 
     def leave_running(self) -> int:
         """Stop watching running tries and leave them running, for the next scheduler to adopt
-        (``on_restart = "adopt"``). Their attempts stay open. Returns how many."""
+        (``on_restart = "adopt"``). Their attempts stay open, with their pids. Returns how many."""
+        with contextlib.suppress(sqlite3.Error, OSError):  # else the next one finds them by their attempt ids
+            self._record_pids()
         self.inflight.clear()
         return self.executor.detach()
 
