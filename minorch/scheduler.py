@@ -42,7 +42,7 @@ from .schedule import dates_for_logical, run_dates
 from .states import RunState, TaskState
 from .store import Store
 from .taskenv import SharedEnvironment, TryEnvironment, shared_environment
-from .templates import build_context, render
+from .templates import build_context, is_plain, render, stamps
 from .watcher import DagWatcher
 
 log = logging.getLogger("minorch.scheduler")
@@ -503,8 +503,15 @@ class Scheduler:
         stamp = now.timestamp()
         attempt_id = self.attempt_tag + uuid.uuid4().hex[: 32 - len(self.attempt_tag)]
         log_path = self.log_path(run, task.task_id, try_number, map_index)
-        xcom = self.store.xcoms(run.pk, task.upstream)
-        context = self._context(dag, task, run, try_number, xcom, map_index)
+        source = task.command if task.sensor is None else task.sensor.get("command")
+        plain = source is not None and map_index < 0 and all(map(is_plain, (source, *task.opts.env.values())))
+        if plain:  # nothing to render: the try's environment needs only the run's ds and ts
+            xcom: dict = {}
+            ds, ts = stamps(from_iso(run.logical_date), dag.timezone)
+            context: dict = {"ds": ds, "ts": ts}
+        else:
+            xcom = self.store.xcoms(run.pk, task.upstream)
+            context = self._context(dag, task, run, try_number, xcom, map_index)
         if map_index >= 0:
             try:
                 context[task.map_as] = self.map_items(run, task)[map_index]
@@ -521,10 +528,9 @@ class Scheduler:
         }
         result_path = spec_path = None
         command = None
-        source = task.command if task.sensor is None else task.sensor.get("command")
         try:
             where = f"{dag.file}: task '{task.task_id}'"
-            names = {**context, **try_env.template_names()}
+            names = {} if plain else {**context, **try_env.template_names()}
             env.update({name: render(value, names, shell=False, where=where) for name, value in task.opts.env.items()})
             if source is not None:
                 command = _checked_size(render(source, names, shell=True, where=where))

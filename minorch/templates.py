@@ -142,7 +142,7 @@ def render(template: str, context: dict, *, shell: bool, where: str = "") -> str
     returned as it is, without Jinja.
     Raises TemplateError for syntax errors, unknown names and failing expressions.
     """
-    if not _has_syntax(template) and "\r" not in template:
+    if is_plain(template):
         return template
     from minorch import jinja_env
 
@@ -188,6 +188,18 @@ def check(template: str, *, where: str = "", extra: frozenset[str] = frozenset()
         file=where or None,
         hint=did_you_mean(name, known),
     )
+
+
+def is_plain(template: str) -> bool:
+    """Whether `render` gives `template` back as it is, whatever the names: no ``{{``, ``{%`` or ``{#``,
+    and no carriage return (which Jinja turns into a newline)."""
+    return not _has_syntax(template) and "\r" not in template
+
+
+def stamps(logical_date: datetime, timezone: str) -> tuple[str, str]:
+    """`build_context`'s ``ds`` and ``ts`` of a logical date, in the DAG's zone `timezone`."""
+    logical = _in_zone(logical_date, ZoneInfo(timezone))
+    return _ds(logical), logical.isoformat()
 
 
 def _has_syntax(template: str) -> bool:
