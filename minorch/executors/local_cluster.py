@@ -6,7 +6,8 @@ folders at each start, so a worker started again reports the tries its predecess
 running). `up` starts the cluster before the scheduler loop and stops it after: workers first
 (SIGTERM; running tries go on under their supervisors, as with any worker stop), then the Dask
 scheduler. Each child gets SIGTERM from the kernel should `up` die without stopping them
-(``PR_SET_PDEATHSIG``), so a killed `up` leaves no cluster behind. Their output goes to
+(``PR_SET_PDEATHSIG``; a child whose `up` died before it asked for that does not start), so a killed
+`up` leaves no cluster behind. Their output goes to
 ``<state_dir>/dask-local/*.log``.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import socket
@@ -28,8 +30,10 @@ PR_SET_PDEATHSIG = 1
 STOP_WAIT = 10.0  # seconds a child gets to stop after SIGTERM before SIGKILL
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with(parent: int) -> None:  # runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # `up` died before the call, so no signal will come: do not start
+        os._exit(1)
 
 
 def _free_port() -> int:
@@ -57,7 +61,7 @@ class LocalCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a ^C meant for the UI does not reach them; stop() does
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before any thread of ours runs
+                preexec_fn=functools.partial(_die_with, os.getpid()),  # noqa: PLW1509 - only prctl and getppid
             )
         self.procs.append(proc)
         return proc
