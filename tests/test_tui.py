@@ -231,7 +231,8 @@ def test_the_grid_has_runs_as_columns_newest_last_tasks_as_rows_and_opens_a_clic
         assert test_row.split()[1:] == ["✗", "✗", "✗"]
         publish_row = next(line for line in lines if line.startswith(" publish"))
         assert publish_row.split()[1:] == ["▲", "▲", "▲"]
-        assert "scheduled ✗ failed" in screen_text(pilot.app)  # the status line names the selected run
+        # the status line names the selected run (drawn once the grid has placed its cursor)
+        await until(pilot, lambda: "scheduled ✗ failed" in screen_text(pilot.app), what="the selected run's status")
         grid = pilot.app.screen.query_one(RunGrid)
         column = 1 + grid.label_width + 3 * 0  # the oldest run's cell of the second task row
         await pilot.click(RunGrid, offset=(column, 3))
