@@ -187,16 +187,16 @@ def test_systemd_hears_ready_and_stopping(project, up_processes):
     assert up.proc.wait(10) == 0
 
 
+EVERY_SECOND = """\
+[dags.every]
+schedule = "* * * * * *"
+[dags.every.tasks.work]
+command = "true"
+"""
+
+
 def test_a_run_created_at_its_fire_starts_in_the_same_turn_of_the_loop(project):
-    project.write(
-        "dags/every.toml",
-        """\
-        [dags.every]
-        schedule = "* * * * * *"
-        [dags.every.tasks.work]
-        command = "true"
-        """,
-    )
+    project.write("dags/every.toml", EVERY_SECOND)
     store = project.store()
     clock = FakeClock(datetime(2024, 1, 15, 12, 0, 0, 500000, tzinfo=timezone.utc))
     sched = Scheduler(project.settings(), store, clock=clock)
@@ -215,15 +215,7 @@ def test_a_run_created_at_its_fire_starts_in_the_same_turn_of_the_loop(project):
 
 
 def test_a_fires_run_is_created_queued_just_before_the_fire_and_starts_with_its_task_at_the_fire(project):
-    project.write(
-        "dags/every.toml",
-        """\
-        [dags.every]
-        schedule = "* * * * * *"
-        [dags.every.tasks.work]
-        command = "true"
-        """,
-    )
+    project.write("dags/every.toml", EVERY_SECOND)
     store = project.store()
     fire = datetime(2024, 1, 15, 12, 0, 1, tzinfo=timezone.utc)
     clock = FakeClock(datetime(2024, 1, 15, 12, 0, 0, 500000, tzinfo=timezone.utc))
