@@ -219,18 +219,20 @@ def test_the_bundled_daily_pipeline_succeeds_and_its_flaky_task_takes_two_tries(
 
 
 def read_until(child, text: str, limit: float) -> str:
-    """Read the child's stdout until a line containing `text`; returns what was read."""
-    seen = ""
+    """Read the child's stdout until it has printed `text`; returns what was read. Reads the pipe
+    itself, not through the buffered file object: a readline() may buffer the line after the one it
+    returns, and select() would then wait for output that already came."""
+    seen = b""
+    fd = child.stdout.fileno()
     selector = selectors.DefaultSelector()
-    selector.register(child.stdout, selectors.EVENT_READ)
+    selector.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + limit
     try:
-        while text not in seen:
+        while text.encode() not in seen:
             left = deadline - time.monotonic()
-            assert left > 0 and child.poll() is None, f"no {text!r} in: {seen}"
+            assert left > 0 and child.poll() is None, f"no {text!r} in: {seen.decode()}"
             if selector.select(left):
-                line = child.stdout.readline()
-                seen += line
+                seen += os.read(fd, 65536)
     finally:
         selector.close()
-    return seen
+    return seen.decode()
