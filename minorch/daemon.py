@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -109,6 +108,8 @@ def sd_notify(message: str) -> bool:
         return False
     if address.startswith("@"):  # an abstract socket (containers, systemd --user)
         address = "\0" + address[1:]
+    import socket  # only under systemd
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             sock.sendto(message.encode(), address)

@@ -27,8 +27,9 @@ MASK = "***"
 MIN_LENGTH = 5  # characters; shorter values are not masked (as Airflow does)
 MASK_FD_VAR = "MINORCH_MASK_FD"
 
-# Names whose values are secrets whatever their source (Airflow's list, and the word "key").
-_SENSITIVE = re.compile(
+# Names whose values are secrets whatever their source (Airflow's list, and the word "key"). A
+# pattern, not a compiled one: `re` compiles it at the first name checked (a run without secrets checks none).
+_SENSITIVE = (
     r"pass(word|wd|phrase)?($|[^a-z])|password|secret|token|(^|[^a-z])(api|private|access|secret)?[_\-]?key($|[^a-z])|"
     r"apikey|authorization|credential|pwd"
 )
@@ -36,7 +37,7 @@ _SENSITIVE = re.compile(
 
 def looks_sensitive(name: str) -> bool:
     """True for names like ``password``, ``db_pass``, ``api_key``, ``github_token``, ``client_secret``."""
-    return bool(_SENSITIVE.search(name.lower()))
+    return bool(re.search(_SENSITIVE, name.lower()))
 
 
 def forms(value: str) -> list[str]:

@@ -22,8 +22,6 @@ import base64
 import functools
 import json
 import logging
-import shlex
-import shutil
 import subprocess
 import threading
 import time
@@ -161,6 +159,9 @@ class Notifier:
             self._flush_at_exit = True
 
     def _mail(self, name: str, address: str, event: dict) -> None:
+        import shlex
+        import shutil
+
         subject = f"minorch: {event['dag_id']}.{event['task_id']} {event['state']}"
         body = event["text"] + "\n\n" + json.dumps(event, indent=2)
         if shutil.which("mail"):

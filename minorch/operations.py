@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import shutil
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from .durations import parse_date
 from .errors import ConfigError, Conflict, MinorchError, NotFound, ScheduleError, did_you_mean
 from .lock import held_run_locks
 from .params import check_conf
-from .planner import run_id_for
 from .records import RunRecord, iso
 from .schedule import dates_for_logical, logical_dates_in
 from .states import FAILED_LIKE, FINISHED, RunState, TaskState, can_move
@@ -87,6 +85,8 @@ def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf:
     (with interval semantics [logical date, next fire]); a DAG without a schedule gets
     logical date = interval start = interval end.
     """
+    from .planner import run_id_for  # here: the planner's many classes cost the commands that make no run
+
     logical = logical_date.astimezone(timezone.utc).replace(microsecond=0)
     dates = dates_for_logical(dag.schedule, logical, dag.interval_semantics, dag.data_interval == "point")
     return store.create_run(
@@ -105,6 +105,8 @@ def new_run(store: Store, dag: Dag, logical_date: datetime, run_type: str, conf:
 def trigger(settings: Settings, dag: Dag, date: str | None, conf: dict, *, now: float | None = None) -> str:
     """Queue a manual run for `date` (a day or ISO time in the DAG's timezone; default: now, to the
     second). Returns its run id, "manual__2024-01-15T00:00:00+00:00"."""
+    from .planner import run_id_for
+
     now = datetime.now(timezone.utc).timestamp() if now is None else now
     logical = parse_date(date, name="--date", tz=dag.timezone) if date else datetime.fromtimestamp(now, timezone.utc)
     check_conf(dag.param_schemas, dag.params, conf)
@@ -516,6 +518,8 @@ def prune(
     runs = store.finished_runs_before(now - older_than_seconds)
     if dry_run:
         return PruneResult(len(runs), *store.count_run_rows(r.pk for r in runs), 0, dry_run=True)
+    import shutil
+
     tis, attempts, paths = store.delete_runs(r.pk for r in runs)
     logs = settings.log_dir.resolve()
     folders = {Path(p).resolve().parent.parent for p in paths}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .durations import format_duration
 from .foreground import RunResult, describe_try
 from .states import TaskState
 from .visible import visible
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 LOG_TAIL_BYTES = 16384  # read at most this much of a log's end
 TAIL_LINES = 20  # lines of a failed task's log shown on stderr, in --json and in a JUnit failure
@@ -130,6 +133,8 @@ def junit_xml(result: RunResult) -> str:
     is a <failure> (earlier tries as <rerunFailure>), a task that failed and then passed on a retry
     is flaky (<flakyFailure> per failed try), a skipped or upstream_failed task is <skipped>.
     Every text is valid XML: control characters in logs are written out as \\xNN."""
+    import xml.etree.ElementTree as ET  # only for --junit
+
     suite = ET.Element("testsuite", name=result.dag.dag_id, tests=str(len(result.dag.tasks)))
     failures = skipped = flaky = 0
     total = 0.0
@@ -172,6 +177,8 @@ def _try_message(attempt) -> str:
 
 
 def _failure(case: ET.Element, tag: str, message: str, kind: str, attempt) -> None:
+    import xml.etree.ElementTree as ET
+
     element = ET.SubElement(case, tag, message=message, type=kind)
     tail = log_tail(attempt.log_path if attempt else None)
     if tag == "failure":

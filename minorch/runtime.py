@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from minorch.errors import MinorchError, SkipTask, TaskFailed, did_you_mean
-from minorch.records import iso
 
 if TYPE_CHECKING:
     from minorch.store import Store
@@ -338,6 +337,7 @@ class TaskInstance:
         sensor's `execution_date_fn`), read from the state file."""
         if not self._db_path:
             raise _Failed("this try has no state file to read other DAGs' runs from")
+        from minorch.records import iso
         from minorch.store import Store
 
         store = Store(self._db_path, readonly=True)

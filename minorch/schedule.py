@@ -83,7 +83,7 @@ _FIELDS = (
 )
 _MAX_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _PART = re.compile(r"(?:(?P<star>\*)|(?P<a>[0-9a-z]+)(?:-(?P<b>[0-9a-z]+))?)(?:/(?P<step>\d+))?")
-_INTERVAL = re.compile(r"every\s+((?:\d+\s*[smhd]\s*)+)")
+_INTERVAL = r"every\s+((?:\d+\s*[smhd]\s*)+)"  # compiled (and cached) by `re` at the first "every ..." schedule
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNIT_WORDS = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hr": "h", "hour": "h", "day": "d"}
 
@@ -471,7 +471,7 @@ def _parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ..
 
 
 def _parse_interval(text: str) -> timedelta:
-    match = _INTERVAL.fullmatch(text.lower())
+    match = re.fullmatch(_INTERVAL, text.lower())
     if match is None:
         hint = "write a number and a unit s, m, h or d, e.g. 'every 10m' or 'every 1h30m'"
         words = re.fullmatch(r"every\s+(\d+)\s*([a-z]+)", text.lower())

@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from . import freshness, recovery, sensors, sla
 from . import planner as P
+from . import recovery
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .dag import Dag, Task
@@ -37,13 +38,14 @@ from .outage import Outage
 from .records import Attempt, RunRecord, from_iso, iso
 from .recovery import Inflight
 from .registry import Registry, file_stamps, load
-from .runtime import write_spec
 from .schedule import dates_for_logical, run_dates
 from .states import RunState, TaskState
 from .store import Store
 from .taskenv import SharedEnvironment, TryEnvironment, shared_environment
 from .templates import build_context, is_plain, render, stamps
-from .watcher import DagWatcher
+
+if TYPE_CHECKING:
+    from .watcher import DagWatcher
 
 log = logging.getLogger("minorch.scheduler")
 
@@ -135,7 +137,9 @@ class Scheduler:
         self._data_version = -1
         self._next_poll = 0.0
         self._next_reload = 0.0
-        self._watcher = DagWatcher()  # says when DAG files need a look (inotify), instead of stat-ing them all
+        # Says when DAG files need a look (inotify), instead of stat-ing them all; made at the first
+        # look, so a foreground run, which never reloads, does not load it.
+        self._watcher: DagWatcher | None = None
         self._dirty = True
         self._wake_at: datetime | None = None  # when the planner next wants to look, with no event
         # A pipe that stop() (from a signal handler or another thread) writes to, so the
@@ -164,6 +168,10 @@ class Scheduler:
 
     def reload_if_changed(self) -> bool:
         """Reload DAG files if any changed; a DAG whose file broke keeps its last good version."""
+        if self._watcher is None:
+            from .watcher import DagWatcher
+
+            self._watcher = DagWatcher()
         if not self._watcher.changed(self.settings.dag_folders, self.settings.config_files, self.settings.state_dir):
             return False
         stamps = file_stamps(self.settings)
@@ -309,6 +317,8 @@ class Scheduler:
         """Notify each SLA miss once (recorded in the store, so a restart does not repeat it)."""
         if not self._has_slas:
             return
+        from . import sla
+
         if self._sla_noticed is None:
             self._sla_noticed = self.store.sla_misses()
         found = sla.check(self.dags, snap.runs, snap.tis, now, self._sla_noticed)
@@ -321,6 +331,10 @@ class Scheduler:
 
     def _check_freshness(self, now: datetime, decided: P.Plan) -> None:
         """Notify each stale spell of an asset with `fresh_within` once (recorded in the store)."""
+        if not self.registry.assets:  # most projects declare none
+            return
+        from . import freshness
+
         limits = freshness.watched(self.registry.assets)
         if not limits:
             return
@@ -700,6 +714,8 @@ class Scheduler:
         """Check a sensor once in this process; it holds no slot while it waits."""
         stamp = now.timestamp()
         first = ti.start_date if ti is not None and ti.state is TaskState.UP_FOR_RESCHEDULE and ti.start_date else stamp
+        from . import sensors
+
         context = self._context(self.dags[run.dag_id], task, run, 0, {})
         try:
             result = sensors.poke(task, context, root=self.settings.root, now=now, store=self.store, dags=self.dags)
@@ -781,6 +797,8 @@ class Scheduler:
     def _python_spec(
         self, dag: Dag, task: Task, attempt_id: str, context: dict, xcom: dict, run_pk: int
     ) -> tuple[Path, Path]:
+        from .runtime import write_spec
+
         target: dict[str, object]
         if task.python is not None:
             target = {"kind": "ref", "ref": task.python, "sys_path": [str(self.settings.root)]}
@@ -1017,7 +1035,8 @@ class Scheduler:
                 raise
             except Exception:  # noqa: BLE001 - a reload must never stop the loop
                 log.exception("reloading DAG files failed; keeping the loaded DAGs")
-                self._watcher.close()  # look again next time, events or not
+                if self._watcher is not None:
+                    self._watcher.close()  # look again next time, events or not
         if mono >= self._next_poll:
             self._next_poll = mono + POLL_INTERVAL
             version = self.store.data_version()
@@ -1046,7 +1065,8 @@ class Scheduler:
     def close(self) -> None:
         self.executor.remove_wakeup_fd(self._wake_r)
         self.executor.close()
-        self._watcher.close()
+        if self._watcher is not None:
+            self._watcher.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 

@@ -7,11 +7,17 @@ newline and carriage return stay (a carriage return only in logs: XML turns it i
 
 from __future__ import annotations
 
+import functools
 import re
 
-# C0 controls except tab and newline, DEL, C1 controls, and the two non-characters XML forbids.
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
-_UNSAFE_KEEP_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+@functools.cache
+def _unsafe(keep_cr: bool) -> re.Pattern[str]:
+    """C0 controls except tab and newline (and carriage return if `keep_cr`), DEL, C1 controls,
+    and the two non-characters XML forbids. Compiled on first use: most commands show no output."""
+    if keep_cr:
+        return re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+    return re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 def _shown(match: re.Match) -> str:
@@ -21,7 +27,7 @@ def _shown(match: re.Match) -> str:
 
 def visible(text: str, *, keep_cr: bool = False) -> str:
     """`text` with control characters written out: ``"\\x1b[31mred"`` -> ``"\\\\x1b[31mred"``."""
-    return (_UNSAFE_KEEP_CR if keep_cr else _UNSAFE).sub(_shown, text)
+    return _unsafe(keep_cr).sub(_shown, text)
 
 
 def visible_bytes(data: bytes) -> bytes:

@@ -21,7 +21,6 @@ period, 10-30 ms on a quiet machine, and the scheduler's loop would spend that j
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import sys
@@ -151,11 +150,13 @@ class DagWatcher:
 
 
 def _libc() -> ctypes.CDLL | None:
-    """libc with inotify, or None (not Linux, no libc found)."""
+    """libc with inotify, or None (not Linux, no inotify functions found). The interpreter has
+    libc loaded already: the process's own symbols (dlopen(NULL)) hold them, without the search of
+    `ctypes.util.find_library`, which runs ldconfig (or a compiler) to find the file: 2-20 ms."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.inotify_init1.argtypes = [ctypes.c_int]
         libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
         libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -81,3 +81,43 @@ def test_an_unknown_command_is_a_usage_error(tmp_path):
         [sys.executable, "-m", "minorch", "dagz"], cwd=tmp_path, capture_output=True, text=True, env=child_env()
     )
     assert done.returncode == 2 and "No such command 'dagz'" in done.stderr
+
+
+# Modules only some runs need: the fork server (Python tasks), the DAG file watcher (`up`), SLA,
+# sensor and asset freshness checks (DAGs that have them), and XML (--junit).
+ON_USE = {
+    "minorch.executors.forkserver",
+    "minorch.watcher",
+    "ctypes",
+    "minorch.sla",
+    "minorch.sensors",
+    "minorch.freshness",
+    "xml.etree.ElementTree",
+}
+
+
+def test_a_run_of_one_shell_task_loads_none_of_what_only_other_runs_need(project):
+    project.write("dags/hello.toml", '[dags.hello]\n[dags.hello.tasks.say]\ncommand = "echo hello"\n')
+    modules = imported_modules("run", "hello", cwd=project.root)
+    assert "minorch.scheduler" in modules
+    assert not ON_USE & modules
+
+
+def test_a_run_with_a_python_task_an_sla_and_junit_loads_what_they_need(project):
+    project.write(
+        "dags/flow.py",
+        """\
+        from minorch import DAG, task
+
+        with DAG("flow"):
+
+            @task(sla="1h")
+            def extract():
+                return [1, 2, 3]
+
+            extract()
+        """,
+    )
+    modules = imported_modules("run", "flow", "--junit", "report.xml", cwd=project.root)
+    assert {"minorch.executors.forkserver", "minorch.sla", "xml.etree.ElementTree"} <= modules
+    assert 'name="extract"' in (project.root / "report.xml").read_text()

@@ -122,6 +122,36 @@ command = "cat > {project.root}/events/$$.json"
     assert failure["text"] == f"minorch: notes.bad failed (run {failure['run_id']}, try 2): exited with code 3"
 
 
+def test_a_mail_notifier_hands_subject_and_event_to_the_mail_program_on_the_path(project):
+    bin_folder = project.root / "bin"
+    bin_folder.mkdir()
+    mail = bin_folder / "mail"
+    out = project.root / "mail.out"
+    mail.write_text(f'#!/bin/sh\n{{ printf "%s\\n" "$@"; echo ---; cat; }} > {out}.tmp && mv {out}.tmp {out}\n')
+    mail.chmod(0o755)
+    add_notifiers(project, '[notifiers.ops]\nmail = "ops@example.com"\n')
+    project.write(
+        "dags/mailed.toml",
+        """\
+        [dags.mailed]
+        [dags.mailed.tasks.bad]
+        command = "exit 3"
+        on_failure = ["ops"]
+        """,
+    )
+    env = {**project.env(), "PATH": f"{bin_folder}:{project.env()['PATH']}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "minorch", "run", "mailed"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr
+    assert wait_until(out.exists), "the mail program was not run"
+    args, _, body = out.read_text().partition("---\n")
+    assert args.splitlines() == ["-s", "minorch: mailed.bad failed", "ops@example.com"]
+    text, _, event = body.partition("\n\n")
+    assert text.startswith("minorch: mailed.bad failed (run manual__") and text.endswith("exited with code 3")
+    assert json.loads(event)["event"] == "on_failure"
+
+
 def test_a_webhook_gets_the_event_as_json_with_a_slack_text_even_from_a_short_run(project, receiver):
     project.write(
         "dags/hook.toml",

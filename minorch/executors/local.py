@@ -23,7 +23,8 @@ nothing of it outlives its Exit. An attempt that exits on its own is not swept:
 background processes it left behind keep running.
 
 Python tasks: a ``[sys.executable, "-m", "minorch.runtime", SPEC]`` launch is forked by
-the fork server (`minorch.executors.forkserver`, started at the first one), ~2 ms instead of ~50 ms.
+the fork server (`minorch.executors.forkserver`, imported and started at the first one), ~2 ms
+instead of ~50 ms.
 `start_all` sends the server the requests of all the Python tasks it starts before it awaits
 the first answer, so their forks overlap.
 The server reaps it and reports its end on a socket that `wait` watches; signals go
@@ -62,10 +63,11 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     import psutil
 
+    from .forkserver import ForkServer
+
 from ..masking import MASK_FD_VAR
 from .base import Adopted, Ended, Executor, Exit, Launch, Lost, OpenTry, Recovered, Running
 from .cgroups import TryGroups, joining
-from .forkserver import ForkServer, ServerGone, spec_of
 from .proctree import (
     boot_ticks,
     create_time_of,
@@ -436,8 +438,12 @@ class LocalExecutor(Executor):
         """Send a Python task's request to the fork server (started at the first one): the
         request's number for `_spawn`, or None when the launch is not forked."""
         launch = opened.launch
+        if not self._forking or self._lost or launch.argv[1:3] != ["-m", "minorch.runtime"]:
+            return None  # not a Python task: a shell-only run never imports the fork server
+        from .forkserver import ForkServer, ServerGone, spec_of
+
         base = os.environ if self._server is None else self._server.env
-        spec = None if not self._forking or self._lost else spec_of(launch.argv, launch.env, base, launch.attempt_id)
+        spec = spec_of(launch.argv, launch.env, base, launch.attempt_id)
         if spec is None:
             return None
         outfd = opened.logfd if opened.relay is None else opened.relay.out_w
@@ -459,6 +465,8 @@ class LocalExecutor(Executor):
         Raises what Popen raises; so does the server for a bad cwd."""
         launch, env, relay, procs = opened.launch, opened.env, opened.relay, opened.procs
         if opened.asked is not None and self._server is not None:
+            from .forkserver import ServerGone
+
             try:
                 forked, fork_pidfd = self._server.answer(opened.asked)
                 return forked, None, fork_pidfd
