@@ -70,9 +70,12 @@ def warn(message: str, file: str | None = None, line: int | None = None) -> None
 
 
 def finish_file(dags: list, path: str) -> None:
-    """After a DAG file ran: Airflow task callbacks (a task's own, or its DAG's `default_args`) become
-    command notifiers that run them in a child process (see `callback`)."""
+    """After a DAG file ran: `dag.doc_md = ...` set after `DAG(...)` is kept; Airflow task callbacks (a
+    task's own, or its DAG's `default_args`) become command notifiers that run them in a child process
+    (see `callback`)."""
     for made in dags:
+        if made.doc_md is not None:
+            made.given["doc_md"] = made.doc_md
         shared = made.given.pop("_airflow_callbacks", None) or {}
         for task in made.tasks.values():
             own = {**shared, **(task.given.pop("_airflow_callbacks", None) or {})}

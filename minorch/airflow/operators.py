@@ -31,10 +31,11 @@ from ..dag import (
     latest_only,
     trigger_dag,
 )
-from ..dag import task as _minorch_task
+from ..dag import _TaskFactory as _MinorchFactory
 from ..dag import teardown as _minorch_teardown
 from ..errors import DagError
 from . import warn
+from .dagargs import DOCS as _DOCS
 from .dagargs import SEARCH_PATHS, seconds, task_options
 from .names import AirflowException, AirflowSkipException
 
@@ -151,6 +152,12 @@ class BaseOperator(Dependency):
             raise AttributeError(name)
         return getattr(task, name)  # output, as_setup, as_teardown, ...
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """`t.doc_md = "..."` after the operator is made documents its task, as in Airflow."""
+        if name in _DOCS and "_task" in self.__dict__:
+            self._task.given["doc_md"] = value
+        object.__setattr__(self, name, value)
+
 
 def python_task(task_id: str, func: Callable, options: dict, where: tuple) -> Task:
     file, line = where
@@ -237,6 +244,8 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagError(f"python_callable of task '{task_id}' is not callable")
+        if templates_exts:
+            warn(_TEMPLATES_EXTS, *_caller_location())
         self.python_callable, self.op_args, self.op_kwargs = python_callable, list(op_args or ()), op_kwargs or {}
         self.templates_dict = templates_dict
         super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
@@ -248,6 +257,9 @@ class PythonOperator(BaseOperator):
         args = render_value(self.op_args, context)
         kwargs = render_value(self.op_kwargs, context)
         return call_airflow_style(self.python_callable, context, args, kwargs)
+
+
+_TEMPLATES_EXTS = "templates_exts is ignored by minorch: an argument naming a template file is passed as that name"
 
 
 class BranchPythonOperator(PythonOperator):
@@ -263,8 +275,13 @@ class ShortCircuitOperator(PythonOperator):
 
     def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
         if not ignore_downstream_trigger_rules:
-            warn("ShortCircuitOperator(ignore_downstream_trigger_rules=False) skips all downstream tasks in minorch")
+            warn(_ALL_DOWNSTREAM, *_caller_location())
         super().__init__(**kwargs)
+
+
+_ALL_DOWNSTREAM = (
+    "ignore_downstream_trigger_rules=False is ignored: a short circuit skips all downstream tasks in minorch"
+)
 
 
 class EmptyOperator(BaseOperator):
@@ -376,16 +393,36 @@ def _bash(fn: Callable, context: dict) -> Any:
     return last
 
 
+def _decorator_options(kwargs: dict, where: tuple) -> dict:
+    """The arguments of `@task(...)` or `.override(...)` as minorch task options."""
+    for name in ("virtualenv", "requirements", "python_version"):
+        if name in kwargs:
+            raise DagError(f"@task argument {name} is not supported by minorch")
+    kwargs = dict(kwargs)
+    kwargs.pop("append_env", None)  # minorch adds `env` to the task's environment either way
+    if kwargs.pop("templates_exts", None):
+        warn(_TEMPLATES_EXTS, *where)
+    if kwargs.pop("ignore_downstream_trigger_rules", True) is False:
+        warn(_ALL_DOWNSTREAM, *where)
+    return task_options(kwargs, where)
+
+
+class _TaskFactory(_MinorchFactory):
+    """A TaskFlow task whose `.override(...)` takes Airflow's arguments (`execution_timeout`, ...)."""
+
+    def override(self, **options: Any) -> _TaskFactory:
+        return _TaskFactory(self.func, {**self.options, **_decorator_options(options, _caller_location())}, self.fixed)
+
+    def partial(self, **kwargs: Any) -> _TaskFactory:
+        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs})
+
+
 def _decorator(body: Callable[[Callable, dict], Any], **fixed: Any) -> Callable:
     def decorate(func: Callable | None = None, **kwargs: Any):
-        where = _caller_location()
-        for name in ("virtualenv", "requirements", "python_version"):
-            if name in kwargs:
-                raise DagError(f"@task argument {name} is not supported by minorch")
+        options = {**_decorator_options(kwargs, _caller_location()), **fixed}
 
         def wrap(fn: Callable):
-            options = {**task_options(kwargs, where), **fixed}
-            return _minorch_task(_airflow_callable(fn, body), **options)
+            return _TaskFactory(_airflow_callable(fn, body), options)
 
         return wrap(func) if func is not None else wrap
 
@@ -399,6 +436,9 @@ def _refused(kind: str, instead: str) -> Callable:
     return decorate
 
 
+_OTHER_PYTHON = "run the other interpreter with @task.bash"
+
+
 class _TaskDecorators:
     """`airflow.decorators.task` / `airflow.sdk.task`: `@task`, `@task.bash`, `@task.branch`, ..."""
 
@@ -408,10 +448,17 @@ class _TaskDecorators:
     branch = staticmethod(_decorator(_call, branch=True))
     short_circuit = staticmethod(_decorator(_call, short_circuit=True))
     sensor = staticmethod(_decorator(_call, sensor={"python": "@task.sensor"}))
-    virtualenv = staticmethod(_refused("virtualenv", "run the other interpreter with @task.bash"))
-    external_python = staticmethod(_refused("external_python", "run the other interpreter with @task.bash"))
+    virtualenv = staticmethod(_refused("virtualenv", _OTHER_PYTHON))
+    external_python = staticmethod(_refused("external_python", _OTHER_PYTHON))
     docker = staticmethod(_refused("docker", "return `docker run ...` from a @task.bash function"))
     kubernetes = staticmethod(_refused("kubernetes", "return `kubectl run ...` from a @task.bash function"))
+
+    def __getattr__(self, kind: str) -> Callable:
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+        if "virtualenv" in kind or "external_python" in kind:
+            return _refused(kind, _OTHER_PYTHON)
+        return _refused(kind, "write it as @task, @task.bash, @task.branch, @task.short_circuit or @task.sensor")
 
 
 task = _TaskDecorators()
