@@ -206,6 +206,94 @@ def test_params_with_trigger_form_keys_load(project):
     assert states(result) == {"show": "success"}
 
 
+def test_classic_operators_map_with_partial_and_expand(project, tmp_path):
+    """A custom operator over an upstream's list, a BashOperator over its commands (each rendered, as
+    Airflow renders templated fields after mapping) and a PythonOperator over op_args."""
+    out = tmp_path / "out"
+    project.write(
+        "dags/mapped.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.decorators import task
+        from airflow.models.baseoperator import BaseOperator
+        from airflow.operators.bash import BashOperator
+        from airflow.operators.python import PythonOperator
+
+
+        class Twice(BaseOperator):
+            def __init__(self, value, **kwargs):
+                super().__init__(**kwargs)
+                self.value = value
+
+            def execute(self, context):
+                return self.value * 2
+
+
+        def add(x, y):
+            with open({str(out)!r}, "a") as f:
+                f.write(f"add {{x + y}}\\n")
+
+
+        with DAG("mapped", start_date=datetime(2024, 1, 1), schedule=None):
+            @task
+            def numbers():
+                return [1, 2, 3]
+
+            @task
+            def total(values):
+                with open({str(out)!r}, "a") as f:
+                    f.write(f"total {{sum(values)}}\\n")
+
+            total(Twice.partial(task_id="twice").expand(value=numbers()).output)
+            BashOperator.partial(task_id="say").expand(bash_command=["echo a >> {out}", "echo {{{{ ds }}}} >> {out}"])
+            PythonOperator.partial(task_id="add", python_callable=add).expand(op_args=[[1, 2], [3, 4]])
+        """,
+    )
+    result = project.run("mapped")
+    assert result.run.state.value == "success", states(result)
+    assert sorted(out.read_text().splitlines()) == ["2024-01-15", "a", "add 3", "add 7", "total 12"]
+
+
+def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
+    project.write(
+        "dags/groups.py",
+        """
+        from datetime import datetime
+        from airflow.sdk import DAG, task, task_group
+
+        with DAG("groups", start_date=datetime(2024, 1, 1)):
+            @task_group
+            def each(x):
+                @task
+                def show(y):
+                    print(y)
+                show(x)
+
+            each.expand(x=[1, 2])
+        """,
+    )
+    project.write(
+        "dags/two.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.bash import BashOperator
+
+        with DAG("two", start_date=datetime(2024, 1, 1)):
+            BashOperator.partial(task_id="t").expand(bash_command=["true"], env=[{"A": "1"}])
+        """,
+    )
+    done = project.minorch("validate")
+    assert "Traceback" not in done.stderr
+    assert errors_and_warnings(done)[0] == [
+        "error: dags/groups.py:13: mapping the task group each (.partial/.expand) is not supported by minorch "
+        "(map the tasks inside the group with .expand(...))",
+        "error: dags/two.py:7: BashOperator.partial(...).expand(...) over 2 arguments is not supported by minorch "
+        "(expand over one argument and fix the others in .partial(...))",
+    ]
+
+
 # ---------------------------------------------------------------- what is not served: one line each
 
 

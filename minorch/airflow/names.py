@@ -16,9 +16,9 @@ from ..errors import SkipTask
 from ..params import _MISSING, SCHEMA_KEYS
 from ..params import Param as _MinorchParam
 from ..states import TriggerRule as _MinorchRule
-from ..taskgroup import TaskGroup, task_group
+from ..taskgroup import TaskGroup, _GroupFactory
 
-__all__ = ["Label", "TaskGroup", "XComArg", "chain", "task_group"]  # served as they are
+__all__ = ["Label", "TaskGroup", "XComArg", "chain"]  # served as they are
 
 utc = _timezone.utc
 
@@ -131,6 +131,28 @@ class Param(_MinorchParam):
 
 _FORM_ONLY = frozenset({"section", "description_md", "values_display", "custom_html_form", "examples"})
 ParamsDict = dict  # `params: ParamsDict` in annotations: the params a task gets are a dict
+
+
+class _GroupMaker(_GroupFactory):
+    """What `@task_group` makes of a function; mapping the whole group is refused with one line."""
+
+    def override(self, **more: Any) -> _GroupMaker:
+        return _GroupMaker(self.__wrapped__, {**self.options, **more})
+
+    def expand(self, *args: Any, **kwargs: Any) -> Any:
+        from ..errors import DagError
+
+        raise DagError(
+            f"mapping the task group {self.__wrapped__.__name__} (.partial/.expand) is not supported by minorch",
+            hint="map the tasks inside the group with .expand(...)",
+        )
+
+    partial = expand_kwargs = expand
+
+
+def task_group(func: Any = None, **options: Any) -> Any:
+    """`@task_group` / `@task_group(group_id=...)` on a function that makes tasks (see minorch.taskgroup)."""
+    return _GroupMaker(func, options) if func is not None else lambda fn: _GroupMaker(fn, options)
 
 
 def cross_downstream(from_tasks: Any, to_tasks: Any) -> None:

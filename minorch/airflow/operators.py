@@ -29,6 +29,7 @@ from ..dag import (
     child_id,
     empty,
     latest_only,
+    map_task,
     trigger_dag,
 )
 from ..dag import _TaskFactory as _MinorchFactory
@@ -124,7 +125,7 @@ class BaseOperator(Dependency):
         return python_task(task_id, self._run, options, self._where)
 
     def _run(self, **context: Any) -> Any:
-        context = _with_macros(context)
+        context = self._prepared(context)
         for name in self.template_fields:
             if hasattr(self, name):
                 setattr(self, name, render_value(getattr(self, name), context))
@@ -134,8 +135,20 @@ class BaseOperator(Dependency):
         finally:
             _CURRENT.reset(token)
 
+    def _prepared(self, context: dict) -> dict:
+        """The context for `execute`; a mapped copy first takes its item as the argument mapped over."""
+        mapped = self.__dict__.get("_mapped")
+        if mapped is not None:
+            setattr(self, mapped, context[mapped])
+        return _with_macros(context)
+
     def execute(self, context: dict) -> Any:
         raise AirflowException(f"{type(self).__name__} does not define execute(context)")
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> _Partial:
+        """`Operator.partial(task_id=..., ...).expand(name=[...] or an upstream's output)`: one copy per item."""
+        return _Partial(cls, kwargs)
 
     def _roots(self) -> list[Task]:
         return [self._task]
@@ -157,6 +170,37 @@ class BaseOperator(Dependency):
         if name in _DOCS and "_task" in self.__dict__:
             self._task.given["doc_md"] = value
         object.__setattr__(self, name, value)
+
+
+class _Partial:
+    """An operator with its fixed arguments, waiting for `.expand(name=...)` to make a mapped task."""
+
+    def __init__(self, cls: type[BaseOperator], kwargs: dict) -> None:
+        self.cls, self.kwargs = cls, kwargs
+
+    def expand(self, **mapped: Any) -> BaseOperator:
+        name = self.cls.__name__
+        if len(mapped) != 1:
+            raise DagError(
+                f"{name}.partial(...).expand(...) over {len(mapped)} arguments is not supported by minorch",
+                hint="expand over one argument and fix the others in .partial(...)",
+            )
+        [(argument, over)] = mapped.items()
+        if issubclass(self.cls, BashOperator) != (argument == "bash_command") or argument == "python_callable":
+            raise DagError(
+                f"{name} mapped over {argument} is not supported by minorch",
+                hint="map a BashOperator over bash_command, another operator over the argument execute reads",
+            )
+        made = self.cls(**{**self.kwargs, argument: _MAPPED if argument == "bash_command" else None})
+        made._mapped = argument if argument != "bash_command" else None
+        map_task(made._task, argument, over._task if isinstance(over, BaseOperator) else over)
+        return made
+
+    def expand_kwargs(self, *args: Any, **kwargs: Any) -> BaseOperator:
+        raise DagError(
+            f"{self.cls.__name__}.partial(...).expand_kwargs(...) is not supported by minorch",
+            hint="expand over one argument with .expand(name=...)",
+        )
 
 
 def python_task(task_id: str, func: Callable, options: dict, where: tuple) -> Task:
@@ -186,7 +230,6 @@ class BashOperator(BaseOperator):
         super().__init__(task_id=task_id, **kwargs)
 
     def _create(self, task_id: str, options: dict) -> Task:
-        command = _template_file(self.bash_command, self._where)
         if self.env:
             options["env"] = {**options.get("env", {}), **self.env}
         if self.cwd:
@@ -198,11 +241,22 @@ class BashOperator(BaseOperator):
             code = code[0] if code else None
         if code is not None:
             options["skip_exit_code"] = code
+        if self.bash_command is _MAPPED:  # each copy renders and runs its own command
+            options.pop("skip_exit_code", None)
+            return python_task(task_id, self._run_mapped, options, self._where)
+        command = _template_file(self.bash_command, self._where)
         options.setdefault("shell", "/bin/bash")
         options.setdefault("do_xcom_push", True)
         file, line = self._where
         made = Task(task_id=child_id(task_id), command=unquoted(command), given=options, file=file, line=line)
         return _current_dag(f"task '{task_id}'").add(made)
+
+    def _run_mapped(self, **context: Any) -> Any:
+        command = context["bash_command"]
+        return _bash(lambda: command, _with_macros(context))
+
+
+_MAPPED = object()  # the bash_command of a BashOperator mapped over its commands
 
 
 def _template_file(command: str, where: tuple) -> str:
@@ -251,7 +305,7 @@ class PythonOperator(BaseOperator):
         super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
 
     def _run(self, **context: Any) -> Any:
-        context = _with_macros(context)
+        context = self._prepared(context)
         if self.templates_dict is not None:
             context["templates_dict"] = render_value(self.templates_dict, context)
         args = render_value(self.op_args, context)
