@@ -255,6 +255,69 @@ def test_classic_operators_map_with_partial_and_expand(project, tmp_path):
     assert sorted(out.read_text().splitlines()) == ["2024-01-15", "a", "add 3", "add 7", "total 12"]
 
 
+def test_an_upstream_result_in_a_templated_field_is_waited_for_and_given(project, tmp_path):
+    """Airflow makes an operator whose templated field holds `t.output` run after t, and resolves it."""
+    out = tmp_path / "out"
+    project.write(
+        "dags/fields.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models.baseoperator import BaseOperator
+        from airflow.operators.python import PythonOperator
+
+
+        class Total(BaseOperator):
+            template_fields = ("values",)
+
+            def __init__(self, values, **kwargs):
+                super().__init__(**kwargs)
+                self.values = values
+
+            def execute(self, context):
+                with open({str(out)!r}, "w") as f:
+                    f.write(str(sum(self.values)))
+
+
+        with DAG("fields", start_date=datetime(2024, 1, 1), schedule=None):
+            Total(task_id="total", values=PythonOperator(task_id="make", python_callable=lambda: [4, 5]).output)
+        """,
+    )
+    assert load(project.settings()).dags["fields"].tasks["total"].upstream == ["make"]
+    result = project.run("fields")
+    assert states(result) == {"make": "success", "total": "success"}
+    assert out.read_text() == "9"
+
+
+def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
+    """execution_date, tomorrow_ds and yesterday_ds_nodash in a bash command and a Python callable."""
+    out = tmp_path / "out"
+    project.write(
+        "dags/dates.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.bash import BashOperator
+        from airflow.operators.python import PythonOperator
+
+
+        def show(**kwargs):
+            with open({str(out)!r}, "a") as f:
+                f.write(f"{{kwargs['execution_date']:%Y-%m-%d}} {{kwargs['tomorrow_ds']}}\\n")
+
+
+        with DAG("dates", start_date=datetime(2024, 1, 1), schedule="@daily"):
+            BashOperator(task_id="say", bash_command=(
+                "echo {{{{ execution_date.strftime('%Y') }}}} {{{{ tomorrow_ds }}}} "
+                "{{{{yesterday_ds_nodash}}}} >> {out}"
+            )) >> PythonOperator(task_id="show", python_callable=show)
+        """,
+    )
+    result = project.run("dates")
+    assert states(result) == {"say": "success", "show": "success"}
+    assert out.read_text().splitlines() == ["2024 2024-01-16 20240114", "2024-01-15 2024-01-16"]
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",

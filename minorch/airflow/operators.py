@@ -24,6 +24,7 @@ from ..dag import (
     _CONTEXT,
     Dependency,
     Task,
+    XComArg,
     _caller_location,
     _current_dag,
     child_id,
@@ -35,7 +36,7 @@ from ..dag import (
 from ..dag import _TaskFactory as _MinorchFactory
 from ..dag import teardown as _minorch_teardown
 from ..errors import DagError
-from . import warn
+from . import OPERATORS, warn
 from .dagargs import DOCS as _DOCS
 from .dagargs import SEARCH_PATHS, seconds, task_options
 from .names import AirflowException, AirflowSkipException
@@ -90,8 +91,26 @@ _EXPRESSION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
 def unquoted(command: str) -> str:
     """Airflow pastes template values into bash commands as they are; minorch quotes them unless they
     pass through `raw`. `echo "{{ ds }}"` -> `echo "{{ (ds) | raw }}"`, so an Airflow command means
-    what it meant there."""
-    return _EXPRESSION.sub(lambda m: "{{" + m[1] + " (" + m[2].strip() + ") | raw " + m[3] + "}}", command)
+    what it meant there. Airflow 2's names for dates (`execution_date`, `tomorrow_ds`, ...) are
+    written as what they meant."""
+    return _EXPRESSION.sub(
+        lambda m: "{{" + m[1] + " (" + _AIRFLOW2_NAME.sub(_newer, m[2].strip()) + ") | raw " + m[3] + "}}", command
+    )
+
+
+# Airflow 2's template names for dates (gone in Airflow 3) -> what they meant, in minorch's names.
+_AIRFLOW2_DATES = {
+    "execution_date": "logical_date",
+    "tomorrow_ds": "macros.ds_add(ds, 1)",
+    "yesterday_ds": "macros.ds_add(ds, -1)",
+    "tomorrow_ds_nodash": "macros.ds_add(ds, 1).replace('-', '')",
+    "yesterday_ds_nodash": "macros.ds_add(ds, -1).replace('-', '')",
+}
+_AIRFLOW2_NAME = re.compile(r"(?<![\w.'\"])(" + "|".join(_AIRFLOW2_DATES) + r")\b")
+
+
+def _newer(match: re.Match) -> str:
+    return _AIRFLOW2_DATES[match[1]]
 
 
 @contextlib.contextmanager
@@ -120,6 +139,7 @@ class BaseOperator(Dependency):
         options = task_options(kwargs, self._where)
         with _within(dag, task_group):
             self._task = self._create(task_id, options)
+        OPERATORS.append(self)
 
     def _create(self, task_id: str, options: dict) -> Task:
         return python_task(task_id, self._run, options, self._where)
@@ -136,11 +156,25 @@ class BaseOperator(Dependency):
             _CURRENT.reset(token)
 
     def _prepared(self, context: dict) -> dict:
-        """The context for `execute`; a mapped copy first takes its item as the argument mapped over."""
+        """The context for `execute`; a mapped copy first takes its item as the argument mapped over, and
+        templated fields holding other tasks' results get those results."""
         mapped = self.__dict__.get("_mapped")
         if mapped is not None:
             setattr(self, mapped, context[mapped])
+        for name in self.template_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, XComArg):
+                setattr(self, name, context["ti"].xcom_pull(task_ids=value.task.task_id, key=value.key))
         return _with_macros(context)
+
+    def _follow_results(self) -> None:
+        """Run after the tasks whose results the templated fields hold (called once the file is read)."""
+        for name in self.template_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, BaseOperator):
+                value = value.output
+            if isinstance(value, XComArg):
+                value.task.set_downstream(self._task)
 
     def execute(self, context: dict) -> Any:
         raise AirflowException(f"{type(self).__name__} does not define execute(context)")
@@ -397,6 +431,11 @@ def _with_macros(context: dict) -> dict:
         "dag": Namespace(dag_id=context.get("dag_id"), timezone=context.get("timezone")),
         "task": Namespace(task_id=context.get("task_id"), dag_id=context.get("dag_id")),
     }
+    ds = context.get("ds")
+    if isinstance(ds, str):  # Airflow 2's names for dates, which its callables still read
+        days = {"tomorrow_ds": MACROS.ds_add(ds, 1), "yesterday_ds": MACROS.ds_add(ds, -1)}
+        extra.update(days, execution_date=context.get("logical_date"))
+        extra.update({f"{name}_nodash": day.replace("-", "") for name, day in days.items()})
     return {**extra, **context}
 
 
