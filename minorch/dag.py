@@ -461,14 +461,7 @@ class _TaskFactory:
             )
         [(name, over)] = mapped.items()
         made = self(**self.fixed)
-        if isinstance(over, XComArg):
-            over = over.task
-        if isinstance(over, Task):
-            over.set_downstream(made)
-            over = over.task_id
-        elif not isinstance(over, (list, tuple)):
-            raise DagError(f"expand({name}=...) takes a task or a list, not {type(over).__name__}")
-        made.given.update(map_over=list(over) if not isinstance(over, str) else over, map_as=name)
+        map_task(made, name, over)
         return made
 
     def __call__(self, *args: Any, **kwargs: Any) -> Task:
@@ -513,6 +506,19 @@ class _TaskFactory:
             else:
                 result[key] = value
         return result
+
+
+def map_task(made: Task, name: str, over: Any) -> None:
+    """Make `made` one copy per item of `over` (a list, or an upstream task or its output), each given
+    its item as `name`."""
+    if isinstance(over, XComArg):
+        over = over.task
+    if isinstance(over, Task):
+        over.set_downstream(made)
+        over = over.task_id
+    elif not isinstance(over, (list, tuple)):
+        raise DagError(f"expand({name}=...) takes a task or a list, not {type(over).__name__}")
+    made.given.update(map_over=list(over) if not isinstance(over, str) else over, map_as=name)
 
 
 def _unique_id(dag: Dag, task_id: str) -> str:

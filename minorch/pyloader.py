@@ -124,15 +124,37 @@ def load_one(path: str, timeout: float) -> dict:
         specs[made.dag_id] = dag_to_spec(made)
     try:
         json.dumps(specs)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError):
+        what, value, line = _not_plain(specs)
         return {
             "file": path,
-            "error": f"a DAG or task option is not a plain value: {err}",
-            "hint": "options must be strings, numbers, booleans, lists or dicts",
-            "line": None,
+            "error": f"{what} is a {type(value).__name__}, not a plain value",
+            "hint": "options must be strings, numbers, booleans, lists or dicts; remove it or give it in that form",
+            "line": line,
         }
     warnings = [{"line": line, "warning": text} for _, line, text in airflow.WARNINGS]
     return {"file": path, "dags": specs, "assets": assets, **({"warnings": warnings} if warnings else {})}
+
+
+def _not_plain(specs: dict) -> tuple[str, object, int | None]:
+    """The first option of `specs` that JSON cannot hold: (which, its value, the line of its DAG or task)."""
+    for dag_id, spec in specs.items():
+        for tid, entry in spec.get("tasks", {}).items():
+            for key, value in entry.items():
+                if not _plain_value(value):
+                    return f"option {key} of task '{tid}'", value, entry.get("_line")
+        for key, value in spec.items():
+            if key != "tasks" and not _plain_value(value):
+                return f"option {key} of DAG '{dag_id}'", value, spec.get("_line")
+    return "an option", None, None
+
+
+def _plain_value(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def check_target(ref: str, root: str, timeout: float) -> dict:

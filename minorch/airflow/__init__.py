@@ -29,6 +29,8 @@ WARNINGS: list[tuple[str | None, int | None, str]] = []
 #: The Airflow names a file used (served), and those minorch has no counterpart for (with the reason).
 USED: set[str] = set()
 UNSUPPORTED: dict[str, str] = {}
+#: The operators a file made (their templated fields may hold other tasks' results: see `finish_file`).
+OPERATORS: list = []
 
 
 def start_file() -> None:
@@ -36,6 +38,7 @@ def start_file() -> None:
     WARNINGS.clear()
     USED.clear()
     UNSUPPORTED.clear()
+    OPERATORS.clear()
 
 
 def install(mode: str | None = None) -> str:
@@ -70,9 +73,16 @@ def warn(message: str, file: str | None = None, line: int | None = None) -> None
 
 
 def finish_file(dags: list, path: str) -> None:
-    """After a DAG file ran: Airflow task callbacks (a task's own, or its DAG's `default_args`) become
-    command notifiers that run them in a child process (see `callback`)."""
+    """After a DAG file ran: `dag.doc_md = ...` set after `DAG(...)` is kept; Airflow task callbacks (a
+    task's own, or its DAG's `default_args`) become command notifiers that run them in a child process
+    (see `callback`); an operator whose templated field holds another task's result (`values=t.output`)
+    runs after that task, as in Airflow."""
+    for operator in OPERATORS:
+        operator._follow_results()
+    OPERATORS.clear()
     for made in dags:
+        if made.doc_md is not None:
+            made.given["doc_md"] = made.doc_md
         shared = made.given.pop("_airflow_callbacks", None) or {}
         for task in made.tasks.values():
             own = {**shared, **(task.given.pop("_airflow_callbacks", None) or {})}

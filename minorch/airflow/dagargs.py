@@ -30,6 +30,7 @@ _TASK_RENAMED = {
     "doc_yaml": "doc_md",
     "doc_md": "doc_md",
 }
+DOCS = frozenset(key for key, name in _TASK_RENAMED.items() if name == "doc_md")  # doc, doc_md, doc_rst, ...
 # Only describe the task in Airflow's UI or address features minorch has in other forms: dropped.
 _TASK_SILENT = frozenset(
     {
@@ -47,6 +48,8 @@ _TASK_SILENT = frozenset(
         "weight_rule_class",
         "ui_color",
         "ui_fgcolor",
+        "provide_context",  # Airflow 1's switch, accepted and ignored by Airflow 2: the context is always given
+        "deferrable",  # a minorch sensor or trigger-wait never holds a slot, deferred or not
     }
 )
 # template_searchpath of each DAG by id, as a list of folders (Airflow takes one folder or a list); set
@@ -77,8 +80,13 @@ _DAG_OWN = frozenset(
 def seconds(value: Any) -> Any:
     """A timedelta as minorch's duration text ("90s"); numbers and text pass through."""
     if isinstance(value, timedelta):
-        return f"{value.total_seconds():g}s"
+        return f"{_number(value.total_seconds())}s"
     return value
+
+
+def _number(value: float) -> str:
+    """A number of seconds as minorch's durations read it: 315360000, 0.5 (never 3.1536e+08)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def _moment(value: Any) -> Any:
@@ -107,6 +115,10 @@ def task_options(kwargs: Mapping[str, Any], where: tuple[str | None, int | None]
             continue
         if key == "pool" and value == "default_pool":
             continue
+        if key == "trigger_rule" and isinstance(value, str):
+            from .names import LEGACY_RULES
+
+            value = LEGACY_RULES.get(value, value)  # Airflow 2's dummy and none_failed_or_skipped
         if key == "params":
             options["params"] = plain_params(value)
         elif key in CALLBACK_KINDS:
@@ -152,8 +164,7 @@ def plain_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) -> dict[str, Any]:
     """Airflow DAG arguments (with `default_args`) -> minorch DAG options."""
     given = {_DAG_RENAMED.get(k, k): v for k, v in kwargs.items()}
-    options = task_options(given.pop("default_args", None) or {}, where)
-    options.pop("doc_md", None)
+    options = _defaults(given.pop("default_args", None) or {}, where)
     zone = None
     for key, value in given.items():
         if key in _DAG_SILENT or value is None and key != "schedule":
@@ -188,6 +199,21 @@ def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) ->
     return options
 
 
+def _defaults(default_args: Mapping[str, Any], where: tuple[str | None, int | None]) -> dict[str, Any]:
+    """`default_args` as task defaults. Airflow gives each operator only the arguments it takes, so a
+    key no task takes (a misspelt `depends_on_pastt`) is ignored there: here too, with a warning."""
+    from ..errors import did_you_mean
+    from ..spec import TASK_KEYS
+
+    options = task_options(default_args, where)
+    options.pop("doc_md", None)
+    for key in [key for key in options if key not in TASK_KEYS and key != "_airflow_callbacks"]:
+        close = did_you_mean(key, [*TASK_KEYS, *_TASK_SILENT])
+        warn(f"default_args key {key!r} is ignored: no task takes it" + (f" ({close})" if close else ""), *where)
+        del options[key]
+    return options
+
+
 def _schedule(value: Any, where) -> Any:
     from ..assets import AssetAll, Condition
 
@@ -198,7 +224,7 @@ def _schedule(value: Any, where) -> Any:
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, Condition) for v in value):
         return value[0] if len(value) == 1 else AssetAll(*value)  # Airflow: a list of assets means all of them
     if isinstance(value, timedelta):
-        return f"every {value.total_seconds():g}s"
+        return f"every {seconds(value)}"
     if isinstance(value, str):
         if value == "@continuous":
             raise DagError(

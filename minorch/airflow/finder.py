@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
+import inspect
 import os
 import sys
 import types
@@ -36,6 +37,8 @@ _EXCEPTIONS = (
     "AirflowTaskTimeout",
 )
 
+_TIMEZONE = ("datetime", "utcnow", "make_aware", "utc")
+
 # module path -> the names it serves (each found in one of minorch.airflow's modules)
 SERVED: dict[str, tuple[str, ...]] = {
     "airflow": ("DAG", "XComArg", "Dataset"),
@@ -56,17 +59,22 @@ SERVED: dict[str, tuple[str, ...]] = {
         "PokeReturnValue",
         "BaseSensorOperator",
         "TriggerRule",
+        "Context",
+        "timezone",
     ),
     "airflow.sdk.definitions.param": ("Param",),
+    "airflow.sdk.exceptions": _EXCEPTIONS,
+    "airflow.sdk.timezone": _TIMEZONE,
     "airflow.models": ("DAG", "BaseOperator", "Param", "XComArg", "Variable", "Connection"),
     "airflow.models.variable": ("Variable",),
     "airflow.models.connection": ("Connection",),
     "airflow.hooks.base": ("BaseHook",),
+    "airflow.hooks.base_hook": ("BaseHook",),
     "airflow.datasets": ("Dataset",),
     "airflow.sdk.definitions.asset": ("Asset",),
     "airflow.models.dag": ("DAG",),
     "airflow.models.baseoperator": ("BaseOperator", *_CHAIN),
-    "airflow.models.param": ("Param",),
+    "airflow.models.param": ("Param", "ParamsDict"),
     "airflow.models.xcom_arg": ("XComArg",),
     "airflow.decorators": (*_DAG, *_TASKFLOW),
     "airflow.exceptions": _EXCEPTIONS,
@@ -75,24 +83,27 @@ SERVED: dict[str, tuple[str, ...]] = {
     "airflow.utils.edgemodifier": ("Label",),
     "airflow.utils.helpers": _CHAIN,
     "airflow.utils.dates": ("days_ago",),
-    "airflow.utils.timezone": ("datetime", "utcnow", "make_aware", "utc"),
+    "airflow.utils.timezone": _TIMEZONE,
+    "airflow.utils.context": ("Context",),
+    "airflow.utils.decorators": ("apply_defaults",),
     "airflow.utils.state": ("State", "TaskInstanceState", "DagRunState"),
     "airflow.operators.bash": _BASH,
     "airflow.operators.bash_operator": _BASH,
-    "airflow.operators.python": _PYTHON,
+    "airflow.operators.python": (*_PYTHON, "task"),
     "airflow.operators.python_operator": _PYTHON,
     "airflow.operators.empty": ("EmptyOperator",),
     "airflow.operators.dummy": ("DummyOperator", "EmptyOperator"),
     "airflow.operators.dummy_operator": ("DummyOperator",),
     "airflow.operators.latest_only": ("LatestOnlyOperator",),
+    "airflow.operators.latest_only_operator": ("LatestOnlyOperator",),
     "airflow.operators.trigger_dagrun": ("TriggerDagRunOperator",),
     "airflow.sensors.base": _SENSOR_BASE,
     "airflow.sensors.bash": ("BashSensor",),
     "airflow.sensors.python": ("PythonSensor",),
     "airflow.sensors.filesystem": ("FileSensor",),
-    "airflow.sensors.time_sensor": ("TimeSensor",),
-    "airflow.sensors.time_delta": ("TimeDeltaSensor",),
-    "airflow.sensors.date_time": ("DateTimeSensor",),
+    "airflow.sensors.time_sensor": ("TimeSensor", "TimeSensorAsync"),
+    "airflow.sensors.time_delta": ("TimeDeltaSensor", "TimeDeltaSensorAsync"),
+    "airflow.sensors.date_time": ("DateTimeSensor", "DateTimeSensorAsync"),
     "airflow.sensors.weekday": ("DayOfWeekSensor",),
     "airflow.sensors.external_task": ("ExternalTaskSensor", "ExternalTaskMarker"),
     "airflow.providers.standard.operators.bash": _BASH,
@@ -103,14 +114,16 @@ SERVED: dict[str, tuple[str, ...]] = {
     "airflow.providers.standard.sensors.bash": ("BashSensor",),
     "airflow.providers.standard.sensors.python": ("PythonSensor",),
     "airflow.providers.standard.sensors.filesystem": ("FileSensor",),
-    "airflow.providers.standard.sensors.time": ("TimeSensor",),
-    "airflow.providers.standard.sensors.time_delta": ("TimeDeltaSensor",),
-    "airflow.providers.standard.sensors.date_time": ("DateTimeSensor",),
+    "airflow.providers.standard.sensors.time": ("TimeSensor", "TimeSensorAsync"),
+    "airflow.providers.standard.sensors.time_delta": ("TimeDeltaSensor", "TimeDeltaSensorAsync"),
+    "airflow.providers.standard.sensors.date_time": ("DateTimeSensor", "DateTimeSensorAsync"),
     "airflow.providers.standard.sensors.weekday": ("DayOfWeekSensor",),
     "airflow.providers.standard.sensors.external_task": ("ExternalTaskSensor", "ExternalTaskMarker"),
     "airflow.providers.standard.utils.weekday": ("WeekDay",),
     "airflow.utils.weekday": ("WeekDay",),
 }
+# Airflow's providers import the SDK's names through a compatibility module; some DAG files copy that.
+SERVED["airflow.providers.common.compat.sdk"] = (*SERVED["airflow.sdk"], *_EXCEPTIONS)
 
 # Where minorch.airflow keeps each name.
 _HOMES = ("operators", "sensors", "dagargs", "names")
@@ -132,10 +145,14 @@ _INSTEAD = (
     ("BigQuery", "run `bq ...` in a BashOperator, or use the client library in a @task"),
     ("Virtualenv", "run the other interpreter in a BashOperator (`/path/to/venv/bin/python script.py`)"),
     ("ExternalPython", "run the other interpreter in a BashOperator (`/path/to/python script.py`)"),
+    ("Alias", "name the assets themselves in outlets=[...] and schedule=[...]"),
+    ("Timetable", 'use a cron expression, a preset such as "@daily", a timedelta, or a list of assets as schedule'),
     ("Hook", "use the service's client library inside a @task function"),
     ("Operator", "write it as a @task function or a BashOperator"),
     ("Sensor", "write it as a @task.sensor function or a BashSensor"),
 )
+_INSTEAD_NAMED = {"asset": "write a DAG whose task has outlets=[Asset(...)], which is what @asset makes"}
+_GENERIC = (None, *(text for key, text in _INSTEAD if key in ("Operator", "Sensor")))
 
 
 def unsupported(module: str, name: str) -> DagError:
@@ -143,10 +160,10 @@ def unsupported(module: str, name: str) -> DagError:
     homes = sorted(path for path, names in SERVED.items() if name in names)
     if homes:
         return DagError(f"{name} is not in {module}", hint=f"import it from {homes[0]}")
+    hint = _INSTEAD_NAMED.get(name) or next((text for key, text in _INSTEAD if key.lower() in name.lower()), None)
     close = did_you_mean(name, SERVED.get(module, ()))
-    if close:
+    if close and hint in _GENERIC:  # PythonVirtualenvOperator is no misspelt PythonOperator
         return DagError(f"{name} is not in {module}", hint=close)
-    hint = next((text for key, text in _INSTEAD if key.lower() in name.lower()), None)
     return DagError(
         f"{name} from {module} is not supported by minorch",
         hint=hint or "see docs/moving-from-airflow.md for what minorch offers; `minorch airflow-check` lists it",
@@ -179,40 +196,92 @@ class _Loader:
     def exec_module(self, module: types.ModuleType) -> None:
         fullname = module.__name__
         names = SERVED.get(fullname, ())
-        known = fullname in SERVED or _is_package(fullname)
 
         def attribute(name: str, _module: str = fullname, _names: tuple = names):
-            if name.startswith("__"):
+            if name.startswith("_"):
                 raise AttributeError(name)
             if name in _names:
                 from . import USED
 
                 USED.add(name)
                 return _lookup(name)
-            return _missing(_module, name, known)
+            below = f"{_module}.{name}"
+            if below in SERVED or _is_package(below):  # `import airflow` then `airflow.utils.dates.days_ago(1)`
+                return importlib.import_module(below)
+            return _missing(_module, name)
 
         vars(module).update(__getattr__=attribute, __all__=list(names))  # PEP 562: looked up in the module's dict
 
 
-def _missing(module: str, name: str, known: bool):
-    """A name minorch does not serve: a load error, or (while `minorch airflow-check` runs) a stand-in."""
+def _missing(module: str, name: str):
+    """A name minorch does not serve (a class, a function or a module of Airflow's): a load error, or
+    (while `minorch airflow-check` runs) a stand-in, so the rest of the file is checked too."""
     from . import CHECK_ENV, UNSUPPORTED
 
-    if known and name[:1].islower():
-        raise AttributeError(f"module {module!r} has no attribute {name!r}")
     err = unsupported(module, name)
     if not os.environ.get(CHECK_ENV):
         raise err
     UNSUPPORTED[name] = str(err)
+    if name[:1].islower():
+        return _Inert(name)
     from .operators import EmptyOperator
 
-    return type(name, (EmptyOperator,), {"__init__": _stand_in_init})
+    namespace = {"__init__": _stand_in_init, "__getattr__": _stand_in_attribute, "__repr__": _stand_in_repr}
+    return _StandIn(name, (EmptyOperator,), namespace)
 
 
-def _stand_in_init(self, *args, task_id: str = "unsupported", **kwargs) -> None:
+class _Inert:
+    """Stands in for an unsupported function or value: calls, attributes and items give another stand-in;
+    used as a decorator (`@name` or `@name(...)`), it leaves the function as it was."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __call__(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs and inspect.isfunction(args[0]):
+            return args[0]
+        return self
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Inert(f"{self._name}.{name}")
+
+    def __getitem__(self, key):
+        return self
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+class _StandIn(type):
+    """The class of a stand-in for an unsupported class: `conf.get(...)`, `Hook.method` are stand-ins too."""
+
+    def __getattr__(cls, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Inert(f"{cls.__name__}.{name}")
+
+
+def _stand_in_init(self, *args, task_id: str = "unsupported", dag=None, task_group=None, **kwargs) -> None:
+    """An empty task where the class is created as an operator (in a DAG); otherwise (a hook, a
+    timetable, an asset alias) no task."""
+    from ..dag import _CONTEXT
     from .operators import EmptyOperator
 
-    EmptyOperator.__init__(self, task_id=task_id)
+    if dag is not None or _CONTEXT:
+        EmptyOperator.__init__(self, task_id=task_id, dag=dag, task_group=task_group)
+
+
+def _stand_in_attribute(self, name: str):
+    task = self.__dict__.get("_task")
+    if name.startswith("__") or task is not None and hasattr(task, name):
+        return getattr(task, name) if task is not None else object.__getattribute__(self, name)
+    return _Inert(f"{type(self).__name__}.{name}")
+
+
+def _stand_in_repr(self) -> str:
+    return f"{type(self).__name__}(...)"
 
 
 class AirflowFinder:

@@ -10,13 +10,15 @@ from datetime import timezone as _timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..dag import Label, XComArg, chain, cross_downstream
+from ..dag import Label, XComArg, chain
+from ..dag import cross_downstream as _cross_downstream
 from ..errors import SkipTask
-from ..params import Param
+from ..params import _MISSING, SCHEMA_KEYS
+from ..params import Param as _MinorchParam
 from ..states import TriggerRule as _MinorchRule
-from ..taskgroup import TaskGroup, task_group
+from ..taskgroup import TaskGroup, _GroupFactory
 
-__all__ = ["Label", "Param", "TaskGroup", "XComArg", "chain", "cross_downstream", "task_group"]  # served as they are
+__all__ = ["Label", "TaskGroup", "XComArg", "chain"]  # served as they are
 
 utc = _timezone.utc
 
@@ -41,8 +43,20 @@ class AirflowTaskTimeout(AirflowException):
     """A task ran longer than its execution_timeout."""
 
 
-# Airflow's TriggerRule is minorch's own: the same 13 names and values.
-TriggerRule = _MinorchRule
+# Airflow's TriggerRule has minorch's 13 names and values, plus the two Airflow 2 names that Airflow 2
+# read as newer rules (as aliases, so `TriggerRule.DUMMY` is `TriggerRule.ALWAYS`).
+LEGACY_RULES = {"none_failed_or_skipped": "none_failed_min_one_success", "dummy": "always"}
+
+
+class _Rule(str, enum.Enum):
+    def __str__(self) -> str:
+        return self.value
+
+
+TriggerRule = _Rule(  # type: ignore[call-overload]  # the functional Enum API
+    "TriggerRule",
+    [*((rule.name, rule.value) for rule in _MinorchRule), *((old.upper(), new) for old, new in LEGACY_RULES.items())],
+)
 
 
 class State(str, enum.Enum):
@@ -96,6 +110,71 @@ def days_ago(n: int, hour: int = 0, minute: int = 0, second: int = 0) -> _dateti
     """Midnight UTC `n` days ago (Airflow 2's helper for start dates)."""
     today = utcnow().replace(hour=hour, minute=minute, second=second, microsecond=0)
     return today - timedelta(days=n)
+
+
+class Param(_MinorchParam):
+    """Airflow's `Param`: minorch's checks, without the keys that only lay out Airflow's trigger form
+    (`section`, `description_md`, ...); other JSON-schema keys minorch does not check are dropped with a
+    warning."""
+
+    def __init__(self, default: Any = _MISSING, description: str | None = None, **schema: Any) -> None:
+        from ..dag import _caller_location
+        from . import warn
+
+        description = description or schema.get("description_md")
+        for key in [key for key in schema if key not in SCHEMA_KEYS]:
+            del schema[key]
+            if key not in _FORM_ONLY:
+                warn(f"Param key {key!r} is not checked by minorch", *_caller_location())
+        super().__init__(default, description, **schema)
+
+
+_FORM_ONLY = frozenset({"section", "description_md", "values_display", "custom_html_form", "examples"})
+ParamsDict = dict  # `params: ParamsDict` in annotations: the params a task gets are a dict
+
+
+class _GroupMaker(_GroupFactory):
+    """What `@task_group` makes of a function; mapping the whole group is refused with one line."""
+
+    def override(self, **more: Any) -> _GroupMaker:
+        return _GroupMaker(self.__wrapped__, {**self.options, **more})
+
+    def expand(self, *args: Any, **kwargs: Any) -> Any:
+        from ..errors import DagError
+
+        raise DagError(
+            f"mapping the task group {self.__wrapped__.__name__} (.partial/.expand) is not supported by minorch",
+            hint="map the tasks inside the group with .expand(...)",
+        )
+
+    partial = expand_kwargs = expand
+
+
+def task_group(func: Any = None, **options: Any) -> Any:
+    """`@task_group` / `@task_group(group_id=...)` on a function that makes tasks (see minorch.taskgroup)."""
+    return _GroupMaker(func, options) if func is not None else lambda fn: _GroupMaker(fn, options)
+
+
+def cross_downstream(from_tasks: Any, to_tasks: Any) -> None:
+    """Every task of `from_tasks` upstream of every task of `to_tasks` (one task, or a list, as in Airflow)."""
+    _cross_downstream(from_tasks, to_tasks if isinstance(to_tasks, (list, tuple)) else [to_tasks])
+
+
+Context = dict  # `context: Context` in annotations: the context minorch gives is a dict
+
+
+class timezone:  # noqa: N801 - Airflow's module `airflow.sdk.timezone`, imported as a name
+    """`timezone.datetime(...)`, `timezone.utcnow()`, ... as `from airflow.sdk import timezone` gives them."""
+
+    datetime = staticmethod(datetime)
+    utcnow = staticmethod(utcnow)
+    make_aware = staticmethod(make_aware)
+    utc = utc
+
+
+def apply_defaults(func: Any) -> Any:
+    """Airflow 1's decorator for an operator's `__init__` (a no-op since Airflow 2): returns `func`."""
+    return func
 
 
 def chain_linear(*items: Any) -> None:

@@ -24,17 +24,20 @@ from ..dag import (
     _CONTEXT,
     Dependency,
     Task,
+    XComArg,
     _caller_location,
     _current_dag,
     child_id,
     empty,
     latest_only,
+    map_task,
     trigger_dag,
 )
-from ..dag import task as _minorch_task
+from ..dag import _TaskFactory as _MinorchFactory
 from ..dag import teardown as _minorch_teardown
 from ..errors import DagError
-from . import warn
+from . import OPERATORS, warn
+from .dagargs import DOCS as _DOCS
 from .dagargs import SEARCH_PATHS, seconds, task_options
 from .names import AirflowException, AirflowSkipException
 
@@ -88,8 +91,26 @@ _EXPRESSION = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
 def unquoted(command: str) -> str:
     """Airflow pastes template values into bash commands as they are; minorch quotes them unless they
     pass through `raw`. `echo "{{ ds }}"` -> `echo "{{ (ds) | raw }}"`, so an Airflow command means
-    what it meant there."""
-    return _EXPRESSION.sub(lambda m: "{{" + m[1] + " (" + m[2].strip() + ") | raw " + m[3] + "}}", command)
+    what it meant there. Airflow 2's names for dates (`execution_date`, `tomorrow_ds`, ...) are
+    written as what they meant."""
+    return _EXPRESSION.sub(
+        lambda m: "{{" + m[1] + " (" + _AIRFLOW2_NAME.sub(_newer, m[2].strip()) + ") | raw " + m[3] + "}}", command
+    )
+
+
+# Airflow 2's template names for dates (gone in Airflow 3) -> what they meant, in minorch's names.
+_AIRFLOW2_DATES = {
+    "execution_date": "logical_date",
+    "tomorrow_ds": "macros.ds_add(ds, 1)",
+    "yesterday_ds": "macros.ds_add(ds, -1)",
+    "tomorrow_ds_nodash": "macros.ds_add(ds, 1).replace('-', '')",
+    "yesterday_ds_nodash": "macros.ds_add(ds, -1).replace('-', '')",
+}
+_AIRFLOW2_NAME = re.compile(r"(?<![\w.'\"])(" + "|".join(_AIRFLOW2_DATES) + r")\b")
+
+
+def _newer(match: re.Match) -> str:
+    return _AIRFLOW2_DATES[match[1]]
 
 
 @contextlib.contextmanager
@@ -118,12 +139,13 @@ class BaseOperator(Dependency):
         options = task_options(kwargs, self._where)
         with _within(dag, task_group):
             self._task = self._create(task_id, options)
+        OPERATORS.append(self)
 
     def _create(self, task_id: str, options: dict) -> Task:
         return python_task(task_id, self._run, options, self._where)
 
     def _run(self, **context: Any) -> Any:
-        context = _with_macros(context)
+        context = self._prepared(context)
         for name in self.template_fields:
             if hasattr(self, name):
                 setattr(self, name, render_value(getattr(self, name), context))
@@ -133,8 +155,34 @@ class BaseOperator(Dependency):
         finally:
             _CURRENT.reset(token)
 
+    def _prepared(self, context: dict) -> dict:
+        """The context for `execute`; a mapped copy first takes its item as the argument mapped over, and
+        templated fields holding other tasks' results get those results."""
+        mapped = self.__dict__.get("_mapped")
+        if mapped is not None:
+            setattr(self, mapped, context[mapped])
+        for name in self.template_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, XComArg):
+                setattr(self, name, context["ti"].xcom_pull(task_ids=value.task.task_id, key=value.key))
+        return _with_macros(context)
+
+    def _follow_results(self) -> None:
+        """Run after the tasks whose results the templated fields hold (called once the file is read)."""
+        for name in self.template_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, BaseOperator):
+                value = value.output
+            if isinstance(value, XComArg):
+                value.task.set_downstream(self._task)
+
     def execute(self, context: dict) -> Any:
         raise AirflowException(f"{type(self).__name__} does not define execute(context)")
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> _Partial:
+        """`Operator.partial(task_id=..., ...).expand(name=[...] or an upstream's output)`: one copy per item."""
+        return _Partial(cls, kwargs)
 
     def _roots(self) -> list[Task]:
         return [self._task]
@@ -150,6 +198,43 @@ class BaseOperator(Dependency):
         if task is None:
             raise AttributeError(name)
         return getattr(task, name)  # output, as_setup, as_teardown, ...
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """`t.doc_md = "..."` after the operator is made documents its task, as in Airflow."""
+        if name in _DOCS and "_task" in self.__dict__:
+            self._task.given["doc_md"] = value
+        object.__setattr__(self, name, value)
+
+
+class _Partial:
+    """An operator with its fixed arguments, waiting for `.expand(name=...)` to make a mapped task."""
+
+    def __init__(self, cls: type[BaseOperator], kwargs: dict) -> None:
+        self.cls, self.kwargs = cls, kwargs
+
+    def expand(self, **mapped: Any) -> BaseOperator:
+        name = self.cls.__name__
+        if len(mapped) != 1:
+            raise DagError(
+                f"{name}.partial(...).expand(...) over {len(mapped)} arguments is not supported by minorch",
+                hint="expand over one argument and fix the others in .partial(...)",
+            )
+        [(argument, over)] = mapped.items()
+        if issubclass(self.cls, BashOperator) != (argument == "bash_command") or argument == "python_callable":
+            raise DagError(
+                f"{name} mapped over {argument} is not supported by minorch",
+                hint="map a BashOperator over bash_command, another operator over the argument execute reads",
+            )
+        made = self.cls(**{**self.kwargs, argument: _MAPPED if argument == "bash_command" else None})
+        made._mapped = argument if argument != "bash_command" else None
+        map_task(made._task, argument, over._task if isinstance(over, BaseOperator) else over)
+        return made
+
+    def expand_kwargs(self, *args: Any, **kwargs: Any) -> BaseOperator:
+        raise DagError(
+            f"{self.cls.__name__}.partial(...).expand_kwargs(...) is not supported by minorch",
+            hint="expand over one argument with .expand(name=...)",
+        )
 
 
 def python_task(task_id: str, func: Callable, options: dict, where: tuple) -> Task:
@@ -179,7 +264,6 @@ class BashOperator(BaseOperator):
         super().__init__(task_id=task_id, **kwargs)
 
     def _create(self, task_id: str, options: dict) -> Task:
-        command = _template_file(self.bash_command, self._where)
         if self.env:
             options["env"] = {**options.get("env", {}), **self.env}
         if self.cwd:
@@ -191,11 +275,22 @@ class BashOperator(BaseOperator):
             code = code[0] if code else None
         if code is not None:
             options["skip_exit_code"] = code
+        if self.bash_command is _MAPPED:  # each copy renders and runs its own command
+            options.pop("skip_exit_code", None)
+            return python_task(task_id, self._run_mapped, options, self._where)
+        command = _template_file(self.bash_command, self._where)
         options.setdefault("shell", "/bin/bash")
         options.setdefault("do_xcom_push", True)
         file, line = self._where
         made = Task(task_id=child_id(task_id), command=unquoted(command), given=options, file=file, line=line)
         return _current_dag(f"task '{task_id}'").add(made)
+
+    def _run_mapped(self, **context: Any) -> Any:
+        command = context["bash_command"]
+        return _bash(lambda: command, _with_macros(context))
+
+
+_MAPPED = object()  # the bash_command of a BashOperator mapped over its commands
 
 
 def _template_file(command: str, where: tuple) -> str:
@@ -237,17 +332,22 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagError(f"python_callable of task '{task_id}' is not callable")
+        if templates_exts:
+            warn(_TEMPLATES_EXTS, *_caller_location())
         self.python_callable, self.op_args, self.op_kwargs = python_callable, list(op_args or ()), op_kwargs or {}
         self.templates_dict = templates_dict
         super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
 
     def _run(self, **context: Any) -> Any:
-        context = _with_macros(context)
+        context = self._prepared(context)
         if self.templates_dict is not None:
             context["templates_dict"] = render_value(self.templates_dict, context)
         args = render_value(self.op_args, context)
         kwargs = render_value(self.op_kwargs, context)
         return call_airflow_style(self.python_callable, context, args, kwargs)
+
+
+_TEMPLATES_EXTS = "templates_exts is ignored by minorch: an argument naming a template file is passed as that name"
 
 
 class BranchPythonOperator(PythonOperator):
@@ -263,8 +363,13 @@ class ShortCircuitOperator(PythonOperator):
 
     def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
         if not ignore_downstream_trigger_rules:
-            warn("ShortCircuitOperator(ignore_downstream_trigger_rules=False) skips all downstream tasks in minorch")
+            warn(_ALL_DOWNSTREAM, *_caller_location())
         super().__init__(**kwargs)
+
+
+_ALL_DOWNSTREAM = (
+    "ignore_downstream_trigger_rules=False is ignored: a short circuit skips all downstream tasks in minorch"
+)
 
 
 class EmptyOperator(BaseOperator):
@@ -326,6 +431,11 @@ def _with_macros(context: dict) -> dict:
         "dag": Namespace(dag_id=context.get("dag_id"), timezone=context.get("timezone")),
         "task": Namespace(task_id=context.get("task_id"), dag_id=context.get("dag_id")),
     }
+    ds = context.get("ds")
+    if isinstance(ds, str):  # Airflow 2's names for dates, which its callables still read
+        days = {"tomorrow_ds": MACROS.ds_add(ds, 1), "yesterday_ds": MACROS.ds_add(ds, -1)}
+        extra.update(days, execution_date=context.get("logical_date"))
+        extra.update({f"{name}_nodash": day.replace("-", "") for name, day in days.items()})
     return {**extra, **context}
 
 
@@ -376,16 +486,36 @@ def _bash(fn: Callable, context: dict) -> Any:
     return last
 
 
+def _decorator_options(kwargs: dict, where: tuple) -> dict:
+    """The arguments of `@task(...)` or `.override(...)` as minorch task options."""
+    for name in ("virtualenv", "requirements", "python_version"):
+        if name in kwargs:
+            raise DagError(f"@task argument {name} is not supported by minorch")
+    kwargs = dict(kwargs)
+    kwargs.pop("append_env", None)  # minorch adds `env` to the task's environment either way
+    if kwargs.pop("templates_exts", None):
+        warn(_TEMPLATES_EXTS, *where)
+    if kwargs.pop("ignore_downstream_trigger_rules", True) is False:
+        warn(_ALL_DOWNSTREAM, *where)
+    return task_options(kwargs, where)
+
+
+class _TaskFactory(_MinorchFactory):
+    """A TaskFlow task whose `.override(...)` takes Airflow's arguments (`execution_timeout`, ...)."""
+
+    def override(self, **options: Any) -> _TaskFactory:
+        return _TaskFactory(self.func, {**self.options, **_decorator_options(options, _caller_location())}, self.fixed)
+
+    def partial(self, **kwargs: Any) -> _TaskFactory:
+        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs})
+
+
 def _decorator(body: Callable[[Callable, dict], Any], **fixed: Any) -> Callable:
     def decorate(func: Callable | None = None, **kwargs: Any):
-        where = _caller_location()
-        for name in ("virtualenv", "requirements", "python_version"):
-            if name in kwargs:
-                raise DagError(f"@task argument {name} is not supported by minorch")
+        options = {**_decorator_options(kwargs, _caller_location()), **fixed}
 
         def wrap(fn: Callable):
-            options = {**task_options(kwargs, where), **fixed}
-            return _minorch_task(_airflow_callable(fn, body), **options)
+            return _TaskFactory(_airflow_callable(fn, body), options)
 
         return wrap(func) if func is not None else wrap
 
@@ -399,6 +529,9 @@ def _refused(kind: str, instead: str) -> Callable:
     return decorate
 
 
+_OTHER_PYTHON = "run the other interpreter with @task.bash"
+
+
 class _TaskDecorators:
     """`airflow.decorators.task` / `airflow.sdk.task`: `@task`, `@task.bash`, `@task.branch`, ..."""
 
@@ -408,10 +541,17 @@ class _TaskDecorators:
     branch = staticmethod(_decorator(_call, branch=True))
     short_circuit = staticmethod(_decorator(_call, short_circuit=True))
     sensor = staticmethod(_decorator(_call, sensor={"python": "@task.sensor"}))
-    virtualenv = staticmethod(_refused("virtualenv", "run the other interpreter with @task.bash"))
-    external_python = staticmethod(_refused("external_python", "run the other interpreter with @task.bash"))
+    virtualenv = staticmethod(_refused("virtualenv", _OTHER_PYTHON))
+    external_python = staticmethod(_refused("external_python", _OTHER_PYTHON))
     docker = staticmethod(_refused("docker", "return `docker run ...` from a @task.bash function"))
     kubernetes = staticmethod(_refused("kubernetes", "return `kubectl run ...` from a @task.bash function"))
+
+    def __getattr__(self, kind: str) -> Callable:
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+        if "virtualenv" in kind or "external_python" in kind:
+            return _refused(kind, _OTHER_PYTHON)
+        return _refused(kind, "write it as @task, @task.bash, @task.branch, @task.short_circuit or @task.sensor")
 
 
 task = _TaskDecorators()

@@ -1,10 +1,12 @@
 """The few `pendulum` calls Airflow DAG files make for dates, served when pendulum is not installed:
 `pendulum.datetime(2024, 1, 1, tz="Europe/Berlin")`, `duration(days=1)`, `timezone(name)`, `now()`,
-`today()`, `yesterday()`, `parse(text)` and `UTC`. They return standard datetimes and timedeltas."""
+`today()`, `yesterday()`, `parse(text)`, `time(h, m)` and `UTC`. They return standard datetimes, times and
+timedeltas; any other name is a load error that says to install pendulum."""
 
 from __future__ import annotations
 
 from datetime import datetime as _datetime
+from datetime import time as _time
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,3 +53,15 @@ def yesterday(tz: Any = UTC) -> _datetime:
 def parse(text: str, tz: Any = UTC) -> _datetime:
     value = _datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=timezone(tz))
+
+
+def time(hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0) -> _time:
+    return _time(hour, minute, second, microsecond)
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from ..errors import DagError
+
+    raise DagError(f"pendulum.{name} is not among the pendulum calls minorch serves", hint="install pendulum")

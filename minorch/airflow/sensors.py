@@ -135,6 +135,10 @@ class DateTimeSensor(BaseSensorOperator):
         return date_time_sensor(task_id, value.isoformat() if isinstance(value, datetime) else value, **options)
 
 
+# Airflow's deferrable variants: a minorch sensor never holds a slot between pokes, deferred or not.
+TimeSensorAsync, TimeDeltaSensorAsync, DateTimeSensorAsync = TimeSensor, TimeDeltaSensor, DateTimeSensor
+
+
 class DayOfWeekSensor(BaseSensorOperator):
     """Waits until today is one of `week_day` ("Monday", a WeekDay, or a set of them)."""
 
