@@ -318,6 +318,47 @@ def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
     assert out.read_text().splitlines() == ["2024 2024-01-16 20240114", "2024-01-15 2024-01-16"]
 
 
+def test_taskflow_arguments_and_template_files_are_rendered_as_airflow_renders_them(project, tmp_path):
+    """A TaskFlow task's text arguments are templates; with templates_exts, an argument naming a file
+    (beside the DAG file) is that file's text, rendered; the same for PythonOperator's op_kwargs."""
+    out = tmp_path / "out"
+    project.write("dags/sql/pick.sql", "select '{{ ds }}' -- {{ params.table }}\n")
+    project.write(
+        "dags/rendered.py",
+        f"""
+        from datetime import datetime
+        from airflow.decorators import dag, task
+        from airflow.operators.python import PythonOperator
+
+
+        def write(line):
+            with open({str(out)!r}, "a") as f:
+                f.write(line.strip() + "\\n")
+
+
+        @task(templates_exts=[".sql"])
+        def query(sql, label, day):
+            write(f"{{label}} {{day}}: {{sql}}")
+
+
+        @dag(start_date=datetime(2024, 1, 1), schedule=None, params={{"table": "orders"}})
+        def rendered():
+            query("sql/pick.sql", label="run {{{{ run_id }}}}", day="{{{{ macros.ds_add(ds, 1) }}}}")
+            PythonOperator(task_id="classic", python_callable=lambda sql: write(sql),
+                           op_kwargs={{"sql": "sql/pick.sql"}}, templates_exts=[".sql"])
+
+
+        rendered()
+        """,
+    )
+    result = project.run("rendered")
+    assert states(result) == {"query": "success", "classic": "success"}
+    assert sorted(out.read_text().splitlines()) == [
+        "run manual__2024-01-15T00:00:00+00:00 2024-01-16: select '2024-01-15' -- orders",
+        "select '2024-01-15' -- orders",
+    ]
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",

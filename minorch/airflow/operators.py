@@ -278,7 +278,7 @@ class BashOperator(BaseOperator):
         if self.bash_command is _MAPPED:  # each copy renders and runs its own command
             options.pop("skip_exit_code", None)
             return python_task(task_id, self._run_mapped, options, self._where)
-        command = _template_file(self.bash_command, self._where)
+        command = _template_file(self.bash_command, self._where, (".sh", ".bash"), "bash_command")
         options.setdefault("shell", "/bin/bash")
         options.setdefault("do_xcom_push", True)
         file, line = self._where
@@ -293,11 +293,13 @@ class BashOperator(BaseOperator):
 _MAPPED = object()  # the bash_command of a BashOperator mapped over its commands
 
 
-def _template_file(command: str, where: tuple) -> str:
-    text = command.strip()
-    if not text.endswith((".sh", ".bash")) or " " in text:
-        return command
-    dag = _CONTEXT[-1] if _CONTEXT else None
+def _template_file(value: str, where: tuple, exts: Sequence[str], what: str, dag: Any = None) -> str:
+    """`value` itself, or when it names a file ending with one of `exts` (Airflow's template_ext), that
+    file's text: looked up in the DAG's template_searchpath, then beside the DAG file."""
+    text = value.strip()
+    if not exts or not text.endswith(tuple(exts)) or " " in text:
+        return value
+    dag = dag or (_CONTEXT[-1] if _CONTEXT else None)
     folders = [os.fspath(folder) for folder in SEARCH_PATHS.get(dag.dag_id, [])] if dag else []
     if where[0]:
         folders.append(os.path.dirname(where[0]))
@@ -307,7 +309,7 @@ def _template_file(command: str, where: tuple) -> str:
             with open(path, encoding="utf-8") as file:
                 return file.read()
     raise DagError(
-        f"bash_command names the template file {text!r}, which is not in {folders}",
+        f"{what} names the template file {text!r}, which is not in {folders}",
         hint="put it beside the DAG file or in a folder named by the DAG's template_searchpath",
     )
 
@@ -332,10 +334,15 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagError(f"python_callable of task '{task_id}' is not callable")
-        if templates_exts:
-            warn(_TEMPLATES_EXTS, *_caller_location())
-        self.python_callable, self.op_args, self.op_kwargs = python_callable, list(op_args or ()), op_kwargs or {}
-        self.templates_dict = templates_dict
+        where, exts, dag = _caller_location(), templates_exts or (), kwargs.get("dag")
+
+        def read(value: Any, what: str) -> Any:  # a value naming a template file: the file's text
+            return _template_file(value, where, exts, what, dag) if isinstance(value, str) else value
+
+        self.python_callable = python_callable
+        self.op_args = [read(value, "op_args") for value in op_args or ()]
+        self.op_kwargs = {key: read(value, key) for key, value in (op_kwargs or {}).items()}
+        self.templates_dict = None if templates_dict is None else {k: read(v, k) for k, v in templates_dict.items()}
         super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
 
     def _run(self, **context: Any) -> Any:
@@ -345,9 +352,6 @@ class PythonOperator(BaseOperator):
         args = render_value(self.op_args, context)
         kwargs = render_value(self.op_kwargs, context)
         return call_airflow_style(self.python_callable, context, args, kwargs)
-
-
-_TEMPLATES_EXTS = "templates_exts is ignored by minorch: an argument naming a template file is passed as that name"
 
 
 class BranchPythonOperator(PythonOperator):
@@ -429,7 +433,11 @@ def _with_macros(context: dict) -> dict:
     extra = {
         "macros": MACROS,
         "dag": Namespace(dag_id=context.get("dag_id"), timezone=context.get("timezone")),
-        "task": Namespace(task_id=context.get("task_id"), dag_id=context.get("dag_id")),
+        "task": Namespace(
+            task_id=context.get("task_id"),
+            dag_id=context.get("dag_id"),
+            render_template=lambda content, given=None: render_value(content, given or context),
+        ),
     }
     ds = context.get("ds")
     if isinstance(ds, str):  # Airflow 2's names for dates, which its callables still read
@@ -459,6 +467,7 @@ def _airflow_callable(fn: Callable, body: Callable[[Callable, dict], Any]) -> Ca
 
 
 def _call(fn: Callable, context: dict) -> Any:
+    context = {k: render_value(str(v), context) if isinstance(v, _Template) else v for k, v in context.items()}
     names = inspect.signature(fn).parameters
     given = {k: v for k, v in context.items() if k in names}
     return call_airflow_style(fn, context, (), given)
@@ -493,29 +502,48 @@ def _decorator_options(kwargs: dict, where: tuple) -> dict:
             raise DagError(f"@task argument {name} is not supported by minorch")
     kwargs = dict(kwargs)
     kwargs.pop("append_env", None)  # minorch adds `env` to the task's environment either way
-    if kwargs.pop("templates_exts", None):
-        warn(_TEMPLATES_EXTS, *where)
     if kwargs.pop("ignore_downstream_trigger_rules", True) is False:
         warn(_ALL_DOWNSTREAM, *where)
     return task_options(kwargs, where)
 
 
 class _TaskFactory(_MinorchFactory):
-    """A TaskFlow task whose `.override(...)` takes Airflow's arguments (`execution_timeout`, ...)."""
+    """A TaskFlow task whose `.override(...)` takes Airflow's arguments (`execution_timeout`, ...) and
+    whose text arguments are templates, as Airflow renders a TaskFlow task's op_args and op_kwargs (an
+    argument naming a file ending with one of `templates_exts` is that file's text)."""
+
+    def __init__(self, func: Callable, options: dict, fixed: dict | None = None, exts: Sequence[str] = ()) -> None:
+        super().__init__(func, options, fixed)
+        self.exts = tuple(exts)
 
     def override(self, **options: Any) -> _TaskFactory:
-        return _TaskFactory(self.func, {**self.options, **_decorator_options(options, _caller_location())}, self.fixed)
+        exts = options.pop("templates_exts", None) or self.exts
+        options = {**self.options, **_decorator_options(options, _caller_location())}
+        return _TaskFactory(self.func, options, self.fixed, exts)
 
     def partial(self, **kwargs: Any) -> _TaskFactory:
-        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs})
+        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs}, self.exts)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        made = super().__call__(*args, **kwargs)
+        for name, value in made.call_kwargs.items():
+            if isinstance(value, str):
+                value = _template_file(value, (made.file, made.line), self.exts, name)
+                made.call_kwargs[name] = _Template(value) if "{{" in value or "{%" in value else value
+        return made
+
+
+class _Template(str):
+    """A TaskFlow task's text argument holding a template: rendered with the try's context before the call."""
 
 
 def _decorator(body: Callable[[Callable, dict], Any], **fixed: Any) -> Callable:
     def decorate(func: Callable | None = None, **kwargs: Any):
+        exts = kwargs.pop("templates_exts", None) or ()
         options = {**_decorator_options(kwargs, _caller_location()), **fixed}
 
         def wrap(fn: Callable):
-            return _TaskFactory(_airflow_callable(fn, body), options)
+            return _TaskFactory(_airflow_callable(fn, body), options, exts=exts)
 
         return wrap(func) if func is not None else wrap
 
