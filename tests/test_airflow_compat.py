@@ -359,6 +359,36 @@ def test_taskflow_arguments_and_template_files_are_rendered_as_airflow_renders_t
     ]
 
 
+def test_branching_on_the_day_of_the_week_and_the_time_follows_airflows_rules(project):
+    """2024-01-15 is a Monday; with use_task_logical_date the runs' logical date (midnight) decides."""
+    project.write(
+        "dags/when.py",
+        """
+        from datetime import datetime, time
+        from airflow import DAG
+        from airflow.operators.datetime import BranchDateTimeOperator
+        from airflow.operators.empty import EmptyOperator
+        from airflow.providers.standard.operators.weekday import BranchDayOfWeekOperator
+        from airflow.utils.weekday import WeekDay
+
+        with DAG("when", start_date=datetime(2024, 1, 1), schedule="@daily"):
+            def branch(kind, task_id, **kwargs):
+                kind(task_id=task_id, use_task_logical_date=True, follow_task_ids_if_true=f"{task_id}_yes",
+                     follow_task_ids_if_false=f"{task_id}_no", **kwargs) >> [
+                    EmptyOperator(task_id=f"{task_id}_yes"), EmptyOperator(task_id=f"{task_id}_no")]
+
+            branch(BranchDayOfWeekOperator, "monday", week_day="monday")
+            branch(BranchDayOfWeekOperator, "weekend", week_day={WeekDay.SATURDAY, WeekDay.SUNDAY})
+            branch(BranchDateTimeOperator, "january", target_lower=datetime(2024, 1, 1), target_upper=None)
+            branch(BranchDateTimeOperator, "night", target_lower=time(23), target_upper=time(1))
+            branch(BranchDateTimeOperator, "early", target_lower=time(0), target_upper=time(1))
+        """,
+    )
+    result = project.run("when")
+    followed = {tid for tid, state in states(result).items() if state == "success" and "_" in tid}
+    assert followed == {"monday_yes", "weekend_no", "january_yes", "night_no", "early_yes"}
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",

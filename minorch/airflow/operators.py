@@ -360,6 +360,75 @@ class BranchPythonOperator(PythonOperator):
     _flavor = {"branch": True}
 
 
+class _BranchOnTime(BaseOperator):
+    """Follows `follow_task_ids_if_true` when the time (now, or the run's logical date with
+    `use_task_logical_date`, in the DAG's time zone) meets `_met`, else `follow_task_ids_if_false`."""
+
+    def __init__(
+        self,
+        *,
+        follow_task_ids_if_true: str | Sequence[str],
+        follow_task_ids_if_false: str | Sequence[str],
+        use_task_logical_date: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.follow_task_ids_if_true, self.follow_task_ids_if_false = follow_task_ids_if_true, follow_task_ids_if_false
+        self.use_task_logical_date = use_task_logical_date
+        super().__init__(**{**kwargs, "branch": True})
+
+    def execute(self, context: dict) -> Any:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(context.get("timezone") or "UTC")
+        now = context["logical_date"] if self.use_task_logical_date else datetime.now(zone)
+        return self.follow_task_ids_if_true if self._met(now.astimezone(zone), zone) else self.follow_task_ids_if_false
+
+    def _met(self, now: Any, zone: Any) -> bool:
+        raise NotImplementedError
+
+
+class BranchDayOfWeekOperator(_BranchOnTime):
+    """True on `week_day`: a day's name ("Monday"), a `WeekDay`, or a set of them."""
+
+    def __init__(self, *, week_day: Any, **kwargs: Any) -> None:
+        from .names import WeekDay
+
+        days = week_day if isinstance(week_day, (set, frozenset, list, tuple)) else [week_day]
+        try:
+            self._days = {day if isinstance(day, WeekDay) else WeekDay[str(day).upper()] for day in days}
+        except KeyError as err:
+            raise DagError(
+                f"week_day {err.args[0]!r} is not a day of the week", hint='write "Monday" or WeekDay.MONDAY'
+            ) from None
+        super().__init__(**kwargs)
+
+    def _met(self, now: Any, zone: Any) -> bool:
+        return now.isoweekday() in self._days
+
+
+class BranchDateTimeOperator(_BranchOnTime):
+    """True from `target_lower` to `target_upper` (datetimes, or times of the day; either may be None)."""
+
+    def __init__(self, *, target_lower: Any, target_upper: Any, **kwargs: Any) -> None:
+        if target_lower is None and target_upper is None:
+            raise DagError("BranchDateTimeOperator needs target_lower or target_upper", hint="give one or both")
+        self.target_lower, self.target_upper = target_lower, target_upper
+        super().__init__(**kwargs)
+
+    def _met(self, now: Any, zone: Any) -> bool:
+        from datetime import datetime, time, timedelta
+
+        def moment(value: Any) -> Any:  # a time of the day is on now's date; a naive time is in the DAG's zone
+            value = datetime.combine(now.date(), value) if isinstance(value, time) else value
+            return value.replace(tzinfo=zone) if value is not None and value.tzinfo is None else value
+
+        lower, upper = moment(self.target_lower), moment(self.target_upper)
+        if isinstance(self.target_upper, time) and lower is not None and upper < lower:
+            upper += timedelta(days=1)  # 22:00 to 02:00 runs over midnight
+        return (lower is None or lower <= now) and (upper is None or now <= upper)
+
+
 class ShortCircuitOperator(PythonOperator):
     """A falsy return value skips every task downstream."""
 
