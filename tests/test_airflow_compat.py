@@ -130,6 +130,33 @@ def test_airflow_3_provider_paths_and_names_load_and_run(project):
     assert states(result)["after"] == "success"
 
 
+def test_variable_defaults_take_airflow_2_and_3_spellings(project, tmp_path):
+    out = tmp_path / "out"
+    config = project.root / "minorch.toml"
+    config.write_text(config.read_text() + '\n[variables]\nregion = "eu"\n')
+    project.write(
+        "dags/variables.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models import Variable
+        from airflow.operators.python import PythonOperator
+
+
+        def show():
+            with open({str(out)!r}, "w") as f:
+                f.write(" ".join([Variable.get("region"), Variable.get("zone", default_var="a"),
+                                  Variable.get("size", default="small"), str(Variable.get("x", default_var=None))]))
+
+
+        with DAG("variables", start_date=datetime(2024, 1, 1), schedule=None):
+            PythonOperator(task_id="show", python_callable=show)
+        """,
+    )
+    assert states(project.run("variables")) == {"show": "success"}
+    assert out.read_text() == "eu a small None"
+
+
 def test_docs_given_after_the_dag_and_its_tasks_are_made_are_kept(project):
     project.write(
         "dags/documented.py",
