@@ -334,15 +334,19 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagError(f"python_callable of task '{task_id}' is not callable")
-        where, exts, dag = _caller_location(), templates_exts or (), kwargs.get("dag")
+        self.python_callable, self.op_args, self.op_kwargs = python_callable, list(op_args or ()), op_kwargs or {}
+        self.templates_dict = templates_dict
+        if templates_exts:  # a value naming a template file: the file's text
+            where, dag = _caller_location(), kwargs.get("dag")
 
-        def read(value: Any, what: str) -> Any:  # a value naming a template file: the file's text
-            return _template_file(value, where, exts, what, dag) if isinstance(value, str) else value
+            def read(value: Any, what: str) -> Any:
+                return _template_file(value, where, templates_exts, what, dag) if isinstance(value, str) else value
 
-        self.python_callable = python_callable
-        self.op_args = [read(value, "op_args") for value in op_args or ()]
-        self.op_kwargs = {key: read(value, key) for key, value in (op_kwargs or {}).items()}
-        self.templates_dict = None if templates_dict is None else {k: read(v, k) for k, v in templates_dict.items()}
+            self.op_args = [read(value, "op_args") for value in self.op_args]
+            if isinstance(self.op_kwargs, dict):
+                self.op_kwargs = {key: read(value, key) for key, value in self.op_kwargs.items()}
+            if isinstance(self.templates_dict, dict):
+                self.templates_dict = {key: read(value, key) for key, value in self.templates_dict.items()}
         super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
 
     def _run(self, **context: Any) -> Any:
