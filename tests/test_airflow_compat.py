@@ -73,8 +73,9 @@ def test_airflow_2_idioms_load_and_run_as_airflow_2_ran_them(project):
 
 
         with models.DAG("old", start_date=airflow.utils.dates.days_ago(2), schedule_interval="@daily",
-                        default_args={"retries": 0, "depends_on_pastt": False}) as dag:
+                        default_args={"retries": 0, "depends_on_pastt": False, "catchup": False}) as dag:
             a = PythonOperator(task_id="a", python_callable=hello, provide_context=True)
+            PythonOperator(task_id="wrong", python_callable=hello, op_kwargs={1, 2})  # fails when it runs
             b = BashOperator(task_id="b", bash_command="exit 1")
             c = Echo(task_id="c", word="hi", trigger_rule="none_failed_or_skipped")
             d = BashOperator(task_id="d", bash_command="true", trigger_rule=TriggerRule.DUMMY)
@@ -87,14 +88,16 @@ def test_airflow_2_idioms_load_and_run_as_airflow_2_ran_them(project):
     errors, warnings = errors_and_warnings(done)
     assert warnings == [
         "warning: dags/old.py:26: default_args key 'depends_on_pastt' is ignored: no task takes it "
-        "(did you mean 'depends_on_past'?)"
+        "(did you mean 'depends_on_past'?)",
+        "warning: dags/old.py:26: default_args key 'catchup' is ignored: no task takes it "
+        "(it is an argument of DAG(...))",
     ]
     dag = load(project.settings()).dags["old"]
     assert sorted(dag.tasks["c"].upstream) == ["a", "b"]
     assert dag.tasks["c"].opts.trigger_rule.value == "none_failed_min_one_success"
     assert dag.tasks["d"].opts.trigger_rule.value == "always"
     result = project.run("old")
-    assert states(result) == {"a": "success", "b": "failed", "c": "upstream_failed", "d": "success"}
+    assert states(result) == {"a": "success", "b": "failed", "c": "upstream_failed", "d": "success", "wrong": "failed"}
 
 
 def test_airflow_3_provider_paths_and_names_load_and_run(project):
