@@ -73,8 +73,9 @@ def test_airflow_2_idioms_load_and_run_as_airflow_2_ran_them(project):
 
 
         with models.DAG("old", start_date=airflow.utils.dates.days_ago(2), schedule_interval="@daily",
-                        default_args={"retries": 0, "depends_on_pastt": False}) as dag:
+                        default_args={"retries": 0, "depends_on_pastt": False, "catchup": False}) as dag:
             a = PythonOperator(task_id="a", python_callable=hello, provide_context=True)
+            PythonOperator(task_id="wrong", python_callable=hello, op_kwargs={1, 2})  # fails when it runs
             b = BashOperator(task_id="b", bash_command="exit 1")
             c = Echo(task_id="c", word="hi", trigger_rule="none_failed_or_skipped")
             d = BashOperator(task_id="d", bash_command="true", trigger_rule=TriggerRule.DUMMY)
@@ -87,14 +88,16 @@ def test_airflow_2_idioms_load_and_run_as_airflow_2_ran_them(project):
     errors, warnings = errors_and_warnings(done)
     assert warnings == [
         "warning: dags/old.py:26: default_args key 'depends_on_pastt' is ignored: no task takes it "
-        "(did you mean 'depends_on_past'?)"
+        "(did you mean 'depends_on_past'?)",
+        "warning: dags/old.py:26: default_args key 'catchup' is ignored: no task takes it "
+        "(it is an argument of DAG(...))",
     ]
     dag = load(project.settings()).dags["old"]
     assert sorted(dag.tasks["c"].upstream) == ["a", "b"]
     assert dag.tasks["c"].opts.trigger_rule.value == "none_failed_min_one_success"
     assert dag.tasks["d"].opts.trigger_rule.value == "always"
     result = project.run("old")
-    assert states(result) == {"a": "success", "b": "failed", "c": "upstream_failed", "d": "success"}
+    assert states(result) == {"a": "success", "b": "failed", "c": "upstream_failed", "d": "success", "wrong": "failed"}
 
 
 def test_airflow_3_provider_paths_and_names_load_and_run(project):
@@ -128,6 +131,33 @@ def test_airflow_3_provider_paths_and_names_load_and_run(project):
     result = project.run("new")
     assert states(result)["skip_me"] == "skipped"
     assert states(result)["after"] == "success"
+
+
+def test_variable_defaults_take_airflow_2_and_3_spellings(project, tmp_path):
+    out = tmp_path / "out"
+    config = project.root / "minorch.toml"
+    config.write_text(config.read_text() + '\n[variables]\nregion = "eu"\n')
+    project.write(
+        "dags/variables.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models import Variable
+        from airflow.operators.python import PythonOperator
+
+
+        def show():
+            with open({str(out)!r}, "w") as f:
+                f.write(" ".join([Variable.get("region"), Variable.get("zone", default_var="a"),
+                                  Variable.get("size", default="small"), str(Variable.get("x", default_var=None))]))
+
+
+        with DAG("variables", start_date=datetime(2024, 1, 1), schedule=None):
+            PythonOperator(task_id="show", python_callable=show)
+        """,
+    )
+    assert states(project.run("variables")) == {"show": "success"}
+    assert out.read_text() == "eu a small None"
 
 
 def test_docs_given_after_the_dag_and_its_tasks_are_made_are_kept(project):
@@ -316,6 +346,77 @@ def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
     result = project.run("dates")
     assert states(result) == {"say": "success", "show": "success"}
     assert out.read_text().splitlines() == ["2024 2024-01-16 20240114", "2024-01-15 2024-01-16"]
+
+
+def test_taskflow_arguments_and_template_files_are_rendered_as_airflow_renders_them(project, tmp_path):
+    """A TaskFlow task's text arguments are templates; with templates_exts, an argument naming a file
+    (beside the DAG file) is that file's text, rendered; the same for PythonOperator's op_kwargs."""
+    out = tmp_path / "out"
+    project.write("dags/sql/pick.sql", "select '{{ ds }}' -- {{ params.table }}\n")
+    project.write(
+        "dags/rendered.py",
+        f"""
+        from datetime import datetime
+        from airflow.decorators import dag, task
+        from airflow.operators.python import PythonOperator
+
+
+        def write(line):
+            with open({str(out)!r}, "a") as f:
+                f.write(line.strip() + "\\n")
+
+
+        @task(templates_exts=[".sql"])
+        def query(sql, label, day):
+            write(f"{{label}} {{day}}: {{sql}}")
+
+
+        @dag(start_date=datetime(2024, 1, 1), schedule=None, params={{"table": "orders"}})
+        def rendered():
+            query("sql/pick.sql", label="run {{{{ run_id }}}}", day="{{{{ macros.ds_add(ds, 1) }}}}")
+            PythonOperator(task_id="classic", python_callable=lambda sql: write(sql),
+                           op_kwargs={{"sql": "sql/pick.sql"}}, templates_exts=[".sql"])
+
+
+        rendered()
+        """,
+    )
+    result = project.run("rendered")
+    assert states(result) == {"query": "success", "classic": "success"}
+    assert sorted(out.read_text().splitlines()) == [
+        "run manual__2024-01-15T00:00:00+00:00 2024-01-16: select '2024-01-15' -- orders",
+        "select '2024-01-15' -- orders",
+    ]
+
+
+def test_branching_on_the_day_of_the_week_and_the_time_follows_airflows_rules(project):
+    """2024-01-15 is a Monday; with use_task_logical_date the runs' logical date (midnight) decides."""
+    project.write(
+        "dags/when.py",
+        """
+        from datetime import datetime, time
+        from airflow import DAG
+        from airflow.operators.datetime import BranchDateTimeOperator
+        from airflow.operators.empty import EmptyOperator
+        from airflow.providers.standard.operators.weekday import BranchDayOfWeekOperator
+        from airflow.utils.weekday import WeekDay
+
+        with DAG("when", start_date=datetime(2024, 1, 1), schedule="@daily"):
+            def branch(kind, task_id, **kwargs):
+                kind(task_id=task_id, use_task_logical_date=True, follow_task_ids_if_true=f"{task_id}_yes",
+                     follow_task_ids_if_false=f"{task_id}_no", **kwargs) >> [
+                    EmptyOperator(task_id=f"{task_id}_yes"), EmptyOperator(task_id=f"{task_id}_no")]
+
+            branch(BranchDayOfWeekOperator, "monday", week_day="monday")
+            branch(BranchDayOfWeekOperator, "weekend", week_day={WeekDay.SATURDAY, WeekDay.SUNDAY})
+            branch(BranchDateTimeOperator, "january", target_lower=datetime(2024, 1, 1), target_upper=None)
+            branch(BranchDateTimeOperator, "night", target_lower=time(23), target_upper=time(1))
+            branch(BranchDateTimeOperator, "early", target_lower=time(0), target_upper=time(1))
+        """,
+    )
+    result = project.run("when")
+    followed = {tid for tid, state in states(result).items() if state == "success" and "_" in tid}
+    assert followed == {"monday_yes", "weekend_no", "january_yes", "night_no", "early_yes"}
 
 
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):

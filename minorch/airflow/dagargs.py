@@ -208,7 +208,9 @@ def _defaults(default_args: Mapping[str, Any], where: tuple[str | None, int | No
     options = task_options(default_args, where)
     options.pop("doc_md", None)
     for key in [key for key in options if key not in TASK_KEYS and key != "_airflow_callbacks"]:
-        close = did_you_mean(key, [*TASK_KEYS, *_TASK_SILENT])
+        close: str | None = "it is an argument of DAG(...)"
+        if _DAG_RENAMED.get(key, key) not in _DAG_OWN:
+            close = did_you_mean(key, [*TASK_KEYS, *_TASK_SILENT])
         warn(f"default_args key {key!r} is ignored: no task takes it" + (f" ({close})" if close else ""), *where)
         del options[key]
     return options

@@ -212,10 +212,21 @@ def Dataset(uri: str, extra: dict | None = None):  # noqa: N802 - Airflow 2's sp
     return Asset(uri, uri=uri)
 
 
-def _variable():
-    from ..variables import Variable
+_UNSET = object()
 
-    return Variable
+
+class Variable:
+    """Airflow's `Variable.get(key, default, deserialize_json)`: a minorch variable. Airflow 2 named the
+    default `default_var`, Airflow 3 `default`; both are taken."""
+
+    @staticmethod
+    def get(key: str, default_var: Any = _UNSET, deserialize_json: bool = False, default: Any = _UNSET) -> Any:
+        from ..variables import Variable as _MinorchVariable
+
+        given = default if default is not _UNSET else default_var
+        if given is _UNSET:
+            return _MinorchVariable.get(key, deserialize_json=deserialize_json)
+        return _MinorchVariable.get(key, given, deserialize_json)
 
 
 def _connection():
@@ -233,8 +244,6 @@ class BaseHook:
 
 
 def __getattr__(name: str):
-    if name == "Variable":
-        return _variable()
     if name == "Connection":
         return _connection()
     raise AttributeError(name)

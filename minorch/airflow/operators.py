@@ -278,7 +278,7 @@ class BashOperator(BaseOperator):
         if self.bash_command is _MAPPED:  # each copy renders and runs its own command
             options.pop("skip_exit_code", None)
             return python_task(task_id, self._run_mapped, options, self._where)
-        command = _template_file(self.bash_command, self._where)
+        command = _template_file(self.bash_command, self._where, (".sh", ".bash"), "bash_command")
         options.setdefault("shell", "/bin/bash")
         options.setdefault("do_xcom_push", True)
         file, line = self._where
@@ -293,11 +293,13 @@ class BashOperator(BaseOperator):
 _MAPPED = object()  # the bash_command of a BashOperator mapped over its commands
 
 
-def _template_file(command: str, where: tuple) -> str:
-    text = command.strip()
-    if not text.endswith((".sh", ".bash")) or " " in text:
-        return command
-    dag = _CONTEXT[-1] if _CONTEXT else None
+def _template_file(value: str, where: tuple, exts: Sequence[str], what: str, dag: Any = None) -> str:
+    """`value` itself, or when it names a file ending with one of `exts` (Airflow's template_ext), that
+    file's text: looked up in the DAG's template_searchpath, then beside the DAG file."""
+    text = value.strip()
+    if not exts or not text.endswith(tuple(exts)) or " " in text:
+        return value
+    dag = dag or (_CONTEXT[-1] if _CONTEXT else None)
     folders = [os.fspath(folder) for folder in SEARCH_PATHS.get(dag.dag_id, [])] if dag else []
     if where[0]:
         folders.append(os.path.dirname(where[0]))
@@ -307,7 +309,7 @@ def _template_file(command: str, where: tuple) -> str:
             with open(path, encoding="utf-8") as file:
                 return file.read()
     raise DagError(
-        f"bash_command names the template file {text!r}, which is not in {folders}",
+        f"{what} names the template file {text!r}, which is not in {folders}",
         hint="put it beside the DAG file or in a folder named by the DAG's template_searchpath",
     )
 
@@ -332,10 +334,19 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagError(f"python_callable of task '{task_id}' is not callable")
-        if templates_exts:
-            warn(_TEMPLATES_EXTS, *_caller_location())
         self.python_callable, self.op_args, self.op_kwargs = python_callable, list(op_args or ()), op_kwargs or {}
         self.templates_dict = templates_dict
+        if templates_exts:  # a value naming a template file: the file's text
+            where, dag = _caller_location(), kwargs.get("dag")
+
+            def read(value: Any, what: str) -> Any:
+                return _template_file(value, where, templates_exts, what, dag) if isinstance(value, str) else value
+
+            self.op_args = [read(value, "op_args") for value in self.op_args]
+            if isinstance(self.op_kwargs, dict):
+                self.op_kwargs = {key: read(value, key) for key, value in self.op_kwargs.items()}
+            if isinstance(self.templates_dict, dict):
+                self.templates_dict = {key: read(value, key) for key, value in self.templates_dict.items()}
         super().__init__(task_id=task_id, **{**self._flavor, **kwargs})
 
     def _run(self, **context: Any) -> Any:
@@ -347,13 +358,79 @@ class PythonOperator(BaseOperator):
         return call_airflow_style(self.python_callable, context, args, kwargs)
 
 
-_TEMPLATES_EXTS = "templates_exts is ignored by minorch: an argument naming a template file is passed as that name"
-
-
 class BranchPythonOperator(PythonOperator):
     """The callable returns the task id(s) to follow among the direct downstream tasks."""
 
     _flavor = {"branch": True}
+
+
+class _BranchOnTime(BaseOperator):
+    """Follows `follow_task_ids_if_true` when the time (now, or the run's logical date with
+    `use_task_logical_date`, in the DAG's time zone) meets `_met`, else `follow_task_ids_if_false`."""
+
+    def __init__(
+        self,
+        *,
+        follow_task_ids_if_true: str | Sequence[str],
+        follow_task_ids_if_false: str | Sequence[str],
+        use_task_logical_date: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.follow_task_ids_if_true, self.follow_task_ids_if_false = follow_task_ids_if_true, follow_task_ids_if_false
+        self.use_task_logical_date = use_task_logical_date
+        super().__init__(**{**kwargs, "branch": True})
+
+    def execute(self, context: dict) -> Any:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(context.get("timezone") or "UTC")
+        now = context["logical_date"] if self.use_task_logical_date else datetime.now(zone)
+        return self.follow_task_ids_if_true if self._met(now.astimezone(zone), zone) else self.follow_task_ids_if_false
+
+    def _met(self, now: Any, zone: Any) -> bool:
+        raise NotImplementedError
+
+
+class BranchDayOfWeekOperator(_BranchOnTime):
+    """True on `week_day`: a day's name ("Monday"), a `WeekDay`, or a set of them."""
+
+    def __init__(self, *, week_day: Any, **kwargs: Any) -> None:
+        from .names import WeekDay
+
+        days = week_day if isinstance(week_day, (set, frozenset, list, tuple)) else [week_day]
+        try:
+            self._days = {day if isinstance(day, WeekDay) else WeekDay[str(day).upper()] for day in days}
+        except KeyError as err:
+            raise DagError(
+                f"week_day {err.args[0]!r} is not a day of the week", hint='write "Monday" or WeekDay.MONDAY'
+            ) from None
+        super().__init__(**kwargs)
+
+    def _met(self, now: Any, zone: Any) -> bool:
+        return now.isoweekday() in self._days
+
+
+class BranchDateTimeOperator(_BranchOnTime):
+    """True from `target_lower` to `target_upper` (datetimes, or times of the day; either may be None)."""
+
+    def __init__(self, *, target_lower: Any, target_upper: Any, **kwargs: Any) -> None:
+        if target_lower is None and target_upper is None:
+            raise DagError("BranchDateTimeOperator needs target_lower or target_upper", hint="give one or both")
+        self.target_lower, self.target_upper = target_lower, target_upper
+        super().__init__(**kwargs)
+
+    def _met(self, now: Any, zone: Any) -> bool:
+        from datetime import datetime, time, timedelta
+
+        def moment(value: Any) -> Any:  # a time of the day is on now's date; a naive time is in the DAG's zone
+            value = datetime.combine(now.date(), value) if isinstance(value, time) else value
+            return value.replace(tzinfo=zone) if value is not None and value.tzinfo is None else value
+
+        lower, upper = moment(self.target_lower), moment(self.target_upper)
+        if isinstance(self.target_upper, time) and lower is not None and upper < lower:
+            upper += timedelta(days=1)  # 22:00 to 02:00 runs over midnight
+        return (lower is None or lower <= now) and (upper is None or now <= upper)
 
 
 class ShortCircuitOperator(PythonOperator):
@@ -429,7 +506,11 @@ def _with_macros(context: dict) -> dict:
     extra = {
         "macros": MACROS,
         "dag": Namespace(dag_id=context.get("dag_id"), timezone=context.get("timezone")),
-        "task": Namespace(task_id=context.get("task_id"), dag_id=context.get("dag_id")),
+        "task": Namespace(
+            task_id=context.get("task_id"),
+            dag_id=context.get("dag_id"),
+            render_template=lambda content, given=None: render_value(content, given or context),
+        ),
     }
     ds = context.get("ds")
     if isinstance(ds, str):  # Airflow 2's names for dates, which its callables still read
@@ -459,6 +540,7 @@ def _airflow_callable(fn: Callable, body: Callable[[Callable, dict], Any]) -> Ca
 
 
 def _call(fn: Callable, context: dict) -> Any:
+    context = {k: render_value(str(v), context) if isinstance(v, _Template) else v for k, v in context.items()}
     names = inspect.signature(fn).parameters
     given = {k: v for k, v in context.items() if k in names}
     return call_airflow_style(fn, context, (), given)
@@ -493,29 +575,48 @@ def _decorator_options(kwargs: dict, where: tuple) -> dict:
             raise DagError(f"@task argument {name} is not supported by minorch")
     kwargs = dict(kwargs)
     kwargs.pop("append_env", None)  # minorch adds `env` to the task's environment either way
-    if kwargs.pop("templates_exts", None):
-        warn(_TEMPLATES_EXTS, *where)
     if kwargs.pop("ignore_downstream_trigger_rules", True) is False:
         warn(_ALL_DOWNSTREAM, *where)
     return task_options(kwargs, where)
 
 
 class _TaskFactory(_MinorchFactory):
-    """A TaskFlow task whose `.override(...)` takes Airflow's arguments (`execution_timeout`, ...)."""
+    """A TaskFlow task whose `.override(...)` takes Airflow's arguments (`execution_timeout`, ...) and
+    whose text arguments are templates, as Airflow renders a TaskFlow task's op_args and op_kwargs (an
+    argument naming a file ending with one of `templates_exts` is that file's text)."""
+
+    def __init__(self, func: Callable, options: dict, fixed: dict | None = None, exts: Sequence[str] = ()) -> None:
+        super().__init__(func, options, fixed)
+        self.exts = tuple(exts)
 
     def override(self, **options: Any) -> _TaskFactory:
-        return _TaskFactory(self.func, {**self.options, **_decorator_options(options, _caller_location())}, self.fixed)
+        exts = options.pop("templates_exts", None) or self.exts
+        options = {**self.options, **_decorator_options(options, _caller_location())}
+        return _TaskFactory(self.func, options, self.fixed, exts)
 
     def partial(self, **kwargs: Any) -> _TaskFactory:
-        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs})
+        return _TaskFactory(self.func, self.options, {**self.fixed, **kwargs}, self.exts)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        made = super().__call__(*args, **kwargs)
+        for name, value in made.call_kwargs.items():
+            if isinstance(value, str):
+                value = _template_file(value, (made.file, made.line), self.exts, name)
+                made.call_kwargs[name] = _Template(value) if "{{" in value or "{%" in value else value
+        return made
+
+
+class _Template(str):
+    """A TaskFlow task's text argument holding a template: rendered with the try's context before the call."""
 
 
 def _decorator(body: Callable[[Callable, dict], Any], **fixed: Any) -> Callable:
     def decorate(func: Callable | None = None, **kwargs: Any):
+        exts = kwargs.pop("templates_exts", None) or ()
         options = {**_decorator_options(kwargs, _caller_location()), **fixed}
 
         def wrap(fn: Callable):
-            return _TaskFactory(_airflow_callable(fn, body), options)
+            return _TaskFactory(_airflow_callable(fn, body), options, exts=exts)
 
         return wrap(func) if func is not None else wrap
 
