@@ -319,8 +319,9 @@ def test_an_upstream_result_in_a_templated_field_is_waited_for_and_given(project
     assert out.read_text() == "9"
 
 
-def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
-    """execution_date, tomorrow_ds and yesterday_ds_nodash in a bash command and a Python callable."""
+def test_airflow_2_date_names_and_airflows_date_filters_mean_what_they_meant(project, tmp_path):
+    """execution_date, tomorrow_ds and yesterday_ds_nodash in a bash command and a Python callable; the
+    filters ds_nodash and ts in a bash command and a PythonOperator's op_args."""
     out = tmp_path / "out"
     project.write(
         "dags/dates.py",
@@ -332,20 +333,29 @@ def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
 
 
         def show(**kwargs):
+            write(f"{{kwargs['execution_date']:%Y-%m-%d}} {{kwargs['tomorrow_ds']}}")
+
+
+        def write(text):
             with open({str(out)!r}, "a") as f:
-                f.write(f"{{kwargs['execution_date']:%Y-%m-%d}} {{kwargs['tomorrow_ds']}}\\n")
+                f.write(text + "\\n")
 
 
         with DAG("dates", start_date=datetime(2024, 1, 1), schedule="@daily"):
             BashOperator(task_id="say", bash_command=(
                 "echo {{{{ execution_date.strftime('%Y') }}}} {{{{ tomorrow_ds }}}} "
-                "{{{{yesterday_ds_nodash}}}} >> {out}"
-            )) >> PythonOperator(task_id="show", python_callable=show)
+                "{{{{yesterday_ds_nodash}}}} {{{{ data_interval_end | ts }}}} >> {out}"
+            )) >> PythonOperator(task_id="show", python_callable=show) >> PythonOperator(
+                task_id="filtered", python_callable=write, op_args=["{{{{ logical_date | ds_nodash }}}}"])
         """,
     )
     result = project.run("dates")
-    assert states(result) == {"say": "success", "show": "success"}
-    assert out.read_text().splitlines() == ["2024 2024-01-16 20240114", "2024-01-15 2024-01-16"]
+    assert states(result) == {"say": "success", "show": "success", "filtered": "success"}
+    assert out.read_text().splitlines() == [
+        "2024 2024-01-16 20240114 2024-01-15T00:00:00+00:00",
+        "2024-01-15 2024-01-16",
+        "20240115",
+    ]
 
 
 def test_taskflow_arguments_and_template_files_are_rendered_as_airflow_renders_them(project, tmp_path):
