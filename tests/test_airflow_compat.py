@@ -160,6 +160,43 @@ def test_variable_defaults_take_airflow_2_and_3_spellings(project, tmp_path):
     assert out.read_text() == "eu a small None"
 
 
+def test_arguments_at_their_defaults_do_not_warn_and_one_external_task_in_a_list_is_waited_for(project):
+    project.write(
+        "dags/quiet.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.bash import BashOperator
+        from airflow.sensors.external_task import ExternalTaskSensor
+
+        with DAG("quiet", start_date=datetime(2024, 1, 1), render_template_as_native_obj=False, schedule=None):
+            BashOperator(task_id="b", bash_command="true", pool_slots=1, map_index_template="{{ ds }}",
+                         task_concurrency=2)
+            ExternalTaskSensor(task_id="e", external_dag_id="other", external_task_ids=["load"])
+        """,
+    )
+    project.write(
+        "dags/several.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.sensors.external_task import ExternalTaskSensor
+
+        with DAG("several", start_date=datetime(2024, 1, 1)):
+            ExternalTaskSensor(task_id="e", external_dag_id="other", external_task_ids=["a", "b"])
+        """,
+    )
+    done = project.minorch("validate")
+    assert errors_and_warnings(done) == (
+        [
+            "error: dags/several.py:7: ExternalTaskSensor over several tasks is not supported by minorch "
+            "(make one ExternalTaskSensor per task, with external_task_id=)"
+        ],
+        ["warning: dags/quiet.py:8: argument task_concurrency is ignored by minorch"],
+    )
+    assert load(project.settings()).dags["quiet"].tasks["e"].sensor == {"dag": "other", "task": "load"}
+
+
 def test_docs_given_after_the_dag_and_its_tasks_are_made_are_kept(project):
     project.write(
         "dags/documented.py",
