@@ -539,11 +539,34 @@ def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
             BashOperator.partial(task_id="t").expand(bash_command=["true"], env=[{"A": "1"}])
         """,
     )
+    project.write(
+        "dags/keyed.py",
+        """
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(start_date=datetime(2024, 1, 1))
+        def keyed():
+            @task(multiple_outputs=True)
+            def extract():
+                return {"rows": [1, 2]}
+
+            @task
+            def double(x):
+                return 2 * x
+
+            double.expand(x=extract()["rows"])
+
+        keyed()
+        """,
+    )
     done = project.minorch("validate")
     assert "Traceback" not in done.stderr
     assert errors_and_warnings(done)[0] == [
         "error: dags/groups.py:13: mapping the task group each (.partial/.expand) is not supported by minorch "
         "(map the tasks inside the group with .expand(...))",
+        "error: dags/keyed.py:15: expand(x=...) over the result key 'rows' of task 'extract' is not supported "
+        "(expand over a task that returns the list itself)",
         "error: dags/two.py:7: BashOperator.partial(...).expand(...) over 2 arguments is not supported by minorch "
         "(expand over one argument and fix the others in .partial(...))",
     ]
