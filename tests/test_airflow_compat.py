@@ -702,3 +702,6 @@ def test_airflow_check_lists_unsupported_names_used_outside_a_dag_without_knock_
     assert report["dags"] == ["hooks"]
     assert sorted(report["unsupported"]) == ["PostgresHook", "conf"]
     assert len(report["problems"]) == 2, report["problems"]
+    assert report["unsupported"]["conf"] == (
+        "conf from airflow.configuration is not supported by minorch (read your own settings with Variable.get(...))"
+    )
