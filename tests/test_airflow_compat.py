@@ -510,6 +510,39 @@ def test_run_if_skip_if_and_a_callable_bash_command(project, tmp_path):
     assert out.read_text() == "made 2024-01-15\n"
 
 
+def test_a_custom_operators_template_ext_reads_the_file_its_field_names(project, tmp_path):
+    out = tmp_path / "out"
+    project.write("dags/queries/daily.sql", "select * from t where day = '{{ ds }}'\n")
+    project.write(
+        "dags/custom_sql.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models.baseoperator import BaseOperator
+
+
+        class Query(BaseOperator):
+            template_fields = ("sql",)
+            template_ext = (".sql",)
+
+            def __init__(self, sql, **kwargs):
+                super().__init__(**kwargs)
+                self.sql = sql
+
+            def execute(self, context):
+                with open({str(out)!r}, "a") as f:
+                    f.write(self.sql.strip() + "\\n")
+
+
+        with DAG("custom_sql", start_date=datetime(2024, 1, 1), schedule=None):
+            Query(task_id="from_file", sql="queries/daily.sql") >> Query(task_id="inline", sql="select '{{{{ ds }}}}'")
+        """,
+    )
+    result = project.run("custom_sql")
+    assert states(result) == {"from_file": "success", "inline": "success"}
+    assert out.read_text().splitlines() == ["select * from t where day = '2024-01-15'", "select '2024-01-15'"]
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",

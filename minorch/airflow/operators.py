@@ -168,7 +168,10 @@ class BaseOperator(Dependency):
         context = self._prepared(context)
         for name in self.template_fields:
             if hasattr(self, name):
-                setattr(self, name, render_value(getattr(self, name), context))
+                value = getattr(self, name)
+                if isinstance(value, str) and self.template_ext:  # a file named by a field: its text
+                    value = _template_file(value, self._where, self.template_ext, name, self._task.dag)
+                setattr(self, name, render_value(value, context))
         token = _CURRENT.set(context)
         try:
             return self.execute(context)
