@@ -109,7 +109,8 @@ def test_airflow_3_provider_paths_and_names_load_and_run(project):
         from airflow.providers.common.compat.sdk import TriggerRule, timezone
         from airflow.providers.standard.operators.empty import EmptyOperator
         from airflow.providers.standard.sensors.time_delta import TimeDeltaSensorAsync
-        from airflow.sdk import DAG, Context, task
+        from airflow.sdk import DAG, Context, get_parsing_context, task
+        from airflow.sdk.bases.sensor import BaseSensorOperator
         from airflow.sdk.exceptions import AirflowSkipException
         from airflow.sensors.time_sensor import TimeSensorAsync
 
@@ -119,11 +120,18 @@ def test_airflow_3_provider_paths_and_names_load_and_run(project):
             raise AirflowSkipException("not today")
 
 
+        class Ready(BaseSensorOperator):
+            def poke(self, context):
+                return True
+
+
+        assert get_parsing_context().dag_id is None  # a file making many DAGs makes them all
+
         with DAG("new", start_date=timezone.datetime(2024, 1, 1), schedule=None):
             waited = TimeDeltaSensorAsync(task_id="waited", delta=timezone.utcnow() - timezone.utcnow())
             TimeSensorAsync(task_id="at", target_time="00:00", deferrable=True)
             skip_me() >> EmptyOperator(task_id="after", trigger_rule=TriggerRule.NONE_FAILED)
-            waited
+            waited >> Ready(task_id="ready")
         """,
     )
     done = project.minorch("validate")
@@ -131,6 +139,7 @@ def test_airflow_3_provider_paths_and_names_load_and_run(project):
     result = project.run("new")
     assert states(result)["skip_me"] == "skipped"
     assert states(result)["after"] == "success"
+    assert states(result)["ready"] == "success"
 
 
 def test_variable_defaults_take_airflow_2_and_3_spellings(project, tmp_path):

@@ -172,6 +172,14 @@ class timezone:  # noqa: N801 - Airflow's module `airflow.sdk.timezone`, importe
     utc = utc
 
 
+def get_parsing_context() -> Any:
+    """Airflow's hint to a file that makes many DAGs, saying which one is wanted: none here, so it
+    makes all of them."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(dag_id=None, task_id=None)
+
+
 def apply_defaults(func: Any) -> Any:
     """Airflow 1's decorator for an operator's `__init__` (a no-op since Airflow 2): returns `func`."""
     return func
