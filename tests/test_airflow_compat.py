@@ -552,6 +552,45 @@ def test_a_custom_operators_template_ext_reads_the_file_its_field_names(project,
     assert out.read_text().splitlines() == ["select * from t where day = '2024-01-15'", "select '2024-01-15'"]
 
 
+def test_bash_output_processor_multiple_outputs_and_a_result_in_env(project, tmp_path):
+    """output_processor parses the last output line (multiple_outputs pushes each key); an env value
+    holding another task's result gets it when the try runs, the task running after that one."""
+    out = tmp_path / "out"
+    project.write(
+        "dags/processed.py",
+        f"""
+        import json
+        from datetime import datetime
+        from airflow.decorators import dag, task
+        from airflow.operators.bash import BashOperator
+
+
+        @dag(start_date=datetime(2024, 1, 1), schedule=None)
+        def processed():
+            stats = BashOperator(task_id="stats", bash_command="echo noise; echo '{{\\"rows\\": \\"7\\"}}'",
+                                 output_processor=json.loads, multiple_outputs=True)
+
+            @task.bash(output_processor=lambda line: line.upper())
+            def shout():
+                return "echo quiet"
+
+            @task.bash
+            def report():
+                return "echo $ROWS $WORD >> {out}"
+
+            report.override(env={{"ROWS": stats.output["rows"], "WORD": shout()}})()
+
+
+        processed()
+        """,
+    )
+    dag = load(project.settings()).dags["processed"]
+    assert sorted(dag.tasks["report"].upstream) == ["shout", "stats"]
+    result = project.run("processed")
+    assert states(result) == {"stats": "success", "shout": "success", "report": "success"}
+    assert out.read_text() == "7 QUIET\n"
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",
@@ -639,7 +678,7 @@ def test_unsupported_functions_options_and_decorators_fail_their_file_with_one_l
 
         with DAG("processor", start_date=datetime(2024, 1, 1)):
             BashOperator(task_id="count", bash_command="echo '{}'",
-                         output_processor=json.loads)
+                         post_execute=json.loads)
         """,
     )
     project.write(
@@ -709,7 +748,7 @@ def test_unsupported_functions_options_and_decorators_fail_their_file_with_one_l
         "error: dags/conf.py:7: TriggerDagRunOperator conf given as a function is not supported by minorch "
         "(give conf as a dict (its strings may be templates))",
         "error: dags/pend.py:5: pendulum.Date is not among the pendulum calls minorch serves (install pendulum)",
-        "error: dags/processor.py:8: option output_processor of task 'count' is a function, not a plain value "
+        "error: dags/processor.py:8: option post_execute of task 'count' is a function, not a plain value "
         "(options must be strings, numbers, booleans, lists or dicts; remove it or give it in that form)",
         "error: dags/venv.py:4: is_venv_installed from airflow.operators.python is not supported by minorch "
         "(see docs/moving-from-airflow.md for what minorch offers; `minorch airflow-check` lists it)",

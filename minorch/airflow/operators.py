@@ -280,20 +280,28 @@ class BashOperator(BaseOperator):
         cwd: str | None = None,
         skip_on_exit_code: int | Sequence[int] | None = 99,
         output_encoding: str = "utf-8",
+        output_processor: Callable[[str], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         self.bash_command, self.env, self.cwd = bash_command, env, cwd
-        self.skip_on_exit_code = skip_on_exit_code
+        self.skip_on_exit_code, self.output_processor = skip_on_exit_code, output_processor
         super().__init__(task_id=task_id, **kwargs)
 
     def _create(self, task_id: str, options: dict) -> Task:
-        if callable(self.bash_command):  # called when the try runs
-            options.pop("skip_exit_code", None)
-            return python_task(task_id, self._run_callable, options, self._where)
         if self.env:
             options["env"] = {**options.get("env", {}), **self.env}
         if self.cwd:
             options["cwd"] = self.cwd
+        made = self._make(task_id, options)
+        _follow_env(made)
+        return made
+
+    def _make(self, task_id: str, options: dict) -> Task:
+        if callable(self.bash_command) or self.bash_command is _MAPPED or self.output_processor is not None:
+            # Python makes the command (a function's, a mapped copy's) or reads its output, when the try runs
+            if isinstance(self.bash_command, str):
+                self.bash_command = _template_file(self.bash_command, self._where, (".sh", ".bash"), "bash_command")
+            return python_task(task_id, self._run_in_python, options, self._where)
         code = self.skip_on_exit_code
         if isinstance(code, (list, tuple)):
             if len(code) > 1:
@@ -301,9 +309,6 @@ class BashOperator(BaseOperator):
             code = code[0] if code else None
         if code is not None:
             options["skip_exit_code"] = code
-        if self.bash_command is _MAPPED:  # each copy renders and runs its own command
-            options.pop("skip_exit_code", None)
-            return python_task(task_id, self._run_mapped, options, self._where)
         command = _template_file(self.bash_command, self._where, (".sh", ".bash"), "bash_command")
         options.setdefault("shell", "/bin/bash")
         options.setdefault("do_xcom_push", True)
@@ -311,20 +316,38 @@ class BashOperator(BaseOperator):
         made = Task(task_id=child_id(task_id), command=unquoted(command), given=options, file=file, line=line)
         return _current_dag(f"task '{task_id}'").add(made)
 
-    def _run_mapped(self, **context: Any) -> Any:
-        command = context["bash_command"]
-        return _bash(lambda: command, _with_macros(context))
-
-    def _run_callable(self, **context: Any) -> Any:
-        """`bash_command=fn`: Airflow calls `fn(context, jinja_env)` for the command, then renders it."""
+    def _run_in_python(self, **context: Any) -> Any:
+        """The command (a mapped copy's item, or `fn(context, jinja_env)` as Airflow calls it) rendered and
+        run by bash; its last output line passed through `output_processor`."""
         from ..jinja_env import PLAIN
 
         context, make = _with_macros(context), self.bash_command
-        command = make(context=context, jinja_env=PLAIN) if callable(make) else make
-        return _bash(lambda: command, context)
+        command = (
+            context["bash_command"]
+            if make is _MAPPED
+            else make(context=context, jinja_env=PLAIN)
+            if callable(make)
+            else make
+        )
+        last = _bash(lambda: command, context)
+        return last if self.output_processor is None else self.output_processor(last)
 
 
 _MAPPED = object()  # the bash_command of a BashOperator mapped over its commands
+
+
+def _follow_env(made: Task) -> None:
+    """An `env` value holding another task's result (`env={"N": t.output}`, as Airflow allows) becomes a
+    template pulling that result when the try runs, and the task runs after the one it comes from."""
+    if not isinstance(made.given.get("env"), dict):
+        return
+    env = made.given["env"] = dict(made.given["env"])
+    for name, value in env.items():
+        if isinstance(value, (BaseOperator, Task)):
+            value = value.output
+        if isinstance(value, XComArg):
+            value.task.set_downstream(made)
+            env[name] = f"{{{{ ti.xcom_pull(task_ids={value.task.task_id!r}, key={value.key!r}) }}}}"
 
 
 def _template_file(value: str, where: tuple, exts: Sequence[str], what: str, dag: Any = None) -> str:
@@ -645,6 +668,7 @@ class _TaskFactory(_MinorchFactory):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Task:
         made = super().__call__(*args, **kwargs)
+        _follow_env(made)
         for name, value in made.call_kwargs.items():
             if isinstance(value, str):
                 value = _template_file(value, (made.file, made.line), self.exts, name)
@@ -659,10 +683,12 @@ class _Template(str):
 def _decorator(body: Callable[[Callable, dict], Any], **fixed: Any) -> Callable:
     def decorate(func: Callable | None = None, **kwargs: Any):
         exts = kwargs.pop("templates_exts", None) or ()
+        processor = kwargs.pop("output_processor", None)  # @task.bash: applied to the last output line
         options = {**_decorator_options(kwargs, _caller_location()), **fixed}
+        run = body if processor is None else lambda fn, context: processor(body(fn, context))
 
         def wrap(fn: Callable):
-            return _TaskFactory(_airflow_callable(fn, body), options, exts=exts)
+            return _TaskFactory(_airflow_callable(fn, run), options, exts=exts)
 
         return wrap(func) if func is not None else wrap
 
