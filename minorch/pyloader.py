@@ -126,9 +126,10 @@ def load_one(path: str, timeout: float) -> dict:
         json.dumps(specs)
     except (TypeError, ValueError):
         what, value, line = _not_plain(specs)
+        inner = _inner(value)
         return {
             "file": path,
-            "error": f"{what} is a {type(value).__name__}, not a plain value",
+            "error": f"{what} {'is' if inner is value else 'holds'} a {type(inner).__name__}, not a plain value",
             "hint": "options must be strings, numbers, booleans, lists or dicts; remove it or give it in that form",
             "line": line,
         }
@@ -147,6 +148,12 @@ def _not_plain(specs: dict) -> tuple[str, object, int | None]:
             if key != "tasks" and not _plain_value(value):
                 return f"option {key} of DAG '{dag_id}'", value, spec.get("_line")
     return "an option", None, None
+
+
+def _inner(value: object) -> object:
+    """The first value inside `value` (a list or dict) that JSON cannot hold, or `value` itself."""
+    items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else []
+    return next((_inner(item) for item in items if not _plain_value(item)), value)
 
 
 def _plain_value(value: object) -> bool:

@@ -419,6 +419,50 @@ def test_branching_on_the_day_of_the_week_and_the_time_follows_airflows_rules(pr
     assert followed == {"monday_yes", "weekend_no", "january_yes", "night_no", "early_yes"}
 
 
+def test_run_if_skip_if_and_a_callable_bash_command(project, tmp_path):
+    """Airflow 2.10: `@task.run_if`/`@task.skip_if` over `@task`, and `bash_command=fn(context, jinja_env)`
+    (called when the try runs, its command then rendered)."""
+    out = tmp_path / "out"
+    project.write(
+        "dags/conditions.py",
+        f"""
+        from datetime import datetime
+        from airflow.decorators import dag, task
+        from airflow.operators.bash import BashOperator
+
+
+        def command(context, jinja_env):
+            return "echo " + context["task"].task_id + " {{{{ ds }}}} >> {out}"
+
+
+        @dag(start_date=datetime(2024, 1, 1), schedule=None, max_consecutive_failed_dag_runs=3)
+        def conditions():
+            @task.run_if(lambda context: context["ds"] == "2024-01-15")
+            @task
+            def runs():
+                pass
+
+            @task.skip_if(lambda context: context["ds"] == "2024-01-15", skip_message="not on the 15th")
+            @task
+            def skipped():
+                pass
+
+            runs() >> skipped() >> BashOperator(task_id="made", bash_command=command, trigger_rule="all_done")
+
+
+        conditions()
+        """,
+    )
+    done = project.minorch("validate")
+    assert errors_and_warnings(done) == (
+        [],
+        ["warning: dags/conditions.py:26: DAG argument max_consecutive_failed_dag_runs is ignored by minorch"],
+    )
+    result = project.run("conditions")
+    assert states(result) == {"runs": "success", "skipped": "skipped", "made": "success"}
+    assert out.read_text() == "made 2024-01-15\n"
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",
@@ -509,6 +553,31 @@ def test_unsupported_functions_options_and_decorators_fail_their_file_with_one_l
         """,
     )
     project.write(
+        "dags/conf.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.trigger_dagrun import TriggerDagRunOperator
+
+        with DAG("conf", start_date=datetime(2024, 1, 1)):
+            TriggerDagRunOperator(task_id="go", trigger_dag_id="fine", conf=lambda context, jinja_env: {})
+        """,
+    )
+    project.write(
+        "dags/weights.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.bash import BashOperator
+
+        class Rule:
+            pass
+
+        with DAG("weights", start_date=datetime(2024, 1, 1)):
+            BashOperator(task_id="t", bash_command="true", params={"rules": [1, Rule()]})
+        """,
+    )
+    project.write(
         "dags/fine.py",
         """
         from datetime import datetime
@@ -525,13 +594,17 @@ def test_unsupported_functions_options_and_decorators_fail_their_file_with_one_l
     assert errors_and_warnings(done)[0] == [
         "error: dags/branchvenv.py:6: @task.branch_virtualenv is not supported by minorch "
         "(run the other interpreter with @task.bash)",
+        "error: dags/conf.py:7: TriggerDagRunOperator conf given as a function is not supported by minorch "
+        "(give conf as a dict (its strings may be templates))",
         "error: dags/pend.py:5: pendulum.Date is not among the pendulum calls minorch serves (install pendulum)",
         "error: dags/processor.py:8: option output_processor of task 'count' is a function, not a plain value "
         "(options must be strings, numbers, booleans, lists or dicts; remove it or give it in that form)",
         "error: dags/venv.py:4: is_venv_installed from airflow.operators.python is not supported by minorch "
         "(see docs/moving-from-airflow.md for what minorch offers; `minorch airflow-check` lists it)",
+        "error: dags/weights.py:10: option params of task 't' holds a Rule, not a plain value "
+        "(options must be strings, numbers, booleans, lists or dicts; remove it or give it in that form)",
     ]
-    assert "1 DAG, 1 task, 4 errors" in done.stdout
+    assert "1 DAG, 1 task, 6 errors" in done.stdout
 
 
 def test_airflow_check_lists_unsupported_names_used_outside_a_dag_without_knock_on_errors(project):

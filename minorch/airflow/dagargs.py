@@ -58,7 +58,15 @@ SEARCH_PATHS: dict[str, list[str | os.PathLike[str]]] = {}
 
 _DAG_RENAMED = {"schedule_interval": "schedule", "concurrency": "max_active_tasks", "is_paused_upon_creation": "paused"}
 _DAG_SILENT = frozenset(
-    {"default_view", "orientation", "owner_links", "auto_register", "dag_display_name", "access_control"}
+    {
+        "default_view",
+        "orientation",
+        "owner_links",
+        "auto_register",
+        "dag_display_name",
+        "access_control",
+        "disable_bundle_versioning",
+    }
 )
 _DAG_OWN = frozenset(
     {
@@ -186,7 +194,15 @@ def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) ->
             continue  # handled by DAG() below
         elif key.endswith("_callback"):
             warn(f"DAG {key} is not run by minorch; use on_failure/on_success notifiers", *where)
-        elif key in ("render_template_as_native_obj", "jinja_environment_kwargs", "template_undefined", "fail_stop"):
+        elif key in (
+            "render_template_as_native_obj",
+            "jinja_environment_kwargs",
+            "template_undefined",
+            "fail_stop",
+            "fail_fast",
+            "max_consecutive_failed_dag_runs",
+            "deadline",
+        ):
             warn(f"DAG argument {key} is ignored by minorch", *where)
         elif key in _DAG_OWN:
             options[key] = value

@@ -71,6 +71,7 @@ SERVED: dict[str, tuple[str, ...]] = {
     "airflow.hooks.base": ("BaseHook",),
     "airflow.hooks.base_hook": ("BaseHook",),
     "airflow.datasets": ("Dataset",),
+    "airflow.models.dataset": ("Dataset",),
     "airflow.sdk.definitions.asset": ("Asset",),
     "airflow.models.dag": ("DAG",),
     "airflow.models.baseoperator": ("BaseOperator", *_CHAIN),

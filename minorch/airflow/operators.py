@@ -251,7 +251,7 @@ class BashOperator(BaseOperator):
         self,
         *,
         task_id: str,
-        bash_command: str,
+        bash_command: str | Callable[..., str],
         env: dict | None = None,
         append_env: bool = False,
         cwd: str | None = None,
@@ -264,6 +264,9 @@ class BashOperator(BaseOperator):
         super().__init__(task_id=task_id, **kwargs)
 
     def _create(self, task_id: str, options: dict) -> Task:
+        if callable(self.bash_command):  # called when the try runs
+            options.pop("skip_exit_code", None)
+            return python_task(task_id, self._run_callable, options, self._where)
         if self.env:
             options["env"] = {**options.get("env", {}), **self.env}
         if self.cwd:
@@ -288,6 +291,14 @@ class BashOperator(BaseOperator):
     def _run_mapped(self, **context: Any) -> Any:
         command = context["bash_command"]
         return _bash(lambda: command, _with_macros(context))
+
+    def _run_callable(self, **context: Any) -> Any:
+        """`bash_command=fn`: Airflow calls `fn(context, jinja_env)` for the command, then renders it."""
+        from ..jinja_env import PLAIN
+
+        context, make = _with_macros(context), self.bash_command
+        command = make(context=context, jinja_env=PLAIN) if callable(make) else make
+        return _bash(lambda: command, context)
 
 
 _MAPPED = object()  # the bash_command of a BashOperator mapped over its commands
@@ -478,8 +489,20 @@ class TriggerDagRunOperator(BaseOperator):
         poke_interval: Any = 60,
         reset_dag_run: bool = False,
         trigger_run_id: str | None = None,
+        skip_when_already_exists: bool = False,
+        execution_date: Any = None,
         **kwargs: Any,
     ) -> None:
+        where = _caller_location()
+        if callable(conf):
+            raise DagError(
+                "TriggerDagRunOperator conf given as a function is not supported by minorch",
+                hint="give conf as a dict (its strings may be templates)",
+            )
+        for name, given in (("reset_dag_run", reset_dag_run), ("trigger_run_id", trigger_run_id)):
+            if given:
+                warn(f"TriggerDagRunOperator argument {name} is ignored by minorch", *where)
+        logical_date = logical_date if logical_date is not None else execution_date  # Airflow 2's name
         self._trigger = {
             "trigger_dag_id": trigger_dag_id,
             "conf": conf,
@@ -633,6 +656,25 @@ def _refused(kind: str, instead: str) -> Callable:
 _OTHER_PYTHON = "run the other interpreter with @task.bash"
 
 
+def _guard(condition: Callable[[dict], bool], run_when: bool, message: str | None) -> Callable:
+    """What `@task.run_if` / `@task.skip_if` do to the TaskFlow task below them."""
+
+    def wrap(made: Any) -> _TaskFactory:
+        if not isinstance(made, _TaskFactory):
+            raise DagError("@task.run_if and @task.skip_if go above @task", hint="write them on the line over @task")
+        inner = made.func
+
+        @functools.wraps(inner)
+        def guarded(**context: Any) -> Any:
+            if bool(condition(_with_macros(context))) != run_when:
+                raise AirflowSkipException(message or "skipped by its run_if/skip_if condition")
+            return inner(**context)
+
+        return _TaskFactory(guarded, made.options, made.fixed, made.exts)
+
+    return wrap
+
+
 class _TaskDecorators:
     """`airflow.decorators.task` / `airflow.sdk.task`: `@task`, `@task.bash`, `@task.branch`, ..."""
 
@@ -646,6 +688,16 @@ class _TaskDecorators:
     external_python = staticmethod(_refused("external_python", _OTHER_PYTHON))
     docker = staticmethod(_refused("docker", "return `docker run ...` from a @task.bash function"))
     kubernetes = staticmethod(_refused("kubernetes", "return `kubectl run ...` from a @task.bash function"))
+
+    @staticmethod
+    def run_if(condition: Callable[[dict], bool], skip_message: str | None = None) -> Callable:
+        """`@task.run_if(lambda context: ...)` over `@task`: the try is skipped unless the condition holds."""
+        return _guard(condition, True, skip_message)
+
+    @staticmethod
+    def skip_if(condition: Callable[[dict], bool], skip_message: str | None = None) -> Callable:
+        """`@task.skip_if(lambda context: ...)` over `@task`: the try is skipped when the condition holds."""
+        return _guard(condition, False, skip_message)
 
     def __getattr__(self, kind: str) -> Callable:
         if kind.startswith("_"):
