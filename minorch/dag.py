@@ -512,6 +512,11 @@ def map_task(made: Task, name: str, over: Any) -> None:
     """Make `made` one copy per item of `over` (a list, or an upstream task or its output), each given
     its item as `name`."""
     if isinstance(over, XComArg):
+        if over.key != "return_value":
+            raise DagError(
+                f"expand({name}=...) over the result key '{over.key}' of task '{over.task.task_id}' is not supported",
+                hint="expand over a task that returns the list itself",
+            )
         over = over.task
     if isinstance(over, Task):
         over.set_downstream(made)

@@ -160,6 +160,43 @@ def test_variable_defaults_take_airflow_2_and_3_spellings(project, tmp_path):
     assert out.read_text() == "eu a small None"
 
 
+def test_arguments_at_their_defaults_do_not_warn_and_one_external_task_in_a_list_is_waited_for(project):
+    project.write(
+        "dags/quiet.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.bash import BashOperator
+        from airflow.sensors.external_task import ExternalTaskSensor
+
+        with DAG("quiet", start_date=datetime(2024, 1, 1), render_template_as_native_obj=False, schedule=None):
+            BashOperator(task_id="b", bash_command="true", pool_slots=1, map_index_template="{{ ds }}",
+                         task_concurrency=2)
+            ExternalTaskSensor(task_id="e", external_dag_id="other", external_task_ids=["load"])
+        """,
+    )
+    project.write(
+        "dags/several.py",
+        """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.sensors.external_task import ExternalTaskSensor
+
+        with DAG("several", start_date=datetime(2024, 1, 1)):
+            ExternalTaskSensor(task_id="e", external_dag_id="other", external_task_ids=["a", "b"])
+        """,
+    )
+    done = project.minorch("validate")
+    assert errors_and_warnings(done) == (
+        [
+            "error: dags/several.py:7: ExternalTaskSensor over several tasks is not supported by minorch "
+            "(make one ExternalTaskSensor per task, with external_task_id=)"
+        ],
+        ["warning: dags/quiet.py:8: argument task_concurrency is ignored by minorch"],
+    )
+    assert load(project.settings()).dags["quiet"].tasks["e"].sensor == {"dag": "other", "task": "load"}
+
+
 def test_docs_given_after_the_dag_and_its_tasks_are_made_are_kept(project):
     project.write(
         "dags/documented.py",
@@ -319,8 +356,9 @@ def test_an_upstream_result_in_a_templated_field_is_waited_for_and_given(project
     assert out.read_text() == "9"
 
 
-def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
-    """execution_date, tomorrow_ds and yesterday_ds_nodash in a bash command and a Python callable."""
+def test_airflow_2_date_names_and_airflows_date_filters_mean_what_they_meant(project, tmp_path):
+    """execution_date, tomorrow_ds and yesterday_ds_nodash in a bash command and a Python callable; the
+    filters ds_nodash and ts in a bash command and a PythonOperator's op_args."""
     out = tmp_path / "out"
     project.write(
         "dags/dates.py",
@@ -332,20 +370,29 @@ def test_airflow_2_date_names_mean_what_they_meant(project, tmp_path):
 
 
         def show(**kwargs):
+            write(f"{{kwargs['execution_date']:%Y-%m-%d}} {{kwargs['tomorrow_ds']}}")
+
+
+        def write(text):
             with open({str(out)!r}, "a") as f:
-                f.write(f"{{kwargs['execution_date']:%Y-%m-%d}} {{kwargs['tomorrow_ds']}}\\n")
+                f.write(text + "\\n")
 
 
         with DAG("dates", start_date=datetime(2024, 1, 1), schedule="@daily"):
             BashOperator(task_id="say", bash_command=(
                 "echo {{{{ execution_date.strftime('%Y') }}}} {{{{ tomorrow_ds }}}} "
-                "{{{{yesterday_ds_nodash}}}} >> {out}"
-            )) >> PythonOperator(task_id="show", python_callable=show)
+                "{{{{yesterday_ds_nodash}}}} {{{{ data_interval_end | ts }}}} >> {out}"
+            )) >> PythonOperator(task_id="show", python_callable=show) >> PythonOperator(
+                task_id="filtered", python_callable=write, op_args=["{{{{ logical_date | ds_nodash }}}}"])
         """,
     )
     result = project.run("dates")
-    assert states(result) == {"say": "success", "show": "success"}
-    assert out.read_text().splitlines() == ["2024 2024-01-16 20240114", "2024-01-15 2024-01-16"]
+    assert states(result) == {"say": "success", "show": "success", "filtered": "success"}
+    assert out.read_text().splitlines() == [
+        "2024 2024-01-16 20240114 2024-01-15T00:00:00+00:00",
+        "2024-01-15 2024-01-16",
+        "20240115",
+    ]
 
 
 def test_taskflow_arguments_and_template_files_are_rendered_as_airflow_renders_them(project, tmp_path):
@@ -463,6 +510,39 @@ def test_run_if_skip_if_and_a_callable_bash_command(project, tmp_path):
     assert out.read_text() == "made 2024-01-15\n"
 
 
+def test_a_custom_operators_template_ext_reads_the_file_its_field_names(project, tmp_path):
+    out = tmp_path / "out"
+    project.write("dags/queries/daily.sql", "select * from t where day = '{{ ds }}'\n")
+    project.write(
+        "dags/custom_sql.py",
+        f"""
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models.baseoperator import BaseOperator
+
+
+        class Query(BaseOperator):
+            template_fields = ("sql",)
+            template_ext = (".sql",)
+
+            def __init__(self, sql, **kwargs):
+                super().__init__(**kwargs)
+                self.sql = sql
+
+            def execute(self, context):
+                with open({str(out)!r}, "a") as f:
+                    f.write(self.sql.strip() + "\\n")
+
+
+        with DAG("custom_sql", start_date=datetime(2024, 1, 1), schedule=None):
+            Query(task_id="from_file", sql="queries/daily.sql") >> Query(task_id="inline", sql="select '{{{{ ds }}}}'")
+        """,
+    )
+    result = project.run("custom_sql")
+    assert states(result) == {"from_file": "success", "inline": "success"}
+    assert out.read_text().splitlines() == ["select * from t where day = '2024-01-15'", "select '2024-01-15'"]
+
+
 def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
     project.write(
         "dags/groups.py",
@@ -492,11 +572,34 @@ def test_mapping_what_minorch_cannot_map_fails_its_file_with_one_line(project):
             BashOperator.partial(task_id="t").expand(bash_command=["true"], env=[{"A": "1"}])
         """,
     )
+    project.write(
+        "dags/keyed.py",
+        """
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(start_date=datetime(2024, 1, 1))
+        def keyed():
+            @task(multiple_outputs=True)
+            def extract():
+                return {"rows": [1, 2]}
+
+            @task
+            def double(x):
+                return 2 * x
+
+            double.expand(x=extract()["rows"])
+
+        keyed()
+        """,
+    )
     done = project.minorch("validate")
     assert "Traceback" not in done.stderr
     assert errors_and_warnings(done)[0] == [
         "error: dags/groups.py:13: mapping the task group each (.partial/.expand) is not supported by minorch "
         "(map the tasks inside the group with .expand(...))",
+        "error: dags/keyed.py:15: expand(x=...) over the result key 'rows' of task 'extract' is not supported "
+        "(expand over a task that returns the list itself)",
         "error: dags/two.py:7: BashOperator.partial(...).expand(...) over 2 arguments is not supported by minorch "
         "(expand over one argument and fix the others in .partial(...))",
     ]
@@ -632,3 +735,6 @@ def test_airflow_check_lists_unsupported_names_used_outside_a_dag_without_knock_
     assert report["dags"] == ["hooks"]
     assert sorted(report["unsupported"]) == ["PostgresHook", "conf"]
     assert len(report["problems"]) == 2, report["problems"]
+    assert report["unsupported"]["conf"] == (
+        "conf from airflow.configuration is not supported by minorch (read your own settings with Variable.get(...))"
+    )

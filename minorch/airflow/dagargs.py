@@ -48,6 +48,7 @@ _TASK_SILENT = frozenset(
         "weight_rule_class",
         "ui_color",
         "ui_fgcolor",
+        "map_index_template",  # how Airflow's UI names a mapped task's copies
         "provide_context",  # Airflow 1's switch, accepted and ignored by Airflow 2: the context is always given
         "deferrable",  # a minorch sensor or trigger-wait never holds a slot, deferred or not
     }
@@ -136,10 +137,17 @@ def task_options(kwargs: Mapping[str, Any], where: tuple[str | None, int | None]
         elif key in ("inlets", "outlets", "priority_weight", "weight_rule", "queue", "pool_slots", "executor") and (
             name not in TASK_KEYS
         ):
-            warn(f"argument {key} is ignored by minorch", *where)
+            if not (key == "pool_slots" and value == 1):  # one slot is what every minorch task takes
+                warn(f"argument {key} is ignored by minorch", *where)
         elif name in TASK_KEYS:
             options[name] = _plain(value)
-        elif key in ("depends_on_past", "wait_for_downstream", "max_active_tis_per_dag", "max_active_tis_per_dagrun"):
+        elif key in (
+            "depends_on_past",
+            "wait_for_downstream",
+            "max_active_tis_per_dag",
+            "max_active_tis_per_dagrun",
+            "task_concurrency",  # Airflow 1's max_active_tis_per_dag
+        ):
             if value:
                 warn(f"argument {key} is ignored by minorch", *where)
         else:
@@ -203,7 +211,8 @@ def dag_options(kwargs: dict[str, Any], where: tuple[str | None, int | None]) ->
             "max_consecutive_failed_dag_runs",
             "deadline",
         ):
-            warn(f"DAG argument {key} is ignored by minorch", *where)
+            if value:
+                warn(f"DAG argument {key} is ignored by minorch", *where)
         elif key in _DAG_OWN:
             options[key] = value
         else:

@@ -133,6 +133,8 @@ SERVED["airflow.providers.common.compat.sdk"] = (*SERVED["airflow.sdk"], *_EXCEP
 # Where minorch.airflow keeps each name.
 _HOMES = ("operators", "sensors", "dagargs", "names")
 
+_NO_METADATA = "minorch has no metadata database to query; read runs and tries with `minorch runs --json`"
+
 # What to write instead of classes minorch does not have (matched on the class name).
 _INSTEAD = (
     ("SparkSubmit", "run `spark-submit ...` in a BashOperator (a minorch shell task)"),
@@ -151,12 +153,16 @@ _INSTEAD = (
     ("Virtualenv", "run the other interpreter in a BashOperator (`/path/to/venv/bin/python script.py`)"),
     ("ExternalPython", "run the other interpreter in a BashOperator (`/path/to/python script.py`)"),
     ("Alias", "name the assets themselves in outlets=[...] and schedule=[...]"),
+    *((model, _NO_METADATA) for model in ("DagRun", "TaskInstance", "DagModel", "DagBag", "Session")),
     ("Timetable", 'use a cron expression, a preset such as "@daily", a timedelta, or a list of assets as schedule'),
     ("Hook", "use the service's client library inside a @task function"),
     ("Operator", "write it as a @task function or a BashOperator"),
     ("Sensor", "write it as a @task.sensor function or a BashSensor"),
 )
-_INSTEAD_NAMED = {"asset": "write a DAG whose task has outlets=[Asset(...)], which is what @asset makes"}
+_INSTEAD_NAMED = {
+    "asset": "write a DAG whose task has outlets=[Asset(...)], which is what @asset makes",
+    **dict.fromkeys(("conf", "configuration", "settings"), "read your own settings with Variable.get(...)"),
+}
 _GENERIC = (None, *(text for key, text in _INSTEAD if key in ("Operator", "Sensor")))
 
 

@@ -77,7 +77,10 @@ def render_value(value: Any, context: dict) -> Any:
     from ..templates import render
 
     if isinstance(value, str):
-        return render(value, context, shell=False) if "{{" in value or "{%" in value else value
+        if "{{" not in value and "{%" not in value:
+            return value
+        text = _EXPRESSION.sub(lambda m: "{{" + m[1] + " " + _expression(m[2]) + " " + m[3] + "}}", value)
+        return render(text, context, shell=False)
     if isinstance(value, (list, tuple)):
         return type(value)(render_value(v, context) for v in value)
     if isinstance(value, dict):
@@ -93,9 +96,26 @@ def unquoted(command: str) -> str:
     pass through `raw`. `echo "{{ ds }}"` -> `echo "{{ (ds) | raw }}"`, so an Airflow command means
     what it meant there. Airflow 2's names for dates (`execution_date`, `tomorrow_ds`, ...) are
     written as what they meant."""
-    return _EXPRESSION.sub(
-        lambda m: "{{" + m[1] + " (" + _AIRFLOW2_NAME.sub(_newer, m[2].strip()) + ") | raw " + m[3] + "}}", command
-    )
+    return _EXPRESSION.sub(lambda m: "{{" + m[1] + " (" + _expression(m[2]) + ") | raw " + m[3] + "}}", command)
+
+
+def _expression(text: str) -> str:
+    """One `{{ ... }}` expression of an Airflow template in minorch's names: Airflow 2's date names, and
+    Airflow's date filters (`{{ data_interval_start | ds }}`) as the formats they stand for."""
+    text = _AIRFLOW2_NAME.sub(_newer, text.strip())
+    last = _DATE_FILTER.fullmatch(text)
+    return f"({last[1]}).{_DATE_FILTERS[last[2]]}" if last else text
+
+
+# Airflow's Jinja filters for dates, when last in an expression -> the datetime method each is.
+_DATE_FILTERS = {
+    "ds": "strftime('%Y-%m-%d')",
+    "ds_nodash": "strftime('%Y%m%d')",
+    "ts": "isoformat()",
+    "ts_nodash": "strftime('%Y%m%dT%H%M%S')",
+    "ts_nodash_with_tz": "strftime('%Y%m%dT%H%M%S%z')",
+}
+_DATE_FILTER = re.compile(r"(.*?)\s*\|\s*(" + "|".join(_DATE_FILTERS) + r")", re.S)
 
 
 # Airflow 2's template names for dates (gone in Airflow 3) -> what they meant, in minorch's names.
@@ -148,7 +168,10 @@ class BaseOperator(Dependency):
         context = self._prepared(context)
         for name in self.template_fields:
             if hasattr(self, name):
-                setattr(self, name, render_value(getattr(self, name), context))
+                value = getattr(self, name)
+                if isinstance(value, str) and self.template_ext:  # a file named by a field: its text
+                    value = _template_file(value, self._where, self.template_ext, name, self._task.dag)
+                setattr(self, name, render_value(value, context))
         token = _CURRENT.set(context)
         try:
             return self.execute(context)

@@ -161,13 +161,19 @@ class ExternalTaskSensor(BaseSensorOperator):
         *,
         external_dag_id: str,
         external_task_id: str | None = None,
+        external_task_ids: Sequence[str] | None = None,
+        external_task_group_id: str | None = None,
         execution_delta: timedelta | None = None,
         execution_date_fn: Callable | None = None,
         allowed_states: Sequence[str] | None = None,
         failed_states: Sequence[str] | None = None,
         **kw: Any,
     ) -> None:
+        if external_task_id is None and external_task_ids and len(external_task_ids) == 1:
+            external_task_id = external_task_ids[0]
         self.external_dag_id, self.external_task_id = external_dag_id, external_task_id
+        self.several = bool(external_task_ids and len(external_task_ids) > 1)
+        self.group = external_task_group_id
         self.extra = {
             "execution_date_fn": execution_date_fn,
             "execution_delta": seconds(execution_delta) if execution_delta is not None else None,
@@ -179,6 +185,12 @@ class ExternalTaskSensor(BaseSensorOperator):
     def _create(self, task_id: str, options: dict):
         from ..errors import DagError
 
+        if self.several or self.group:
+            raise DagError(
+                f"ExternalTaskSensor over {'several tasks' if self.several else 'a task group'} "
+                "is not supported by minorch",
+                hint="make one ExternalTaskSensor per task, with external_task_id=",
+            )
         if self.external_task_id is None:
             raise DagError(
                 "ExternalTaskSensor without external_task_id is not supported by minorch",
