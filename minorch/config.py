@@ -254,7 +254,7 @@ def toml_locator(text: str) -> Locator:
     lines: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     open_quote = None  # the delimiter of the multi-line string we are inside, if any
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # TOML breaks lines at LF (CRLF) only
         if open_quote:
             if open_quote in line:
                 open_quote = None
