@@ -211,8 +211,12 @@ def display_path(path: Path) -> str:
     return rel if not rel.startswith("../..") else str(path)
 
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-"']+)\s*=""")
+# A key part: a basic string (with its escapes), a literal string, or bare. A header's quoted parts
+# may hold "]", "#" and spaces.
+_PART = r"""(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[A-Za-z0-9_\-]+)"""
+_DOTTED = rf"{_PART}(?:[ \t]*\.[ \t]*{_PART})*"
+_HEADER = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(rf"^\s*({_DOTTED})\s*=")
 
 
 Locator = Callable[[tuple[str, ...]], int | None]  # a key path -> its line in a TOML file
@@ -225,8 +229,19 @@ _QUOTE_OR_SPACE = re.compile("[\"' \t\r\n\f\v]")
 def _split_key(text: str) -> tuple[str, ...]:
     if not _QUOTE_OR_SPACE.search(text):  # a bare dotted key, as most are: no pattern needed
         return tuple(filter(None, text.split(".")))
-    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
-    return tuple(next(p for p in part if p) if any(part) else "" for part in parts)
+    return tuple(_unquote(part) for part in re.findall(_PART, text))
+
+
+def _unquote(part: str) -> str:
+    """A key part as TOML reads it: a basic string's escapes decoded (by the TOML parser itself)."""
+    if part.startswith('"'):
+        if "\\" not in part:
+            return part[1:-1]
+        try:
+            return tomllib.loads(f"k = {part}")["k"]
+        except tomllib.TOMLDecodeError:
+            return part[1:-1]
+    return part[1:-1] if part.startswith("'") else part
 
 
 def toml_locator(text: str) -> Locator:
@@ -239,7 +254,7 @@ def toml_locator(text: str) -> Locator:
     lines: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     open_quote = None  # the delimiter of the multi-line string we are inside, if any
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # TOML breaks lines at LF (CRLF) only
         if open_quote:
             if open_quote in line:
                 open_quote = None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -248,7 +249,7 @@ def _failed_line(tb: TracebackType | None) -> int | None:
 
 def _at(template: str, line: int | None) -> str:
     """``in line 2: echo {{ dss }}`` — the template line, stripped."""
-    lines = template.splitlines()
+    lines = re.split(r"\r\n|\r|\n", template)  # Jinja's line breaks (str.splitlines also breaks at \x85, \u2028, ...)
     if line is None or not 1 <= line <= len(lines):
         return f"in: {template.strip()}"
     return f"in line {line}: {lines[line - 1].strip()}"

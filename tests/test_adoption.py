@@ -43,6 +43,13 @@ def exec_done(pid: int, attempt_id: str) -> bool:
         return True
 
 
+def carries(proc: psutil.Process, attempt_id: str) -> bool:
+    try:
+        return proc.environ().get("MINORCH_ATTEMPT_ID") == attempt_id
+    except psutil.Error:  # gone
+        return False
+
+
 def gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -120,12 +127,43 @@ def started_unrecorded(tmp_path: Path, attempt_id: str, script: str) -> tuple[Op
     return OpenTry(open_try.launch, 0.0, None, None, None, None), open_try.pid
 
 
-def test_a_running_try_whose_pid_was_never_recorded_is_stopped_as_interrupted_not_called_never_started(tmp_path):
+def test_a_running_try_whose_pid_was_never_recorded_is_adopted_by_its_attempt_id(tmp_path):
+    # The scheduler writes a started try's pid in its next transaction: killed before that, it left none.
+    open_try, pid = started_unrecorded(tmp_path, "a", "sleep 0.6 & wait; echo done; exit 5")
+    assert wait_until(lambda: psutil.Process(pid).children())  # its child carries the attempt id as well
+    second = LocalExecutor()
+    [answer] = second.recover([open_try])
+    assert isinstance(answer, Adopted) and answer.running.pid == pid  # the leader, not its child
+    assert answer.running.create_time == psutil.Process(pid).create_time()
+    done = run_all(second)["a"]
+    assert (done.returncode, done.reason) == (5, "exited with code 5")
+    assert (tmp_path / "a.log").read_text() == "done\n"
+
+
+def test_a_running_try_whose_pid_was_never_recorded_is_stopped_as_interrupted_when_not_adopting(tmp_path):
     open_try, pid = started_unrecorded(tmp_path, "a", "sleep 1000")
     tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    [answer] = LocalExecutor().recover([open_try])
+    [answer] = LocalExecutor().recover([open_try], adopt=False)
     assert isinstance(answer, Lost) and answer.reason == "interrupted: the scheduler stopped while this try ran"
     assert running(tree) == []
+
+
+def test_an_unrecorded_try_whose_leader_ended_is_ended_and_what_it_left_is_stopped(tmp_path):
+    # The leader wrote its status and left a daemon in a session of its own: the daemon is not the try.
+    recorded = left_running(tmp_path, "a", "setsid sleep 1000 & exit 0")
+    open_try, pid, began = OpenTry(recorded.launch, 0.0, None, None, None, None), recorded.pid, recorded.create_time
+
+    def daemons() -> list[psutil.Process]:
+        found = psutil.process_iter(["name", "create_time"])
+        later = [p for p in found if p.info["name"] == "sleep" and p.info["create_time"] >= began]
+        return [p for p in later if carries(p, "a")]
+
+    assert wait_until(lambda: gone(pid) and daemons())
+    [daemon] = daemons()
+    assert os.getsid(daemon.pid) == daemon.pid
+    [answer] = LocalExecutor().recover([open_try])
+    assert isinstance(answer, Ended) and answer.exit.returncode == 0
+    assert running([daemon]) == []
 
 
 def test_a_try_whose_pid_was_never_recorded_and_that_ends_as_it_is_stopped_is_ended_not_run_again(tmp_path):
@@ -133,7 +171,7 @@ def test_a_try_whose_pid_was_never_recorded_and_that_ends_as_it_is_stopped_is_en
     # recovery looked would), so its status file records success and the try must not run a second time.
     open_try, pid = started_unrecorded(tmp_path, "a", "trap 'echo done; exit 0' TERM; sleep 1000 & wait")
     assert wait_until(lambda: psutil.Process(pid).children())  # its traps are set: it started its sleep
-    [answer] = LocalExecutor().recover([open_try])
+    [answer] = LocalExecutor().recover([open_try], adopt=False)
     assert isinstance(answer, Ended) and answer.exit.returncode == 0
     assert (tmp_path / "a.log").read_text() == "done\n"
 

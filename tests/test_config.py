@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import tomli
 
 from minorch.config import find_config, load_settings, read_toml, toml_locator
 from minorch.errors import ConfigError
@@ -271,3 +272,31 @@ env = { A = "1", B = "2" }
 )
 def test_the_locator_finds_the_line_of_keys_in_nested_tables(path, line):
     assert toml_locator(TOML)(path) == line
+
+
+QUOTED = r"""
+[dags."]".tasks.ok]
+command = "echo"
+
+[dags . 'a b' . tasks."say \u0022hi\u0022 ]#"]  # a comment
+command = "echo"
+env . "x.y" = "1"
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (("dags", "]", "tasks", "ok"), 2),
+        (("dags", "]", "tasks", "ok", "command"), 3),
+        (("dags", "a b", "tasks", 'say "hi" ]#'), 5),
+        (("dags", "a b", "tasks", 'say "hi" ]#', "env", "x.y"), 7),
+    ],
+)
+def test_the_locator_reads_quoted_keys_as_toml_does(path, line):
+    """Quoted parts may hold "]", "#", dots and escapes; spaces may stand around the dots."""
+    data = tomli.loads(QUOTED)
+    node = data
+    for part in path:
+        node = node[part]  # the path is what the TOML parser reads
+    assert toml_locator(QUOTED)(path) == line

@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from minorch.config import load_settings
@@ -67,6 +67,8 @@ PYTHON = (
 
 @settings(max_examples=30, deadline=None)
 @given(ident=IDS, suffix=st.sampled_from(["toml", "py"]))
+@example(ident="]", suffix="toml")  # a "]" in a quoted header key once hid the key's line
+@example(ident="\x85", suffix="toml")  # so did a character Python, not TOML, takes for a line break
 def test_the_loader_refuses_a_bad_id_in_toml_and_python_files_with_file_and_line(ident, suffix):
     try:
         build_dag(ident, {"tasks": {ident: {"command": "echo"}}}, file=None)

@@ -56,7 +56,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -346,6 +346,13 @@ class LocalExecutor(Executor):
                 leader = find_leftover(open_try.pid, open_try.create_time, launch.attempt_id)
             rest = [p for p in marked.get(launch.attempt_id, []) if leader is None or p.pid != leader.pid]
             rest += self._cgroup_members(launch.attempt_id, {p.pid for p in rest} | {open_try.pid or 0})
+            if leader is None and not open_try.pid and adopt:
+                # Started, though the scheduler stopped before it recorded the pid (it writes pids
+                # in its next transaction): adopted by its attempt id when its leader still runs.
+                leader = _unrecorded_leader(rest, launch.status_path)
+                if leader is not None:
+                    rest = [p for p in rest if p.pid != leader.pid]
+                    open_try = replace(open_try, pid=leader.pid, create_time=leader.create_time())
             if leader is not None and adopt and open_try.create_time is not None:  # a leader was found by it
                 if self._adopt(open_try, leader.pid):
                     running = Running(launch.attempt_id, leader.pid, open_try.create_time)
@@ -359,7 +366,8 @@ class LocalExecutor(Executor):
                 continue
             if rest and not open_try.pid:
                 # Started (its processes carry the attempt id), though the scheduler stopped before it recorded
-                # the pid: stopped as an interrupted try, unless it ended on its own first (its status file says).
+                # the pid, and not adopted (`adopt=False`, or its leader is gone): stopped as an interrupted try,
+                # unless it ended on its own first (its status file says).
                 doomed += rest
                 killed.append((len(answers), open_try))
                 answers.append(Lost(launch.attempt_id, "interrupted: the scheduler stopped while this try ran"))
@@ -759,6 +767,25 @@ class LocalExecutor(Executor):
             if child.kill_at is not None and not child.killed:
                 due.append(child.kill_at)
         return min(due, default=None)
+
+
+def _unrecorded_leader(marked: list[psutil.Process], status_path: Path | None) -> psutil.Process | None:
+    """The leader of a try whose pid was never recorded, among the processes carrying its attempt id:
+    the first of them to start that leads its own session (every try starts in a session of its own).
+    None once it has left its status file (it ended; what is left of its tree is not the try) or when
+    none of them qualifies."""
+    if status_path is not None and _read_status(status_path) is not None:
+        return None
+    import psutil
+
+    leaders = []
+    for proc in marked:
+        try:
+            if os.getsid(proc.pid) == proc.pid and proc.status() != psutil.STATUS_ZOMBIE:
+                leaders.append((proc.create_time(), proc))
+        except (OSError, psutil.Error):  # gone meanwhile
+            continue
+    return min(leaders, key=lambda pair: pair[0])[1] if leaders else None
 
 
 def _status(status: int, duration: float, rss: int, cpu: float) -> _Reaped:
