@@ -291,13 +291,26 @@ def _cache_file(settings: Settings) -> Path:
     return base / f"dagfiles-{key:08x}.json"
 
 
+def code_stamp(package: Path = Path(__file__).parent) -> int:
+    """A checksum of minorch's own modules (path, mtime, size): a kept load is not reused once
+    minorch itself changed (an upgrade, an edit in a checkout), which may load the same file
+    differently. About 0.3 ms."""
+    stamps = []
+    for folder, _dirs, files in os.walk(package):
+        for name in files:
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(folder, name))
+                stamps.append(f"{folder}/{name} {st.st_mtime_ns} {st.st_size}")
+    return zlib.crc32("\n".join(sorted(stamps)).encode())
+
+
 def import_python_cached(paths: list[Path], timeout: float, cache: Path) -> list[dict]:
     """`import_python`, reusing the result of each file whose stamp, and the stamps of the
     project's own modules its load imported (`modules` in the loader's answer), are those of the
-    last load; the environment that shapes loading (the interpreter, `airflow_compat`) is part of
-    the key. Only the other files are imported; the cache is rewritten when any was. A cache
+    last load; the environment that shapes loading (the interpreter, `airflow_compat`, minorch's
+    own code) is part of the key. Only the other files are imported; the cache is rewritten when any was. A cache
     that cannot be read or written is ignored."""
-    key = [CACHE_VERSION, sys.executable, os.environ.get(airflow.ENV)]
+    key = [CACHE_VERSION, sys.executable, os.environ.get(airflow.ENV), code_stamp()]
     try:
         kept = json.loads(cache.read_text())
         entries = kept["files"] if kept.get("key") == key else {}

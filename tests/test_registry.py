@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -265,12 +266,8 @@ with DAG(NAME):
 """
 
 
-def test_a_listing_imports_only_python_files_that_changed_or_whose_own_modules_changed(project, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    project("dags/a.py", GOOD_PY.format(dag_id="a"))
-    project("dags/b.py", HELPER_PY)
-    project("dags/_names.py", "NAME = 'first'\n")
-    project("dags/broken.py", "x = (\n")
+def count_imports(monkeypatch) -> list[list[str]]:
+    """The names of the Python DAG files each loader run imports, appended as they run."""
     imported: list[list[str]] = []
     real = registry.import_python
 
@@ -279,6 +276,16 @@ def test_a_listing_imports_only_python_files_that_changed_or_whose_own_modules_c
         return real(paths, timeout)
 
     monkeypatch.setattr(registry, "import_python", counting)
+    return imported
+
+
+def test_a_listing_imports_only_python_files_that_changed_or_whose_own_modules_changed(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project("dags/a.py", GOOD_PY.format(dag_id="a"))
+    project("dags/b.py", HELPER_PY)
+    project("dags/_names.py", "NAME = 'first'\n")
+    project("dags/broken.py", "x = (\n")
+    imported = count_imports(monkeypatch)
     settings = load_settings(tmp_path / "minorch.toml")
 
     def listed() -> tuple[list, list]:
@@ -302,6 +309,26 @@ def test_a_listing_imports_only_python_files_that_changed_or_whose_own_modules_c
     (tmp_path / "dags" / "a.py").unlink()
     assert listed()[0] == [("second", 1, "dags/b.py")]
     assert registry.load(settings, cached=False).dags.keys() == {"second"}  # what a full load says too
+
+
+def test_a_listing_after_minorch_itself_changed_imports_every_python_file_again(project, tmp_path, monkeypatch):
+    """An upgrade (or an edit in a checkout) may load an unchanged DAG file differently."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project("dags/a.py", GOOD_PY.format(dag_id="a"))
+    imported = count_imports(monkeypatch)
+    settings = load_settings(tmp_path / "minorch.toml")
+    registry.load(settings, cached=True)
+    registry.load(settings, cached=True)
+    assert imported == [["a.py"]]
+    package = tmp_path / "minorch_copy"  # the stamp follows minorch's modules: an edit changes it
+    shutil.copytree(Path(registry.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = registry.code_stamp(package)
+    (package / "dag.py").write_text((package / "dag.py").read_text() + "\n")
+    assert registry.code_stamp(package) != before
+    stamp = registry.code_stamp()
+    monkeypatch.setattr(registry, "code_stamp", lambda: stamp + 1)  # as after an upgrade
+    assert set(registry.load(settings, cached=True).dags) == {"a"}
+    assert imported == [["a.py"], ["a.py"]]
 
 
 def test_a_cache_that_cannot_be_read_or_written_is_ignored(project, tmp_path, monkeypatch):
