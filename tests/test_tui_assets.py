@@ -104,7 +104,10 @@ def test_an_asset_triggered_run_says_which_assets_started_it(tmp_path: Path):
         async with app.run_test(size=(120, 30)) as pilot:
             await until(pilot, lambda: "silver" in screen_text(app), what="DAG list shown")
             app.open_dag("silver")
-            await until(pilot, lambda: "asset_triggered" in screen_text(app), what="the run's status line")
-            assert "asset_triggered" in screen_text(app) and "(by orders_bronze, raw)" in screen_text(app)
+            await until(
+                pilot,
+                lambda: "asset_triggered" in screen_text(app) and "(by orders_bronze, raw)" in screen_text(app),
+                what="the run's status line, with the assets that started it",
+            )
 
     asyncio.run(main())
