@@ -21,7 +21,7 @@ from . import planner as P
 from .clock import SystemClock
 from .config import Settings
 from .dag import Dag
-from .executors.base import Adopted, Ended, Executor, Exit, Launch, OpenTry, Running
+from .executors.base import Adopted, Ended, Executor, Exit, Launch, OpenTry
 from .executors.proctree import find_marked, stop_all
 from .options import TaskOptions
 from .records import Attempt
@@ -57,7 +57,6 @@ class Host(Protocol):
     dags: dict[str, Dag]
     attempt_tag: str
     inflight: dict[str, Inflight]
-    _pids: list[Running]  # where started (or adopted) tries run, written in the next transaction
     clock: SystemClock
     stopping: bool
 
@@ -105,8 +104,6 @@ def recover(host: Host, dag_ids: set[str] | None = None) -> int:
         flight = _flight_of(host, attempt, now)
         if isinstance(answer, Adopted) and flight is not None:
             host.inflight[attempt.attempt_id] = flight
-            if not attempt.pid:  # found by its attempt id: its pid is written as a started try's is
-                host._pids.append(answer.running)
             log.info("%s.%s: adopted try %d, still running", flight.dag_id, flight.task_id, flight.try_number)
         elif isinstance(answer, Ended) and flight is not None:
             host._record_exit(flight, *_ended_at(host, attempt, answer.exit, now))
