@@ -292,15 +292,13 @@ def _cache_file(settings: Settings) -> Path:
 
 
 def code_stamp(package: Path = Path(__file__).parent) -> int:
-    """A checksum of minorch's own modules (path, mtime, size): a kept load is not reused once
+    """A checksum of the `stamp` of each of minorch's own modules: a kept load is not reused once
     minorch itself changed (an upgrade, an edit in a checkout), which may load the same file
-    differently. About 0.3 ms."""
+    differently. About 0.7 ms."""
     stamps = []
-    for folder, _dirs, files in os.walk(package):
-        for name in files:
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(folder, name))
-                stamps.append(f"{folder}/{name} {st.st_mtime_ns} {st.st_size}")
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        stamps += [f"{folder}/{name} {stamp(os.path.join(folder, name))}" for name in files if name.endswith(".py")]
     return zlib.crc32("\n".join(sorted(stamps)).encode())
 
 
