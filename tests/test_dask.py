@@ -9,6 +9,7 @@ must happen once where it succeeded, and no process carrying a try's attempt id 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from collections import Counter
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import wait_until
+from conftest import run_all, wait_until
 from dask_cluster import DaskCluster
 
 from minorch.states import RunState
@@ -91,6 +92,41 @@ def test_executor_dask_without_a_reachable_address_is_one_line(project):
     done = project.minorch("run", "d")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "allow_insecure" in done.stderr, done.stderr
+
+
+def test_a_try_whose_worker_dies_holding_its_end_is_not_run_again_on_another_worker(tmp_path):
+    """Dask computes a finished task again when the worker holding its result dies before the result was
+    fetched. The recomputation on the other worker must not start the try a second time: its end is read
+    on its own host once that worker is back."""
+    from minorch.executors.base import Launch
+    from minorch.executors.dask import DaskExecutor
+
+    cluster = DaskCluster(tmp_path / "hosts").start()
+    ex = DaskExecutor(cluster.address, lost_after=30.0)
+    ledger = tmp_path / "ledger"
+    try:
+        script = f"echo ran >> {ledger}"
+        launch = Launch("once-1", ["/bin/sh", "-c", script], dict(os.environ), None, tmp_path / "once-1.log", None)
+        key = ex.start(launch).external_id
+        # Not polled yet: the end waits on the worker that ran it.
+        ended = wait_until(lambda: ex.client.who_has().get(key), timeout=30)
+        assert ended and ledger.read_text() == "ran\n"
+        [host] = [n for n in cluster.names if (cluster.folder(n) / "tries" / "once-1" / "exit.json").exists()]
+        cluster.kill_worker(host)
+
+        def elsewhere() -> bool:
+            names = {a: w["name"] for a, w in ex.client.scheduler_info(n_workers=-1)["workers"].items()}
+            return any(names.get(address) not in (None, host) for address in ex.client.who_has().get(key, ()))
+
+        assert wait_until(elsewhere, timeout=30)  # Dask computed it again on the other worker
+        cluster.start_worker(host)
+        done = run_all(ex, limit=60.0)["once-1"]
+        assert (done.returncode, done.reason) == (0, "exited with code 0")
+        assert ledger.read_text() == "ran\n"
+    finally:
+        ex.shutdown(0.1)
+        ex.close()
+        cluster.stop()
 
 
 PYJOB = """\
@@ -434,7 +470,7 @@ def test_a_worker_that_does_not_come_back_gives_each_of_its_tries_one_uncounted_
         assert tries[task_id][0].reason.startswith("lost: worker host0 went away")
         assert tries[task_id][1].host == "host1"
     for task_id in set(f.tasks) - on_host0:
-        assert [(a.outcome, a.counted) for a in tries[task_id]] == [("success", True)]
+        assert [(a.outcome, a.counted) for a in tries[task_id]] == [("success", True)], story(f)
     assert survivors([], {a.attempt_id for ts in tries.values() for a in ts}) == []
 
 

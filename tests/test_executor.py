@@ -8,8 +8,10 @@ only with ``-m dask``. The rest are about the local executor's own mechanics.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -18,11 +20,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import run_all, running
+from conftest import run_all, running, wait_until
 
 from minorch.executors.base import Exit, Launch
 from minorch.executors.local import LocalExecutor
-from minorch.executors.proctree import boot_ticks, create_time_of, find_leftover, kill_tree
+from minorch.executors.proctree import boot_ticks, create_time_of, find_leftover, kill_tree, started_at
 
 SH = "/bin/sh"
 QUICK = ["local", "dask"]
@@ -43,9 +45,14 @@ def executor(request):
     ex = DaskExecutor(cluster.address, lost_after=5.0)
     yield ex
     ex.shutdown(0.1)
+    from distributed import Event
+
+    for name in cluster.names:  # attempt ids repeat between tests: let the next test claim and start them anew
+        tries = cluster.folder(name) / "tries"
+        for claimed in tries.iterdir() if tries.exists() else ():
+            Event(f"minorch-started-{claimed.name}", client=ex.client).clear()
+        shutil.rmtree(tries, ignore_errors=True)
     ex.close()
-    for name in cluster.names:  # attempt ids repeat between tests: let the next test claim them anew
-        shutil.rmtree(cluster.folder(name) / "tries", ignore_errors=True)
 
 
 @pytest.fixture
@@ -287,6 +294,60 @@ def test_a_process_not_yet_past_its_exec_is_still_the_attempts(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_started_at_names_one_process_run_and_nothing_once_it_ended():
+    """What the Dask worker and its supervisors recognise each other by: the same reading for the same
+    process, a different one for another process, and none for a zombie or a process that is gone."""
+    first = subprocess.Popen(["sleep", "30"])
+    second = subprocess.Popen(["sh", "-c", "sleep 0.05; exit 0"])
+    try:
+        reading = started_at(first.pid)
+        assert reading is not None and started_at(first.pid) == reading
+        time.sleep(0.02)  # at least two clock ticks apart: a later process reads later
+        third = subprocess.Popen(["sleep", "30"])
+        assert started_at(third.pid) not in (None, reading)
+        third.kill()
+        third.wait()
+        assert wait_until(lambda: psutil.Process(second.pid).status() == psutil.STATUS_ZOMBIE, timeout=5)
+        assert started_at(second.pid) is None  # ended, not yet reaped
+        second.wait()
+        assert started_at(second.pid) is None
+    finally:
+        first.kill()
+        first.wait()
+
+
+@pytest.mark.parametrize("executor", ["dask"], indirect=True)
+def test_a_supervisor_killed_on_its_host_gives_a_lost_try_and_its_tree_is_stopped(executor, logs, dask_cluster):
+    executor.start(shell(logs, "sv", "sleep 1000"))
+    placed(executor, "sv")
+    [folder] = [
+        dask_cluster.folder(n) / "tries" / "sv"
+        for n in dask_cluster.names
+        if (dask_cluster.folder(n) / "tries" / "sv").exists()
+    ]
+    assert wait_until(lambda: (folder / "supervisor.json").exists(), timeout=5)
+    named = json.loads((folder / "supervisor.json").read_text())
+    try_process = psutil.Process(named["child"])
+    os.kill(named["pid"], signal.SIGKILL)
+    done = run_all(executor, limit=10.0)["sv"]
+    assert done.lost and done.returncode is None
+    assert done.reason == f"lost: its supervisor on {folder.parent.parent.name} died"
+    assert wait_until(lambda: not running([try_process]), timeout=5)
+
+
+def test_a_supervisor_that_died_of_an_error_is_reported_with_its_last_words(tmp_path):
+    from minorch.executors.dask_worker import _died
+
+    assert _died(tmp_path, "host0") == "its supervisor on host0 died"
+    (tmp_path / "supervisor.err").write_text(
+        "Traceback (most recent call last):\n  ...\nOSError: [Errno 28] No space left on device\n\n"
+    )
+    assert _died(tmp_path, "host0") == (
+        "its supervisor on host0 died (OSError: [Errno 28] No space left on device; "
+        f"more in {tmp_path / 'supervisor.err'})"
+    )
 
 
 @pytest.mark.parametrize("executor", FULL, indirect=True)

@@ -5,7 +5,11 @@ Dask carries and places tries; minorch supervises them (`executors.supervisor`, 
 ``minorch-<attempt id>``, submitted with ``pure=False`` and, for a task with a ``queue``, the
 worker resource ``queue-<name>``. Dask must not run a task twice: on connecting, the Dask
 scheduler's ``allowed_failures`` is set to 0 (minorch's retries are the only retries), and a
-worker claims each try with a folder keyed by the attempt id.
+worker claims each try with a folder keyed by the attempt id. Dask still computes a finished task
+again when the worker holding its result dies before the result is fetched; so a worker marks each
+try it starts on the Dask scheduler (an event named ``minorch-started-<attempt id>``, cleared when
+the try's folder is forgotten), and a delivery that finds the mark set on a host that never claimed
+the try does not start it (the try is watched again on the host that did).
 
 Facts come back three ways: ``minorch-started`` events (which worker, pid) become `Running`
 records; ``minorch-log`` events are written into the try's local log file at their offsets
@@ -343,6 +347,7 @@ class DaskExecutor(Executor):
         for attempt_id, remote in list(self._tries.items()):
             del self._tries[attempt_id]
             exits.append(self._exit(remote, None, "did not report its end after being cancelled (worker unreachable?)"))
+        self._send_forgets()
         return exits
 
     def detach(self) -> int:
@@ -474,6 +479,9 @@ class DaskExecutor(Executor):
                 del self._tries[attempt_id]
                 _write_log(remote.launch.log_path, 0, f"minorch: {end['refused']}\n".encode())
                 return self._exit(remote, 126, end["refused"])
+            if end.get("elsewhere"):  # computed again on another worker after its own died: watched where it runs
+                self._broke(remote)
+                return None
             if end.get("missing"):
                 del self._tries[attempt_id]
                 return self._exit(remote, None, f"lost: it never reached worker {end.get('host')}", lost=True)

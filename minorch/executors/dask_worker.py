@@ -60,10 +60,28 @@ def run_try(payload: dict) -> dict:
             return {"missing": True, "host": worker.name}
     elif (refused := _other_code(payload.get("code"), worker.name)) is not None and not folder.exists():
         return {"refused": refused, "host": worker.name}
+    elif not folder.exists() and _scheduler(worker, "event_is_set", attempt_id):
+        # Started on another worker, which died holding this task's result: Dask computes a lost result
+        # again, elsewhere. Never a second start; the scheduler host watches the try where it runs.
+        return {"elsewhere": True, "host": worker.name}
     elif (claimed := S.claim(root, attempt_id)) is not None:
+        try:
+            _scheduler(worker, "event_set", attempt_id)
+        except Exception as err:  # noqa: BLE001 - the Dask scheduler went away: unmarked, it is not started
+            lost = f"{worker.name} could not tell the Dask scheduler it starts it ({err})"
+            _fence(claimed, f"lost: {lost}")
+            return {"exit": None, "lost": lost, "host": worker.name}
         _prepare(claimed, payload)
         return _watch(folder, attempt_id, worker, payload["grace"], zygote.spawn(claimed))
     return _watch(folder, attempt_id, worker, payload["grace"])
+
+
+def _scheduler(worker, handler: str, attempt_id: str):
+    """Call the Dask scheduler's `handler` of its events extension for the try's "started" mark, a flag
+    the Dask scheduler keeps until the try is forgotten, from a task's thread."""
+    from distributed.utils import sync
+
+    return sync(worker.loop, getattr(worker.scheduler, handler), name=f"{START_TOPIC}-{attempt_id}")
 
 
 def file_digest(path: str) -> str | None:
@@ -131,20 +149,20 @@ def _watch(folder: Path, attempt_id: str, worker, grace: float, started: int = 0
                 pidfd = os.pidfd_open(started)
                 selector.register(pidfd, selectors.EVENT_READ)
         while not (folder / "exit.json").exists():
-            proc = S.supervisor_of(folder)
-            if proc is None:
+            pid = S.supervisor_of(folder)
+            if pid is None:
                 if (folder / "exit.json").exists():
                     break
                 if S.read_json(folder / "supervisor.json") is not None or not _starting(folder):
                     S.kill_orphaned_try(folder, grace)  # its supervisor was killed: nothing else can stop it
-                    return {"exit": None, "lost": f"its supervisor on {worker.name} died", "host": worker.name}
+                    return {"exit": None, "lost": _died(folder, worker.name), "host": worker.name}
             elif pidfd is None:
                 try:
-                    pidfd = os.pidfd_open(proc.pid)
+                    pidfd = os.pidfd_open(pid)
                     selector.register(pidfd, selectors.EVENT_READ)
                 except (OSError, AttributeError):
                     pidfd = -1
-            if not told and proc is not None:
+            if not told and pid is not None:
                 told = True
                 named = S.read_json(folder / "supervisor.json") or {}
                 worker.log_event(
@@ -175,6 +193,16 @@ def _watch(folder: Path, attempt_id: str, worker, grace: float, started: int = 0
         "host": worker.name,
         "address": worker.address,
     }
+
+
+def _died(folder: Path, host: str) -> str:
+    """Why a try is lost whose supervisor ended without writing its exit: its last words, when it left any."""
+    try:
+        last = (folder / "supervisor.err").read_text(errors="replace").strip().splitlines()[-1:]
+    except OSError:
+        last = []
+    said = f" ({last[0].strip()}; more in {folder / 'supervisor.err'})" if last else ""
+    return f"its supervisor on {host} died{said}"
 
 
 def _starting(folder: Path) -> bool:
@@ -220,7 +248,9 @@ async def cancel_try(attempt_id: str, reason: str, dask_worker=None) -> bool:
 
 
 async def forget_try(attempt_ids: list[str], dask_worker=None) -> int:
-    """Delete the folders of tries whose end the scheduler recorded. Run through ``Client.run``."""
+    """Delete the folders of tries whose end the scheduler recorded, and their "started" marks on the Dask
+    scheduler. Run through ``Client.run``."""
+    import asyncio
     import shutil
 
     root = dask_worker.plugins[PLUGIN].root
@@ -230,6 +260,7 @@ async def forget_try(attempt_ids: list[str], dask_worker=None) -> int:
         if (folder / "exit.json").exists():
             shutil.rmtree(folder, ignore_errors=True)
             count += 1
+    await asyncio.gather(*(dask_worker.scheduler.event_clear(name=f"{START_TOPIC}-{i}") for i in attempt_ids))
     return count
 
 
@@ -247,10 +278,15 @@ async def find_or_fence(attempt_ids: list[str], reason: str, dask_worker=None) -
                 here.append(attempt_id)
             continue
         (folder / "fence").touch()
-        fence = {"attempt_id": attempt_id, "pid": 0, "returncode": None, "signal": None, "duration": 0.0}
-        fence.update(timed_out=False, cancelled=True, peak_rss=None, cpu_time=None, reason=reason, lost=True)
-        S.write_json(folder / "exit.json", fence)
+        _fence(folder, reason)
     return here
+
+
+def _fence(folder: Path, reason: str) -> None:
+    """The end of a claimed try that never started here: a later delivery finds it claimed and ended."""
+    fence = {"attempt_id": folder.name, "pid": 0, "returncode": None, "signal": None, "duration": 0.0}
+    fence.update(timed_out=False, cancelled=True, peak_rss=None, cpu_time=None, reason=reason, lost=True)
+    S.write_json(folder / "exit.json", fence)
 
 
 def tries_here(dask_worker=None) -> list[str]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import psutil
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of a process's start time in /proc
+_PROC = os.path.exists("/proc/self/stat")
 
 
 def kill_tree(pid: int, grace: float) -> None:
@@ -186,14 +187,37 @@ def _boot_time() -> float:
     return _btime[0]
 
 
-def _start_ticks(pid: int) -> int | None:
-    """The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or None when it is gone."""
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return int(data[data.rindex(b")") + 2 :].split()[19])
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or None when it is gone."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])
+
+
+def started_at(pid: int) -> float | None:
+    """When `pid` started, for recognising it later: its start in clock ticks since boot where there is
+    /proc (Linux), psutil's create_time elsewhere; None when it is gone or a zombie. Two readings of
+    one process are equal, and a wall-clock step changes neither, unlike psutil's create_time on
+    Linux, which adds /proc/stat's btime, moved by every step (an NTP correction, a resumed VM)."""
+    if not _PROC:
+        import psutil
+
+        try:
+            proc = psutil.Process(pid)
+            return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()
+        except psutil.NoSuchProcess:
+            return None
+    fields = _stat(pid)
+    return None if fields is None or fields[0] == b"Z" else float(fields[19])
 
 
 def descendants(root: int | psutil.Process) -> list[psutil.Process]:

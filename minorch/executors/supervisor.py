@@ -31,11 +31,9 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-import psutil
-
 from .base import Exit, Launch
 from .local import LocalExecutor
-from .proctree import find_leftover, kill_tree
+from .proctree import find_leftover, kill_tree, started_at
 
 WORKER_CHECK = 0.5  # seconds between looks at whether a worker still serves the folder
 
@@ -76,17 +74,19 @@ def read_json(path: Path) -> dict | None:
 def mark_worker(root: Path) -> None:
     """Say that this process serves `root` (a worker at its start)."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_json(root / "worker.json", {"pid": os.getpid(), "create_time": psutil.Process().create_time()})
+    write_json(root / "worker.json", {"pid": os.getpid(), "start": started_at(os.getpid())})
 
 
 def worker_alive(root: Path) -> bool:
-    named = read_json(root / "worker.json")
-    if named is None:
-        return False
+    return _still_runs(read_json(root / "worker.json"))
+
+
+def _still_runs(named: dict | None) -> bool:
+    """Whether the process a worker or supervisor file names (``pid``, and ``start`` from `started_at`)
+    still runs: the same pid started at the same moment."""
     try:
-        proc = psutil.Process(named["pid"])
-        return abs(proc.create_time() - named["create_time"]) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, KeyError, TypeError):
+        return named is not None and started_at(named["pid"]) == named["start"]
+    except (KeyError, TypeError):
         return False
 
 
@@ -207,12 +207,11 @@ def supervise(folder: Path) -> Exit:
     executor = LocalExecutor(fork_server=False)
     executor.add_wakeup_fd(wake_r)
     running = executor.start(launch)
-    me = psutil.Process()
     write_json(
         folder / "supervisor.json",
         {
-            "pid": me.pid,
-            "create_time": me.create_time(),
+            "pid": os.getpid(),
+            "start": started_at(os.getpid()),
             "child": running.pid,
             "child_create_time": running.create_time,
         },
@@ -247,26 +246,18 @@ def cancel(folder: Path, reason: str) -> bool:
     """Ask the supervisor of the try in `folder` to stop it (tree and all). False if no
     supervisor runs it (not started yet: it reads the cancel file when it starts; or ended)."""
     write_json(folder / "cancel.json", {"reason": reason})
-    proc = supervisor_of(folder)
-    if proc is None:
+    pid = supervisor_of(folder)
+    if pid is None:
         return False
-    with contextlib.suppress(psutil.NoSuchProcess):
-        proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     return True
 
 
-def supervisor_of(folder: Path) -> psutil.Process | None:
-    """The running supervisor of the try in `folder`, checked by pid and start time."""
+def supervisor_of(folder: Path) -> int | None:
+    """The pid of the running supervisor of the try in `folder`, checked by pid and start time."""
     named = read_json(folder / "supervisor.json")
-    if named is None:
-        return None
-    try:
-        proc = psutil.Process(named["pid"])
-        if abs(proc.create_time() - named["create_time"]) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE:
-            return proc
-    except psutil.NoSuchProcess:
-        pass
-    return None
+    return named["pid"] if named is not None and _still_runs(named) else None
 
 
 def kill_orphaned_try(folder: Path, grace: float) -> None:
