@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_fork import CliForker
 
 import minorch
 from minorch.config import Settings, load_settings
@@ -39,6 +40,25 @@ def child_env(**changes: str) -> dict[str, str]:
     env = {**os.environ, **changes}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [MINORCH_HOME, env.get("PYTHONPATH")]))
     return env
+
+
+_forker: list[CliForker] = []
+
+
+def minorch_command(args: list[str], *, cwd, env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """``python -m minorch ARGS`` to its end, output captured as text: forked from a warm process (`cli_fork`),
+    or started the usual way with MINORCH_TEST_EXEC=1."""
+    if not _forker:
+        _forker.append(CliForker(child_env()))
+    if os.environ.get("MINORCH_TEST_EXEC") == "1" or not _forker[0].serves(env):
+        command = [sys.executable, "-m", "minorch", *args]
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return _forker[0].run(args, cwd=cwd, env=env, timeout=timeout)
+
+
+def pytest_sessionfinish() -> None:
+    for forker in _forker:
+        forker.close()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -92,15 +112,8 @@ class Project:
         return run_foreground(settings, registry, registry.dags[dag_id], date, params or {}, self.lines.append)
 
     def minorch(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
-        """``python -m minorch ARGS`` in the project folder; text output captured."""
-        return subprocess.run(
-            [sys.executable, "-m", "minorch", *args],
-            cwd=self.root,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        """``python -m minorch ARGS`` in the project folder (forked by `cli_fork`); text output captured."""
+        return minorch_command(list(args), cwd=self.root, env=self.env(), timeout=timeout)
 
     def start(self, *args: str) -> subprocess.Popen:
         """``python -m minorch ARGS`` in the background, in its own process group (as a shell job)."""

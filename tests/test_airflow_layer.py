@@ -7,10 +7,9 @@ import json
 import os
 import random
 import subprocess
-import sys
 
 import pytest
-from conftest import wait_until
+from conftest import minorch_command, wait_until
 
 SPARK = """\
 from datetime import datetime
@@ -96,9 +95,7 @@ def test_airflow_check_lists_every_unsupported_name_and_what_each_file_uses(proj
 
 
 def minorch_env(project, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "minorch", *args], cwd=project.root, env=env, capture_output=True, text=True, timeout=60
-    )
+    return minorch_command(list(args), cwd=project.root, env=env)
 
 
 def _fake_airflow(project) -> None:

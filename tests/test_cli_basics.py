@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import child_env
+from conftest import child_env, minorch_command
 
 from minorch import __version__
 
@@ -23,9 +23,7 @@ GOOD = '[dags.good]\nschedule = "@daily"\n\n[dags.good.tasks.a]\ncommand = "true
 def minorch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = child_env()
     env.pop("MINORCH_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "minorch", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60
-    )
+    return minorch_command(list(args), cwd=cwd, env=env)
 
 
 @pytest.fixture

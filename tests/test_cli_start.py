@@ -9,7 +9,7 @@ import sys
 
 import click
 import pytest
-from conftest import child_env
+from conftest import child_env, minorch_command
 
 from minorch.cli import COMMANDS, main
 
@@ -77,9 +77,7 @@ def test_the_help_from_the_command_table_is_the_help_click_makes_from_the_comman
 
 
 def test_an_unknown_command_is_a_usage_error(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "minorch", "dagz"], cwd=tmp_path, capture_output=True, text=True, env=child_env()
-    )
+    done = minorch_command(["dagz"], cwd=tmp_path, env=child_env())
     assert done.returncode == 2 and "No such command 'dagz'" in done.stderr
 
 

@@ -94,14 +94,14 @@ def test_executor_dask_without_a_reachable_address_is_one_line(project):
     assert done.stderr.count("\n") == 1 and "allow_insecure" in done.stderr, done.stderr
 
 
-def test_a_try_whose_worker_dies_holding_its_end_is_not_run_again_on_another_worker(tmp_path):
+def test_a_try_whose_worker_dies_holding_its_end_is_not_run_again_on_another_worker(tmp_path, dask_cluster):
     """Dask computes a finished task again when the worker holding its result dies before the result was
     fetched. The recomputation on the other worker must not start the try a second time: its end is read
     on its own host once that worker is back."""
     from minorch.executors.base import Launch
     from minorch.executors.dask import DaskExecutor
 
-    cluster = DaskCluster(tmp_path / "hosts").start()
+    cluster = dask_cluster  # whole again at the end: the worker killed here is started again
     ex = DaskExecutor(cluster.address, lost_after=30.0)
     ledger = tmp_path / "ledger"
     try:
@@ -126,7 +126,9 @@ def test_a_try_whose_worker_dies_holding_its_end_is_not_run_again_on_another_wor
     finally:
         ex.shutdown(0.1)
         ex.close()
-        cluster.stop()
+        for name in set(cluster.names) - set(cluster.workers):
+            cluster.start_worker(name)
+        cluster.wait_workers(len(cluster.names))
 
 
 PYJOB = """\

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import wait_until
+from conftest import minorch_command, wait_until
 
 from minorch.notify import Notifier, _post, shown
 from minorch.sla import SlaMiss, check
@@ -140,9 +140,7 @@ def test_a_mail_notifier_hands_subject_and_event_to_the_mail_program_on_the_path
         """,
     )
     env = {**project.env(), "PATH": f"{bin_folder}:{project.env()['PATH']}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "minorch", "run", "mailed"], cwd=project.root, env=env, capture_output=True, text=True
-    )
+    done = minorch_command(["run", "mailed"], cwd=project.root, env=env)
     assert done.returncode == 1, done.stderr
     assert wait_until(out.exists), "the mail program was not run"
     args, _, body = out.read_text().partition("---\n")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import minorch_command
 
 
 def test_gantt_draws_the_run_to_the_width_asked_with_the_critical_path(project, picture_run):
@@ -54,14 +53,7 @@ CHAIN = '[dags.chain.tasks.a]\ncommand = "true"\n[dags.chain.tasks.b]\ncommand =
 def test_graph_svg_without_graphviz_says_so_in_one_line(project):
     project.write("dags/chain.toml", CHAIN)
     env = {**project.env(), "PATH": str(project.root / "no-bin-here")}
-    done = subprocess.run(
-        [sys.executable, "-m", "minorch", "graph", "chain", "--format", "svg"],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = minorch_command(["graph", "chain", "--format", "svg"], cwd=project.root, env=env, timeout=30)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (
         "minorch: error: --format svg needs Graphviz's `dot`, which is not on PATH "

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import child_env, run_all
+from conftest import child_env, minorch_command, run_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -142,9 +142,7 @@ def secret_env(project, keyring_file: Path) -> dict[str, str]:
 
 
 def minorch(project, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "minorch", *args], cwd=project.root, env=env, capture_output=True, text=True, timeout=60
-    )
+    return minorch_command(list(args), cwd=project.root, env=env)
 
 
 def leaks(text: str) -> list[str]:
