@@ -15,6 +15,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -335,6 +336,35 @@ def test_a_supervisor_killed_on_its_host_gives_a_lost_try_and_its_tree_is_stoppe
     assert done.lost and done.returncode is None
     assert done.reason == f"lost: its supervisor on {folder.parent.parent.name} died"
     assert wait_until(lambda: not running([try_process]), timeout=5)
+
+
+def test_a_supervisor_slow_to_write_its_pid_file_is_waited_for_while_it_runs(tmp_path):
+    """On a busy host the supervisor a worker forked may take seconds to write supervisor.json; while it
+    runs, the watch waits (calling it dead would report the try lost and run it again beside itself).
+    Once it is gone without a word, the try is lost."""
+    from minorch.executors.dask_worker import _watch
+
+    class Worker:
+        name, address = "host0", "tcp://127.0.0.1:1"
+
+        def log_event(self, topic, msg):
+            pass
+
+    folder = tmp_path / "tries" / "a-1"
+    folder.mkdir(parents=True)
+    os.utime(folder, (time.time() - 120, time.time() - 120))  # claimed long ago, as the folder's mtime goes
+    slow = subprocess.Popen(["sleep", "30"])
+    timer = threading.Timer(0.5, lambda: (folder / "exit.json").write_text(json.dumps({"returncode": 0})))
+    timer.start()
+    try:
+        end = _watch(folder, "a-1", Worker(), 0.1, started=slow.pid)
+    finally:
+        timer.join()
+        slow.kill()
+        slow.wait()
+    assert end["exit"] == {"returncode": 0}
+    (folder / "exit.json").unlink()
+    assert _watch(folder, "a-1", Worker(), 0.1, started=slow.pid)["lost"] == "its supervisor on host0 died"
 
 
 def test_a_supervisor_that_died_of_an_error_is_reported_with_its_last_words(tmp_path):

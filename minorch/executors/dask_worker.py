@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import supervisor as S
+from .proctree import started_at
 
 if TYPE_CHECKING:
     from distributed import Worker
@@ -153,7 +154,7 @@ def _watch(folder: Path, attempt_id: str, worker, grace: float, started: int = 0
             if pid is None:
                 if (folder / "exit.json").exists():
                     break
-                if S.read_json(folder / "supervisor.json") is not None or not _starting(folder):
+                if S.read_json(folder / "supervisor.json") is not None or not _starting(folder, started):
                     S.kill_orphaned_try(folder, grace)  # its supervisor was killed: nothing else can stop it
                     return {"exit": None, "lost": _died(folder, worker.name), "host": worker.name}
             elif pidfd is None:
@@ -205,11 +206,15 @@ def _died(folder: Path, host: str) -> str:
     return f"its supervisor on {host} died{said}"
 
 
-def _starting(folder: Path) -> bool:
-    """A just-claimed try whose supervisor has not written its pid yet (a few ms)."""
+def _starting(folder: Path, started: int) -> bool:
+    """A claimed try whose supervisor has not written its pid file yet (a few ms; seconds on a busy host):
+    the supervisor this worker forked (`started`) still runs, or, watched by a later worker, the folder
+    changed less than a minute ago."""
+    if started:
+        return started_at(started) is not None
     import time
 
-    return time.time() - folder.stat().st_mtime < 5.0
+    return time.time() - folder.stat().st_mtime < 60.0
 
 
 def _stream(path: Path, offset: int, attempt_id: str, worker) -> int:
