@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .base import Exit, Launch
 from .local import LocalExecutor
-from .proctree import find_leftover, kill_tree, started_at
+from .proctree import kill_tree, started_at
 
 WORKER_CHECK = 0.5  # seconds between looks at whether a worker still serves the folder
 
@@ -213,7 +213,8 @@ def supervise(folder: Path) -> Exit:
             "pid": os.getpid(),
             "start": started_at(os.getpid()),
             "child": running.pid,
-            "child_create_time": running.create_time,
+            "child_create_time": running.create_time,  # for the scheduler host's records
+            "child_start": started_at(running.pid),
         },
     )
     lost, orphaned_at, ending, done = False, None, False, None
@@ -263,10 +264,8 @@ def supervisor_of(folder: Path) -> int | None:
 def kill_orphaned_try(folder: Path, grace: float) -> None:
     """A supervisor died without writing an exit (killed -9): kill the try it ran, if it still runs."""
     named = read_json(folder / "supervisor.json")
-    if named and named.get("child"):
-        proc = find_leftover(named["child"], named["child_create_time"], folder.name)
-        if proc is not None:
-            kill_tree(proc.pid, grace)
+    if named and named.get("child") and started_at(named["child"]) == named.get("child_start"):
+        kill_tree(named["child"], grace)
 
 
 if __name__ == "__main__":
