@@ -340,12 +340,22 @@ def done_once(fault: Fault) -> None:
     assert done == Counter({f"done {t}": 1 for t in fault.tasks}), fault.ledger()
 
 
-def story(f: Fault) -> str:
-    """The ledger and every try (outcome, counted, host, reason), for a failure's message."""
+def story(f: Fault, ups: list | None = None) -> str:
+    """The ledger and every try (outcome, counted, host, reason), for a failure's message; for a try that did
+    not succeed, what its folder on each host holds; and what each `minorch up` in `ups` logged above info."""
     tries = [
         f"{t}: " + "; ".join(f"{a.outcome} {a.counted} {a.host} {a.reason}" for a in ts)
         for t, ts in sorted(f.attempts().items())
     ]
+    for attempt in [a for ts in f.attempts().values() for a in ts if a.outcome != "success"]:
+        for name in f.cluster.names:
+            folder = f.cluster.folder(name) / "tries" / attempt.attempt_id
+            if folder.is_dir():
+                files = {p.name: p.read_text(errors="replace")[-300:] for p in sorted(folder.iterdir()) if p.is_file()}
+                tries.append(f"{attempt.task_id} on {name}: {files}")
+    for number, up in enumerate(ups or []):
+        said = [e for e in up.events if e.get("level") not in ("info", "debug", None)] + [{"stderr": up.stderr[-10:]}]
+        tries.append(f"up #{number + 1}: {said}")
     return "\n".join([" ".join(f.ledger()), *tries])
 
 
@@ -353,16 +363,18 @@ def kill_at_points(f: Fault, up, points: tuple[int, ...], kill, survivors) -> No
     """For each point: once that many tasks are done and tries are running on the workers, `kill(up)` (which
     returns the `minorch up` to go on with); then let the run finish and check that every task's side effect
     happened exactly once, that each task has one counted try (a success) and that nothing is left running."""
+    ups = [up]
     for point in points:
         reached = wait_until(lambda point=point: f.done() >= point and f.placed(), timeout=120)
-        assert reached, f"point {point} not reached:\n{story(f)}\n" + "".join(up.stderr[-30:]) + str(up.events[-30:])
+        assert reached, f"point {point} not reached:\n{story(f, ups)}\n" + str(up.events[-30:])
         up = kill(up)
+        ups.append(up)
     finished = wait_until(lambda: f.store.run(f.run.pk).state.finished, timeout=120)
-    assert finished, f"the run did not finish:\n{story(f)}\n" + "".join(up.stderr[-30:])
+    assert finished, f"the run did not finish:\n{story(f, ups)}"
     assert up.signal(signal.SIGTERM) == 0
-    assert f.store.run(f.run.pk).state is RunState.SUCCESS, story(f)
+    assert f.store.run(f.run.pk).state is RunState.SUCCESS, story(f, ups)
     done = Counter(line for line in f.ledger() if line.startswith("done "))
-    assert done == Counter({f"done {t}": 1 for t in f.tasks}), story(f)
+    assert done == Counter({f"done {t}": 1 for t in f.tasks}), story(f, ups)
     starts = Counter(line for line in f.ledger() if line.startswith("start "))
     assert starts == Counter({f"start {t}": 1 for t in f.tasks}), f.ledger()  # never started twice either
     for task_id, tries in f.attempts().items():
