@@ -48,12 +48,13 @@ _forker: list[CliForker] = []
 def minorch_command(args: list[str], *, cwd, env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess:
     """``python -m minorch ARGS`` to its end, output captured as text: forked from a warm process (`cli_fork`),
     or started the usual way with MINORCH_TEST_EXEC=1."""
-    if not _forker:
-        _forker.append(CliForker(child_env()))
-    if os.environ.get("MINORCH_TEST_EXEC") == "1" or not _forker[0].serves(env):
-        command = [sys.executable, "-m", "minorch", *args]
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    return _forker[0].run(args, cwd=cwd, env=env, timeout=timeout)
+    if os.environ.get("MINORCH_TEST_EXEC") != "1":
+        if not _forker:
+            _forker.append(CliForker(child_env()))
+        if _forker[0].serves(env):
+            return _forker[0].run(args, cwd=cwd, env=env, timeout=timeout)
+    command = [sys.executable, "-m", "minorch", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def pytest_sessionfinish() -> None:
