@@ -456,8 +456,8 @@ def test_an_idle_executor_sleeps_in_wait_instead_of_spinning():
 
 def test_wait_wakes_up_when_a_child_exits_not_on_a_polling_tick(local, logs):
     stamp = logs / "exited"
+    begun = time.monotonic()  # before the start: the child's sleep may begin before `start` returns
     local.start(shell(logs, "a", f"sleep 0.2; date +%s.%N > {stamp}"))
-    begun = time.monotonic()
     wakeups, exits = 0, []
     while not exits:
         local.wait(5.0)
