@@ -5,9 +5,10 @@ Starting an interpreter and importing minorch's command line is most of the CPU 
 interpreter that imports what the commands import, then forks a child per command: a process of
 its own, with the arguments, environment, working folder and pipes asked for, which runs
 ``python -m minorch`` from `minorch.__main__` on, exits with its exit code and leaves its own
-children as a fresh process would. What it skips is the interpreter's start-up and the imports:
-the tests about those, about signals to the process, and long-lived `up` and `worker` processes
-start ``python -m minorch`` the usual way.
+children as a fresh process would. What it skips is the interpreter's start-up and the imports
+(the server imports every command's modules, and `up`'s and `run`'s): the tests about those,
+about a process started as a shell job, and `worker` processes start ``python -m minorch`` the
+usual way. `start` runs a long-lived command (the tests' `up`) in the background.
 
 Run as a script, this module is the server; it serves the socket it was given until its other end
 closes. A request is one JSON line (``argv``, ``env``, ``cwd``) with three file descriptors
@@ -21,6 +22,7 @@ the forking off.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import selectors
@@ -60,18 +62,7 @@ class CliForker:
 
     def run(self, args: list[str], *, cwd, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
         deadline = time.monotonic() + timeout
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        null = os.open(os.devnull, os.O_RDONLY)
-        with self._lock:
-            number = self._next
-            self._next += 1
-            self._answers[number] = []
-            request = json.dumps({"n": number, "argv": args, "env": env, "cwd": str(cwd)}).encode()
-            socket.send_fds(self._socket, [request], [null, out_w, err_w])
-        for fd in (null, out_w, err_w):
-            os.close(fd)
-        pid = self._answer(number, 0, deadline + 5)
+        number, pid, out_r, err_r = self._request(args, cwd, env, deadline + 5)
         output = {out_r: b"", err_r: b""}
         try:
             with selectors.DefaultSelector() as selector:
@@ -91,13 +82,39 @@ class CliForker:
         finally:
             for fd in output:
                 os.close(fd)
-        code = os.waitstatus_to_exitcode(self._answer(number, 1, time.monotonic() + 30))
+        status = self._answer(number, 1, time.monotonic() + 30)
+        if status is None:
+            raise RuntimeError(f"no answer from the tests' minorch forker to request {number}")
         out, err = (output[fd].decode(errors="replace") for fd in (out_r, err_r))
-        return subprocess.CompletedProcess(["minorch", *args], code, out, err)
+        return subprocess.CompletedProcess(["minorch", *args], os.waitstatus_to_exitcode(status), out, err)
 
-    def _answer(self, number: int, index: int, deadline: float) -> int:
-        """Answer `index` (0: the pid, 1: the wait status) to request `number`. Answers come in any order;
-        whichever caller waits reads them for all."""
+    def start(self, args: list[str], *, cwd, env: dict[str, str]) -> Forked:
+        """``python -m minorch ARGS`` in the background, like ``subprocess.Popen(..., stdout=PIPE,
+        stderr=PIPE, text=True)``: a long-lived command such as `up`, forked."""
+        number, pid, out_r, err_r = self._request(args, cwd, env, time.monotonic() + 30)
+        return Forked(self, number, pid, open(out_r, encoding="utf-8"), open(err_r, encoding="utf-8"))
+
+    def _request(self, args: list[str], cwd, env: dict[str, str], deadline: float) -> tuple[int, int, int, int]:
+        """Send one command: (request number, the child's pid, read ends of its stdout and stderr)."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        null = os.open(os.devnull, os.O_RDONLY)
+        with self._lock:
+            number = self._next
+            self._next += 1
+            self._answers[number] = []
+            request = json.dumps({"n": number, "argv": args, "env": env, "cwd": str(cwd)}).encode()
+            socket.send_fds(self._socket, [request], [null, out_w, err_w])
+        for fd in (null, out_w, err_w):
+            os.close(fd)
+        pid = self._answer(number, 0, deadline)
+        if pid is None:
+            raise RuntimeError(f"no answer from the tests' minorch forker to request {number}")
+        return number, pid, out_r, err_r
+
+    def _answer(self, number: int, index: int, deadline: float) -> int | None:
+        """Answer `index` (0: the pid, 1: the wait status) to request `number`, or None once `deadline`
+        passed without it. Answers come in any order; whichever caller waits reads them for all."""
         while True:
             with self._lock:
                 answers = self._answers[number]
@@ -105,7 +122,7 @@ class CliForker:
                     if index == 1:
                         del self._answers[number]
                     return answers[index]
-                self._socket.settimeout(0.05)
+                self._socket.settimeout(max(0.001, min(0.05, deadline - time.monotonic())))
                 try:
                     message = self._socket.recv(256)
                 except TimeoutError:
@@ -115,12 +132,45 @@ class CliForker:
                 if message:
                     n, value = message.split()
                     self._answers[int(n)].append(int(value))
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no answer from the tests' minorch forker to request {number}")
+            if time.monotonic() >= deadline:
+                return None
 
     def close(self) -> None:
         self._socket.close()
         self._server.wait(10)
+
+
+class Forked:
+    """A command `CliForker.start` forked: what the tests use of a `subprocess.Popen` (pid, stdout,
+    stderr, poll, wait, send_signal, kill, returncode). The server reaps it and sends its wait status."""
+
+    def __init__(self, forker: CliForker, number: int, pid: int, stdout, stderr) -> None:
+        self._forker, self._number = forker, number
+        self.pid, self.stdout, self.stderr = pid, stdout, stderr
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self._ended(time.monotonic())
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._ended(time.monotonic() + (1e9 if timeout is None else timeout))
+        if code is None:
+            raise subprocess.TimeoutExpired(["minorch", "..."], timeout or 0)
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:  # not reaped yet, so the pid is still this child's
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _ended(self, deadline: float) -> int | None:
+        if self.returncode is None:
+            status = self._forker._answer(self._number, 1, deadline)
+            if status is not None:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
 
 def _startup(env: dict[str, str]) -> dict[str, str]:
@@ -134,9 +184,14 @@ def _serve(sock: socket.socket) -> None:  # pragma: no cover - the server proces
     import jinja2  # noqa: F401
     import psutil  # noqa: F401
 
-    import minorch.cli  # noqa: F401
+    import minorch.cli
+    import minorch.daemon  # noqa: F401 - what `up` and `run` import on top of the command line
+    import minorch.foreground  # noqa: F401
     import minorch.registry  # noqa: F401
     import minorch.store  # noqa: F401
+
+    for family in {module for module, _ in minorch.cli.COMMANDS.values()}:
+        importlib.import_module(f"minorch.cli.{family}")
 
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from cli_fork import CliForker
+from cli_fork import CliForker, Forked
 
 import minorch
 from minorch.config import Settings, load_settings
@@ -45,14 +45,22 @@ def child_env(**changes: str) -> dict[str, str]:
 _forker: list[CliForker] = []
 
 
+def _forker_for(env: dict[str, str]) -> CliForker | None:
+    """The warm process that forks `minorch` commands (`cli_fork`), when it can run one with `env`;
+    None with MINORCH_TEST_EXEC=1."""
+    if os.environ.get("MINORCH_TEST_EXEC") == "1":
+        return None
+    if not _forker:
+        _forker.append(CliForker(child_env()))
+    return _forker[0] if _forker[0].serves(env) else None
+
+
 def minorch_command(args: list[str], *, cwd, env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess:
     """``python -m minorch ARGS`` to its end, output captured as text: forked from a warm process (`cli_fork`),
     or started the usual way with MINORCH_TEST_EXEC=1."""
-    if os.environ.get("MINORCH_TEST_EXEC") != "1":
-        if not _forker:
-            _forker.append(CliForker(child_env()))
-        if _forker[0].serves(env):
-            return _forker[0].run(args, cwd=cwd, env=env, timeout=timeout)
+    forker = _forker_for(env)
+    if forker is not None:
+        return forker.run(args, cwd=cwd, env=env, timeout=timeout)
     command = [sys.executable, "-m", "minorch", *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -168,16 +176,24 @@ def survivors():
 class Up:
     """`minorch up --no-ui --log-format json` running in a project; its log lines as dicts."""
 
-    def __init__(self, project, env: dict[str, str] | None = None) -> None:
+    def __init__(self, project, env: dict[str, str] | None = None, fresh: bool = False) -> None:
+        """`fresh`: a new interpreter (as a service manager starts it), for tests that need its real
+        start-up, such as a SIGKILL before it is ready; else forked from a warm process."""
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "minorch", "up", "--no-ui", "--log-format", "json"],
-            cwd=project.root,
-            env=env or project.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        args, env = ["up", "--no-ui", "--log-format", "json"], env or project.env()
+        forker = None if fresh else _forker_for(env)
+        self.proc: subprocess.Popen | Forked
+        if forker is not None:  # forked from a warm process: a real `up` of its own, without the interpreter's start
+            self.proc = forker.start(args, cwd=project.root, env=env)
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "minorch", *args],
+                cwd=project.root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         self.events: list[dict] = []
         self.stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -222,8 +238,8 @@ def up_processes():
     """Starts `Up`s and makes sure none outlives the test."""
     started: list[Up] = []
 
-    def start(project, env=None) -> Up:
-        started.append(Up(project, env))
+    def start(project, env=None, fresh=False) -> Up:
+        started.append(Up(project, env, fresh))
         return started[-1]
 
     yield start

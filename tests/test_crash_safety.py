@@ -126,7 +126,7 @@ def test_a_run_survives_thirteen_sigkills_of_its_scheduler(project, up_processes
         ("mid t12, the last task", lambda up: wait_until(lambda: chain.open_try("t12", 0.2))),
     ]
     for label, reached in kill_points:
-        up = up_processes(project)
+        up = up_processes(project, fresh=True)  # "during start-up" needs a real interpreter's start
         assert reached(up), f"never reached: {label}; log: {[e.get('message') for e in up.events]}"
         up.kill()
 
