@@ -64,7 +64,7 @@ PARTS = [
     (scheduler.Scheduler, "_record_pids", "recording pids"),
     (scheduler.Scheduler, "_record_exit", "recording an end"),
     (store.Store, "finish_attempt", "  the attempt's end"),
-    (scheduler.Scheduler, "_drop_attempt_files", "  removing its status file"),
+    (scheduler.Scheduler, "_done_with", "  removing its status file"),
     (local.LocalExecutor, "poll", "the executor's poll (reaping, the cgroup's removal)"),
     (store.Store, "set_task_state", "every task state move (start and end)"),
     (scheduler.Scheduler, "_emit", "events"),

@@ -73,7 +73,7 @@ class Host(Protocol):
         reason: str,
     ) -> None: ...
 
-    def _drop_attempt_files(self, attempt_id: str) -> None: ...
+    def _done_with(self, attempt_id: str) -> None: ...
 
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path: ...
 
@@ -112,7 +112,7 @@ def recover(host: Host, dag_ids: set[str] | None = None) -> int:
         else:
             reason = answer.reason if not isinstance(answer, Ended) else answer.exit.reason
             host._interrupt(attempt.attempt_id, attempt.run_pk, attempt.task_id, attempt.map_index, now, None, reason)
-            host._drop_attempt_files(attempt.attempt_id)
+            host._done_with(attempt.attempt_id)
     return len(opened) + _recover_orphan_states(host, dag_ids)
 
 

@@ -648,7 +648,7 @@ class Scheduler:
                     recorded.append(ready)
         for ready in batch:
             if ready not in recorded:
-                self._drop_attempt_files(ready.attempt.attempt_id)
+                self._done_with(ready.attempt.attempt_id)
         processes = []
         for ready, started in zip(recorded, self.executor.start_all([ready.launch for ready in recorded]), strict=True):
             self.inflight[ready.attempt.attempt_id] = ready.flight
@@ -749,12 +749,15 @@ class Scheduler:
                 self._emit("task", run, task.task_id, state.value, note)
             self._dirty = True  # the next plan sees the new state (and when to poke again)
 
-    def _drop_attempt_files(self, attempt_id: str, shell: bool = False) -> None:
-        """Remove a try's scratch files; a shell try (`shell`) has only its status file."""
+    def _done_with(self, attempt_id: str, shell: bool = False) -> None:
+        """A try whose end is recorded (or that never started): remove its scratch files (a shell try,
+        `shell`, has only its status file) and let its executor drop what it kept of its end (a Dask
+        worker's folder of it), which is what a restarted scheduler would read the end from."""
         stem = os.path.join(self.settings.state_dir, "tmp", attempt_id)  # a string: once per try, no Path made
         for suffix in ("status",) if shell else ("json", "result.json", "keys.json", "status"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{stem}.{suffix}")
+        self.executor.recorded(attempt_id)
 
     def _attempt_file(self, attempt_id: str, suffix: str) -> Path:
         """Per-try scratch files (spec, result, exit status) in <state>/tmp, private to the user."""
@@ -870,7 +873,7 @@ class Scheduler:
                 self._interrupt(
                     done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, seen, done.duration, done.reason
                 )
-                self._drop_attempt_files(done.attempt_id)
+                self._done_with(done.attempt_id)
             else:
                 self._record_exit(flight, done, end=seen)
             self._ended.pop(0)
@@ -973,7 +976,7 @@ class Scheduler:
             if moved and state is TaskState.SUCCESS and task is not None and task.outlets and flight.map_index < 0:
                 self._record_outlets(self.store.existing_run(flight.run_pk), task, result, end)
         del self._pids[:placed]
-        self._drop_attempt_files(done.attempt_id, shell=flight.result_path is None)
+        self._done_with(done.attempt_id, shell=flight.result_path is None)
         run = self.live.runs.get(flight.run_pk) or self.store.run(flight.run_pk)  # ids and dates only: never stale
         if moved and run is not None:
             label = flight.task_id if flight.map_index < 0 else f"{flight.task_id}[{flight.map_index}]"
@@ -1093,7 +1096,7 @@ class Scheduler:
                     self._interrupt(
                         done.attempt_id, flight.run_pk, flight.task_id, flight.map_index, end, done.duration, reason
                     )
-                    self._drop_attempt_files(done.attempt_id)
+                    self._done_with(done.attempt_id)
                 else:
                     self._record_exit(flight, done, end=seen)
                 self._ended.pop(0)

@@ -131,6 +131,46 @@ def test_a_try_whose_worker_dies_holding_its_end_is_not_run_again_on_another_wor
         cluster.wait_workers(len(cluster.names))
 
 
+def test_a_tries_folder_stays_on_its_worker_until_its_end_is_recorded(tmp_path, dask_cluster):
+    """A restarted scheduler reads the end of a try whose end it never recorded from the try's folder on
+    its worker. So the folder must stay there until the scheduler says the end is recorded: once it went
+    when the end was reported, and a SIGKILL of `minorch up` between the report and the record (within
+    milliseconds) made the next `up` find nothing, call the try lost and run it a second time."""
+    from minorch.executors.base import Adopted, Launch, OpenTry
+    from minorch.executors.dask import DaskExecutor
+
+    ledger = tmp_path / "ledger"
+    argv = ["/bin/sh", "-c", f"echo ran >> {ledger}"]
+    launch = Launch("kept-1", argv, dict(os.environ), None, tmp_path / "log", None)
+    first = DaskExecutor(dask_cluster.address, lost_after=30.0)
+    try:
+        first.start(launch)
+        assert run_all(first, limit=60.0)["kept-1"].returncode == 0
+        until = time.monotonic() + 2.5  # folders of recorded ends go at most once a second: give it two chances
+        while time.monotonic() < until:
+            first.poll()
+            time.sleep(0.05)
+        # The scheduler said nothing: it may yet be killed before it records the end.
+        kept = [n for n in dask_cluster.names if (dask_cluster.folder(n) / "tries" / "kept-1" / "exit.json").exists()]
+        assert len(kept) == 1, "the try's end is gone from its worker before the scheduler recorded it"
+        host, folder = kept[0], dask_cluster.folder(kept[0]) / "tries" / "kept-1"
+    finally:
+        first.detach()
+        first.close()
+    again = DaskExecutor(dask_cluster.address, lost_after=30.0)  # the restarted scheduler
+    try:
+        [answer] = again.recover([OpenTry(launch, 1.0, None, None, None, host)])
+        assert isinstance(answer, Adopted)
+        done = run_all(again, limit=60.0)["kept-1"]
+        assert (done.returncode, done.reason, done.lost) == (0, "exited with code 0", False)
+        assert ledger.read_text() == "ran\n"
+        again.recorded("kept-1")
+        assert wait_until(lambda: again.poll() == [] and not folder.exists(), timeout=10)
+    finally:
+        again.shutdown(0.1)
+        again.close()
+
+
 PYJOB = """\
 from minorch import DAG, task
 

@@ -383,7 +383,9 @@ def test_a_supervisor_that_died_of_an_error_is_reported_with_its_last_words(tmp_
 @pytest.mark.parametrize("executor", FULL, indirect=True)
 def test_a_huge_writer_finishes_with_its_log_near_the_cap(executor, logs):
     cap = 2**20
-    executor.start(shell(logs, "a", "yes | head -c 1000000000", log_cap=cap))
+    # 300 MB, 300 times the cap: the log is cut many times over at the checks' 10 ms floor (1 GB went
+    # over the 10 s limit once, with four suites sharing two cores)
+    executor.start(shell(logs, "a", "yes | head -c 300000000", log_cap=cap))
     done = run_all(executor, limit=10.0)["a"]
     assert done.returncode == 0
     log = (logs / "a.log").read_bytes()

@@ -185,6 +185,11 @@ class Executor(ABC):
         still runs is killed (tree and all) and answered `Lost`."""
 
     @abstractmethod
+    def recorded(self, attempt_id: str) -> None:
+        """The scheduler has recorded that try's end (or it never started): what the executor kept so
+        that a restarted scheduler could still read the end may go now, and not before."""
+
+    @abstractmethod
     def shutdown(self, grace: float) -> list[Exit]:
         """Cancel every try, SIGKILL what is left after `grace` seconds, return every pending Exit."""
 

@@ -140,6 +140,7 @@ class DaskExecutor(Executor):
         self._tries: dict[str, _Remote] = {}
         self._inbox: deque = deque()
         self._forget: dict[str, list[str]] = {}  # worker name -> attempt ids whose folder may go
+        self._ended_on: dict[str, str] = {}  # ends reported, not yet recorded (`recorded`) -> worker name
         self._addresses: dict[str, str | None] = {}  # worker name -> address, as its tries last said
         self._forget_at = 0.0
         self._unplaced_at = 0.0
@@ -356,7 +357,13 @@ class DaskExecutor(Executor):
         self._send_forgets()
         return count
 
+    def recorded(self, attempt_id: str) -> None:
+        host = self._ended_on.pop(attempt_id, None)
+        if host is not None:
+            self._forget.setdefault(host, []).append(attempt_id)
+
     def close(self) -> None:
+        self._send_forgets()  # of the ends recorded since the last poll (a shutdown's)
         with contextlib.suppress(Exception):
             self.client.unsubscribe_topic(LOG_TOPIC)
             self.client.unsubscribe_topic(START_TOPIC)
@@ -493,7 +500,7 @@ class DaskExecutor(Executor):
             self._late[attempt_id] = remote.launch.log_path
             while len(self._late) > LATE_KEPT:
                 del self._late[next(iter(self._late))]
-            self._forget.setdefault(host, []).append(attempt_id)
+            self._ended_on[attempt_id] = host  # its folder stays until the scheduler recorded the end
             if end.get("exit") is None:
                 return self._exit(remote, None, f"lost: {end.get('lost')}", lost=True)
             if end.get("result") is not None and remote.launch.result_path is not None:

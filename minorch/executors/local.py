@@ -307,6 +307,9 @@ class LocalExecutor(Executor):
         if child is not None and child.ending is None:
             self._terminate(child, "cancel", child.launch.grace, self._now(), reason)
 
+    def recorded(self, attempt_id: str) -> None:
+        """Nothing to drop: a local try's end waits in its status file, which the scheduler removes itself."""
+
     def shutdown(self, grace: float) -> list[Exit]:
         """Cancel every attempt ("cancelled by the scheduler shutting down"),
         SIGKILL what is left after `grace` seconds and return all pending Exits.

@@ -132,6 +132,10 @@ class Placement(Executor):
                 answers += found
         return answers
 
+    def recorded(self, attempt_id: str) -> None:
+        if self.remote is not None:
+            self.remote.recorded(attempt_id)
+
     def shutdown(self, grace: float) -> list[Exit]:
         exits = self.remote.shutdown(grace) if self.remote is not None else []
         return exits + self.local.shutdown(grace)
