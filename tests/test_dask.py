@@ -296,10 +296,17 @@ WIDE = """\
 [dags.wide]
 executor = "dask"
 """
-WIDE_TASK = """
+# Each try's start goes in the ledger, and with its attempt id, pid, parent (its supervisor) and clock in
+# the trace, for a failure's story.
+TRACE = "echo start $MINORCH_TASK_ID $MINORCH_ATTEMPT_ID $$ $PPID $(date +%s.%N) >> trace"
+WIDE_TASK = (
+    """
 [dags.wide.tasks.t{index:02d}]
-command = "echo start $MINORCH_TASK_ID >> ledger; sleep {pause}; echo done $MINORCH_TASK_ID >> ledger"
+command = "echo start $MINORCH_TASK_ID >> ledger; """
+    + TRACE
+    + """; sleep {pause}; echo done $MINORCH_TASK_ID >> ledger"
 """
+)
 
 
 class Fault:
@@ -396,6 +403,8 @@ def story(f: Fault, ups: list | None = None) -> str:
     for number, up in enumerate(ups or []):
         said = [e for e in up.events if e.get("level") not in ("info", "debug", None)] + [{"stderr": up.stderr[-10:]}]
         tries.append(f"up #{number + 1}: {said}")
+    trace = f.project.root / "trace"
+    tries.append("trace:\n" + (trace.read_text() if trace.exists() else ""))
     return "\n".join([" ".join(f.ledger()), *tries])
 
 
@@ -416,7 +425,7 @@ def kill_at_points(f: Fault, up, points: tuple[int, ...], kill, survivors) -> No
     done = Counter(line for line in f.ledger() if line.startswith("done "))
     assert done == Counter({f"done {t}": 1 for t in f.tasks}), story(f, ups)
     starts = Counter(line for line in f.ledger() if line.startswith("start "))
-    assert starts == Counter({f"start {t}": 1 for t in f.tasks}), f.ledger()  # never started twice either
+    assert starts == Counter({f"start {t}": 1 for t in f.tasks}), story(f, ups)  # never started twice either
     for task_id, tries in f.attempts().items():
         assert [(a.outcome, a.counted) for a in tries if a.counted] == [("success", True)], (task_id, tries)
     ids = {a.attempt_id for tries in f.attempts().values() for a in tries}

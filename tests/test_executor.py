@@ -367,6 +367,45 @@ def test_a_supervisor_slow_to_write_its_pid_file_is_waited_for_while_it_runs(tmp
     assert _watch(folder, "a-1", Worker(), 0.1, started=slow.pid)["lost"] == "its supervisor on host0 died"
 
 
+def test_a_pid_file_written_between_two_looks_is_not_taken_for_a_dead_supervisor(tmp_path, monkeypatch):
+    """A worker watches the try it just claimed while its new supervisor starts it and writes
+    supervisor.json. Once, the watch read the file before it was written (no supervisor named), then
+    again after (a supervisor named): it took the supervisor for dead, SIGTERMed the try 2 ms into its
+    run and reported it lost, and minorch ran it again. A real supervisor here; the first reading is
+    made to miss the file, as it did when the file came between the two."""
+    from minorch.executors import supervisor
+    from minorch.executors.dask_worker import _prepare, _watch
+
+    class Worker:
+        name, address = "host0", "tcp://127.0.0.1:1"
+
+        def log_event(self, topic, msg):
+            pass
+
+    folder = tmp_path / "tries" / "a-1"
+    folder.mkdir(parents=True)
+    ledger = tmp_path / "ledger"
+    command = f"echo start >> {ledger}; sleep 0.5; echo done >> {ledger}"
+    payload = {"argv": ["/bin/sh", "-c", command], "env": {}, "cwd": str(tmp_path), "timeout": None, "grace": 1.0}
+    _prepare(folder, {**payload, "log_cap": 2**20, "lost_after": 30.0, "spec": None, "secrets": None})
+    supervisor.mark_worker(tmp_path)  # a worker serves this root: the supervisor runs the try to its end
+    pid = supervisor.start_detached(folder)
+    assert wait_until(lambda: (folder / "supervisor.json").exists(), timeout=10)
+    read = supervisor.read_json
+    missed = []
+
+    def read_late(path: Path) -> dict | None:
+        if path.name == "supervisor.json" and not missed:
+            missed.append(path)
+            return None
+        return read(path)
+
+    monkeypatch.setattr(supervisor, "read_json", read_late)
+    end = _watch(folder, "a-1", Worker(), 0.1, started=pid)
+    assert missed and "lost" not in end, end
+    assert end["exit"]["returncode"] == 0 and ledger.read_text() == "start\ndone\n"
+
+
 def test_a_supervisor_that_died_of_an_error_is_reported_with_its_last_words(tmp_path):
     from minorch.executors.dask_worker import _died
 

@@ -150,11 +150,14 @@ def _watch(folder: Path, attempt_id: str, worker, grace: float, started: int = 0
                 pidfd = os.pidfd_open(started)
                 selector.register(pidfd, selectors.EVENT_READ)
         while not (folder / "exit.json").exists():
-            pid = S.supervisor_of(folder)
+            # One reading decides: read again, a pid file written meanwhile by a supervisor that has just
+            # started the try would name a supervisor that runs, and be taken for one that died.
+            named = S.read_json(folder / "supervisor.json")
+            pid = S.running_supervisor(named)
             if pid is None:
                 if (folder / "exit.json").exists():
                     break
-                if S.read_json(folder / "supervisor.json") is not None or not _starting(folder, started):
+                if named is not None or not _starting(folder, started):
                     S.kill_orphaned_try(folder, grace)  # its supervisor was killed: nothing else can stop it
                     return {"exit": None, "lost": _died(folder, worker.name), "host": worker.name}
             elif pidfd is None:
@@ -163,9 +166,8 @@ def _watch(folder: Path, attempt_id: str, worker, grace: float, started: int = 0
                     selector.register(pidfd, selectors.EVENT_READ)
                 except (OSError, AttributeError):
                     pidfd = -1
-            if not told and pid is not None:
+            if not told and named is not None and pid is not None:
                 told = True
-                named = S.read_json(folder / "supervisor.json") or {}
                 worker.log_event(
                     START_TOPIC,
                     {

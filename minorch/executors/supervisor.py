@@ -257,7 +257,11 @@ def cancel(folder: Path, reason: str) -> bool:
 
 def supervisor_of(folder: Path) -> int | None:
     """The pid of the running supervisor of the try in `folder`, checked by pid and start time."""
-    named = read_json(folder / "supervisor.json")
+    return running_supervisor(read_json(folder / "supervisor.json"))
+
+
+def running_supervisor(named: dict | None) -> int | None:
+    """The pid a ``supervisor.json`` as read (`named`; None: not written yet) names, if that process still runs."""
     return named["pid"] if named is not None and _still_runs(named) else None
 
 
