@@ -389,7 +389,11 @@ def test_a_pid_file_written_between_two_looks_is_not_taken_for_a_dead_supervisor
     payload = {"argv": ["/bin/sh", "-c", command], "env": {}, "cwd": str(tmp_path), "timeout": None, "grace": 1.0}
     _prepare(folder, {**payload, "log_cap": 2**20, "lost_after": 30.0, "spec": None, "secrets": None})
     supervisor.mark_worker(tmp_path)  # a worker serves this root: the supervisor runs the try to its end
-    pid = supervisor.start_detached(folder)
+    zygote = supervisor.Zygote()  # what forks a worker's supervisors (this process has threads: no fork here)
+    try:
+        pid = zygote.spawn(folder)
+    finally:
+        zygote.close()
     assert wait_until(lambda: (folder / "supervisor.json").exists(), timeout=10)
     read = supervisor.read_json
     missed = []
