@@ -338,17 +338,21 @@ def test_a_supervisor_killed_on_its_host_gives_a_lost_try_and_its_tree_is_stoppe
     assert wait_until(lambda: not running([try_process]), timeout=5)
 
 
+class WatchingWorker:
+    """What a Dask worker's watch of a try (`dask_worker._watch`) uses of the worker: its name and
+    address, and a log_event that drops the try's start and log events."""
+
+    name, address = "host0", "tcp://127.0.0.1:1"
+
+    def log_event(self, topic, msg):
+        pass
+
+
 def test_a_supervisor_slow_to_write_its_pid_file_is_waited_for_while_it_runs(tmp_path):
     """On a busy host the supervisor a worker forked may take seconds to write supervisor.json; while it
     runs, the watch waits (calling it dead would report the try lost and run it again beside itself).
     Once it is gone without a word, the try is lost."""
     from minorch.executors.dask_worker import _watch
-
-    class Worker:
-        name, address = "host0", "tcp://127.0.0.1:1"
-
-        def log_event(self, topic, msg):
-            pass
 
     folder = tmp_path / "tries" / "a-1"
     folder.mkdir(parents=True)
@@ -357,14 +361,14 @@ def test_a_supervisor_slow_to_write_its_pid_file_is_waited_for_while_it_runs(tmp
     timer = threading.Timer(0.5, lambda: (folder / "exit.json").write_text(json.dumps({"returncode": 0})))
     timer.start()
     try:
-        end = _watch(folder, "a-1", Worker(), 0.1, started=slow.pid)
+        end = _watch(folder, "a-1", WatchingWorker(), 0.1, started=slow.pid)
     finally:
         timer.join()
         slow.kill()
         slow.wait()
     assert end["exit"] == {"returncode": 0}
     (folder / "exit.json").unlink()
-    assert _watch(folder, "a-1", Worker(), 0.1, started=slow.pid)["lost"] == "its supervisor on host0 died"
+    assert _watch(folder, "a-1", WatchingWorker(), 0.1, started=slow.pid)["lost"] == "its supervisor on host0 died"
 
 
 def test_a_pid_file_written_between_two_looks_is_not_taken_for_a_dead_supervisor(tmp_path, monkeypatch):
@@ -375,12 +379,6 @@ def test_a_pid_file_written_between_two_looks_is_not_taken_for_a_dead_supervisor
     made to miss the file, as it did when the file came between the two."""
     from minorch.executors import supervisor
     from minorch.executors.dask_worker import _prepare, _watch
-
-    class Worker:
-        name, address = "host0", "tcp://127.0.0.1:1"
-
-        def log_event(self, topic, msg):
-            pass
 
     folder = tmp_path / "tries" / "a-1"
     folder.mkdir(parents=True)
@@ -405,7 +403,7 @@ def test_a_pid_file_written_between_two_looks_is_not_taken_for_a_dead_supervisor
         return read(path)
 
     monkeypatch.setattr(supervisor, "read_json", read_late)
-    end = _watch(folder, "a-1", Worker(), 0.1, started=pid)
+    end = _watch(folder, "a-1", WatchingWorker(), 0.1, started=pid)
     assert missed and "lost" not in end, end
     assert end["exit"]["returncode"] == 0 and ledger.read_text() == "start\ndone\n"
 
